@@ -1,0 +1,102 @@
+"""Runs each Lambda task's real handler in process, in place of moto's docker-less Lambda.
+
+moto's `awslambda_simple` backend only echoes its payload; this replaces its `invoke` so a
+task runs the handler template.yaml names, with the response or error shape Lambda gives
+(an error's type becomes the Step Functions error name, its payload the cause).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+Hook = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    function_version: str = "$LATEST"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@dataclass
+class Invocation:
+    logical_id: str
+    event: dict[str, Any]
+    result: Any = None
+    error: str | None = None
+
+
+class LambdaRuntime:
+    def __init__(self, code_dir: Path) -> None:
+        if str(code_dir) not in sys.path:
+            sys.path.insert(0, str(code_dir))
+        self._functions: dict[str, tuple[str, str, str]] = {}
+        self.invocations: list[Invocation] = []
+        self.before: dict[str, list[Hook]] = {}
+        self._lock = threading.Lock()
+        self._original: Any = None
+
+    def register(self, logical_id: str, name: str, arn: str, handler: str) -> None:
+        self._functions[name] = self._functions[arn] = (logical_id, arn, handler)
+
+    def before_invoke(self, logical_id: str, hook: Hook) -> None:
+        """Run `hook(event)` before the handler: to inject slow or failing AWS states, or faults."""
+        self.before.setdefault(logical_id, []).append(hook)
+
+    def calls(self, logical_id: str) -> list[Invocation]:
+        return [call for call in self.invocations if call.logical_id == logical_id]
+
+    def install(self) -> None:
+        runtime = self
+        self._original = LambdaSimpleBackend.invoke
+
+        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
+                   response_headers: dict[str, str]) -> bytes:
+            return runtime.invoke(function_name, body, response_headers)
+
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        if self._original is not None:
+            LambdaSimpleBackend.invoke = self._original  # type: ignore[method-assign]
+
+    def invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        logical_id, arn, handler_path = self._functions[function_name]
+        event = json.loads(body or "{}")
+        call = Invocation(logical_id, event)
+        with self._lock:
+            self.invocations.append(call)
+        module_name, _, attribute = handler_path.rpartition(".")
+        handler = getattr(importlib.import_module(module_name), attribute)
+        try:
+            for hook in self.before.get(logical_id, []):
+                hook(event)
+            call.result = handler(event, LambdaContext(function_name=arn.rsplit(":", 1)[-1], invoked_function_arn=arn))
+        except Exception as error:  # noqa: BLE001 - Lambda reports every unhandled error the same way
+            call.error = type(error).__name__
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({
+                "errorType": type(error).__name__,
+                "errorMessage": str(error),
+                "stackTrace": traceback.format_tb(error.__traceback__),
+            }).encode()
+        return json.dumps(call.result).encode()

@@ -1,0 +1,145 @@
+"""Realistic accounts to connect: the Nekt VPC of the guide and customer databases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import boto3
+
+from emulator.stack import DEFAULT_ACCOUNT
+
+NEKT_ACCOUNT = "111111111111"
+ACCEPTER_ROLE_NAME = "nekt-peering-accepter"
+EXTERNAL_ID = "nekt-demo-external-id"
+
+
+def account_session(account_id: str, region: str) -> boto3.Session:
+    """Credentials of another account: moto maps an assumed role's credentials to the role's account."""
+    if account_id == DEFAULT_ACCOUNT:
+        return boto3.Session(region_name=region)
+    credentials = boto3.client("sts", region_name=region).assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/emulator-admin", RoleSessionName="emulator",
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"], region_name=region,
+    )
+
+
+def _tags(resource_type: str, name: str) -> list[dict[str, object]]:
+    return [{"ResourceType": resource_type, "Tags": [{"Key": "Name", "Value": name}]}]
+
+
+@dataclass
+class NektNetwork:
+    account_id: str
+    region: str
+    vpc_id: str
+    cidr: str
+    cidrs: list[str]
+    private_route_table_id: str
+    main_route_table_id: str
+    accepter_role_arn: str
+
+    def stack_parameters(self, database_account: str = DEFAULT_ACCOUNT) -> dict[str, str]:
+        cross_account = self.account_id != database_account
+        return {
+            "NektAccountId": self.account_id,
+            "NektRegion": self.region,
+            "NektVpcId": self.vpc_id,
+            "NektAccepterRoleArn": self.accepter_role_arn if cross_account else "",
+            "NektExternalId": EXTERNAL_ID if cross_account else "",
+        }
+
+
+def create_nekt_network(account_id: str = NEKT_ACCOUNT, region: str = "us-east-1",
+                        cidr: str = "10.100.0.0/23", secondary_cidr: str = "10.100.8.0/24") -> NektNetwork:
+    """nekt-vpc with a /23 for its private subnets (on nekt-rtb-private) and a second CIDR on the main table."""
+    session = account_session(account_id, region)
+    ec2 = session.client("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=_tags("vpc", "nekt-vpc"))["Vpc"]["VpcId"]
+    ec2.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock=secondary_cidr)
+    main = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"][0]
+    private = ec2.create_route_table(VpcId=vpc_id, TagSpecifications=_tags("route-table", "nekt-rtb-private"))
+    private_id = private["RouteTable"]["RouteTableId"]
+    zones = [f"{region}a", f"{region}b"]
+    for index, zone in enumerate(zones):
+        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.100.{index}.0/24", AvailabilityZone=zone,
+                                   TagSpecifications=_tags("subnet", f"nekt-private-{zone}"))["Subnet"]
+        ec2.associate_route_table(RouteTableId=private_id, SubnetId=subnet["SubnetId"])
+    ec2.create_subnet(VpcId=vpc_id, CidrBlock=secondary_cidr, AvailabilityZone=zones[0],
+                      TagSpecifications=_tags("subnet", "nekt-public"))
+    role_arn = session.client("iam").create_role(
+        RoleName=ACCEPTER_ROLE_NAME, AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}',
+    )["Role"]["Arn"]
+    return NektNetwork(account_id, region, vpc_id, cidr, [cidr, secondary_cidr], private_id,
+                       main["RouteTableId"], role_arn)
+
+
+@dataclass
+class CustomerDatabase:
+    identifier: str
+    account_id: str
+    region: str
+    kind: str
+    vpc_id: str
+    cidrs: list[str]
+    subnet_ids: list[str]
+    route_table_ids: list[str] = field(default_factory=list)
+    main_route_table_id: str = ""
+    security_group_id: str = ""
+    port: int = 5432
+
+
+def create_database(
+    identifier: str = "orders-db",
+    region: str = "us-east-2",
+    account_id: str = DEFAULT_ACCOUNT,
+    kind: str = "instance",
+    cidr: str = "10.0.0.0/16",
+    secondary_cidr: str | None = None,
+    publicly_accessible: bool = False,
+    port: int = 5432,
+    engine: str = "postgres",
+) -> CustomerDatabase:
+    """A private database whose subnets sit on two route tables, plus one subnet on the main table."""
+    session = account_session(account_id, region)
+    ec2, rds = session.client("ec2"), session.client("rds")
+    vpc_id = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=_tags("vpc", f"{identifier}-vpc"))["Vpc"]["VpcId"]
+    cidrs = [cidr]
+    if secondary_cidr:
+        ec2.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock=secondary_cidr)
+        cidrs.append(secondary_cidr)
+    main = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"][0]
+    base = cidr.split(".")[:2]
+    subnet_ids, route_table_ids = [], []
+    for index, zone in enumerate(["a", "b", "c"]):
+        subnet_id = ec2.create_subnet(
+            VpcId=vpc_id, CidrBlock=f"{base[0]}.{base[1]}.{index + 1}.0/24", AvailabilityZone=f"{region}{zone}",
+            TagSpecifications=_tags("subnet", f"{identifier}-{zone}"),
+        )["Subnet"]["SubnetId"]
+        subnet_ids.append(subnet_id)
+        if zone != "c":  # subnet c stays on the VPC's main route table
+            route_table_id = ec2.create_route_table(
+                VpcId=vpc_id, TagSpecifications=_tags("route-table", f"{identifier}-rtb-{zone}"),
+            )["RouteTable"]["RouteTableId"]
+            ec2.associate_route_table(RouteTableId=route_table_id, SubnetId=subnet_id)
+            route_table_ids.append(route_table_id)
+    group_id = ec2.create_security_group(
+        GroupName=f"{identifier}-sg", Description=f"{identifier} database", VpcId=vpc_id,
+    )["GroupId"]
+    subnet_group = f"{identifier}-subnets"
+    rds.create_db_subnet_group(DBSubnetGroupName=subnet_group, DBSubnetGroupDescription=identifier,
+                               SubnetIds=subnet_ids)
+    common = {"DBSubnetGroupName": subnet_group, "VpcSecurityGroupIds": [group_id], "MasterUsername": "admin_user",
+              "MasterUserPassword": "not-a-real-password", "Port": port}
+    if kind == "cluster":
+        rds.create_db_cluster(DBClusterIdentifier=identifier, Engine=f"aurora-{engine}", **common)
+        rds.create_db_instance(DBInstanceIdentifier=f"{identifier}-1", DBClusterIdentifier=identifier,
+                               Engine=f"aurora-{engine}", DBInstanceClass="db.r6g.large",
+                               PubliclyAccessible=publicly_accessible)
+    else:
+        rds.create_db_instance(DBInstanceIdentifier=identifier, Engine=engine, DBInstanceClass="db.t4g.micro",
+                               AllocatedStorage=20, PubliclyAccessible=publicly_accessible, **common)
+    return CustomerDatabase(identifier, account_id, region, kind, vpc_id, cidrs, subnet_ids,
+                            route_table_ids + [main["RouteTableId"]], main["RouteTableId"], group_id, port)

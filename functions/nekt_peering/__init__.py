@@ -1,0 +1,1 @@
+"""Automates the database <-> Nekt VPC connection guide: one module per workflow stage."""

@@ -1,0 +1,71 @@
+"""Sessions into the database account and the Nekt account, and the client settings both use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from nekt_peering.errors import AccessDenied
+from nekt_peering.model import Settings
+
+# Throttling (RequestLimitExceeded, Throttling) is absorbed here rather than failing a stage.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, user_agent_extra="nekt-peering")
+
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthFailure"})
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def client(session: boto3.Session, service: str) -> Any:
+    return session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+
+
+def database_session(region: str) -> boto3.Session:
+    """The workflow runs in the database's account: its own credentials, the database's region."""
+    return boto3.Session(region_name=region)
+
+
+def nekt_session(settings: Settings, connection_id: str) -> boto3.Session:
+    """The Nekt account: assume the accepter role, or this account when Nekt lives here too."""
+    if not settings.nekt_accepter_role_arn:
+        if settings.nekt_account_id != settings.stack_account_id:
+            raise AccessDenied(
+                f"the Nekt VPC is in account {settings.nekt_account_id}, not in this account "
+                f"{settings.stack_account_id}, and NektAccepterRoleArn is empty: deploy the accepter role in "
+                "the Nekt account and redeploy this stack with NektAccepterRoleArn and NektExternalId"
+            )
+        return boto3.Session(region_name=settings.nekt_region)
+    sts = boto3.client("sts", region_name=settings.stack_region, config=CLIENT_CONFIG)
+    try:
+        credentials = sts.assume_role(
+            RoleArn=settings.nekt_accepter_role_arn,
+            RoleSessionName=f"nekt-peering-{connection_id}"[:64],
+            ExternalId=settings.nekt_external_id,
+            DurationSeconds=900,
+        )["Credentials"]
+    except ClientError as error:
+        raise AccessDenied(
+            f"could not assume {settings.nekt_accepter_role_arn}: {error_code(error)}: "
+            f"{error.response['Error'].get('Message', '')}. Check that the role exists in account "
+            f"{settings.nekt_account_id}, that its trust policy admits this stack's function roles, and that "
+            "its sts:ExternalId condition equals NektExternalId"
+        ) from None
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=settings.nekt_region,
+    )
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def tag_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in tags or []}

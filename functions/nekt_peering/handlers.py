@@ -1,0 +1,123 @@
+"""Lambda entry points, one per stage: thin adapters from the execution's data to each stage's logic.
+
+Every handler is a function of its event (the execution's data, settings included), so
+`sam local invoke -e events/<stage>.json` runs it and the execution history shows what it used.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from botocore.exceptions import ClientError
+
+from nekt_peering import dns, ingress, peering, routes
+from nekt_peering.discover import discover as discover_facts
+from nekt_peering.preflight import plan as make_plan
+from nekt_peering.verify import verify as verify_live_state
+from nekt_peering.aws import ACCESS_DENIED_CODES, client, database_session, error_code, nekt_session
+from nekt_peering.errors import AccessDenied
+from nekt_peering.model import ConnectRequest, Settings
+
+logger = Logger(service="nekt-peering")
+tracer = Tracer(service="nekt-peering")
+
+Event = dict[str, Any]
+
+
+def stage(logic: Callable[[Event], Any]) -> Callable[[Event, Any], Any]:
+    """Logging with the execution id as correlation id, tracing, and AWS refusals named AccessDenied."""
+
+    @logger.inject_lambda_context(correlation_id_path="executionId", clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @functools.wraps(logic)
+    def handler(event: Event, context: Any) -> Any:
+        try:
+            return logic(event)
+        except ClientError as error:
+            if error_code(error) not in ACCESS_DENIED_CODES:
+                raise
+            operation = error.operation_name
+            raise AccessDenied(
+                f"AWS refused {operation}: {error.response['Error'].get('Message', '')}. Grant {operation} to "
+                "the role that made the call (this stack's function role, or the accepter role in the Nekt "
+                "account), then run again"
+            ) from None
+
+    return handler
+
+
+def _database_ec2(facts: Event) -> Any:
+    return client(database_session(facts["database"]["region"]), "ec2")
+
+
+def _nekt_ec2(facts: Event) -> Any:
+    settings = Settings.from_dict(facts["settings"])
+    return client(nekt_session(settings, facts["request"]["connectionId"]), "ec2")
+
+
+@stage
+def discover(event: Event) -> Event:
+    settings = Settings.parse(event.get("settings"))
+    request = ConnectRequest.parse(event.get("input"), default_region=settings.stack_region)
+    session = database_session(request.region)
+    return discover_facts(
+        request, settings, client(session, "rds"), client(session, "ec2"),
+        lambda: client(nekt_session(settings, request.connection_id), "ec2"),
+    )
+
+
+@stage
+def preflight(event: Event) -> Event:
+    return make_plan(event["discovery"])
+
+
+@stage
+def request_peering(event: Event) -> Event:
+    facts = event["discovery"]
+    return peering.request_peering(_database_ec2(facts), facts, event["plan"])
+
+
+@stage
+def peering_status(event: Event) -> Event:
+    facts = event["discovery"]
+    return peering.check_status(
+        _database_ec2(facts), event["peering"], event["awaiting"], facts["settings"]["maxPolls"]
+    )
+
+
+@stage
+def accept_peering(event: Event) -> Event:
+    facts = event["discovery"]
+    return peering.accept_peering(_nekt_ec2(facts), facts, event["peering"])
+
+
+@stage
+def update_routes(event: Event) -> list[Event]:
+    facts = event["discovery"]
+    return routes.update_routes(
+        _database_ec2(facts), _nekt_ec2(facts), event["plan"]["routes"], event["peering"]["peeringConnectionId"]
+    )
+
+
+@stage
+def authorize_ingress(event: Event) -> Event:
+    facts = event["discovery"]
+    return ingress.authorize_ingress(_database_ec2(facts), event["plan"]["ingress"], facts["request"]["connectionId"])
+
+
+@stage
+def enable_dns_resolution(event: Event) -> Event:
+    facts = event["discovery"]
+    return dns.enable_dns_resolution(
+        _database_ec2(facts), event["peering"]["peeringConnectionId"], facts["database"]["vpcId"]
+    )
+
+
+@stage
+def verify(event: Event) -> Event:
+    facts = event["discovery"]
+    nekt_ec2 = _nekt_ec2(facts) if facts["mode"] == "peering" else None
+    return verify_live_state(_database_ec2(facts), nekt_ec2, event)

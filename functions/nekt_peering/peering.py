@@ -1,0 +1,140 @@
+"""Stages 4-7: request the peering from the database VPC, follow its status, accept it as Nekt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from nekt_peering.aws import tag_list
+from nekt_peering.discover import find_peerings, peering_facts
+from nekt_peering.errors import PeeringFailed, PeeringMismatch, PeeringTimeout
+from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG
+
+FAILED_STATES = frozenset({"failed", "rejected", "expired", "deleted", "deleting"})
+
+
+def connection_tags(database_identifier: str, connection_id: str) -> dict[str, str]:
+    return {
+        "Name": f"{database_identifier} <> Nekt",
+        CONNECTION_TAG_KEY: connection_id,
+        MANAGED_BY_TAG[0]: MANAGED_BY_TAG[1],
+    }
+
+
+def request_peering(ec2: Any, facts: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+    """Create the request, or take the live one: after a retry or a crash the first attempt's peering exists."""
+    database, nekt = facts["database"], facts["nekt"]
+    connection_id = facts["request"]["connectionId"]
+    live = find_peerings(ec2, database["vpcId"], nekt["vpcId"])
+    if live:
+        found = live[0]
+        created_by_this_connection = plan["peering"] is None and found["tags"].get(CONNECTION_TAG_KEY) == connection_id
+        return _peering_record(found["peeringConnectionId"], found["status"], created_by_this_connection)
+    arguments: dict[str, Any] = {"VpcId": database["vpcId"], "PeerVpcId": nekt["vpcId"]}
+    if nekt["accountId"] != database["accountId"]:
+        arguments["PeerOwnerId"] = nekt["accountId"]
+    if nekt["region"] != database["region"]:
+        arguments["PeerRegion"] = nekt["region"]
+    tags = connection_tags(database["identifier"], connection_id)
+    created = ec2.create_vpc_peering_connection(
+        **arguments, TagSpecifications=[{"ResourceType": "vpc-peering-connection", "Tags": tag_list(tags)}],
+    )["VpcPeeringConnection"]
+    return _peering_record(created["VpcPeeringConnectionId"], created["Status"]["Code"], True)
+
+
+def _peering_record(peering_id: str, status: str, created: bool) -> dict[str, Any]:
+    return {"peeringConnectionId": peering_id, "status": status, "created": created, "polls": 0}
+
+
+def check_status(ec2: Any, peering: dict[str, Any], awaiting: str, max_polls: int) -> dict[str, Any]:
+    """One poll: the new status, or PeeringFailed/PeeringTimeout so the loop always ends."""
+    described = _describe(ec2, peering["peeringConnectionId"])
+    status = described["Status"]["Code"]
+    polls = int(peering.get("polls", 0)) + 1
+    if status in FAILED_STATES:
+        raise PeeringFailed(
+            f"peering {peering['peeringConnectionId']} is {status!r}: "
+            f"{described['Status'].get('Message', 'no message from AWS')}. Check the Nekt VPC id, account and "
+            "region settings, then run again"
+        )
+    reached = status == "active" or (awaiting == "pending-acceptance" and status == "pending-acceptance")
+    if not reached and polls >= max_polls:
+        raise PeeringTimeout(
+            f"peering {peering['peeringConnectionId']} is still {status!r} after {polls} polls, waiting for "
+            f"{awaiting!r}. Check it in the VPC console; raise MaxPolls or PollIntervalSeconds if AWS is slow "
+            "in this region pair, then run again"
+        )
+    return {**peering, "status": status, "polls": polls}
+
+
+def accept_peering(nekt_ec2: Any, facts: dict[str, Any], peering: dict[str, Any]) -> dict[str, Any]:
+    """Accept in the Nekt account only the request from the discovered database VPC, and name it there."""
+    database, nekt = facts["database"], facts["nekt"]
+    described = _describe(nekt_ec2, peering["peeringConnectionId"])
+    status = described["Status"]["Code"]
+    accepted = False
+    if status == "pending-acceptance":
+        check_is_expected_request(peering_facts(described), database, nekt)
+        try:
+            status = nekt_ec2.accept_vpc_peering_connection(
+                VpcPeeringConnectionId=peering["peeringConnectionId"]
+            )["VpcPeeringConnection"]["Status"]["Code"]
+        except ClientError:
+            # A retried invocation may find its first attempt already accepted it.
+            status = _describe(nekt_ec2, peering["peeringConnectionId"])["Status"]["Code"]
+            if status not in ("provisioning", "active"):
+                raise
+        accepted = True
+        if status == "pending-acceptance":
+            status = "provisioning"
+    elif status not in ("provisioning", "active"):
+        raise PeeringFailed(
+            f"peering {peering['peeringConnectionId']} is {status!r} in the Nekt account; it cannot be accepted. "
+            "Run again to request a new one"
+        )
+    if peering["created"]:
+        _name_in_nekt_account(nekt_ec2, described, facts)
+    return {**peering, "status": status, "accepted": accepted, "polls": 0}
+
+
+def check_is_expected_request(
+    peering: dict[str, Any], database: dict[str, Any], nekt: dict[str, Any]
+) -> None:
+    requester, accepter = peering["requester"], peering["accepter"]
+    expected = {
+        "requester VPC": (requester["vpcId"], database["vpcId"]),
+        "requester account": (requester["ownerId"], database["accountId"]),
+        "accepter VPC": (accepter["vpcId"], nekt["vpcId"]),
+        "accepter account": (accepter["ownerId"], nekt["accountId"]),
+    }
+    wrong = [f"{what} is {actual}, expected {wanted}" for what, (actual, wanted) in expected.items()
+             if actual != wanted]
+    if requester["region"] and requester["region"] != database["region"]:
+        wrong.append(f"requester region is {requester['region']}, expected {database['region']}")
+    if requester["cidr"] not in database["cidrs"]:
+        wrong.append(f"requester CIDR is {requester['cidr']}, not one of {', '.join(database['cidrs'])}")
+    if wrong:
+        raise PeeringMismatch(
+            f"peering {peering['peeringConnectionId']} was not accepted: {'; '.join(wrong)}. "
+            "Only the request from the discovered database VPC is ever accepted"
+        )
+
+
+def _name_in_nekt_account(nekt_ec2: Any, described: dict[str, Any], facts: dict[str, Any]) -> None:
+    """Tags are per account: the guide names the peering on the Nekt side too."""
+    tags = connection_tags(facts["database"]["identifier"], facts["request"]["connectionId"])
+    present = {tag["Key"]: tag["Value"] for tag in described.get("Tags", [])}
+    missing = {key: value for key, value in tags.items() if present.get(key) != value}
+    if missing:
+        nekt_ec2.create_tags(Resources=[described["VpcPeeringConnectionId"]], Tags=tag_list(missing))
+
+
+def _describe(ec2: Any, peering_id: str) -> dict[str, Any]:
+    try:
+        return dict(ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])
+                    ["VpcPeeringConnections"][0])
+    except ClientError as error:
+        if "NotFound" not in str(error.response.get("Error", {}).get("Code", "")):
+            raise
+        raise PeeringFailed(f"peering {peering_id} no longer exists: run again to request a new one") from None

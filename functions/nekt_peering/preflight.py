@@ -1,0 +1,139 @@
+"""Stage 2, Preflight: turn the discovered facts into the plan, refusing what AWS or safety forbids.
+
+Pure logic over Discover's facts: no AWS call, so a dry run is exactly this plan.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from nekt_peering.errors import CidrOverlap, PeeringConflict, RouteConflict
+from nekt_peering.model import CONNECTION_TAG_KEY
+
+DATABASE_SIDE = "database"
+NEKT_SIDE = "nekt"
+
+
+def plan(facts: dict[str, Any]) -> dict[str, Any]:
+    database, nekt, request = facts["database"], facts["nekt"], facts["request"]
+    if facts["mode"] == "public":
+        cidr = f"{facts['settings']['nektPublicIp']}/32"
+        peering: dict[str, Any] | None = None
+        routes: list[dict[str, Any]] = []
+    else:
+        check_cidr_overlap(database["cidrs"], nekt["cidrs"])
+        peering = reusable_peering(facts["peerings"], database, nekt)
+        pcx = peering["peeringConnectionId"] if peering else None
+        cidr = nekt["cidr"]
+        routes = [
+            planned_route(nekt["routeTable"], destination, NEKT_SIDE, pcx) for destination in database["cidrs"]
+        ] + [
+            planned_route(route_table, cidr, DATABASE_SIDE, pcx) for route_table in database["routeTables"]
+        ]
+    ingress = planned_ingress(database, cidr)
+    return {
+        "status": "PLANNED",
+        "mode": facts["mode"],
+        "connectionId": request["connectionId"],
+        "dryRun": request["dryRun"],
+        "database": {key: database[key] for key in
+                     ("identifier", "kind", "engine", "endpoint", "port", "accountId", "region", "vpcId")},
+        "peering": peering,
+        "routes": routes,
+        "ingress": ingress,
+        "changes": changes(facts, peering, routes, ingress),
+    }
+
+
+def check_cidr_overlap(database_cidrs: list[str], nekt_cidrs: list[str]) -> None:
+    overlaps = [
+        f"{db} overlaps {nekt}" for db in database_cidrs for nekt in nekt_cidrs
+        if ipaddress.ip_network(db).overlaps(ipaddress.ip_network(nekt))
+    ]
+    if overlaps:
+        raise CidrOverlap(
+            f"the database VPC and the Nekt VPC share addresses ({'; '.join(overlaps)}), so AWS cannot peer "
+            "them. Nothing was changed. Ask Nekt support for a Nekt VPC in another range"
+        )
+
+
+def reusable_peering(
+    peerings: list[dict[str, Any]], database: dict[str, Any], nekt: dict[str, Any]
+) -> dict[str, Any] | None:
+    """AWS allows one live peering per VPC pair: reuse it when it is the right one, else refuse to go on."""
+    for peering in peerings:
+        database_requests = peering["requester"]["vpcId"] == database["vpcId"]
+        if peering["status"] == "active" or database_requests:
+            database_side = "requester" if database_requests else "accepter"
+            return {
+                "peeringConnectionId": peering["peeringConnectionId"],
+                "status": peering["status"],
+                "databaseSide": database_side,
+                "dnsResolution": peering[database_side]["allowDnsResolutionFromRemoteVpc"],
+                "connectionTag": peering["tags"].get(CONNECTION_TAG_KEY),
+            }
+        raise PeeringConflict(
+            f"peering {peering['peeringConnectionId']} from the Nekt VPC {nekt['vpcId']} to the database VPC "
+            f"{database['vpcId']} is {peering['status']!r}. AWS allows one peering per VPC pair: accept it in "
+            f"account {database['accountId']} or delete it, then run again"
+        )
+    return None
+
+
+def planned_route(
+    route_table: dict[str, Any], destination: str, side: str, peering_id: str | None
+) -> dict[str, Any]:
+    existing = next((route for route in route_table["routes"] if route["destinationCidr"] == destination), None)
+    if existing and (peering_id is None or existing["target"] != peering_id or existing["state"] != "active"):
+        raise RouteConflict(
+            f"route table {route_table['routeTableId']} ({side} side) already routes {destination} to "
+            f"{existing['target']} ({existing['state']}), so traffic for Nekt cannot go through the peering. "
+            "Nothing was changed. Remove or change that route, then run again"
+        )
+    return {
+        "routeTableId": route_table["routeTableId"],
+        "destinationCidr": destination,
+        "side": side,
+        "exists": existing is not None,
+    }
+
+
+def planned_ingress(database: dict[str, Any], cidr: str) -> dict[str, Any]:
+    port = database["port"]
+    existing = next((rule for rule in database["securityGroupRules"]
+                     if rule["protocol"] == "tcp" and rule["fromPort"] == port and rule["toPort"] == port
+                     and rule["cidr"] == cidr), None)
+    return {
+        "groupId": database["securityGroupId"],
+        "port": port,
+        "cidr": cidr,
+        "exists": existing is not None,
+        "ruleId": existing["ruleId"] if existing else None,
+    }
+
+
+def changes(
+    facts: dict[str, Any], peering: dict[str, Any] | None, routes: list[dict[str, Any]], ingress: dict[str, Any]
+) -> list[dict[str, str]]:
+    """Every change the run would make, in order, in words a person can check."""
+    database, nekt = facts["database"], facts["nekt"]
+    planned: list[dict[str, str]] = []
+    if facts["mode"] == "peering":
+        if peering is None:
+            planned.append({"action": "CreateVpcPeeringConnection", "summary":
+                            f"request a peering from {database['vpcId']} ({database['accountId']}, "
+                            f"{database['region']}) to {nekt['vpcId']} ({nekt['accountId']}, {nekt['region']})"})
+        if peering is None or peering["status"] != "active":
+            planned.append({"action": "AcceptVpcPeeringConnection", "summary":
+                            f"accept it in account {nekt['accountId']}, region {nekt['region']}"})
+        planned += [{"action": "CreateRoute", "summary":
+                     f"route {route['destinationCidr']} via the peering in {route['routeTableId']} ({route['side']})"}
+                    for route in routes if not route["exists"]]
+    if not ingress["exists"]:
+        planned.append({"action": "AuthorizeSecurityGroupIngress", "summary":
+                        f"allow TCP {ingress['port']} from {ingress['cidr']} on {ingress['groupId']}"})
+    if facts["mode"] == "peering" and not (peering and peering["dnsResolution"]):
+        planned.append({"action": "ModifyVpcPeeringConnectionOptions", "summary":
+                        f"let the Nekt VPC resolve {database['endpoint']} to its private address"})
+    return planned

@@ -1,0 +1,54 @@
+"""Stage 8, Update routes: Nekt's private route table to the database VPC, the database's to Nekt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from nekt_peering.aws import error_code
+from nekt_peering.discover import route_target
+from nekt_peering.errors import RouteConflict
+from nekt_peering.preflight import NEKT_SIDE
+
+
+def update_routes(
+    database_ec2: Any, nekt_ec2: Any, planned: list[dict[str, Any]], peering_id: str
+) -> list[dict[str, Any]]:
+    routes = []
+    for route in planned:
+        ec2 = nekt_ec2 if route["side"] == NEKT_SIDE else database_ec2
+        created = ensure_route(ec2, route["routeTableId"], route["destinationCidr"], peering_id, route["side"])
+        routes.append({key: route[key] for key in ("routeTableId", "destinationCidr", "side")} | {"created": created})
+    return routes
+
+
+def ensure_route(ec2: Any, route_table_id: str, destination: str, peering_id: str, side: str) -> bool:
+    """Create the route unless the identical one exists; True when this call created it."""
+    if _current_target(ec2, route_table_id, destination, peering_id, side):
+        return False
+    try:
+        ec2.create_route(RouteTableId=route_table_id, DestinationCidrBlock=destination,
+                         VpcPeeringConnectionId=peering_id)
+    except ClientError as error:
+        # Someone (or our own retried attempt) created it since we looked: identical is still success.
+        if error_code(error) != "RouteAlreadyExists":
+            raise
+        return not _current_target(ec2, route_table_id, destination, peering_id, side)
+    return True
+
+
+def _current_target(ec2: Any, route_table_id: str, destination: str, peering_id: str, side: str) -> bool:
+    """True when the identical route exists; RouteConflict when the destination goes elsewhere."""
+    route_table = ec2.describe_route_tables(RouteTableIds=[route_table_id])["RouteTables"][0]
+    existing = next((route for route in route_table.get("Routes", [])
+                     if route.get("DestinationCidrBlock") == destination), None)
+    if existing is None:
+        return False
+    target = route_target(existing)
+    if target != peering_id:
+        raise RouteConflict(
+            f"route table {route_table_id} ({side} side) routes {destination} to {target}, not to the peering "
+            f"{peering_id}. Remove or change that route, then run again"
+        )
+    return True

@@ -1,0 +1,66 @@
+"""Stage 11, Verify: re-read the live state and prove the connection is complete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nekt_peering.discover import peering_facts, route_target
+from nekt_peering.errors import VerificationFailed
+from nekt_peering.ingress import find_rule
+from nekt_peering.preflight import NEKT_SIDE
+
+
+def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any]) -> dict[str, Any]:
+    plan, ingress = state["plan"], state["ingress"]
+    checks = [_check_ingress(database_ec2, ingress)]
+    peering_id = None
+    if plan["mode"] == "peering":
+        peering_id = state["peering"]["peeringConnectionId"]
+        peering = peering_facts(database_ec2.describe_vpc_peering_connections(
+            VpcPeeringConnectionIds=[peering_id])["VpcPeeringConnections"][0])
+        checks.append(_check(f"peering {peering_id} is active", peering["status"] == "active",
+                             f"status is {peering['status']!r}"))
+        for route in state["routes"]:
+            checks.append(_check_route(nekt_ec2 if route["side"] == NEKT_SIDE else database_ec2, route, peering_id))
+        side = state["dnsResolution"]["side"]
+        checks.append(_check(f"DNS resolution from the Nekt VPC is on ({side} side)",
+                             peering[side]["allowDnsResolutionFromRemoteVpc"], "AllowDnsResolutionFromRemoteVpc is off"))
+    failed = [check for check in checks if not check["ok"]]
+    if failed:
+        raise VerificationFailed(
+            "the connection is incomplete: " + "; ".join(f"{c['check']}: {c['detail']}" for c in failed)
+            + ". Run the workflow again to repair it; if this repeats, check for changes made outside it"
+        )
+    return {
+        "status": "CONNECTED",
+        "mode": plan["mode"],
+        "connectionId": plan["connectionId"],
+        "database": plan["database"],
+        "peeringConnectionId": peering_id,
+        "routes": state.get("routes", []),
+        "ingress": ingress,
+        "dnsResolution": state.get("dnsResolution"),
+        "checks": checks,
+    }
+
+
+def _check(name: str, ok: bool, problem: str) -> dict[str, Any]:
+    return {"check": name, "ok": bool(ok), "detail": "ok" if ok else problem}
+
+
+def _check_ingress(ec2: Any, ingress: dict[str, Any]) -> dict[str, Any]:
+    rule = find_rule(ec2, ingress["groupId"], ingress["port"], ingress["cidr"])
+    return _check(f"{ingress['groupId']} allows TCP {ingress['port']} from {ingress['cidr']}", rule is not None,
+                  "the rule is missing")
+
+
+def _check_route(ec2: Any, route: dict[str, Any], peering_id: str) -> dict[str, Any]:
+    route_table = ec2.describe_route_tables(RouteTableIds=[route["routeTableId"]])["RouteTables"][0]
+    live = next((r for r in route_table.get("Routes", [])
+                 if r.get("DestinationCidrBlock") == route["destinationCidr"]), None)
+    name = f"{route['routeTableId']} routes {route['destinationCidr']} to {peering_id}"
+    if live is None:
+        return _check(name, False, "the route is missing")
+    if route_target(live) != peering_id:
+        return _check(name, False, f"it goes to {route_target(live)}")
+    return _check(name, live.get("State") == "active", f"the route is {live.get('State')!r}")
