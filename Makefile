@@ -1,0 +1,101 @@
+# Developer and CI entry points. `make test` is what CI runs (.ci/run) and what the README documents.
+#
+#   make venv     .venv with requirements-dev.txt (newest Python 3.13/3.12/3.11 found; PYTHON=... to choose)
+#   make test     lint + type check + template checks + pytest
+#   make lint     ruff, mypy, cfn-lint, sam validate --lint
+#   make build    sam build (no container; needs a python3.13, the functions' runtime)
+#   make demo     the workflow on the emulator (DEMO_ARGS=... passed through)
+#   make events   the emulator's event samples (EVENTS_ARGS=... passed through)
+#   make clean    removes .venv, .aws-sam and the tool caches
+#
+# Nothing here needs an AWS account or network access beyond PyPI (venv, sam build).
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+MAKEFLAGS += --no-builtin-rules
+
+VENV := .venv
+BIN := $(VENV)/bin
+TEMPLATE := template.yaml
+
+# Python for the venv: PYTHON=/path/to/python overrides the search below.
+PYTHON ?=
+PYENV_ROOT_DIR := $(shell pyenv root 2>/dev/null || echo "$${PYENV_ROOT:-$$HOME/.pyenv}")
+
+# Checks never reach a real AWS account: fixed region, dummy credentials, no profile or config files.
+OFFLINE_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_ENDPOINT_URL \
+	AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
+	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+	AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+SAM_ENV := SAM_CLI_TELEMETRY=0
+
+# sam build resolves the runtime (python3.13) on PATH: put an installed 3.13 first when pyenv has one.
+# The venv's own bin comes last, as a fallback when the venv itself is a 3.13.
+PY313_DIRS := $(patsubst %/python3.13,%,$(wildcard $(PYENV_ROOT_DIR)/versions/3.13*/bin/python3.13))
+BUILD_PATH := $(foreach dir,$(PY313_DIRS),$(dir):)$$PATH:$(abspath $(BIN))
+
+.PHONY: venv test lint ruff mypy cfn-lint sam-validate pytest build demo events clean
+
+venv: $(VENV)/.installed
+
+# Newest usable python3.13 / 3.12 / 3.11 on PATH or under $(pyenv root)/versions. "Usable" means it
+# runs (a pyenv shim for a version that is not selected does not) and can create a venv with pip.
+$(VENV)/.installed: requirements-dev.txt functions/requirements.txt
+	@python="$(PYTHON)"; \
+	usable() { "$$1" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; }; \
+	if [ -z "$$python" ]; then \
+	  for minor in 3.13 3.12 3.11; do \
+	    for candidate in $$(command -v "python$$minor" 2>/dev/null) \
+	        $$(ls -d "$(PYENV_ROOT_DIR)"/versions/"$$minor".*/bin/python"$$minor" 2>/dev/null | sort -rV); do \
+	      if usable "$$candidate"; then python="$$candidate"; break 2; fi; \
+	    done; \
+	  done; \
+	fi; \
+	if [ -z "$$python" ] || ! usable "$$python"; then \
+	  echo "error: no usable Python >= 3.11 (python3.13, python3.12 or python3.11 with venv and ensurepip)" >&2; \
+	  echo "       on PATH or under $(PYENV_ROOT_DIR)/versions. Install one, or run: make venv PYTHON=/path/to/python3.x" >&2; \
+	  exit 1; \
+	fi; \
+	if [ -x "$(BIN)/python" ] && ! usable "$(BIN)/python"; then rm -rf "$(VENV)"; fi; \
+	if [ ! -x "$(BIN)/python" ]; then \
+	  echo "Creating $(VENV) with $$python ($$("$$python" -V 2>&1))"; \
+	  "$$python" -m venv "$(VENV)"; \
+	fi
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+test: lint pytest
+
+lint: ruff mypy cfn-lint sam-validate
+
+ruff: venv
+	$(BIN)/ruff check .
+
+mypy: venv
+	$(BIN)/mypy
+
+cfn-lint: venv
+	$(BIN)/cfn-lint $(TEMPLATE)
+
+sam-validate: venv
+	$(OFFLINE_AWS) $(SAM_ENV) $(BIN)/sam validate --lint --template-file $(TEMPLATE)
+
+pytest: venv
+	$(BIN)/pytest
+
+build: venv
+	@PATH="$(BUILD_PATH)" command -v python3.13 >/dev/null || { \
+	  echo "error: sam build needs python3.13 (the functions' runtime) on PATH or under $(PYENV_ROOT_DIR)/versions" >&2; exit 1; }
+	PATH="$(BUILD_PATH)" $(SAM_ENV) $(BIN)/sam build --template-file $(TEMPLATE)
+
+demo: venv
+	$(OFFLINE_AWS) $(BIN)/python -m emulator.demo $(DEMO_ARGS)
+
+events: venv
+	$(OFFLINE_AWS) $(BIN)/python -m emulator.events $(EVENTS_ARGS)
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
