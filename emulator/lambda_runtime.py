@@ -21,6 +21,7 @@ from typing import Any
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 Hook = Callable[[dict[str, Any]], None]
+AfterHook = Callable[[dict[str, Any], Any], None]
 
 
 @dataclass
@@ -52,6 +53,7 @@ class LambdaRuntime:
         self._functions: dict[str, tuple[str, str, str]] = {}
         self.invocations: list[Invocation] = []
         self.before: dict[str, list[Hook]] = {}
+        self.after: dict[str, list[AfterHook]] = {}
         self._lock = threading.Lock()
         self._original: Any = None
 
@@ -61,6 +63,10 @@ class LambdaRuntime:
     def before_invoke(self, logical_id: str, hook: Hook) -> None:
         """Run `hook(event)` before the handler: to inject slow or failing AWS states, or faults."""
         self.before.setdefault(logical_id, []).append(hook)
+
+    def after_invoke(self, logical_id: str, hook: AfterHook) -> None:
+        """Run `hook(event, result)` after the handler succeeded: AWS moving on after a call."""
+        self.after.setdefault(logical_id, []).append(hook)
 
     def calls(self, logical_id: str) -> list[Invocation]:
         return [call for call in self.invocations if call.logical_id == logical_id]
@@ -91,6 +97,8 @@ class LambdaRuntime:
             for hook in self.before.get(logical_id, []):
                 hook(event)
             call.result = handler(event, LambdaContext(function_name=arn.rsplit(":", 1)[-1], invoked_function_arn=arn))
+            for after in self.after.get(logical_id, []):
+                after(event, call.result)
         except Exception as error:  # noqa: BLE001 - Lambda reports every unhandled error the same way
             call.error = type(error).__name__
             response_headers["x-amz-function-error"] = "Unhandled"

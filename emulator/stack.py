@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import time
+import uuid
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -84,10 +85,10 @@ class Stack:
 
     def start(self, execution_input: Any, name: str | None = None,
               state_machine: str = "ConnectStateMachine") -> str:
-        arguments = {"stateMachineArn": self.state_machine_arns[state_machine], "input": json.dumps(execution_input)}
-        if name:
-            arguments["name"] = name
-        return str(self.sfn.start_execution(**arguments)["executionArn"])
+        return str(self.sfn.start_execution(
+            stateMachineArn=self.state_machine_arns[state_machine], input=json.dumps(execution_input),
+            name=name or str(uuid.uuid4()),
+        )["executionArn"])
 
     def wait(self, execution_arn: str, timeout: float = 120.0) -> Execution:
         deadline = time.monotonic() + timeout

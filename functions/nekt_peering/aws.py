@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -21,13 +23,24 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+# Parsing a service model (EC2's is megabytes) costs more than most stages; share it across the
+# sessions of one invocation and across the warm invocations of a Lambda container.
+_SHARED_LOADER = botocore.loaders.create_loader()
+
+
+def new_session(**arguments: Any) -> boto3.Session:
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _SHARED_LOADER)
+    return boto3.Session(botocore_session=core, **arguments)
+
+
 def client(session: boto3.Session, service: str) -> Any:
     return session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
 def database_session(region: str) -> boto3.Session:
     """The workflow runs in the database's account: its own credentials, the database's region."""
-    return boto3.Session(region_name=region)
+    return new_session(region_name=region)
 
 
 def nekt_session(settings: Settings, connection_id: str) -> boto3.Session:
@@ -39,8 +52,8 @@ def nekt_session(settings: Settings, connection_id: str) -> boto3.Session:
                 f"{settings.stack_account_id}, and NektAccepterRoleArn is empty: deploy the accepter role in "
                 "the Nekt account and redeploy this stack with NektAccepterRoleArn and NektExternalId"
             )
-        return boto3.Session(region_name=settings.nekt_region)
-    sts = boto3.client("sts", region_name=settings.stack_region, config=CLIENT_CONFIG)
+        return new_session(region_name=settings.nekt_region)
+    sts = client(new_session(region_name=settings.stack_region), "sts")
     try:
         credentials = sts.assume_role(
             RoleArn=settings.nekt_accepter_role_arn,
@@ -55,7 +68,7 @@ def nekt_session(settings: Settings, connection_id: str) -> boto3.Session:
             f"{settings.nekt_account_id}, that its trust policy admits this stack's function roles, and that "
             "its sts:ExternalId condition equals NektExternalId"
         ) from None
-    return boto3.Session(
+    return new_session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
