@@ -46,6 +46,12 @@ class Invocation:
     error: str | None = None
 
 
+def load_handler(handler_path: str) -> Callable[[dict[str, Any], Any], Any]:
+    """'nekt_peering.handlers.discover' -> the function, as the Lambda runtime resolves Handler."""
+    module_name, _, attribute = handler_path.rpartition(".")
+    return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
+
+
 class LambdaRuntime:
     def __init__(self, code_dir: Path) -> None:
         if str(code_dir) not in sys.path:
@@ -91,9 +97,8 @@ class LambdaRuntime:
         call = Invocation(logical_id, event)
         with self._lock:
             self.invocations.append(call)
-        module_name, _, attribute = handler_path.rpartition(".")
-        handler = getattr(importlib.import_module(module_name), attribute)
         try:
+            handler = load_handler(handler_path)
             for hook in self.before.get(logical_id, []):
                 hook(event)
             call.result = handler(event, LambdaContext(function_name=arn.rsplit(":", 1)[-1], invoked_function_arn=arn))

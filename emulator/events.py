@@ -1,0 +1,88 @@
+"""Writes events/: for each function, the event the real state machine passes it.
+
+The events come from a connect run on the emulator (cross-account, cross-region), with
+moto's random ids seeded so the output is the same on every machine. Each one therefore
+ran through its handler in that run; `sam local invoke <Function> -e events/<name>.json`
+takes them as they are. Regenerate with `make events` after changing the ASL or a stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from moto import mock_aws
+from moto.moto_api._internal import mock_random
+
+from emulator.accounts import set_peering_status
+from emulator.stack import DEFAULT_ACCOUNT, MOTO_CONFIG, Stack
+from emulator.template import ROOT
+from emulator.topology import create_database, create_nekt_network
+
+SEED = 20261124
+EXECUTION_NAME = "orders-db-example"
+EXAMPLE_INPUT = {"database": {"identifier": "orders-db", "region": "us-east-2"}, "mode": "auto",
+                 "connectionId": "orders-db", "dryRun": False}
+
+
+def event_file_name(logical_id: str) -> str:
+    """DiscoverFunction -> discover.json, EnableDnsResolutionFunction -> enable_dns_resolution.json."""
+    stem = logical_id.removesuffix("Function")
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", stem).lower() + ".json"
+
+
+def record_events() -> dict[str, dict[str, Any]]:
+    """Run one connect and return, per function, the first event it received."""
+    mock_random.seed(SEED)
+    nekt = create_nekt_network()
+    create_database()
+    stack = Stack({**nekt.stack_parameters(), "PollIntervalSeconds": "0"}).deploy()
+    # moto activates a peering at once; AWS shows initiating-request first, as this run records.
+    stack.runtime.after_invoke("RequestPeeringFunction", lambda event, result: set_peering_status(
+        DEFAULT_ACCOUNT, "us-east-2", result["peeringConnectionId"], "initiating-request"))
+    stack.runtime.before_invoke("PeeringStatusFunction", lambda event: set_peering_status(
+        DEFAULT_ACCOUNT, "us-east-2", event["peering"]["peeringConnectionId"], "pending-acceptance"))
+    # Every moto call draws on the seeded random ids, so the main thread keeps still until the
+    # run's last stage is done: polling it meanwhile would shift the ids the run creates.
+    verified = threading.Event()
+    stack.runtime.after_invoke("VerifyFunction", lambda event, result: verified.set())
+    try:
+        execution_arn = stack.start(EXAMPLE_INPUT, name=EXECUTION_NAME)
+        verified.wait(timeout=120)
+        execution = stack.wait(execution_arn)
+    finally:
+        stack.close()
+    if execution.status != "SUCCEEDED":
+        raise RuntimeError(f"the example connect failed: {execution.error}: {execution.error_message}")
+    events: dict[str, dict[str, Any]] = {}
+    for call in stack.runtime.invocations:
+        events.setdefault(call.logical_id, call.event)
+    missing = set(stack.template.functions()) - set(events)
+    if missing:
+        raise RuntimeError(f"the example connect never invoked {sorted(missing)}")
+    return events
+
+
+def render(event: dict[str, Any]) -> str:
+    return json.dumps(event, indent=2, sort_keys=True) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "events")
+    out = parser.parse_args().out
+    with mock_aws(config=MOTO_CONFIG):
+        events = record_events()
+    out.mkdir(parents=True, exist_ok=True)
+    for logical_id, event in sorted(events.items()):
+        path = out / event_file_name(logical_id)
+        path.write_text(render(event))
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""events/ holds, per function, the event the real state machine passes it (for `sam local invoke`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from emulator.events import event_file_name, record_events, render
+from emulator.lambda_runtime import LambdaContext, load_handler
+from emulator.template import ROOT, Template
+
+EVENTS = ROOT / "events"
+STAGE_ORDER = ["DiscoverFunction", "PreflightFunction", "RequestPeeringFunction", "PeeringStatusFunction",
+               "AcceptPeeringFunction", "UpdateRoutesFunction", "AuthorizeIngressFunction",
+               "EnableDnsResolutionFunction", "VerifyFunction"]
+
+
+def test_every_function_has_an_event_and_every_event_a_function() -> None:
+    expected = {event_file_name(logical_id) for logical_id in Template().functions()}
+    present = {path.name for path in EVENTS.glob("*.json")}
+    assert present == expected
+    assert sorted(Template().functions()) == sorted(STAGE_ORDER)
+
+
+def test_events_are_what_the_state_machine_passed_each_handler_in_a_successful_connect(aws: None) -> None:
+    recorded = record_events()
+
+    for logical_id, event in recorded.items():
+        committed = (EVENTS / event_file_name(logical_id)).read_text()
+        assert committed == render(event), f"events/{event_file_name(logical_id)} is stale: run `make events`"
+
+
+def test_each_event_runs_through_its_handler_again_without_changing_anything(aws: None) -> None:
+    record_events()  # the emulated accounts, connected, with the ids the events name
+    handlers = Template().functions()
+    results: dict[str, Any] = {}
+
+    for logical_id in STAGE_ORDER:
+        event = json.loads((EVENTS / event_file_name(logical_id)).read_text())
+        context = LambdaContext(function_name=logical_id, invoked_function_arn=f"arn:aws:lambda:::{logical_id}")
+        results[logical_id] = load_handler(handlers[logical_id])(event, context)
+
+    assert results["DiscoverFunction"]["database"]["identifier"] == "orders-db"
+    # The retried request finds the peering its first run created: the same one, still its own.
+    recorded_peering = json.loads((EVENTS / "accept_peering.json").read_text())["peering"]["peeringConnectionId"]
+    assert results["RequestPeeringFunction"]["peeringConnectionId"] == recorded_peering
+    assert results["RequestPeeringFunction"]["created"] is True
+    assert results["AcceptPeeringFunction"]["accepted"] is False
+    assert not any(route["created"] for route in results["UpdateRoutesFunction"])
+    assert results["AuthorizeIngressFunction"]["created"] is False
+    assert results["EnableDnsResolutionFunction"]["changed"] is False
+    assert results["VerifyFunction"]["status"] == "CONNECTED"
