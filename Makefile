@@ -52,7 +52,10 @@ $(VENV)/.installed: requirements-dev.txt functions/requirements.txt
 	    done; \
 	  done; \
 	fi; \
-	if [ -z "$$python" ] || ! usable "$$python"; then \
+	if [ -n "$$python" ] && ! usable "$$python"; then \
+	  echo "error: PYTHON=$$python is not a Python >= 3.11 with venv and ensurepip" >&2; exit 1; \
+	fi; \
+	if [ -z "$$python" ]; then \
 	  echo "error: no usable Python >= 3.11 (python3.13, python3.12 or python3.11 with venv and ensurepip)" >&2; \
 	  echo "       on PATH or under $(PYENV_ROOT_DIR)/versions. Install one, or run: make venv PYTHON=/path/to/python3.x" >&2; \
 	  exit 1; \
