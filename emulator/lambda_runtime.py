@@ -49,7 +49,8 @@ class Invocation:
 def load_handler(handler_path: str) -> Callable[[dict[str, Any], Any], Any]:
     """'nekt_peering.handlers.discover' -> the function, as the Lambda runtime resolves Handler."""
     module_name, _, attribute = handler_path.rpartition(".")
-    return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
+    handler: Callable[[dict[str, Any], Any], Any] = getattr(importlib.import_module(module_name), attribute)
+    return handler
 
 
 class LambdaRuntime:
@@ -85,7 +86,7 @@ class LambdaRuntime:
                    response_headers: dict[str, str]) -> bytes:
             return runtime.invoke(function_name, body, response_headers)
 
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
 
     def uninstall(self) -> None:
         if self._original is not None:

@@ -16,7 +16,7 @@ from emulator.lambda_runtime import LambdaRuntime
 from emulator.template import Template
 
 DEFAULT_ACCOUNT = "123456789012"
-MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
 @dataclass
@@ -102,7 +102,7 @@ class Stack:
         history = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
         output = json.loads(described["output"]) if described.get("output") else None
         return Execution(execution_arn, described["status"], output, described.get("error"),
-                         described.get("cause"), history)
+                         described.get("cause"), [dict(event) for event in history])
 
     def run(self, execution_input: Any, name: str | None = None,
             state_machine: str = "ConnectStateMachine") -> Execution:

@@ -60,7 +60,7 @@ class Template:
         values = {**self.parameter_defaults(), **parameters, **pseudo}
         text = spec.definition_path.read_text()
         for key, expression in spec.substitutions.items():
-            text = text.replace("${%s}" % key, _escape(_resolve(expression, function_arns, values)))
+            text = text.replace("${" + key + "}", _escape(_resolve(expression, function_arns, values)))
         json.loads(text)
         if "${" in text:
             raise ValueError(f"{spec.definition_path} has a ${{...}} that template.yaml does not substitute")

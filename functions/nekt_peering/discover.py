@@ -160,7 +160,7 @@ def discover_nekt(ec2: Any, settings: Settings) -> dict[str, Any]:
     cidrs = _associated_cidrs(vpc)
     subnets = ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"] if subnet_ids else []
     containing = sorted({cidr for cidr in cidrs for subnet in subnets
-                         if ipaddress.ip_network(subnet["CidrBlock"]).subnet_of(ipaddress.ip_network(cidr))})
+                         if ipaddress.IPv4Network(subnet["CidrBlock"]).subnet_of(ipaddress.IPv4Network(cidr))})
     if len(containing) != 1:
         found = ", ".join(containing) or "none"
         raise NektNetworkNotFound(
@@ -188,7 +188,8 @@ def _nekt_private_route_table(
                 f"in {where}: redeploy with a route table of the Nekt VPC, or leave it empty"
             )
         return route_tables[settings.nekt_route_table_id]
-    named = [rt for rt in route_tables.values() if tag_dict(rt.get("Tags")).get("Name") == NEKT_PRIVATE_ROUTE_TABLE_NAME]
+    named = [rt for rt in route_tables.values()
+             if tag_dict(rt.get("Tags")).get("Name") == NEKT_PRIVATE_ROUTE_TABLE_NAME]
     if len(named) != 1:
         raise NektNetworkNotFound(
             f"{len(named)} route tables tagged Name={NEKT_PRIVATE_ROUTE_TABLE_NAME} in {settings.nekt_vpc_id} "

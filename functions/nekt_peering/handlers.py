@@ -14,12 +14,12 @@ from aws_lambda_powertools import Logger, Tracer
 from botocore.exceptions import ClientError
 
 from nekt_peering import dns, ingress, peering, routes
-from nekt_peering.discover import discover as discover_facts
-from nekt_peering.preflight import plan as make_plan
-from nekt_peering.verify import verify as verify_live_state
 from nekt_peering.aws import ACCESS_DENIED_CODES, client, database_session, error_code, nekt_session
+from nekt_peering.discover import discover as discover_facts
 from nekt_peering.errors import AccessDenied
 from nekt_peering.model import ConnectRequest, Settings
+from nekt_peering.preflight import plan as make_plan
+from nekt_peering.verify import verify as verify_live_state
 
 logger = Logger(service="nekt-peering")
 tracer = Tracer(service="nekt-peering")

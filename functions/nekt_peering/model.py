@@ -107,7 +107,8 @@ class Settings:
         _require(text, "nektAccountId", _ACCOUNT, "a 12-digit AWS account id")
         _require(text, "nektRegion", _REGION, "a region name such as us-east-1")
         _require(text, "nektVpcId", _VPC, "a VPC id such as vpc-0abc1234")
-        _require(text, "nektRouteTableId", _ROUTE_TABLE, "empty or a route table id such as rtb-0abc1234", optional=True)
+        _require(text, "nektRouteTableId", _ROUTE_TABLE, "empty or a route table id such as rtb-0abc1234",
+                 optional=True)
         _require(text, "nektAccepterRoleArn", _ROLE_ARN, "empty or an IAM role ARN", optional=True)
         _require(text, "nektExternalId", _EXTERNAL_ID, "2-1224 characters of [A-Za-z0-9+=,.@:/-_]", optional=True)
         role = _ROLE_ARN.match(text["nektAccepterRoleArn"])
@@ -172,7 +173,7 @@ def _require(text: dict[str, str], key: str, pattern: re.Pattern[str], expected:
 
 def _integer(text: dict[str, str], key: str, low: int, high: int) -> int:
     value = text[key]
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
         raise InvalidSettings(f"setting {_parameter_name(key)} is {value!r}, expected a whole number "
                               f"from {low} to {high}: redeploy the stack with a valid value")
     return int(value)

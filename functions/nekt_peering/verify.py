@@ -24,7 +24,8 @@ def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any]) -> di
             checks.append(_check_route(nekt_ec2 if route["side"] == NEKT_SIDE else database_ec2, route, peering_id))
         side = state["dnsResolution"]["side"]
         checks.append(_check(f"DNS resolution from the Nekt VPC is on ({side} side)",
-                             peering[side]["allowDnsResolutionFromRemoteVpc"], "AllowDnsResolutionFromRemoteVpc is off"))
+                             peering[side]["allowDnsResolutionFromRemoteVpc"],
+                             "AllowDnsResolutionFromRemoteVpc is off"))
     failed = [check for check in checks if not check["ok"]]
     if failed:
         raise VerificationFailed(
