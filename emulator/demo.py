@@ -22,7 +22,7 @@ EXAMPLE_INPUT = {"database": {"identifier": "orders-db", "region": "us-east-2"}}
 def main() -> int:
     for key, value in {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
                        "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
-                       "POWERTOOLS_LOG_LEVEL": "ERROR"}.items():
+                       "POWERTOOLS_LOG_LEVEL": "ERROR", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}.items():
         os.environ[key] = value
     os.environ.pop("AWS_PROFILE", None)
     with mock_aws(config=MOTO_CONFIG):

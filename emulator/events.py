@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import threading
 from pathlib import Path
@@ -75,6 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "events")
     out = parser.parse_args().out
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # as in the tests: the ids depend on it
     with mock_aws(config=MOTO_CONFIG):
         events = record_events()
     out.mkdir(parents=True, exist_ok=True)

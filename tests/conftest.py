@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -23,6 +26,16 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # ~1,000 AMIs per account/region, unused
+
+
+_shared_loader = functools.cache(botocore.loaders.create_loader)
+
+
+@pytest.fixture(autouse=True)
+def shared_botocore_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Speed only: every account_session() of the emulator would re-parse the service models."""
+    monkeypatch.setattr(botocore.session, "create_loader", _shared_loader)
 
 
 @pytest.fixture

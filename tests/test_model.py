@@ -253,9 +253,6 @@ def test_non_ascii_digit_poll_setting_is_invalid_settings(key: str, parameter: s
         Settings.parse(settings(**{key: value}))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    r"BUG: model.py's _ACCOUNT and _REGION regexes use \d, which matches non-ASCII digits, so an account id "
-    "of 12 Arabic-Indic digits passes as NektAccountId (re.ASCII or [0-9] would refuse it)"))
 def test_non_ascii_digit_account_id_is_refused() -> None:
     arabic_indic_ones = "\u0661" * 12
     with pytest.raises(InvalidSettings, match="NektAccountId"):

@@ -316,15 +316,9 @@ def test_public_mode_ignores_routes_and_cidrs_that_would_conflict_for_peering() 
     assert actions(plan(overlapping)) == ["AuthorizeSecurityGroupIngress"]
 
 
-# --- known defects -----------------------------------------------------------------------------
+# --- routes that would take part of the traffic, and routes already ours --------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=RouteConflict, reason=(
-    "BUG: preflight.planned_route raises RouteConflict for a route whose target IS the reused peering when "
-    "its state is not 'active'. AWS shows every route to a pending-acceptance peering as 'blackhole' until "
-    "the peering is active, so a customer who created the request and its route (guide steps 1-2) before "
-    "Nekt accepted is told to remove the very route the workflow needs; routes.ensure_route already treats "
-    "such a route as identical"))
 def test_blackhole_route_to_the_reused_pending_peering_is_not_a_conflict() -> None:
     pending = facts(peerings=(peering("pending-acceptance"),),
                     db_routes={DB_TABLES[0]: [route(NEKT_CIDR, PCX, "blackhole")]})
@@ -334,11 +328,6 @@ def test_blackhole_route_to_the_reused_pending_peering_is_not_a_conflict() -> No
     assert [r["exists"] for r in planned["routes"] if r["routeTableId"] == DB_TABLES[0]] == [True]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: preflight only compares routes whose destination EQUALS the planned one. A more specific route "
-    "inside it through another target (e.g. 10.100.0.0/24 -> transit gateway in a database route table, or "
-    "10.0.1.0/24 -> another peering in nekt-rtb-private) wins by longest-prefix match, so part of the "
-    "connection never goes through the peering, yet the plan (and verify) accept it"))
 @pytest.mark.parametrize("changes", [
     pytest.param({"db_routes": {DB_TABLES[0]: [route("10.100.0.0/24", "tgw-0legacy000000001")]}},
                  id="database-table-more-specific-to-transit-gateway"),

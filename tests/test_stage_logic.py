@@ -5,12 +5,9 @@ as for most customers. No handler or state machine is involved: the modules get 
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.loaders
-import botocore.session
 import pytest
 from moto.ec2.models import ec2_backends
 
@@ -32,18 +29,6 @@ from nekt_peering.preflight import plan
 
 DB_REGION = "us-east-2"
 OTHER_ACCOUNT = "222222222222"
-
-
-_shared_loader = functools.cache(botocore.loaders.create_loader)
-
-
-@pytest.fixture(autouse=True)
-def fast_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Speed only. Every account_session() is a new boto3 Session, which re-parses the botocore service
-    models and endpoints (read-only data) from JSON: share one loader. And moto loads ~1,000 AMIs into
-    every EC2 account/region it creates, which nothing here needs."""
-    monkeypatch.setattr(botocore.session, "create_loader", _shared_loader)
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
 def client(account_id: str, region: str, service: str) -> Any:

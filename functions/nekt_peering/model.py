@@ -21,12 +21,12 @@ _validate_connect_input = fastjsonschema.compile(CONNECT_INPUT_SCHEMA)
 MANAGED_BY_TAG = ("nekt:managed-by", "nekt-peering")
 CONNECTION_TAG_KEY = "nekt:connection-id"
 
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
 _VPC = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _ROUTE_TABLE = re.compile(r"^rtb-[0-9a-f]{8,17}$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}):role/[\w+=,.@/-]{1,512}$", re.ASCII)
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
 
 
 @dataclass(frozen=True)

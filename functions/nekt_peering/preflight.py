@@ -84,19 +84,31 @@ def reusable_peering(
 def planned_route(
     route_table: dict[str, Any], destination: str, side: str, peering_id: str | None
 ) -> dict[str, Any]:
-    existing = next((route for route in route_table["routes"] if route["destinationCidr"] == destination), None)
-    if existing and (peering_id is None or existing["target"] != peering_id or existing["state"] != "active"):
+    """The route to add, unless an identical one exists. A route to the same destination, or to a part
+    of it (longest prefix wins), through anything but the reused peering would take Nekt's traffic."""
+    wanted = ipaddress.ip_network(destination)
+    competing = [route for route in route_table["routes"]
+                 if _is_part_of(route["destinationCidr"], wanted) and route["target"] != peering_id]
+    if competing:
+        route = competing[0]
         raise RouteConflict(
-            f"route table {route_table['routeTableId']} ({side} side) already routes {destination} to "
-            f"{existing['target']} ({existing['state']}), so traffic for Nekt cannot go through the peering. "
-            "Nothing was changed. Remove or change that route, then run again"
+            f"route table {route_table['routeTableId']} ({side} side) already routes {route['destinationCidr']} "
+            f"to {route['target']} ({route['state']}), so traffic for {destination} cannot all go through the "
+            "peering. Nothing was changed. Remove or change that route, then run again"
         )
+    # A route to a reused peering that is still pending shows as blackhole until accepted: it is ours.
+    existing = any(route["destinationCidr"] == destination for route in route_table["routes"])
     return {
         "routeTableId": route_table["routeTableId"],
         "destinationCidr": destination,
         "side": side,
-        "exists": existing is not None,
+        "exists": existing,
     }
+
+
+def _is_part_of(cidr: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    candidate = ipaddress.ip_network(cidr)
+    return candidate.version == network.version and candidate.subnet_of(network)  # type: ignore[arg-type]
 
 
 def planned_ingress(database: dict[str, Any], cidr: str) -> dict[str, Any]:
