@@ -75,9 +75,6 @@ class LambdaRuntime:
         """Run `hook(event, result)` after the handler succeeded: AWS moving on after a call."""
         self.after.setdefault(logical_id, []).append(hook)
 
-    def calls(self, logical_id: str) -> list[Invocation]:
-        return [call for call in self.invocations if call.logical_id == logical_id]
-
     def install(self) -> None:
         runtime = self
         self._original = LambdaSimpleBackend.invoke

@@ -49,12 +49,11 @@ def test_every_documented_mode_is_accepted(mode: str) -> None:
     assert ConnectRequest.parse(raw, "us-east-1").mode == mode
 
 
-def test_request_round_trips_through_its_dict_form() -> None:
+def test_request_dict_form_is_the_execution_data_shape() -> None:
     request = ConnectRequest("orders-db", "us-east-2", "public", "orders", True)
 
     assert request.to_dict() == {"identifier": "orders-db", "region": "us-east-2", "mode": "public",
                                  "connectionId": "orders", "dryRun": True}
-    assert ConnectRequest.from_dict(request.to_dict()) == request
 
 
 def _db(**fields: Any) -> dict[str, Any]:

@@ -79,8 +79,10 @@ def facts(
     return {
         "request": {"identifier": "orders-db", "region": "us-east-2", "mode": "auto", "connectionId": "orders",
                     "dryRun": dry_run},
-        "settings": {"nektPublicIp": NEKT_PUBLIC_IP, "nektAccountId": NEKT_ACCOUNT, "nektRegion": "us-east-1",
-                     "nektVpcId": NEKT_VPC},
+        "settings": {"stackAccountId": DB_ACCOUNT, "stackRegion": "us-east-1", "nektAccountId": NEKT_ACCOUNT,
+                     "nektRegion": "us-east-1", "nektVpcId": NEKT_VPC, "nektRouteTableId": "",
+                     "nektAccepterRoleArn": "", "nektExternalId": "", "nektPublicIp": NEKT_PUBLIC_IP,
+                     "pollIntervalSeconds": 0, "maxPolls": 5},
         "mode": mode,
         "database": database,
         "nekt": None if mode == "public" else nekt,

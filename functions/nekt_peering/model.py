@@ -62,10 +62,6 @@ class ConnectRequest:
             "dryRun": self.dry_run,
         }
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ConnectRequest:
-        return cls(data["identifier"], data["region"], data["mode"], data["connectionId"], data["dryRun"])
-
 
 def _field_message(error: fastjsonschema.JsonSchemaValueException) -> str:
     """fastjsonschema says 'data.database.identifier must ...'; say 'database.identifier must ...'."""

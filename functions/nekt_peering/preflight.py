@@ -9,7 +9,7 @@ import ipaddress
 from typing import Any
 
 from nekt_peering.errors import CidrOverlap, PeeringConflict, RouteConflict
-from nekt_peering.model import CONNECTION_TAG_KEY
+from nekt_peering.model import CONNECTION_TAG_KEY, Settings
 
 DATABASE_SIDE = "database"
 NEKT_SIDE = "nekt"
@@ -18,7 +18,7 @@ NEKT_SIDE = "nekt"
 def plan(facts: dict[str, Any]) -> dict[str, Any]:
     database, nekt, request = facts["database"], facts["nekt"], facts["request"]
     if facts["mode"] == "public":
-        cidr = f"{facts['settings']['nektPublicIp']}/32"
+        cidr = Settings.from_dict(facts["settings"]).nekt_public_cidr
         peering: dict[str, Any] | None = None
         routes: list[dict[str, Any]] = []
     else:
