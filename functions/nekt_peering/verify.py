@@ -7,7 +7,7 @@ from typing import Any
 from nekt_peering.discover import peering_facts, route_target
 from nekt_peering.errors import VerificationFailed
 from nekt_peering.ingress import find_rule
-from nekt_peering.preflight import NEKT_SIDE
+from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE
 
 
 def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any]) -> dict[str, Any]:
@@ -20,8 +20,8 @@ def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any]) -> di
             VpcPeeringConnectionIds=[peering_id])["VpcPeeringConnections"][0])
         checks.append(_check(f"peering {peering_id} is active", peering["status"] == "active",
                              f"status is {peering['status']!r}"))
-        for route in state["routes"]:
-            checks.append(_check_route(nekt_ec2 if route["side"] == NEKT_SIDE else database_ec2, route, peering_id))
+        live_tables = _route_tables({NEKT_SIDE: nekt_ec2, DATABASE_SIDE: database_ec2}, state["routes"])
+        checks += [_check_route(live_tables[route["routeTableId"]], route, peering_id) for route in state["routes"]]
         side = state["dnsResolution"]["side"]
         checks.append(_check(f"DNS resolution from the Nekt VPC is on ({side} side)",
                              peering[side]["allowDnsResolutionFromRemoteVpc"],
@@ -55,8 +55,18 @@ def _check_ingress(ec2: Any, ingress: dict[str, Any]) -> dict[str, Any]:
                   "the rule is missing")
 
 
-def _check_route(ec2: Any, route: dict[str, Any], peering_id: str) -> dict[str, Any]:
-    route_table = ec2.describe_route_tables(RouteTableIds=[route["routeTableId"]])["RouteTables"][0]
+def _route_tables(clients: dict[str, Any], routes: list[dict[str, Any]]) -> dict[str, Any]:
+    """One read per side for all the route tables the connection routes through."""
+    tables: dict[str, Any] = {}
+    for side, ec2 in clients.items():
+        ids = sorted({route["routeTableId"] for route in routes if route["side"] == side})
+        if ids:
+            tables |= {table["RouteTableId"]: table
+                       for table in ec2.describe_route_tables(RouteTableIds=ids)["RouteTables"]}
+    return tables
+
+
+def _check_route(route_table: dict[str, Any], route: dict[str, Any], peering_id: str) -> dict[str, Any]:
     live = next((r for r in route_table.get("Routes", [])
                  if r.get("DestinationCidrBlock") == route["destinationCidr"]), None)
     name = f"{route['routeTableId']} routes {route['destinationCidr']} to {peering_id}"
