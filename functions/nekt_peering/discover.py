@@ -290,6 +290,12 @@ def _ingress_rules(ec2: Any, group_id: str) -> list[dict[str, Any]]:
     return [rule_facts(rule) for page in pages for rule in page["SecurityGroupRules"] if not rule.get("IsEgress")]
 
 
+def allows_tcp_port_from(rule: dict[str, Any], port: int, cidr: str) -> bool:
+    """Whether an ingress rule (as rule_facts gives it) is exactly the one a connection needs."""
+    return (rule["protocol"] == "tcp" and rule["fromPort"] == port and rule["toPort"] == port
+            and rule["cidr"] == cidr)
+
+
 def rule_facts(rule: dict[str, Any]) -> dict[str, Any]:
     return {
         "ruleId": rule["SecurityGroupRuleId"],

@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from nekt_peering.aws import error_code, tag_list
-from nekt_peering.discover import rule_facts
+from nekt_peering.discover import allows_tcp_port_from, rule_facts
 from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG
 
 RULE_DESCRIPTION = "Nekt"
@@ -39,8 +39,7 @@ def find_rule(ec2: Any, group_id: str, port: int, cidr: str) -> dict[str, Any] |
     for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": [group_id]}]):
         for rule in page["SecurityGroupRules"]:
             facts = rule_facts(rule)
-            if (not rule.get("IsEgress") and facts["protocol"] == "tcp" and facts["fromPort"] == port
-                    and facts["toPort"] == port and facts["cidr"] == cidr):
+            if not rule.get("IsEgress") and allows_tcp_port_from(facts, port, cidr):
                 return facts
     return None
 

@@ -49,7 +49,7 @@ def _peering_record(peering_id: str, status: str, created: bool) -> dict[str, An
 
 def check_status(ec2: Any, peering: dict[str, Any], awaiting: str, max_polls: int) -> dict[str, Any]:
     """One poll: the new status, or PeeringFailed/PeeringTimeout so the loop always ends."""
-    described = _describe(ec2, peering["peeringConnectionId"])
+    described = describe_peering(ec2, peering["peeringConnectionId"])
     status = described["Status"]["Code"]
     polls = int(peering.get("polls", 0)) + 1
     if status in FAILED_STATES:
@@ -71,7 +71,7 @@ def check_status(ec2: Any, peering: dict[str, Any], awaiting: str, max_polls: in
 def accept_peering(nekt_ec2: Any, facts: dict[str, Any], peering: dict[str, Any]) -> dict[str, Any]:
     """Accept in the Nekt account only the request from the discovered database VPC, and name it there."""
     database, nekt = facts["database"], facts["nekt"]
-    described = _describe(nekt_ec2, peering["peeringConnectionId"])
+    described = describe_peering(nekt_ec2, peering["peeringConnectionId"])
     status = described["Status"]["Code"]
     accepted = False
     if status == "pending-acceptance":
@@ -82,7 +82,7 @@ def accept_peering(nekt_ec2: Any, facts: dict[str, Any], peering: dict[str, Any]
             )["VpcPeeringConnection"]["Status"]["Code"]
         except ClientError:
             # A retried invocation may find its first attempt already accepted it.
-            status = _describe(nekt_ec2, peering["peeringConnectionId"])["Status"]["Code"]
+            status = describe_peering(nekt_ec2, peering["peeringConnectionId"])["Status"]["Code"]
             if status not in ("provisioning", "active"):
                 raise
         accepted = True
@@ -130,7 +130,8 @@ def _name_in_nekt_account(nekt_ec2: Any, described: dict[str, Any], facts: dict[
         nekt_ec2.create_tags(Resources=[described["VpcPeeringConnectionId"]], Tags=tag_list(missing))
 
 
-def _describe(ec2: Any, peering_id: str) -> dict[str, Any]:
+def describe_peering(ec2: Any, peering_id: str) -> dict[str, Any]:
+    """The peering as this account sees it; PeeringFailed once AWS has forgotten it."""
     try:
         return dict(ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])
                     ["VpcPeeringConnections"][0])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from nekt_peering.discover import allows_tcp_port_from
 from nekt_peering.errors import CidrOverlap, PeeringConflict, RouteConflict
 from nekt_peering.model import CONNECTION_TAG_KEY, Settings
 
@@ -113,9 +114,8 @@ def _is_part_of(cidr: str, network: ipaddress.IPv4Network | ipaddress.IPv6Networ
 
 def planned_ingress(database: dict[str, Any], cidr: str) -> dict[str, Any]:
     port = database["port"]
-    existing = next((rule for rule in database["securityGroupRules"]
-                     if rule["protocol"] == "tcp" and rule["fromPort"] == port and rule["toPort"] == port
-                     and rule["cidr"] == cidr), None)
+    existing = next((rule for rule in database["securityGroupRules"] if allows_tcp_port_from(rule, port, cidr)),
+                    None)
     return {
         "groupId": database["securityGroupId"],
         "port": port,

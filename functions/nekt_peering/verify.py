@@ -7,6 +7,7 @@ from typing import Any
 from nekt_peering.discover import peering_facts, route_target
 from nekt_peering.errors import VerificationFailed
 from nekt_peering.ingress import find_rule
+from nekt_peering.peering import describe_peering
 from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE
 
 
@@ -16,8 +17,7 @@ def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any]) -> di
     peering_id = None
     if plan["mode"] == "peering":
         peering_id = state["peering"]["peeringConnectionId"]
-        peering = peering_facts(database_ec2.describe_vpc_peering_connections(
-            VpcPeeringConnectionIds=[peering_id])["VpcPeeringConnections"][0])
+        peering = peering_facts(describe_peering(database_ec2, peering_id))
         checks.append(_check(f"peering {peering_id} is active", peering["status"] == "active",
                              f"status is {peering['status']!r}"))
         live_tables = _route_tables({NEKT_SIDE: nekt_ec2, DATABASE_SIDE: database_ec2}, state["routes"])
