@@ -60,3 +60,11 @@ class AccessDenied(ConnectError):
 
 class VerificationFailed(ConnectError):
     """After all changes, the live state does not match what the connection needs."""
+
+
+class ConnectionBusy(ConnectError):
+    """Another execution is connecting the same connection id right now."""
+
+
+class RollbackFailed(ConnectError):
+    """A compensation kept failing: the cause lists, by id, what was left behind."""

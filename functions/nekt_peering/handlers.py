@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from botocore.exceptions import ClientError
 
-from nekt_peering import dns, ingress, peering, routes
+from nekt_peering import dns, exclusive, ingress, peering, rollback, routes
 from nekt_peering.aws import ACCESS_DENIED_CODES, client, database_session, error_code, nekt_session
 from nekt_peering.discover import discover as discover_facts
 from nekt_peering.errors import AccessDenied
@@ -62,6 +62,9 @@ def _nekt_ec2(facts: Event) -> Any:
 def discover(event: Event) -> Event:
     settings = Settings.parse(event.get("settings"))
     request = ConnectRequest.parse(event.get("input"), default_region=settings.stack_region)
+    if not request.dry_run:
+        exclusive.ensure_only_run(client(database_session(settings.stack_region), "stepfunctions"),
+                                  event["executionId"], request.connection_id)
     session = database_session(request.region)
     return discover_facts(
         request, settings, client(session, "rds"), client(session, "ec2"),
@@ -121,3 +124,38 @@ def verify(event: Event) -> Event:
     facts = event["discovery"]
     nekt_ec2 = _nekt_ec2(facts) if facts["mode"] == "peering" else None
     return verify_live_state(_database_ec2(facts), nekt_ec2, event)
+
+
+# Compensations: each gets the whole execution state (what failed, what was planned and done)
+# and returns the rollback so far, which the next one carries on.
+
+
+def _compensate(event: Event, undo: Callable[[rollback.Rollback], None]) -> Event:
+    progress = rollback.Rollback(event)
+    undo(progress)
+    return progress.result()
+
+
+@stage
+def revoke_ingress(event: Event) -> Event:
+    return _compensate(event, lambda progress: rollback.revoke_ingress(
+        _database_ec2(event["discovery"]), event, progress))
+
+
+@stage
+def delete_routes(event: Event) -> Event:
+    facts = event["discovery"]
+    return _compensate(event, lambda progress: rollback.delete_routes(
+        _database_ec2(facts), lambda: _nekt_ec2(facts), event, progress))
+
+
+@stage
+def restore_dns_resolution(event: Event) -> Event:
+    return _compensate(event, lambda progress: rollback.restore_dns_resolution(
+        _database_ec2(event["discovery"]), event, progress))
+
+
+@stage
+def delete_peering(event: Event) -> Event:
+    return _compensate(event, lambda progress: rollback.delete_peering(
+        _database_ec2(event["discovery"]), event, progress))

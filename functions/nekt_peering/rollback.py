@@ -1,0 +1,152 @@
+"""Compensations: undo, in reverse order, what this execution created, and only that.
+
+What an execution created is decided from what Preflight found before any change (a
+peering, route or rule that existed then is never removed) and from the connection's tags
+on what was created, so a stage that failed half way (a route created, the Lambda lost)
+is still undone. Each step is safe to run twice and content with nothing to undo. A step
+that cannot undo something records it by id under `left` and the chain goes on; the
+execution then fails as RollbackFailed with that list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from nekt_peering.aws import error_code
+from nekt_peering.discover import find_peerings, peering_facts, route_target
+from nekt_peering.ingress import find_rule
+from nekt_peering.model import CONNECTION_TAG_KEY
+from nekt_peering.peering import describe_peering
+from nekt_peering.preflight import NEKT_SIDE
+
+
+class Rollback:
+    """The compensation so far: carried from step to step in the execution's `rollback`."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        previous = state.get("rollback") or {}
+        self.undone: list[str] = list(previous.get("undone", []))
+        self.left: list[str] = list(previous.get("left", []))
+        self.error = state.get("error") or {}
+
+    def attempt(self, what: str, call: Callable[..., Any], **arguments: Any) -> None:
+        """Make one undoing AWS call; a refusal is recorded as left behind and the rollback goes on."""
+        try:
+            call(**arguments)
+        except ClientError as error:
+            self.left.append(f"{what} ({error_code(error)}: {error.response['Error'].get('Message', '')})")
+        else:
+            self.undone.append(what)
+
+    def could_not(self, what: str, why: str) -> None:
+        self.left.append(f"{what} ({why})")
+
+    def result(self) -> dict[str, Any]:
+        undone = "; ".join(self.undone) or "nothing had been changed"
+        if self.left:
+            cause = (f"{original_message(self.error)} Rollback failed, left behind (remove by hand): "
+                     f"{'; '.join(self.left)}. Undone: {undone}.")
+        else:
+            cause = f"{original_message(self.error)} Rolled back: {undone}."
+        return {"undone": self.undone, "left": self.left, "complete": not self.left, "cause": cause}
+
+
+def original_message(error: dict[str, Any]) -> str:
+    """The failed stage's own message: Lambda wraps it in a JSON cause with its stack trace."""
+    cause = str(error.get("Cause", ""))
+    try:
+        message = json.loads(cause)["errorMessage"]
+    except (ValueError, KeyError, TypeError):
+        message = cause
+    name = error.get("Error", "Error")
+    return f"{name}: {message}".rstrip(" .") + "."
+
+
+def revoke_ingress(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
+    planned = state["plan"]["ingress"]
+    if planned["exists"]:
+        return
+    rule = find_rule(ec2, planned["groupId"], planned["port"], planned["cidr"])
+    if rule is None or rule["tags"].get(CONNECTION_TAG_KEY) != _connection_id(state):
+        return  # never created, or an identical rule someone else added: not ours
+    rollback.attempt(
+        f"ingress rule {rule['ruleId']} (tcp/{planned['port']} from {planned['cidr']}) on {planned['groupId']}",
+        ec2.revoke_security_group_ingress, GroupId=planned["groupId"], SecurityGroupRuleIds=[rule["ruleId"]],
+    )
+
+
+def delete_routes(
+    database_ec2: Any, nekt_ec2_factory: Callable[[], Any], state: dict[str, Any], rollback: Rollback
+) -> None:
+    added = [route for route in state["plan"]["routes"] if not route["exists"]]
+    peering_id = connection_peering_id(database_ec2, state)
+    if not added or peering_id is None:
+        return  # no route can point at a peering that does not exist
+    clients: dict[str, Any] = {}
+    for route in added:
+        what = f"route {route['destinationCidr']} -> {peering_id} in {route['routeTableId']} ({route['side']} side)"
+        try:
+            ec2 = clients.get(route["side"]) or clients.setdefault(
+                route["side"], nekt_ec2_factory() if route["side"] == NEKT_SIDE else database_ec2)
+            table = ec2.describe_route_tables(RouteTableIds=[route["routeTableId"]])["RouteTables"][0]
+        except Exception as error:  # noqa: BLE001 - an unreadable table is left behind, by id, not skipped
+            rollback.could_not(what, f"could not read it: {error}")
+            continue
+        live = next((r for r in table.get("Routes", []) if r.get("DestinationCidrBlock") == route["destinationCidr"]),
+                    None)
+        if live is not None and route_target(live) == peering_id:
+            rollback.attempt(what, ec2.delete_route, RouteTableId=route["routeTableId"],
+                             DestinationCidrBlock=route["destinationCidr"])
+
+
+def restore_dns_resolution(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
+    """Only a reused peering needs it: one this execution created is deleted next."""
+    reused = state["plan"]["peering"]
+    if reused is None or reused["dnsResolution"]:
+        return
+    try:
+        peering = peering_facts(describe_peering(ec2, reused["peeringConnectionId"]))
+    except Exception:  # noqa: BLE001 - a peering that is gone has no option to restore
+        return
+    side = reused["databaseSide"]
+    if not peering[side]["allowDnsResolutionFromRemoteVpc"]:
+        return
+    options = "RequesterPeeringConnectionOptions" if side == "requester" else "AccepterPeeringConnectionOptions"
+    rollback.attempt(
+        f"DNS resolution option turned back off on {reused['peeringConnectionId']} ({side} side)",
+        ec2.modify_vpc_peering_connection_options,
+        VpcPeeringConnectionId=reused["peeringConnectionId"], **{options: {"AllowDnsResolutionFromRemoteVpc": False}},
+    )
+
+
+def delete_peering(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
+    for peering_id in created_peerings(ec2, state):
+        rollback.attempt(f"peering {peering_id}", ec2.delete_vpc_peering_connection, VpcPeeringConnectionId=peering_id)
+
+
+def created_peerings(ec2: Any, state: dict[str, Any]) -> list[str]:
+    """Live peerings between the two VPCs that this execution created: none when one was reused."""
+    facts = state["discovery"]
+    if facts["mode"] != "peering" or state["plan"]["peering"] is not None:
+        return []
+    return [
+        peering["peeringConnectionId"]
+        for peering in find_peerings(ec2, facts["database"]["vpcId"], facts["nekt"]["vpcId"])
+        if peering["tags"].get(CONNECTION_TAG_KEY) == _connection_id(state)
+    ]
+
+
+def connection_peering_id(ec2: Any, state: dict[str, Any]) -> str | None:
+    """The peering routes may point at: the reused one, else the one this execution created."""
+    if state["plan"]["peering"] is not None:
+        return str(state["plan"]["peering"]["peeringConnectionId"])
+    created = created_peerings(ec2, state)
+    return created[0] if created else None
+
+
+def _connection_id(state: dict[str, Any]) -> str:
+    return str(state["discovery"]["request"]["connectionId"])
