@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from botocore.awsrequest import AWSResponse
+from botocore.handlers import BUILTIN_HANDLERS
+from moto.core.botocore_stubber import MockRawResponse
+from moto.core.models import botocore_stubber
 from moto.ec2.models import ec2_backends
 
 from emulator.topology import account_session
@@ -53,3 +61,50 @@ def set_peering_status(account_id: str, region: str, peering_id: str, code: str,
     pcx = ec2_backends[account_id][region].vpc_pcxs[peering_id]
     pcx._status.code = code
     pcx._status.message = message or code
+
+
+MUTATING_PREFIXES = ("Create", "Accept", "Authorize", "Modify", "Delete", "Revoke", "Replace", "Associate",
+                     "Disassociate", "Reject", "Attach", "Detach")
+Intercept = Callable[[str, str], "tuple[str, int] | None"]
+
+
+def is_mutating(operation: str) -> bool:
+    return operation.startswith(MUTATING_PREFIXES)
+
+
+@contextmanager
+def aws_calls(intercept: Intercept | None = None) -> Iterator[Counter[tuple[str, str]]]:
+    """Count the AWS API calls of every session created inside the block, by (service, operation).
+
+    `intercept(service, operation)` may answer an HTTP attempt with an error instead of moto:
+    it returns (error code, HTTP status) or None. Retries are attempts too, so a throttled call
+    that botocore retries is asked again.
+    """
+    counted: Counter[tuple[str, str]] = Counter()
+    lock = threading.Lock()
+
+    def count(event_name: str, **kwargs: Any) -> None:
+        service, operation = event_name.split(".", 2)[1:]
+        with lock:
+            counted[(service, operation)] += 1
+
+    def answer(event_name: str, request: Any, **kwargs: Any) -> Any:
+        service, operation = event_name.split(".", 2)[1:]
+        verdict = intercept(service, operation) if intercept else None
+        if verdict is None:
+            return botocore_stubber(event_name=event_name, request=request, **kwargs)
+        code, status = verdict
+        body = (f"<Response><Errors><Error><Code>{code}</Code><Message>injected {code}</Message></Error>"
+                "</Errors><RequestID>injected</RequestID></Response>")
+        return AWSResponse(request.url, status, {}, MockRawResponse(body))  # type: ignore[arg-type]
+
+    # botocore runs every before-send handler, so the injected answer takes moto's place: a
+    # refused or throttled call must not also be carried out.
+    moto_position = BUILTIN_HANDLERS.index(("before-send", botocore_stubber))
+    BUILTIN_HANDLERS[moto_position] = ("before-send", answer)
+    BUILTIN_HANDLERS.insert(0, ("before-call", count))
+    try:
+        yield counted
+    finally:
+        BUILTIN_HANDLERS.remove(("before-call", count))
+        BUILTIN_HANDLERS[BUILTIN_HANDLERS.index(("before-send", answer))] = ("before-send", botocore_stubber)

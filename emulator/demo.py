@@ -7,6 +7,7 @@ real state machine into moto, and runs a dry run and then a connect, printing wh
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Any
@@ -25,6 +26,7 @@ def main() -> int:
                        "POWERTOOLS_LOG_LEVEL": "ERROR", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}.items():
         os.environ[key] = value
     os.environ.pop("AWS_PROFILE", None)
+    logging.getLogger("moto").setLevel(logging.CRITICAL)  # moto logs every failed execution as an error
     with mock_aws(config=MOTO_CONFIG):
         nekt = create_nekt_network()
         database = create_database()

@@ -1,8 +1,9 @@
 """Writes events/: for each function, the event the real state machine passes it.
 
-The events come from a connect run on the emulator (cross-account, cross-region), with
-moto's random ids seeded so the output is the same on every machine. Each one therefore
-ran through its handler in that run; `sam local invoke <Function> -e events/<name>.json`
+The events come from two connects on the emulator (cross-account, cross-region): one that
+succeeds, and one whose verification fails so that every compensation runs. moto's random
+ids are seeded so the output is the same on every machine. Each event therefore ran
+through its handler in those runs; `sam local invoke <Function> -e events/<name>.json`
 takes them as they are. Regenerate with `make events` after changing the ASL or a stage.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import threading
@@ -20,14 +22,18 @@ from moto import mock_aws
 from moto.moto_api._internal import mock_random
 
 from emulator.accounts import set_peering_status
-from emulator.stack import DEFAULT_ACCOUNT, MOTO_CONFIG, Stack
+from emulator.stack import DEFAULT_ACCOUNT, MOTO_CONFIG, Execution, Stack
 from emulator.template import ROOT
 from emulator.topology import create_database, create_nekt_network
+from nekt_peering.errors import VerificationFailed
 
 SEED = 20261124
 EXECUTION_NAME = "orders-db-example"
 EXAMPLE_INPUT = {"database": {"identifier": "orders-db", "region": "us-east-2"}, "mode": "auto",
                  "connectionId": "orders-db", "dryRun": False}
+ROLLBACK_EXECUTION_NAME = "reports-db-example-rollback"
+ROLLBACK_INPUT: dict[str, Any] = {"database": {"identifier": "reports-db", "region": "us-east-2"},
+                                  "connectionId": "reports-db"}
 
 
 def event_file_name(logical_id: str) -> str:
@@ -37,28 +43,26 @@ def event_file_name(logical_id: str) -> str:
 
 
 def record_events() -> dict[str, dict[str, Any]]:
-    """Run one connect and return, per function, the first event it received."""
+    """Run the two connects and return, per function, the first event it received."""
     mock_random.seed(SEED)
     nekt = create_nekt_network()
     create_database()
+    create_database(ROLLBACK_INPUT["database"]["identifier"], cidr="10.30.0.0/16")
     stack = Stack({**nekt.stack_parameters(), "PollIntervalSeconds": "0"}).deploy()
     # moto activates a peering at once; AWS shows initiating-request first, as this run records.
     stack.runtime.after_invoke("RequestPeeringFunction", lambda event, result: set_peering_status(
         DEFAULT_ACCOUNT, "us-east-2", result["peeringConnectionId"], "initiating-request"))
     stack.runtime.before_invoke("PeeringStatusFunction", lambda event: set_peering_status(
         DEFAULT_ACCOUNT, "us-east-2", event["peering"]["peeringConnectionId"], "pending-acceptance"))
-    # Every moto call draws on the seeded random ids, so the main thread keeps still until the
-    # run's last stage is done: polling it meanwhile would shift the ids the run creates.
-    verified = threading.Event()
-    stack.runtime.after_invoke("VerifyFunction", lambda event, result: verified.set())
+    stack.runtime.before_invoke("VerifyFunction", _fail_the_rollback_example)
     try:
-        execution_arn = stack.start(EXAMPLE_INPUT, name=EXECUTION_NAME)
-        verified.wait(timeout=120)
-        execution = stack.wait(execution_arn)
+        connected = _run_still(stack, EXAMPLE_INPUT, EXECUTION_NAME, "VerifyFunction")
+        rolled_back = _run_still(stack, ROLLBACK_INPUT, ROLLBACK_EXECUTION_NAME, "DeletePeeringFunction")
     finally:
         stack.close()
-    if execution.status != "SUCCEEDED":
-        raise RuntimeError(f"the example connect failed: {execution.error}: {execution.error_message}")
+    if connected.status != "SUCCEEDED" or rolled_back.error != "VerificationFailed":
+        raise RuntimeError(f"the example runs went wrong: {connected.error}: {connected.error_message}; "
+                           f"{rolled_back.error}: {rolled_back.error_message}")
     events: dict[str, dict[str, Any]] = {}
     for call in stack.runtime.invocations:
         events.setdefault(call.logical_id, call.event)
@@ -66,6 +70,21 @@ def record_events() -> dict[str, dict[str, Any]]:
     if missing:
         raise RuntimeError(f"the example connect never invoked {sorted(missing)}")
     return events
+
+
+def _fail_the_rollback_example(event: dict[str, Any]) -> None:
+    if event["discovery"]["request"]["connectionId"] == ROLLBACK_INPUT["connectionId"]:
+        raise VerificationFailed("the connection is incomplete: (example) a route went missing. Run again")
+
+
+def _run_still(stack: Stack, execution_input: dict[str, Any], name: str, last_function: str) -> Execution:
+    """Every moto call draws on the seeded random ids, so the main thread keeps still until the
+    run's last function is done: polling it meanwhile would shift the ids the run creates."""
+    done = threading.Event()
+    stack.runtime.after_invoke(last_function, lambda event, result: done.set())
+    execution_arn = stack.start(execution_input, name=name)
+    done.wait(timeout=120)
+    return stack.wait(execution_arn)
 
 
 def render(event: dict[str, Any]) -> str:
@@ -77,6 +96,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "events")
     out = parser.parse_args().out
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # as in the tests: the ids depend on it
+    logging.getLogger("moto").setLevel(logging.CRITICAL)  # it logs the example rollback's failure as an error
     with mock_aws(config=MOTO_CONFIG):
         events = record_events()
     out.mkdir(parents=True, exist_ok=True)

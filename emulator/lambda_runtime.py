@@ -62,6 +62,8 @@ class LambdaRuntime:
         self.before: dict[str, list[Hook]] = {}
         self.after: dict[str, list[AfterHook]] = {}
         self._lock = threading.Lock()
+        # Step Functions may run a task twice (a retry after a lost response): repeat = 2 does so always.
+        self.repeat = 1
         self._original: Any = None
 
     def register(self, logical_id: str, name: str, arn: str, handler: str) -> None:
@@ -99,7 +101,9 @@ class LambdaRuntime:
             handler = load_handler(handler_path)
             for hook in self.before.get(logical_id, []):
                 hook(event)
-            call.result = handler(event, LambdaContext(function_name=arn.rsplit(":", 1)[-1], invoked_function_arn=arn))
+            context = LambdaContext(function_name=arn.rsplit(":", 1)[-1], invoked_function_arn=arn)
+            for _ in range(self.repeat):
+                call.result = handler(json.loads(json.dumps(event)), context)
             for after in self.after.get(logical_id, []):
                 after(event, call.result)
         except Exception as error:  # noqa: BLE001 - Lambda reports every unhandled error the same way

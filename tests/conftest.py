@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import botocore.loaders
 import botocore.session
@@ -63,3 +64,18 @@ def deploy(aws: None) -> Iterator[Callable[..., Stack]]:
 def nekt(aws: None) -> NektNetwork:
     """Nekt in its own account and region (us-east-1), as for most customers."""
     return create_nekt_network()
+
+
+_FAULT_MATRIX: list[int] = []
+
+
+@pytest.fixture
+def fault_matrix() -> list[int]:
+    """Where each fault-injection scenario records how many resources it leaked."""
+    return _FAULT_MATRIX
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _FAULT_MATRIX:
+        terminalreporter.write_line(
+            f"fault matrix: {len(_FAULT_MATRIX)} scenarios, {sum(_FAULT_MATRIX)} leaked resources")

@@ -12,7 +12,8 @@ from emulator.template import ROOT, Template
 EVENTS = ROOT / "events"
 STAGE_ORDER = ["DiscoverFunction", "PreflightFunction", "RequestPeeringFunction", "PeeringStatusFunction",
                "AcceptPeeringFunction", "UpdateRoutesFunction", "AuthorizeIngressFunction",
-               "EnableDnsResolutionFunction", "VerifyFunction"]
+               "EnableDnsResolutionFunction", "VerifyFunction",
+               "RevokeIngressFunction", "DeleteRoutesFunction", "RestoreDnsResolutionFunction", "DeletePeeringFunction"]
 
 
 def test_every_function_has_an_event_and_every_event_a_function() -> None:
@@ -31,7 +32,7 @@ def test_events_are_what_the_state_machine_passed_each_handler_in_a_successful_c
 
 
 def test_each_event_runs_through_its_handler_again_without_changing_anything(aws: None) -> None:
-    record_events()  # the emulated accounts, connected, with the ids the events name
+    record_events()  # the emulated accounts, one connected and one rolled back, with the ids the events name
     handlers = Template().functions()
     results: dict[str, Any] = {}
 
@@ -50,3 +51,7 @@ def test_each_event_runs_through_its_handler_again_without_changing_anything(aws
     assert results["AuthorizeIngressFunction"]["created"] is False
     assert results["EnableDnsResolutionFunction"]["changed"] is False
     assert results["VerifyFunction"]["status"] == "CONNECTED"
+    # The compensations of the rolled-back example find nothing left to undo.
+    recorded_rollback = json.loads((EVENTS / "delete_peering.json").read_text())["rollback"]
+    assert results["DeletePeeringFunction"]["complete"] is True
+    assert results["DeletePeeringFunction"]["undone"] == recorded_rollback["undone"]
