@@ -40,6 +40,12 @@ def peering(account_id: str, region: str, peering_id: str) -> dict[str, Any]:
         VpcPeeringConnectionIds=[peering_id])["VpcPeeringConnections"][0]
 
 
+def live_peerings(region: str = "us-east-2") -> list[str]:
+    return [p["VpcPeeringConnectionId"] for p in
+            ec2(DEFAULT_ACCOUNT, region).describe_vpc_peering_connections()["VpcPeeringConnections"]
+            if p["Status"]["Code"] not in ("deleted", "failed", "rejected", "expired")]
+
+
 def assert_succeeded(execution: Execution) -> dict[str, Any]:
     assert execution.status == "SUCCEEDED", f"{execution.error}: {execution.error_message}"
     assert isinstance(execution.output, dict)
@@ -320,6 +326,8 @@ def test_peering_stuck_past_max_polls_times_out(deploy: Any, nekt: NektNetwork) 
 
     assert len(seen) == 3
     assert "after 3 polls" in message and "MaxPolls" in message
+    assert "Rolled back: peering pcx-" in message, "the request that never completed is withdrawn"
+    assert live_peerings() == []
 
 
 def test_peering_failed_by_aws_fails_with_its_message(deploy: Any, nekt: NektNetwork) -> None:
@@ -330,3 +338,4 @@ def test_peering_failed_by_aws_fails_with_its_message(deploy: Any, nekt: NektNet
     message = assert_failed(stack.run(connect_input()), "PeeringFailed")
 
     assert "overlapping CIDR range" in message
+    assert live_peerings() == []
