@@ -46,6 +46,18 @@ class Invocation:
     error: str | None = None
 
 
+def _project_frames(error: BaseException) -> list[str]:
+    """The stack as Lambda reports it, kept to this repo's frames and without line numbers or
+    source, so a recorded cause reads the same on every machine and Python version."""
+    root = Path(__file__).resolve().parent.parent
+    frames = []
+    for frame in traceback.extract_tb(error.__traceback__):
+        path = Path(frame.filename).resolve()
+        if path.is_relative_to(root):
+            frames.append(f'File "{path.relative_to(root)}", in {frame.name}')
+    return frames
+
+
 def load_handler(handler_path: str) -> Callable[[dict[str, Any], Any], Any]:
     """'nekt_peering.handlers.discover' -> the function, as the Lambda runtime resolves Handler."""
     module_name, _, attribute = handler_path.rpartition(".")
@@ -112,6 +124,6 @@ class LambdaRuntime:
             return json.dumps({
                 "errorType": type(error).__name__,
                 "errorMessage": str(error),
-                "stackTrace": traceback.format_tb(error.__traceback__),
+                "stackTrace": _project_frames(error),
             }).encode()
         return json.dumps(call.result).encode()
