@@ -15,11 +15,13 @@ import logging
 import os
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from moto import mock_aws
 from moto.moto_api._internal import mock_random
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulator.accounts import set_peering_status
 from emulator.stack import DEFAULT_ACCOUNT, MOTO_CONFIG, Execution, Stack
@@ -84,6 +86,11 @@ def _run_still(stack: Stack, execution_input: dict[str, Any], name: str, last_fu
     stack.runtime.after_invoke(last_function, lambda event, result: done.set())
     execution_arn = stack.start(execution_input, name=name)
     done.wait(timeout=120)
+    # The run still finishes its last Invoke and states: wait on moto's model, which draws no ids.
+    backend = stepfunctions_parser_backends[DEFAULT_ACCOUNT][stack.region]
+    deadline = time.monotonic() + 60
+    while backend.describe_execution(execution_arn).status == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.01)
     return stack.wait(execution_arn)
 
 

@@ -155,12 +155,11 @@ def discover_nekt(ec2: Any, settings: Settings) -> dict[str, Any]:
         ) from None
     route_tables = _route_tables(ec2, settings.nekt_vpc_id)
     route_table = _nekt_private_route_table(route_tables, settings, where)
-    subnet_ids = [subnet for subnet, rt in _subnet_route_tables(ec2, settings.nekt_vpc_id, route_tables).items()
-                  if rt == route_table["RouteTableId"]]
+    private_subnets = [subnet["CidrBlock"] for subnet in _subnets(ec2, settings.nekt_vpc_id)
+                       if _route_table_of(subnet["SubnetId"], route_tables) == route_table["RouteTableId"]]
     cidrs = _associated_cidrs(vpc)
-    subnets = ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"] if subnet_ids else []
-    containing = sorted({cidr for cidr in cidrs for subnet in subnets
-                         if ipaddress.IPv4Network(subnet["CidrBlock"]).subnet_of(ipaddress.IPv4Network(cidr))})
+    containing = sorted({cidr for cidr in cidrs for subnet in private_subnets
+                         if ipaddress.IPv4Network(subnet).subnet_of(ipaddress.IPv4Network(cidr))})
     if len(containing) != 1:
         found = ", ".join(containing) or "none"
         raise NektNetworkNotFound(
@@ -262,11 +261,10 @@ def _route_table_of(subnet_id: str, route_tables: dict[str, dict[str, Any]]) -> 
     return str(main)
 
 
-def _subnet_route_tables(ec2: Any, vpc_id: str, route_tables: dict[str, dict[str, Any]]) -> dict[str, str]:
+def _subnets(ec2: Any, vpc_id: str) -> list[dict[str, Any]]:
     paginator = ec2.get_paginator("describe_subnets")
     pages = paginator.paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
-    return {subnet["SubnetId"]: _route_table_of(subnet["SubnetId"], route_tables)
-            for page in pages for subnet in page["Subnets"]}
+    return [subnet for page in pages for subnet in page["Subnets"]]
 
 
 def _route_table_facts(rt: dict[str, Any]) -> dict[str, Any]:

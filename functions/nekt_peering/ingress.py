@@ -14,10 +14,10 @@ RULE_DESCRIPTION = "Nekt"
 
 
 def authorize_ingress(ec2: Any, planned: dict[str, Any], connection_id: str) -> dict[str, Any]:
+    """Add the rule unless Preflight found it; AWS's Duplicate answer covers a retried attempt."""
     group_id, port, cidr = planned["groupId"], planned["port"], planned["cidr"]
-    existing = find_rule(ec2, group_id, port, cidr)
-    if existing:
-        return _ingress_record(planned, existing["ruleId"], created=False)
+    if planned["exists"]:
+        return _ingress_record(planned, planned["ruleId"], created=False)
     tags = {"Name": f"Nekt {connection_id}", CONNECTION_TAG_KEY: connection_id, MANAGED_BY_TAG[0]: MANAGED_BY_TAG[1]}
     try:
         response = ec2.authorize_security_group_ingress(

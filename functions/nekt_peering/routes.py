@@ -18,37 +18,34 @@ def update_routes(
     routes = []
     for route in planned:
         ec2 = nekt_ec2 if route["side"] == NEKT_SIDE else database_ec2
-        created = ensure_route(ec2, route["routeTableId"], route["destinationCidr"], peering_id, route["side"])
+        created = not route["exists"] and ensure_route(
+            ec2, route["routeTableId"], route["destinationCidr"], peering_id, route["side"])
         routes.append({key: route[key] for key in ("routeTableId", "destinationCidr", "side")} | {"created": created})
     return routes
 
 
 def ensure_route(ec2: Any, route_table_id: str, destination: str, peering_id: str, side: str) -> bool:
-    """Create the route unless the identical one exists; True when this call created it."""
-    if _current_target(ec2, route_table_id, destination, peering_id, side):
-        return False
+    """Create the route; True when this call created it, False when the identical one was there
+    (a retried attempt, or a route added since Preflight looked). Preflight has just read the
+    table, so the table is read again only when AWS says the destination is taken."""
     try:
         ec2.create_route(RouteTableId=route_table_id, DestinationCidrBlock=destination,
                          VpcPeeringConnectionId=peering_id)
     except ClientError as error:
-        # Someone (or our own retried attempt) created it since we looked: identical is still success.
         if error_code(error) != "RouteAlreadyExists":
             raise
-        return not _current_target(ec2, route_table_id, destination, peering_id, side)
+        _require_identical(ec2, route_table_id, destination, peering_id, side)
+        return False
     return True
 
 
-def _current_target(ec2: Any, route_table_id: str, destination: str, peering_id: str, side: str) -> bool:
-    """True when the identical route exists; RouteConflict when the destination goes elsewhere."""
+def _require_identical(ec2: Any, route_table_id: str, destination: str, peering_id: str, side: str) -> None:
     route_table = ec2.describe_route_tables(RouteTableIds=[route_table_id])["RouteTables"][0]
     existing = next((route for route in route_table.get("Routes", [])
                      if route.get("DestinationCidrBlock") == destination), None)
-    if existing is None:
-        return False
-    target = route_target(existing)
+    target = route_target(existing) if existing else "nothing"
     if target != peering_id:
         raise RouteConflict(
             f"route table {route_table_id} ({side} side) routes {destination} to {target}, not to the peering "
             f"{peering_id}. Remove or change that route, then run again"
         )
-    return True
