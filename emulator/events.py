@@ -1,7 +1,8 @@
 """Writes events/: for each function, the event the real state machine passes it.
 
 The events come from two connects on the emulator (cross-account, cross-region): one that
-succeeds, and one whose verification fails so that every compensation runs. moto's random
+succeeds, and one whose verification fails so that every compensation runs; then a disconnect
+of the rolled-back connection (nothing left to remove, so the connected example stays as it is). moto's random
 ids are seeded so the output is the same on every machine. Each event therefore ran
 through its handler in those runs; `sam local invoke <Function> -e events/<name>.json`
 takes them as they are. Regenerate with `make events` after changing the ASL or a stage.
@@ -36,6 +37,8 @@ EXAMPLE_INPUT = {"database": {"identifier": "orders-db", "region": "us-east-2"},
 ROLLBACK_EXECUTION_NAME = "reports-db-example-rollback"
 ROLLBACK_INPUT: dict[str, Any] = {"database": {"identifier": "reports-db", "region": "us-east-2"},
                                   "connectionId": "reports-db"}
+DISCONNECT_EXECUTION_NAME = "reports-db-example-disconnect"
+DISCONNECT_INPUT = {"connectionId": "reports-db", "region": "us-east-2"}
 
 
 def event_file_name(logical_id: str) -> str:
@@ -60,11 +63,15 @@ def record_events() -> dict[str, dict[str, Any]]:
     try:
         connected = _run_still(stack, EXAMPLE_INPUT, EXECUTION_NAME, "VerifyFunction")
         rolled_back = _run_still(stack, ROLLBACK_INPUT, ROLLBACK_EXECUTION_NAME, "DeletePeeringFunction")
+        disconnected = _run_still(stack, DISCONNECT_INPUT, DISCONNECT_EXECUTION_NAME, "DeletePeeringFunction",
+                                  state_machine="DisconnectStateMachine")
     finally:
         stack.close()
-    if connected.status != "SUCCEEDED" or rolled_back.error != "VerificationFailed":
+    if (connected.status != "SUCCEEDED" or rolled_back.error != "VerificationFailed"
+            or disconnected.status != "SUCCEEDED"):
         raise RuntimeError(f"the example runs went wrong: {connected.error}: {connected.error_message}; "
-                           f"{rolled_back.error}: {rolled_back.error_message}")
+                           f"{rolled_back.error}: {rolled_back.error_message}; "
+                           f"{disconnected.error}: {disconnected.error_message}")
     events: dict[str, dict[str, Any]] = {}
     for call in stack.runtime.invocations:
         events.setdefault(call.logical_id, call.event)
@@ -79,12 +86,13 @@ def _fail_the_rollback_example(event: dict[str, Any]) -> None:
         raise VerificationFailed("the connection is incomplete: (example) a route went missing. Run again")
 
 
-def _run_still(stack: Stack, execution_input: dict[str, Any], name: str, last_function: str) -> Execution:
+def _run_still(stack: Stack, execution_input: dict[str, Any], name: str, last_function: str,
+               state_machine: str = "ConnectStateMachine") -> Execution:
     """Every moto call draws on the seeded random ids, so the main thread keeps still until the
     run's last function is done: polling it meanwhile would shift the ids the run creates."""
     done = threading.Event()
     stack.runtime.after_invoke(last_function, lambda event, result: done.set())
-    execution_arn = stack.start(execution_input, name=name)
+    execution_arn = stack.start(execution_input, name=name, state_machine=state_machine)
     done.wait(timeout=120)
     # The run still finishes its last Invoke and states: wait on moto's model, which draws no ids.
     backend = stepfunctions_parser_backends[DEFAULT_ACCOUNT][stack.region]

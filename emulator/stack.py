@@ -72,13 +72,35 @@ class Stack:
             self.function_arns[logical_id] = arn
             self.runtime.register(logical_id, name, arn, handler)
         self.runtime.install()
-        definition = self.template.definition(
-            "ConnectStateMachine", self.function_arns, self.parameters, DEFAULT_ACCOUNT, self.region
-        )
-        self.state_machine_arns["ConnectStateMachine"] = self.sfn.create_state_machine(
-            name=f"{self.name}-ConnectStateMachine", definition=definition, roleArn=role_arn, type="STANDARD",
-        )["stateMachineArn"]
+        for logical_id in self.template.state_machines():
+            definition = self.template.definition(
+                logical_id, self.function_arns, self.parameters, DEFAULT_ACCOUNT, self.region
+            )
+            self.state_machine_arns[logical_id] = self.sfn.create_state_machine(
+                name=f"{self.name}-{logical_id}", definition=definition, roleArn=role_arn, type="STANDARD",
+            )["stateMachineArn"]
+        self.subscribe()
         return self
+
+    def subscribe(self, source: str = "nekt.peering") -> None:
+        """What the Nekt platform does: a rule on the default bus for the result events. Its target is
+        a log group, so `published()` can read every event delivered, in order."""
+        logs = boto3.client("logs", region_name=self.region)
+        logs.create_log_group(logGroupName=self._events_log_group)
+        events = boto3.client("events", region_name=self.region)
+        events.put_rule(Name=f"{self.name}-results", EventPattern=json.dumps({"source": [source]}))
+        events.put_targets(Rule=f"{self.name}-results", Targets=[{
+            "Id": "log", "Arn": f"arn:aws:logs:{self.region}:{DEFAULT_ACCOUNT}:log-group:{self._events_log_group}"}])
+
+    def published(self) -> list[dict[str, Any]]:
+        """The result events the state machines put on the default bus (subscribe() first)."""
+        logs = boto3.client("logs", region_name=self.region)
+        found = logs.filter_log_events(logGroupName=self._events_log_group)["events"]
+        return [json.loads(event["message"]) for event in sorted(found, key=lambda event: event["timestamp"])]
+
+    @property
+    def _events_log_group(self) -> str:
+        return f"/emulator/{self.name}/result-events"
 
     def close(self) -> None:
         self.runtime.uninstall()

@@ -44,6 +44,10 @@ class Template:
             for name, spec in self.body.get("Parameters", {}).items() if "Default" in spec
         }
 
+    def state_machines(self) -> list[str]:
+        return [logical_id for logical_id, resource in self.resources.items()
+                if resource["Type"] == "AWS::Serverless::StateMachine"]
+
     def state_machine(self, logical_id: str) -> StateMachineSpec:
         properties = self.resources[logical_id]["Properties"]
         return StateMachineSpec(

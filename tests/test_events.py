@@ -13,7 +13,8 @@ EVENTS = ROOT / "events"
 STAGE_ORDER = ["DiscoverFunction", "PreflightFunction", "RequestPeeringFunction", "PeeringStatusFunction",
                "AcceptPeeringFunction", "UpdateRoutesFunction", "AuthorizeIngressFunction",
                "EnableDnsResolutionFunction", "VerifyFunction",
-               "RevokeIngressFunction", "DeleteRoutesFunction", "RestoreDnsResolutionFunction", "DeletePeeringFunction"]
+               "RevokeIngressFunction", "DeleteRoutesFunction", "RestoreDnsResolutionFunction", "DeletePeeringFunction",
+               "FindConnectionFunction"]
 
 
 def test_every_function_has_an_event_and_every_event_a_function() -> None:
@@ -55,3 +56,5 @@ def test_each_event_runs_through_its_handler_again_without_changing_anything(aws
     recorded_rollback = json.loads((EVENTS / "delete_peering.json").read_text())["rollback"]
     assert results["DeletePeeringFunction"]["complete"] is True
     assert results["DeletePeeringFunction"]["undone"] == recorded_rollback["undone"]
+    # The disconnect example finds nothing the rolled-back connection still owns.
+    assert results["FindConnectionFunction"]["plan"] == {"peering": None, "routes": [], "ingress": []}

@@ -68,3 +68,7 @@ class ConnectionBusy(ConnectError):
 
 class RollbackFailed(ConnectError):
     """A compensation kept failing: the cause lists, by id, what was left behind."""
+
+
+class DisconnectFailed(ConnectError):
+    """A disconnect could not remove everything the connection owns: the cause lists what is left, by id."""

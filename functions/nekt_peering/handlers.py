@@ -17,7 +17,7 @@ from nekt_peering import dns, exclusive, ingress, peering, rollback, routes
 from nekt_peering.aws import ACCESS_DENIED_CODES, client, database_session, error_code, nekt_session
 from nekt_peering.discover import discover as discover_facts
 from nekt_peering.errors import AccessDenied
-from nekt_peering.model import ConnectRequest, Settings
+from nekt_peering.model import ConnectRequest, DisconnectRequest, Settings
 from nekt_peering.preflight import plan as make_plan
 from nekt_peering.verify import verify as verify_live_state
 
@@ -126,8 +126,19 @@ def verify(event: Event) -> Event:
     return verify_live_state(_database_ec2(facts), nekt_ec2, event)
 
 
-# Compensations: each gets the whole execution state (what failed, what was planned and done)
-# and returns the rollback so far, which the next one carries on.
+@stage
+def find_connection(event: Event) -> Event:
+    """Disconnect: what the connection owns, found by its tags, for the compensations to remove."""
+    settings = Settings.parse(event.get("settings"))
+    request = DisconnectRequest.parse(event.get("input"), default_region=settings.stack_region)
+    owned = rollback.owned_by_connection(
+        client(database_session(request.region), "ec2"),
+        lambda: client(nekt_session(settings, request.connection_id), "ec2"), request, settings)
+    return {**owned, "input": event["input"], "executionId": event["executionId"]}
+
+
+# Compensations, and the disconnect's removals: each gets the whole execution state (what failed,
+# what was planned and done) and returns the rollback so far, which the next one carries on.
 
 
 def _compensate(event: Event, undo: Callable[[rollback.Rollback], None]) -> Event:
@@ -159,3 +170,4 @@ def restore_dns_resolution(event: Event) -> Event:
 def delete_peering(event: Event) -> Event:
     return _compensate(event, lambda progress: rollback.delete_peering(
         _database_ec2(event["discovery"]), event, progress))
+

@@ -17,6 +17,18 @@ CONNECT_INPUT_SCHEMA: dict[str, Any] = json.loads(
     resources.files("nekt_peering").joinpath("schemas/connect_input.json").read_text()
 )
 _validate_connect_input = fastjsonschema.compile(CONNECT_INPUT_SCHEMA)
+# The disconnect input names the same things as the connect input: its fields are the connect schema's.
+DISCONNECT_INPUT_SCHEMA: dict[str, Any] = {
+    "title": "Disconnect workflow input",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["connectionId"],
+    "properties": {
+        "connectionId": CONNECT_INPUT_SCHEMA["properties"]["connectionId"],
+        "region": CONNECT_INPUT_SCHEMA["properties"]["database"]["properties"]["region"],
+    },
+}
+_validate_disconnect_input = fastjsonschema.compile(DISCONNECT_INPUT_SCHEMA)
 
 MANAGED_BY_TAG = ("nekt:managed-by", "nekt-peering")
 CONNECTION_TAG_KEY = "nekt:connection-id"
@@ -61,6 +73,24 @@ class ConnectRequest:
             "connectionId": self.connection_id,
             "dryRun": self.dry_run,
         }
+
+
+@dataclass(frozen=True)
+class DisconnectRequest:
+    connection_id: str
+    region: str
+
+    @classmethod
+    def parse(cls, raw: Any, default_region: str) -> DisconnectRequest:
+        try:
+            _validate_disconnect_input(raw)
+        except fastjsonschema.JsonSchemaValueException as error:
+            raise InvalidInput(f"{_field_message(error)}. Example input: "
+                               '{"connectionId": "orders-db", "region": "us-east-2"}') from None
+        return cls(connection_id=raw["connectionId"], region=raw.get("region", default_region))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"connectionId": self.connection_id, "region": self.region}
 
 
 def _field_message(error: fastjsonschema.JsonSchemaValueException) -> str:

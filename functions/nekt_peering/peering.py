@@ -12,6 +12,7 @@ from nekt_peering.errors import PeeringFailed, PeeringMismatch, PeeringTimeout
 from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG
 
 FAILED_STATES = frozenset({"failed", "rejected", "expired", "deleted", "deleting"})
+GONE_STATES = frozenset({"failed", "rejected", "expired", "deleted"})
 
 
 def connection_tags(database_identifier: str, connection_id: str) -> dict[str, str]:
@@ -48,17 +49,28 @@ def _peering_record(peering_id: str, status: str, created: bool) -> dict[str, An
 
 
 def check_status(ec2: Any, peering: dict[str, Any], awaiting: str, max_polls: int) -> dict[str, Any]:
-    """One poll: the new status, or PeeringFailed/PeeringTimeout so the loop always ends."""
-    described = describe_peering(ec2, peering["peeringConnectionId"])
-    status = described["Status"]["Code"]
+    """One poll: the new status, or PeeringFailed/PeeringTimeout so the loop always ends.
+
+    Awaiting `deleted` (a disconnect), a peering AWS no longer shows, or shows in any state that is
+    not live, is gone: that is what was awaited."""
     polls = int(peering.get("polls", 0)) + 1
-    if status in FAILED_STATES:
+    try:
+        described = describe_peering(ec2, peering["peeringConnectionId"])
+    except PeeringFailed:
+        if awaiting != "deleted":
+            raise
+        return {**peering, "status": "deleted", "polls": polls}
+    status = described["Status"]["Code"]
+    if awaiting == "deleted":
+        reached = status in GONE_STATES
+    elif status in FAILED_STATES:
         raise PeeringFailed(
             f"peering {peering['peeringConnectionId']} is {status!r}: "
             f"{described['Status'].get('Message', 'no message from AWS')}. Check the Nekt VPC id, account and "
             "region settings, then run again"
         )
-    reached = status == "active" or (awaiting == "pending-acceptance" and status == "pending-acceptance")
+    else:
+        reached = status == "active" or (awaiting == "pending-acceptance" and status == "pending-acceptance")
     if not reached and polls >= max_polls:
         raise PeeringTimeout(
             f"peering {peering['peeringConnectionId']} is still {status!r} after {polls} polls, waiting for "

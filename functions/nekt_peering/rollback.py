@@ -6,6 +6,9 @@ on what was created, so a stage that failed half way (a route created, the Lambd
 is still undone. Each step is safe to run twice and content with nothing to undo. A step
 that cannot undo something records it by id under `left` and the chain goes on; the
 execution then fails as RollbackFailed with that list.
+
+The disconnect workflow runs the same steps over `owned_by_connection`: what the connection's
+tags say this product created for it, in the shape Preflight's plan gives a failed connect.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from nekt_peering.aws import error_code
-from nekt_peering.discover import find_peerings, peering_facts, route_target
+from nekt_peering.discover import LIVE_PEERING_STATES, find_peerings, peering_facts, route_target, rule_facts
 from nekt_peering.ingress import find_rule
-from nekt_peering.model import CONNECTION_TAG_KEY
+from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, DisconnectRequest, Settings
 from nekt_peering.peering import describe_peering
-from nekt_peering.preflight import NEKT_SIDE
+from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE
 
 
 class Rollback:
@@ -46,6 +49,11 @@ class Rollback:
         self.left.append(f"{what} ({why})")
 
     def result(self) -> dict[str, Any]:
+        if not self.error:  # a disconnect: nothing failed, the removal is the point
+            removed = "; ".join(self.undone) or "nothing (already disconnected)"
+            cause = (f"Left behind (remove by hand): {'; '.join(self.left)}. Removed: {removed}." if self.left
+                     else f"Removed: {removed}.")
+            return {"undone": self.undone, "left": self.left, "complete": not self.left, "cause": cause}
         undone = "; ".join(self.undone) or "nothing had been changed"
         if self.left:
             cause = (f"{original_message(self.error)} Rollback failed, left behind (remove by hand): "
@@ -67,16 +75,17 @@ def original_message(error: dict[str, Any]) -> str:
 
 
 def revoke_ingress(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
-    planned = state["plan"]["ingress"]
-    if planned["exists"]:
-        return
-    rule = find_rule(ec2, planned["groupId"], planned["port"], planned["cidr"])
-    if rule is None or rule["tags"].get(CONNECTION_TAG_KEY) != _connection_id(state):
-        return  # never created, or an identical rule someone else added: not ours
-    rollback.attempt(
-        f"ingress rule {rule['ruleId']} (tcp/{planned['port']} from {planned['cidr']}) on {planned['groupId']}",
-        ec2.revoke_security_group_ingress, GroupId=planned["groupId"], SecurityGroupRuleIds=[rule["ruleId"]],
-    )
+    planned_rules = state["plan"]["ingress"]  # one rule for a connect; every tagged one for a disconnect
+    for planned in planned_rules if isinstance(planned_rules, list) else [planned_rules]:
+        if planned["exists"]:
+            continue
+        rule = find_rule(ec2, planned["groupId"], planned["port"], planned["cidr"])
+        if rule is None or rule["tags"].get(CONNECTION_TAG_KEY) != _connection_id(state):
+            continue  # never created, or an identical rule someone else added: not ours
+        rollback.attempt(
+            f"ingress rule {rule['ruleId']} (tcp/{planned['port']} from {planned['cidr']}) on {planned['groupId']}",
+            ec2.revoke_security_group_ingress, GroupId=planned["groupId"], SecurityGroupRuleIds=[rule["ruleId"]],
+        )
 
 
 def delete_routes(
@@ -150,3 +159,57 @@ def connection_peering_id(ec2: Any, state: dict[str, Any]) -> str | None:
 
 def _connection_id(state: dict[str, Any]) -> str:
     return str(state["discovery"]["request"]["connectionId"])
+
+
+def owned_by_connection(
+    database_ec2: Any, nekt_ec2_factory: Callable[[], Any], request: DisconnectRequest, settings: Settings,
+) -> dict[str, Any]:
+    """What this product created for a connection, found by its tags, as the compensations take it.
+
+    The peering tagged with the connection id from the database VPC to the Nekt VPC (never another
+    one: a reused peering carries no tag of ours and stays), the routes on both sides that point at
+    that peering, and the ingress rules tagged with the connection id. Nothing is planned to exist
+    before, so each compensation removes what it finds, after checking the tag again."""
+    connection_id = request.connection_id
+    tagged = [{"Name": f"tag:{CONNECTION_TAG_KEY}", "Values": [connection_id]}]
+    described = database_ec2.describe_vpc_peering_connections(Filters=tagged)["VpcPeeringConnections"]
+    peerings = [
+        facts for facts in map(peering_facts, described)
+        if facts["status"] in LIVE_PEERING_STATES and facts["tags"].get(CONNECTION_TAG_KEY) == connection_id
+        and (facts["accepter"]["vpcId"], facts["accepter"]["ownerId"]) == (settings.nekt_vpc_id,
+                                                                         settings.nekt_account_id)
+    ]
+    peering = peerings[0] if peerings else None
+    routes: list[dict[str, Any]] = []
+    if peering is not None:
+        sides = [(DATABASE_SIDE, database_ec2, peering["requester"]["vpcId"]),
+                 (NEKT_SIDE, nekt_ec2_factory(), settings.nekt_vpc_id)]
+        for side, ec2, vpc_id in sides:
+            tables = ec2.describe_route_tables(Filters=[
+                {"Name": "vpc-id", "Values": [vpc_id]},
+                {"Name": "route.vpc-peering-connection-id", "Values": [peering["peeringConnectionId"]]},
+            ])["RouteTables"]
+            routes += [{"routeTableId": table["RouteTableId"], "destinationCidr": route["DestinationCidrBlock"],
+                        "side": side, "exists": False}
+                       for table in tables for route in table.get("Routes", [])
+                       if route_target(route) == peering["peeringConnectionId"] and "DestinationCidrBlock" in route]
+    rules = [rule_facts(rule) | {"groupId": rule["GroupId"]}
+             for page in database_ec2.get_paginator("describe_security_group_rules").paginate(Filters=tagged)
+             for rule in page["SecurityGroupRules"] if not rule.get("IsEgress")]
+    ingress = [{"groupId": rule["groupId"], "port": rule["fromPort"], "cidr": rule["cidr"], "exists": False,
+                "ruleId": rule["ruleId"]}
+               for rule in rules if rule["tags"].get(CONNECTION_TAG_KEY) == connection_id
+               and rule["tags"].get(MANAGED_BY_TAG[0]) == MANAGED_BY_TAG[1]
+               and rule["protocol"] == "tcp" and rule["fromPort"] == rule["toPort"] and rule["cidr"]]
+    return {
+        "discovery": {
+            "request": request.to_dict(),
+            "settings": settings.to_dict(),
+            "mode": "peering" if peering else "public",
+            "database": {"region": request.region, "vpcId": peering["requester"]["vpcId"] if peering else None},
+            "nekt": {"vpcId": settings.nekt_vpc_id},
+        },
+        "plan": {"peering": None, "routes": routes, "ingress": ingress},
+        "peering": ({"peeringConnectionId": peering["peeringConnectionId"], "status": peering["status"], "polls": 0}
+                    if peering else None),
+    }
