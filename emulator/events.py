@@ -2,7 +2,8 @@
 
 The events come from two connects on the emulator (cross-account, cross-region): one that
 succeeds, and one whose verification fails so that every compensation runs; then a disconnect
-of the rolled-back connection (nothing left to remove, so the connected example stays as it is). moto's random
+of the rolled-back connection (nothing left to remove, so the connected example stays as it is),
+and the platform's GET of the connected one through the API function. moto's random
 ids are seeded so the output is the same on every machine. Each event therefore ran
 through its handler in those runs; `sam local invoke <Function> -e events/<name>.json`
 takes them as they are. Regenerate with `make events` after changing the ASL or a stage.
@@ -25,6 +26,7 @@ from moto.moto_api._internal import mock_random
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulator.accounts import set_peering_status
+from emulator.apigateway import rest_event
 from emulator.stack import DEFAULT_ACCOUNT, MOTO_CONFIG, Execution, Stack
 from emulator.template import ROOT
 from emulator.topology import create_database, create_nekt_network
@@ -65,13 +67,16 @@ def record_events() -> dict[str, dict[str, Any]]:
         rolled_back = _run_still(stack, ROLLBACK_INPUT, ROLLBACK_EXECUTION_NAME, "DeletePeeringFunction")
         disconnected = _run_still(stack, DISCONNECT_INPUT, DISCONNECT_EXECUTION_NAME, "DeletePeeringFunction",
                                   state_machine="DisconnectStateMachine")
+        # The platform asking how the connected example is: the event API Gateway passes the API function.
+        answer = stack.invoke("ApiFunction", rest_event("GET", f"/connections/{EXAMPLE_INPUT['connectionId']}",
+                                                       region=stack.region))
     finally:
         stack.close()
     if (connected.status != "SUCCEEDED" or rolled_back.error != "VerificationFailed"
-            or disconnected.status != "SUCCEEDED"):
+            or disconnected.status != "SUCCEEDED" or answer["statusCode"] != 200):
         raise RuntimeError(f"the example runs went wrong: {connected.error}: {connected.error_message}; "
                            f"{rolled_back.error}: {rolled_back.error_message}; "
-                           f"{disconnected.error}: {disconnected.error_message}")
+                           f"{disconnected.error}: {disconnected.error_message}; GET answered {answer}")
     events: dict[str, dict[str, Any]] = {}
     for call in stack.runtime.invocations:
         events.setdefault(call.logical_id, call.event)

@@ -54,6 +54,13 @@ class Template:
             logical_id, self.path.parent / properties["DefinitionUri"], properties["DefinitionSubstitutions"]
         )
 
+    def environment(self, logical_id: str, function_arns: dict[str, str], references: dict[str, str]) -> dict[str, str]:
+        """A function's environment variables, `Ref`s resolved from `references` (e.g. a state machine's ARN)."""
+        variables = {**self.globals.get("Environment", {}).get("Variables", {}),
+                     **self.resources[logical_id]["Properties"].get("Environment", {}).get("Variables", {})}
+        values = {**self.parameter_defaults(), **references}
+        return {name: _resolve(expression, function_arns, values) for name, expression in variables.items()}
+
     def definition(
         self, logical_id: str, function_arns: dict[str, str], parameters: dict[str, str],
         account_id: str, region: str,

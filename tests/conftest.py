@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import botocore.loaders
@@ -12,7 +15,10 @@ import botocore.session
 import pytest
 from moto import mock_aws
 
+from emulator.apigateway import rest_event
+from emulator.lambda_runtime import LambdaContext, load_handler
 from emulator.stack import MOTO_CONFIG, Stack
+from emulator.template import Template
 from emulator.topology import NektNetwork, create_nekt_network
 
 FAST_WAITS = {"PollIntervalSeconds": "0", "MaxPolls": "5"}
@@ -64,6 +70,66 @@ def deploy(aws: None) -> Iterator[Callable[..., Stack]]:
 def nekt(aws: None) -> NektNetwork:
     """Nekt in its own account and region (us-east-1), as for most customers."""
     return create_nekt_network()
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+
+
+@dataclass
+class Api:
+    """The deployed ApiFunction, called as API Gateway calls it (REST proxy events)."""
+
+    stack: Stack
+    handler: Callable[[dict[str, Any], Any], Any]
+
+    def call(self, method: str, path: str, body: Any = None, raw: str | None = None,
+             query: dict[str, str] | None = None, base64_body: bool = False) -> Reply:
+        text = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        event = rest_event(method, path, text, query, base64_body=base64_body)
+        context = LambdaContext(function_name="ApiFunction", invoked_function_arn="arn:aws:lambda:::ApiFunction")
+        response = self.handler(event, context)
+        assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
+        return Reply(response["statusCode"], json.loads(response["body"]))
+
+    def executions(self) -> list[dict[str, Any]]:
+        return [execution for arn in self.stack.state_machine_arns.values()
+                for execution in self.stack.sfn.list_executions(stateMachineArn=arn)["executions"]]
+
+    def settle(self) -> None:
+        for execution in self.executions():
+            self.stack.wait(execution["executionArn"])
+
+
+@pytest.fixture
+def api(deploy: Any, nekt: NektNetwork, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    stack = deploy(nekt)
+    for name, value in stack.environment("ApiFunction").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_REGION", stack.region)
+    client = Api(stack, load_handler(Template().functions()["ApiFunction"]))
+    yield client
+    for gate in Gate.opened:  # a failed assertion must not leave a stage held
+        gate.released.set()
+    Gate.opened.clear()
+    client.settle()  # no execution outlives its test's emulated AWS
+
+
+class Gate:
+    """Holds a stage until the test lets it go, so GET can see the execution running there."""
+
+    opened: list[Gate] = []
+
+    def __init__(self, stack: Stack, function: str) -> None:
+        self.reached, self.released = threading.Event(), threading.Event()
+        stack.runtime.before_invoke(function, self._hold)
+        Gate.opened.append(self)
+
+    def _hold(self, event: dict[str, Any]) -> None:
+        self.reached.set()
+        assert self.released.wait(timeout=60)
 
 
 _FAULT_MATRIX: list[int] = []

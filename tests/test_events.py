@@ -1,4 +1,5 @@
-"""events/ holds, per function, the event the real state machine passes it (for `sam local invoke`)."""
+"""events/ holds, per function, the event the real state machine (or, for ApiFunction, API Gateway)
+passes it (for `sam local invoke`)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def test_every_function_has_an_event_and_every_event_a_function() -> None:
     expected = {event_file_name(logical_id) for logical_id in Template().functions()}
     present = {path.name for path in EVENTS.glob("*.json")}
     assert present == expected
-    assert sorted(Template().functions()) == sorted(STAGE_ORDER)
+    assert sorted(Template().functions()) == sorted([*STAGE_ORDER, "ApiFunction"])
 
 
 def test_events_are_what_the_state_machine_passed_each_handler_in_a_successful_connect(aws: None) -> None:

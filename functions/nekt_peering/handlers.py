@@ -11,8 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
 from botocore.exceptions import ClientError
 
+from nekt_peering import api as rest_api
 from nekt_peering import dns, exclusive, ingress, peering, rollback, routes
 from nekt_peering.aws import ACCESS_DENIED_CODES, client, database_session, error_code, nekt_session
 from nekt_peering.discover import discover as discover_facts
@@ -171,3 +173,9 @@ def delete_peering(event: Event) -> Event:
     return _compensate(event, lambda progress: rollback.delete_peering(
         _database_ec2(event["discovery"]), event, progress))
 
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def api(event: Event, context: Any) -> Event:
+    """The REST API (API Gateway proxy integration): routes are nekt_peering.api's."""
+    return rest_api.app.resolve(event, context)

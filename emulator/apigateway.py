@@ -1,0 +1,82 @@
+"""API Gateway REST proxy events, as API Gateway passes them to the API function.
+
+The resource (`/connections/{connectionId}`) and path parameters come from matching the path
+against api/openapi.yaml, the file the API is deployed from.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from functools import cache
+from typing import Any
+
+import yaml
+
+from emulator.stack import DEFAULT_ACCOUNT
+from emulator.template import ROOT
+
+OPENAPI_PATH = ROOT / "api" / "openapi.yaml"
+CALLER_ROLE = "arn:aws:sts::{account}:assumed-role/nekt-platform/platform-session"
+
+
+@cache
+def openapi() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(OPENAPI_PATH.read_text())
+    return document
+
+
+def resource_of(path: str) -> tuple[str, dict[str, str] | None]:
+    """'/connections/orders-db' -> ('/connections/{connectionId}', {'connectionId': 'orders-db'})."""
+    for template in openapi()["paths"]:
+        names = re.findall(r"{(\w+)}", template)
+        pattern = "^" + re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$"
+        matched = re.match(pattern, path)
+        if matched:
+            return template, ({name: matched.group(name) for name in names} or None)
+    return path, None  # API Gateway would answer a path it does not know itself; the function's 404
+
+
+def rest_event(method: str, path: str, body: str | None = None, query: dict[str, str] | None = None,
+               account_id: str = DEFAULT_ACCOUNT, region: str = "us-east-1", base64_body: bool = False,
+               ) -> dict[str, Any]:
+    resource, path_parameters = resource_of(path)
+    headers = {"Content-Type": "application/json", "Host": f"abcdef1234.execute-api.{region}.amazonaws.com",
+               "User-Agent": "nekt-platform/1.0", "X-Forwarded-Proto": "https"}
+    request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{method} {path} {query} {body}"))
+    if base64_body and body is not None:
+        body = base64.b64encode(body.encode()).decode()
+    caller = CALLER_ROLE.format(account=account_id)
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {name: [value] for name, value in query.items()} if query else None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "a1b2c3",
+            "resourcePath": resource,
+            "httpMethod": method,
+            "extendedRequestId": request_id[:16],
+            "requestTime": "24/Nov/2026:21:00:00 +0000",
+            "path": f"/v1{path}",
+            "accountId": account_id,
+            "protocol": "HTTP/1.1",
+            "stage": "v1",
+            "domainPrefix": "abcdef1234",
+            "requestTimeEpoch": 1795554000000,
+            "requestId": request_id,
+            "identity": {"accountId": account_id, "caller": "AROAEXAMPLE:platform-session",
+                         "userArn": caller, "user": "AROAEXAMPLE:platform-session", "sourceIp": "100.27.146.35",
+                         "userAgent": "nekt-platform/1.0", "accessKey": "ASIAEXAMPLE"},
+            "domainName": f"abcdef1234.execute-api.{region}.amazonaws.com",
+            "apiId": "abcdef1234",
+        },
+        "body": body,
+        "isBase64Encoded": base64_body,
+    }

@@ -1,0 +1,173 @@
+"""The REST API, driven with API Gateway proxy events through the deployed handler (template.yaml's
+ApiFunction). The executions it starts run the real ASL on moto, and GET follows their real progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.accounts import snapshot
+from emulator.stack import DEFAULT_ACCOUNT
+from emulator.topology import NektNetwork, create_database
+from tests.conftest import Api, Gate
+
+INPUT = {"database": {"identifier": "orders-db", "region": "us-east-2"}}
+
+
+def test_post_starts_the_connect_and_get_follows_it_to_connected(api: Api, nekt: NektNetwork) -> None:
+    create_database()
+    gate = Gate(api.stack, "UpdateRoutesFunction")
+
+    accepted = api.call("POST", "/connections", INPUT)
+
+    assert accepted.status == 202
+    assert set(accepted.body) == {"connectionId", "executionArn", "status", "links"}
+    assert accepted.body["connectionId"] == "orders-db" and accepted.body["status"] == "RUNNING"
+    assert accepted.body["links"]["self"] == "/connections/orders-db"
+    arn = accepted.body["executionArn"]
+    assert arn.split(":")[-1].startswith("orders-db_")
+    assert gate.reached.wait(timeout=30)
+    running = api.call("GET", "/connections/orders-db")
+    assert running.status == 200
+    assert (running.body["status"], running.body["stage"], running.body["executionArn"]) == (
+        "RUNNING", "Update routes", arn)
+
+    gate.released.set()
+    execution = api.stack.wait(arn)
+
+    done = api.call("GET", "/connections/orders-db").body
+    assert (done["status"], done["stage"]) == ("CONNECTED", "Connected")
+    assert done["output"] == execution.output and done["input"] == INPUT
+    assert "error" not in done
+
+
+def test_the_same_request_while_it_runs_is_the_same_execution_and_another_is_a_conflict(api: Api) -> None:
+    create_database()
+    gate = Gate(api.stack, "RequestPeeringFunction")
+    first = api.call("POST", "/connections", INPUT)
+    assert gate.reached.wait(timeout=30)
+
+    again = api.call("POST", "/connections", {**INPUT, "connectionId": "orders-db", "mode": "auto"})
+    other = api.call("POST", "/connections", {**INPUT, "dryRun": True})
+    delete = api.call("DELETE", "/connections/orders-db")
+
+    assert again.status == 202 and again.body["executionArn"] == first.body["executionArn"]
+    assert other.status == 409 and other.body["executionArn"] == first.body["executionArn"]
+    assert "another request" in other.body["message"]
+    assert delete.status == 409 and "being connected" in delete.body["message"]
+    assert len(api.executions()) == 1
+    gate.released.set()
+
+
+def test_a_connection_can_be_connected_again_each_time_a_new_execution(api: Api) -> None:
+    create_database()
+    arns = []
+    for _ in range(2):
+        reply = api.call("POST", "/connections", INPUT)
+        assert reply.status == 202
+        arns.append(reply.body["executionArn"])
+        assert api.stack.wait(arns[-1]).status == "SUCCEEDED"
+
+    assert len(set(arns)) == 2
+    assert api.call("GET", "/connections/orders-db").body["executionArn"] == arns[-1]
+
+
+def test_a_failure_before_any_change_is_failed_with_the_error_and_a_readable_cause(api: Api) -> None:
+    create_database(cidr="10.100.0.0/16")
+
+    arn = api.call("POST", "/connections", INPUT).body["executionArn"]
+    api.stack.wait(arn)
+
+    failed = api.call("GET", "/connections/orders-db").body
+    assert (failed["status"], failed["error"], failed["stage"]) == ("FAILED", "CidrOverlap", "Failed before any change")
+    assert failed["cause"].startswith("the database VPC and the Nekt VPC share addresses")
+    assert "output" not in failed
+
+
+def test_a_rolled_back_connect_is_rolled_back(api: Api) -> None:
+    create_database()
+
+    def fault(event: dict[str, Any]) -> None:
+        raise RuntimeError("injected")
+
+    api.stack.runtime.before_invoke("VerifyFunction", fault)
+
+    api.stack.wait(api.call("POST", "/connections", INPUT).body["executionArn"])
+
+    rolled_back = api.call("GET", "/connections/orders-db").body
+    assert (rolled_back["status"], rolled_back["error"]) == ("ROLLED_BACK", "RuntimeError")
+    assert "Rolled back:" in rolled_back["cause"]
+
+
+def test_delete_disconnects_and_leaves_both_accounts_as_before_the_connect(api: Api, nekt: NektNetwork) -> None:
+    create_database()
+    places = [(DEFAULT_ACCOUNT, "us-east-2"), (nekt.account_id, nekt.region)]
+    before = snapshot(places)
+    api.stack.wait(api.call("POST", "/connections", INPUT).body["executionArn"])
+    gate = Gate(api.stack, "DeletePeeringFunction")
+
+    deleting = api.call("DELETE", "/connections/orders-db")
+
+    assert deleting.status == 202 and deleting.body["status"] == "DISCONNECTING"
+    assert gate.reached.wait(timeout=30)
+    assert api.call("GET", "/connections/orders-db").body["status"] == "DISCONNECTING"
+    same = api.call("DELETE", "/connections/orders-db")
+    assert same.status == 202 and same.body["executionArn"] == deleting.body["executionArn"]
+    assert api.call("POST", "/connections", INPUT).status == 409
+    gate.released.set()
+    disconnect = api.stack.wait(deleting.body["executionArn"])
+    assert disconnect.status == "SUCCEEDED", disconnect.cause
+    assert disconnect.output["region"] == "us-east-2", "the region comes from the connect's input"
+
+    gone = api.call("GET", "/connections/orders-db").body
+    assert (gone["status"], gone["workflow"]) == ("DISCONNECTED", "disconnect")
+    assert gone["output"] == disconnect.output
+    assert snapshot(places) == before
+    # Idempotent: disconnecting again is another success that removes nothing.
+    again = api.call("DELETE", "/connections/orders-db")
+    assert again.status == 202 and again.body["executionArn"] != deleting.body["executionArn"]
+    assert api.stack.wait(again.body["executionArn"]).output["removed"] == []
+    assert api.call("GET", "/connections/orders-db").body["status"] == "DISCONNECTED"
+
+
+def test_unknown_connections_are_404_and_malformed_ids_400(api: Api) -> None:
+    assert api.call("GET", "/connections/nobody").status == 404
+    assert api.call("DELETE", "/connections/nobody").status == 404
+    for bad in ("-leading-dash", "a" * 64, "spaces%20here", "orders.db"):
+        for method in ("GET", "DELETE"):
+            reply = api.call(method, f"/connections/{bad}")
+            assert reply.status == 400, (method, bad)
+            assert [error["field"] for error in reply.body["errors"]] == ["connectionId"]
+    assert api.call("PUT", "/connections/orders-db").status == 404
+    assert api.call("GET", "/elsewhere").status == 404
+    assert api.executions() == []
+
+
+def test_an_execution_started_from_the_console_is_the_same_connection(api: Api) -> None:
+    create_database()
+    arn = api.stack.start({**INPUT, "connectionId": "orders"}, name="started-by-hand")
+    api.stack.wait(arn)
+
+    connection = api.call("GET", "/connections/orders").body
+
+    assert (connection["status"], connection["executionArn"]) == ("CONNECTED", arn)
+
+
+def test_get_connections_lists_recent_connections_a_page_at_a_time(api: Api) -> None:
+    for name, cidr in [("db-a", "10.1.0.0/16"), ("db-b", "10.2.0.0/16"), ("db-c", "10.3.0.0/16")]:
+        create_database(name, cidr=cidr)
+        api.stack.wait(api.call("POST", "/connections", {"database": {"identifier": name, "region": "us-east-2"},
+                                                         "dryRun": True}).body["executionArn"])
+
+    first = api.call("GET", "/connections", query={"limit": "2"})
+    second = api.call("GET", "/connections", query={"limit": "2", "nextToken": first.body["nextToken"]})
+
+    assert first.status == second.status == 200
+    assert [c["connectionId"] for c in first.body["connections"]] == ["db-c", "db-b"]
+    assert [c["connectionId"] for c in second.body["connections"]] == ["db-a"]
+    assert "nextToken" not in second.body
+    assert {c["status"] for c in first.body["connections"] + second.body["connections"]} == {"PLANNED"}
+    assert api.call("GET", "/connections").body["connections"][0]["connectionId"] == "db-c"
+    for query in ({"limit": "0"}, {"limit": "101"}, {"limit": "two"}, {"nextToken": "not-a-token"},
+                  {"nextToken": "eyJvZmZzZXQiOiAtMX0="}):
+        reply = api.call("GET", "/connections", query=query)
+        assert reply.status == 400 and reply.body["errors"][0]["field"] in query, query
