@@ -6,6 +6,7 @@
 #   make build    sam build (no container; needs a python3.13, the functions' runtime)
 #   make demo     the workflow on the emulator (DEMO_ARGS=... passed through)
 #   make events   the emulator's event samples (EVENTS_ARGS=... passed through)
+#   make bench    what a connection costs, measured on the emulator -> docs/benchmarks.md (not in test)
 #   make clean    removes .venv, .aws-sam and the tool caches
 #
 # Nothing here needs an AWS account or network access beyond PyPI (venv, sam build).
@@ -35,7 +36,7 @@ SAM_ENV := SAM_CLI_TELEMETRY=0
 PY313_DIRS := $(patsubst %/python3.13,%,$(wildcard $(PYENV_ROOT_DIR)/versions/3.13*/bin/python3.13))
 BUILD_PATH := $(foreach dir,$(PY313_DIRS),$(dir):)$$PATH:$(abspath $(BIN))
 
-.PHONY: venv test lint ruff mypy cfn-lint sam-validate pytest build demo events clean
+.PHONY: venv test lint ruff mypy cfn-lint sam-validate pytest build demo events bench clean
 
 venv: $(VENV)/.installed
 
@@ -98,6 +99,11 @@ demo: venv
 
 events: venv
 	$(OFFLINE_AWS) $(BIN)/python -m emulator.events $(EVENTS_ARGS)
+
+# Package sizes come from sam build's output; without a python3.13 the rest is still measured.
+bench: venv
+	-$(MAKE) --no-print-directory build
+	$(OFFLINE_AWS) $(BIN)/python -m emulator.bench
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
