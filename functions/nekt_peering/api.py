@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 
 from nekt_peering.aws import client, new_session
 from nekt_peering.errors import InvalidInput
+from nekt_peering.exclusive import connection_of
 from nekt_peering.model import CONNECT_INPUT_SCHEMA, ConnectRequest
 
 logger = Logger(service="nekt-peering")
@@ -195,25 +196,19 @@ class Machines:
         found: list[dict[str, Any]] = []
         for page in self.sfn.get_paginator("list_executions").paginate(**arguments):
             for execution in page["executions"]:
-                connection = self._connection_of(execution, workflow)
+                connection = self._connection_of(execution)
                 if connection is not None:
                     found.append({**execution, "workflow": workflow, "connectionId": connection})
             if len(found) >= SCAN_LIMIT:
                 break
         return found[:SCAN_LIMIT]
 
-    def _connection_of(self, execution: dict[str, Any], workflow: str) -> str | None:
+    def _connection_of(self, execution: dict[str, Any]) -> str | None:
         named = _EXECUTION_NAME.match(execution["name"])
         if named:
             return named.group("connection")
         # Started from the console under a name of its own: its input says which connection.
-        raw = self.input_of(execution["executionArn"])
-        if workflow == "disconnect":
-            return raw.get("connectionId") if isinstance(raw.get("connectionId"), str) else None
-        try:
-            return ConnectRequest.parse(raw, default_region=_region()).connection_id
-        except InvalidInput:
-            return None
+        return connection_of(self.input_of(execution["executionArn"]))
 
     def input_of(self, execution_arn: str) -> dict[str, Any]:
         try:
@@ -414,15 +409,15 @@ def _offset(token: str | None) -> int:
 def start_disconnect(connection_id: str) -> Response[str]:
     cid = _connection_id(connection_id)
     machines = Machines.from_environment()
-    for running in machines.running(cid):
+    executions = machines.of_connection(cid)
+    if not executions:
+        raise ApiError(404, f"no connection {cid}: nothing was started for it (or not recently)", connectionId=cid)
+    for running in (execution for execution in executions if execution["status"] == "RUNNING"):
         if running["workflow"] == "disconnect":
             return _accepted(cid, running["executionArn"], "DISCONNECTING")
         raise ApiError(409, f"connection {cid} is being connected: wait for it to finish "
                             f"(GET /connections/{cid}), then disconnect it",
                        connectionId=cid, executionArn=running["executionArn"])
-    executions = machines.of_connection(cid)
-    if not executions:
-        raise ApiError(404, f"no connection {cid}: nothing was started for it (or not recently)", connectionId=cid)
     connects = [execution for execution in executions if execution["workflow"] == "connect"]
     execution_input: dict[str, Any] = {"connectionId": cid}
     if connects:

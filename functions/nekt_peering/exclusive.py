@@ -52,6 +52,14 @@ def _connects(sfn: Any, execution_arn: str, connection_id: str) -> bool:
         return False
     if not isinstance(raw, dict) or raw.get("dryRun") is True:
         return False
+    return connection_of(raw) == connection_id
+
+
+def connection_of(raw: Any) -> str | None:
+    """The connection an execution input names (connect or disconnect): its connectionId, else the
+    database identifier, as the workflow defaults it. None when the input names none."""
+    if not isinstance(raw, dict):
+        return None
     database = raw.get("database")
-    identifier = database.get("identifier") if isinstance(database, dict) else None
-    return bool(raw.get("connectionId", identifier) == connection_id)
+    named = raw.get("connectionId", database.get("identifier") if isinstance(database, dict) else None)
+    return named if isinstance(named, str) else None
