@@ -353,12 +353,18 @@ def _accepted(connection_id: str, execution_arn: str, status: str) -> Response[s
 
 @app.get("/connections/<connection_id>")
 def get_connection(connection_id: str) -> Response[str]:
+    cid, machines, executions = _known_connection(connection_id)
+    return _json(200, connection(machines, cid, executions))
+
+
+def _known_connection(connection_id: str) -> tuple[str, Machines, list[dict[str, Any]]]:
+    """The path's connection id, checked, and its executions newest first; 404 when it has none."""
     cid = _connection_id(connection_id)
     machines = Machines.from_environment()
     executions = machines.of_connection(cid)
     if not executions:
         raise ApiError(404, f"no connection {cid}: nothing was started for it (or not recently)", connectionId=cid)
-    return _json(200, connection(machines, cid, executions))
+    return cid, machines, executions
 
 
 @app.get("/connections")
@@ -407,11 +413,7 @@ def _offset(token: str | None) -> int:
 
 @app.delete("/connections/<connection_id>")
 def start_disconnect(connection_id: str) -> Response[str]:
-    cid = _connection_id(connection_id)
-    machines = Machines.from_environment()
-    executions = machines.of_connection(cid)
-    if not executions:
-        raise ApiError(404, f"no connection {cid}: nothing was started for it (or not recently)", connectionId=cid)
+    cid, machines, executions = _known_connection(connection_id)
     for running in (execution for execution in executions if execution["status"] == "RUNNING"):
         if running["workflow"] == "disconnect":
             return _accepted(cid, running["executionArn"], "DISCONNECTING")

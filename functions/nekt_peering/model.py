@@ -51,11 +51,7 @@ class ConnectRequest:
 
     @classmethod
     def parse(cls, raw: Any, default_region: str) -> ConnectRequest:
-        try:
-            _validate_connect_input(raw)
-        except fastjsonschema.JsonSchemaValueException as error:
-            raise InvalidInput(f"{_field_message(error)}. Example input: "
-                               '{"database": {"identifier": "orders-db", "region": "us-east-2"}}') from None
+        _check(_validate_connect_input, raw, '{"database": {"identifier": "orders-db", "region": "us-east-2"}}')
         database = raw["database"]
         return cls(
             identifier=database["identifier"],
@@ -82,15 +78,18 @@ class DisconnectRequest:
 
     @classmethod
     def parse(cls, raw: Any, default_region: str) -> DisconnectRequest:
-        try:
-            _validate_disconnect_input(raw)
-        except fastjsonschema.JsonSchemaValueException as error:
-            raise InvalidInput(f"{_field_message(error)}. Example input: "
-                               '{"connectionId": "orders-db", "region": "us-east-2"}') from None
+        _check(_validate_disconnect_input, raw, '{"connectionId": "orders-db", "region": "us-east-2"}')
         return cls(connection_id=raw["connectionId"], region=raw.get("region", default_region))
 
     def to_dict(self) -> dict[str, Any]:
         return {"connectionId": self.connection_id, "region": self.region}
+
+
+def _check(validate: Any, raw: Any, example: str) -> None:
+    try:
+        validate(raw)
+    except fastjsonschema.JsonSchemaValueException as error:
+        raise InvalidInput(f"{_field_message(error)}. Example input: {example}") from None
 
 
 def _field_message(error: fastjsonschema.JsonSchemaValueException) -> str:
