@@ -15,6 +15,7 @@ import boto3
 
 from emulator.lambda_runtime import LambdaRuntime
 from emulator.template import Template
+from nekt_peering.errors import cause_message
 
 DEFAULT_ACCOUNT = "123456789012"
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -32,12 +33,7 @@ class Execution:
     @property
     def error_message(self) -> str | None:
         """The errorMessage inside a Lambda error's cause (the cause itself otherwise)."""
-        if self.cause is None:
-            return None
-        try:
-            return str(json.loads(self.cause)["errorMessage"])
-        except (ValueError, KeyError, TypeError):
-            return self.cause
+        return None if self.cause is None else cause_message(self.cause)
 
     def states_entered(self) -> list[str]:
         return [event["stateEnteredEventDetails"]["name"] for event in self.history

@@ -30,7 +30,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from botocore.exceptions import ClientError
 
 from nekt_peering.aws import client, new_session
-from nekt_peering.errors import InvalidInput
+from nekt_peering.errors import InvalidInput, cause_message
 from nekt_peering.exclusive import connection_of
 from nekt_peering.model import CONNECT_INPUT_SCHEMA, ConnectRequest
 
@@ -259,12 +259,7 @@ def _links(connection_id: str, execution_arn: str | None = None) -> dict[str, st
 
 def _cause(cause: str | None) -> str | None:
     """A Lambda error's cause is JSON with a stack trace: the message is what a caller reads."""
-    if cause is None:
-        return None
-    try:
-        return str(json.loads(cause)["errorMessage"])
-    except (ValueError, KeyError, TypeError):
-        return cause
+    return None if cause is None else cause_message(cause)
 
 
 def _is_dry_run(machines: Machines, execution: dict[str, Any]) -> bool:

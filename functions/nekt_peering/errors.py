@@ -5,6 +5,8 @@ name here is an error name a person reads in the console, matches in a Catch, an
 in the README's troubleshooting table. Each message says what went wrong and what to do.
 """
 
+import json
+
 
 class ConnectError(Exception):
     """Base of every failure the workflow names on purpose."""
@@ -72,3 +74,12 @@ class RollbackFailed(ConnectError):
 
 class DisconnectFailed(ConnectError):
     """A disconnect could not remove everything the connection owns: the cause lists what is left, by id."""
+
+
+def cause_message(cause: str) -> str:
+    """The message a person reads in a failure's cause: Lambda wraps a function's error in a JSON
+    cause with its type and stack trace; any other cause is already the message."""
+    try:
+        return str(json.loads(cause)["errorMessage"])
+    except (ValueError, KeyError, TypeError):
+        return cause

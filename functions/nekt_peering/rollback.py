@@ -13,7 +13,6 @@ tags say this product created for it, in the shape Preflight's plan gives a fail
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from nekt_peering.aws import error_code
 from nekt_peering.discover import LIVE_PEERING_STATES, find_peerings, peering_facts, route_target, rule_facts
+from nekt_peering.errors import cause_message
 from nekt_peering.ingress import find_rule
 from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, DisconnectRequest, Settings
 from nekt_peering.peering import describe_peering
@@ -65,11 +65,7 @@ class Rollback:
 
 def original_message(error: dict[str, Any]) -> str:
     """The failed stage's own message: Lambda wraps it in a JSON cause with its stack trace."""
-    cause = str(error.get("Cause", ""))
-    try:
-        message = json.loads(cause)["errorMessage"]
-    except (ValueError, KeyError, TypeError):
-        message = cause
+    message = cause_message(str(error.get("Cause", "")))
     name = error.get("Error", "Error")
     return f"{name}: {message}".rstrip(" .") + "."
 
