@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from emulator.apigateway import rest_event
 from emulator.lambda_runtime import LambdaContext
-from nekt_peering.api import MAX_BODY_BYTES, field_errors
+from nekt_peering.api import MAX_BODY_BYTES
+from nekt_peering.connections import field_errors
 from nekt_peering.model import CONNECT_INPUT_SCHEMA
 from tests.conftest import Api
 

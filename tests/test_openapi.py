@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 
 from emulator.apigateway import OPENAPI_PATH, openapi
 from emulator.template import ROOT, Template
-from nekt_peering import api
+from nekt_peering import api, connections
 from nekt_peering.model import CONNECT_INPUT_SCHEMA
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
@@ -58,4 +58,4 @@ def test_the_template_deploys_this_file_and_the_api_function_checks_the_workflow
     assert ROOT / body["Parameters"]["Location"] == OPENAPI_PATH
     assert "NektPlatformPrincipalArn" in template.body["Parameters"]
     schema_file = ROOT / "functions" / "nekt_peering" / "schemas" / "connect_input.json"
-    assert api.CONNECT_INPUT_SCHEMA is CONNECT_INPUT_SCHEMA == json.loads(schema_file.read_text())
+    assert connections.CONNECT_INPUT_SCHEMA is CONNECT_INPUT_SCHEMA == json.loads(schema_file.read_text())
