@@ -42,7 +42,7 @@ venv: $(VENV)/.installed
 
 # Newest usable python3.13 / 3.12 / 3.11 on PATH or under $(pyenv root)/versions. "Usable" means it
 # runs (a pyenv shim for a version that is not selected does not) and can create a venv with pip.
-$(VENV)/.installed: requirements-dev.txt functions/requirements.txt
+$(VENV)/.installed: requirements-dev.txt functions/requirements.txt pyproject.toml
 	@python="$(PYTHON)"; \
 	usable() { "$$1" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; }; \
 	if [ -z "$$python" ]; then \
@@ -68,6 +68,7 @@ $(VENV)/.installed: requirements-dev.txt functions/requirements.txt
 	fi
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --editable .
 	@touch $@
 
 test: lint pytest

@@ -1,82 +1,159 @@
-"""`make demo`: the connect workflow end to end on an emulated AWS, no account needed.
+"""`make demo`: a connect and a disconnect on an emulated AWS, driven by the `nekt-peering` CLI.
 
-Seeds a Nekt account (nekt-vpc, a /23 on nekt-rtb-private) in us-east-1 and a customer
-account with a private PostgreSQL in us-east-2, deploys template.yaml's functions and the
-real state machine into moto, and runs a dry run and then a connect, printing what happened.
+Serves moto on 127.0.0.1, seeds a Nekt account (nekt-vpc: a /23 for its private subnets on
+nekt-rtb-private, plus a second CIDR) in us-east-1 and a customer account with private
+PostgreSQL databases in us-east-2 (subnets on two route tables plus the main one), deploys
+template.yaml's functions and state machines into it, then runs the CLI exactly as an operator
+runs it against AWS, only with --endpoint-url: plan, connect, disconnect. It ends by comparing both
+accounts with how they were before the connect. --keep stops after the connect and leaves the
+emulator running, for the AWS CLI, the nekt-peering CLI and `sam local invoke`.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
-import sys
+import shlex
+import threading
 from typing import Any
 
-from moto import mock_aws
+import typer
+from moto.moto_api._internal import mock_random
 
-from emulator.stack import MOTO_CONFIG, Execution, Stack
-from emulator.topology import create_database, create_nekt_network
+from emulator import events
+from emulator.accounts import snapshot
+from emulator.server import DEFAULT_PORT, EmulatedAws
+from emulator.stack import Stack
+from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_nekt_network
+from nekt_peering_cli.app import app
 
-EXAMPLE_INPUT = {"database": {"identifier": "orders-db", "region": "us-east-2"}}
+STACK_REGION = "us-east-1"
+DEMO_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": STACK_REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR",
+    "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",  # ~1,000 AMIs per account and region, unused
+}
 
 
-def main() -> int:
-    for key, value in {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
-                       "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
-                       "POWERTOOLS_LOG_LEVEL": "ERROR", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}.items():
-        os.environ[key] = value
-    os.environ.pop("AWS_PROFILE", None)
+def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true",
+                        help="stop after the connect and keep the emulator running (Ctrl-C ends it)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to serve on (0.0.0.0 for `sam local invoke` from Docker on Linux)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to serve on; 0: any free one")
+    options = parser.parse_args(argv)
+    os.environ.update(DEMO_ENVIRONMENT)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # moto logs every failed execution as an error
-    with mock_aws(config=MOTO_CONFIG):
-        nekt = create_nekt_network()
-        database = create_database()
-        print(f"Nekt account {nekt.account_id} ({nekt.region}): {nekt.vpc_id} {', '.join(nekt.cidrs)}, "
-              f"private route table {nekt.private_route_table_id}")
-        print(f"Customer account {database.account_id} ({database.region}): {database.identifier} in "
-              f"{database.vpc_id} {database.cidrs[0]}, route tables {', '.join(database.route_table_ids)}")
-        stack = Stack({**nekt.stack_parameters(), "PollIntervalSeconds": "1"}).deploy()
+
+    with EmulatedAws(options.host, options.port) as aws:
+        nekt, database = _seed()
+        stack = Stack({**nekt.stack_parameters(), "PollIntervalSeconds": "1"}, region=STACK_REGION).deploy()
+        stack.publish_outputs()
         try:
-            print(f"\n$ start-execution (dry run) {EXAMPLE_INPUT | {'dryRun': True}}")
-            plan = _finished(stack.run(EXAMPLE_INPUT | {"dryRun": True}))
-            for change in plan["changes"]:
-                print(f"  would {change['summary']}")
-            print(f"\n$ start-execution {EXAMPLE_INPUT}")
-            execution = stack.run(EXAMPLE_INPUT)
-            _print_stages(execution)
-            _print_result(_finished(execution))
+            _describe(aws, nekt, database, stack)
+            places = [(nekt.account_id, nekt.region), (database.account_id, database.region)]
+            before = snapshot(places)
+            target = ["--endpoint-url", aws.endpoint_url, "--region", STACK_REGION]
+            db = ["--db", database.identifier, "--region", database.region]
+            if _cli(*target, "plan", *db) != 0 or _cli(*target, "connect", *db) != 0:
+                return 1
+            _look_yourself(aws, nekt, database)
+            if options.keep:
+                _keep_running(aws, stop)
+                return 0
+            if _cli(*target, "disconnect", database.identifier) != 0:
+                return 1
+            return _compare(before, snapshot(places))
         finally:
             stack.close()
+
+
+def _seed() -> tuple[NektNetwork, CustomerDatabase]:
+    """The accounts of the recorded events/ (same seed, same order), so that their ids are this
+    emulator's: `sam local invoke DiscoverFunction -e events/discover.json` reads the same VPCs."""
+    mock_random.seed(events.SEED)
+    nekt = create_nekt_network()
+    database = create_database()
+    create_database(events.ROLLBACK_INPUT["database"]["identifier"], cidr="10.30.0.0/16")
+    return nekt, database
+
+
+def _describe(aws: EmulatedAws, nekt: NektNetwork, database: CustomerDatabase, stack: Stack) -> None:
+    print(f"Emulated AWS (moto) at {aws.endpoint_url}: no AWS account is used.\n")
+    print(f"Nekt account {nekt.account_id} ({nekt.region}): nekt-vpc {nekt.vpc_id} {' + '.join(nekt.cidrs)}, "
+          f"private route table nekt-rtb-private {nekt.private_route_table_id}")
+    print(f"Customer account {database.account_id} ({database.region}): private PostgreSQL {database.identifier} "
+          f"in {database.vpc_id} {database.cidrs[0]}, security group {database.security_group_id}, "
+          f"route tables {', '.join(database.route_table_ids)}")
+    print(f"Stack {stack.name} deployed in {database.account_id} ({stack.region}): "
+          f"{len(stack.function_arns)} functions, {len(stack.state_machine_arns)} state machines\n")
+
+
+def _cli(*arguments: str) -> int:
+    """The console script's code path, in this process (the emulator serves from here)."""
+    print(f"$ nekt-peering {shlex.join(arguments)}")
+    try:
+        code = typer.main.get_command(app).main(args=list(arguments), prog_name="nekt-peering",
+                                                standalone_mode=False)
+    except typer.Exit as exit_:
+        code = exit_.exit_code
+    print()
+    return int(code or 0)
+
+
+def _look_yourself(aws: EmulatedAws, nekt: NektNetwork, database: CustomerDatabase) -> None:
+    nekt_keys = _access_key(nekt.account_id, nekt.region)
+    aws_cli = f"aws --endpoint-url {aws.endpoint_url}"
+    print("Look for yourself (any AWS CLI v2; the first key pair is the customer account's, the second Nekt's):")
+    customer = f"AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo {aws_cli} --region {database.region} ec2"
+    print(f"  {customer} describe-vpc-peering-connections")
+    print(f"  {customer} describe-route-tables --route-table-ids {' '.join(database.route_table_ids)}")
+    print(f"  {customer} describe-security-group-rules --filters Name=group-id,Values={database.security_group_id}")
+    print(f"  AWS_ACCESS_KEY_ID={nekt_keys[0]} AWS_SECRET_ACCESS_KEY={nekt_keys[1]} {aws_cli} --region {nekt.region} "
+          f"ec2 describe-route-tables --route-table-ids {nekt.private_route_table_id}\n")
+
+
+def _access_key(account_id: str, region: str) -> tuple[str, str]:
+    """moto tells accounts apart by access key: one of an IAM user of that account is that account."""
+    iam = account_session(account_id, region).client("iam")
+    iam.create_user(UserName="demo-viewer")
+    key = iam.create_access_key(UserName="demo-viewer")["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def _keep_running(aws: EmulatedAws, stop: threading.Event | None) -> None:
+    cli = f"AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo .venv/bin/nekt-peering --endpoint-url {aws.endpoint_url}"
+    print(f"The emulator keeps running at {aws.endpoint_url}, connected (Ctrl-C ends it). Try:")
+    print(f"  {cli} --region {STACK_REGION} list")
+    print(f"  {cli} --region {STACK_REGION} status orders-db")
+    print(f"  {cli} --region {STACK_REGION} connect --db reports-db --region us-east-2")
+    print(f"  {cli} --region {STACK_REGION} disconnect orders-db")
+    print("  AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo sam local invoke DiscoverFunction "
+          "-e events/discover.json --env-vars events/env.json   (needs Docker; README, sam local)")
+    try:
+        (stop or threading.Event()).wait()
+    except KeyboardInterrupt:
+        print("\nstopped")
+
+
+def _compare(before: dict[str, Any], after: dict[str, Any]) -> int:
+    if after != before:
+        print("Both accounts are NOT as they were before the connect:")
+        for place in before:
+            for kind in ("peerings", "routes", "rules"):
+                if before[place][kind] != after[place][kind]:
+                    print(f"  {place} {kind}: before {before[place][kind]}\n  {' ' * len(place)} after  "
+                          f"{after[place][kind]}")
+        return 1
+    counts = {kind: sum(len(state[kind]) if kind != "routes" else sum(map(len, state[kind].values()))
+                        for state in after.values()) for kind in ("peerings", "routes", "rules")}
+    print(f"Both accounts are back as they were before the connect: {counts['peerings']} peerings, "
+          f"{counts['routes']} routes, {counts['rules']} security group rules, the same as before.")
     return 0
-
-
-def _finished(execution: Execution) -> dict[str, Any]:
-    if execution.status != "SUCCEEDED":
-        print(f"FAILED {execution.error}: {execution.error_message}", file=sys.stderr)
-        raise SystemExit(1)
-    assert isinstance(execution.output, dict)
-    return execution.output
-
-
-def _print_stages(execution: Execution) -> None:
-    start = execution.history[0]["timestamp"]
-    for event in execution.history:
-        if "stateEnteredEventDetails" in event:
-            elapsed = (event["timestamp"] - start).total_seconds()
-            print(f"  {elapsed:6.2f}s  {event['stateEnteredEventDetails']['name']}")
-
-
-def _print_result(result: dict[str, Any]) -> None:
-    print(f"\n{result['status']}: {result['database']['identifier']} "
-          f"({result['database']['endpoint']}:{result['database']['port']}) via {result['peeringConnectionId']}")
-    for route in result["routes"]:
-        print(f"  route   {route['side']:8} {route['routeTableId']}  {route['destinationCidr']:15} "
-              f"-> {result['peeringConnectionId']}  {'created' if route['created'] else 'existed'}")
-    ingress = result["ingress"]
-    print(f"  ingress {ingress['groupId']}  tcp/{ingress['port']} from {ingress['cidr']}  "
-          f"{'created' if ingress['created'] else 'existed'}")
-    print(f"  dns     AllowDnsResolutionFromRemoteVpc on the {result['dnsResolution']['side']} side")
-    for check in result["checks"]:
-        print(f"  [{'ok' if check['ok'] else 'FAILED'}] {check['check']}")
 
 
 if __name__ == "__main__":

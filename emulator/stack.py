@@ -79,10 +79,27 @@ class Stack:
         self.subscribe()
         return self
 
+    def publish_outputs(self) -> dict[str, str]:
+        """A CloudFormation stack named like this one whose outputs are the template's `Ref` outputs
+        (the state machine and function ARNs), so a client finds this deployment as it finds a real
+        one: `describe-stacks` by name."""
+        references = {**self.function_arns, **self.state_machine_arns}
+        outputs = {key: references[output["Value"]["Ref"]]
+                   for key, output in self.template.body.get("Outputs", {}).items()
+                   if isinstance(output["Value"], dict) and output["Value"].get("Ref") in references}
+        body = {"Resources": {"Deployment": {"Type": "AWS::Logs::LogGroup",
+                                             "Properties": {"LogGroupName": f"/emulator/{self.name}/deployment"}}},
+                "Outputs": {key: {"Value": value} for key, value in outputs.items()}}
+        boto3.client("cloudformation", region_name=self.region).create_stack(
+            StackName=self.name, TemplateBody=json.dumps(body))
+        return outputs
+
     def environment(self, logical_id: str) -> dict[str, str]:
         """The function's environment as CloudFormation would set it (Refs to the state machines resolved)."""
-        return self.template.environment(logical_id, self.function_arns,
-                                         {**self.parameters, **self.state_machine_arns})
+        environment = self.template.environment(logical_id, self.function_arns,
+                                                {**self.parameters, **self.state_machine_arns})
+        environment.pop("AWS_ENDPOINT_URL", None)  # where AWS is, is the emulator's to say
+        return environment
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         """Invoke a function as its trigger would (API Gateway for ApiFunction), with the environment

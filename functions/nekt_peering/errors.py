@@ -83,3 +83,31 @@ def cause_message(cause: str) -> str:
         return str(json.loads(cause)["errorMessage"])
     except (ValueError, KeyError, TypeError):
         return cause
+
+
+# What a person does about each error: the `nekt-peering` CLI prints it after the cause, and the
+# README's troubleshooting table says the same (tests/test_docs.py compares them).
+WHAT_TO_DO: dict[str, str] = {
+    "InvalidInput": "Fix the field and start again.",
+    "InvalidSettings": "Redeploy with a valid value.",
+    "DatabaseNotFound": "Check `identifier` and `region`. A database outside AWS cannot be connected this way: "
+                        "ask Nekt support for a call.",
+    "DatabaseNotAvailable": "Wait until it is available, then start again.",
+    "NektNetworkNotFound": "Check `NektVpcId`/`NektAccountId`/`NektRegion`; tag the private route table "
+                           "`Name=nekt-rtb-private` or set `NektRouteTableId`.",
+    "CidrOverlap": "Ask Nekt support for a Nekt VPC in another range.",
+    "RouteConflict": "Remove or change that route (named in the cause), then start again.",
+    "PeeringConflict": "Accept or delete it (named in the cause), then start again.",
+    "PeeringMismatch": "Check who created that peering; delete it if unknown.",
+    "PeeringFailed": "Check the Nekt account, region and VPC settings, then start again.",
+    "PeeringTimeout": "Look at it in the VPC console; raise `MaxPolls`/`PollIntervalSeconds` if AWS is slow for "
+                      "that region pair.",
+    "AccessDenied": "Grant the call to the role named, or fix the role's trust policy / `NektExternalId`.",
+    "VerificationFailed": "Start again; if it repeats, look for changes made outside the workflow.",
+    "ConnectionBusy": "Follow that execution; start again once it has finished if it fails.",
+    "RollbackFailed": "Remove what is listed by hand (everything the workflow creates is tagged "
+                      "`nekt:connection-id`), or fix the cause (often a missing permission) and start the "
+                      "connection again, which completes it.",
+    "DisconnectFailed": "Fix the cause (often a missing permission, e.g. `ec2:DeleteRoute` for the accepter role) "
+                        "and disconnect again, or remove what is listed by hand.",
+}

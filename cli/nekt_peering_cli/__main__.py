@@ -1,0 +1,3 @@
+from nekt_peering_cli.app import main
+
+main()

@@ -1,0 +1,203 @@
+"""The `nekt-peering` command: the same connections as the REST API (nekt_peering.connections),
+driven from a terminal against a deployed stack, or against the emulator with --endpoint-url.
+
+Exit codes: 0 done (connected, planned, disconnected, or a status that is not a failure),
+1 failed (the workflow, or AWS, or no such stack/connection), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.console import Console
+
+from nekt_peering import connections
+from nekt_peering.connections import Refused
+from nekt_peering_cli import deployment, render
+from nekt_peering_cli.deployment import Deployment, Unusable
+
+FAILED_STATUSES = frozenset({"FAILED", "ROLLED_BACK"})
+
+app = typer.Typer(
+    name="nekt-peering", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Connect a private RDS/Aurora database to the Nekt VPC through a deployed nekt-peering stack.",
+)
+
+
+class Mode(StrEnum):
+    auto = "auto"
+    peering = "peering"
+    public = "public"
+
+
+@dataclass
+class Target:
+    """Where the commands act; the stack is looked up only when a command needs it."""
+
+    stack: str
+    profile: str | None
+    region: str | None
+    endpoint_url: str | None
+    console: Console
+    _found: Deployment | None = None
+
+    def deployment(self) -> Deployment:
+        if self._found is None:
+            try:
+                self._found = deployment.find(self.stack, self.profile, self.region, self.endpoint_url)
+            except Unusable as error:
+                self.console.print(f"[red]error[/red]: {error}", soft_wrap=True)
+                raise typer.Exit(error.exit_code) from None
+        return self._found
+
+
+@app.callback()
+def main_options(
+    context: typer.Context,
+    stack: Annotated[str, typer.Option(help="The deployed stack's name (default: samconfig.toml's, else nekt-peering).",
+                                       show_default=False)] = "",
+    profile: Annotated[str | None, typer.Option(help="AWS profile (default: the standard credential chain).")] = None,
+    region: Annotated[str | None, typer.Option(help="The stack's region (default: your AWS config's).")] = None,
+    endpoint_url: Annotated[str | None, typer.Option(
+        help="Send every AWS call here, e.g. the emulator of `make demo --keep`.")] = None,
+) -> None:
+    width = None if Console().is_terminal else 120
+    context.obj = Target(stack or deployment.default_stack(), profile, region,
+                         endpoint_url or os.environ.get("NEKT_PEERING_ENDPOINT_URL"),
+                         Console(highlight=False, width=width))
+
+
+def _target(context: typer.Context) -> Target:
+    target: Target = context.obj
+    return target
+
+
+@app.command()
+def connect(
+    context: typer.Context,
+    db: Annotated[str, typer.Option("--db", help="RDS DB instance or Aurora DB cluster identifier.")],
+    region: Annotated[str | None, typer.Option(
+        "--region", help="The database's region (default: the stack's).")] = None,
+    mode: Annotated[Mode, typer.Option(help="auto: public path for a publicly accessible database.")] = Mode.auto,
+    connection_id: Annotated[str | None, typer.Option(help="Names the connection (default: the identifier).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only: list the changes, make none.")] = False,
+) -> None:
+    """Connect a database, following each stage until it is connected (or rolled back)."""
+    _run_connect(_target(context), _request(db, region, mode, connection_id, dry_run))
+
+
+@app.command()
+def plan(
+    context: typer.Context,
+    db: Annotated[str, typer.Option("--db", help="RDS DB instance or Aurora DB cluster identifier.")],
+    region: Annotated[str | None, typer.Option(
+        "--region", help="The database's region (default: the stack's).")] = None,
+    mode: Annotated[Mode, typer.Option(help="auto: public path for a publicly accessible database.")] = Mode.auto,
+    connection_id: Annotated[str | None, typer.Option(help="Names the connection (default: the identifier).")] = None,
+) -> None:
+    """Print the changes a connect would make (a dry run: nothing is changed)."""
+    _run_connect(_target(context), _request(db, region, mode, connection_id, dry_run=True))
+
+
+@app.command()
+def status(context: typer.Context,
+           connection_id: Annotated[str, typer.Argument(help="The connection id (default: the identifier).")]) -> None:
+    """A connection's status, stage and result. Exit 1 when its last run failed."""
+    target = _target(context)
+    found = _refusable(target, lambda: connections.find(target.deployment().machines, connection_id))
+    render.connection_status(target.console, found)
+    if "output" in found and isinstance(found["output"], dict):
+        _result(target, found["workflow"], found["output"])
+    if "error" in found:
+        render.failure(target.console, {"error": found["error"], "cause": found.get("cause"),
+                                        "status": found["status"], "executionArn": found["executionArn"]})
+    if found["status"] in FAILED_STATUSES:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_connections(context: typer.Context, limit: Annotated[int, typer.Option(min=1, max=100)] = 20) -> None:
+    """Recent connections, newest first."""
+    target = _target(context)
+    page, more = connections.connections(target.deployment().machines, 0, limit)
+    if not page:
+        target.console.print(f"no connections in stack {target.deployment().stack}")
+        return
+    render.connection_list(target.console, page)
+    if more:
+        target.console.print(f"(the newest {limit}; --limit for more)")
+
+
+@app.command()
+def disconnect(context: typer.Context,
+               connection_id: Annotated[str, typer.Argument(help="The connection id.")]) -> None:
+    """Remove what the connection created (its peering, routes and rule), following each stage."""
+    target = _target(context)
+    cid, execution_arn = _refusable(
+        target, lambda: connections.start_disconnect(target.deployment().machines, connection_id))
+    target.console.print(f"disconnecting {cid}: {execution_arn}", soft_wrap=True)
+    _finish(target, "disconnect", execution_arn)
+
+
+def _request(db: str, region: str | None, mode: Mode, connection_id: str | None, dry_run: bool) -> dict[str, Any]:
+    database = {"identifier": db} | ({"region": region} if region else {})
+    body: dict[str, Any] = {"database": database, "mode": mode.value, "dryRun": dry_run}
+    if connection_id is not None:
+        body["connectionId"] = connection_id
+    return body
+
+
+def _run_connect(target: Target, body: dict[str, Any]) -> None:
+    found = target.deployment()
+    cid, execution_arn = _refusable(target, lambda: connections.start_connect(found.machines, body, found.region))
+    target.console.print(f"{'planning' if body['dryRun'] else 'connecting'} {cid}: {execution_arn}", soft_wrap=True)
+    _finish(target, "connect", execution_arn)
+
+
+def _finish(target: Target, workflow: str, execution_arn: str) -> None:
+    described = render.follow(target.deployment().machines.sfn, execution_arn, target.console)
+    if described["status"] != "SUCCEEDED":
+        render.failure(target.console, described)
+        raise typer.Exit(1)
+    _result(target, workflow, json.loads(described["output"]))
+
+
+def _result(target: Target, workflow: str, output: dict[str, Any]) -> None:
+    if workflow == "disconnect":
+        render.disconnected(target.console, output)
+    elif output.get("status") == "PLANNED":
+        render.planned(target.console, output)
+    else:
+        render.connected(target.console, output)
+
+
+def _refusable(target: Target, call: Any) -> Any:
+    """Run a connections call; a refusal is printed, exit 2 when the request itself is malformed."""
+    try:
+        return call()
+    except Refused as refused:
+        target.console.print(f"[red]refused[/red]: {refused.message}", soft_wrap=True)
+        for error in refused.errors:
+            target.console.print(f"  {error['field']}: {error['message']}", soft_wrap=True)
+        raise typer.Exit(2 if refused.status == 400 else 1) from None
+
+
+def main() -> None:
+    """The console script: an AWS refusal or an unreachable endpoint is a failure (1), not a traceback."""
+    try:
+        app()
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        Console(stderr=True, highlight=False).print(f"error: AWS refused {error.operation_name}: {code}: {error}")
+        sys.exit(1)
+    except BotoCoreError as error:
+        Console(stderr=True, highlight=False).print(f"error: {error}")
+        sys.exit(1)

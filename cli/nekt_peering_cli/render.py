@@ -1,0 +1,149 @@
+"""What the CLI shows: an execution's stages as they happen, and its result as tables."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from nekt_peering.connections import console_link
+from nekt_peering.errors import WHAT_TO_DO, cause_message
+
+# The states that are stages of the work (a Lambda task) or waits; Pass and Choice states are plumbing.
+SHOWN_STATE_TYPES = ("Task", "Wait")
+
+
+def follow(sfn: Any, execution_arn: str, console: Console, poll_seconds: float = 0.5) -> dict[str, Any]:
+    """Print each stage as it starts and ends, with the time since the start, until the execution
+    ends; return its DescribeExecution."""
+    shown = 0
+    started: float | None = None
+    entered: dict[str, float] = {}
+    current = "starting"
+    status = console.status("starting") if console.is_terminal else None
+    if status:
+        status.start()
+    try:
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            events = _history(sfn, execution_arn)
+            for event in events[shown:]:
+                moment = event["timestamp"].timestamp()
+                started = moment if started is None else started
+                line, current = _line(event, moment - started, entered, current)
+                if line:
+                    console.print(line)
+            shown = len(events)
+            if described["status"] != "RUNNING":
+                return dict(described)
+            if status and started is not None:
+                status.update(f"{current} … {time.time() - started:.0f}s")
+            time.sleep(poll_seconds)
+    finally:
+        if status:
+            status.stop()
+
+
+def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        events += page["events"]
+    return sorted(events, key=lambda event: event["id"])
+
+
+def _line(event: dict[str, Any], elapsed: float, entered: dict[str, float], current: str) -> tuple[str | None, str]:
+    kind: str = event["type"]
+    at = f"[dim]{elapsed:7.2f}s[/dim]"
+    if kind.endswith("StateEntered") and kind.removesuffix("StateEntered") in SHOWN_STATE_TYPES:
+        name = event["stateEnteredEventDetails"]["name"]
+        entered[name] = elapsed
+        return f"{at}  ▶ {name}", name
+    if kind.endswith("StateExited") and kind.removesuffix("StateExited") in SHOWN_STATE_TYPES:
+        name = event["stateExitedEventDetails"]["name"]
+        took = elapsed - entered.get(name, elapsed)
+        return f"{at}  [green]✓[/green] {name} [dim]({took:.2f}s)[/dim]", current
+    details = next((value for key, value in event.items() if key.endswith("FailedEventDetails")), None)
+    if kind != "ExecutionFailed" and isinstance(details, dict) and details.get("error"):
+        return f"{at}  [red]✗[/red] {current}: {details['error']}", current
+    return None, current
+
+
+def failure(console: Console, described: dict[str, Any]) -> None:
+    error = described.get("error") or described["status"]
+    cause = cause_message(described["cause"]) if described.get("cause") else "(no cause given)"
+    console.print(f"\n[bold red]FAILED[/bold red]: [bold]{error}[/bold]")
+    console.print(f"  [bold]Cause[/bold]: {cause}", soft_wrap=True)
+    todo = WHAT_TO_DO.get(error, "Open the execution in the Step Functions console and look at the failed step.")
+    console.print(f"  [bold]What to do[/bold]: {todo}", soft_wrap=True)
+    console.print(f"  [bold]Execution[/bold]: {console_link(described['executionArn'])}", soft_wrap=True)
+
+
+def connected(console: Console, result: dict[str, Any]) -> None:
+    database = result["database"]
+    console.print(f"\n[bold green]{result['status']}[/bold green]: {database['identifier']} "
+                  f"({database['endpoint']}:{database['port']}) by {result['mode']}")
+    table = Table("What", "Where", "Detail", "", title=f"connection {result['connectionId']}", title_justify="left")
+    pcx = result.get("peeringConnectionId")
+    if pcx:
+        table.add_row("peering", pcx, f"{database['vpcId']} ({database['accountId']}, {database['region']}) "
+                                      "→ Nekt VPC", "")
+    for route in result["routes"]:
+        table.add_row(f"route ({route['side']})", route["routeTableId"], f"{route['destinationCidr']} → {pcx}",
+                      _made(route["created"]))
+    ingress = result["ingress"]
+    table.add_row("ingress rule", ingress["groupId"],
+                  f"tcp/{ingress['port']} from {ingress['cidr']} ({ingress.get('ruleId') or 'rule'})",
+                  _made(ingress["created"]))
+    dns = result.get("dnsResolution")
+    if dns:
+        table.add_row("DNS resolution", f"{dns['side']} side", "AllowDnsResolutionFromRemoteVpc on",
+                      "changed" if dns["changed"] else "was on")
+    console.print(table)
+    for check in result["checks"]:
+        mark = "[green]ok[/green]" if check["ok"] else "[red]FAILED[/red]"
+        console.print(f"  [{mark}] {check['check']}")
+
+
+def planned(console: Console, plan: dict[str, Any]) -> None:
+    changes = plan.get("changes", [])
+    console.print(f"\n[bold]PLANNED[/bold]: {len(changes)} change(s), nothing done yet")
+    table = Table("#", "AWS call", "Change")
+    for number, change in enumerate(changes, 1):
+        table.add_row(str(number), change["action"], change["summary"])
+    console.print(table)
+
+
+def disconnected(console: Console, result: dict[str, Any]) -> None:
+    console.print(f"\n[bold green]{result['status']}[/bold green]: {result['connectionId']}")
+    removed = result.get("removed", [])
+    if not removed:
+        console.print("  nothing to remove: the connection owned nothing (already disconnected, or never made)")
+    for item in removed:
+        console.print(f"  removed {item}")
+
+
+def connection_status(console: Console, connection: dict[str, Any]) -> None:
+    table = Table(show_header=False, title=f"connection {connection['connectionId']}", title_justify="left")
+    table.add_row("status", f"[bold]{connection['status']}[/bold]")
+    table.add_row("stage", str(connection["stage"]))
+    table.add_row("workflow", connection["workflow"])
+    table.add_row("started", str(connection["startedAt"]))
+    table.add_row("stopped", str(connection.get("stoppedAt") or "—"))
+    table.add_row("input", json.dumps(connection["input"]))
+    table.add_row("execution", connection["executionArn"])
+    console.print(table)
+
+
+def connection_list(console: Console, connections: list[dict[str, Any]]) -> None:
+    table = Table("Connection", "Status", "Stage", "Workflow", "Started")
+    for connection in connections:
+        table.add_row(connection["connectionId"], connection["status"], str(connection["stage"]),
+                      connection["workflow"], str(connection["startedAt"]))
+    console.print(table)
+
+
+def _made(created: bool) -> str:
+    return "created" if created else "existed"

@@ -1,0 +1,81 @@
+"""An emulated AWS that other processes can reach: moto's server on a local port, in this process.
+
+The `nekt-peering` CLI, the AWS CLI and `sam local invoke` talk to it over HTTP like to AWS
+(`--endpoint-url`). The Lambda tasks of the state machines still run the repo's handlers in this
+process (emulator.lambda_runtime), and their own AWS calls go back to the server through
+AWS_ENDPOINT_URL, so every call of a run crosses the same HTTP boundary as in AWS.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.request
+from typing import Any
+
+from moto.core.config import default_user_config
+from moto.server import ThreadedMotoServer
+
+DEFAULT_PORT = 5123
+
+# What mock_aws(config=MOTO_CONFIG) sets for the in-process tests: run state machines, and Lambda
+# without Docker (whose invoke emulator.lambda_runtime replaces).
+SERVER_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+class EmulatedAws:
+    def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+        self.host, self.requested_port = host, port
+        self._server: ThreadedMotoServer | None = None
+        self._saved: dict[str, str | None] = {}
+        self._saved_config: dict[str, Any] = {}
+
+    @property
+    def endpoint_url(self) -> str:
+        assert self._server is not None, "start() first"
+        host, port = self._server.get_host_and_port()
+        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() first"
+        return self._server.get_host_and_port()[1]
+
+    def start(self) -> EmulatedAws:
+        """Serve on host:port (port 0: any free one); from then on every boto3 client of this process
+        without an endpoint of its own, the handlers' included, talks to this server."""
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.requested_port, verbose=False)
+        self._server.start()
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST"))
+        config: dict[str, Any] = default_user_config  # type: ignore[assignment]
+        for section, values in SERVER_CONFIG.items():
+            self._saved_config[section] = dict(config.get(section, {}))
+            config.setdefault(section, {}).update(values)
+        # MOTO_PORT: where moto's Step Functions interpreter sends its own calls (Lambda, EventBridge).
+        self._set({"AWS_ENDPOINT_URL": self.endpoint_url, "MOTO_PORT": str(self.port)})
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        default_user_config.update(self._saved_config)  # type: ignore[typeddict-item]
+        self._saved_config.clear()
+        for name, value in self._saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved.clear()
+
+    def _set(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._saved.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def __enter__(self) -> EmulatedAws:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
