@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -94,8 +95,11 @@ def aws_calls(intercept: Intercept | None = None) -> Iterator[Counter[tuple[str,
         if verdict is None:
             return botocore_stubber(event_name=event_name, request=request, **kwargs)
         code, status = verdict
-        body = (f"<Response><Errors><Error><Code>{code}</Code><Message>injected {code}</Message></Error>"
-                "</Errors><RequestID>injected</RequestID></Response>")
+        if "json" in str(request.headers.get("Content-Type", "")):  # Step Functions, STS... speak JSON
+            body = json.dumps({"__type": code, "message": f"injected {code}"})
+        else:
+            body = (f"<Response><Errors><Error><Code>{code}</Code><Message>injected {code}</Message></Error>"
+                    "</Errors><RequestID>injected</RequestID></Response>")
         return AWSResponse(request.url, status, {}, MockRawResponse(body))  # type: ignore[arg-type]
 
     # botocore runs every before-send handler, so the injected answer takes moto's place: a

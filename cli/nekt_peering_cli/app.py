@@ -195,9 +195,13 @@ def main() -> None:
     try:
         app()
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        Console(stderr=True, highlight=False).print(f"error: AWS refused {error.operation_name}: {code}: {error}")
+        refusal = error.response.get("Error", {})
+        _stderr(f"error: AWS refused {error.operation_name}: {refusal.get('Code', '')}: {refusal.get('Message', '')}")
         sys.exit(1)
     except BotoCoreError as error:
-        Console(stderr=True, highlight=False).print(f"error: {error}")
+        _stderr(f"error: {error}")
         sys.exit(1)
+
+
+def _stderr(message: str) -> None:
+    Console(stderr=True, highlight=False).print(message, soft_wrap=True)

@@ -21,7 +21,7 @@ def follow(sfn: Any, execution_arn: str, console: Console, poll_seconds: float =
     ends; return its DescribeExecution."""
     shown = 0
     started: float | None = None
-    entered: dict[str, float] = {}
+    entered: dict[str, float | None] = {}
     current = "starting"
     status = console.status("starting") if console.is_terminal else None
     if status:
@@ -54,7 +54,10 @@ def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
     return sorted(events, key=lambda event: event["id"])
 
 
-def _line(event: dict[str, Any], elapsed: float, entered: dict[str, float], current: str) -> tuple[str | None, str]:
+def _line(event: dict[str, Any], elapsed: float, entered: dict[str, float | None],
+          current: str) -> tuple[str | None, str]:
+    """The line for a history event, if it is worth one, and the state the execution is in.
+    `entered` maps a state to when it was entered, None once it has failed (its exit is no success)."""
     kind: str = event["type"]
     at = f"[dim]{elapsed:7.2f}s[/dim]"
     if kind.endswith("StateEntered") and kind.removesuffix("StateEntered") in SHOWN_STATE_TYPES:
@@ -63,10 +66,13 @@ def _line(event: dict[str, Any], elapsed: float, entered: dict[str, float], curr
         return f"{at}  ▶ {name}", name
     if kind.endswith("StateExited") and kind.removesuffix("StateExited") in SHOWN_STATE_TYPES:
         name = event["stateExitedEventDetails"]["name"]
-        took = elapsed - entered.get(name, elapsed)
-        return f"{at}  [green]✓[/green] {name} [dim]({took:.2f}s)[/dim]", current
+        since = entered.get(name, elapsed)
+        if since is None:
+            return None, current
+        return f"{at}  [green]✓[/green] {name} [dim]({elapsed - since:.2f}s)[/dim]", current
     details = next((value for key, value in event.items() if key.endswith("FailedEventDetails")), None)
     if kind != "ExecutionFailed" and isinstance(details, dict) and details.get("error"):
+        entered[current] = None
         return f"{at}  [red]✗[/red] {current}: {details['error']}", current
     return None, current
 
@@ -74,6 +80,7 @@ def _line(event: dict[str, Any], elapsed: float, entered: dict[str, float], curr
 def failure(console: Console, described: dict[str, Any]) -> None:
     error = described.get("error") or described["status"]
     cause = cause_message(described["cause"]) if described.get("cause") else "(no cause given)"
+    cause = cause.removeprefix(f"{error}: ")  # the rollback's cause repeats the error name
     console.print(f"\n[bold red]FAILED[/bold red]: [bold]{error}[/bold]")
     console.print(f"  [bold]Cause[/bold]: {cause}", soft_wrap=True)
     todo = WHAT_TO_DO.get(error, "Open the execution in the Step Functions console and look at the failed step.")

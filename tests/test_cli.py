@@ -1,0 +1,171 @@
+"""The `nekt-peering` CLI against the emulator served over HTTP (moto's server), found by its stack's
+CloudFormation outputs as in AWS: the real state machines run the real handlers, and the tests
+look at both accounts afterwards."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from emulator.accounts import aws_calls, snapshot
+from emulator.server import EmulatedAws
+from emulator.stack import DEFAULT_ACCOUNT, Stack
+from emulator.topology import CustomerDatabase, NektNetwork, create_database, create_nekt_network
+from nekt_peering.errors import WHAT_TO_DO, VerificationFailed
+from nekt_peering_cli.app import app, main
+
+
+@dataclass
+class Served:
+    endpoint_url: str
+    stack: Stack
+    nekt: NektNetwork
+    database: CustomerDatabase
+
+    def run(self, *arguments: str) -> Any:
+        result = CliRunner().invoke(app, ["--endpoint-url", self.endpoint_url, "--region", "us-east-1", *arguments])
+        print(result.output)  # shown when a test fails
+        return result
+
+    def state(self) -> dict[str, Any]:
+        return snapshot([(self.nekt.account_id, self.nekt.region), (DEFAULT_ACCOUNT, "us-east-2")])
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    with EmulatedAws(port=0) as aws:
+        nekt = create_nekt_network()
+        database = create_database()
+        stack = Stack({**nekt.stack_parameters(), "PollIntervalSeconds": "0", "MaxPolls": "5"}).deploy()
+        stack.publish_outputs()
+        try:
+            yield Served(aws.endpoint_url, stack, nekt, database)
+        finally:
+            stack.close()
+
+
+def test_connect_follows_each_stage_and_shows_what_it_made(served: Served) -> None:
+    result = served.run("connect", "--db", "orders-db", "--region", "us-east-2")
+
+    assert result.exit_code == 0
+    for stage in ("Discover", "Preflight", "Request peering", "Accept peering", "Update routes",
+                  "Authorize ingress", "Enable DNS resolution", "Verify"):
+        assert f"▶ {stage}" in result.output and f"✓ {stage} (" in result.output
+    assert "CONNECTED: orders-db" in result.output
+    (pcx,) = served.state()[f"{DEFAULT_ACCOUNT}/us-east-2"]["peerings"]
+    assert served.state()[f"{DEFAULT_ACCOUNT}/us-east-2"]["peerings"][pcx]["status"] == "active"
+    assert f"│ peering          │ {pcx}" in result.output
+    assert result.output.count(f"→ {pcx}") == 4  # the routes, both sides
+    assert f"tcp/5432 from {served.nekt.cidr}" in result.output
+    assert result.output.count("[ok]") == 7
+
+
+def test_plan_prints_the_changes_and_changes_nothing(served: Served) -> None:
+    before = served.state()
+
+    result = served.run("plan", "--db", "orders-db", "--region", "us-east-2")
+
+    assert result.exit_code == 0
+    assert "PLANNED: 8 change(s), nothing done yet" in result.output
+    assert "CreateVpcPeeringConnection" in result.output and "AuthorizeSecurityGroupIngress" in result.output
+    assert served.state() == before
+
+
+def test_status_and_list_report_a_connection_and_disconnect_removes_it(served: Served) -> None:
+    before = served.state()
+    assert served.run("connect", "--db", "orders-db", "--region", "us-east-2").exit_code == 0
+
+    status = served.run("status", "orders-db")
+    listed = served.run("list")
+    disconnected = served.run("disconnect", "orders-db")
+    after = served.run("status", "orders-db")
+
+    assert status.exit_code == 0 and "│ status    │ CONNECTED" in status.output
+    assert "CONNECTED: orders-db" in status.output
+    assert listed.exit_code == 0 and "│ orders-db  │ CONNECTED" in listed.output
+    assert disconnected.exit_code == 0 and "DISCONNECTED: orders-db" in disconnected.output
+    assert disconnected.output.count("  removed ") == 6
+    assert after.exit_code == 0 and "│ status    │ DISCONNECTED" in after.output
+    assert served.state() == before
+
+
+def test_a_failing_connect_exits_1_with_the_error_the_cause_and_what_to_do(served: Served) -> None:
+    def lose_a_route(event: dict[str, Any]) -> None:
+        raise VerificationFailed("the connection is incomplete: rtb-x has no route to 10.100.0.0/23. Run again")
+
+    served.stack.runtime.before_invoke("VerifyFunction", lose_a_route)
+    before = served.state()
+
+    result = served.run("connect", "--db", "orders-db", "--region", "us-east-2")
+
+    assert result.exit_code == 1
+    assert "✗ Verify: VerificationFailed" in result.output
+    assert "▶ Undo: delete peering" in result.output
+    assert "FAILED: VerificationFailed" in result.output
+    assert "Cause: the connection is incomplete: rtb-x has no route to 10.100.0.0/23. Run again" in result.output
+    assert "Rolled back:" in result.output
+    assert f"What to do: {WHAT_TO_DO['VerificationFailed']}" in result.output
+    assert served.state() == before
+    assert served.run("status", "orders-db").exit_code == 1  # its last run failed
+
+
+def test_a_refused_start_changes_nothing_and_a_missing_connection_is_a_failure(served: Served) -> None:
+    before = served.state()
+
+    overlapping = create_database("analytics-db", cidr="10.100.0.0/16")
+    refused = served.run("connect", "--db", overlapping.identifier, "--region", "us-east-2")
+    unknown = served.run("status", "never-made")
+    undisconnectable = served.run("disconnect", "never-made")
+
+    assert refused.exit_code == 1 and "FAILED: CidrOverlap" in refused.output
+    assert f"What to do: {WHAT_TO_DO['CidrOverlap']}" in refused.output
+    assert unknown.exit_code == 1 and "no connection never-made" in unknown.output
+    assert undisconnectable.exit_code == 1 and "no connection never-made" in undisconnectable.output
+    assert served.state()[f"{DEFAULT_ACCOUNT}/us-east-2"]["peerings"] == before[f"{DEFAULT_ACCOUNT}/us-east-2"][
+        "peerings"] == {}
+
+
+@pytest.mark.parametrize(("arguments", "says"), [
+    (["connect", "--region", "us-east-2"], "Missing option '--db'"),
+    (["connect", "--db", "orders-db", "--mode", "sideways"], "Invalid value for '--mode'"),
+    (["connect", "--db", "orders db!"], "database.identifier"),
+    (["connect", "--db", "orders-db", "--connection-id", "-starts-with-a-dash"], "connectionId"),
+    (["status", "not/an id"], "connectionId"),
+    (["list", "--limit", "0"], "Invalid value for '--limit'"),
+    (["explode"], "No such command 'explode'"),
+])
+def test_bad_usage_exits_2_naming_what_is_wrong_and_starts_nothing(
+        served: Served, arguments: list[str], says: str) -> None:
+    result = served.run(*arguments)
+
+    assert result.exit_code == 2
+    assert says in result.output
+    assert served.stack.sfn.list_executions(
+        stateMachineArn=served.stack.state_machine_arns["ConnectStateMachine"])["executions"] == []
+
+
+def test_a_stack_that_is_not_there_is_named_with_what_to_do(served: Served) -> None:
+    result = served.run("--stack", "nekt-peering-typo", "list")
+
+    assert result.exit_code == 1
+    assert "no stack nekt-peering-typo in us-east-1" in result.output and "--stack" in result.output
+
+
+def test_aws_refusing_a_call_of_the_cli_is_a_failure_in_plain_words(
+        served: Served, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def deny_start(service: str, operation: str) -> tuple[str, int] | None:
+        return ("AccessDeniedException", 400) if operation == "StartExecution" else None
+
+    monkeypatch.setattr(sys, "argv", ["nekt-peering", "--endpoint-url", served.endpoint_url, "--region", "us-east-1",
+                                      "connect", "--db", "orders-db", "--region", "us-east-2"])
+    with aws_calls(deny_start), pytest.raises(SystemExit) as exited:
+        main()
+
+    assert exited.value.code == 1
+    error = capsys.readouterr().err
+    assert error == "error: AWS refused StartExecution: AccessDeniedException: injected AccessDeniedException\n"
