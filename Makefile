@@ -4,7 +4,7 @@
 #   make test     lint + type check + template checks + pytest
 #   make lint     ruff, mypy, cfn-lint, sam validate --lint
 #   make build    sam build (no container; needs a python3.13, the functions' runtime)
-#   make demo     the workflow on the emulator (DEMO_ARGS=... passed through)
+#   make demo     the nekt-peering CLI against an emulated AWS on 127.0.0.1:5123 (DEMO_ARGS=--keep, --port N, --host H)
 #   make events   the emulator's event samples (EVENTS_ARGS=... passed through)
 #   make bench    what a connection costs, measured on the emulator -> docs/benchmarks.md (not in test)
 #   make clean    removes .venv, .aws-sam and the tool caches

@@ -15,6 +15,7 @@ import argparse
 import logging
 import os
 import shlex
+import sys
 import threading
 from typing import Any
 
@@ -23,7 +24,7 @@ from moto.moto_api._internal import mock_random
 
 from emulator import events
 from emulator.accounts import snapshot
-from emulator.server import DEFAULT_PORT, EmulatedAws
+from emulator.server import DEFAULT_PORT, EmulatedAws, PortInUse
 from emulator.stack import Stack
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_nekt_network
 from nekt_peering_cli.app import app
@@ -49,27 +50,38 @@ def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> 
         os.environ.pop(name, None)
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # moto logs every failed execution as an error
 
-    with EmulatedAws(options.host, options.port) as aws:
-        nekt, database = _seed()
-        stack = Stack({**nekt.stack_parameters(), "PollIntervalSeconds": "1"}, region=STACK_REGION).deploy()
-        stack.publish_outputs()
-        try:
-            _describe(aws, nekt, database, stack)
-            places = [(nekt.account_id, nekt.region), (database.account_id, database.region)]
-            before = snapshot(places)
-            target = ["--endpoint-url", aws.endpoint_url, "--region", STACK_REGION]
-            db = ["--db", database.identifier, "--region", database.region]
-            if _cli(*target, "plan", *db) != 0 or _cli(*target, "connect", *db) != 0:
-                return 1
-            _look_yourself(aws, nekt, database)
-            if options.keep:
-                _keep_running(aws, stop)
-                return 0
-            if _cli(*target, "disconnect", database.identifier) != 0:
-                return 1
-            return _compare(before, snapshot(places))
-        finally:
-            stack.close()
+    try:
+        aws = EmulatedAws(options.host, options.port).start()
+    except PortInUse as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    try:
+        return _run(aws, options.keep, stop)
+    finally:
+        aws.stop()
+
+
+def _run(aws: EmulatedAws, keep: bool, stop: threading.Event | None) -> int:
+    nekt, database = _seed()
+    stack = Stack({**nekt.stack_parameters(), "PollIntervalSeconds": "1"}, region=STACK_REGION).deploy()
+    stack.publish_outputs()
+    try:
+        _describe(aws, nekt, database, stack)
+        places = [(nekt.account_id, nekt.region), (database.account_id, database.region)]
+        before = snapshot(places)
+        target = ["--endpoint-url", aws.endpoint_url, "--region", STACK_REGION]
+        db = ["--db", database.identifier, "--region", database.region]
+        if _cli(*target, "plan", *db) != 0 or _cli(*target, "connect", *db) != 0:
+            return 1
+        _look_yourself(aws, nekt, database)
+        if keep:
+            _keep_running(aws, stop)
+            return 0
+        if _cli(*target, "disconnect", database.identifier) != 0:
+            return 1
+        return _compare(before, snapshot(places))
+    finally:
+        stack.close()
 
 
 def _seed() -> tuple[NektNetwork, CustomerDatabase]:

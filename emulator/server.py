@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import urllib.request
 from typing import Any
 
@@ -21,6 +22,10 @@ DEFAULT_PORT = 5123
 # What mock_aws(config=MOTO_CONFIG) sets for the in-process tests: run state machines, and Lambda
 # without Docker (whose invoke emulator.lambda_runtime replaces).
 SERVER_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+class PortInUse(Exception):
+    pass
 
 
 class EmulatedAws:
@@ -45,6 +50,7 @@ class EmulatedAws:
         """Serve on host:port (port 0: any free one); from then on every boto3 client of this process
         without an endpoint of its own, the handlers' included, talks to this server."""
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        self._check_free()
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.requested_port, verbose=False)
         self._server.start()
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST"))
@@ -55,6 +61,16 @@ class EmulatedAws:
         # MOTO_PORT: where moto's Step Functions interpreter sends its own calls (Lambda, EventBridge).
         self._set({"AWS_ENDPOINT_URL": self.endpoint_url, "MOTO_PORT": str(self.port)})
         return self
+
+    def _check_free(self) -> None:
+        """moto's server thread would die on a taken port and leave start() waiting forever."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((self.host, self.requested_port))
+            except OSError as error:
+                raise PortInUse(f"cannot serve on {self.host}:{self.requested_port}: {error.strerror}. Another "
+                                "`make demo DEMO_ARGS=--keep` may hold it: stop it, or choose another port "
+                                "(DEMO_ARGS='--port 5124'; 0 for any free one)") from None
 
     def stop(self) -> None:
         if self._server is not None:

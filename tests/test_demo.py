@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -111,3 +112,12 @@ def _invoke(function: str, event_file: str) -> Any:
     event = json.loads((ROOT / "events" / event_file).read_text())
     handler = load_handler(Template().functions()[function])
     return handler(event, LambdaContext(function_name=function, invoked_function_arn=f"arn:aws:lambda:::{function}"))
+
+
+def test_a_taken_port_is_named_with_what_to_do_instead_of_a_hang(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert demo.main(["--port", str(taken.getsockname()[1])]) == 1
+
+    assert "--port 5124'; 0 for any free one" in capsys.readouterr().err
