@@ -13,6 +13,7 @@ from typing import Any
 import botocore.loaders
 import botocore.session
 import pytest
+from hypothesis import settings
 from moto import mock_aws
 
 from emulator.apigateway import rest_event
@@ -22,6 +23,12 @@ from emulator.template import Template
 from emulator.topology import NektNetwork, create_nekt_network
 
 FAST_WAITS = {"PollIntervalSeconds": "0", "MaxPolls": "5"}
+
+# The same examples on every run: a property test that fails in CI fails the same way on a laptop.
+# HYPOTHESIS_PROFILE=explore searches afresh.
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

@@ -141,6 +141,7 @@ def test_the_per_field_check_refuses_exactly_what_the_schema_refuses(body: Any) 
 def test_any_path_id_is_answered_4xx_when_nothing_was_connected(
     api: Api, connection_id: str, method: str
 ) -> None:
+    assume(connection_id.strip("/"))  # /connections/ followed by slashes only is the list route
     reply = api.call(method, f"/connections/{connection_id}")
 
     assert reply.status in (400, 404), reply.body
