@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from cfnlint.decode import cfn_yaml
 
+from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG
+
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = cfn_yaml.load(str(ROOT / "template.yaml"))
 NEKT = cfn_yaml.load(str(ROOT / "nekt-account" / "template.yaml"))
@@ -232,3 +234,14 @@ def test_state_machines_invoke_only_their_own_functions_and_put_only_their_event
                 assert text(statement["Resource"]).endswith(":event-bus/default")
         assert resource["Properties"]["Tracing"] == {"Enabled": True}
         assert resource["Properties"]["Logging"]["Destinations"], f"{logical_id} logs nowhere"
+
+
+PRODUCT_TAG_KEYS = {"Name", CONNECTION_TAG_KEY, MANAGED_BY_TAG[0]}
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_tags_only_with_the_products_keys(role: str) -> None:
+    for statement in ROLES[role]:
+        if "ec2:CreateTags" in as_list(statement["Action"]):
+            keys = statement.get("Condition", {}).get("ForAllValues:StringEquals", {}).get("aws:TagKeys")
+            assert keys is not None and set(as_list(keys)) <= PRODUCT_TAG_KEYS, f"{role}: {statement}"
