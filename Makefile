@@ -1,15 +1,19 @@
 # Developer and CI entry points. `make test` is what CI runs (.ci/run) and what the README documents.
 #
 #   make venv     .venv with requirements-dev.txt (newest Python 3.13/3.12/3.11 found; PYTHON=... to choose)
+#                 and .venv-scan with requirements-scan.txt (checkov, whose pins conflict with .venv's)
 #   make test     lint + type check + template checks + pytest
-#   make lint     ruff, mypy, cfn-lint, sam validate --lint
+#   make lint     ruff, mypy, cfn-lint, sam validate --lint, checkov (both templates: template.yaml and
+#                 nekt-account/template.yaml)
 #   make build    sam build (no container; needs a python3.13, the functions' runtime)
 #   make demo     the nekt-peering CLI against an emulated AWS on 127.0.0.1:5123 (DEMO_ARGS=--keep, --port N, --host H)
 #   make events   the emulator's event samples (EVENTS_ARGS=... passed through)
 #   make bench    what a connection costs, measured on the emulator -> docs/benchmarks.md (not in test)
-#   make clean    removes .venv, .aws-sam and the tool caches
+#   make clean    removes .venv, .venv-scan, .aws-sam and the tool caches
 #
-# Nothing here needs an AWS account or network access beyond PyPI (venv, sam build).
+# Nothing here needs an AWS account or network access beyond PyPI (venv, sam build). checkov runs
+# offline: --skip-download and BC_SKIP_MAPPING keep it from fetching policies or guidelines, and it is
+# given no API key.
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -19,6 +23,10 @@ MAKEFLAGS += --no-builtin-rules
 VENV := .venv
 BIN := $(VENV)/bin
 TEMPLATE := template.yaml
+# Every template the checks cover: the main stack and the Nekt-account stack (the accepter role).
+TEMPLATES := $(TEMPLATE) nekt-account/template.yaml
+SCAN_VENV := .venv-scan
+SCAN_BIN := $(SCAN_VENV)/bin
 
 # Python for the venv: PYTHON=/path/to/python overrides the search below.
 PYTHON ?=
@@ -36,9 +44,9 @@ SAM_ENV := SAM_CLI_TELEMETRY=0
 PY313_DIRS := $(patsubst %/python3.13,%,$(wildcard $(PYENV_ROOT_DIR)/versions/3.13*/bin/python3.13))
 BUILD_PATH := $(foreach dir,$(PY313_DIRS),$(dir):)$$PATH:$(abspath $(BIN))
 
-.PHONY: venv test lint ruff mypy cfn-lint sam-validate pytest build demo events bench clean
+.PHONY: venv test lint ruff mypy cfn-lint sam-validate checkov pytest build demo events bench clean
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(SCAN_VENV)/.installed
 
 # Newest usable python3.13 / 3.12 / 3.11 on PATH or under $(pyenv root)/versions. "Usable" means it
 # runs (a pyenv shim for a version that is not selected does not) and can create a venv with pip.
@@ -71,9 +79,17 @@ $(VENV)/.installed: requirements-dev.txt functions/requirements.txt pyproject.to
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --editable .
 	@touch $@
 
+# Same interpreter as .venv (venv run from a venv's python builds on its base interpreter).
+$(SCAN_VENV)/.installed: requirements-scan.txt $(VENV)/.installed
+	@if [ -x "$(SCAN_BIN)/python" ] && ! "$(SCAN_BIN)/python" -c '' >/dev/null 2>&1; then rm -rf "$(SCAN_VENV)"; fi
+	@if [ ! -x "$(SCAN_BIN)/python" ]; then echo "Creating $(SCAN_VENV)"; $(BIN)/python -m venv "$(SCAN_VENV)"; fi
+	$(SCAN_BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(SCAN_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+	@touch $@
+
 test: lint pytest
 
-lint: ruff mypy cfn-lint sam-validate
+lint: ruff mypy cfn-lint sam-validate checkov
 
 ruff: venv
 	$(BIN)/ruff check .
@@ -82,10 +98,17 @@ mypy: venv
 	$(BIN)/mypy
 
 cfn-lint: venv
-	$(BIN)/cfn-lint $(TEMPLATE)
+	$(BIN)/cfn-lint $(TEMPLATES)
 
 sam-validate: venv
-	$(OFFLINE_AWS) $(SAM_ENV) $(BIN)/sam validate --lint --template-file $(TEMPLATE)
+	for template in $(TEMPLATES); do \
+	  $(OFFLINE_AWS) $(SAM_ENV) $(BIN)/sam validate --lint --template-file "$$template"; \
+	done
+
+# Zero failed checks; each skip is justified in the template's Metadata (checkov: skip: id, comment).
+checkov: venv
+	$(OFFLINE_AWS) BC_SKIP_MAPPING=TRUE $(SCAN_BIN)/checkov --quiet --compact --skip-download \
+	  --framework cloudformation $(foreach template,$(TEMPLATES),--file $(template))
 
 pytest: venv
 	$(BIN)/pytest
@@ -107,5 +130,5 @@ bench: venv
 	$(OFFLINE_AWS) $(BIN)/python -m emulator.bench
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SCAN_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,247 @@
+"""Least privilege, read from both templates: what each role may do is what its stage calls, and no more.
+
+template.yaml (the database account: one role per function, one per state machine) and
+nekt-account/template.yaml (the Nekt account: the accepter role) are read as CloudFormation reads
+them (cfn-lint's decoder, as the emulator does). Both branches of an `Fn::If` count: a role must be
+right whichever way the stack is deployed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG
+
+ROOT = Path(__file__).resolve().parent.parent
+MAIN = cfn_yaml.load(str(ROOT / "template.yaml"))
+NEKT = cfn_yaml.load(str(ROOT / "nekt-account" / "template.yaml"))
+PACKAGE = ROOT / "functions" / "nekt_peering"
+
+# Write actions that AWS authorizes only on Resource "*" (no resource-level permissions), and why we need them.
+UNSCOPABLE_WRITES = {
+    # Step Functions log delivery to CloudWatch Logs (the state machines' Logging): AWS documents this set
+    # with Resource "*"; none of these actions takes a resource ARN.
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}
+
+NEKT_SIDE = {"sts:AssumeRole"}  # the functions that work in the Nekt account through the accepter role
+
+# Function -> (the modules its handler runs, the actions those modules call). An action must be called
+# by name in one of the modules (ec2:CreateTags: through TagSpecifications on create, or create_tags).
+FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
+    "DiscoverFunction": (("discover", "exclusive", "aws"), {
+        "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
+        "ec2:DescribeVpcs", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
+        "ec2:DescribeVpcPeeringConnections", "ec2:DescribeSubnets",
+        "states:ListExecutions", "states:DescribeExecution", *NEKT_SIDE}),
+    "PreflightFunction": (("preflight",), set()),
+    "RequestPeeringFunction": (("peering", "discover"), {
+        "ec2:DescribeVpcPeeringConnections", "ec2:CreateVpcPeeringConnection", "ec2:CreateTags"}),
+    "PeeringStatusFunction": (("peering",), {"ec2:DescribeVpcPeeringConnections"}),
+    "AcceptPeeringFunction": (("peering", "aws"), {
+        "ec2:DescribeVpcPeeringConnections", "ec2:AcceptVpcPeeringConnection", "ec2:CreateTags", *NEKT_SIDE}),
+    "UpdateRoutesFunction": (("routes", "aws"), {"ec2:CreateRoute", "ec2:DescribeRouteTables", *NEKT_SIDE}),
+    "AuthorizeIngressFunction": (("ingress",), {
+        "ec2:AuthorizeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules", "ec2:CreateTags"}),
+    "EnableDnsResolutionFunction": (("dns", "peering"), {
+        "ec2:DescribeVpcPeeringConnections", "ec2:ModifyVpcPeeringConnectionOptions"}),
+    "VerifyFunction": (("verify", "ingress", "peering", "aws"), {
+        "ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
+        *NEKT_SIDE}),
+    "RevokeIngressFunction": (("rollback", "ingress"), {
+        "ec2:DescribeSecurityGroupRules", "ec2:RevokeSecurityGroupIngress"}),
+    "DeleteRoutesFunction": (("rollback", "discover", "aws"), {
+        "ec2:DescribeRouteTables", "ec2:DescribeVpcPeeringConnections", "ec2:DeleteRoute", *NEKT_SIDE}),
+    "RestoreDnsResolutionFunction": (("rollback", "peering"), {
+        "ec2:DescribeVpcPeeringConnections", "ec2:ModifyVpcPeeringConnectionOptions"}),
+    "DeletePeeringFunction": (("rollback", "discover", "peering"), {
+        "ec2:DescribeVpcPeeringConnections", "ec2:DeleteVpcPeeringConnection"}),
+    "FindConnectionFunction": (("rollback", "aws"), {
+        "ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
+        *NEKT_SIDE}),
+    "ApiFunction": (("api",), {
+        "states:StartExecution", "states:ListExecutions", "states:DescribeExecution", "states:GetExecutionHistory"}),
+}
+
+# The Nekt-side calls of the stages above (through nekt_session), all the accepter role may do.
+ACCEPTER_ROLE = (("discover", "peering", "routes", "verify", "rollback"), {
+    "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeRouteTables", "ec2:DescribeVpcPeeringConnections",
+    "ec2:AcceptVpcPeeringConnection", "ec2:CreateTags", "ec2:CreateRoute", "ec2:DeleteRoute"})
+
+STATE_MACHINE_ACTIONS = {"lambda:InvokeFunction", "events:PutEvents", *UNSCOPABLE_WRITES}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def text(value: Any) -> str:
+    """A string, or the template of an Fn::Sub."""
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        return str(value["Fn::Sub"])
+    return value if isinstance(value, str) else repr(value)
+
+
+def sam_statements(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The statements of a SAM function's or state machine's Policies, both branches of each Fn::If."""
+    for policy in resource["Properties"].get("Policies", []):
+        branches = policy["Fn::If"][1:] if isinstance(policy, dict) and "Fn::If" in policy else [policy]
+        for branch in branches:
+            if branch == {"Ref": "AWS::NoValue"}:
+                continue
+            assert isinstance(branch, dict) and set(branch) == {"Statement"}, (
+                f"policy {branch!r}: write statements, not SAM policy templates or managed policies, so this "
+                "test can read what the role may do")
+            yield from branch["Statement"]
+
+
+def role_statements(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for policy in resource["Properties"].get("Policies", []):
+        yield from policy["PolicyDocument"]["Statement"]
+
+
+def all_roles() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    for logical_id, resource in MAIN["Resources"].items():
+        if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            yield f"template.yaml {logical_id}", list(sam_statements(resource))
+    for logical_id, resource in NEKT["Resources"].items():
+        if resource["Type"] == "AWS::IAM::Role":
+            yield f"nekt-account/template.yaml {logical_id}", list(role_statements(resource))
+
+
+def allowed_actions(statements: list[dict[str, Any]]) -> set[str]:
+    return {action for statement in statements if statement["Effect"] == "Allow"
+            for action in as_list(statement["Action"])}
+
+
+def is_read(action: str) -> bool:
+    return action.split(":", 1)[1].startswith(("Describe", "List", "Get"))
+
+
+def snake(action: str) -> str:
+    name = action.split(":", 1)[1]
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def called_in(action: str, modules: tuple[str, ...]) -> bool:
+    source = "\n".join((PACKAGE / f"{module}.py").read_text() for module in modules)
+    if action == "ec2:CreateTags" and "TagSpecifications" in source:
+        return True
+    return snake(action) in source
+
+
+ROLES = dict(all_roles())
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_no_wildcard_actions_and_no_unscoped_writes(role: str) -> None:
+    for statement in ROLES[role]:
+        assert "NotAction" not in statement and "NotResource" not in statement, f"{role}: {statement}"
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, f"{role}: action {action!r} is a wildcard"
+            if "*" in as_list(statement["Resource"]) and not is_read(action):
+                assert action in UNSCOPABLE_WRITES, (
+                    f"{role}: {action} on Resource '*'; scope it, or add it to UNSCOPABLE_WRITES with the reason")
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_each_function_may_do_what_its_stage_calls_and_nothing_else(function: str) -> None:
+    modules, expected = FUNCTIONS[function]
+    actions = allowed_actions(list(sam_statements(MAIN["Resources"][function])))
+    assert actions - expected == set(), f"{function} is allowed what its stage never calls"
+    assert expected - actions == set(), f"{function} is not allowed what its stage calls"
+    assert [action for action in expected if not called_in(action, modules)] == [], (
+        f"FUNCTIONS[{function!r}] names actions that {', '.join(modules)} never call")
+
+
+def test_every_function_is_in_the_mapping() -> None:
+    functions = {logical_id for logical_id, resource in MAIN["Resources"].items()
+                 if resource["Type"] == "AWS::Serverless::Function"}
+    assert functions == set(FUNCTIONS)
+
+
+def accepter_role() -> dict[str, Any]:
+    roles = [resource for resource in NEKT["Resources"].values() if resource["Type"] == "AWS::IAM::Role"]
+    assert len(roles) == 1
+    return roles[0]
+
+
+def test_accepter_role_may_do_the_nekt_side_calls_and_nothing_else() -> None:
+    modules, expected = ACCEPTER_ROLE
+    assert allowed_actions(list(role_statements(accepter_role()))) == expected
+    assert [action for action in expected if not called_in(action, modules)] == []
+
+
+def test_accepter_role_trusts_only_the_main_stacks_function_roles_with_the_external_id() -> None:
+    trust = accepter_role()["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust, "the accepter role trusts no one"
+    role_path = text(MAIN["Globals"]["Function"]["RolePath"]).replace("${AWS::StackName}", "${DatabaseStackName}")
+    for statement in trust:
+        assert statement["Effect"] == "Allow" and as_list(statement["Action"]) == ["sts:AssumeRole"]
+        assert text(statement["Principal"]["AWS"]).endswith(":iam::${DatabaseAccountId}:root")
+        condition = statement["Condition"]
+        assert "sts:ExternalId" in condition["StringEquals"], "the trust must require the ExternalId"
+        assert text(condition["ArnLike"]["aws:PrincipalArn"]).endswith(f":role{role_path}*"), (
+            "the trust must admit exactly the roles under the main stack's RolePath")
+
+
+def accept_statements(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [statement for statement in statements
+            if "ec2:AcceptVpcPeeringConnection" in as_list(statement["Action"]) and statement["Effect"] == "Allow"]
+
+
+@pytest.mark.parametrize("statements", [
+    pytest.param(list(role_statements(accepter_role())), id="nekt-account accepter role"),
+    pytest.param(list(sam_statements(MAIN["Resources"]["AcceptPeeringFunction"])), id="AcceptPeeringFunction"),
+])
+def test_accept_only_into_the_nekt_vpc(statements: list[dict[str, Any]]) -> None:
+    accepts = accept_statements(statements)
+    assert accepts
+    for statement in accepts:
+        resources = [text(resource) for resource in as_list(statement["Resource"])]
+        if all(resource.endswith(":vpc/${NektVpcId}") for resource in resources):
+            continue  # the Nekt VPC itself, as the accept's VPC resource
+        assert all(":vpc-peering-connection/" in resource for resource in resources), resources
+        accepter = statement.get("Condition", {}).get("ArnEquals", {}).get("ec2:AccepterVpc")
+        assert accepter is not None, "accepting a peering must be conditioned on ec2:AccepterVpc"
+        assert text(accepter).endswith(":vpc/${NektVpcId}")
+
+
+def test_state_machines_invoke_only_their_own_functions_and_put_only_their_events() -> None:
+    for logical_id, resource in MAIN["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::StateMachine":
+            continue
+        statements = list(sam_statements(resource))
+        assert allowed_actions(statements) <= STATE_MACHINE_ACTIONS, logical_id
+        own = {expression["Fn::GetAtt"][0] if isinstance(expression["Fn::GetAtt"], list)
+               else expression["Fn::GetAtt"].split(".")[0]
+               for name, expression in resource["Properties"]["DefinitionSubstitutions"].items()
+               if name.endswith("FunctionArn")}
+        for statement in statements:
+            if "lambda:InvokeFunction" in as_list(statement["Action"]):
+                invoked = {resource_arn["Fn::GetAtt"][0] if isinstance(resource_arn["Fn::GetAtt"], list)
+                           else resource_arn["Fn::GetAtt"].split(".")[0] for resource_arn in statement["Resource"]}
+                assert invoked == own, f"{logical_id} may invoke {sorted(invoked ^ own)}"
+            if "events:PutEvents" in as_list(statement["Action"]):
+                assert statement["Condition"]["StringEquals"]["events:source"] == "nekt.peering"
+                assert text(statement["Resource"]).endswith(":event-bus/default")
+        assert resource["Properties"]["Tracing"] == {"Enabled": True}
+        assert resource["Properties"]["Logging"]["Destinations"], f"{logical_id} logs nowhere"
+
+
+PRODUCT_TAG_KEYS = {"Name", CONNECTION_TAG_KEY, MANAGED_BY_TAG[0]}
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_tags_only_with_the_products_keys(role: str) -> None:
+    for statement in ROLES[role]:
+        if "ec2:CreateTags" in as_list(statement["Action"]):
+            keys = statement.get("Condition", {}).get("ForAllValues:StringEquals", {}).get("aws:TagKeys")
+            assert keys is not None and set(as_list(keys)) <= PRODUCT_TAG_KEYS, f"{role}: {statement}"
