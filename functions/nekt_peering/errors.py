@@ -48,6 +48,11 @@ class PeeringMismatch(ConnectError):
     """The peering request is not the one from the discovered database VPC: never accepted."""
 
 
+class ChangeRefused(ConnectError):
+    """A change wider than a connection may make (an ingress rule other than TCP on the database's port
+    from the Nekt CIDR or NektPublicIp/32, a route other than between the two VPCs' CIDRs): never made."""
+
+
 class PeeringFailed(ConnectError):
     """AWS reports the peering as failed, rejected, expired or deleted."""
 

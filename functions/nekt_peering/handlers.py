@@ -103,14 +103,16 @@ def accept_peering(event: Event) -> Event:
 def update_routes(event: Event) -> list[Event]:
     facts = event["discovery"]
     return routes.update_routes(
-        _database_ec2(facts), _nekt_ec2(facts), event["plan"]["routes"], event["peering"]["peeringConnectionId"]
+        _database_ec2(facts), _nekt_ec2(facts), event["plan"]["routes"], event["peering"]["peeringConnectionId"],
+        allowed=routes.allowed_routes(facts),
     )
 
 
 @stage
 def authorize_ingress(event: Event) -> Event:
     facts = event["discovery"]
-    return ingress.authorize_ingress(_database_ec2(facts), event["plan"]["ingress"], facts["request"]["connectionId"])
+    return ingress.authorize_ingress(_database_ec2(facts), event["plan"]["ingress"], facts["request"]["connectionId"],
+                                     allowed=ingress.allowed_rule(facts))
 
 
 @stage

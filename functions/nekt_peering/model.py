@@ -39,6 +39,8 @@ _VPC = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _ROUTE_TABLE = re.compile(r"^rtb-[0-9a-f]{8,17}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}):role/[\w+=,.@/-]{1,512}$", re.ASCII)
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
+# A VPC CIDR block is /16 to /28: AWS refuses any other, so nothing wider can be a VPC's.
+VPC_PREFIX_LENGTHS = range(16, 29)
 
 
 @dataclass(frozen=True)
