@@ -19,7 +19,7 @@ from nekt_peering import dns, exclusive, ingress, peering, rollback, routes
 from nekt_peering.aws import ACCESS_DENIED_CODES, client, database_session, error_code, nekt_session
 from nekt_peering.discover import discover as discover_facts
 from nekt_peering.errors import AccessDenied
-from nekt_peering.model import ConnectRequest, DisconnectRequest, Settings
+from nekt_peering.model import ConnectRequest, DisconnectRequest, Settings, check_stage_event
 from nekt_peering.preflight import plan as make_plan
 from nekt_peering.verify import verify as verify_live_state
 
@@ -36,6 +36,7 @@ def stage(logic: Callable[[Event], Any]) -> Callable[[Event, Any], Any]:
     @tracer.capture_lambda_handler(capture_response=False)
     @functools.wraps(logic)
     def handler(event: Event, context: Any) -> Any:
+        check_stage_event(event)
         try:
             return logic(event)
         except ClientError as error:
@@ -89,7 +90,7 @@ def request_peering(event: Event) -> Event:
 def peering_status(event: Event) -> Event:
     facts = event["discovery"]
     return peering.check_status(
-        _database_ec2(facts), event["peering"], event["awaiting"], facts["settings"]["maxPolls"]
+        _database_ec2(facts), event["peering"], event["awaiting"], Settings.from_dict(facts["settings"]).max_polls
     )
 
 
