@@ -30,9 +30,13 @@ Event = dict[str, Any]
 
 
 def stage(logic: Callable[[Event], Any]) -> Callable[[Event, Any], Any]:
-    """Logging with the execution id as correlation id, tracing, and AWS refusals named AccessDenied."""
+    """Logging with the execution id as correlation id, tracing, the event's ids and sizes checked
+    before any call, and AWS refusals named AccessDenied.
 
-    @logger.inject_lambda_context(correlation_id_path="executionId", clear_state=True)
+    The event is never logged (log_event=False, whatever POWERTOOLS_LOGGER_LOG_EVENT says): it carries
+    the settings, NektExternalId included."""
+
+    @logger.inject_lambda_context(correlation_id_path="executionId", clear_state=True, log_event=False)
     @tracer.capture_lambda_handler(capture_response=False)
     @functools.wraps(logic)
     def handler(event: Event, context: Any) -> Any:
@@ -177,7 +181,9 @@ def delete_peering(event: Event) -> Event:
         _database_ec2(event["discovery"]), event, progress))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+# Never the event: API Gateway's carries the caller's SigV4 headers, X-Amz-Security-Token included.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True,
+                              log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 def api(event: Event, context: Any) -> Event:
     """The REST API (API Gateway proxy integration): routes are nekt_peering.api's."""

@@ -138,7 +138,8 @@ class Settings:
         _require(text, "nektRouteTableId", _ROUTE_TABLE, "empty or a route table id such as rtb-0abc1234",
                  optional=True)
         _require(text, "nektAccepterRoleArn", _ROLE_ARN, "empty or an IAM role ARN", optional=True)
-        _require(text, "nektExternalId", _EXTERNAL_ID, "2-1224 characters of [A-Za-z0-9+=,.@:/-_]", optional=True)
+        _require(text, "nektExternalId", _EXTERNAL_ID, "2-1224 characters of [A-Za-z0-9+=,.@:/-_]", optional=True,
+                 secret=True)
         role = _ROLE_ARN.match(text["nektAccepterRoleArn"])
         if role and role.group(1) != text["nektAccountId"]:
             raise InvalidSettings(f"setting NektAccepterRoleArn is a role in account {role.group(1)}, "
@@ -191,12 +192,14 @@ def _parameter_name(setting: str) -> str:
     return setting[0].upper() + setting[1:]
 
 
-def _require(text: dict[str, str], key: str, pattern: re.Pattern[str], expected: str, optional: bool = False) -> None:
+def _require(text: dict[str, str], key: str, pattern: re.Pattern[str], expected: str, optional: bool = False,
+             secret: bool = False) -> None:
     value = text[key]
     if optional and not value:
         return
     if not pattern.match(value):
-        raise InvalidSettings(f"setting {_parameter_name(key)} is {value!r}, expected {expected}: "
+        shown = f"{len(value)} characters (not shown)" if secret else repr(value)
+        raise InvalidSettings(f"setting {_parameter_name(key)} is {shown}, expected {expected}: "
                               "redeploy the stack with a valid value")
 
 
