@@ -163,9 +163,11 @@ def _name_in_nekt_account(nekt_ec2: Any, described: dict[str, Any], facts: dict[
 def describe_peering(ec2: Any, peering_id: str) -> dict[str, Any]:
     """The peering as this account sees it; PeeringFailed once AWS has forgotten it."""
     try:
-        return dict(ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])
-                    ["VpcPeeringConnections"][0])
+        found = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])["VpcPeeringConnections"]
     except ClientError as error:
         if "NotFound" not in str(error.response.get("Error", {}).get("Code", "")):
             raise
-        raise PeeringFailed(f"peering {peering_id} no longer exists: run again to request a new one") from None
+        found = []
+    if not found:  # forgotten, or never one this account is part of
+        raise PeeringFailed(f"peering {peering_id} no longer exists: run again to request a new one")
+    return dict(found[0])
