@@ -284,7 +284,8 @@ STAGE_EVENT_SCHEMA: dict[str, Any] = {
         "plan": {"type": "object", "properties": {
             "peering": _PEERING,
             "routes": {"type": "array", "maxItems": 1000, "items": _ROUTE},
-            "ingress": {"anyOf": [_RULE, {"type": "array", "maxItems": 1000, "items": _RULE}]},
+            # one rule for a connect, every tagged rule for a disconnect
+            "ingress": {"if": {"type": "array"}, "then": {"maxItems": 1000, "items": _RULE}, "else": _RULE},
         }},
         "peering": _PEERING,
         "awaiting": {"enum": ["pending-acceptance", "active", "deleted"]},
