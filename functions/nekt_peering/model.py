@@ -317,9 +317,12 @@ def check_stage_event(event: Any) -> None:
         if actual is not None and actual != wanted:
             raise InvalidInput(f"{field} is {actual!r}, but the settings say {wanted!r}: a stage acts only on the "
                                "database account and the Nekt VPC of the stack's settings")
-    cidrs = [*facts["database"].get("cidrs", []), *((facts.get("nekt") or {}).get("cidrs", []))]
-    for cidr in cidrs:
-        try:
-            ipaddress.IPv4Network(cidr)
-        except ValueError:
-            raise InvalidInput(f"discovery CIDR {cidr!r} has host bits set: it is not a network") from None
+    nekt = facts.get("nekt") or {}
+    cidrs = {"discovery.database.cidrs": facts["database"].get("cidrs", []),
+             "discovery.nekt.cidrs": nekt.get("cidrs", []), "discovery.nekt.cidr": [nekt.get("cidr", "0.0.0.0/16")]}
+    for field, values in cidrs.items():
+        for cidr in values:
+            try:
+                ipaddress.IPv4Network(cidr)
+            except ValueError:
+                raise InvalidInput(f"{field} has {cidr!r}, which has host bits set: not a network") from None
