@@ -244,7 +244,7 @@ def test_update_routes_writes_each_side_with_its_own_account(world: World) -> No
     pcx = world.request_peering(facts)["peeringConnectionId"]
     planned = plan(facts)["routes"]
 
-    done = routes.update_routes(world.db_ec2, world.nekt_ec2, planned, pcx)
+    done = routes.update_routes(world.db_ec2, world.nekt_ec2, planned, pcx, routes.allowed_routes(facts))
 
     assert [r["created"] for r in done] == [True] * 4
     assert routes_to(world.nekt_ec2, world.nekt.private_route_table_id, "10.0.0.0/16")[0][
@@ -258,10 +258,11 @@ def test_update_routes_writes_each_side_with_its_own_account(world: World) -> No
 
 
 def test_authorize_ingress_adds_one_tagged_nekt_rule_on_the_database_port(world: World) -> None:
-    planned = plan(world.discover())["ingress"]
+    facts = world.discover()
+    planned, allowed = plan(facts)["ingress"], ingress.allowed_rule(facts)
 
-    first = ingress.authorize_ingress(world.db_ec2, planned, "orders")
-    second = ingress.authorize_ingress(world.db_ec2, planned, "orders")
+    first = ingress.authorize_ingress(world.db_ec2, planned, "orders", allowed)
+    second = ingress.authorize_ingress(world.db_ec2, planned, "orders", allowed)
 
     assert (first["created"], second["created"]) == (True, False)
     assert first["ruleId"] == second["ruleId"]
@@ -281,9 +282,10 @@ def test_authorize_ingress_adds_its_rule_beside_a_rule_for_another_port(world: W
         GroupId=world.database.security_group_id,
         IpPermissions=[{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
                         "IpRanges": [{"CidrIp": "10.100.0.0/23"}]}])
-    planned = plan(world.discover())["ingress"]
+    facts = world.discover()
 
-    assert ingress.authorize_ingress(world.db_ec2, planned, "orders")["created"] is True
+    assert ingress.authorize_ingress(world.db_ec2, plan(facts)["ingress"], "orders",
+                                     ingress.allowed_rule(facts))["created"] is True
     assert ingress.find_rule(world.db_ec2, world.database.security_group_id, 3306, "10.100.0.0/23") is not None
 
 
@@ -424,8 +426,8 @@ def test_after_every_stage_a_new_discovery_plans_no_changes(world: World) -> Non
     facts = world.discover()
     first_plan = plan(facts)
     pcx = peering.accept_peering(world.nekt_ec2, facts, world.request_peering(facts))["peeringConnectionId"]
-    routes.update_routes(world.db_ec2, world.nekt_ec2, first_plan["routes"], pcx)
-    ingress.authorize_ingress(world.db_ec2, first_plan["ingress"], "orders-db")
+    routes.update_routes(world.db_ec2, world.nekt_ec2, first_plan["routes"], pcx, routes.allowed_routes(facts))
+    ingress.authorize_ingress(world.db_ec2, first_plan["ingress"], "orders-db", ingress.allowed_rule(facts))
     dns.enable_dns_resolution(world.db_ec2, pcx, world.database.vpc_id)
 
     again = plan(world.discover())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import boto3
@@ -15,6 +16,10 @@ from nekt_peering.model import Settings
 
 # Throttling (RequestLimitExceeded, Throttling) is absorbed here rather than failing a stage.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, user_agent_extra="nekt-peering")
+
+# botocore's DEBUG records carry whole requests and responses: AssumeRole's ExternalId and the
+# credentials it returns. Whatever level a function logs at, they are never written.
+logging.getLogger("botocore").setLevel(logging.INFO)
 
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthFailure"})
 

@@ -48,6 +48,11 @@ class PeeringMismatch(ConnectError):
     """The peering request is not the one from the discovered database VPC: never accepted."""
 
 
+class ChangeRefused(ConnectError):
+    """A change wider than a connection may make (an ingress rule other than TCP on the database's port
+    from the Nekt CIDR or NektPublicIp/32, a route other than between the two VPCs' CIDRs): never made."""
+
+
 class PeeringFailed(ConnectError):
     """AWS reports the peering as failed, rejected, expired or deleted."""
 
@@ -88,7 +93,10 @@ def cause_message(cause: str) -> str:
 # What a person does about each error: the `nekt-peering` CLI prints it after the cause, and the
 # README's troubleshooting table says the same (tests/test_docs.py compares them).
 WHAT_TO_DO: dict[str, str] = {
-    "InvalidInput": "Fix the field and start again.",
+    "InvalidInput": "Fix the field and start again; start a connection from the state machine rather than a "
+                    "hand-edited stage event.",
+    "ChangeRefused": "Start the connection again from the state machine; if it repeats, check who edits executions "
+                     "or invokes the functions.",
     "InvalidSettings": "Redeploy with a valid value.",
     "DatabaseNotFound": "Check `identifier` and `region`. A database outside AWS cannot be connected this way: "
                         "ask Nekt support for a call.",

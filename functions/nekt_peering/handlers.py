@@ -19,7 +19,7 @@ from nekt_peering import dns, exclusive, ingress, peering, rollback, routes
 from nekt_peering.aws import ACCESS_DENIED_CODES, client, database_session, error_code, nekt_session
 from nekt_peering.discover import discover as discover_facts
 from nekt_peering.errors import AccessDenied
-from nekt_peering.model import ConnectRequest, DisconnectRequest, Settings
+from nekt_peering.model import ConnectRequest, DisconnectRequest, Settings, check_stage_event
 from nekt_peering.preflight import plan as make_plan
 from nekt_peering.verify import verify as verify_live_state
 
@@ -30,12 +30,17 @@ Event = dict[str, Any]
 
 
 def stage(logic: Callable[[Event], Any]) -> Callable[[Event, Any], Any]:
-    """Logging with the execution id as correlation id, tracing, and AWS refusals named AccessDenied."""
+    """Logging with the execution id as correlation id, tracing, the event's ids and sizes checked
+    before any call, and AWS refusals named AccessDenied.
 
-    @logger.inject_lambda_context(correlation_id_path="executionId", clear_state=True)
+    The event is never logged (log_event=False, whatever POWERTOOLS_LOGGER_LOG_EVENT says): it carries
+    the settings, NektExternalId included."""
+
+    @logger.inject_lambda_context(correlation_id_path="executionId", clear_state=True, log_event=False)
     @tracer.capture_lambda_handler(capture_response=False)
     @functools.wraps(logic)
     def handler(event: Event, context: Any) -> Any:
+        check_stage_event(event)
         try:
             return logic(event)
         except ClientError as error:
@@ -89,7 +94,7 @@ def request_peering(event: Event) -> Event:
 def peering_status(event: Event) -> Event:
     facts = event["discovery"]
     return peering.check_status(
-        _database_ec2(facts), event["peering"], event["awaiting"], facts["settings"]["maxPolls"]
+        _database_ec2(facts), event["peering"], event["awaiting"], Settings.from_dict(facts["settings"]).max_polls
     )
 
 
@@ -103,14 +108,16 @@ def accept_peering(event: Event) -> Event:
 def update_routes(event: Event) -> list[Event]:
     facts = event["discovery"]
     return routes.update_routes(
-        _database_ec2(facts), _nekt_ec2(facts), event["plan"]["routes"], event["peering"]["peeringConnectionId"]
+        _database_ec2(facts), _nekt_ec2(facts), event["plan"]["routes"], event["peering"]["peeringConnectionId"],
+        allowed=routes.allowed_routes(facts),
     )
 
 
 @stage
 def authorize_ingress(event: Event) -> Event:
     facts = event["discovery"]
-    return ingress.authorize_ingress(_database_ec2(facts), event["plan"]["ingress"], facts["request"]["connectionId"])
+    return ingress.authorize_ingress(_database_ec2(facts), event["plan"]["ingress"], facts["request"]["connectionId"],
+                                     allowed=ingress.allowed_rule(facts))
 
 
 @stage
@@ -174,7 +181,9 @@ def delete_peering(event: Event) -> Event:
         _database_ec2(event["discovery"]), event, progress))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+# Never the event: API Gateway's carries the caller's SigV4 headers, X-Amz-Security-Token included.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True,
+                              log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 def api(event: Event, context: Any) -> Event:
     """The REST API (API Gateway proxy integration): routes are nekt_peering.api's."""

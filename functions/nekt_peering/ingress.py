@@ -2,19 +2,72 @@
 
 from __future__ import annotations
 
+import ipaddress
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from nekt_peering.aws import error_code, tag_list
 from nekt_peering.discover import allows_tcp_port_from, rule_facts
-from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG
+from nekt_peering.errors import ChangeRefused
+from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, VPC_PREFIX_LENGTHS, Settings
 
 RULE_DESCRIPTION = "Nekt"
 
 
-def authorize_ingress(ec2: Any, planned: dict[str, Any], connection_id: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AllowedRule:
+    """The one ingress rule a connection may add: TCP on the database's port, on its security group,
+    from the Nekt CIDR (peering) or NektPublicIp/32 (public)."""
+
+    group_id: str
+    port: int
+    cidr: str
+    prefix_lengths: range  # a VPC CIDR is /16 to /28 (AWS refuses any other); a public IP is /32
+
+
+def allowed_rule(facts: dict[str, Any]) -> AllowedRule:
+    """What the discovered facts and the settings allow, whatever a plan says."""
+    database = facts["database"]
+    if facts["mode"] == "public":
+        cidr, lengths = Settings.from_dict(facts["settings"]).nekt_public_cidr, range(32, 33)
+    else:
+        cidr, lengths = facts["nekt"]["cidr"], VPC_PREFIX_LENGTHS
+        if cidr not in facts["nekt"]["cidrs"]:
+            raise ChangeRefused(f"the Nekt CIDR {cidr} is not one of the Nekt VPC's CIDRs "
+                                f"({', '.join(facts['nekt']['cidrs'])}): no ingress rule was added")
+    return AllowedRule(database["securityGroupId"], database["port"], cidr, lengths)
+
+
+def refuse_unless_allowed(planned: dict[str, Any], allowed: AllowedRule) -> None:
+    """The last line of defence before AuthorizeSecurityGroupIngress: nothing wider than Nekt, ever."""
+    wrong = []
+    try:
+        network = ipaddress.ip_network(planned["cidr"])
+    except (TypeError, ValueError):
+        network = None
+    if network is None or network.version != 4 or network.prefixlen not in allowed.prefix_lengths:
+        wrong.append(f"source {planned['cidr']!r} is not an IPv4 network of /{allowed.prefix_lengths[0]}"
+                     f"{'' if len(allowed.prefix_lengths) == 1 else f' to /{allowed.prefix_lengths[-1]}'}")
+    if planned["cidr"] != allowed.cidr:
+        wrong.append(f"source {planned['cidr']!r} is not {allowed.cidr}")
+    port = planned["port"]
+    if type(port) is not int or not 0 < port < 65536 or port != allowed.port:
+        wrong.append(f"port {planned['port']!r} is not the database's port {allowed.port}")
+    if planned["groupId"] != allowed.group_id:
+        wrong.append(f"security group {planned['groupId']!r} is not the database's {allowed.group_id}")
+    if wrong:
+        raise ChangeRefused(
+            f"refused to allow {planned['cidr']!r} on {planned['groupId']!r}: {'; '.join(wrong)}. A connection only "
+            "ever allows TCP on the database's port from the Nekt CIDR or NektPublicIp/32. Nothing was changed: "
+            "start the connection again from the state machine"
+        )
+
+
+def authorize_ingress(ec2: Any, planned: dict[str, Any], connection_id: str, allowed: AllowedRule) -> dict[str, Any]:
     """Add the rule unless Preflight found it; AWS's Duplicate answer covers a retried attempt."""
+    refuse_unless_allowed(planned, allowed)
     group_id, port, cidr = planned["groupId"], planned["port"], planned["cidr"]
     if planned["exists"]:
         return _ingress_record(planned, planned["ruleId"], created=False)

@@ -39,6 +39,8 @@ _VPC = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _ROUTE_TABLE = re.compile(r"^rtb-[0-9a-f]{8,17}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}):role/[\w+=,.@/-]{1,512}$", re.ASCII)
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
+# A VPC CIDR block is /16 to /28: AWS refuses any other, so nothing wider can be a VPC's.
+VPC_PREFIX_LENGTHS = range(16, 29)
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class ConnectRequest:
 
     @classmethod
     def parse(cls, raw: Any, default_region: str) -> ConnectRequest:
-        _check(_validate_connect_input, raw, '{"database": {"identifier": "orders-db", "region": "us-east-2"}}')
+        _check(_validate_connect_input, raw,
+               'Example input: {"database": {"identifier": "orders-db", "region": "us-east-2"}}')
         database = raw["database"]
         return cls(
             identifier=database["identifier"],
@@ -78,18 +81,18 @@ class DisconnectRequest:
 
     @classmethod
     def parse(cls, raw: Any, default_region: str) -> DisconnectRequest:
-        _check(_validate_disconnect_input, raw, '{"connectionId": "orders-db", "region": "us-east-2"}')
+        _check(_validate_disconnect_input, raw, 'Example input: {"connectionId": "orders-db", "region": "us-east-2"}')
         return cls(connection_id=raw["connectionId"], region=raw.get("region", default_region))
 
     def to_dict(self) -> dict[str, Any]:
         return {"connectionId": self.connection_id, "region": self.region}
 
 
-def _check(validate: Any, raw: Any, example: str) -> None:
+def _check(validate: Any, raw: Any, hint: str) -> None:
     try:
         validate(raw)
     except fastjsonschema.JsonSchemaValueException as error:
-        raise InvalidInput(f"{_field_message(error)}. Example input: {example}") from None
+        raise InvalidInput(f"{_field_message(error)}. {hint}") from None
 
 
 def _field_message(error: fastjsonschema.JsonSchemaValueException) -> str:
@@ -135,7 +138,8 @@ class Settings:
         _require(text, "nektRouteTableId", _ROUTE_TABLE, "empty or a route table id such as rtb-0abc1234",
                  optional=True)
         _require(text, "nektAccepterRoleArn", _ROLE_ARN, "empty or an IAM role ARN", optional=True)
-        _require(text, "nektExternalId", _EXTERNAL_ID, "2-1224 characters of [A-Za-z0-9+=,.@:/-_]", optional=True)
+        _require(text, "nektExternalId", _EXTERNAL_ID, "2-1224 characters of [A-Za-z0-9+=,.@:/-_]", optional=True,
+                 secret=True)
         role = _ROLE_ARN.match(text["nektAccepterRoleArn"])
         if role and role.group(1) != text["nektAccountId"]:
             raise InvalidSettings(f"setting NektAccepterRoleArn is a role in account {role.group(1)}, "
@@ -169,7 +173,8 @@ class Settings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
-        return cls(**{key: data[_camel(key)] for key in cls.__dataclass_fields__})
+        """The settings a later stage finds in its event: checked again, as a stage may be invoked by hand."""
+        return cls.parse(data)
 
 
 _SETTING_NAMES = (
@@ -187,12 +192,14 @@ def _parameter_name(setting: str) -> str:
     return setting[0].upper() + setting[1:]
 
 
-def _require(text: dict[str, str], key: str, pattern: re.Pattern[str], expected: str, optional: bool = False) -> None:
+def _require(text: dict[str, str], key: str, pattern: re.Pattern[str], expected: str, optional: bool = False,
+             secret: bool = False) -> None:
     value = text[key]
     if optional and not value:
         return
     if not pattern.match(value):
-        raise InvalidSettings(f"setting {_parameter_name(key)} is {value!r}, expected {expected}: "
+        shown = f"{len(value)} characters (not shown)" if secret else repr(value)
+        raise InvalidSettings(f"setting {_parameter_name(key)} is {shown}, expected {expected}: "
                               "redeploy the stack with a valid value")
 
 
@@ -202,3 +209,120 @@ def _integer(text: dict[str, str], key: str, low: int, high: int) -> int:
         raise InvalidSettings(f"setting {_parameter_name(key)} is {value!r}, expected a whole number "
                               f"from {low} to {high}: redeploy the stack with a valid value")
     return int(value)
+
+
+# What a stage after Discover acts on, from its event. In an execution these come from earlier stages,
+# but a stage may be invoked by hand (sam local invoke, a copied event): each id, CIDR and number is
+# checked before any call, so a tampered event is InvalidInput, naming the field, and changes nothing.
+_IPV4 = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}"
+_VPC_CIDR = {"type": "string", "pattern": f"^{_IPV4}/(1[6-9]|2[0-8])$"}
+_RULE_CIDR = {"type": "string", "pattern": f"^{_IPV4}/(1[6-9]|2[0-8]|32)$"}
+
+
+def _id(prefix: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": f"^{prefix}-[0-9a-f]{{8,17}}$"}
+
+
+_PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
+_ACCOUNT_ID = {"type": "string", "pattern": _ACCOUNT.pattern}
+_REGION_NAME = {"type": "string", "maxLength": 25, "pattern": _REGION.pattern}
+_SHORT_TEXT = {"type": "string", "maxLength": 255}
+_SIDE = {"enum": ["database", "nekt"]}
+_ROUTE_TABLE_FACTS = {"type": "object", "required": ["routeTableId"], "properties": {
+    "routeTableId": _id("rtb"),
+    "routes": {"type": "array", "maxItems": 1000, "items": {"type": "object", "properties": {
+        "destinationCidr": {"type": "string", "maxLength": 43}, "target": _SHORT_TEXT, "state": _SHORT_TEXT}}},
+}}
+_RULE = {"type": "object", "required": ["groupId", "port", "cidr"], "properties": {
+    "groupId": _id("sg"), "port": _PORT, "cidr": _RULE_CIDR, "exists": {"type": "boolean"},
+    "ruleId": {"type": ["string", "null"], "pattern": "^sgr-[0-9a-f]{8,17}$"}, "created": {"type": "boolean"},
+}}
+_ROUTE = {"type": "object", "required": ["routeTableId", "destinationCidr", "side"], "properties": {
+    "routeTableId": _id("rtb"), "destinationCidr": _VPC_CIDR, "side": _SIDE,
+    "exists": {"type": "boolean"}, "created": {"type": "boolean"},
+}}
+_PEERING = {"type": ["object", "null"], "required": ["peeringConnectionId"], "properties": {
+    "peeringConnectionId": _id("pcx"), "status": {"type": "string", "maxLength": 32},
+    "polls": {"type": "integer", "minimum": 0, "maximum": 10000}, "created": {"type": "boolean"},
+    "databaseSide": {"enum": ["requester", "accepter"]},
+}}
+STAGE_EVENT_SCHEMA: dict[str, Any] = {
+    "title": "The event of a stage after Discover (only the fields the stages act on)",
+    "type": "object",
+    "properties": {
+        "discovery": {"type": "object", "required": ["request", "settings", "mode", "database"], "properties": {
+            "request": {"type": "object", "required": ["connectionId"], "properties": {
+                "identifier": CONNECT_INPUT_SCHEMA["properties"]["database"]["properties"]["identifier"],
+                "region": _REGION_NAME,
+                "connectionId": CONNECT_INPUT_SCHEMA["properties"]["connectionId"],
+                "mode": CONNECT_INPUT_SCHEMA["properties"]["mode"],
+                "dryRun": {"type": "boolean"},
+            }},
+            "settings": {"type": "object"},
+            "mode": {"enum": ["peering", "public"]},
+            "database": {"type": "object", "required": ["region"], "properties": {
+                "identifier": CONNECT_INPUT_SCHEMA["properties"]["database"]["properties"]["identifier"],
+                "accountId": _ACCOUNT_ID,
+                "region": _REGION_NAME,
+                "vpcId": {**_id("vpc"), "type": ["string", "null"]},
+                "port": {**_PORT, "type": ["integer", "null"]},
+                "endpoint": {"type": ["string", "null"], "maxLength": 255},
+                "securityGroupId": _id("sg"),
+                "securityGroupIds": {"type": "array", "maxItems": 5, "items": _id("sg")},
+                "cidrs": {"type": "array", "minItems": 1, "maxItems": 5, "items": _VPC_CIDR},
+                "routeTables": {"type": "array", "maxItems": 200, "items": _ROUTE_TABLE_FACTS},
+            }},
+            "nekt": {"type": ["object", "null"], "required": ["vpcId"], "properties": {
+                "accountId": _ACCOUNT_ID,
+                "region": _REGION_NAME,
+                "vpcId": _id("vpc"),
+                "cidr": _VPC_CIDR,
+                "cidrs": {"type": "array", "minItems": 1, "maxItems": 5, "items": _VPC_CIDR},
+                "routeTable": _ROUTE_TABLE_FACTS,
+            }},
+        }},
+        "plan": {"type": "object", "properties": {
+            "peering": _PEERING,
+            "routes": {"type": "array", "maxItems": 1000, "items": _ROUTE},
+            # one rule for a connect, every tagged rule for a disconnect
+            "ingress": {"if": {"type": "array"}, "then": {"maxItems": 1000, "items": _RULE}, "else": _RULE},
+        }},
+        "peering": _PEERING,
+        "awaiting": {"enum": ["pending-acceptance", "active", "deleted"]},
+        "routes": {"type": "array", "maxItems": 1000, "items": _ROUTE},
+        "ingress": _RULE,
+        "dnsResolution": {"type": ["object", "null"], "properties": {"side": {"enum": ["requester", "accepter"]}}},
+        "executionId": {"type": "string", "maxLength": 2048},
+    },
+}
+_validate_stage_event = fastjsonschema.compile(STAGE_EVENT_SCHEMA)
+
+
+def check_stage_event(event: Any) -> None:
+    """Every id, CIDR and number a stage acts on is well formed, and the Nekt side is the settings' own."""
+    _check(_validate_stage_event, event, "A stage acts only on the event its state machine passes it (examples "
+           "in events/): start the connection from the state machine")
+    facts = event.get("discovery")
+    if not facts:
+        return
+    settings = Settings.parse(facts["settings"])
+    expected = {("discovery.database.accountId", settings.stack_account_id): facts["database"].get("accountId")}
+    if facts.get("nekt"):
+        expected |= {
+            ("discovery.nekt.vpcId", settings.nekt_vpc_id): facts["nekt"].get("vpcId"),
+            ("discovery.nekt.accountId", settings.nekt_account_id): facts["nekt"].get("accountId"),
+            ("discovery.nekt.region", settings.nekt_region): facts["nekt"].get("region"),
+        }
+    for (field, wanted), actual in expected.items():
+        if actual is not None and actual != wanted:
+            raise InvalidInput(f"{field} is {actual!r}, but the settings say {wanted!r}: a stage acts only on the "
+                               "database account and the Nekt VPC of the stack's settings")
+    nekt = facts.get("nekt") or {}
+    cidrs = {"discovery.database.cidrs": facts["database"].get("cidrs", []),
+             "discovery.nekt.cidrs": nekt.get("cidrs", []), "discovery.nekt.cidr": [nekt.get("cidr", "0.0.0.0/16")]}
+    for field, values in cidrs.items():
+        for cidr in values:
+            try:
+                ipaddress.IPv4Network(cidr)
+            except ValueError:
+                raise InvalidInput(f"{field} has {cidr!r}, which has host bits set: not a network") from None

@@ -100,7 +100,9 @@ def accept_peering(nekt_ec2: Any, facts: dict[str, Any], peering: dict[str, Any]
         accepted = True
         if status == "pending-acceptance":
             status = "provisioning"
-    elif status not in ("provisioning", "active"):
+    elif status in ("provisioning", "active"):
+        check_connects_the_two_vpcs(peering_facts(described), database, nekt)
+    else:
         raise PeeringFailed(
             f"peering {peering['peeringConnectionId']} is {status!r} in the Nekt account; it cannot be accepted. "
             "Run again to request a new one"
@@ -119,17 +121,33 @@ def check_is_expected_request(
         "requester account": (requester["ownerId"], database["accountId"]),
         "accepter VPC": (accepter["vpcId"], nekt["vpcId"]),
         "accepter account": (accepter["ownerId"], nekt["accountId"]),
+        "requester region": (requester["region"], database["region"]),
+        "accepter region": (accepter["region"], nekt["region"]),
     }
     wrong = [f"{what} is {actual}, expected {wanted}" for what, (actual, wanted) in expected.items()
              if actual != wanted]
-    if requester["region"] and requester["region"] != database["region"]:
-        wrong.append(f"requester region is {requester['region']}, expected {database['region']}")
     if requester["cidr"] not in database["cidrs"]:
         wrong.append(f"requester CIDR is {requester['cidr']}, not one of {', '.join(database['cidrs'])}")
     if wrong:
         raise PeeringMismatch(
             f"peering {peering['peeringConnectionId']} was not accepted: {'; '.join(wrong)}. "
             "Only the request from the discovered database VPC is ever accepted"
+        )
+
+
+def check_connects_the_two_vpcs(
+    peering: dict[str, Any], database: dict[str, Any], nekt: dict[str, Any]
+) -> None:
+    """An accepted peering taken over (a retry, or a reused one, in either direction) joins exactly the
+    database VPC and the Nekt VPC, or the routes would lead elsewhere."""
+    ends = {(side["vpcId"], side["ownerId"]) for side in (peering["requester"], peering["accepter"])}
+    wanted = {(database["vpcId"], database["accountId"]), (nekt["vpcId"], nekt["accountId"])}
+    if ends != wanted:
+        found = " and ".join(f"{vpc} ({owner})" for vpc, owner in sorted(ends, key=str))
+        raise PeeringMismatch(
+            f"peering {peering['peeringConnectionId']} joins {found}, not the database VPC {database['vpcId']} "
+            f"({database['accountId']}) and the Nekt VPC {nekt['vpcId']} ({nekt['accountId']}): it is not used. "
+            "Start the connection again from the state machine"
         )
 
 
@@ -145,9 +163,11 @@ def _name_in_nekt_account(nekt_ec2: Any, described: dict[str, Any], facts: dict[
 def describe_peering(ec2: Any, peering_id: str) -> dict[str, Any]:
     """The peering as this account sees it; PeeringFailed once AWS has forgotten it."""
     try:
-        return dict(ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])
-                    ["VpcPeeringConnections"][0])
+        found = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])["VpcPeeringConnections"]
     except ClientError as error:
         if "NotFound" not in str(error.response.get("Error", {}).get("Code", "")):
             raise
-        raise PeeringFailed(f"peering {peering_id} no longer exists: run again to request a new one") from None
+        found = []
+    if not found:  # forgotten, or never one this account is part of
+        raise PeeringFailed(f"peering {peering_id} no longer exists: run again to request a new one")
+    return dict(found[0])

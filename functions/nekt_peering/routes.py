@@ -8,13 +8,38 @@ from botocore.exceptions import ClientError
 
 from nekt_peering.aws import error_code
 from nekt_peering.discover import route_target
-from nekt_peering.errors import RouteConflict
-from nekt_peering.preflight import NEKT_SIDE
+from nekt_peering.errors import ChangeRefused, RouteConflict
+from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE
+
+Route = tuple[str, str, str]  # side, route table id, destination CIDR
+
+
+def allowed_routes(facts: dict[str, Any]) -> frozenset[Route]:
+    """The only routes a connection may add: in Nekt's private route table to each database VPC CIDR,
+    in each of the database's route tables to the Nekt CIDR."""
+    database, nekt = facts["database"], facts["nekt"]
+    return frozenset(
+        {(NEKT_SIDE, nekt["routeTable"]["routeTableId"], cidr) for cidr in database["cidrs"]}
+        | {(DATABASE_SIDE, table["routeTableId"], nekt["cidr"]) for table in database["routeTables"]}
+    )
+
+
+def refuse_unless_allowed(planned: list[dict[str, Any]], allowed: frozenset[Route]) -> None:
+    """Before the first CreateRoute: every route of the plan, or none."""
+    wrong = [f"{route['destinationCidr']} in {route['routeTableId']} ({route['side']} side)" for route in planned
+             if (route["side"], route["routeTableId"], route["destinationCidr"]) not in allowed]
+    if wrong:
+        raise ChangeRefused(
+            f"refused to route {'; '.join(wrong)} through the peering: a connection only routes the Nekt private "
+            "route table to the database VPC's CIDRs and the database's route tables to the Nekt CIDR. Nothing was "
+            "changed: start the connection again from the state machine"
+        )
 
 
 def update_routes(
-    database_ec2: Any, nekt_ec2: Any, planned: list[dict[str, Any]], peering_id: str
+    database_ec2: Any, nekt_ec2: Any, planned: list[dict[str, Any]], peering_id: str, allowed: frozenset[Route]
 ) -> list[dict[str, Any]]:
+    refuse_unless_allowed(planned, allowed)
     routes = []
     for route in planned:
         ec2 = nekt_ec2 if route["side"] == NEKT_SIDE else database_ec2
