@@ -66,7 +66,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "FindConnectionFunction": (("rollback", "aws"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         *NEKT_SIDE}),
-    "ApiFunction": (("api",), {
+    "ApiFunction": (("api", "connections"), {
         "states:StartExecution", "states:ListExecutions", "states:DescribeExecution", "states:GetExecutionHistory"}),
 }
 
