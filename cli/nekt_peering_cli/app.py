@@ -38,6 +38,14 @@ class Mode(StrEnum):
     public = "public"
 
 
+# The request options of connect and plan.
+DatabaseOption = Annotated[str, typer.Option("--db", help="RDS DB instance or Aurora DB cluster identifier.")]
+DatabaseRegionOption = Annotated[str | None, typer.Option(
+    "--region", help="The database's region (default: the stack's).")]
+ModeOption = Annotated[Mode, typer.Option(help="auto: public path for a publicly accessible database.")]
+ConnectionIdOption = Annotated[str | None, typer.Option(help="Names the connection (default: the identifier).")]
+
+
 @dataclass
 class Target:
     """Where the commands act; the stack is looked up only when a command needs it."""
@@ -83,11 +91,10 @@ def _target(context: typer.Context) -> Target:
 @app.command()
 def connect(
     context: typer.Context,
-    db: Annotated[str, typer.Option("--db", help="RDS DB instance or Aurora DB cluster identifier.")],
-    region: Annotated[str | None, typer.Option(
-        "--region", help="The database's region (default: the stack's).")] = None,
-    mode: Annotated[Mode, typer.Option(help="auto: public path for a publicly accessible database.")] = Mode.auto,
-    connection_id: Annotated[str | None, typer.Option(help="Names the connection (default: the identifier).")] = None,
+    db: DatabaseOption,
+    region: DatabaseRegionOption = None,
+    mode: ModeOption = Mode.auto,
+    connection_id: ConnectionIdOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only: list the changes, make none.")] = False,
 ) -> None:
     """Connect a database, following each stage until it is connected (or rolled back)."""
@@ -97,11 +104,10 @@ def connect(
 @app.command()
 def plan(
     context: typer.Context,
-    db: Annotated[str, typer.Option("--db", help="RDS DB instance or Aurora DB cluster identifier.")],
-    region: Annotated[str | None, typer.Option(
-        "--region", help="The database's region (default: the stack's).")] = None,
-    mode: Annotated[Mode, typer.Option(help="auto: public path for a publicly accessible database.")] = Mode.auto,
-    connection_id: Annotated[str | None, typer.Option(help="Names the connection (default: the identifier).")] = None,
+    db: DatabaseOption,
+    region: DatabaseRegionOption = None,
+    mode: ModeOption = Mode.auto,
+    connection_id: ConnectionIdOption = None,
 ) -> None:
     """Print the changes a connect would make (a dry run: nothing is changed)."""
     _run_connect(_target(context), _request(db, region, mode, connection_id, dry_run=True))
