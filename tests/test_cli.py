@@ -18,6 +18,7 @@ from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.topology import CustomerDatabase, NektNetwork, create_database, create_nekt_network
 from nekt_peering.errors import WHAT_TO_DO, VerificationFailed
 from nekt_peering_cli.app import app, main
+from tests.conftest import Gate
 
 
 @dataclass
@@ -169,3 +170,23 @@ def test_aws_refusing_a_call_of_the_cli_is_a_failure_in_plain_words(
     assert exited.value.code == 1
     error = capsys.readouterr().err
     assert error == "error: AWS refused StartExecution: AccessDeniedException: injected AccessDeniedException\n"
+
+
+def test_a_connection_busy_with_another_request_is_refused_with_exit_1(served: Served) -> None:
+    gate = Gate(served.stack, "RequestPeeringFunction")
+    running = served.stack.start({"database": {"identifier": "orders-db", "region": "us-east-2"}},
+                                 name="orders-db_0123456789abcdef")
+    try:
+        assert gate.reached.wait(timeout=30)
+        following = served.run("status", "orders-db")
+        other = served.run("plan", "--db", "orders-db", "--region", "us-east-2")
+        disconnect = served.run("disconnect", "orders-db")
+    finally:
+        gate.released.set()
+    assert served.stack.wait(running).status == "SUCCEEDED"
+
+    assert following.exit_code == 0 and "│ status    │ RUNNING" in following.output
+    assert "│ stage     │ Request peering" in following.output
+    assert other.exit_code == 1
+    assert "refused: connection orders-db is being connected with another request" in other.output
+    assert disconnect.exit_code == 1 and "refused: connection orders-db is being connected" in disconnect.output
