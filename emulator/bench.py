@@ -20,10 +20,10 @@ from typing import Any
 
 import botocore.loaders
 import botocore.session
-from moto import mock_aws
 
 from emulator.accounts import aws_calls, is_mutating, set_peering_status
-from emulator.stack import DEFAULT_ACCOUNT, MOTO_CONFIG, Execution, Stack
+from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
+from emulator.strict.layer import emulated_aws
 from emulator.template import ROOT, Template
 from emulator.topology import create_database, create_nekt_network
 
@@ -59,7 +59,7 @@ def per_poll(execution: Execution) -> int:
 
 
 def measure_connect(topology: dict[str, Any]) -> ConnectCost:
-    with mock_aws(config=MOTO_CONFIG):
+    with emulated_aws():
         nekt = create_nekt_network(**topology["nekt"])
         database = create_database(region=topology["database_region"], cidr="10.20.0.0/16")
         stack = Stack({**nekt.stack_parameters(), "PollIntervalSeconds": "0"}).deploy()
@@ -95,7 +95,7 @@ def measure_detection_delay() -> tuple[float, float]:
     """How long after AWS reports the peering ready the workflow moves on, beyond the wait itself:
     the status check's own latency and the state transitions. Returns (median, max) seconds."""
     delays: list[float] = []
-    with mock_aws(config=MOTO_CONFIG):
+    with emulated_aws():
         nekt = create_nekt_network()
         for index in range(DETECTION_RUNS):
             create_database(f"db-{index}", cidr=f"10.{index}.0.0/16")
@@ -131,7 +131,7 @@ def measure_detection_delay() -> tuple[float, float]:
 
 def measure_concurrency() -> tuple[float, float, int]:
     """Wall time of one connect, of CONCURRENT_CONNECTS at once into one Nekt VPC, and successes."""
-    with mock_aws(config=MOTO_CONFIG):
+    with emulated_aws():
         nekt = create_nekt_network()
         for index in range(CONCURRENT_CONNECTS + 1):
             create_database(f"db-{index:02d}", cidr=f"10.{index}.0.0/16")

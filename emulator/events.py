@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from moto import mock_aws
 from moto.moto_api._internal import mock_random
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulator.accounts import set_peering_status
 from emulator.apigateway import rest_event
-from emulator.stack import DEFAULT_ACCOUNT, MOTO_CONFIG, Execution, Stack
+from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
+from emulator.strict.layer import emulated_aws
 from emulator.template import ROOT
 from emulator.topology import create_database, create_nekt_network
 from nekt_peering.errors import VerificationFailed
@@ -117,7 +117,7 @@ def main() -> None:
     out = parser.parse_args().out
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # as in the tests: the ids depend on it
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # it logs the example rollback's failure as an error
-    with mock_aws(config=MOTO_CONFIG):
+    with emulated_aws():
         events = record_events()
     out.mkdir(parents=True, exist_ok=True)
     for logical_id, event in sorted(events.items()):

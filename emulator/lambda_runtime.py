@@ -20,6 +20,8 @@ from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from emulator.strict.layer import acting_as
+
 Hook = Callable[[dict[str, Any]], None]
 AfterHook = Callable[[dict[str, Any], Any], None]
 
@@ -69,7 +71,7 @@ class LambdaRuntime:
     def __init__(self, code_dir: Path) -> None:
         if str(code_dir) not in sys.path:
             sys.path.insert(0, str(code_dir))
-        self._functions: dict[str, tuple[str, str, str]] = {}
+        self._functions: dict[str, tuple[str, str, str, str | None]] = {}
         self.invocations: list[Invocation] = []
         self.before: dict[str, list[Hook]] = {}
         self.after: dict[str, list[AfterHook]] = {}
@@ -78,8 +80,9 @@ class LambdaRuntime:
         self.repeat = 1
         self._original: Any = None
 
-    def register(self, logical_id: str, name: str, arn: str, handler: str) -> None:
-        self._functions[name] = self._functions[arn] = (logical_id, arn, handler)
+    def register(self, logical_id: str, name: str, arn: str, handler: str, role_arn: str | None = None) -> None:
+        """`role_arn`: the function's execution role, whose credentials its AWS calls carry."""
+        self._functions[name] = self._functions[arn] = (logical_id, arn, handler, role_arn)
 
     def before_invoke(self, logical_id: str, hook: Hook) -> None:
         """Run `hook(event)` before the handler: to inject slow or failing AWS states, or faults."""
@@ -104,7 +107,7 @@ class LambdaRuntime:
             LambdaSimpleBackend.invoke = self._original  # type: ignore[method-assign]
 
     def invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
-        logical_id, arn, handler_path = self._functions[function_name]
+        logical_id, arn, handler_path, role_arn = self._functions[function_name]
         event = json.loads(body or "{}")
         call = Invocation(logical_id, event)
         with self._lock:
@@ -114,8 +117,9 @@ class LambdaRuntime:
             for hook in self.before.get(logical_id, []):
                 hook(event)
             context = LambdaContext(function_name=arn.rsplit(":", 1)[-1], invoked_function_arn=arn)
-            for _ in range(self.repeat):
-                call.result = handler(json.loads(json.dumps(event)), context)
+            with acting_as(role_arn):
+                for _ in range(self.repeat):
+                    call.result = handler(json.loads(json.dumps(event)), context)
             for after in self.after.get(logical_id, []):
                 after(event, call.result)
         except Exception as error:  # noqa: BLE001 - Lambda reports every unhandled error the same way

@@ -17,6 +17,8 @@ from typing import Any
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
+from emulator.strict import StrictAws
+
 DEFAULT_PORT = 5123
 
 # What mock_aws(config=MOTO_CONFIG) sets for the in-process tests: run state machines, and Lambda
@@ -34,6 +36,7 @@ class EmulatedAws:
         self._server: ThreadedMotoServer | None = None
         self._saved: dict[str, str | None] = {}
         self._saved_config: dict[str, Any] = {}
+        self.strict = StrictAws()
 
     @property
     def endpoint_url(self) -> str:
@@ -60,6 +63,7 @@ class EmulatedAws:
             config.setdefault(section, {}).update(values)
         # MOTO_PORT: where moto's Step Functions interpreter sends its own calls (Lambda, EventBridge).
         self._set({"AWS_ENDPOINT_URL": self.endpoint_url, "MOTO_PORT": str(self.port)})
+        self.strict.install()  # the handlers' calls, made in this process, meet AWS's rules
         return self
 
     def _check_free(self) -> None:
@@ -73,6 +77,7 @@ class EmulatedAws:
                                 "(DEMO_ARGS='--port 5124'; 0 for any free one)") from None
 
     def stop(self) -> None:
+        self.strict.uninstall()
         if self._server is not None:
             self._server.stop()
             self._server = None

@@ -14,11 +14,12 @@ import botocore.loaders
 import botocore.session
 import pytest
 from hypothesis import settings
-from moto import mock_aws
 
 from emulator.apigateway import rest_event
 from emulator.lambda_runtime import LambdaContext, load_handler
-from emulator.stack import MOTO_CONFIG, Stack
+from emulator.stack import Stack
+from emulator.strict import StrictAws
+from emulator.strict.layer import emulated_aws
 from emulator.template import Template
 from emulator.topology import NektNetwork, create_nekt_network
 
@@ -53,9 +54,15 @@ def shared_botocore_loader(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws(config=MOTO_CONFIG):
-        yield
+def strict() -> Iterator[StrictAws]:
+    """moto with AWS's rules on (emulator.strict): a test relaxes one on purpose with strict.relax(name)."""
+    with emulated_aws() as layer:
+        yield layer
+
+
+@pytest.fixture
+def aws(strict: StrictAws) -> None:
+    return None
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from emulator.lambda_runtime import LambdaContext
-from emulator.stack import DEFAULT_ACCOUNT, MOTO_CONFIG, Stack
+from emulator.stack import DEFAULT_ACCOUNT, Stack
+from emulator.strict.layer import emulated_aws
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_nekt_network
 from nekt_peering import handlers
 from nekt_peering.errors import ChangeRefused, InvalidInput, InvalidSettings
@@ -38,7 +38,7 @@ FIELDS = re.compile(r"^(database(\.identifier|\.region)?|mode|connectionId|dryRu
 def world() -> Iterator[tuple[Stack, NektNetwork, dict[str, CustomerDatabase]]]:
     """One emulated AWS for all the examples of a test: its state accumulates, so each example's
     check covers every change made so far."""
-    with mock_aws(config=MOTO_CONFIG):
+    with emulated_aws():
         nekt = create_nekt_network()
         databases = {
             "orders-db": create_database(),
