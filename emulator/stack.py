@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -14,7 +15,7 @@ from typing import Any
 import boto3
 
 from emulator.lambda_runtime import LambdaRuntime
-from emulator.template import Template
+from emulator.template import RoleSpec, Template, iam_roles, resolve, sam_transformed
 from nekt_peering.errors import cause_message
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -51,30 +52,53 @@ class Stack:
         self.runtime = LambdaRuntime(self.template.code_dir())
         self.function_arns: dict[str, str] = {}
         self.state_machine_arns: dict[str, str] = {}
+        self.roles: dict[str, RoleSpec] = {}  # the template's roles, by logical id (DiscoverFunctionRole)
+        self.role_arns: dict[str, str] = {}  # each function's and state machine's role, by its logical id
         self.sfn = boto3.client("stepfunctions", region_name=region)
 
     def deploy(self) -> Stack:
-        iam = boto3.client("iam", region_name=self.region)
-        role_arn = iam.create_role(
-            RoleName=f"{self.name}-role",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-        )["Role"]["Arn"]
-        lambda_client = boto3.client("lambda", region_name=self.region)
-        for logical_id, handler in self.template.functions().items():
+        """Functions and state machines as CloudFormation creates them from template.yaml, each with its own
+        role (SAM's transform of its Policies, deployed in moto's IAM), named as the template names them."""
+        region, account = self.region, DEFAULT_ACCOUNT
+        functions = self.template.functions()
+        values = {**self.template.parameter_defaults(), **self.parameters, "AWS::AccountId": account,
+                  "AWS::Region": region, "AWS::Partition": "aws", "AWS::StackName": self.name,
+                  "AWS::URLSuffix": "amazonaws.com"}
+        references: dict[str, Any] = {}
+        for logical_id in functions:
             name = f"{self.name}-{logical_id}"
+            references |= {logical_id: name, f"{logical_id}.Arn": f"arn:aws:lambda:{region}:{account}:function:{name}"}
+        machine_names = {logical_id: str(resolve(self.template.resources[logical_id]["Properties"]["Name"], values,
+                                                 {}, {})) for logical_id in self.template.state_machines()}
+        for logical_id, name in machine_names.items():
+            arn = f"arn:aws:states:{region}:{account}:stateMachine:{name}"
+            references |= {logical_id: arn, f"{logical_id}.Arn": arn, f"{logical_id}.Name": name}
+        self.roles = iam_roles(sam_transformed(self.template.body, region), values, references)
+        iam = boto3.client("iam", region_name=region)
+        for role_id, spec in self.roles.items():
+            arn = iam.create_role(RoleName=_physical_name(self.name, role_id), Path=spec.path,
+                                  AssumeRolePolicyDocument=json.dumps(spec.trust_policy))["Role"]["Arn"]
+            for policy_name, document in spec.policies.items():
+                iam.put_role_policy(RoleName=_physical_name(self.name, role_id), PolicyName=policy_name,
+                                    PolicyDocument=json.dumps(_versioned(document)))
+            owner = role_id.removesuffix("Role")
+            self.role_arns[owner] = arn
+        lambda_client = boto3.client("lambda", region_name=region)
+        for logical_id, handler in functions.items():
+            name = references[logical_id]
             arn = lambda_client.create_function(
-                FunctionName=name, Runtime="python3.13", Role=role_arn, Handler=handler,
+                FunctionName=name, Runtime="python3.13", Role=self.role_arns[logical_id], Handler=handler,
                 Code={"ZipFile": _placeholder_zip()}, Architectures=["arm64"],
             )["FunctionArn"]
             self.function_arns[logical_id] = arn
-            self.runtime.register(logical_id, name, arn, handler)
+            self.runtime.register(logical_id, name, arn, handler, role_arn=self.role_arns[logical_id])
         self.runtime.install()
-        for logical_id in self.template.state_machines():
+        for logical_id, name in machine_names.items():
             definition = self.template.definition(
                 logical_id, self.function_arns, self.parameters, DEFAULT_ACCOUNT, self.region
             )
             self.state_machine_arns[logical_id] = self.sfn.create_state_machine(
-                name=f"{self.name}-{logical_id}", definition=definition, roleArn=role_arn, type="STANDARD",
+                name=name, definition=definition, roleArn=self.role_arns[logical_id], type="STANDARD",
             )["stateMachineArn"]
         self.subscribe()
         return self
@@ -167,6 +191,18 @@ class Stack:
     def run(self, execution_input: Any, name: str | None = None,
             state_machine: str = "ConnectStateMachine") -> Execution:
         return self.wait(self.start(execution_input, name, state_machine))
+
+
+def _versioned(document: dict[str, Any]) -> dict[str, Any]:
+    """SAM writes its inline policies without a Version, which IAM takes as 2008-10-17 (no policy variables;
+    the templates use none) and moto refuses: say 2012-10-17, which evaluates these statements the same."""
+    return {"Version": "2012-10-17", **document}
+
+
+def _physical_name(stack_name: str, logical_id: str) -> str:
+    """CloudFormation names a role it creates <stack>-<logical id>-<random suffix>, 64 characters at most."""
+    suffix = hashlib.sha256(f"{stack_name}/{logical_id}".encode()).hexdigest()[:12].upper()
+    return f"{stack_name}-{logical_id}"[:51] + f"-{suffix}"
 
 
 def _placeholder_zip() -> bytes:

