@@ -46,7 +46,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "ec2:DescribeVpcPeeringConnections", "ec2:CreateVpcPeeringConnection", "ec2:CreateTags"}),
     "PeeringStatusFunction": (("peering",), {"ec2:DescribeVpcPeeringConnections"}),
     "AcceptPeeringFunction": (("peering", "aws"), {
-        "ec2:DescribeVpcPeeringConnections", "ec2:AcceptVpcPeeringConnection", "ec2:CreateTags", *NEKT_SIDE}),
+        "ec2:DescribeVpcPeeringConnections", "ec2:AcceptVpcPeeringConnection", *NEKT_SIDE}),
     "UpdateRoutesFunction": (("routes", "aws"), {"ec2:CreateRoute", "ec2:DescribeRouteTables", *NEKT_SIDE}),
     "AuthorizeIngressFunction": (("ingress",), {
         "ec2:AuthorizeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules", "ec2:CreateTags"}),

@@ -107,7 +107,7 @@ def accept_peering(nekt_ec2: Any, facts: dict[str, Any], peering: dict[str, Any]
             f"peering {peering['peeringConnectionId']} is {status!r} in the Nekt account; it cannot be accepted. "
             "Run again to request a new one"
         )
-    if peering["created"]:
+    if peering["created"] and nekt["accountId"] != database["accountId"]:
         _name_in_nekt_account(nekt_ec2, described, facts)
     return {**peering, "status": status, "accepted": accepted, "polls": 0}
 
@@ -152,7 +152,8 @@ def check_connects_the_two_vpcs(
 
 
 def _name_in_nekt_account(nekt_ec2: Any, described: dict[str, Any], facts: dict[str, Any]) -> None:
-    """Tags are per account: the guide names the peering on the Nekt side too."""
+    """Tags are per account: the guide names the peering on the Nekt side too (in another account; in the
+    same account the request's tags are already there)."""
     tags = connection_tags(facts["database"]["identifier"], facts["request"]["connectionId"])
     present = {tag["Key"]: tag["Value"] for tag in described.get("Tags", [])}
     missing = {key: value for key, value in tags.items() if present.get(key) != value}
