@@ -356,13 +356,17 @@ class NotEmulatedKey(Exception):
     pass
 
 
-def _condition_holds(operator: str, key: str, policy_values: list[str], resource: Resource,
-                     applicable: set[str]) -> bool:
-    """One operator on one key (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html)."""
-    present = next((values for name, values in resource.keys.items() if name.lower() == key.lower()), None)
-    if present is None and not key_matches(key, resource.known) and (
+def _check_modelled(key: str, resource: Resource, applicable: set[str]) -> None:
+    """A key AWS would set for this request, but the emulator does not: refuse rather than guess."""
+    present = any(name.lower() == key.lower() for name in resource.keys)
+    if not present and not key_matches(key, resource.known) and (
             key.lower().startswith("aws:") or key_matches(key, applicable)):
         raise NotEmulatedKey(key)
+
+
+def _condition_holds(operator: str, key: str, policy_values: list[str], resource: Resource) -> bool:
+    """One operator on one key (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html)."""
+    present = next((values for name, values in resource.keys.items() if name.lower() == key.lower()), None)
     policy_values = [str(value) for value in policy_values]
     if operator == "Null":  # "true": the key is absent; "false": it is present
         return (present is None) == (policy_values[0].lower() == "true")
@@ -395,8 +399,14 @@ def statement_matches(statement: dict[str, Any], action: str, resource: Resource
             return False
     elif "NotResource" in statement and any(_glob(p, resource.arn) for p in _listed(statement["NotResource"])):
         return False
-    return all(_condition_holds(operator, key, _listed(values), resource, applicable)
-               for operator, keys in statement.get("Condition", {}).items() for key, values in keys.items())
+    conditions = [(operator, key, _listed(values)) for operator, keys in statement.get("Condition", {}).items()
+                  for key, values in keys.items()]
+    for _, key, _ in conditions:
+        _check_modelled(key, resource, applicable)
+    return all(_condition_holds(operator, key, values, resource) for operator, key, values in conditions)
+
+
+DENIED = "with an explicit deny"  # how AWS ends a refusal by a Deny statement
 
 
 @dataclass
@@ -405,12 +415,12 @@ class Verdict:
     action: str = ""
     resource: str = ""
     reason: str = ""  # why not, as AWS ends its refusal
-    allowed_by: list[tuple[str, int]] = field(default_factory=list)  # (policy name, statement index)
+    allowed_by: list[list[tuple[str, int]]] = field(default_factory=list)  # per resource: (policy, statement index)
 
 
 def evaluate(policies: dict[str, list[dict[str, Any]]], request: Request, principal: Principal) -> Verdict:
     """Every action on every resource must be allowed by some statement, and denied by none."""
-    decisive: list[tuple[str, int]] = []
+    allowed_by: list[list[tuple[str, int]]] = []
     for action, resources_ in request.checks:
         for resource in resources_:
             applicable = applicable_keys(action, resource.type)
@@ -421,14 +431,13 @@ def evaluate(policies: dict[str, list[dict[str, Any]]], request: Request, princi
                 for index, statement in enumerate(statements):
                     if statement_matches(statement, action, resource, applicable):
                         if statement["Effect"] == "Deny":
-                            return Verdict(False, action, resource.arn,
-                                           "with an explicit deny in an identity-based policy")
+                            return Verdict(False, action, resource.arn, f"{DENIED} in an identity-based policy")
                         allows.append((name, index))
             if not allows:
                 return Verdict(False, action, resource.arn,
                                f"because no identity-based policy allows the {action} action")
-            decisive.extend(allows)
-    return Verdict(True, allowed_by=decisive)
+            allowed_by.append(allows)
+    return Verdict(True, allowed_by=allowed_by)
 
 
 PRINCIPAL_KEYS = {"aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalType", "aws:RequestedRegion"}
@@ -522,7 +531,7 @@ class Iam(Rule):
         request = request_of(call)
         try:
             verdict = evaluate(role_policies(principal.arn), request, principal)
-            if verdict.allowed and call.operation == "AssumeRole":
+            if call.operation == "AssumeRole" and not verdict.reason.startswith(DENIED):
                 verdict = self._trust(call, principal, verdict)
         except NotEmulatedKey as key:
             raise _not_emulated(call, f"condition {key}") from None
@@ -530,13 +539,16 @@ class Iam(Rule):
         if not verdict.allowed:
             raise self._refusal(call, verdict)
 
-    def _trust(self, call: Call, principal: Principal, identity: Verdict) -> Verdict:
+    @staticmethod
+    def _trust(call: Call, principal: Principal, identity: Verdict) -> Verdict:
+        """Across accounts the caller's policy and the role's trust policy must both allow; within one
+        account a trust policy that names the caller's role is enough on its own."""
         target = call.params["RoleArn"]
         admitted, by_arn = trusts(target, principal, call)
         same_account = target.split(":")[4] == principal.account_id
-        if admitted or (same_account and by_arn):
-            return identity
-        return Verdict(False, "sts:AssumeRole", target)
+        if admitted and (identity.allowed or (same_account and by_arn)):
+            return Verdict(True, allowed_by=identity.allowed_by)
+        return identity if not identity.allowed else Verdict(False, "sts:AssumeRole", target)
 
     @staticmethod
     def _refusal(call: Call, verdict: Verdict) -> AwsError:
