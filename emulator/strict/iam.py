@@ -440,7 +440,7 @@ def evaluate(policies: dict[str, list[dict[str, Any]]], request: Request, princi
     return Verdict(True, allowed_by=allowed_by)
 
 
-PRINCIPAL_KEYS = {"aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalType", "aws:RequestedRegion"}
+PRINCIPAL_KEYS = {"aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalType"}
 
 
 def principal_keys(principal: Principal) -> dict[str, list[str]]:
