@@ -55,13 +55,16 @@ def facts(
     rules: tuple[dict[str, Any], ...] = (),
     port: int = 5432,
     dry_run: bool = False,
+    public: bool | None = None,
+    quotas: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Discover's facts: a database on three route tables (two explicit, one main) and the Nekt VPC."""
+    """Discover's facts: a database on three route tables (two explicit, one main) and the Nekt VPC.
+    `public`: a publicly accessible database (default: as the mode says)."""
     db_routes = db_routes or {}
     database = {
         "identifier": "orders-db", "kind": "instance", "engine": "postgres", "status": "available",
         "endpoint": "orders-db.abc123.us-east-2.rds.amazonaws.com", "port": port,
-        "publiclyAccessible": mode == "public",
+        "publiclyAccessible": mode == "public" if public is None else public,
         "vpcId": DB_VPC, "securityGroupIds": [GROUP], "securityGroupId": GROUP,
         "accountId": DB_ACCOUNT, "region": "us-east-2", "cidrs": list(db_cidrs),
         "routeTables": [
@@ -87,6 +90,8 @@ def facts(
         "database": database,
         "nekt": None if mode == "public" else nekt,
         "peerings": [] if mode == "public" else list(peerings),
+        **({} if mode == "public" else {"quotas": {"databaseVpcActivePeerings": 1, "outstandingRequests": 0,
+                                                   "nektVpcActivePeerings": 12, **(quotas or {})}}),
     }
 
 
@@ -105,10 +110,18 @@ def test_first_connection_plans_every_step_of_the_guide_in_order() -> None:
     assert actions(planned) == [
         "CreateVpcPeeringConnection", "AcceptVpcPeeringConnection",
         "CreateRoute", "CreateRoute", "CreateRoute", "CreateRoute",
-        "AuthorizeSecurityGroupIngress", "ModifyVpcPeeringConnectionOptions",
+        "AuthorizeSecurityGroupIngress",
     ]
+    assert planned["dnsResolution"]["needed"] is False, "a private endpoint already resolves to its private address"
     create = planned["changes"][0]["summary"]
     assert DB_VPC in create and NEKT_VPC in create and DB_ACCOUNT in create and NEKT_ACCOUNT in create
+
+
+def test_a_public_database_reached_through_the_peering_also_plans_the_dns_option() -> None:
+    planned = plan(facts(public=True))
+
+    assert actions(planned)[-1] == "ModifyVpcPeeringConnectionOptions"
+    assert planned["dnsResolution"]["needed"] is True and "publicly accessible" in planned["dnsResolution"]["reason"]
 
 
 def test_nekt_table_routes_every_database_cidr_and_every_database_table_routes_only_the_nekt_slash23() -> None:
@@ -254,6 +267,7 @@ def test_existing_identical_routes_and_rule_are_marked_and_left_out_of_changes()
     )
 
     planned = plan(already)
+    public = plan({**already, "database": {**already["database"], "publiclyAccessible": True}})
 
     assert {r["routeTableId"]: r["exists"] for r in planned["routes"]} == {
         NEKT_TABLE: True, DB_TABLES[0]: True, DB_TABLES[1]: True, DB_TABLES[2]: False,
@@ -261,6 +275,8 @@ def test_existing_identical_routes_and_rule_are_marked_and_left_out_of_changes()
     assert planned["ingress"]["exists"] is True and planned["ingress"]["ruleId"] == "sgr-0nekt00000000001"
     assert planned["changes"] == [
         {"action": "CreateRoute", "summary": f"route {NEKT_CIDR} via the peering in {DB_TABLES[2]} (database)"},
+    ]
+    assert public["changes"][1:] == [
         {"action": "ModifyVpcPeeringConnectionOptions",
          "summary": "let the Nekt VPC resolve orders-db.abc123.us-east-2.rds.amazonaws.com to its private address"},
     ]

@@ -123,9 +123,7 @@ def authorize_ingress(event: Event) -> Event:
 @stage
 def enable_dns_resolution(event: Event) -> Event:
     facts = event["discovery"]
-    return dns.enable_dns_resolution(
-        _database_ec2(facts), event["peering"]["peeringConnectionId"], facts["database"]["vpcId"]
-    )
+    return dns.enable_dns_resolution(_database_ec2(facts), facts, event["peering"]["peeringConnectionId"])
 
 
 @stage
