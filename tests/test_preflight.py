@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from nekt_peering.errors import CidrOverlap, PeeringConflict, RouteConflict
+from nekt_peering.errors import CidrOverlap, PeeringConflict, QuotaExceeded, RouteConflict
 from nekt_peering.preflight import plan
 
 DB_ACCOUNT, NEKT_ACCOUNT = "123456789012", "111111111111"
@@ -90,8 +90,8 @@ def facts(
         "database": database,
         "nekt": None if mode == "public" else nekt,
         "peerings": [] if mode == "public" else list(peerings),
-        **({} if mode == "public" else {"quotas": {"databaseVpcActivePeerings": 1, "outstandingRequests": 0,
-                                                   "nektVpcActivePeerings": 12, **(quotas or {})}}),
+        "quotas": {"limits": {}, **({} if mode == "public" else {
+            "databaseVpcActivePeerings": 1, "outstandingRequests": 0, "nektVpcActivePeerings": 12}), **(quotas or {})},
     }
 
 
@@ -355,3 +355,49 @@ def test_blackhole_route_to_the_reused_pending_peering_is_not_a_conflict() -> No
 def test_more_specific_route_through_another_target_is_a_conflict(changes: dict[str, Any]) -> None:
     with pytest.raises(RouteConflict):
         plan(facts(**changes))
+
+
+# --- quotas: what AWS would refuse half way through, refused before any change -------------------------
+
+
+@pytest.mark.parametrize(("quotas", "where", "code"), [
+    ({"nektVpcActivePeerings": 50}, NEKT_VPC, "L-7E9ECCDB"),
+    ({"databaseVpcActivePeerings": 50}, DB_VPC, "L-7E9ECCDB"),
+    ({"outstandingRequests": 25}, DB_ACCOUNT, "L-DC9F7029"),
+])
+def test_a_peering_past_its_quota_is_refused_naming_the_quota_and_how_to_raise_it(
+    quotas: dict[str, int], where: str, code: str
+) -> None:
+    with pytest.raises(QuotaExceeded) as raised:
+        plan(facts(quotas=quotas))
+
+    message = str(raised.value)
+    assert where in message and code in message and "Service Quotas" in message and "Nothing was changed" in message
+
+
+def test_a_raised_quota_read_by_discover_is_honoured() -> None:
+    hub = facts(quotas={"nektVpcActivePeerings": 50, "limits": {"nekt": {"L-7E9ECCDB": 125}}})
+
+    assert plan(hub)["changes"][0]["action"] == "CreateVpcPeeringConnection"
+    with pytest.raises(QuotaExceeded, match="is 125 there"):
+        plan(facts(quotas={"nektVpcActivePeerings": 125, "limits": {"nekt": {"L-7E9ECCDB": 125}}}))
+
+
+def test_an_active_peering_reused_counts_against_no_peering_quota() -> None:
+    planned = plan(facts(peerings=(peering("active"),), quotas={"nektVpcActivePeerings": 50,
+                                                                "outstandingRequests": 25}))
+
+    assert "CreateVpcPeeringConnection" not in actions(planned)
+
+
+def test_routes_and_rules_past_their_quota_are_refused() -> None:
+    full_table = [route(f"172.16.{n}.0/24", "tgw-0legacy000000001") for n in range(49)]
+    full_group = tuple(rule(5432, f"172.16.{n}.0/24", rule_id=f"sgr-0{n:016x}") for n in range(60))
+
+    with pytest.raises(QuotaExceeded, match=f"route table {NEKT_TABLE} .*49 routes.*needs 2 more.*L-93826ACB"):
+        plan(facts(db_cidrs=(DB_CIDR, "10.1.0.0/16"), nekt_routes=full_table))
+    assert plan(facts(nekt_routes=full_table))["routes"][0]["exists"] is False, "49 + 1 fits"
+    with pytest.raises(QuotaExceeded, match=f"security group {GROUP} .*60 inbound rules.*L-0EA8095F"):
+        plan(facts(rules=full_group))
+    with pytest.raises(QuotaExceeded, match="L-0EA8095F"):
+        plan(facts(mode="public", rules=full_group))

@@ -21,6 +21,14 @@ from nekt_peering.errors import (
     VpcDnsDisabled,
 )
 from nekt_peering.model import ConnectRequest, Settings
+from nekt_peering.quotas import (
+    ACTIVE_PEERINGS_PER_VPC,
+    OUTSTANDING_REQUESTS,
+    ROUTES_PER_TABLE,
+    RULES_PER_GROUP,
+    Quota,
+    routes_counted,
+)
 
 NEKT_PRIVATE_ROUTE_TABLE_NAME = "nekt-rtb-private"
 ROUTE_TARGET_KEYS = (
@@ -44,8 +52,10 @@ def discover(
     rds: Any,
     ec2: Any,
     nekt_ec2_factory: Callable[[], Any],
+    quotas_factory: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
-    """Facts about both sides; the Nekt side (and its assumed role) only when peering is needed."""
+    """Facts about both sides; the Nekt side (and its assumed role) only when peering is needed.
+    `quotas_factory(side)`: a Service Quotas client in the database ("database") or Nekt ("nekt") account."""
     database = discover_database(rds, ec2, request.identifier, settings.stack_account_id, request.region)
     mode = resolve_mode(request.mode, database)
     facts: dict[str, Any] = {
@@ -56,23 +66,63 @@ def discover(
         "nekt": None,
         "peerings": [],
     }
+    counts: dict[str, int] = {}
     if mode == "peering":
         nekt_ec2 = nekt_ec2_factory()
         facts["nekt"] = discover_nekt(nekt_ec2, settings)
         live = _live_peerings(ec2)
         facts["peerings"] = peerings_between(live, database["vpcId"], settings.nekt_vpc_id)
-        facts["quotas"] = {
+        counts = {
             "databaseVpcActivePeerings": _active_peerings_of(live, database["vpcId"]),
             "outstandingRequests": sum(
                 1 for pcx in live if pcx["Status"]["Code"] in OUTSTANDING_REQUEST_STATES
                 and (pcx["RequesterVpcInfo"].get("OwnerId"), pcx["RequesterVpcInfo"].get("Region"))
                 == (settings.stack_account_id, request.region)),
+            # Nekt in this account and region sees the same peerings: no second read.
             "nektVpcActivePeerings": _active_peerings_of(
-                _live_peerings(nekt_ec2, states=["active"]), settings.nekt_vpc_id),
+                live if (settings.nekt_account_id, settings.nekt_region) == (settings.stack_account_id, request.region)
+                else _live_peerings(nekt_ec2, states=["active"]), settings.nekt_vpc_id),
         }
         if database["publiclyAccessible"]:
             check_dns_attributes(ec2, nekt_ec2, database, facts["nekt"])
+    facts["quotas"] = {**counts, "limits": {}}
+    facts["quotas"]["limits"] = read_quotas(facts, quotas_factory)
     return facts
+
+
+def read_quotas(facts: dict[str, Any], quotas_factory: Callable[[str], Any] | None) -> dict[str, dict[str, int]]:
+    """The applied value of each quota a connect at AWS's default would go past, per side ("database",
+    "nekt"): none in the common case, so no call; a raised quota is then honoured by Preflight."""
+    database, nekt, counts = facts["database"], facts["nekt"], facts["quotas"]
+    near: dict[str, set[Quota]] = {"database": set(), "nekt": set()}
+    if len(database["securityGroupRules"]) + 1 > RULES_PER_GROUP.default:
+        near["database"].add(RULES_PER_GROUP)
+    if nekt is not None:
+        if counts["outstandingRequests"] + 1 > OUTSTANDING_REQUESTS.default:
+            near["database"].add(OUTSTANDING_REQUESTS)
+        for side, key in (("database", "databaseVpcActivePeerings"), ("nekt", "nektVpcActivePeerings")):
+            if counts[key] + 1 > ACTIVE_PEERINGS_PER_VPC.default:
+                near[side].add(ACTIVE_PEERINGS_PER_VPC)
+        if any(routes_counted(table) + 1 > ROUTES_PER_TABLE.default for table in database["routeTables"]):
+            near["database"].add(ROUTES_PER_TABLE)
+        if routes_counted(nekt["routeTable"]) + len(database["cidrs"]) > ROUTES_PER_TABLE.default:
+            near["nekt"].add(ROUTES_PER_TABLE)
+    limits: dict[str, dict[str, int]] = {}
+    for side, quotas in near.items():
+        if quotas and quotas_factory is not None:
+            service_quotas = quotas_factory(side)
+            limits[side] = {quota.code: _applied_quota(service_quotas, quota) for quota in sorted(quotas, key=str)}
+    return limits
+
+
+def _applied_quota(service_quotas: Any, quota: Quota) -> int:
+    try:
+        value = service_quotas.get_service_quota(ServiceCode="vpc", QuotaCode=quota.code)["Quota"]["Value"]
+    except ClientError as error:
+        if error_code(error) != "NoSuchResourceException":  # never changed from the default
+            raise
+        return quota.default
+    return int(value)
 
 
 def check_dns_attributes(ec2: Any, nekt_ec2: Any, database: dict[str, Any], nekt: dict[str, Any]) -> None:

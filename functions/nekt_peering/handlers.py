@@ -76,6 +76,8 @@ def discover(event: Event) -> Event:
     return discover_facts(
         request, settings, client(session, "rds"), client(session, "ec2"),
         lambda: client(nekt_session(settings, request.connection_id), "ec2"),
+        lambda side: client(session if side == "database" else nekt_session(settings, request.connection_id),
+                            "service-quotas"),
     )
 
 

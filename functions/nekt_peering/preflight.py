@@ -6,41 +6,23 @@ Pure logic over Discover's facts: no AWS call, so a dry run is exactly this plan
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from typing import Any
 
 from nekt_peering import dns
 from nekt_peering.discover import allows_tcp_port_from
-from nekt_peering.errors import CidrOverlap, PeeringConflict, QuotaExceeded, RouteConflict
+from nekt_peering.errors import CidrOverlap, PeeringConflict, RouteConflict
 from nekt_peering.model import CONNECTION_TAG_KEY, Settings
+from nekt_peering.quotas import (
+    ACTIVE_PEERINGS_PER_VPC,
+    OUTSTANDING_REQUESTS,
+    ROUTES_PER_TABLE,
+    RULES_PER_GROUP,
+    routes_counted,
+)
 
 DATABASE_SIDE = "database"
 NEKT_SIDE = "nekt"
 
-
-@dataclass(frozen=True)
-class Quota:
-    """An Amazon VPC quota a connect counts against, at its default value (Service Quotas, Amazon VPC)."""
-
-    name: str
-    code: str
-    default: int
-    per: str  # what it is counted per, for the message
-
-    def refuse(self, where: str, used: int, needed: int, free: str) -> QuotaExceeded:
-        return QuotaExceeded(
-            f"{where} already has {used} of the {self.default} {self.per} that the Amazon VPC quota "
-            f"'{self.name}' ({self.code}) allows by default, and this connection needs {needed} more. Nothing was "
-            f"changed. {free}, or request an increase of {self.code} in Service Quotas (Amazon Virtual Private "
-            "Cloud) in that account and region, then run again"
-        )
-
-
-ACTIVE_PEERINGS_PER_VPC = Quota("Active VPC peering connections per VPC", "L-7E9ECCDB", 50, "active peerings")
-OUTSTANDING_REQUESTS = Quota("Outstanding VPC peering connection requests", "L-DC9F7029", 25,
-                             "outstanding peering requests")
-ROUTES_PER_TABLE = Quota("Routes per route table", "L-93826ACB", 50, "routes")
-RULES_PER_GROUP = Quota("Inbound or outbound rules per security group", "L-0EA8095F", 60, "inbound rules")
 
 
 def plan(facts: dict[str, Any]) -> dict[str, Any]:
@@ -81,33 +63,36 @@ def check_quotas(
 ) -> None:
     """Refuse now, by name, what AWS would refuse half way through the connect (and roll it back)."""
     database, nekt = facts["database"], facts["nekt"]
+    counts = facts.get("quotas") or {}
+    where = {"database": f"the database VPC {database['vpcId']} (account {database['accountId']}, region "
+                         f"{database['region']})"}
     if facts["mode"] == "peering" and (peering is None or peering["status"] != "active"):
-        counts = facts.get("quotas") or {}
-        where = {"database": f"the database VPC {database['vpcId']} (account {database['accountId']}, region "
-                             f"{database['region']})",
-                 "nekt": f"the Nekt VPC {nekt['vpcId']} (account {nekt['accountId']}, region {nekt['region']})"}
-        if peering is None and counts.get("outstandingRequests", 0) >= OUTSTANDING_REQUESTS.default:
+        where["nekt"] = f"the Nekt VPC {nekt['vpcId']} (account {nekt['accountId']}, region {nekt['region']})"
+        limit = OUTSTANDING_REQUESTS.limit(facts, "database")
+        if peering is None and counts.get("outstandingRequests", 0) + 1 > limit:
             raise OUTSTANDING_REQUESTS.refuse(
                 f"account {database['accountId']} in region {database['region']}", counts["outstandingRequests"], 1,
-                "Delete or let expire the peering requests still pending acceptance")
+                limit, "Delete the peering requests still pending acceptance that are not needed")
         for side, key in (("nekt", "nektVpcActivePeerings"), ("database", "databaseVpcActivePeerings")):
-            if counts.get(key, 0) >= ACTIVE_PEERINGS_PER_VPC.default:
+            limit = ACTIVE_PEERINGS_PER_VPC.limit(facts, side)
+            if counts.get(key, 0) + 1 > limit:
                 raise ACTIVE_PEERINGS_PER_VPC.refuse(
-                    where[side], counts[key], 1,
+                    where[side], counts[key], 1, limit,
                     "Ask Nekt support (the Nekt VPC is a hub for every customer)" if side == "nekt"
                     else "Delete peerings this VPC no longer uses")
-    tables = {table["routeTableId"]: table for table in database.get("routeTables", [])}
+    tables = {table["routeTableId"]: ("database", table) for table in database.get("routeTables", [])}
     if nekt:
-        tables[nekt["routeTable"]["routeTableId"]] = nekt["routeTable"]
-    for table_id, table in tables.items():
+        tables[nekt["routeTable"]["routeTableId"]] = ("nekt", nekt["routeTable"])
+    for table_id, (side, table) in tables.items():
         new = sum(1 for route in routes if route["routeTableId"] == table_id and not route["exists"])
-        used = sum(1 for route in table["routes"] if route["target"] != "local")
-        if new and used + new > ROUTES_PER_TABLE.default:
-            raise ROUTES_PER_TABLE.refuse(f"route table {table_id}", used, new, "Remove routes it no longer uses")
+        used, limit = routes_counted(table), ROUTES_PER_TABLE.limit(facts, side)
+        if new and used + new > limit:
+            raise ROUTES_PER_TABLE.refuse(f"route table {table_id} ({side} side)", used, new, limit,
+                                          "Remove routes it no longer uses")
     if not ingress["exists"]:
-        used = len(database["securityGroupRules"])
-        if used + 1 > RULES_PER_GROUP.default:
-            raise RULES_PER_GROUP.refuse(f"security group {ingress['groupId']}", used, 1,
+        used, limit = len(database["securityGroupRules"]), RULES_PER_GROUP.limit(facts, "database")
+        if used + 1 > limit:
+            raise RULES_PER_GROUP.refuse(f"security group {ingress['groupId']}", used, 1, limit,
                                          "Remove inbound rules it no longer uses")
 
 
