@@ -490,7 +490,7 @@ def test_the_only_run_check_lists_again_until_it_sees_itself(strict: StrictAws, 
     create_database()
     invisible = strict.rule("new-executions-invisible")
     assert isinstance(invisible, NewExecutionsInvisible)
-    invisible.hidden_lists = 3
+    invisible.hidden_lists, invisible.seconds = 3, 60
     stack: Stack = deploy(nekt)
 
     first, second = stack.start(INPUT), stack.start(INPUT)
@@ -508,7 +508,7 @@ def test_the_only_run_check_trusts_a_listing_that_never_shows_it_only_after_its_
     mine = sfn.start_execution(stateMachineArn=machine, name="mine", input=json.dumps(INPUT))["executionArn"]
     invisible = strict.rule("new-executions-invisible")
     assert isinstance(invisible, NewExecutionsInvisible)
-    invisible.hidden[mine] = 100
+    invisible.hide(mine, lists=100, seconds=60)
     slept: list[float] = []
 
     exclusive.ensure_only_run(sfn, mine, "orders-db", sleep=slept.append)

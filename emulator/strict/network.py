@@ -7,6 +7,7 @@ Each rule names the AWS behaviour it keeps; docs/aws-fidelity.md gives its sourc
 from __future__ import annotations
 
 import fnmatch
+import time
 from typing import Any
 
 from moto.ec2.models import ec2_backends
@@ -26,10 +27,14 @@ def _peering(call: Call) -> Any | None:
 
 
 def _all_peerings(call: Call) -> dict[str, Any]:
-    """Every peering of every account and region moto holds, once each."""
+    """Every peering of every account and region of this emulated AWS, once each (moto's list of backends
+    also holds those of earlier mocks, until they are collected)."""
     found: dict[str, Any] = {}
     for backend in _backend(call).get_vpc_pcx_refs():
-        found.update(backend.vpc_pcxs)
+        regions = dict.get(ec2_backends, backend.account_id)
+        current = dict.get(regions, backend.region_name) if regions is not None else None
+        if current is not None and current is backend:
+            found.update(current.vpc_pcxs)
     return found
 
 
@@ -229,8 +234,7 @@ class Quotas(Rule):
         if group is None:
             return
         limit = self.limits["inbound-rules-per-group"]
-        existing = sum(len(rule.all_ip_ranges) + len(rule.source_groups) + len(rule.prefix_list_ids)
-                       for rule in group.ingress_rules)
+        existing = len(group.ingress_rules)  # one per source (CIDR, group or prefix list), as AWS counts them
         added = sum(max(1, len(permission.get("IpRanges", [])) + len(permission.get("Ipv6Ranges", []))
                         + len(permission.get("UserIdGroupPairs", [])) + len(permission.get("PrefixListIds", [])))
                     for permission in call.params.get("IpPermissions", []))
@@ -274,33 +278,38 @@ def share_vpc(owner_account: str, region: str, vpc_id: str, participant_account:
 
 class NewExecutionsInvisible(Rule):
     """ListExecutions is eventually consistent: a new execution is missing from the first
-    `hidden_lists` listings of its state machine (AWS: briefly; moto: never)."""
+    `hidden_lists` listings of its state machine made within `seconds` of its start (AWS: briefly;
+    moto: never). The window keeps a listing made long after the start (a status asked once a
+    disconnect has finished) from missing it."""
 
     name = "new-executions-invisible"
 
-    def __init__(self, hidden_lists: int = 1) -> None:
-        self.hidden_lists = hidden_lists
-        self.hidden: dict[str, int] = {}
+    def __init__(self, hidden_lists: int = 1, seconds: float = 0.5) -> None:
+        self.hidden_lists, self.seconds = hidden_lists, seconds
+        self.hidden: dict[str, list[float]] = {}  # execution ARN -> [listings left to miss it, until when]
+
+    def hide(self, execution_arn: str, lists: int | None = None, seconds: float | None = None) -> None:
+        self.hidden.setdefault(execution_arn, [float(self.hidden_lists if lists is None else lists),
+                                               time.monotonic() + (self.seconds if seconds is None else seconds)])
 
     def before(self, call: Call) -> None:
         # Known before moto starts it: its first task may list executions before StartExecution returns.
         if call.operation == "StartExecution" and call.params.get("name"):
             machine = call.params["stateMachineArn"].split(":")
-            arn = ":".join(machine[:5] + ["execution", machine[6], call.params["name"]])
-            self.hidden.setdefault(arn, self.hidden_lists)
+            self.hide(":".join(machine[:5] + ["execution", machine[6], call.params["name"]]))
 
     def after(self, call: Call, response: dict[str, Any]) -> None:
         if call.operation == "StartExecution":
-            self.hidden.setdefault(response["executionArn"], self.hidden_lists)
+            self.hide(response["executionArn"])
         elif call.operation == "ListExecutions":
             response["executions"] = [execution for execution in response.get("executions", [])
-                                      if not self._hide(execution["executionArn"])]
+                                      if not self._missed(execution["executionArn"])]
 
-    def _hide(self, execution_arn: str) -> bool:
-        remaining = self.hidden.get(execution_arn, 0)
-        if remaining <= 0:
+    def _missed(self, execution_arn: str) -> bool:
+        entry = self.hidden.get(execution_arn)
+        if entry is None or entry[0] <= 0 or time.monotonic() > entry[1]:
             return False
-        self.hidden[execution_arn] = remaining - 1
+        entry[0] -= 1
         return True
 
 
