@@ -27,7 +27,7 @@ def test_demo_plans_connects_disconnects_and_leaves_both_accounts_as_they_were(
 
     out = capsys.readouterr().out
     assert "$ nekt-peering --endpoint-url http://127.0.0.1:" in out
-    assert "PLANNED: 8 change(s), nothing done yet" in out
+    assert "PLANNED: 7 change(s), nothing done yet" in out
     for stage in ("Discover", "Request peering", "Accept peering", "Update routes", "Authorize ingress",
                   "Enable DNS resolution", "Verify"):
         assert re.search(rf"\d+\.\d\ds  ✓ {stage} \(\d+\.\d\ds\)", out), stage

@@ -289,18 +289,22 @@ class NewExecutionsInvisible(Rule):
         self.hidden: dict[str, list[float]] = {}  # execution ARN -> [listings left to miss it, until when]
 
     def hide(self, execution_arn: str, lists: int | None = None, seconds: float | None = None) -> None:
-        self.hidden.setdefault(execution_arn, [float(self.hidden_lists if lists is None else lists),
-                                               time.monotonic() + (self.seconds if seconds is None else seconds)])
+        self.hidden[execution_arn] = [float(self.hidden_lists if lists is None else lists),
+                                      time.monotonic() + (self.seconds if seconds is None else seconds)]
+
+    def _started(self, execution_arn: str) -> None:
+        if execution_arn not in self.hidden:  # seen before it started, or started again with the same name
+            self.hide(execution_arn)
 
     def before(self, call: Call) -> None:
         # Known before moto starts it: its first task may list executions before StartExecution returns.
         if call.operation == "StartExecution" and call.params.get("name"):
             machine = call.params["stateMachineArn"].split(":")
-            self.hide(":".join(machine[:5] + ["execution", machine[6], call.params["name"]]))
+            self._started(":".join(machine[:5] + ["execution", machine[6], call.params["name"]]))
 
     def after(self, call: Call, response: dict[str, Any]) -> None:
         if call.operation == "StartExecution":
-            self.hide(response["executionArn"])
+            self._started(response["executionArn"])
         elif call.operation == "ListExecutions":
             response["executions"] = [execution for execution in response.get("executions", [])
                                       if not self._missed(execution["executionArn"])]
