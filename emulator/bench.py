@@ -176,10 +176,13 @@ def package_sizes() -> dict[str, int] | None:
     }
 
 
-def minimum_mutating(cost: ConnectCost) -> dict[str, int]:
+def minimum_mutating(cost: ConnectCost, cross_account: bool) -> dict[str, int]:
+    """What the job needs for a private database: no DNS option (its endpoint already resolves to its
+    private address); cross-account, the peering named in the Nekt account too (tags are per account)."""
     minimum = {"CreateVpcPeeringConnection": 1, "AcceptVpcPeeringConnection": 1,
-               "CreateRoute": cost.route_tables, "AuthorizeSecurityGroupIngress": 1,
-               "ModifyVpcPeeringConnectionOptions": 1}
+               "CreateRoute": cost.route_tables, "AuthorizeSecurityGroupIngress": 1}
+    if cross_account:
+        minimum["CreateTags"] = 1
     return minimum
 
 
@@ -194,7 +197,7 @@ def render(costs: dict[str, ConnectCost], detection: tuple[float, float], concur
         cross = name.startswith("cross")
         mutating = {op: n for (service, op), n in cost.calls.items() if is_mutating(op)}
         reads = {f"{service}:{op}": n for (service, op), n in cost.calls.items() if not is_mutating(op)}
-        minimum = minimum_mutating(cost)
+        minimum = minimum_mutating(cost, cross)
         reads_without_polls = sum(reads.values()) - cost.polls  # one DescribeVpcPeeringConnections per poll
         transitions = cost.transitions - 3 * cost.polls  # Wait, Check, Choice per poll
         invocations = cost.invocations - cost.polls
@@ -210,9 +213,10 @@ def render(costs: dict[str, ConnectCost], detection: tuple[float, float], concur
                   for op in sorted(set(mutating) | set(minimum))]
         lines += ["", f"Mutating: **{total_mutating}** (minimum {sum(minimum.values())}) — "
                   f"{'goal met' if mutating == minimum else 'goal missed'}. "
-                  + ("On real AWS one `CreateTags` more: the guide names the peering in the Nekt account too, "
-                     "and tags are per account there (moto shares them, so it is not made here). "
-                     if cross else "")
+                  + "No `ModifyVpcPeeringConnectionOptions`: the database is private, so its endpoint already "
+                  "resolves to its private address (the DNS option is set only for a publicly accessible database "
+                  "reached through the peering). "
+                  + ("`CreateTags` names the peering in the Nekt account too: tags are per account. " if cross else "")
                   + f"A repeat connect after success: **{cost.repeat_mutating}** mutating calls "
                   f"({'goal met' if cost.repeat_mutating == 0 else 'goal missed'}).", "",
                   "| read call | made |", "|---|---:|"]

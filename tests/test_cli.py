@@ -63,7 +63,8 @@ def test_connect_follows_each_stage_and_shows_what_it_made(served: Served) -> No
     assert f"│ peering          │ {pcx}" in result.output
     assert result.output.count(f"→ {pcx}") == 4  # the routes, both sides
     assert f"tcp/5432 from {served.nekt.cidr}" in result.output
-    assert result.output.count("[ok]") == 7
+    assert result.output.count("[ok]") == 6  # no DNS check: a private database needs no DNS option
+    assert "not needed" in result.output
 
 
 def test_plan_prints_the_changes_and_changes_nothing(served: Served) -> None:
@@ -72,7 +73,7 @@ def test_plan_prints_the_changes_and_changes_nothing(served: Served) -> None:
     result = served.run("plan", "--db", "orders-db", "--region", "us-east-2")
 
     assert result.exit_code == 0
-    assert "PLANNED: 8 change(s), nothing done yet" in result.output
+    assert "PLANNED: 7 change(s), nothing done yet" in result.output  # no DNS option: a private database
     assert "CreateVpcPeeringConnection" in result.output and "AuthorizeSecurityGroupIngress" in result.output
     assert served.state() == before
 

@@ -72,7 +72,9 @@ def test_cross_account_cross_region_connects_both_accounts(deploy: Any, nekt: Ne
     assert requester_view["RequesterVpcInfo"]["VpcId"] == database.vpc_id
     assert requester_view["AccepterVpcInfo"] == requester_view["AccepterVpcInfo"] | {
         "VpcId": nekt.vpc_id, "OwnerId": nekt.account_id, "Region": nekt.region}
-    assert requester_view["RequesterVpcInfo"]["PeeringOptions"]["AllowDnsResolutionFromRemoteVpc"] is True
+    # A private database's endpoint already resolves to its private address: the DNS option stays off.
+    assert requester_view["RequesterVpcInfo"]["PeeringOptions"]["AllowDnsResolutionFromRemoteVpc"] is False
+    assert result["dnsResolution"]["needed"] is False and "private" in result["dnsResolution"]["reason"]
     tags = {t["Key"]: t["Value"] for t in peering(nekt.account_id, nekt.region, pcx_id)["Tags"]}
     assert tags == {"Name": "orders-db <> Nekt", "nekt:connection-id": "orders-db", **MANAGED_TAGS}
     # Nekt's private route table reaches the database VPC; nothing else on the Nekt side changed.
@@ -242,7 +244,7 @@ def test_invalid_input_fails_fast_naming_the_field(
 
     message = assert_failed(execution, "InvalidInput")
     assert field in message
-    assert execution.states_entered() == ["Load settings", "Discover"]
+    assert execution.states_entered() == ["Load settings", "Discover", "Failed before any change"]
 
 
 def test_dry_run_returns_the_plan_and_changes_nothing(deploy: Any, nekt: NektNetwork) -> None:
@@ -257,7 +259,7 @@ def test_dry_run_returns_the_plan_and_changes_nothing(deploy: Any, nekt: NektNet
     assert plan["status"] == "PLANNED" and plan["dryRun"] is True
     actions = [change["action"] for change in plan["changes"]]
     assert actions == ["CreateVpcPeeringConnection", "AcceptVpcPeeringConnection"] + ["CreateRoute"] * 4 + [
-        "AuthorizeSecurityGroupIngress", "ModifyVpcPeeringConnectionOptions"]
+        "AuthorizeSecurityGroupIngress"]
     assert {route["routeTableId"] for route in plan["routes"]} == {
         nekt.private_route_table_id, *database.route_table_ids}
 

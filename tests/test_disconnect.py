@@ -237,5 +237,5 @@ def test_bad_input_fails_as_invalid_input_before_any_change(
     assert execution.status == "FAILED" and execution.error == "InvalidInput"
     assert field in (execution.error_message or "")
     # An input that names no valid connection publishes no result event, as in the connect workflow.
-    assert execution.states_entered() == ["Load settings", "Find what the connection owns"]
+    assert execution.states_entered() == ["Load settings", "Find what the connection owns", "Disconnect failed"]
     assert stack.published() == []

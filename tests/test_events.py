@@ -8,6 +8,7 @@ from typing import Any
 
 from emulator.events import event_file_name, record_events, render
 from emulator.lambda_runtime import LambdaContext, load_handler
+from emulator.strict import StrictAws
 from emulator.template import ROOT, Template
 
 EVENTS = ROOT / "events"
@@ -25,16 +26,16 @@ def test_every_function_has_an_event_and_every_event_a_function() -> None:
     assert sorted(Template().functions()) == sorted([*STAGE_ORDER, "ApiFunction"])
 
 
-def test_events_are_what_the_state_machine_passed_each_handler_in_a_successful_connect(aws: None) -> None:
-    recorded = record_events()
+def test_events_are_what_the_state_machine_passed_each_handler_in_a_successful_connect(strict: StrictAws) -> None:
+    recorded = record_events(strict)
 
     for logical_id, event in recorded.items():
         committed = (EVENTS / event_file_name(logical_id)).read_text()
         assert committed == render(event), f"events/{event_file_name(logical_id)} is stale: run `make events`"
 
 
-def test_each_event_runs_through_its_handler_again_without_changing_anything(aws: None) -> None:
-    record_events()  # the emulated accounts, one connected and one rolled back, with the ids the events name
+def test_each_event_runs_through_its_handler_again_without_changing_anything(strict: StrictAws) -> None:
+    record_events(strict)  # the emulated accounts, one connected and one rolled back, with the ids the events name
     handlers = Template().functions()
     results: dict[str, Any] = {}
 
@@ -51,7 +52,8 @@ def test_each_event_runs_through_its_handler_again_without_changing_anything(aws
     assert results["AcceptPeeringFunction"]["accepted"] is False
     assert not any(route["created"] for route in results["UpdateRoutesFunction"])
     assert results["AuthorizeIngressFunction"]["created"] is False
-    assert results["EnableDnsResolutionFunction"]["changed"] is False
+    assert results["EnableDnsResolutionFunction"] == {**results["EnableDnsResolutionFunction"], "needed": False,
+                                                      "changed": False}
     assert results["VerifyFunction"]["status"] == "CONNECTED"
     # The compensations of the rolled-back example find nothing left to undo.
     recorded_rollback = json.loads((EVENTS / "delete_peering.json").read_text())["rollback"]

@@ -131,7 +131,8 @@ def test_any_execution_input_is_refused_naming_the_field_or_changes_only_what_ne
                 message = execution.error_message or ""
                 assert FIELDS.match(message) or message.startswith(("the input ", "database must not contain")), (
                     message)
-                assert execution.states_entered() == ["Load settings", "Discover"], "refused before any change"
+                assert execution.states_entered() == ["Load settings", "Discover", "Failed before any change"], (
+                    "refused before any change")
             else:
                 assert execution.status == "SUCCEEDED" or execution.error in ("DatabaseNotFound",), (
                     f"{execution_input}: {execution.error}: {execution.error_message}")

@@ -38,9 +38,9 @@ NEKT_SIDE = {"sts:AssumeRole"}  # the functions that work in the Nekt account th
 FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "DiscoverFunction": (("discover", "exclusive", "aws"), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
-        "ec2:DescribeVpcs", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
+        "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeSubnets",
-        "states:ListExecutions", "states:DescribeExecution", *NEKT_SIDE}),
+        "states:ListExecutions", "states:DescribeExecution", "servicequotas:GetServiceQuota", *NEKT_SIDE}),
     "PreflightFunction": (("preflight",), set()),
     "RequestPeeringFunction": (("peering", "discover"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:CreateVpcPeeringConnection", "ec2:CreateTags"}),
@@ -72,8 +72,9 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
 
 # The Nekt-side calls of the stages above (through nekt_session), all the accepter role may do.
 ACCEPTER_ROLE = (("discover", "peering", "routes", "verify", "rollback"), {
-    "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeRouteTables", "ec2:DescribeVpcPeeringConnections",
-    "ec2:AcceptVpcPeeringConnection", "ec2:CreateTags", "ec2:CreateRoute", "ec2:DeleteRoute"})
+    "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
+    "ec2:DescribeVpcPeeringConnections", "ec2:AcceptVpcPeeringConnection", "ec2:CreateTags", "ec2:CreateRoute",
+    "ec2:DeleteRoute", "servicequotas:GetServiceQuota"})
 
 STATE_MACHINE_ACTIONS = {"lambda:InvokeFunction", "events:PutEvents", *UNSCOPABLE_WRITES}
 

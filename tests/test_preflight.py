@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from nekt_peering.errors import CidrOverlap, PeeringConflict, RouteConflict
+from nekt_peering.errors import CidrOverlap, PeeringConflict, QuotaExceeded, RouteConflict
 from nekt_peering.preflight import plan
 
 DB_ACCOUNT, NEKT_ACCOUNT = "123456789012", "111111111111"
@@ -55,13 +55,16 @@ def facts(
     rules: tuple[dict[str, Any], ...] = (),
     port: int = 5432,
     dry_run: bool = False,
+    public: bool | None = None,
+    quotas: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Discover's facts: a database on three route tables (two explicit, one main) and the Nekt VPC."""
+    """Discover's facts: a database on three route tables (two explicit, one main) and the Nekt VPC.
+    `public`: a publicly accessible database (default: as the mode says)."""
     db_routes = db_routes or {}
     database = {
         "identifier": "orders-db", "kind": "instance", "engine": "postgres", "status": "available",
         "endpoint": "orders-db.abc123.us-east-2.rds.amazonaws.com", "port": port,
-        "publiclyAccessible": mode == "public",
+        "publiclyAccessible": mode == "public" if public is None else public,
         "vpcId": DB_VPC, "securityGroupIds": [GROUP], "securityGroupId": GROUP,
         "accountId": DB_ACCOUNT, "region": "us-east-2", "cidrs": list(db_cidrs),
         "routeTables": [
@@ -87,6 +90,8 @@ def facts(
         "database": database,
         "nekt": None if mode == "public" else nekt,
         "peerings": [] if mode == "public" else list(peerings),
+        "quotas": {"limits": {}, **({} if mode == "public" else {
+            "databaseVpcActivePeerings": 1, "outstandingRequests": 0, "nektVpcActivePeerings": 12}), **(quotas or {})},
     }
 
 
@@ -105,10 +110,18 @@ def test_first_connection_plans_every_step_of_the_guide_in_order() -> None:
     assert actions(planned) == [
         "CreateVpcPeeringConnection", "AcceptVpcPeeringConnection",
         "CreateRoute", "CreateRoute", "CreateRoute", "CreateRoute",
-        "AuthorizeSecurityGroupIngress", "ModifyVpcPeeringConnectionOptions",
+        "AuthorizeSecurityGroupIngress",
     ]
+    assert planned["dnsResolution"]["needed"] is False, "a private endpoint already resolves to its private address"
     create = planned["changes"][0]["summary"]
     assert DB_VPC in create and NEKT_VPC in create and DB_ACCOUNT in create and NEKT_ACCOUNT in create
+
+
+def test_a_public_database_reached_through_the_peering_also_plans_the_dns_option() -> None:
+    planned = plan(facts(public=True))
+
+    assert actions(planned)[-1] == "ModifyVpcPeeringConnectionOptions"
+    assert planned["dnsResolution"]["needed"] is True and "publicly accessible" in planned["dnsResolution"]["reason"]
 
 
 def test_nekt_table_routes_every_database_cidr_and_every_database_table_routes_only_the_nekt_slash23() -> None:
@@ -254,6 +267,7 @@ def test_existing_identical_routes_and_rule_are_marked_and_left_out_of_changes()
     )
 
     planned = plan(already)
+    public = plan({**already, "database": {**already["database"], "publiclyAccessible": True}})
 
     assert {r["routeTableId"]: r["exists"] for r in planned["routes"]} == {
         NEKT_TABLE: True, DB_TABLES[0]: True, DB_TABLES[1]: True, DB_TABLES[2]: False,
@@ -261,6 +275,8 @@ def test_existing_identical_routes_and_rule_are_marked_and_left_out_of_changes()
     assert planned["ingress"]["exists"] is True and planned["ingress"]["ruleId"] == "sgr-0nekt00000000001"
     assert planned["changes"] == [
         {"action": "CreateRoute", "summary": f"route {NEKT_CIDR} via the peering in {DB_TABLES[2]} (database)"},
+    ]
+    assert public["changes"][1:] == [
         {"action": "ModifyVpcPeeringConnectionOptions",
          "summary": "let the Nekt VPC resolve orders-db.abc123.us-east-2.rds.amazonaws.com to its private address"},
     ]
@@ -339,3 +355,49 @@ def test_blackhole_route_to_the_reused_pending_peering_is_not_a_conflict() -> No
 def test_more_specific_route_through_another_target_is_a_conflict(changes: dict[str, Any]) -> None:
     with pytest.raises(RouteConflict):
         plan(facts(**changes))
+
+
+# --- quotas: what AWS would refuse half way through, refused before any change -------------------------
+
+
+@pytest.mark.parametrize(("quotas", "where", "code"), [
+    ({"nektVpcActivePeerings": 50}, NEKT_VPC, "L-7E9ECCDB"),
+    ({"databaseVpcActivePeerings": 50}, DB_VPC, "L-7E9ECCDB"),
+    ({"outstandingRequests": 25}, DB_ACCOUNT, "L-DC9F7029"),
+])
+def test_a_peering_past_its_quota_is_refused_naming_the_quota_and_how_to_raise_it(
+    quotas: dict[str, int], where: str, code: str
+) -> None:
+    with pytest.raises(QuotaExceeded) as raised:
+        plan(facts(quotas=quotas))
+
+    message = str(raised.value)
+    assert where in message and code in message and "Service Quotas" in message and "Nothing was changed" in message
+
+
+def test_a_raised_quota_read_by_discover_is_honoured() -> None:
+    hub = facts(quotas={"nektVpcActivePeerings": 50, "limits": {"nekt": {"L-7E9ECCDB": 125}}})
+
+    assert plan(hub)["changes"][0]["action"] == "CreateVpcPeeringConnection"
+    with pytest.raises(QuotaExceeded, match="is 125 there"):
+        plan(facts(quotas={"nektVpcActivePeerings": 125, "limits": {"nekt": {"L-7E9ECCDB": 125}}}))
+
+
+def test_an_active_peering_reused_counts_against_no_peering_quota() -> None:
+    planned = plan(facts(peerings=(peering("active"),), quotas={"nektVpcActivePeerings": 50,
+                                                                "outstandingRequests": 25}))
+
+    assert "CreateVpcPeeringConnection" not in actions(planned)
+
+
+def test_routes_and_rules_past_their_quota_are_refused() -> None:
+    full_table = [route(f"172.16.{n}.0/24", "tgw-0legacy000000001") for n in range(49)]
+    full_group = tuple(rule(5432, f"172.16.{n}.0/24", rule_id=f"sgr-0{n:016x}") for n in range(60))
+
+    with pytest.raises(QuotaExceeded, match=f"route table {NEKT_TABLE} .*49 routes.*needs 2 more.*L-93826ACB"):
+        plan(facts(db_cidrs=(DB_CIDR, "10.1.0.0/16"), nekt_routes=full_table))
+    assert plan(facts(nekt_routes=full_table))["routes"][0]["exists"] is False, "49 + 1 fits"
+    with pytest.raises(QuotaExceeded, match=f"security group {GROUP} .*60 inbound rules.*L-0EA8095F"):
+        plan(facts(rules=full_group))
+    with pytest.raises(QuotaExceeded, match="L-0EA8095F"):
+        plan(facts(mode="public", rules=full_group))

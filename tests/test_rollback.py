@@ -284,7 +284,7 @@ def test_the_same_connection_started_twice_at_once_runs_once(deploy: Any) -> Non
     assert sorted(execution.status for execution in executions) == ["FAILED", "SUCCEEDED"]
     busy = next(execution for execution in executions if execution.status == "FAILED")
     assert busy.error == "ConnectionBusy", busy.cause
-    assert busy.states_entered() == ["Load settings", "Discover"]
+    assert busy.states_entered() == ["Load settings", "Discover", "Failed before any change"]
     after = world.snapshot()
     assert len(after[f"{DEFAULT_ACCOUNT}/{world.database.region}"]["peerings"]) == 1
 

@@ -409,11 +409,17 @@ def test_enable_dns_resolution_on_the_database_side_once(world: World) -> None:
     facts = world.discover()
     pcx = peering.accept_peering(world.nekt_ec2, facts, world.request_peering(facts))["peeringConnectionId"]
 
-    first = dns.enable_dns_resolution(world.db_ec2, pcx, world.database.vpc_id)
-    second = dns.enable_dns_resolution(world.db_ec2, pcx, world.database.vpc_id)
+    public = {**facts, "database": {**facts["database"], "publiclyAccessible": True}}
+    for vpc_id, ec2 in ((world.database.vpc_id, world.db_ec2), (world.nekt.vpc_id, world.nekt_ec2)):
+        ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
 
-    assert first == {"enabled": True, "side": "requester", "changed": True}
-    assert second == {"enabled": True, "side": "requester", "changed": False}
+    private = dns.enable_dns_resolution(world.db_ec2, facts, pcx)
+    first = dns.enable_dns_resolution(world.db_ec2, public, pcx)
+    second = dns.enable_dns_resolution(world.db_ec2, public, pcx)
+
+    assert private == {"needed": False, "enabled": False, "changed": False, "reason": dns.why(facts)}
+    assert first == {"needed": True, "enabled": True, "side": "requester", "changed": True, "reason": dns.why(public)}
+    assert second == {**first, "changed": False}
     described = world.db_ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[pcx])[
         "VpcPeeringConnections"][0]
     assert described["RequesterVpcInfo"]["PeeringOptions"]["AllowDnsResolutionFromRemoteVpc"] is True
@@ -428,7 +434,7 @@ def test_after_every_stage_a_new_discovery_plans_no_changes(world: World) -> Non
     pcx = peering.accept_peering(world.nekt_ec2, facts, world.request_peering(facts))["peeringConnectionId"]
     routes.update_routes(world.db_ec2, world.nekt_ec2, first_plan["routes"], pcx, routes.allowed_routes(facts))
     ingress.authorize_ingress(world.db_ec2, first_plan["ingress"], "orders-db", ingress.allowed_rule(facts))
-    dns.enable_dns_resolution(world.db_ec2, pcx, world.database.vpc_id)
+    dns.enable_dns_resolution(world.db_ec2, facts, pcx)
 
     again = plan(world.discover())
 

@@ -105,9 +105,11 @@ def connected(console: Console, result: dict[str, Any]) -> None:
                   f"tcp/{ingress['port']} from {ingress['cidr']} ({ingress.get('ruleId') or 'rule'})",
                   _made(ingress["created"]))
     dns = result.get("dnsResolution")
-    if dns:
+    if dns and dns.get("needed", True):
         table.add_row("DNS resolution", f"{dns['side']} side", "AllowDnsResolutionFromRemoteVpc on",
                       "changed" if dns["changed"] else "was on")
+    elif dns:  # a private database: the option would change nothing
+        table.add_row("DNS resolution", "not needed", str(dns.get("reason", "")), "")
     console.print(table)
     for check in result["checks"]:
         mark = "[green]ok[/green]" if check["ok"] else "[red]FAILED[/red]"

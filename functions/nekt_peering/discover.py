@@ -12,8 +12,23 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from nekt_peering.aws import error_code, tag_dict
-from nekt_peering.errors import DatabaseNotAvailable, DatabaseNotFound, InvalidInput, NektNetworkNotFound
+from nekt_peering.errors import (
+    DatabaseNotAvailable,
+    DatabaseNotFound,
+    InvalidInput,
+    NektNetworkNotFound,
+    SharedVpcNotSupported,
+    VpcDnsDisabled,
+)
 from nekt_peering.model import ConnectRequest, Settings
+from nekt_peering.quotas import (
+    ACTIVE_PEERINGS_PER_VPC,
+    OUTSTANDING_REQUESTS,
+    ROUTES_PER_TABLE,
+    RULES_PER_GROUP,
+    Quota,
+    routes_counted,
+)
 
 NEKT_PRIVATE_ROUTE_TABLE_NAME = "nekt-rtb-private"
 ROUTE_TARGET_KEYS = (
@@ -21,6 +36,14 @@ ROUTE_TARGET_KEYS = (
     "InstanceId", "EgressOnlyInternetGatewayId", "LocalGatewayId", "CarrierGatewayId", "CoreNetworkArn",
 )
 LIVE_PEERING_STATES = frozenset({"initiating-request", "pending-acceptance", "provisioning", "active"})
+OUTSTANDING_REQUEST_STATES = frozenset({"initiating-request", "pending-acceptance"})
+# The DB instance and cluster states in which RDS serves connections (RDS User Guide, "Viewing instance
+# status"): a nightly backup or a modification must not stop a connect.
+SERVING_DATABASE_STATES = frozenset({
+    "available", "backing-up", "configuring-enhanced-monitoring", "configuring-iam-database-auth",
+    "configuring-log-exports", "configuring-activity-stream", "modifying", "resetting-master-credentials",
+    "storage-optimization", "storage-initialization", "storage-config-upgrade",
+})
 
 
 def discover(
@@ -29,8 +52,10 @@ def discover(
     rds: Any,
     ec2: Any,
     nekt_ec2_factory: Callable[[], Any],
+    quotas_factory: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
-    """Facts about both sides; the Nekt side (and its assumed role) only when peering is needed."""
+    """Facts about both sides; the Nekt side (and its assumed role) only when peering is needed.
+    `quotas_factory(side)`: a Service Quotas client in the database ("database") or Nekt ("nekt") account."""
     database = discover_database(rds, ec2, request.identifier, settings.stack_account_id, request.region)
     mode = resolve_mode(request.mode, database)
     facts: dict[str, Any] = {
@@ -41,10 +66,101 @@ def discover(
         "nekt": None,
         "peerings": [],
     }
+    counts: dict[str, int] = {}
     if mode == "peering":
-        facts["nekt"] = discover_nekt(nekt_ec2_factory(), settings)
-        facts["peerings"] = find_peerings(ec2, database["vpcId"], settings.nekt_vpc_id)
+        nekt_ec2 = nekt_ec2_factory()
+        facts["nekt"] = discover_nekt(nekt_ec2, settings)
+        live = _live_peerings(ec2)
+        facts["peerings"] = peerings_between(live, database["vpcId"], settings.nekt_vpc_id)
+        counts = {
+            "databaseVpcActivePeerings": _active_peerings_of(live, database["vpcId"]),
+            "outstandingRequests": sum(
+                1 for pcx in live if pcx["Status"]["Code"] in OUTSTANDING_REQUEST_STATES
+                and (pcx["RequesterVpcInfo"].get("OwnerId"), pcx["RequesterVpcInfo"].get("Region"))
+                == (settings.stack_account_id, request.region)),
+            # Nekt in this account and region sees the same peerings: no second read.
+            "nektVpcActivePeerings": _active_peerings_of(
+                live if (settings.nekt_account_id, settings.nekt_region) == (settings.stack_account_id, request.region)
+                else _live_peerings(nekt_ec2, states=["active"]), settings.nekt_vpc_id),
+        }
+        if database["publiclyAccessible"]:
+            check_dns_attributes(ec2, nekt_ec2, database, facts["nekt"])
+    facts["quotas"] = {**counts, "limits": {}}
+    facts["quotas"]["limits"] = read_quotas(facts, quotas_factory)
     return facts
+
+
+def read_quotas(facts: dict[str, Any], quotas_factory: Callable[[str], Any] | None) -> dict[str, dict[str, int]]:
+    """The applied value of each quota a connect at AWS's default would go past, per side ("database",
+    "nekt"): none in the common case, so no call; a raised quota is then honoured by Preflight."""
+    database, nekt, counts = facts["database"], facts["nekt"], facts["quotas"]
+    near: dict[str, set[Quota]] = {"database": set(), "nekt": set()}
+    if len(database["securityGroupRules"]) + 1 > RULES_PER_GROUP.default:
+        near["database"].add(RULES_PER_GROUP)
+    if nekt is not None:
+        if counts["outstandingRequests"] + 1 > OUTSTANDING_REQUESTS.default:
+            near["database"].add(OUTSTANDING_REQUESTS)
+        for side, key in (("database", "databaseVpcActivePeerings"), ("nekt", "nektVpcActivePeerings")):
+            if counts[key] + 1 > ACTIVE_PEERINGS_PER_VPC.default:
+                near[side].add(ACTIVE_PEERINGS_PER_VPC)
+        if any(routes_counted(table) + 1 > ROUTES_PER_TABLE.default for table in database["routeTables"]):
+            near["database"].add(ROUTES_PER_TABLE)
+        if routes_counted(nekt["routeTable"]) + len(database["cidrs"]) > ROUTES_PER_TABLE.default:
+            near["nekt"].add(ROUTES_PER_TABLE)
+    limits: dict[str, dict[str, int]] = {}
+    for side, quotas in near.items():
+        if quotas and quotas_factory is not None:
+            service_quotas = quotas_factory(side)
+            limits[side] = {quota.code: _applied_quota(service_quotas, quota) for quota in sorted(quotas, key=str)}
+    return limits
+
+
+def _applied_quota(service_quotas: Any, quota: Quota) -> int:
+    try:
+        value = service_quotas.get_service_quota(ServiceCode="vpc", QuotaCode=quota.code)["Quota"]["Value"]
+    except ClientError as error:
+        if error_code(error) != "NoSuchResourceException":  # never changed from the default
+            raise
+        return quota.default
+    return int(value)
+
+
+def check_dns_attributes(ec2: Any, nekt_ec2: Any, database: dict[str, Any], nekt: dict[str, Any]) -> None:
+    """A publicly accessible database reached through the peering resolves to its private address from the
+    Nekt VPC only with the peering's DNS option, which AWS accepts only when both VPCs have DNS hostnames
+    and DNS resolution on: refuse now, by name, rather than roll back the whole connect at its last stage."""
+    off = [f"{vpc_id} ({side}, account {account}, region {region}): {attribute}"
+           for client, vpc_id, side, account, region in (
+               (ec2, database["vpcId"], "database VPC", database["accountId"], database["region"]),
+               (nekt_ec2, nekt["vpcId"], "Nekt VPC", nekt["accountId"], nekt["region"]))
+           for attribute in ("enableDnsHostnames", "enableDnsSupport")
+           if not _vpc_attribute(client, vpc_id, attribute)]
+    if off:
+        raise VpcDnsDisabled(
+            f"{database['identifier']} is publicly accessible, so through the peering its endpoint resolves to its "
+            "private address only with the peering's DNS resolution option, which AWS allows only when both VPCs "
+            f"have DNS hostnames and DNS resolution on. Off: {'; '.join(off)}. Nothing was changed. Turn them on "
+            "(aws ec2 modify-vpc-attribute --vpc-id <vpc> --enable-dns-hostnames, then --enable-dns-support; for "
+            "the Nekt VPC ask Nekt support), or connect with mode 'auto', then run again"
+        )
+
+
+def _vpc_attribute(ec2: Any, vpc_id: str, attribute: str) -> bool:
+    described = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)
+    key = attribute[0].upper() + attribute[1:]
+    return bool((described.get(key) or {}).get("Value"))
+
+
+def _live_peerings(ec2: Any, states: list[str] | None = None) -> list[dict[str, Any]]:
+    """The peerings this account sees in this region, in the given states (default: live)."""
+    paginator = ec2.get_paginator("describe_vpc_peering_connections")
+    pages = paginator.paginate(Filters=[{"Name": "status-code", "Values": states or sorted(LIVE_PEERING_STATES)}])
+    return [pcx for page in pages for pcx in page["VpcPeeringConnections"]]
+
+
+def _active_peerings_of(peerings: list[dict[str, Any]], vpc_id: str) -> int:
+    return sum(1 for pcx in peerings if pcx["Status"]["Code"] == "active"
+               and vpc_id in (pcx["RequesterVpcInfo"].get("VpcId"), pcx["AccepterVpcInfo"].get("VpcId")))
 
 
 def resolve_mode(requested: str, database: dict[str, Any]) -> str:
@@ -66,12 +182,19 @@ def discover_database(rds: Any, ec2: Any, identifier: str, account_id: str, regi
             f"{region}. Check the identifier and the region (database.region). A database outside AWS cannot "
             "be connected by this workflow: ask Nekt support for a call"
         )
-    if database["status"] != "available":
+    if database["status"] not in SERVING_DATABASE_STATES:
         raise DatabaseNotAvailable(
-            f"{identifier} is {database['status']!r}, not 'available': wait until it is available and run again"
+            f"{identifier} is {database['status']!r}, a state in which it serves no connection: wait until it is "
+            "available and run again"
         )
     vpc_id = database["vpcId"]
     vpc = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
+    if vpc.get("OwnerId", account_id) != account_id:
+        raise SharedVpcNotSupported(
+            f"{identifier} is in VPC {vpc_id}, which account {vpc['OwnerId']} owns and shares with this account "
+            f"{account_id} (AWS RAM): only the VPC owner can create a peering from it or change its route tables. "
+            f"Nothing was changed. Deploy this workflow in account {vpc['OwnerId']}, or ask Nekt support for a call"
+        )
     route_tables = _route_tables(ec2, vpc_id)
     database_route_tables = sorted({_route_table_of(subnet, route_tables) for subnet in database.pop("subnetIds")})
     return {
@@ -204,10 +327,14 @@ def find_peerings(ec2: Any, database_vpc_id: str, nekt_vpc_id: str) -> list[dict
         {"Name": "requester-vpc-info.vpc-id", "Values": vpcs},
         {"Name": "accepter-vpc-info.vpc-id", "Values": vpcs},
     ])["VpcPeeringConnections"]
+    return peerings_between(described, database_vpc_id, nekt_vpc_id)
+
+
+def peerings_between(described: list[dict[str, Any]], database_vpc_id: str, nekt_vpc_id: str) -> list[dict[str, Any]]:
     return [
         peering_facts(pcx) for pcx in described
         if pcx["Status"]["Code"] in LIVE_PEERING_STATES
-        and {pcx["RequesterVpcInfo"]["VpcId"], pcx["AccepterVpcInfo"]["VpcId"]} == set(vpcs)
+        and {pcx["RequesterVpcInfo"]["VpcId"], pcx["AccepterVpcInfo"]["VpcId"]} == {database_vpc_id, nekt_vpc_id}
     ]
 
 

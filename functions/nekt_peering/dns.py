@@ -1,4 +1,10 @@
-"""Stage 10, DNS resolution: the database endpoint resolves to its private address from the Nekt VPC."""
+"""Stage 10, DNS resolution: the database endpoint resolves to its private address from the Nekt VPC.
+
+A private database's endpoint already does, from any VPC: the peering's DNS option only changes how
+*public* hostnames resolve. So the option is set only for a publicly accessible database reached
+through the peering (mode 'peering' on a public database); for a private one the stage changes nothing
+and says why.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,31 @@ from nekt_peering.discover import peering_facts
 from nekt_peering.peering import describe_peering
 
 
-def enable_dns_resolution(ec2: Any, peering_id: str, database_vpc_id: str) -> dict[str, Any]:
-    """Turn on AllowDnsResolutionFromRemoteVpc on the database's side (AWS allows it once active)."""
+def needed(facts: dict[str, Any]) -> bool:
+    """Whether the connection needs AllowDnsResolutionFromRemoteVpc on the database's side."""
+    return facts["mode"] == "peering" and bool(facts["database"].get("publiclyAccessible"))
+
+
+def why(facts: dict[str, Any]) -> str:
+    name = facts["database"].get("identifier", "the database")
+    if needed(facts):
+        return (f"{name} is publicly accessible: from the Nekt VPC its endpoint resolves to its private address only "
+                "with the peering's DNS resolution option")
+    return (f"{name} is private: its endpoint already resolves to its private address from the Nekt VPC, so the "
+            "peering's DNS resolution option would change nothing")
+
+
+def enable_dns_resolution(ec2: Any, facts: dict[str, Any], peering_id: str) -> dict[str, Any]:
+    """Turn on AllowDnsResolutionFromRemoteVpc on the database's side (AWS allows it once active), if needed."""
+    if not needed(facts):
+        return {"needed": False, "enabled": False, "changed": False, "reason": why(facts)}
     peering = peering_facts(describe_peering(ec2, peering_id))
-    side = "requester" if peering["requester"]["vpcId"] == database_vpc_id else "accepter"
+    side = "requester" if peering["requester"]["vpcId"] == facts["database"]["vpcId"] else "accepter"
+    result = {"needed": True, "enabled": True, "side": side, "reason": why(facts)}
     if peering[side]["allowDnsResolutionFromRemoteVpc"]:
-        return {"enabled": True, "side": side, "changed": False}
+        return {**result, "changed": False}
     options_key = "RequesterPeeringConnectionOptions" if side == "requester" else "AccepterPeeringConnectionOptions"
     ec2.modify_vpc_peering_connection_options(
         VpcPeeringConnectionId=peering_id, **{options_key: {"AllowDnsResolutionFromRemoteVpc": True}}
     )
-    return {"enabled": True, "side": side, "changed": True}
+    return {**result, "changed": True}

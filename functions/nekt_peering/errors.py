@@ -25,7 +25,22 @@ class DatabaseNotFound(ConnectError):
 
 
 class DatabaseNotAvailable(ConnectError):
-    """The database exists but is not in the `available` state."""
+    """The database exists but is in a state that does not serve connections (stopped, rebooting ...)."""
+
+
+class SharedVpcNotSupported(ConnectError):
+    """The database is in a VPC another account shares with this one (AWS RAM): only the VPC owner can
+    peer it or change its route tables."""
+
+
+class VpcDnsDisabled(ConnectError):
+    """A publicly accessible database reached through the peering needs the peering's DNS option, which
+    AWS allows only when both VPCs have DNS hostnames and DNS resolution on."""
+
+
+class QuotaExceeded(ConnectError):
+    """A connect would go past an Amazon VPC quota (peerings per VPC, outstanding requests, routes per
+    route table, rules per security group): refused before any change."""
 
 
 class NektNetworkNotFound(ConnectError):
@@ -101,6 +116,12 @@ WHAT_TO_DO: dict[str, str] = {
     "DatabaseNotFound": "Check `identifier` and `region`. A database outside AWS cannot be connected this way: "
                         "ask Nekt support for a call.",
     "DatabaseNotAvailable": "Wait until it is available, then start again.",
+    "SharedVpcNotSupported": "Connect it from the VPC owner's account (named in the cause), or ask Nekt support "
+                             "for a call.",
+    "VpcDnsDisabled": "Turn on DNS hostnames and DNS resolution on the VPC named in the cause (the Nekt VPC: ask "
+                      "Nekt support), or connect with `mode: auto`, then start again.",
+    "QuotaExceeded": "Free capacity as the cause says, or raise the quota named in the cause in Service Quotas, "
+                     "then start again.",
     "NektNetworkNotFound": "Check `NektVpcId`/`NektAccountId`/`NektRegion`; tag the private route table "
                            "`Name=nekt-rtb-private` or set `NektRouteTableId`.",
     "CidrOverlap": "Ask Nekt support for a Nekt VPC in another range.",

@@ -76,6 +76,8 @@ def discover(event: Event) -> Event:
     return discover_facts(
         request, settings, client(session, "rds"), client(session, "ec2"),
         lambda: client(nekt_session(settings, request.connection_id), "ec2"),
+        lambda side: client(session if side == "database" else nekt_session(settings, request.connection_id),
+                            "service-quotas"),
     )
 
 
@@ -123,9 +125,7 @@ def authorize_ingress(event: Event) -> Event:
 @stage
 def enable_dns_resolution(event: Event) -> Event:
     facts = event["discovery"]
-    return dns.enable_dns_resolution(
-        _database_ec2(facts), event["peering"]["peeringConnectionId"], facts["database"]["vpcId"]
-    )
+    return dns.enable_dns_resolution(_database_ec2(facts), facts, event["peering"]["peeringConnectionId"])
 
 
 @stage

@@ -8,12 +8,21 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from nekt_peering import dns
 from nekt_peering.discover import allows_tcp_port_from
 from nekt_peering.errors import CidrOverlap, PeeringConflict, RouteConflict
 from nekt_peering.model import CONNECTION_TAG_KEY, Settings
+from nekt_peering.quotas import (
+    ACTIVE_PEERINGS_PER_VPC,
+    OUTSTANDING_REQUESTS,
+    ROUTES_PER_TABLE,
+    RULES_PER_GROUP,
+    routes_counted,
+)
 
 DATABASE_SIDE = "database"
 NEKT_SIDE = "nekt"
+
 
 
 def plan(facts: dict[str, Any]) -> dict[str, Any]:
@@ -33,6 +42,7 @@ def plan(facts: dict[str, Any]) -> dict[str, Any]:
             planned_route(route_table, cidr, DATABASE_SIDE, pcx) for route_table in database["routeTables"]
         ]
     ingress = planned_ingress(database, cidr)
+    check_quotas(facts, peering, routes, ingress)
     return {
         "status": "PLANNED",
         "mode": facts["mode"],
@@ -43,8 +53,47 @@ def plan(facts: dict[str, Any]) -> dict[str, Any]:
         "peering": peering,
         "routes": routes,
         "ingress": ingress,
+        "dnsResolution": {"needed": dns.needed(facts), "reason": dns.why(facts)},
         "changes": changes(facts, peering, routes, ingress),
     }
+
+
+def check_quotas(
+    facts: dict[str, Any], peering: dict[str, Any] | None, routes: list[dict[str, Any]], ingress: dict[str, Any]
+) -> None:
+    """Refuse now, by name, what AWS would refuse half way through the connect (and roll it back)."""
+    database, nekt = facts["database"], facts["nekt"]
+    counts = facts.get("quotas") or {}
+    where = {"database": f"the database VPC {database['vpcId']} (account {database['accountId']}, region "
+                         f"{database['region']})"}
+    if facts["mode"] == "peering" and (peering is None or peering["status"] != "active"):
+        where["nekt"] = f"the Nekt VPC {nekt['vpcId']} (account {nekt['accountId']}, region {nekt['region']})"
+        limit = OUTSTANDING_REQUESTS.limit(facts, "database")
+        if peering is None and counts.get("outstandingRequests", 0) + 1 > limit:
+            raise OUTSTANDING_REQUESTS.refuse(
+                f"account {database['accountId']} in region {database['region']}", counts["outstandingRequests"], 1,
+                limit, "Delete the peering requests still pending acceptance that are not needed")
+        for side, key in (("nekt", "nektVpcActivePeerings"), ("database", "databaseVpcActivePeerings")):
+            limit = ACTIVE_PEERINGS_PER_VPC.limit(facts, side)
+            if counts.get(key, 0) + 1 > limit:
+                raise ACTIVE_PEERINGS_PER_VPC.refuse(
+                    where[side], counts[key], 1, limit,
+                    "Ask Nekt support (the Nekt VPC is a hub for every customer)" if side == "nekt"
+                    else "Delete peerings this VPC no longer uses")
+    tables = {table["routeTableId"]: ("database", table) for table in database.get("routeTables", [])}
+    if nekt:
+        tables[nekt["routeTable"]["routeTableId"]] = ("nekt", nekt["routeTable"])
+    for table_id, (side, table) in tables.items():
+        new = sum(1 for route in routes if route["routeTableId"] == table_id and not route["exists"])
+        used, limit = routes_counted(table), ROUTES_PER_TABLE.limit(facts, side)
+        if new and used + new > limit:
+            raise ROUTES_PER_TABLE.refuse(f"route table {table_id} ({side} side)", used, new, limit,
+                                          "Remove routes it no longer uses")
+    if not ingress["exists"]:
+        used, limit = len(database["securityGroupRules"]), RULES_PER_GROUP.limit(facts, "database")
+        if used + 1 > limit:
+            raise RULES_PER_GROUP.refuse(f"security group {ingress['groupId']}", used, 1, limit,
+                                         "Remove inbound rules it no longer uses")
 
 
 def check_cidr_overlap(database_cidrs: list[str], nekt_cidrs: list[str]) -> None:
@@ -145,7 +194,7 @@ def changes(
     if not ingress["exists"]:
         planned.append({"action": "AuthorizeSecurityGroupIngress", "summary":
                         f"allow TCP {ingress['port']} from {ingress['cidr']} on {ingress['groupId']}"})
-    if facts["mode"] == "peering" and not (peering and peering["dnsResolution"]):
+    if dns.needed(facts) and not (peering and peering["dnsResolution"]):
         planned.append({"action": "ModifyVpcPeeringConnectionOptions", "summary":
                         f"let the Nekt VPC resolve {database['endpoint']} to its private address"})
     return planned

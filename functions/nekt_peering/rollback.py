@@ -18,9 +18,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from nekt_peering import dns
 from nekt_peering.aws import error_code
 from nekt_peering.discover import LIVE_PEERING_STATES, find_peerings, peering_facts, route_target, rule_facts
-from nekt_peering.errors import cause_message
+from nekt_peering.errors import PeeringFailed, cause_message
 from nekt_peering.ingress import find_rule
 from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, DisconnectRequest, Settings
 from nekt_peering.peering import describe_peering
@@ -109,21 +110,26 @@ def delete_routes(
 
 
 def restore_dns_resolution(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
-    """Only a reused peering needs it: one this execution created is deleted next."""
+    """Only a reused peering needs it (one this execution created is deleted next), and only when the
+    connection needed the option: for a private database the stage never turns it on."""
     reused = state["plan"]["peering"]
-    if reused is None or reused["dnsResolution"]:
-        return
-    try:
-        peering = peering_facts(describe_peering(ec2, reused["peeringConnectionId"]))
-    except Exception:  # noqa: BLE001 - a peering that is gone has no option to restore
+    if reused is None or reused["dnsResolution"] or not dns.needed(state["discovery"]):
         return
     side = reused["databaseSide"]
+    what = f"DNS resolution option turned back off on {reused['peeringConnectionId']} ({side} side)"
+    try:
+        peering = peering_facts(describe_peering(ec2, reused["peeringConnectionId"]))
+    except PeeringFailed:
+        return  # the peering is gone, and its option with it
+    except ClientError as error:  # unreadable is not restored: left behind, by id
+        message = error.response["Error"].get("Message", "")
+        rollback.could_not(what, f"could not read it: {error_code(error)}: {message}")
+        return
     if not peering[side]["allowDnsResolutionFromRemoteVpc"]:
         return
     options = "RequesterPeeringConnectionOptions" if side == "requester" else "AccepterPeeringConnectionOptions"
     rollback.attempt(
-        f"DNS resolution option turned back off on {reused['peeringConnectionId']} ({side} side)",
-        ec2.modify_vpc_peering_connection_options,
+        what, ec2.modify_vpc_peering_connection_options,
         VpcPeeringConnectionId=reused["peeringConnectionId"], **{options: {"AllowDnsResolutionFromRemoteVpc": False}},
     )
 

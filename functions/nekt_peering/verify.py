@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nekt_peering import dns
 from nekt_peering.discover import peering_facts, route_target
 from nekt_peering.errors import VerificationFailed
 from nekt_peering.ingress import find_rule
@@ -22,10 +23,11 @@ def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any]) -> di
                              f"status is {peering['status']!r}"))
         live_tables = _route_tables({NEKT_SIDE: nekt_ec2, DATABASE_SIDE: database_ec2}, state["routes"])
         checks += [_check_route(live_tables[route["routeTableId"]], route, peering_id) for route in state["routes"]]
-        side = state["dnsResolution"]["side"]
-        checks.append(_check(f"DNS resolution from the Nekt VPC is on ({side} side)",
-                             peering[side]["allowDnsResolutionFromRemoteVpc"],
-                             "AllowDnsResolutionFromRemoteVpc is off"))
+        if dns.needed(state["discovery"]):
+            side = state["dnsResolution"]["side"]
+            checks.append(_check(f"DNS resolution from the Nekt VPC is on ({side} side)",
+                                 peering[side]["allowDnsResolutionFromRemoteVpc"],
+                                 "AllowDnsResolutionFromRemoteVpc is off"))
     failed = [check for check in checks if not check["ok"]]
     if failed:
         raise VerificationFailed(
