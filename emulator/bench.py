@@ -104,6 +104,8 @@ def measure_detection_delay() -> tuple[float, float]:
         polls = {"n": 0}
 
         def become_ready_on_the_third_poll(event: dict[str, Any]) -> None:
+            if event["awaiting"] != "pending-acceptance":
+                return  # after the accept, the strict layer's lifecycle takes it to active
             polls["n"] += 1
             status = "pending-acceptance" if polls["n"] >= 3 else "initiating-request"
             if status == "pending-acceptance" and "t" not in ready_at:

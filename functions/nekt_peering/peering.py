@@ -149,7 +149,7 @@ def _not_yet_visible_to_nekt(facts: dict[str, Any], peering: dict[str, Any]) -> 
             "polls. Check NektAccountId and NektRegion; raise MaxPolls or PollIntervalSeconds if AWS is slow in "
             "this region pair, then run again"
         )
-    return {**peering, "status": "pending-acceptance", "accepted": False, "visibleToNekt": False}
+    return {**peering, "status": "pending-acceptance", "accepted": False}
 
 
 def check_is_expected_request(
