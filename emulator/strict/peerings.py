@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from moto.ec2.models import EC2Backend
+from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpc_peering_connections import VPCPeeringConnection
 
 from emulator.strict.layer import AwsError, Call, Rule
@@ -62,6 +62,7 @@ class Lifecycle:
     ticks: int = 0
     accepted_at: int | None = None
     deleted_at: int | None = None
+    deleted_by: str = ""
 
     @property
     def inter_region(self) -> bool:
@@ -96,8 +97,9 @@ class PeeringBook:
 
 
 def _backends() -> list[Any]:
-    """Every EC2 backend (account, Region) in use: moto keeps a peering in both of its owners'."""
-    return list(EC2Backend.get_vpc_pcx_refs())
+    """Every EC2 backend (account, Region) of this mock: moto keeps a peering in both of its owners'.
+    (Not EC2Backend.get_vpc_pcx_refs(): it also holds earlier mocks' backends until they are collected.)"""
+    return [backend for account in dict.values(ec2_backends) for backend in dict.values(account)]
 
 
 def find_peering(peering_id: str) -> VPCPeeringConnection | None:
@@ -180,7 +182,7 @@ class PeeringLifecycle(Rule):
             _set_status(pcx, "active", "Active")
         elif (status == "deleting" and lifecycle.deleted_at is not None
               and lifecycle.ticks - lifecycle.deleted_at > timing.deleting):
-            _set_status(pcx, "deleted", f"Deleted by {lifecycle.requester[0]}")
+            _set_status(pcx, "deleted", f"Deleted by {lifecycle.deleted_by}")
 
     def before(self, call: Call) -> None:
         if call.service == "ec2" and ("VpcPeeringConnection" in call.operation or call.operation == "CreateRoute"):
@@ -193,9 +195,10 @@ class PeeringLifecycle(Rule):
         if call.operation == "CreateVpcPeeringConnection":
             peering_id = response["VpcPeeringConnection"]["VpcPeeringConnectionId"]
             pcx = find_peering(peering_id)
-            if pcx is not None:
-                _set_status(pcx, "initiating-request", f"Initiating Request to {pcx.peer_vpc.owner_id}")
-            response["VpcPeeringConnection"]["Status"] = {"Code": "initiating-request", "Message": "Initiating Request"}
+            if pcx is None:
+                return
+            _set_status(pcx, "initiating-request", f"Initiating Request to {pcx.peer_vpc.owner_id}")
+            response["VpcPeeringConnection"]["Status"] = pcx.status
         elif call.operation == "AcceptVpcPeeringConnection":
             lifecycle = self.book.peerings.get(call.params["VpcPeeringConnectionId"])
             pcx = find_peering(call.params["VpcPeeringConnectionId"])
@@ -211,7 +214,7 @@ class PeeringLifecycle(Rule):
             if pcx is not None:
                 setattr(pcx, PINNED, False)
             if lifecycle is not None and pcx is not None and lifecycle.inter_region:
-                lifecycle.deleted_at = lifecycle.ticks
+                lifecycle.deleted_at, lifecycle.deleted_by = lifecycle.ticks, call.account_id
                 _set_status(pcx, "deleting", "Deleting")
 
 
@@ -255,8 +258,6 @@ class UnknownPeeringIds(Rule):
     def before(self, call: Call) -> None:
         if call.service != "ec2" or call.operation != "DescribeVpcPeeringConnections":
             return
-        from moto.ec2.models import ec2_backends
-
         known = ec2_backends[call.account_id][call.region].vpc_pcxs
         for peering_id in call.params.get("VpcPeeringConnectionIds") or []:
             if peering_id not in known:

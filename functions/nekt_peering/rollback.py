@@ -161,7 +161,10 @@ def delete_peering(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
     peerings = _created_peerings(ec2, state)
     if known.get("peeringConnectionId") and known["peeringConnectionId"] not in {p["peeringConnectionId"]
                                                                               for p in peerings}:
-        peerings += _described(ec2, known["peeringConnectionId"])
+        # Not listed as live yet (or any more): by id, and only if it carries this connection's tag.
+        peerings += [peering for peering in _described(ec2, known["peeringConnectionId"])
+                     if peering["tags"].get(CONNECTION_TAG_KEY) == _connection_id(state)
+                     and peering["requester"]["vpcId"] == facts["database"]["vpcId"]]
     waiting_for: list[str] = []
     for peering in peerings:
         peering_id, status = peering["peeringConnectionId"], peering["status"]
@@ -221,6 +224,23 @@ def _connection_id(state: dict[str, Any]) -> str:
     return str(state["discovery"]["request"]["connectionId"])
 
 
+def _routes_to(peering: dict[str, Any], database_ec2: Any, nekt_ec2_factory: Callable[[], Any],
+               settings: Settings) -> list[dict[str, Any]]:
+    routes: list[dict[str, Any]] = []
+    sides = [(DATABASE_SIDE, database_ec2, peering["requester"]["vpcId"]),
+             (NEKT_SIDE, nekt_ec2_factory(), settings.nekt_vpc_id)]
+    for side, ec2, vpc_id in sides:
+        tables = ec2.describe_route_tables(Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "route.vpc-peering-connection-id", "Values": [peering["peeringConnectionId"]]},
+        ])["RouteTables"]
+        routes += [{"routeTableId": table["RouteTableId"], "destinationCidr": route["DestinationCidrBlock"],
+                    "side": side, "exists": False}
+                   for table in tables for route in table.get("Routes", [])
+                   if route_target(route) == peering["peeringConnectionId"] and "DestinationCidrBlock" in route]
+    return routes
+
+
 def owned_by_connection(
     database_ec2: Any, nekt_ec2_factory: Callable[[], Any], request: DisconnectRequest, settings: Settings,
 ) -> dict[str, Any]:
@@ -241,22 +261,15 @@ def owned_by_connection(
                                                                          settings.nekt_account_id)
     ]
     # The live one; else one that died outside the workflow (deleted by Nekt, expired) and that AWS
-    # still shows for a while: the routes to it are blackholes this product left, and go too.
+    # still shows for a while, if routes still point at it: blackholes this product left, which go too.
     live = [facts for facts in peerings if facts["status"] in LIVE_PEERING_STATES]
-    peering = next(iter(live or peerings), None)
+    peering: dict[str, Any] | None = None
     routes: list[dict[str, Any]] = []
-    if peering is not None:
-        sides = [(DATABASE_SIDE, database_ec2, peering["requester"]["vpcId"]),
-                 (NEKT_SIDE, nekt_ec2_factory(), settings.nekt_vpc_id)]
-        for side, ec2, vpc_id in sides:
-            tables = ec2.describe_route_tables(Filters=[
-                {"Name": "vpc-id", "Values": [vpc_id]},
-                {"Name": "route.vpc-peering-connection-id", "Values": [peering["peeringConnectionId"]]},
-            ])["RouteTables"]
-            routes += [{"routeTableId": table["RouteTableId"], "destinationCidr": route["DestinationCidrBlock"],
-                        "side": side, "exists": False}
-                       for table in tables for route in table.get("Routes", [])
-                       if route_target(route) == peering["peeringConnectionId"] and "DestinationCidrBlock" in route]
+    for candidate in live[:1] or peerings:
+        routes = _routes_to(candidate, database_ec2, nekt_ec2_factory, settings)
+        if candidate in live or routes:
+            peering = candidate
+            break
     rules = [rule_facts(rule) | {"groupId": rule["GroupId"]}
              for page in database_ec2.get_paginator("describe_security_group_rules").paginate(Filters=tagged)
              for rule in page["SecurityGroupRules"] if not rule.get("IsEgress")]
