@@ -10,11 +10,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 from botocore.handlers import BUILTIN_HANDLERS
 from moto.core.botocore_stubber import MockRawResponse
 from moto.core.models import botocore_stubber
 from moto.ec2.models import ec2_backends
 
+from emulator.strict.peerings import PINNED
 from emulator.topology import account_session
 
 
@@ -32,7 +34,7 @@ def snapshot(places: list[tuple[str, str]]) -> dict[str, Any]:
                 "tags": sorted((t["Key"], t["Value"]) for t in pcx.get("Tags", [])),
             }
             for pcx in ec2.describe_vpc_peering_connections()["VpcPeeringConnections"]
-            if pcx["Status"]["Code"] not in ("deleted", "rejected", "failed", "expired")
+            if pcx["Status"]["Code"] not in ("deleting", "deleted", "rejected", "failed", "expired")
         }
         routes = {
             rt["RouteTableId"]: sorted(
@@ -57,11 +59,41 @@ def _target(route: dict[str, Any]) -> str:
 
 
 def set_peering_status(account_id: str, region: str, peering_id: str, code: str, message: str = "") -> None:
-    """moto moves a peering to pending-acceptance at once and to active on accept; AWS takes time
-    and can fail. Tests use this to put a peering in the state AWS could report."""
+    """Put a peering in a state AWS could report (a slow or failed lifecycle). The strict layer's
+    lifecycle (emulator.strict.peerings) keeps it there until the next accept or delete."""
     pcx = ec2_backends[account_id][region].vpc_pcxs[peering_id]
     pcx._status.code = code
     pcx._status.message = message or code
+    setattr(pcx, PINNED, True)
+
+
+def wait_for_peering(ec2: Any, peering_id: str, *statuses: str, describes: int = 20) -> str:
+    """Describe the peering, as a person refreshing the console does, until it shows one of
+    `statuses` (AWS takes a few describes, and may not show a new one at first)."""
+    status = "not visible"
+    for _ in range(describes):
+        try:
+            found = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])
+        except ClientError as error:
+            if not error.response["Error"]["Code"].endswith(".NotFound"):
+                raise
+            continue
+        status = found["VpcPeeringConnections"][0]["Status"]["Code"]
+        if status in statuses:
+            return str(status)
+    raise TimeoutError(f"{peering_id} is {status}, not {' or '.join(statuses)}, after {describes} describes")
+
+
+def establish_peering(requester_ec2: Any, accepter_ec2: Any, **request: Any) -> str:
+    """A peering made by hand: requested, accepted once AWS shows it pending-acceptance to the
+    accepter, and active. `request`: CreateVpcPeeringConnection's arguments."""
+    peering_id = str(requester_ec2.create_vpc_peering_connection(**request)["VpcPeeringConnection"][
+        "VpcPeeringConnectionId"])
+    wait_for_peering(requester_ec2, peering_id, "pending-acceptance")
+    wait_for_peering(accepter_ec2, peering_id, "pending-acceptance")
+    accepter_ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+    wait_for_peering(requester_ec2, peering_id, "active")
+    return peering_id
 
 
 MUTATING_PREFIXES = ("Create", "Accept", "Authorize", "Modify", "Delete", "Revoke", "Replace", "Associate",

@@ -24,7 +24,6 @@ from typing import Any
 from moto.moto_api._internal import mock_random
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from emulator.accounts import set_peering_status
 from emulator.apigateway import rest_event
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.strict.layer import StrictAws, emulated_aws
@@ -64,11 +63,8 @@ def _record_events() -> dict[str, dict[str, Any]]:
     create_database()
     create_database(ROLLBACK_INPUT["database"]["identifier"], cidr="10.30.0.0/16")
     stack = Stack({**nekt.stack_parameters(), "PollIntervalSeconds": "0"}).deploy()
-    # moto activates a peering at once; AWS shows initiating-request first, as this run records.
-    stack.runtime.after_invoke("RequestPeeringFunction", lambda event, result: set_peering_status(
-        DEFAULT_ACCOUNT, "us-east-2", result["peeringConnectionId"], "initiating-request"))
-    stack.runtime.before_invoke("PeeringStatusFunction", lambda event: set_peering_status(
-        DEFAULT_ACCOUNT, "us-east-2", event["peering"]["peeringConnectionId"], "pending-acceptance"))
+    # The strict layer leads the peering through initiating-request, pending-acceptance and
+    # provisioning as AWS does (emulator.strict.peerings), so each event is one AWS would pass.
     stack.runtime.before_invoke("VerifyFunction", _fail_the_rollback_example)
     try:
         connected = _run_still(stack, EXAMPLE_INPUT, EXECUTION_NAME, "VerifyFunction")

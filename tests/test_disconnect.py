@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from emulator.accounts import aws_calls, is_mutating, set_peering_status, snapshot
+from emulator.accounts import aws_calls, establish_peering, is_mutating, set_peering_status, snapshot
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.topology import NektNetwork, account_session, create_database, create_nekt_network
 
@@ -133,11 +133,9 @@ def test_a_reused_peering_is_kept_with_its_routes_and_only_the_tagged_rule_goes(
 ) -> None:
     database = create_database()
     db_ec2 = account_session(DEFAULT_ACCOUNT, "us-east-2").client("ec2")
-    theirs = db_ec2.create_vpc_peering_connection(
-        VpcId=database.vpc_id, PeerVpcId=nekt.vpc_id, PeerOwnerId=nekt.account_id, PeerRegion=nekt.region,
-    )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
-    account_session(nekt.account_id, nekt.region).client("ec2").accept_vpc_peering_connection(
-        VpcPeeringConnectionId=theirs)
+    theirs = establish_peering(
+        db_ec2, account_session(nekt.account_id, nekt.region).client("ec2"),
+        VpcId=database.vpc_id, PeerVpcId=nekt.vpc_id, PeerOwnerId=nekt.account_id, PeerRegion=nekt.region)
     stack = deploy(nekt)
     connected = connect(stack)
     assert connected["peeringConnectionId"] == theirs
@@ -177,7 +175,7 @@ def test_it_waits_until_aws_reports_the_peering_deleted(deploy: Any, nekt: NektN
 
 def test_a_peering_that_is_never_deleted_times_out_and_says_so(deploy: Any, nekt: NektNetwork) -> None:
     create_database()
-    stack = deploy(nekt, MaxPolls="2")
+    stack = deploy(nekt)
     peering_id = connect(stack)["peeringConnectionId"]
     stack.runtime.before_invoke("PeeringStatusFunction", lambda event: set_peering_status(
         DEFAULT_ACCOUNT, "us-east-2", peering_id, "deleting"))

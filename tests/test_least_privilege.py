@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from emulator.accounts import aws_calls, set_peering_status, snapshot
+from emulator.accounts import aws_calls, snapshot, wait_for_peering
 from emulator.lambda_runtime import LambdaContext
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.topology import EXTERNAL_ID, NektNetwork, account_session, create_database
@@ -42,7 +42,8 @@ def test_a_request_from_an_unexpected_vpc_is_not_accepted_and_stays_pending(
     rogue = rogue_ec2.create_vpc_peering_connection(
         VpcId=rogue_vpc, PeerVpcId=nekt.vpc_id, PeerOwnerId=nekt.account_id, PeerRegion=nekt.region,
     )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
-    set_peering_status(account, DB_REGION, rogue, "pending-acceptance")
+    # A request that has waited there a while: AWS shows it pending-acceptance to the Nekt account.
+    wait_for_peering(account_session(nekt.account_id, nekt.region).client("ec2"), rogue, "pending-acceptance")
     before = snapshot(places(nekt))
 
     def hand_over_the_rogue_request(event: dict[str, Any], result: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from emulator.accounts import aws_calls, is_mutating, snapshot
+from emulator.accounts import aws_calls, establish_peering, is_mutating, snapshot
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.topology import (
     CustomerDatabase,
@@ -62,11 +62,9 @@ def build_world(topology: str, deploy: Any) -> World:
 def add_what_a_customer_already_had(nekt: NektNetwork, database: CustomerDatabase) -> None:
     """An active peering they made by hand, one of its routes, and an unrelated rule on the DB group."""
     ec2 = account_session(DEFAULT_ACCOUNT, database.region).client("ec2")
-    peering_id = ec2.create_vpc_peering_connection(
-        VpcId=database.vpc_id, PeerVpcId=nekt.vpc_id, PeerOwnerId=nekt.account_id, PeerRegion=nekt.region,
-    )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
-    account_session(nekt.account_id, nekt.region).client("ec2").accept_vpc_peering_connection(
-        VpcPeeringConnectionId=peering_id)
+    peering_id = establish_peering(
+        ec2, account_session(nekt.account_id, nekt.region).client("ec2"),
+        VpcId=database.vpc_id, PeerVpcId=nekt.vpc_id, PeerOwnerId=nekt.account_id, PeerRegion=nekt.region)
     ec2.create_route(RouteTableId=database.route_table_ids[0], DestinationCidrBlock=nekt.cidr,
                      VpcPeeringConnectionId=peering_id)
     ec2.authorize_security_group_ingress(GroupId=database.security_group_id, IpPermissions=[

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from moto.ec2.models import ec2_backends
 
+from emulator.accounts import set_peering_status, wait_for_peering
 from emulator.stack import DEFAULT_ACCOUNT
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database
 from nekt_peering import discover, dns, ingress, peering, routes
@@ -58,7 +58,11 @@ class World:
         return discover.discover(request, self.settings, self.rds, self.db_ec2, lambda: self.nekt_ec2)
 
     def request_peering(self, facts: dict[str, Any]) -> dict[str, Any]:
-        return peering.request_peering(self.db_ec2, facts, {"peering": None})
+        """The request, once AWS shows it pending-acceptance in both accounts (as the workflow waits)."""
+        requested = peering.request_peering(self.db_ec2, facts, {"peering": None})
+        for ec2 in (self.db_ec2, self.nekt_ec2):
+            wait_for_peering(ec2, requested["peeringConnectionId"], "pending-acceptance")
+        return {**requested, "status": "pending-acceptance", "seen": True}
 
     def status(self, peering_id: str, ec2: Any = None) -> str:
         described = (ec2 or self.db_ec2).describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])
@@ -79,8 +83,8 @@ def routes_to(ec2: Any, route_table_id: str, destination: str) -> list[dict[str,
 
 
 def force_status(peering_id: str, code: str) -> None:
-    """moto jumps straight to pending-acceptance and to active; AWS passes through other states."""
-    ec2_backends[DEFAULT_ACCOUNT][DB_REGION].vpc_pcxs[peering_id]._status.code = code
+    """A status AWS could report, held until the next accept or delete."""
+    set_peering_status(DEFAULT_ACCOUNT, DB_REGION, peering_id, code)
 
 
 # --- discover: the database ---------------------------------------------------------------------
@@ -313,7 +317,7 @@ def test_check_status_fails_when_the_request_is_deleted(world: World) -> None:
     requested = world.request_peering(world.discover())
     world.db_ec2.delete_vpc_peering_connection(VpcPeeringConnectionId=requested["peeringConnectionId"])
 
-    with pytest.raises(PeeringFailed, match="'deleted'"):
+    with pytest.raises(PeeringFailed, match="'deleted'|'deleting'"):  # deleting first across Regions
         peering.check_status(world.db_ec2, requested, "active", max_polls=5)
 
 
@@ -362,9 +366,9 @@ def test_accept_twice_accepts_once_and_names_the_peering_in_the_nekt_account(wor
     first = peering.accept_peering(world.nekt_ec2, facts, requested)
     second = peering.accept_peering(world.nekt_ec2, facts, first)
 
-    assert (first["accepted"], first["status"], first["polls"]) == (True, "active", 0)
-    assert (second["accepted"], second["status"]) == (False, "active")
-    assert world.status(requested["peeringConnectionId"], world.nekt_ec2) == "active"
+    assert (first["accepted"], first["status"], first["polls"]) == (True, "provisioning", 0)
+    assert (second["accepted"], second["status"]) == (False, "provisioning")
+    wait_for_peering(world.nekt_ec2, requested["peeringConnectionId"], "active")
     described = world.nekt_ec2.describe_vpc_peering_connections(
         VpcPeeringConnectionIds=[requested["peeringConnectionId"]])["VpcPeeringConnections"][0]
     assert {t["Key"]: t["Value"] for t in described["Tags"]}["Name"] == "orders-db <> Nekt"
@@ -381,6 +385,7 @@ def test_accept_refuses_a_request_not_from_the_database_vpc(world: World, accoun
     rogue = rogue_ec2.create_vpc_peering_connection(
         VpcId=rogue_vpc, PeerVpcId=world.nekt.vpc_id, PeerOwnerId=world.nekt.account_id, PeerRegion="us-east-1",
     )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    wait_for_peering(world.nekt_ec2, rogue, "pending-acceptance")
     claimed = {"peeringConnectionId": rogue, "status": "pending-acceptance", "created": True, "polls": 0}
 
     with pytest.raises(PeeringMismatch) as raised:

@@ -244,7 +244,7 @@ _ROUTE = {"type": "object", "required": ["routeTableId", "destinationCidr", "sid
 _PEERING = {"type": ["object", "null"], "required": ["peeringConnectionId"], "properties": {
     "peeringConnectionId": _id("pcx"), "status": {"type": "string", "maxLength": 32},
     "polls": {"type": "integer", "minimum": 0, "maximum": 10000}, "created": {"type": "boolean"},
-    "databaseSide": {"enum": ["requester", "accepter"]},
+    "seen": {"type": "boolean"}, "databaseSide": {"enum": ["requester", "accepter"]},
 }}
 STAGE_EVENT_SCHEMA: dict[str, Any] = {
     "title": "The event of a stage after Discover (only the fields the stages act on)",

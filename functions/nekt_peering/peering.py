@@ -6,10 +6,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from nekt_peering.aws import tag_list
+from nekt_peering.aws import error_code, tag_list
 from nekt_peering.discover import find_peerings, peering_facts
 from nekt_peering.errors import PeeringFailed, PeeringMismatch, PeeringTimeout
-from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG
+from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, Settings
 
 FAILED_STATES = frozenset({"failed", "rejected", "expired", "deleted", "deleting"})
 GONE_STATES = frozenset({"failed", "rejected", "expired", "deleted"})
@@ -31,21 +31,34 @@ def request_peering(ec2: Any, facts: dict[str, Any], plan: dict[str, Any]) -> di
     if live:
         found = live[0]
         created_by_this_connection = plan["peering"] is None and found["tags"].get(CONNECTION_TAG_KEY) == connection_id
-        return _peering_record(found["peeringConnectionId"], found["status"], created_by_this_connection)
+        return _peering_record(found["peeringConnectionId"], found["status"], created_by_this_connection, seen=True)
     arguments: dict[str, Any] = {"VpcId": database["vpcId"], "PeerVpcId": nekt["vpcId"]}
     if nekt["accountId"] != database["accountId"]:
         arguments["PeerOwnerId"] = nekt["accountId"]
     if nekt["region"] != database["region"]:
         arguments["PeerRegion"] = nekt["region"]
     tags = connection_tags(database["identifier"], connection_id)
-    created = ec2.create_vpc_peering_connection(
-        **arguments, TagSpecifications=[{"ResourceType": "vpc-peering-connection", "Tags": tag_list(tags)}],
-    )["VpcPeeringConnection"]
-    return _peering_record(created["VpcPeeringConnectionId"], created["Status"]["Code"], True)
+    try:
+        created = ec2.create_vpc_peering_connection(
+            **arguments, TagSpecifications=[{"ResourceType": "vpc-peering-connection", "Tags": tag_list(tags)}],
+        )["VpcPeeringConnection"]
+    except ClientError as error:
+        # A first attempt's request may exist and not be listed yet (EC2's eventual consistency): AWS
+        # refuses a second one for the pair. Look again; it is visible by now, or the error stands.
+        if error_code(error) != "VpcPeeringConnectionAlreadyExists":
+            raise
+        live = find_peerings(ec2, database["vpcId"], nekt["vpcId"])
+        if not live:
+            raise
+        ours = plan["peering"] is None and live[0]["tags"].get(CONNECTION_TAG_KEY) == connection_id
+        return _peering_record(live[0]["peeringConnectionId"], live[0]["status"], ours, seen=True)
+    return _peering_record(created["VpcPeeringConnectionId"], created["Status"]["Code"], True, seen=False)
 
 
-def _peering_record(peering_id: str, status: str, created: bool) -> dict[str, Any]:
-    return {"peeringConnectionId": peering_id, "status": status, "created": created, "polls": 0}
+def _peering_record(peering_id: str, status: str, created: bool, seen: bool) -> dict[str, Any]:
+    """`seen`: DescribeVpcPeeringConnections has shown it. AWS is eventually consistent: a peering
+    just created may be unknown to it for a moment, which is not the same as gone."""
+    return {"peeringConnectionId": peering_id, "status": status, "created": created, "polls": 0, "seen": seen}
 
 
 def check_status(ec2: Any, peering: dict[str, Any], awaiting: str, max_polls: int) -> dict[str, Any]:
@@ -57,9 +70,19 @@ def check_status(ec2: Any, peering: dict[str, Any], awaiting: str, max_polls: in
     try:
         described = describe_peering(ec2, peering["peeringConnectionId"])
     except PeeringFailed:
-        if awaiting != "deleted":
+        if awaiting == "deleted":
+            return {**peering, "status": "deleted", "polls": polls}
+        if peering.get("seen", True):
             raise
-        return {**peering, "status": "deleted", "polls": polls}
+        # Just created and not yet visible (EC2's eventual consistency): poll again, within the bound.
+        if polls >= max_polls:
+            raise PeeringTimeout(
+                f"peering {peering['peeringConnectionId']} was created but DescribeVpcPeeringConnections still "
+                f"does not show it after {polls} polls. Check it in the VPC console; raise MaxPolls or "
+                "PollIntervalSeconds if AWS is slow in this region pair, then run again"
+            ) from None
+        return {**peering, "polls": polls}
+    peering = {**peering, "seen": True}
     status = described["Status"]["Code"]
     if awaiting == "deleted":
         reached = status in GONE_STATES
@@ -83,7 +106,10 @@ def check_status(ec2: Any, peering: dict[str, Any], awaiting: str, max_polls: in
 def accept_peering(nekt_ec2: Any, facts: dict[str, Any], peering: dict[str, Any]) -> dict[str, Any]:
     """Accept in the Nekt account only the request from the discovered database VPC, and name it there."""
     database, nekt = facts["database"], facts["nekt"]
-    described = describe_peering(nekt_ec2, peering["peeringConnectionId"])
+    try:
+        described = describe_peering(nekt_ec2, peering["peeringConnectionId"])
+    except PeeringFailed:
+        return _not_yet_visible_to_nekt(facts, peering)
     status = described["Status"]["Code"]
     accepted = False
     if status == "pending-acceptance":
@@ -110,6 +136,20 @@ def accept_peering(nekt_ec2: Any, facts: dict[str, Any], peering: dict[str, Any]
     if peering["created"] and nekt["accountId"] != database["accountId"]:
         _name_in_nekt_account(nekt_ec2, described, facts)
     return {**peering, "status": status, "accepted": accepted, "polls": 0}
+
+
+def _not_yet_visible_to_nekt(facts: dict[str, Any], peering: dict[str, Any]) -> dict[str, Any]:
+    """The database account sees the request; the Nekt account may not yet, more so across Regions
+    (EC2's eventual consistency). The workflow polls the request again and comes back, within MaxPolls."""
+    polls = int(peering.get("polls", 0))
+    if polls >= Settings.from_dict(facts["settings"]).max_polls:
+        raise PeeringTimeout(
+            f"peering {peering['peeringConnectionId']} is {peering['status']!r} in the database account but the Nekt "
+            f"account {facts['nekt']['accountId']} ({facts['nekt']['region']}) still does not see it after {polls} "
+            "polls. Check NektAccountId and NektRegion; raise MaxPolls or PollIntervalSeconds if AWS is slow in "
+            "this region pair, then run again"
+        )
+    return {**peering, "status": "pending-acceptance", "accepted": False}
 
 
 def check_is_expected_request(

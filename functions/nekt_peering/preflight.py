@@ -141,10 +141,15 @@ def planned_route(
                  if _is_part_of(route["destinationCidr"], wanted) and route["target"] != peering_id]
     if competing:
         route = competing[0]
+        remedy = "Remove or change that route, then run again"
+        if route["state"] == "blackhole" and route["target"].startswith("pcx-"):
+            remedy = (f"It is a blackhole: peering {route['target']} is gone or not active. If an earlier connection "
+                      "left it, run disconnect for that connection id, which removes it; else delete the route. "
+                      "Then run again")
         raise RouteConflict(
             f"route table {route_table['routeTableId']} ({side} side) already routes {route['destinationCidr']} "
             f"to {route['target']} ({route['state']}), so traffic for {destination} cannot all go through the "
-            "peering. Nothing was changed. Remove or change that route, then run again"
+            f"peering. Nothing was changed. {remedy}"
         )
     # A route to a reused peering that is still pending shows as blackhole until accepted: it is ours.
     existing = any(route["destinationCidr"] == destination for route in route_table["routes"])

@@ -36,6 +36,9 @@ class Rollback:
         self.undone: list[str] = list(previous.get("undone", []))
         self.left: list[str] = list(previous.get("left", []))
         self.error = state.get("error") or {}
+        # Deleting a peering may have to wait for AWS: the workflow waits and runs the step again.
+        self.peering_polls = int(previous.get("peeringPolls", 0))
+        self.waiting = False
 
     def attempt(self, what: str, call: Callable[..., Any], **arguments: Any) -> None:
         """Make one undoing AWS call; a refusal is recorded as left behind and the rollback goes on."""
@@ -49,7 +52,14 @@ class Rollback:
     def could_not(self, what: str, why: str) -> None:
         self.left.append(f"{what} ({why})")
 
+    def wait(self) -> None:
+        self.waiting = True
+        self.peering_polls += 1
+
     def result(self) -> dict[str, Any]:
+        return self._outcome() | {"waiting": self.waiting, "peeringPolls": self.peering_polls}
+
+    def _outcome(self) -> dict[str, Any]:
         if not self.error:  # a disconnect: nothing failed, the removal is the point
             removed = "; ".join(self.undone) or "nothing (already disconnected)"
             cause = (f"Left behind (remove by hand): {'; '.join(self.left)}. Removed: {removed}." if self.left
@@ -88,10 +98,12 @@ def revoke_ingress(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
 def delete_routes(
     database_ec2: Any, nekt_ec2_factory: Callable[[], Any], state: dict[str, Any], rollback: Rollback
 ) -> None:
+    """Whatever the peering's status: a route to a peering that failed, expired or was deleted stays
+    in the table as a blackhole, and would make the next connect fail RouteConflict."""
     added = [route for route in state["plan"]["routes"] if not route["exists"]]
     peering_id = connection_peering_id(database_ec2, state)
     if not added or peering_id is None:
-        return  # no route can point at a peering that does not exist
+        return  # no peering was ever requested: no route can point at one
     clients: dict[str, Any] = {}
     for route in added:
         what = f"route {route['destinationCidr']} -> {peering_id} in {route['routeTableId']} ({route['side']} side)"
@@ -134,9 +146,65 @@ def restore_dns_resolution(ec2: Any, state: dict[str, Any], rollback: Rollback) 
     )
 
 
+# AWS deletes a peering only when it is active (either owner) or pending-acceptance (the requester,
+# which this product always is); initiating-request and provisioning will get there, so the rollback
+# waits for them; failed, rejected and expired ones cannot be deleted and AWS removes them itself.
+DELETABLE = frozenset({"active", "pending-acceptance"})
+NOT_YET_DELETABLE = frozenset({"initiating-request", "provisioning"})
+# A request whose answer was lost may not be visible yet either: look this many times before
+# concluding that none was made.
+LOST_REQUEST_POLLS = 2
+
+
 def delete_peering(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
-    for peering_id in created_peerings(ec2, state):
-        rollback.attempt(f"peering {peering_id}", ec2.delete_vpc_peering_connection, VpcPeeringConnectionId=peering_id)
+    """Delete the peering this execution created, once AWS lets it; `rollback.waiting` asks the
+    workflow to wait and run this again, at most MaxPolls times."""
+    facts = state["discovery"]
+    if facts["mode"] != "peering" or state["plan"]["peering"] is not None:
+        return  # nothing requested, or a reused peering: kept
+    max_polls = Settings.from_dict(facts["settings"]).max_polls
+    known = state.get("peering") or {}
+    peerings = _created_peerings(ec2, state)
+    if known.get("peeringConnectionId") and known["peeringConnectionId"] not in {p["peeringConnectionId"]
+                                                                              for p in peerings}:
+        # Not listed as live yet (or any more): by id, and only if it carries this connection's tag.
+        peerings += [peering for peering in _described(ec2, known["peeringConnectionId"])
+                     if peering["tags"].get(CONNECTION_TAG_KEY) == _connection_id(state)
+                     and peering["requester"]["vpcId"] == facts["database"]["vpcId"]]
+    waiting_for: list[str] = []
+    for peering in peerings:
+        peering_id, status = peering["peeringConnectionId"], peering["status"]
+        if status in DELETABLE:
+            rollback.attempt(f"peering {peering_id}", ec2.delete_vpc_peering_connection,
+                             VpcPeeringConnectionId=peering_id)
+        elif status in NOT_YET_DELETABLE:
+            waiting_for.append(f"peering {peering_id} ({status})")
+    if not peerings:
+        if known.get("peeringConnectionId") and not known.get("seen", True):
+            waiting_for.append(f"peering {known['peeringConnectionId']} (not visible yet)")
+        elif not known and rollback.peering_polls < min(LOST_REQUEST_POLLS, max_polls) - 1:
+            waiting_for.append("a peering whose request may not be visible yet")
+    if not waiting_for:
+        return
+    if rollback.peering_polls + 1 < max_polls:
+        rollback.wait()
+    else:
+        for what in waiting_for:
+            rollback.could_not(what, f"AWS does not allow deleting it yet after {max_polls} polls: delete it in "
+                               "the VPC console once it is active or pending-acceptance")
+
+
+def _created_peerings(ec2: Any, state: dict[str, Any]) -> list[dict[str, Any]]:
+    facts = state["discovery"]
+    return [peering for peering in find_peerings(ec2, facts["database"]["vpcId"], facts["nekt"]["vpcId"])
+            if peering["tags"].get(CONNECTION_TAG_KEY) == _connection_id(state)]
+
+
+def _described(ec2: Any, peering_id: str) -> list[dict[str, Any]]:
+    try:
+        return [peering_facts(describe_peering(ec2, peering_id))]
+    except PeeringFailed:
+        return []
 
 
 def created_peerings(ec2: Any, state: dict[str, Any]) -> list[str]:
@@ -144,17 +212,16 @@ def created_peerings(ec2: Any, state: dict[str, Any]) -> list[str]:
     facts = state["discovery"]
     if facts["mode"] != "peering" or state["plan"]["peering"] is not None:
         return []
-    return [
-        peering["peeringConnectionId"]
-        for peering in find_peerings(ec2, facts["database"]["vpcId"], facts["nekt"]["vpcId"])
-        if peering["tags"].get(CONNECTION_TAG_KEY) == _connection_id(state)
-    ]
+    return [peering["peeringConnectionId"] for peering in _created_peerings(ec2, state)]
 
 
 def connection_peering_id(ec2: Any, state: dict[str, Any]) -> str | None:
-    """The peering routes may point at: the reused one, else the one this execution created."""
+    """The peering routes may point at: the reused one, else the one this execution requested
+    (known from its answer, in whatever status it is now), else a live one it created."""
     if state["plan"]["peering"] is not None:
         return str(state["plan"]["peering"]["peeringConnectionId"])
+    if (state.get("peering") or {}).get("peeringConnectionId"):
+        return str(state["peering"]["peeringConnectionId"])
     created = created_peerings(ec2, state)
     return created[0] if created else None
 
@@ -163,13 +230,31 @@ def _connection_id(state: dict[str, Any]) -> str:
     return str(state["discovery"]["request"]["connectionId"])
 
 
+def _routes_to(peering: dict[str, Any], database_ec2: Any, nekt_ec2_factory: Callable[[], Any],
+               settings: Settings) -> list[dict[str, Any]]:
+    routes: list[dict[str, Any]] = []
+    sides = [(DATABASE_SIDE, database_ec2, peering["requester"]["vpcId"]),
+             (NEKT_SIDE, nekt_ec2_factory(), settings.nekt_vpc_id)]
+    for side, ec2, vpc_id in sides:
+        tables = ec2.describe_route_tables(Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "route.vpc-peering-connection-id", "Values": [peering["peeringConnectionId"]]},
+        ])["RouteTables"]
+        routes += [{"routeTableId": table["RouteTableId"], "destinationCidr": route["DestinationCidrBlock"],
+                    "side": side, "exists": False}
+                   for table in tables for route in table.get("Routes", [])
+                   if route_target(route) == peering["peeringConnectionId"] and "DestinationCidrBlock" in route]
+    return routes
+
+
 def owned_by_connection(
     database_ec2: Any, nekt_ec2_factory: Callable[[], Any], request: DisconnectRequest, settings: Settings,
 ) -> dict[str, Any]:
     """What this product created for a connection, found by its tags, as the compensations take it.
 
-    The peering tagged with the connection id from the database VPC to the Nekt VPC (never another
-    one: a reused peering carries no tag of ours and stays), the routes on both sides that point at
+    The peering tagged with the connection id from the database VPC to the Nekt VPC, live or, if none is,
+    dead but still shown (never another one: a reused peering carries no tag of ours and stays), the
+    routes on both sides that point at
     that peering, and the ingress rules tagged with the connection id. Nothing is planned to exist
     before, so each compensation removes what it finds, after checking the tag again."""
     connection_id = request.connection_id
@@ -177,24 +262,20 @@ def owned_by_connection(
     described = database_ec2.describe_vpc_peering_connections(Filters=tagged)["VpcPeeringConnections"]
     peerings = [
         facts for facts in map(peering_facts, described)
-        if facts["status"] in LIVE_PEERING_STATES and facts["tags"].get(CONNECTION_TAG_KEY) == connection_id
+        if facts["tags"].get(CONNECTION_TAG_KEY) == connection_id
         and (facts["accepter"]["vpcId"], facts["accepter"]["ownerId"]) == (settings.nekt_vpc_id,
                                                                          settings.nekt_account_id)
     ]
-    peering = peerings[0] if peerings else None
+    # The live one; else one that died outside the workflow (deleted by Nekt, expired) and that AWS
+    # still shows for a while, if routes still point at it: blackholes this product left, which go too.
+    live = [facts for facts in peerings if facts["status"] in LIVE_PEERING_STATES]
+    peering: dict[str, Any] | None = None
     routes: list[dict[str, Any]] = []
-    if peering is not None:
-        sides = [(DATABASE_SIDE, database_ec2, peering["requester"]["vpcId"]),
-                 (NEKT_SIDE, nekt_ec2_factory(), settings.nekt_vpc_id)]
-        for side, ec2, vpc_id in sides:
-            tables = ec2.describe_route_tables(Filters=[
-                {"Name": "vpc-id", "Values": [vpc_id]},
-                {"Name": "route.vpc-peering-connection-id", "Values": [peering["peeringConnectionId"]]},
-            ])["RouteTables"]
-            routes += [{"routeTableId": table["RouteTableId"], "destinationCidr": route["DestinationCidrBlock"],
-                        "side": side, "exists": False}
-                       for table in tables for route in table.get("Routes", [])
-                       if route_target(route) == peering["peeringConnectionId"] and "DestinationCidrBlock" in route]
+    for candidate in live[:1] or peerings:
+        routes = _routes_to(candidate, database_ec2, nekt_ec2_factory, settings)
+        if candidate in live or routes:
+            peering = candidate
+            break
     rules = [rule_facts(rule) | {"groupId": rule["GroupId"]}
              for page in database_ec2.get_paginator("describe_security_group_rules").paginate(Filters=tagged)
              for rule in page["SecurityGroupRules"] if not rule.get("IsEgress")]
