@@ -413,6 +413,7 @@ def test_accept_of_a_rejected_request_fails(world: World) -> None:
 def test_enable_dns_resolution_on_the_database_side_once(world: World) -> None:
     facts = world.discover()
     pcx = peering.accept_peering(world.nekt_ec2, facts, world.request_peering(facts))["peeringConnectionId"]
+    wait_for_peering(world.db_ec2, pcx, "active")  # AWS provisions an accepted peering for a few describes
 
     public = {**facts, "database": {**facts["database"], "publiclyAccessible": True}}
     for vpc_id, ec2 in ((world.database.vpc_id, world.db_ec2), (world.nekt.vpc_id, world.nekt_ec2)):
@@ -437,6 +438,7 @@ def test_after_every_stage_a_new_discovery_plans_no_changes(world: World) -> Non
     facts = world.discover()
     first_plan = plan(facts)
     pcx = peering.accept_peering(world.nekt_ec2, facts, world.request_peering(facts))["peeringConnectionId"]
+    wait_for_peering(world.db_ec2, pcx, "active")  # AWS provisions an accepted peering for a few describes
     routes.update_routes(world.db_ec2, world.nekt_ec2, first_plan["routes"], pcx, routes.allowed_routes(facts))
     ingress.authorize_ingress(world.db_ec2, first_plan["ingress"], "orders-db", ingress.allowed_rule(facts))
     dns.enable_dns_resolution(world.db_ec2, facts, pcx)

@@ -21,14 +21,14 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator.accounts import snapshot
+from emulator.accounts import establish_peering, snapshot
 from emulator.apigateway import rest_event
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.strict import StrictAws, acting_as
 from emulator.strict.iam import Iam, Request, Resource, evaluate, statement_matches
 from emulator.strict.layer import Principal, emulated_aws
 from emulator.template import NEKT_TEMPLATE_PATH, Template, iam_roles, sam_transformed
-from emulator.topology import NektNetwork, account_session, create_database, create_nekt_network
+from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_nekt_network
 from nekt_peering.errors import VerificationFailed
 from tests.conftest import FAST_WAITS
 
@@ -88,6 +88,7 @@ def statement_id(key: StatementKey) -> str:
 class World:
     stack: Stack
     nekt: NektNetwork
+    database: CustomerDatabase
 
     def role_arn(self, role_id: str) -> str:
         if role_id == "AccepterRole":
@@ -145,6 +146,26 @@ def rollback(world: World) -> tuple[bool, str]:
     """Verify fails after every change: each compensation runs."""
     _fail_verify(world.stack)
     return _rolled_back(world, lambda: world.stack.run(_connect_input(mode="peering")))
+
+
+def full_route_tables(world: World) -> tuple[bool, str]:
+    """Both sides' route tables one route short of AWS's default quota: Discover reads the accounts' actual
+    quota values on both sides (a raised one would let the connect go on), and Preflight refuses before any
+    change."""
+    places = [(DEFAULT_ACCOUNT, DB_REGION), (world.nekt.account_id, world.nekt.region)]
+    tables = [(DEFAULT_ACCOUNT, DB_REGION, world.database.vpc_id, world.database.route_table_ids[0]),
+              (world.nekt.account_id, world.nekt.region, world.nekt.vpc_id, world.nekt.private_route_table_id)]
+    for account_id, region, vpc_id, table_id in tables:
+        ec2 = account_session(account_id, region).client("ec2")
+        gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc_id)
+        for n in range(50):
+            ec2.create_route(RouteTableId=table_id, DestinationCidrBlock=f"172.16.{n}.0/24", GatewayId=gateway)
+    before = snapshot(places)
+    execution = world.stack.run(_connect_input(mode="peering"))
+    unchanged = snapshot(places) == before
+    return (execution.error == "QuotaExceeded" and unchanged,
+            f"{execution.error}: {execution.error_message} (accounts as before: {unchanged})")
 
 
 def same_account(world: World) -> tuple[bool, str]:
@@ -216,36 +237,43 @@ def _existing_peering(nekt: NektNetwork, vpc_id: str, requested_by: str) -> None
     nekt_ec2 = account_session(nekt.account_id, nekt.region).client("ec2")
     database_ec2 = account_session(DEFAULT_ACCOUNT, DB_REGION).client("ec2")
     if requested_by == "nekt":
-        peering_id = nekt_ec2.create_vpc_peering_connection(
-            VpcId=nekt.vpc_id, PeerVpcId=vpc_id, PeerOwnerId=DEFAULT_ACCOUNT, PeerRegion=DB_REGION,
-        )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
-        database_ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+        establish_peering(nekt_ec2, database_ec2, VpcId=nekt.vpc_id, PeerVpcId=vpc_id, PeerOwnerId=DEFAULT_ACCOUNT,
+                          PeerRegion=DB_REGION)
     else:
-        peering_id = database_ec2.create_vpc_peering_connection(
-            VpcId=vpc_id, PeerVpcId=nekt.vpc_id, PeerOwnerId=nekt.account_id, PeerRegion=nekt.region,
-        )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
-        nekt_ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+        establish_peering(database_ec2, nekt_ec2, VpcId=vpc_id, PeerVpcId=nekt.vpc_id, PeerOwnerId=nekt.account_id,
+                          PeerRegion=nekt.region)
 
 
 # Cheapest first: a statement is removed in the first scenario that needs it.
 SCENARIOS: dict[str, Callable[[World], tuple[bool, str]]] = {
     "same-account": same_account, "retried": retried, "reused-from-database": reused, "rollback": rollback,
     "reused-from-nekt": reused, "connect-and-disconnect": connect_and_disconnect, "api": api,
-    "concurrent": concurrent,
+    "concurrent": concurrent, "full-route-tables": full_route_tables,
 }
 
 
 def build_world(scenario: str, stack_name: str = "nekt-peering", **parameters: str) -> World:
     if scenario == "same-account":
         nekt = create_nekt_network(account_id=DEFAULT_ACCOUNT, region="us-east-1")
-        create_database(region=DB_REGION, cidr="10.20.0.0/16", publicly_accessible=True)
+        database = create_database(region=DB_REGION, cidr="10.20.0.0/16", publicly_accessible=True)
     else:
         nekt = create_nekt_network()
         database = create_database(region=DB_REGION, publicly_accessible=True)
         if scenario.startswith("reused-from-"):
             _existing_peering(nekt, database.vpc_id, requested_by=scenario.removeprefix("reused-from-"))
+    # A public database through the peering needs the DNS option (every statement is exercised), which
+    # AWS allows only with DNS hostnames on in both VPCs (off by default for a VPC made by API).
+    for account_id, region, vpc_id in ((nekt.account_id, nekt.region, nekt.vpc_id),
+                                       (DEFAULT_ACCOUNT, DB_REGION, database.vpc_id)):
+        account_session(account_id, region).client("ec2").modify_vpc_attribute(
+            VpcId=vpc_id, EnableDnsHostnames={"Value": True})
     stack = Stack({**nekt.stack_parameters(), **FAST_WAITS, **parameters}, name=stack_name).deploy()
-    return World(stack, nekt)
+    return World(stack, nekt, database)
+
+
+# What IAM answers; the other strict rules refuse too (a peering not visible yet is NotFound), and the
+# workflow copes with those.
+IAM_REFUSAL_CODES = {"UnauthorizedOperation", "AccessDenied", "AccessDeniedException", "NotEmulated"}
 
 
 def run_scenario(scenario: str, strict: StrictAws, tamper: Tamper | None = None, **parameters: str) -> Outcome:
@@ -256,12 +284,16 @@ def run_scenario(scenario: str, strict: StrictAws, tamper: Tamper | None = None,
             tamper(world)
         iam: Iam = strict.rule("iam")  # type: ignore[assignment]
         seen, refused = len(iam.decisions), len(strict.refusals)
-        ok, detail = SCENARIOS[scenario](world)
+        # The API finds executions by listing them, which misses one just started (docs/aws-fidelity.md, not
+        # emulated for the API yet), as the api fixture of conftest.py relaxes it too.
+        with strict.relax(*(["new-executions-invisible"] if scenario == "api" else [])):
+            ok, detail = SCENARIOS[scenario](world)
         role_ids = world.role_ids()
         decisive = {(role_ids[role], policy, index) for role, _, verdict in iam.decisions[seen:] if verdict.allowed
                     for allows in verdict.allowed_by if len(allows) == 1 for policy, index in allows
                     if role in role_ids}
-        return Outcome(ok, detail, strict.refusals[refused:], decisive)
+        iam_refusals = [refusal for refusal in strict.refusals[refused:] if refusal[1] in IAM_REFUSAL_CODES]
+        return Outcome(ok, detail, iam_refusals, decisive)
     finally:
         world.stack.close()
 
@@ -332,14 +364,9 @@ def test_the_full_policies_let_every_scenario_pass(baseline: dict[str, Outcome],
     assert outcome.refusals == []
 
 
-# The accepter role's tagging is needed once tags are per account, as in AWS (the strict network rules): plain
-# moto shows the requester's tags to the accepter, so the Nekt side never lacks them and is not tagged.
-NEEDED_WITH_TAGS_PER_ACCOUNT = {_key("AccepterRole", "ec2:CreateTags")}
-
-
 def test_every_statement_of_every_role_is_needed_by_some_scenario(baseline: dict[str, Outcome]) -> None:
     needed = set().union(*(outcome.decisive for outcome in baseline.values()))
-    unneeded = set(STATEMENTS) - needed - NEEDED_WITH_TAGS_PER_ACCOUNT
+    unneeded = set(STATEMENTS) - needed
     assert sorted(unneeded) == [], "statements no scenario needs: add a scenario, or remove them"
 
 
@@ -350,16 +377,18 @@ def test_every_statement_of_every_role_is_needed_by_some_scenario(baseline: dict
 def test_removing_any_statement_fails_the_workflow_where_aws_would(
     baseline: dict[str, Outcome], strict: StrictAws, key: StatementKey
 ) -> None:
-    scenario = next((name for name, outcome in baseline.items() if key in outcome.decisive), None)
-    if scenario is None and key in NEEDED_WITH_TAGS_PER_ACCOUNT:
-        pytest.skip("the Nekt side already shows the requester's tags (moto shares tags across accounts)")
-    assert scenario is not None, f"no scenario needs {key}"
+    scenarios = [name for name, outcome in baseline.items() if key in outcome.decisive]
+    assert scenarios, f"no scenario needs {key}"
     statement = STATEMENTS[key]
     actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
 
-    outcome = run_scenario(scenario, strict, without(key))
-
-    assert not outcome.ok, f"{scenario} still passes without {key}"
+    # Cheapest first. A statement some scenarios need only on one timing (DescribeExecution of its own
+    # execution, when ListExecutions does not show it yet) is shown needed by the next scenario that needs it.
+    for scenario in scenarios:
+        outcome = run_scenario(scenario, strict, without(key))
+        if not outcome.ok:
+            break
+    assert not outcome.ok, f"{', '.join(scenarios)} still pass without {key}"
     refused = [message for _, code, message in outcome.refusals
                if code in ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException")]
     assert any(f"perform: {action} on resource" in message for message in refused for action in actions), refused

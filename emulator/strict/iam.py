@@ -33,7 +33,8 @@ from moto.iam.models import iam_backends
 from emulator.strict.layer import AwsError, Call, Principal, Rule
 
 PARTITION = "aws"
-SERVICE_PREFIX = {"ec2": "ec2", "rds": "rds", "sts": "sts", "sfn": "states"}  # botocore service id -> IAM prefix
+# botocore service id -> IAM prefix
+SERVICE_PREFIX = {"ec2": "ec2", "rds": "rds", "sts": "sts", "sfn": "states", "service-quotas": "servicequotas"}
 
 
 # --- the Service Authorization Reference -------------------------------------------------------------------
@@ -256,6 +257,17 @@ def _states(kind: str, parameter: str) -> Callable[[Call], Request]:
     return build
 
 
+def _vpc_attribute(call: Call) -> Request:
+    return Request([("ec2:DescribeVpcAttribute", [_vpc(call, call.params["VpcId"])])])
+
+
+def _service_quota(call: Call) -> Request:
+    """GetServiceQuota on the quota itself (arn:...:servicequotas:region:account:vpc/L-...)."""
+    arn = (f"arn:{PARTITION}:servicequotas:{call.region}:{call.account_id}:"
+           f"{call.params['ServiceCode']}/{call.params['QuotaCode']}")
+    return Request([("servicequotas:GetServiceQuota", [Resource("quota", arn)])])
+
+
 def _assume_role(call: Call) -> Request:
     keys = {"sts:RoleSessionName": [call.params["RoleSessionName"]]}
     if call.params.get("ExternalId"):
@@ -269,6 +281,8 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     **{("ec2", operation): _no_resource for operation in (
         "DescribeVpcs", "DescribeSubnets", "DescribeRouteTables", "DescribeSecurityGroupRules",
         "DescribeVpcPeeringConnections")},
+    ("ec2", "DescribeVpcAttribute"): _vpc_attribute,
+    ("service-quotas", "GetServiceQuota"): _service_quota,
     ("ec2", "CreateVpcPeeringConnection"): _create_peering,
     ("ec2", "AcceptVpcPeeringConnection"): _accept_peering,
     ("ec2", "ModifyVpcPeeringConnectionOptions"): _on_peering,
@@ -513,7 +527,8 @@ def trusts(target_arn: str, principal: Principal, call: Call) -> tuple[bool, boo
 # --- the rule ------------------------------------------------------------------------------------------------
 
 
-REFUSAL = {"ec2": ("UnauthorizedOperation", 403), "sfn": ("AccessDeniedException", 400)}
+REFUSAL = {"ec2": ("UnauthorizedOperation", 403), "sfn": ("AccessDeniedException", 400),
+           "service-quotas": ("AccessDeniedException", 400)}
 
 
 class Iam(Rule):

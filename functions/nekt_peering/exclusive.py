@@ -92,7 +92,11 @@ def _connects(sfn: Any, execution_arn: str, connection_id: str) -> bool:
     """Whether a running execution changes the same connection (a dry run changes nothing)."""
     try:
         raw = json.loads(sfn.describe_execution(executionArn=execution_arn).get("input") or "{}")
-    except (ClientError, ValueError):
+    except ClientError as error:
+        if error_code(error) == "ExecutionDoesNotExist":
+            return False
+        raise  # a refused describe must not pass for "not busy"
+    except ValueError:
         return False
     if not isinstance(raw, dict) or raw.get("dryRun") is True:
         return False
