@@ -9,6 +9,7 @@
 #   make demo     the nekt-peering CLI against an emulated AWS on 127.0.0.1:5123 (DEMO_ARGS=--keep, --port N, --host H)
 #   make events   the emulator's event samples (EVENTS_ARGS=... passed through)
 #   make bench    what a connection costs, measured on the emulator -> docs/benchmarks.md (not in test)
+#   make validators  regenerates functions/nekt_peering/validators/ from nekt_peering.model's schemas
 #   make clean    removes .venv, .venv-scan, .aws-sam and the tool caches
 #
 # Nothing here needs an AWS account or network access beyond PyPI (venv, sam build). checkov runs
@@ -44,13 +45,13 @@ SAM_ENV := SAM_CLI_TELEMETRY=0
 PY313_DIRS := $(patsubst %/python3.13,%,$(wildcard $(PYENV_ROOT_DIR)/versions/3.13*/bin/python3.13))
 BUILD_PATH := $(foreach dir,$(PY313_DIRS),$(dir):)$$PATH:$(abspath $(BIN))
 
-.PHONY: venv test lint ruff mypy cfn-lint sam-validate checkov pytest build demo events bench clean
+.PHONY: venv test lint ruff mypy cfn-lint sam-validate checkov pytest build demo events bench validators clean
 
 venv: $(VENV)/.installed $(SCAN_VENV)/.installed
 
 # Newest usable python3.13 / 3.12 / 3.11 on PATH or under $(pyenv root)/versions. "Usable" means it
 # runs (a pyenv shim for a version that is not selected does not) and can create a venv with pip.
-$(VENV)/.installed: requirements-dev.txt functions/requirements.txt pyproject.toml
+$(VENV)/.installed: requirements-dev.txt layer/requirements.txt pyproject.toml
 	@python="$(PYTHON)"; \
 	usable() { "$$1" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; }; \
 	if [ -z "$$python" ]; then \
@@ -128,6 +129,9 @@ events: venv
 bench: venv
 	-$(MAKE) --no-print-directory build
 	$(OFFLINE_AWS) $(BIN)/python -m emulator.bench
+
+validators: venv
+	$(BIN)/python tools/generate_validators.py
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

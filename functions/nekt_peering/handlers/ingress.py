@@ -1,0 +1,13 @@
+"""AuthorizeIngressFunction."""
+
+from __future__ import annotations
+
+from nekt_peering import ingress
+from nekt_peering.handlers.stage import Event, database_ec2, stage
+
+
+@stage
+def authorize_ingress(event: Event) -> Event:
+    facts = event["discovery"]
+    return ingress.authorize_ingress(database_ec2(facts), event["plan"]["ingress"], facts["request"]["connectionId"],
+                                     allowed=ingress.allowed_rule(facts))
