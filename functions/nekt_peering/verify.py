@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nekt_peering.discover import peering_facts, route_target
 from nekt_peering.errors import VerificationFailed
@@ -10,8 +10,11 @@ from nekt_peering.ingress import find_rule
 from nekt_peering.peering import describe_peering
 from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE
 
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
-def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any]) -> dict[str, Any]:
+
+def verify(database_ec2: EC2Client, nekt_ec2: EC2Client | None, state: dict[str, Any]) -> dict[str, Any]:
     plan, ingress = state["plan"], state["ingress"]
     checks = [_check_ingress(database_ec2, ingress)]
     peering_id = None
@@ -49,7 +52,7 @@ def _check(name: str, ok: bool, problem: str) -> dict[str, Any]:
     return {"check": name, "ok": bool(ok), "detail": "ok" if ok else problem}
 
 
-def _check_ingress(ec2: Any, ingress: dict[str, Any]) -> dict[str, Any]:
+def _check_ingress(ec2: EC2Client, ingress: dict[str, Any]) -> dict[str, Any]:
     rule = find_rule(ec2, ingress["groupId"], ingress["port"], ingress["cidr"])
     return _check(f"{ingress['groupId']} allows TCP {ingress['port']} from {ingress['cidr']}", rule is not None,
                   "the rule is missing")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
@@ -13,6 +13,9 @@ from botocore.exceptions import ClientError
 from nekt_peering.aws import ACCESS_DENIED_CODES, client, database_session, error_code, nekt_session
 from nekt_peering.errors import AccessDenied
 from nekt_peering.model import Settings, check_stage_event
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 logger = Logger(service="nekt-peering")
 
@@ -47,10 +50,10 @@ def stage(logic: Callable[[Event], Result]) -> Callable[[Event, Any], Result]:
     return handler
 
 
-def database_ec2(facts: Event) -> Any:
+def database_ec2(facts: Event) -> EC2Client:
     return client(database_session(facts["database"]["region"]), "ec2")
 
 
-def nekt_ec2(facts: Event) -> Any:
+def nekt_ec2(facts: Event) -> EC2Client:
     settings = Settings.from_dict(facts["settings"])
     return client(nekt_session(settings, facts["request"]["connectionId"]), "ec2")
