@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -28,6 +28,17 @@ if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
     from mypy_boto3_rds.type_defs import DBClusterTypeDef, DBInstanceTypeDef, DBSubnetGroupTypeDef
 
+    from nekt_peering.shapes import (
+        DatabaseFacts,
+        Facts,
+        Mode,
+        NektFacts,
+        PeeringFacts,
+        RouteTableFacts,
+        RuleFacts,
+        VpcInfo,
+    )
+
 NEKT_PRIVATE_ROUTE_TABLE_NAME = "nekt-rtb-private"
 ROUTE_TARGET_KEYS = (
     "VpcPeeringConnectionId", "GatewayId", "NatGatewayId", "TransitGatewayId", "NetworkInterfaceId",
@@ -42,11 +53,11 @@ def discover(
     rds: RDSClient,
     ec2: EC2Client,
     nekt_ec2_factory: Callable[[], Any],
-) -> dict[str, Any]:
+) -> Facts:
     """Facts about both sides; the Nekt side (and its assumed role) only when peering is needed."""
     database = discover_database(rds, ec2, request.identifier, settings.stack_account_id, request.region)
     mode = resolve_mode(request.mode, database)
-    facts: dict[str, Any] = {
+    facts: Facts = {
         "request": request.to_dict(),
         "settings": settings.to_dict(),
         "mode": mode,
@@ -60,7 +71,7 @@ def discover(
     return facts
 
 
-def resolve_mode(requested: str, database: dict[str, Any]) -> str:
+def resolve_mode(requested: str, database: DatabaseFacts) -> Mode:
     if requested == "auto":
         return "public" if database["publiclyAccessible"] else "peering"
     if requested == "public" and not database["publiclyAccessible"]:
@@ -68,10 +79,12 @@ def resolve_mode(requested: str, database: dict[str, Any]) -> str:
             f"mode is 'public' but {database['identifier']} is not publicly accessible: Nekt can reach it only "
             "through peering. Use mode 'peering' or 'auto'"
         )
-    return requested
+    return cast("Mode", requested)  # "peering" or "public": the input schema allows no other
 
 
-def discover_database(rds: RDSClient, ec2: EC2Client, identifier: str, account_id: str, region: str) -> dict[str, Any]:
+def discover_database(
+    rds: RDSClient, ec2: EC2Client, identifier: str, account_id: str, region: str
+) -> DatabaseFacts:
     database = _describe_instance(rds, identifier) or _describe_cluster(rds, identifier)
     if database is None:
         raise DatabaseNotFound(
@@ -87,14 +100,14 @@ def discover_database(rds: RDSClient, ec2: EC2Client, identifier: str, account_i
     vpc = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
     route_tables = _route_tables(ec2, vpc_id)
     database_route_tables = sorted({_route_table_of(subnet, route_tables) for subnet in database.pop("subnetIds")})
-    return {
+    return cast("DatabaseFacts", {
         **database,
         "accountId": account_id,
         "region": region,
         "cidrs": _associated_cidrs(vpc),
         "routeTables": [_route_table_facts(route_tables[rt]) for rt in database_route_tables],
         "securityGroupRules": _ingress_rules(ec2, database["securityGroupIds"][0]),
-    }
+    })
 
 
 def _describe_instance(rds: RDSClient, identifier: str) -> dict[str, Any] | None:
@@ -155,7 +168,7 @@ def _database_facts(
     }
 
 
-def discover_nekt(ec2: EC2Client, settings: Settings) -> dict[str, Any]:
+def discover_nekt(ec2: EC2Client, settings: Settings) -> NektFacts:
     where = f"account {settings.nekt_account_id}, region {settings.nekt_region}"
     try:
         vpc = ec2.describe_vpcs(VpcIds=[settings.nekt_vpc_id])["Vpcs"][0]
@@ -210,7 +223,7 @@ def _nekt_private_route_table(
     return named[0]
 
 
-def find_peerings(ec2: EC2Client, database_vpc_id: str, nekt_vpc_id: str) -> list[dict[str, Any]]:
+def find_peerings(ec2: EC2Client, database_vpc_id: str, nekt_vpc_id: str) -> list[PeeringFacts]:
     """Live peerings between the two VPCs, in either direction."""
     vpcs = [database_vpc_id, nekt_vpc_id]
     described = ec2.describe_vpc_peering_connections(Filters=[
@@ -224,7 +237,7 @@ def find_peerings(ec2: EC2Client, database_vpc_id: str, nekt_vpc_id: str) -> lis
     ]
 
 
-def peering_facts(pcx: VpcPeeringConnectionTypeDef) -> dict[str, Any]:
+def peering_facts(pcx: VpcPeeringConnectionTypeDef) -> PeeringFacts:
     requester, accepter = pcx["RequesterVpcInfo"], pcx["AccepterVpcInfo"]
     return {
         "peeringConnectionId": pcx["VpcPeeringConnectionId"],
@@ -236,7 +249,7 @@ def peering_facts(pcx: VpcPeeringConnectionTypeDef) -> dict[str, Any]:
     }
 
 
-def _vpc_info(info: VpcPeeringConnectionVpcInfoTypeDef) -> dict[str, Any]:
+def _vpc_info(info: VpcPeeringConnectionVpcInfoTypeDef) -> VpcInfo:
     return {
         "vpcId": info.get("VpcId"),
         "ownerId": info.get("OwnerId"),
@@ -280,7 +293,7 @@ def _subnets(ec2: EC2Client, vpc_id: str) -> list[SubnetTypeDef]:
     return [subnet for page in pages for subnet in page["Subnets"]]
 
 
-def _route_table_facts(rt: RouteTableTypeDef) -> dict[str, Any]:
+def _route_table_facts(rt: RouteTableTypeDef) -> RouteTableFacts:
     return {
         "routeTableId": rt["RouteTableId"],
         "routes": [
@@ -296,19 +309,19 @@ def route_target(route: Mapping[str, Any]) -> str:
     return next((str(route[key]) for key in ROUTE_TARGET_KEYS if route.get(key)), "unknown")
 
 
-def _ingress_rules(ec2: EC2Client, group_id: str) -> list[dict[str, Any]]:
+def _ingress_rules(ec2: EC2Client, group_id: str) -> list[RuleFacts]:
     paginator = ec2.get_paginator("describe_security_group_rules")
     pages = paginator.paginate(Filters=[{"Name": "group-id", "Values": [group_id]}])
     return [rule_facts(rule) for page in pages for rule in page["SecurityGroupRules"] if not rule.get("IsEgress")]
 
 
-def allows_tcp_port_from(rule: dict[str, Any], port: int, cidr: str) -> bool:
+def allows_tcp_port_from(rule: Mapping[str, object], port: int, cidr: str) -> bool:
     """Whether an ingress rule (as rule_facts gives it) is exactly the one a connection needs."""
     return (rule["protocol"] == "tcp" and rule["fromPort"] == port and rule["toPort"] == port
             and rule["cidr"] == cidr)
 
 
-def rule_facts(rule: SecurityGroupRuleTypeDef) -> dict[str, Any]:
+def rule_facts(rule: SecurityGroupRuleTypeDef) -> RuleFacts:
     return {
         "ruleId": rule["SecurityGroupRuleId"],
         "protocol": rule.get("IpProtocol"),

@@ -16,6 +16,8 @@ from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, VPC_PREFIX_LE
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
+    from nekt_peering.shapes import IngressRecord, RuleFacts
+
 RULE_DESCRIPTION = "Nekt"
 
 
@@ -70,7 +72,7 @@ def refuse_unless_allowed(planned: dict[str, Any], allowed: AllowedRule) -> None
 
 def authorize_ingress(
     ec2: EC2Client, planned: dict[str, Any], connection_id: str, allowed: AllowedRule
-) -> dict[str, Any]:
+) -> IngressRecord:
     """Add the rule unless Preflight found it; AWS's Duplicate answer covers a retried attempt."""
     refuse_unless_allowed(planned, allowed)
     group_id, port, cidr = planned["groupId"], planned["port"], planned["cidr"]
@@ -92,7 +94,7 @@ def authorize_ingress(
     return _ingress_record(planned, response["SecurityGroupRules"][0]["SecurityGroupRuleId"], created=True)
 
 
-def find_rule(ec2: EC2Client, group_id: str, port: int, cidr: str) -> dict[str, Any] | None:
+def find_rule(ec2: EC2Client, group_id: str, port: int, cidr: str) -> RuleFacts | None:
     paginator = ec2.get_paginator("describe_security_group_rules")
     for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": [group_id]}]):
         for rule in page["SecurityGroupRules"]:
@@ -102,6 +104,6 @@ def find_rule(ec2: EC2Client, group_id: str, port: int, cidr: str) -> dict[str, 
     return None
 
 
-def _ingress_record(planned: dict[str, Any], rule_id: str | None, created: bool) -> dict[str, Any]:
+def _ingress_record(planned: dict[str, Any], rule_id: str | None, created: bool) -> IngressRecord:
     return {"groupId": planned["groupId"], "port": planned["port"], "cidr": planned["cidr"],
             "ruleId": rule_id, "created": created}

@@ -8,12 +8,15 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import fastjsonschema
 
 from nekt_peering.errors import InvalidInput, InvalidSettings
 from nekt_peering.validators import connect_input, disconnect_input, stage_event
+
+if TYPE_CHECKING:
+    from nekt_peering.shapes import RequestFacts, SettingsData
 
 # Each schema below is compiled ahead of time into nekt_peering.validators (`make validators`), not at
 # import: fastjsonschema.compile() would cost every cold start tens of milliseconds.
@@ -70,7 +73,7 @@ class ConnectRequest:
             dry_run=raw.get("dryRun", False),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RequestFacts:
         return {
             "identifier": self.identifier,
             "region": self.region,
@@ -174,8 +177,8 @@ class Settings:
             max_polls=_integer(text, "maxPolls", 1, 10000),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {_camel(key): value for key, value in asdict(self).items()}
+    def to_dict(self) -> SettingsData:
+        return cast("SettingsData", {_camel(key): value for key, value in asdict(self).items()})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ec2.type_defs import VpcPeeringConnectionTypeDef
 
+    from nekt_peering.shapes import PeeringFacts, PeeringRecord
+
 FAILED_STATES = frozenset({"failed", "rejected", "expired", "deleted", "deleting"})
 GONE_STATES = frozenset({"failed", "rejected", "expired", "deleted"})
 
@@ -27,7 +29,7 @@ def connection_tags(database_identifier: str, connection_id: str) -> dict[str, s
     }
 
 
-def request_peering(ec2: EC2Client, facts: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+def request_peering(ec2: EC2Client, facts: dict[str, Any], plan: dict[str, Any]) -> PeeringRecord:
     """Create the request, or take the live one: after a retry or a crash the first attempt's peering exists."""
     database, nekt = facts["database"], facts["nekt"]
     connection_id = facts["request"]["connectionId"]
@@ -48,11 +50,11 @@ def request_peering(ec2: EC2Client, facts: dict[str, Any], plan: dict[str, Any])
     return _peering_record(created["VpcPeeringConnectionId"], created["Status"]["Code"], True)
 
 
-def _peering_record(peering_id: str, status: str, created: bool) -> dict[str, Any]:
+def _peering_record(peering_id: str, status: str, created: bool) -> PeeringRecord:
     return {"peeringConnectionId": peering_id, "status": status, "created": created, "polls": 0}
 
 
-def check_status(ec2: EC2Client, peering: dict[str, Any], awaiting: str, max_polls: int) -> dict[str, Any]:
+def check_status(ec2: EC2Client, peering: PeeringRecord, awaiting: str, max_polls: int) -> PeeringRecord:
     """One poll: the new status, or PeeringFailed/PeeringTimeout so the loop always ends.
 
     Awaiting `deleted` (a disconnect), a peering AWS no longer shows, or shows in any state that is
@@ -84,7 +86,7 @@ def check_status(ec2: EC2Client, peering: dict[str, Any], awaiting: str, max_pol
     return {**peering, "status": status, "polls": polls}
 
 
-def accept_peering(nekt_ec2: EC2Client, facts: dict[str, Any], peering: dict[str, Any]) -> dict[str, Any]:
+def accept_peering(nekt_ec2: EC2Client, facts: dict[str, Any], peering: PeeringRecord) -> PeeringRecord:
     """Accept in the Nekt account only the request from the discovered database VPC, and name it there."""
     database, nekt = facts["database"], facts["nekt"]
     described = describe_peering(nekt_ec2, peering["peeringConnectionId"])
@@ -117,7 +119,7 @@ def accept_peering(nekt_ec2: EC2Client, facts: dict[str, Any], peering: dict[str
 
 
 def check_is_expected_request(
-    peering: dict[str, Any], database: dict[str, Any], nekt: dict[str, Any]
+    peering: PeeringFacts, database: dict[str, Any], nekt: dict[str, Any]
 ) -> None:
     requester, accepter = peering["requester"], peering["accepter"]
     expected = {
@@ -140,7 +142,7 @@ def check_is_expected_request(
 
 
 def check_connects_the_two_vpcs(
-    peering: dict[str, Any], database: dict[str, Any], nekt: dict[str, Any]
+    peering: PeeringFacts, database: dict[str, Any], nekt: dict[str, Any]
 ) -> None:
     """An accepted peering taken over (a retry, or a reused one, in either direction) joins exactly the
     database VPC and the Nekt VPC, or the routes would lead elsewhere."""

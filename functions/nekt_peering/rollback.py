@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ec2.type_defs import FilterTypeDef
 
+    from nekt_peering.shapes import PeeringSide, RollbackProgress
+
 
 class Rollback:
     """The compensation so far: carried from step to step in the execution's `rollback`."""
@@ -52,7 +54,7 @@ class Rollback:
     def could_not(self, what: str, why: str) -> None:
         self.left.append(f"{what} ({why})")
 
-    def result(self) -> dict[str, Any]:
+    def result(self) -> RollbackProgress:
         if not self.error:  # a disconnect: nothing failed, the removal is the point
             removed = "; ".join(self.undone) or "nothing (already disconnected)"
             cause = (f"Left behind (remove by hand): {'; '.join(self.left)}. Removed: {removed}." if self.left
@@ -121,7 +123,7 @@ def restore_dns_resolution(ec2: EC2Client, state: dict[str, Any], rollback: Roll
         peering = peering_facts(describe_peering(ec2, reused["peeringConnectionId"]))
     except Exception:  # noqa: BLE001 - a peering that is gone has no option to restore
         return
-    side = reused["databaseSide"]
+    side: PeeringSide = reused["databaseSide"]
     if not peering[side]["allowDnsResolutionFromRemoteVpc"]:
         return
     options = "RequesterPeeringConnectionOptions" if side == "requester" else "AccepterPeeringConnectionOptions"

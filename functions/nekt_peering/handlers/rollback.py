@@ -7,11 +7,15 @@ returns the rollback so far, which the next one carries on."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from nekt_peering import rollback
 from nekt_peering.aws import client, database_session, nekt_session
 from nekt_peering.handlers.stage import Event, database_ec2, nekt_ec2, stage
 from nekt_peering.model import DisconnectRequest, Settings
+
+if TYPE_CHECKING:
+    from nekt_peering.shapes import RollbackProgress
 
 
 @stage
@@ -25,32 +29,32 @@ def find_connection(event: Event) -> Event:
     return {**owned, "input": event["input"], "executionId": event["executionId"]}
 
 
-def _compensate(event: Event, undo: Callable[[rollback.Rollback], None]) -> Event:
+def _compensate(event: Event, undo: Callable[[rollback.Rollback], None]) -> RollbackProgress:
     progress = rollback.Rollback(event)
     undo(progress)
     return progress.result()
 
 
 @stage
-def revoke_ingress(event: Event) -> Event:
+def revoke_ingress(event: Event) -> RollbackProgress:
     return _compensate(event, lambda progress: rollback.revoke_ingress(
         database_ec2(event["discovery"]), event, progress))
 
 
 @stage
-def delete_routes(event: Event) -> Event:
+def delete_routes(event: Event) -> RollbackProgress:
     facts = event["discovery"]
     return _compensate(event, lambda progress: rollback.delete_routes(
         database_ec2(facts), lambda: nekt_ec2(facts), event, progress))
 
 
 @stage
-def restore_dns_resolution(event: Event) -> Event:
+def restore_dns_resolution(event: Event) -> RollbackProgress:
     return _compensate(event, lambda progress: rollback.restore_dns_resolution(
         database_ec2(event["discovery"]), event, progress))
 
 
 @stage
-def delete_peering(event: Event) -> Event:
+def delete_peering(event: Event) -> RollbackProgress:
     return _compensate(event, lambda progress: rollback.delete_peering(
         database_ec2(event["discovery"]), event, progress))
