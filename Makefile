@@ -5,7 +5,8 @@
 #   make test     lint + type check + template checks + pytest
 #   make lint     ruff, mypy, cfn-lint, sam validate --lint, checkov (both templates: template.yaml and
 #                 nekt-account/template.yaml)
-#   make build    sam build (no container; needs a python3.13, the functions' runtime)
+#   make build    sam build (no container; needs a python3.13, the functions' runtime), then the packages' bytecode
+#                 (BUILD_ARGS=... passed to sam build)
 #   make demo     the nekt-peering CLI against an emulated AWS on 127.0.0.1:5123 (DEMO_ARGS=--keep, --port N, --host H)
 #   make events   the emulator's event samples (EVENTS_ARGS=... passed through)
 #   make invoke   sam local invoke FUNCTION with EVENT in a Lambda container, against `make demo DEMO_ARGS=--keep`
@@ -17,7 +18,8 @@
 #   make validators  regenerates functions/nekt_peering/validators/ from nekt_peering.model's schemas
 #   make clean    removes .venv, .venv-scan, .aws-sam and the tool caches
 #
-# Nothing here needs an AWS account or network access beyond PyPI (venv, sam build). checkov runs
+# Nothing here needs an AWS account or network access beyond PyPI (venv, sam build), and Debian's archive
+# for make lambda-image. checkov runs
 # offline: --skip-download and BC_SKIP_MAPPING keep it from fetching policies or guidelines, and it is
 # given no API key.
 
