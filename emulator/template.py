@@ -30,7 +30,7 @@ class Template:
         self.globals: dict[str, Any] = self.body.get("Globals", {}).get("Function", {})
 
     def functions(self) -> dict[str, str]:
-        """Logical id -> handler, e.g. DiscoverFunction -> nekt_peering.handlers.discover."""
+        """Logical id -> handler, e.g. DiscoverFunction -> nekt_peering.handlers.discover.discover."""
         return {
             logical_id: resource["Properties"]["Handler"]
             for logical_id, resource in self.resources.items()
@@ -130,6 +130,10 @@ def sam_transformed(body: dict[str, Any], region: str) -> dict[str, Any]:
         properties = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::StateMachine":
             properties["DefinitionUri"] = f"s3://emulator/{logical_id}.asl.json"
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            properties["ContentUri"] = f"s3://emulator/{logical_id}.zip"
+        if resource["Type"] == "AWS::Serverless::Function" and "CodeUri" in properties:
+            properties["CodeUri"] = f"s3://emulator/{logical_id}.zip"
         if resource["Type"] == "AWS::Serverless::Api":
             properties["DefinitionBody"] = {"openapi": "3.0.1", "info": {"title": logical_id, "version": "1"},
                                             "paths": {}}

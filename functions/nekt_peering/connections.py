@@ -15,13 +15,17 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
 from nekt_peering.errors import InvalidInput, cause_message
 from nekt_peering.exclusive import connection_of
 from nekt_peering.model import CONNECT_INPUT_SCHEMA, ConnectRequest
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_stepfunctions.type_defs import ExecutionListItemTypeDef
 
 # How far back a listing looks, per state machine (list_executions is newest first).
 SCAN_LIMIT = 1000
@@ -97,7 +101,7 @@ def _json_type(value: Any) -> str:
 
 @dataclass
 class Machines:
-    sfn: Any
+    sfn: SFNClient
     connect: str
     disconnect: str
     described: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -118,7 +122,7 @@ class Machines:
                 break
         return found[:SCAN_LIMIT]
 
-    def _connection_of(self, execution: dict[str, Any]) -> str | None:
+    def _connection_of(self, execution: ExecutionListItemTypeDef) -> str | None:
         named = _EXECUTION_NAME.match(execution["name"])
         if named:
             return named.group("connection")

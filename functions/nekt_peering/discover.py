@@ -6,8 +6,8 @@ Nothing here changes AWS. Preflight turns these facts into a plan without furthe
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -30,6 +30,30 @@ from nekt_peering.quotas import (
     routes_counted,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import (
+        RouteTableTypeDef,
+        SecurityGroupRuleTypeDef,
+        SubnetTypeDef,
+        VpcPeeringConnectionTypeDef,
+        VpcPeeringConnectionVpcInfoTypeDef,
+        VpcTypeDef,
+    )
+    from mypy_boto3_rds import RDSClient
+    from mypy_boto3_rds.type_defs import DBClusterTypeDef, DBInstanceTypeDef, DBSubnetGroupTypeDef
+
+    from nekt_peering.shapes import (
+        DatabaseFacts,
+        Facts,
+        Mode,
+        NektFacts,
+        PeeringFacts,
+        RouteTableFacts,
+        RuleFacts,
+        VpcInfo,
+    )
+
 NEKT_PRIVATE_ROUTE_TABLE_NAME = "nekt-rtb-private"
 ROUTE_TARGET_KEYS = (
     "VpcPeeringConnectionId", "GatewayId", "NatGatewayId", "TransitGatewayId", "NetworkInterfaceId",
@@ -49,16 +73,16 @@ SERVING_DATABASE_STATES = frozenset({
 def discover(
     request: ConnectRequest,
     settings: Settings,
-    rds: Any,
-    ec2: Any,
+    rds: RDSClient,
+    ec2: EC2Client,
     nekt_ec2_factory: Callable[[], Any],
     quotas_factory: Callable[[str], Any] | None = None,
-) -> dict[str, Any]:
+) -> Facts:
     """Facts about both sides; the Nekt side (and its assumed role) only when peering is needed.
     `quotas_factory(side)`: a Service Quotas client in the database ("database") or Nekt ("nekt") account."""
     database = discover_database(rds, ec2, request.identifier, settings.stack_account_id, request.region)
     mode = resolve_mode(request.mode, database)
-    facts: dict[str, Any] = {
+    facts: Facts = {
         "request": request.to_dict(),
         "settings": settings.to_dict(),
         "mode": mode,
@@ -69,7 +93,7 @@ def discover(
     counts: dict[str, int] = {}
     if mode == "peering":
         nekt_ec2 = nekt_ec2_factory()
-        facts["nekt"] = discover_nekt(nekt_ec2, settings)
+        facts["nekt"] = nekt = discover_nekt(nekt_ec2, settings)
         live = _live_peerings(ec2)
         facts["peerings"] = peerings_between(live, database["vpcId"], settings.nekt_vpc_id)
         counts = {
@@ -84,13 +108,13 @@ def discover(
                 else _live_peerings(nekt_ec2, states=["active"]), settings.nekt_vpc_id),
         }
         if database["publiclyAccessible"]:
-            check_dns_attributes(ec2, nekt_ec2, database, facts["nekt"])
-    facts["quotas"] = {**counts, "limits": {}}
+            check_dns_attributes(ec2, nekt_ec2, database, nekt)
+    facts["quotas"] = {**counts, "limits": {}}  # type: ignore[typeddict-item]  # counts: the three keys
     facts["quotas"]["limits"] = read_quotas(facts, quotas_factory)
     return facts
 
 
-def read_quotas(facts: dict[str, Any], quotas_factory: Callable[[str], Any] | None) -> dict[str, dict[str, int]]:
+def read_quotas(facts: Facts, quotas_factory: Callable[[str], Any] | None) -> dict[str, dict[str, int]]:
     """The applied value of each quota a connect at AWS's default would go past, per side ("database",
     "nekt"): none in the common case, so no call; a raised quota is then honoured by Preflight."""
     database, nekt, counts = facts["database"], facts["nekt"], facts["quotas"]
@@ -100,8 +124,9 @@ def read_quotas(facts: dict[str, Any], quotas_factory: Callable[[str], Any] | No
     if nekt is not None:
         if counts["outstandingRequests"] + 1 > OUTSTANDING_REQUESTS.default:
             near["database"].add(OUTSTANDING_REQUESTS)
-        for side, key in (("database", "databaseVpcActivePeerings"), ("nekt", "nektVpcActivePeerings")):
-            if counts[key] + 1 > ACTIVE_PEERINGS_PER_VPC.default:
+        for side, active in (("database", counts["databaseVpcActivePeerings"]),
+                             ("nekt", counts["nektVpcActivePeerings"])):
+            if active + 1 > ACTIVE_PEERINGS_PER_VPC.default:
                 near[side].add(ACTIVE_PEERINGS_PER_VPC)
         if any(routes_counted(table) + 1 > ROUTES_PER_TABLE.default for table in database["routeTables"]):
             near["database"].add(ROUTES_PER_TABLE)
@@ -125,7 +150,7 @@ def _applied_quota(service_quotas: Any, quota: Quota) -> int:
     return int(value)
 
 
-def check_dns_attributes(ec2: Any, nekt_ec2: Any, database: dict[str, Any], nekt: dict[str, Any]) -> None:
+def check_dns_attributes(ec2: EC2Client, nekt_ec2: EC2Client, database: DatabaseFacts, nekt: NektFacts) -> None:
     """A publicly accessible database reached through the peering resolves to its private address from the
     Nekt VPC only with the peering's DNS option, which AWS accepts only when both VPCs have DNS hostnames
     and DNS resolution on: refuse now, by name, rather than roll back the whole connect at its last stage."""
@@ -151,19 +176,19 @@ def _vpc_attribute(ec2: Any, vpc_id: str, attribute: str) -> bool:
     return bool((described.get(key) or {}).get("Value"))
 
 
-def _live_peerings(ec2: Any, states: list[str] | None = None) -> list[dict[str, Any]]:
+def _live_peerings(ec2: EC2Client, states: list[str] | None = None) -> list[VpcPeeringConnectionTypeDef]:
     """The peerings this account sees in this region, in the given states (default: live)."""
     paginator = ec2.get_paginator("describe_vpc_peering_connections")
     pages = paginator.paginate(Filters=[{"Name": "status-code", "Values": states or sorted(LIVE_PEERING_STATES)}])
     return [pcx for page in pages for pcx in page["VpcPeeringConnections"]]
 
 
-def _active_peerings_of(peerings: list[dict[str, Any]], vpc_id: str) -> int:
+def _active_peerings_of(peerings: Sequence[VpcPeeringConnectionTypeDef], vpc_id: str) -> int:
     return sum(1 for pcx in peerings if pcx["Status"]["Code"] == "active"
                and vpc_id in (pcx["RequesterVpcInfo"].get("VpcId"), pcx["AccepterVpcInfo"].get("VpcId")))
 
 
-def resolve_mode(requested: str, database: dict[str, Any]) -> str:
+def resolve_mode(requested: str, database: DatabaseFacts) -> Mode:
     if requested == "auto":
         return "public" if database["publiclyAccessible"] else "peering"
     if requested == "public" and not database["publiclyAccessible"]:
@@ -171,10 +196,12 @@ def resolve_mode(requested: str, database: dict[str, Any]) -> str:
             f"mode is 'public' but {database['identifier']} is not publicly accessible: Nekt can reach it only "
             "through peering. Use mode 'peering' or 'auto'"
         )
-    return requested
+    return cast("Mode", requested)  # "peering" or "public": the input schema allows no other
 
 
-def discover_database(rds: Any, ec2: Any, identifier: str, account_id: str, region: str) -> dict[str, Any]:
+def discover_database(
+    rds: RDSClient, ec2: EC2Client, identifier: str, account_id: str, region: str
+) -> DatabaseFacts:
     database = _describe_instance(rds, identifier) or _describe_cluster(rds, identifier)
     if database is None:
         raise DatabaseNotFound(
@@ -197,17 +224,17 @@ def discover_database(rds: Any, ec2: Any, identifier: str, account_id: str, regi
         )
     route_tables = _route_tables(ec2, vpc_id)
     database_route_tables = sorted({_route_table_of(subnet, route_tables) for subnet in database.pop("subnetIds")})
-    return {
+    return cast("DatabaseFacts", {
         **database,
         "accountId": account_id,
         "region": region,
         "cidrs": _associated_cidrs(vpc),
         "routeTables": [_route_table_facts(route_tables[rt]) for rt in database_route_tables],
         "securityGroupRules": _ingress_rules(ec2, database["securityGroupIds"][0]),
-    }
+    })
 
 
-def _describe_instance(rds: Any, identifier: str) -> dict[str, Any] | None:
+def _describe_instance(rds: RDSClient, identifier: str) -> dict[str, Any] | None:
     try:
         instance = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
     except ClientError as error:
@@ -222,7 +249,7 @@ def _describe_instance(rds: Any, identifier: str) -> dict[str, Any] | None:
     )
 
 
-def _describe_cluster(rds: Any, identifier: str) -> dict[str, Any] | None:
+def _describe_cluster(rds: RDSClient, identifier: str) -> dict[str, Any] | None:
     try:
         cluster = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
     except ClientError as error:
@@ -243,8 +270,8 @@ def _describe_cluster(rds: Any, identifier: str) -> dict[str, Any] | None:
 
 
 def _database_facts(
-    identifier: str, kind: str, described: dict[str, Any], status: str, endpoint: str | None, port: int | None,
-    public: bool, subnet_group: dict[str, Any],
+    identifier: str, kind: str, described: DBInstanceTypeDef | DBClusterTypeDef, status: str, endpoint: str | None,
+    port: int | None, public: bool, subnet_group: DBSubnetGroupTypeDef,
 ) -> dict[str, Any]:
     groups = [group["VpcSecurityGroupId"] for group in described.get("VpcSecurityGroups", [])
               if group.get("Status", "active") == "active"]
@@ -265,7 +292,7 @@ def _database_facts(
     }
 
 
-def discover_nekt(ec2: Any, settings: Settings) -> dict[str, Any]:
+def discover_nekt(ec2: EC2Client, settings: Settings) -> NektFacts:
     where = f"account {settings.nekt_account_id}, region {settings.nekt_region}"
     try:
         vpc = ec2.describe_vpcs(VpcIds=[settings.nekt_vpc_id])["Vpcs"][0]
@@ -301,8 +328,8 @@ def discover_nekt(ec2: Any, settings: Settings) -> dict[str, Any]:
 
 
 def _nekt_private_route_table(
-    route_tables: dict[str, dict[str, Any]], settings: Settings, where: str
-) -> dict[str, Any]:
+    route_tables: dict[str, RouteTableTypeDef], settings: Settings, where: str
+) -> RouteTableTypeDef:
     if settings.nekt_route_table_id:
         if settings.nekt_route_table_id not in route_tables:
             raise NektNetworkNotFound(
@@ -320,7 +347,7 @@ def _nekt_private_route_table(
     return named[0]
 
 
-def find_peerings(ec2: Any, database_vpc_id: str, nekt_vpc_id: str) -> list[dict[str, Any]]:
+def find_peerings(ec2: EC2Client, database_vpc_id: str, nekt_vpc_id: str) -> list[PeeringFacts]:
     """Live peerings between the two VPCs, in either direction."""
     vpcs = [database_vpc_id, nekt_vpc_id]
     described = ec2.describe_vpc_peering_connections(Filters=[
@@ -330,7 +357,8 @@ def find_peerings(ec2: Any, database_vpc_id: str, nekt_vpc_id: str) -> list[dict
     return peerings_between(described, database_vpc_id, nekt_vpc_id)
 
 
-def peerings_between(described: list[dict[str, Any]], database_vpc_id: str, nekt_vpc_id: str) -> list[dict[str, Any]]:
+def peerings_between(described: Sequence[VpcPeeringConnectionTypeDef], database_vpc_id: str, nekt_vpc_id: str
+                     ) -> list[PeeringFacts]:
     return [
         peering_facts(pcx) for pcx in described
         if pcx["Status"]["Code"] in LIVE_PEERING_STATES
@@ -338,7 +366,7 @@ def peerings_between(described: list[dict[str, Any]], database_vpc_id: str, nekt
     ]
 
 
-def peering_facts(pcx: dict[str, Any]) -> dict[str, Any]:
+def peering_facts(pcx: VpcPeeringConnectionTypeDef) -> PeeringFacts:
     requester, accepter = pcx["RequesterVpcInfo"], pcx["AccepterVpcInfo"]
     return {
         "peeringConnectionId": pcx["VpcPeeringConnectionId"],
@@ -350,7 +378,7 @@ def peering_facts(pcx: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _vpc_info(info: dict[str, Any]) -> dict[str, Any]:
+def _vpc_info(info: VpcPeeringConnectionVpcInfoTypeDef) -> VpcInfo:
     return {
         "vpcId": info.get("VpcId"),
         "ownerId": info.get("OwnerId"),
@@ -362,19 +390,19 @@ def _vpc_info(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _associated_cidrs(vpc: dict[str, Any]) -> list[str]:
+def _associated_cidrs(vpc: VpcTypeDef) -> list[str]:
     associations = vpc.get("CidrBlockAssociationSet") or [{"CidrBlock": vpc["CidrBlock"]}]
     return [a["CidrBlock"] for a in associations
             if a.get("CidrBlockState", {}).get("State", "associated") == "associated"]
 
 
-def _route_tables(ec2: Any, vpc_id: str) -> dict[str, dict[str, Any]]:
+def _route_tables(ec2: EC2Client, vpc_id: str) -> dict[str, RouteTableTypeDef]:
     paginator = ec2.get_paginator("describe_route_tables")
     pages = paginator.paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
     return {rt["RouteTableId"]: rt for page in pages for rt in page["RouteTables"]}
 
 
-def _route_table_of(subnet_id: str, route_tables: dict[str, dict[str, Any]]) -> str:
+def _route_table_of(subnet_id: str, route_tables: dict[str, RouteTableTypeDef]) -> str:
     """The explicitly associated route table, else the VPC's main one (as AWS routes the subnet)."""
     main = None
     for rt in route_tables.values():
@@ -388,13 +416,13 @@ def _route_table_of(subnet_id: str, route_tables: dict[str, dict[str, Any]]) -> 
     return str(main)
 
 
-def _subnets(ec2: Any, vpc_id: str) -> list[dict[str, Any]]:
+def _subnets(ec2: EC2Client, vpc_id: str) -> list[SubnetTypeDef]:
     paginator = ec2.get_paginator("describe_subnets")
     pages = paginator.paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
     return [subnet for page in pages for subnet in page["Subnets"]]
 
 
-def _route_table_facts(rt: dict[str, Any]) -> dict[str, Any]:
+def _route_table_facts(rt: RouteTableTypeDef) -> RouteTableFacts:
     return {
         "routeTableId": rt["RouteTableId"],
         "routes": [
@@ -405,23 +433,24 @@ def _route_table_facts(rt: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def route_target(route: dict[str, Any]) -> str:
+def route_target(route: Mapping[str, Any]) -> str:
+    """Whatever a route (RouteTypeDef) goes to, under whichever of its target keys AWS filled."""
     return next((str(route[key]) for key in ROUTE_TARGET_KEYS if route.get(key)), "unknown")
 
 
-def _ingress_rules(ec2: Any, group_id: str) -> list[dict[str, Any]]:
+def _ingress_rules(ec2: EC2Client, group_id: str) -> list[RuleFacts]:
     paginator = ec2.get_paginator("describe_security_group_rules")
     pages = paginator.paginate(Filters=[{"Name": "group-id", "Values": [group_id]}])
     return [rule_facts(rule) for page in pages for rule in page["SecurityGroupRules"] if not rule.get("IsEgress")]
 
 
-def allows_tcp_port_from(rule: dict[str, Any], port: int, cidr: str) -> bool:
+def allows_tcp_port_from(rule: Mapping[str, object], port: int, cidr: str) -> bool:
     """Whether an ingress rule (as rule_facts gives it) is exactly the one a connection needs."""
     return (rule["protocol"] == "tcp" and rule["fromPort"] == port and rule["toPort"] == port
             and rule["cidr"] == cidr)
 
 
-def rule_facts(rule: dict[str, Any]) -> dict[str, Any]:
+def rule_facts(rule: SecurityGroupRuleTypeDef) -> RuleFacts:
     return {
         "ruleId": rule["SecurityGroupRuleId"],
         "protocol": rule.get("IpProtocol"),

@@ -8,10 +8,16 @@ and says why.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nekt_peering.discover import peering_facts
 from nekt_peering.peering import describe_peering
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import PeeringConnectionOptionsRequestTypeDef
+
+    from nekt_peering.shapes import DnsResolution, PeeringSide
 
 
 def needed(facts: dict[str, Any]) -> bool:
@@ -28,17 +34,19 @@ def why(facts: dict[str, Any]) -> str:
             "peering's DNS resolution option would change nothing")
 
 
-def enable_dns_resolution(ec2: Any, facts: dict[str, Any], peering_id: str) -> dict[str, Any]:
+def enable_dns_resolution(ec2: EC2Client, facts: dict[str, Any], peering_id: str) -> DnsResolution:
     """Turn on AllowDnsResolutionFromRemoteVpc on the database's side (AWS allows it once active), if needed."""
     if not needed(facts):
         return {"needed": False, "enabled": False, "changed": False, "reason": why(facts)}
     peering = peering_facts(describe_peering(ec2, peering_id))
-    side = "requester" if peering["requester"]["vpcId"] == facts["database"]["vpcId"] else "accepter"
-    result = {"needed": True, "enabled": True, "side": side, "reason": why(facts)}
+    side: PeeringSide = "requester" if peering["requester"]["vpcId"] == facts["database"]["vpcId"] else "accepter"
     if peering[side]["allowDnsResolutionFromRemoteVpc"]:
-        return {**result, "changed": False}
-    options_key = "RequesterPeeringConnectionOptions" if side == "requester" else "AccepterPeeringConnectionOptions"
-    ec2.modify_vpc_peering_connection_options(
-        VpcPeeringConnectionId=peering_id, **{options_key: {"AllowDnsResolutionFromRemoteVpc": True}}
-    )
-    return {**result, "changed": True}
+        return {"needed": True, "enabled": True, "side": side, "changed": False, "reason": why(facts)}
+    allow: PeeringConnectionOptionsRequestTypeDef = {"AllowDnsResolutionFromRemoteVpc": True}
+    if side == "requester":
+        ec2.modify_vpc_peering_connection_options(VpcPeeringConnectionId=peering_id,
+                                                  RequesterPeeringConnectionOptions=allow)
+    else:
+        ec2.modify_vpc_peering_connection_options(VpcPeeringConnectionId=peering_id,
+                                                  AccepterPeeringConnectionOptions=allow)
+    return {"needed": True, "enabled": True, "side": side, "changed": True, "reason": why(facts)}

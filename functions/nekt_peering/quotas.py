@@ -7,6 +7,7 @@ Preflight refuses, before any change, what AWS would refuse half way through the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ class Quota:
     default: int
     counted: str  # what it counts, for the message
 
-    def limit(self, facts: dict[str, Any], side: str) -> int:
+    def limit(self, facts: Mapping[str, Any], side: str) -> int:
         """The account's value when Discover read it, else AWS's default."""
         limits = (facts.get("quotas") or {}).get("limits", {}).get(side, {})
         return int(limits.get(self.code, self.default))
@@ -41,6 +42,6 @@ ROUTES_PER_TABLE = Quota("Routes per route table", "L-93826ACB", 50, "routes")
 RULES_PER_GROUP = Quota("Inbound or outbound rules per security group", "L-0EA8095F", 60, "inbound rules")
 
 
-def routes_counted(table: dict[str, Any]) -> int:
+def routes_counted(table: Mapping[str, Any]) -> int:
     """The routes of a table (as Discover describes it) that count against the quota: all but local ones."""
     return sum(1 for route in table["routes"] if route["target"] != "local")

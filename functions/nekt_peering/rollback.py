@@ -14,7 +14,7 @@ tags say this product created for it, in the shape Preflight's plan gives a fail
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -26,6 +26,12 @@ from nekt_peering.ingress import find_rule
 from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, DisconnectRequest, Settings
 from nekt_peering.peering import describe_peering
 from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import FilterTypeDef
+
+    from nekt_peering.shapes import PeeringFacts, PeeringSide, RollbackProgress
 
 
 class Rollback:
@@ -56,10 +62,10 @@ class Rollback:
         self.waiting = True
         self.peering_polls += 1
 
-    def result(self) -> dict[str, Any]:
+    def result(self) -> RollbackProgress:
         return self._outcome() | {"waiting": self.waiting, "peeringPolls": self.peering_polls}
 
-    def _outcome(self) -> dict[str, Any]:
+    def _outcome(self) -> RollbackProgress:
         if not self.error:  # a disconnect: nothing failed, the removal is the point
             removed = "; ".join(self.undone) or "nothing (already disconnected)"
             cause = (f"Left behind (remove by hand): {'; '.join(self.left)}. Removed: {removed}." if self.left
@@ -81,7 +87,7 @@ def original_message(error: dict[str, Any]) -> str:
     return f"{name}: {message}".rstrip(" .") + "."
 
 
-def revoke_ingress(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
+def revoke_ingress(ec2: EC2Client, state: dict[str, Any], rollback: Rollback) -> None:
     planned_rules = state["plan"]["ingress"]  # one rule for a connect; every tagged one for a disconnect
     for planned in planned_rules if isinstance(planned_rules, list) else [planned_rules]:
         if planned["exists"]:
@@ -96,7 +102,7 @@ def revoke_ingress(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
 
 
 def delete_routes(
-    database_ec2: Any, nekt_ec2_factory: Callable[[], Any], state: dict[str, Any], rollback: Rollback
+    database_ec2: EC2Client, nekt_ec2_factory: Callable[[], Any], state: dict[str, Any], rollback: Rollback
 ) -> None:
     """Whatever the peering's status: a route to a peering that failed, expired or was deleted stays
     in the table as a blackhole, and would make the next connect fail RouteConflict."""
@@ -127,7 +133,7 @@ def restore_dns_resolution(ec2: Any, state: dict[str, Any], rollback: Rollback) 
     reused = state["plan"]["peering"]
     if reused is None or reused["dnsResolution"] or not dns.needed(state["discovery"]):
         return
-    side = reused["databaseSide"]
+    side: PeeringSide = reused["databaseSide"]
     what = f"DNS resolution option turned back off on {reused['peeringConnectionId']} ({side} side)"
     try:
         peering = peering_facts(describe_peering(ec2, reused["peeringConnectionId"]))
@@ -194,20 +200,20 @@ def delete_peering(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
                                "the VPC console once it is active or pending-acceptance")
 
 
-def _created_peerings(ec2: Any, state: dict[str, Any]) -> list[dict[str, Any]]:
+def _created_peerings(ec2: Any, state: dict[str, Any]) -> list[PeeringFacts]:
     facts = state["discovery"]
     return [peering for peering in find_peerings(ec2, facts["database"]["vpcId"], facts["nekt"]["vpcId"])
             if peering["tags"].get(CONNECTION_TAG_KEY) == _connection_id(state)]
 
 
-def _described(ec2: Any, peering_id: str) -> list[dict[str, Any]]:
+def _described(ec2: Any, peering_id: str) -> list[PeeringFacts]:
     try:
         return [peering_facts(describe_peering(ec2, peering_id))]
     except PeeringFailed:
         return []
 
 
-def created_peerings(ec2: Any, state: dict[str, Any]) -> list[str]:
+def created_peerings(ec2: EC2Client, state: dict[str, Any]) -> list[str]:
     """Live peerings between the two VPCs that this execution created: none when one was reused."""
     facts = state["discovery"]
     if facts["mode"] != "peering" or state["plan"]["peering"] is not None:
@@ -230,7 +236,7 @@ def _connection_id(state: dict[str, Any]) -> str:
     return str(state["discovery"]["request"]["connectionId"])
 
 
-def _routes_to(peering: dict[str, Any], database_ec2: Any, nekt_ec2_factory: Callable[[], Any],
+def _routes_to(peering: PeeringFacts, database_ec2: Any, nekt_ec2_factory: Callable[[], Any],
                settings: Settings) -> list[dict[str, Any]]:
     routes: list[dict[str, Any]] = []
     sides = [(DATABASE_SIDE, database_ec2, peering["requester"]["vpcId"]),
@@ -248,7 +254,7 @@ def _routes_to(peering: dict[str, Any], database_ec2: Any, nekt_ec2_factory: Cal
 
 
 def owned_by_connection(
-    database_ec2: Any, nekt_ec2_factory: Callable[[], Any], request: DisconnectRequest, settings: Settings,
+    database_ec2: EC2Client, nekt_ec2_factory: Callable[[], Any], request: DisconnectRequest, settings: Settings,
 ) -> dict[str, Any]:
     """What this product created for a connection, found by its tags, as the compensations take it.
 
@@ -258,7 +264,7 @@ def owned_by_connection(
     that peering, and the ingress rules tagged with the connection id. Nothing is planned to exist
     before, so each compensation removes what it finds, after checking the tag again."""
     connection_id = request.connection_id
-    tagged = [{"Name": f"tag:{CONNECTION_TAG_KEY}", "Values": [connection_id]}]
+    tagged: list[FilterTypeDef] = [{"Name": f"tag:{CONNECTION_TAG_KEY}", "Values": [connection_id]}]
     described = database_ec2.describe_vpc_peering_connections(Filters=tagged)["VpcPeeringConnections"]
     peerings = [
         facts for facts in map(peering_facts, described)
@@ -269,7 +275,7 @@ def owned_by_connection(
     # The live one; else one that died outside the workflow (deleted by Nekt, expired) and that AWS
     # still shows for a while, if routes still point at it: blackholes this product left, which go too.
     live = [facts for facts in peerings if facts["status"] in LIVE_PEERING_STATES]
-    peering: dict[str, Any] | None = None
+    peering: PeeringFacts | None = None
     routes: list[dict[str, Any]] = []
     for candidate in live[:1] or peerings:
         routes = _routes_to(candidate, database_ec2, nekt_ec2_factory, settings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nekt_peering import dns
 from nekt_peering.discover import peering_facts, route_target
@@ -11,8 +11,13 @@ from nekt_peering.ingress import find_rule
 from nekt_peering.peering import describe_peering
 from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE
 
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
-def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any]) -> dict[str, Any]:
+    from nekt_peering.shapes import Check, Connected, PeeringSide
+
+
+def verify(database_ec2: EC2Client, nekt_ec2: EC2Client | None, state: dict[str, Any]) -> Connected:
     plan, ingress = state["plan"], state["ingress"]
     checks = [_check_ingress(database_ec2, ingress)]
     peering_id = None
@@ -24,7 +29,7 @@ def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any]) -> di
         live_tables = _route_tables({NEKT_SIDE: nekt_ec2, DATABASE_SIDE: database_ec2}, state["routes"])
         checks += [_check_route(live_tables[route["routeTableId"]], route, peering_id) for route in state["routes"]]
         if dns.needed(state["discovery"]):
-            side = state["dnsResolution"]["side"]
+            side: PeeringSide = state["dnsResolution"]["side"]
             checks.append(_check(f"DNS resolution from the Nekt VPC is on ({side} side)",
                                  peering[side]["allowDnsResolutionFromRemoteVpc"],
                                  "AllowDnsResolutionFromRemoteVpc is off"))
@@ -47,11 +52,11 @@ def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any]) -> di
     }
 
 
-def _check(name: str, ok: bool, problem: str) -> dict[str, Any]:
+def _check(name: str, ok: bool, problem: str) -> Check:
     return {"check": name, "ok": bool(ok), "detail": "ok" if ok else problem}
 
 
-def _check_ingress(ec2: Any, ingress: dict[str, Any]) -> dict[str, Any]:
+def _check_ingress(ec2: EC2Client, ingress: dict[str, Any]) -> Check:
     rule = find_rule(ec2, ingress["groupId"], ingress["port"], ingress["cidr"])
     return _check(f"{ingress['groupId']} allows TCP {ingress['port']} from {ingress['cidr']}", rule is not None,
                   "the rule is missing")
@@ -68,7 +73,7 @@ def _route_tables(clients: dict[str, Any], routes: list[dict[str, Any]]) -> dict
     return tables
 
 
-def _check_route(route_table: dict[str, Any], route: dict[str, Any], peering_id: str) -> dict[str, Any]:
+def _check_route(route_table: dict[str, Any], route: dict[str, Any], peering_id: str) -> Check:
     live = next((r for r in route_table.get("Routes", [])
                  if r.get("DestinationCidrBlock") == route["destinationCidr"]), None)
     name = f"{route['routeTableId']} routes {route['destinationCidr']} to {peering_id}"
