@@ -34,7 +34,8 @@ from emulator.strict.layer import AwsError, Call, Principal, Rule
 
 PARTITION = "aws"
 # botocore service id -> IAM prefix
-SERVICE_PREFIX = {"ec2": "ec2", "rds": "rds", "sts": "sts", "sfn": "states", "service-quotas": "servicequotas"}
+SERVICE_PREFIX = {"ec2": "ec2", "rds": "rds", "sts": "sts", "sfn": "states", "service-quotas": "servicequotas",
+                  "lambda": "lambda"}
 
 
 # --- the Service Authorization Reference -------------------------------------------------------------------
@@ -268,6 +269,13 @@ def _service_quota(call: Call) -> Request:
     return Request([("servicequotas:GetServiceQuota", [Resource("quota", arn)])])
 
 
+def _invoke(call: Call) -> Request:
+    """Lambda's Invoke is authorized as lambda:InvokeFunction on the function (a name or an ARN)."""
+    name = call.params["FunctionName"]
+    arn = name if name.startswith("arn:") else f"arn:{PARTITION}:lambda:{call.region}:{call.account_id}:function:{name}"
+    return Request([("lambda:InvokeFunction", [Resource("function", arn)])])
+
+
 def _assume_role(call: Call) -> Request:
     keys = {"sts:RoleSessionName": [call.params["RoleSessionName"]]}
     if call.params.get("ExternalId"):
@@ -280,7 +288,8 @@ def _assume_role(call: Call) -> Request:
 CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     **{("ec2", operation): _no_resource for operation in (
         "DescribeVpcs", "DescribeSubnets", "DescribeRouteTables", "DescribeSecurityGroupRules",
-        "DescribeVpcPeeringConnections")},
+        "DescribeVpcPeeringConnections", "DescribeNetworkAcls")},
+    ("lambda", "Invoke"): _invoke,
     ("ec2", "DescribeVpcAttribute"): _vpc_attribute,
     ("service-quotas", "GetServiceQuota"): _service_quota,
     ("ec2", "CreateVpcPeeringConnection"): _create_peering,
@@ -528,6 +537,7 @@ def trusts(target_arn: str, principal: Principal, call: Call) -> tuple[bool, boo
 
 
 REFUSAL = {"ec2": ("UnauthorizedOperation", 403), "sfn": ("AccessDeniedException", 400),
+           "lambda": ("AccessDeniedException", 403),
            "service-quotas": ("AccessDeniedException", 400)}
 
 
