@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from nekt_peering.aws import error_code, tag_dict
 from nekt_peering.errors import DatabaseNotAvailable, DatabaseNotFound, InvalidInput, NektNetworkNotFound
 from nekt_peering.model import ConnectRequest, Settings
+from nekt_peering.network_acls import read_network_acls
 
 NEKT_PRIVATE_ROUTE_TABLE_NAME = "nekt-rtb-private"
 ROUTE_TARGET_KEYS = (
@@ -73,15 +74,24 @@ def discover_database(rds: Any, ec2: Any, identifier: str, account_id: str, regi
     vpc_id = database["vpcId"]
     vpc = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
     route_tables = _route_tables(ec2, vpc_id)
-    database_route_tables = sorted({_route_table_of(subnet, route_tables) for subnet in database.pop("subnetIds")})
+    subnet_ids = database["subnetIds"]
+    database_route_tables = sorted({_route_table_of(subnet, route_tables) for subnet in subnet_ids})
     return {
         **database,
         "accountId": account_id,
         "region": region,
         "cidrs": _associated_cidrs(vpc),
+        "subnetCidrs": _subnet_cidrs(ec2, subnet_ids),
+        "networkAcls": read_network_acls(ec2, subnet_ids),
         "routeTables": [_route_table_facts(route_tables[rt]) for rt in database_route_tables],
         "securityGroupRules": _ingress_rules(ec2, database["securityGroupIds"][0]),
     }
+
+
+def _subnet_cidrs(ec2: Any, subnet_ids: list[str]) -> list[str]:
+    """Where the database's addresses can be: the IPv4 CIDRs of its subnet group's subnets."""
+    subnets = ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"] if subnet_ids else []
+    return sorted({subnet["CidrBlock"] for subnet in subnets})
 
 
 def _describe_instance(rds: Any, identifier: str) -> dict[str, Any] | None:
@@ -155,8 +165,9 @@ def discover_nekt(ec2: Any, settings: Settings) -> dict[str, Any]:
         ) from None
     route_tables = _route_tables(ec2, settings.nekt_vpc_id)
     route_table = _nekt_private_route_table(route_tables, settings, where)
-    private_subnets = [subnet["CidrBlock"] for subnet in _subnets(ec2, settings.nekt_vpc_id)
-                       if _route_table_of(subnet["SubnetId"], route_tables) == route_table["RouteTableId"]]
+    private = [subnet for subnet in _subnets(ec2, settings.nekt_vpc_id)
+               if _route_table_of(subnet["SubnetId"], route_tables) == route_table["RouteTableId"]]
+    private_subnets = [subnet["CidrBlock"] for subnet in private]
     cidrs = _associated_cidrs(vpc)
     containing = sorted({cidr for cidr in cidrs for subnet in private_subnets
                          if ipaddress.IPv4Network(subnet).subnet_of(ipaddress.IPv4Network(cidr))})
@@ -174,6 +185,9 @@ def discover_nekt(ec2: Any, settings: Settings) -> dict[str, Any]:
         "cidrs": cidrs,
         "cidr": containing[0],
         "routeTable": _route_table_facts(route_table),
+        "privateSubnetIds": sorted(subnet["SubnetId"] for subnet in private),
+        "privateSubnetCidrs": sorted(private_subnets),
+        "networkAcls": read_network_acls(ec2, [subnet["SubnetId"] for subnet in private]),
     }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from nekt_peering.discover import allows_tcp_port_from
 from nekt_peering.errors import CidrOverlap, PeeringConflict, RouteConflict
 from nekt_peering.model import CONNECTION_TAG_KEY, Settings
+from nekt_peering.network_acls import check_network_acls, path_denials
 
 DATABASE_SIDE = "database"
 NEKT_SIDE = "nekt"
@@ -33,6 +34,8 @@ def plan(facts: dict[str, Any]) -> dict[str, Any]:
             planned_route(route_table, cidr, DATABASE_SIDE, pcx) for route_table in database["routeTables"]
         ]
     ingress = planned_ingress(database, cidr)
+    check_network_acls(path_denials(facts, database["networkAcls"], nekt["networkAcls"] if nekt else []),
+                       "Nothing was changed")
     return {
         "status": "PLANNED",
         "mode": facts["mode"],
