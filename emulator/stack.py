@@ -14,7 +14,8 @@ from typing import Any
 import boto3
 
 from emulator.lambda_runtime import LambdaRuntime
-from emulator.template import Template
+from emulator.network import EmulatedNetwork
+from emulator.template import NEKT_ACCOUNT_TEMPLATE_PATH, Template
 from nekt_peering.errors import cause_message
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -49,6 +50,8 @@ class Stack:
         self.region = region
         self.name = name
         self.runtime = LambdaRuntime(self.template.code_dir())
+        # What the probe resolves and reaches from the Nekt VPC: place() the databases' endpoints here.
+        self.network = EmulatedNetwork()
         self.function_arns: dict[str, str] = {}
         self.state_machine_arns: dict[str, str] = {}
         self.sfn = boto3.client("stepfunctions", region_name=region)
@@ -64,11 +67,16 @@ class Stack:
             name = f"{self.name}-{logical_id}"
             arn = lambda_client.create_function(
                 FunctionName=name, Runtime="python3.13", Role=role_arn, Handler=handler,
-                Code={"ZipFile": _placeholder_zip()}, Architectures=["arm64"],
+                Code={"ZipFile": placeholder_zip()}, Architectures=["arm64"],
             )["FunctionArn"]
             self.function_arns[logical_id] = arn
             self.runtime.register(logical_id, name, arn, handler)
+        probe_arn = self.parameters.get("NektProbeFunctionArn", "")
+        if probe_arn:  # deployed in the Nekt account by its own stack (emulator.topology.create_probe)
+            handler = Template(NEKT_ACCOUNT_TEMPLATE_PATH).functions()["ProbeFunction"]
+            self.runtime.register("ProbeFunction", probe_arn.rsplit(":", 1)[-1], probe_arn, handler)
         self.runtime.install()
+        self.network.install()
         for logical_id in self.template.state_machines():
             definition = self.template.definition(
                 logical_id, self.function_arns, self.parameters, DEFAULT_ACCOUNT, self.region
@@ -142,6 +150,7 @@ class Stack:
 
     def close(self) -> None:
         self.runtime.uninstall()
+        self.network.uninstall()
 
     def start(self, execution_input: Any, name: str | None = None,
               state_machine: str = "ConnectStateMachine") -> str:
@@ -169,7 +178,7 @@ class Stack:
         return self.wait(self.start(execution_input, name, state_machine))
 
 
-def _placeholder_zip() -> bytes:
+def placeholder_zip() -> bytes:
     """moto wants a package; the code that runs is the repo's, through LambdaRuntime."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

@@ -11,6 +11,7 @@ from cfnlint.decode import cfn_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
+NEKT_ACCOUNT_TEMPLATE_PATH = ROOT / "nekt-account" / "template.yaml"
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,9 @@ def test_connect_follows_each_stage_and_shows_what_it_made(served: Served) -> No
     assert f"│ peering          │ {pcx}" in result.output
     assert result.output.count(f"→ {pcx}") == 4  # the routes, both sides
     assert f"tcp/5432 from {served.nekt.cidr}" in result.output
-    assert result.output.count("[ok]") == 7
+    # ingress, peering, 4 routes, DNS option, network ACLs
+    assert result.output.count("[ok]") == 8
+    assert "network ACLs allow the database's port and the replies, both sides" in result.output
 
 
 def test_plan_prints_the_changes_and_changes_nothing(served: Served) -> None:

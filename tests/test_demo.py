@@ -33,7 +33,7 @@ def test_demo_plans_connects_disconnects_and_leaves_both_accounts_as_they_were(
         assert re.search(rf"\d+\.\d\ds  ✓ {stage} \(\d+\.\d\ds\)", out), stage
     assert "CONNECTED: orders-db (orders-db." in out
     assert len(re.findall(r"│ route \((nekt|database)\)", out)) == 4
-    assert out.count("[ok]") == 7 and "FAILED" not in out
+    assert out.count("[ok]") == 8 and "FAILED" not in out  # with the network ACLs
     assert "ec2 describe-vpc-peering-connections" in out
     assert "DISCONNECTED: orders-db" in out and out.count("  removed ") == 6
     assert "Both accounts are back as they were before the connect" in out

@@ -131,8 +131,13 @@ def enable_dns_resolution(event: Event) -> Event:
 @stage
 def verify(event: Event) -> Event:
     facts = event["discovery"]
-    nekt_ec2 = _nekt_ec2(facts) if facts["mode"] == "peering" else None
-    return verify_live_state(_database_ec2(facts), nekt_ec2, event)
+    if facts["mode"] != "peering":
+        return verify_live_state(_database_ec2(facts), None, event)
+    settings = Settings.from_dict(facts["settings"])
+    session = nekt_session(settings, facts["request"]["connectionId"])
+    nekt_lambda = client(session, "lambda") if settings.nekt_probe_function_arn else None
+    return verify_live_state(_database_ec2(facts), client(session, "ec2"), event, nekt_lambda,
+                             settings.nekt_probe_function_arn)
 
 
 @stage

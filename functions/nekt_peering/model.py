@@ -38,6 +38,8 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
 _VPC = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _ROUTE_TABLE = re.compile(r"^rtb-[0-9a-f]{8,17}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}):role/[\w+=,.@/-]{1,512}$", re.ASCII)
+_FUNCTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:lambda:([a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}):([0-9]{12}):function:[\w-]{1,64}$", re.ASCII)
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
 # A VPC CIDR block is /16 to /28: AWS refuses any other, so nothing wider can be a VPC's.
 VPC_PREFIX_LENGTHS = range(16, 29)
@@ -120,6 +122,7 @@ class Settings:
     nekt_public_ip: str
     poll_interval_seconds: int
     max_polls: int
+    nekt_probe_function_arn: str = ""
 
     @property
     def nekt_public_cidr(self) -> str:
@@ -148,6 +151,14 @@ class Settings:
         if role and not text["nektExternalId"]:
             raise InvalidSettings("setting NektExternalId is empty while NektAccepterRoleArn is set: redeploy with "
                                   "the external id the accepter role's trust policy requires")
+        _require(text, "nektProbeFunctionArn", _FUNCTION_ARN, "empty or the ARN of the Nekt account stack's probe "
+                 "function", optional=True)
+        probe = _FUNCTION_ARN.match(text["nektProbeFunctionArn"])
+        if probe and (probe.group(2), probe.group(1)) != (text["nektAccountId"], text["nektRegion"]):
+            raise InvalidSettings(f"setting NektProbeFunctionArn is a function of account {probe.group(2)}, region "
+                                  f"{probe.group(1)}, not of the Nekt VPC's ({text['nektAccountId']}, "
+                                  f"{text['nektRegion']}): redeploy with the ProbeFunctionArn output of the Nekt "
+                                  "account stack")
         try:
             public_ip = ipaddress.IPv4Address(text["nektPublicIp"])
         except ValueError:
@@ -166,6 +177,7 @@ class Settings:
             nekt_public_ip=str(public_ip),
             poll_interval_seconds=_integer(text, "pollIntervalSeconds", 0, 3600),
             max_polls=_integer(text, "maxPolls", 1, 10000),
+            nekt_probe_function_arn=text["nektProbeFunctionArn"],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -180,6 +192,7 @@ class Settings:
 _SETTING_NAMES = (
     "stackAccountId", "stackRegion", "nektAccountId", "nektRegion", "nektVpcId", "nektRouteTableId",
     "nektAccepterRoleArn", "nektExternalId", "nektPublicIp", "pollIntervalSeconds", "maxPolls",
+    "nektProbeFunctionArn",
 )
 
 

@@ -1,17 +1,24 @@
-"""Stage 11, Verify: re-read the live state and prove the connection is complete."""
+"""Stage 11, Verify: re-read the live state and prove the connection is complete, then prove the path:
+network ACLs evaluated on both sides, and a handshake from the probe in the Nekt VPC when deployed."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from nekt_peering.discover import peering_facts, route_target
-from nekt_peering.errors import VerificationFailed
+from nekt_peering.errors import Unreachable, VerificationFailed
 from nekt_peering.ingress import find_rule
+from nekt_peering.network_acls import check_network_acls, path_denials, read_network_acls
 from nekt_peering.peering import describe_peering
 from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE
 
+PATH_NOT_PROBED = "configuration verified, path not probed"
 
-def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any]) -> dict[str, Any]:
+
+def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any], nekt_lambda: Any | None = None,
+           probe_function_arn: str = "") -> dict[str, Any]:
+    """`nekt_lambda` (the accepter role's Lambda client) and `probe_function_arn` when the probe is deployed."""
     plan, ingress = state["plan"], state["ingress"]
     checks = [_check_ingress(database_ec2, ingress)]
     peering_id = None
@@ -32,6 +39,12 @@ def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any]) -> di
             "the connection is incomplete: " + "; ".join(f"{c['check']}: {c['detail']}" for c in failed)
             + ". Run the workflow again to repair it; if this repeats, check for changes made outside it"
         )
+    checks.append(check_live_network_acls(database_ec2, nekt_ec2, state["discovery"],
+                                          "What this execution created is rolled back"))
+    probe = None
+    if nekt_lambda is not None and probe_function_arn and plan["mode"] == "peering":
+        probe = run_probe(nekt_lambda, probe_function_arn, state["discovery"]["database"])
+        checks.append(_check(f"the probe in the Nekt VPC reached {probe['host']}:{probe['port']}", True, ""))
     return {
         "status": "CONNECTED",
         "mode": plan["mode"],
@@ -42,7 +55,38 @@ def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any]) -> di
         "ingress": ingress,
         "dnsResolution": state.get("dnsResolution"),
         "checks": checks,
+        "probe": probe,
+        "path": probe["detail"] if probe else PATH_NOT_PROBED + (
+            " (the probe checks the peering path only)" if plan["mode"] == "public" else ""),
     }
+
+
+def check_live_network_acls(database_ec2: Any, nekt_ec2: Any | None, facts: dict[str, Any],
+                            consequence: str) -> dict[str, Any]:
+    """The ACLs of the database's subnets and Nekt's private subnets, read now, evaluated on the path."""
+    database_acls = read_network_acls(database_ec2, facts["database"]["subnetIds"])
+    nekt_acls = read_network_acls(nekt_ec2, facts["nekt"]["privateSubnetIds"]) if facts["mode"] == "peering" else []
+    return check_network_acls(path_denials(facts, database_acls, nekt_acls), consequence)
+
+
+def run_probe(nekt_lambda: Any, function_arn: str, database: dict[str, Any]) -> dict[str, Any]:
+    """Invoke the probe (nekt_peering.probe) in the Nekt account; its facts, or Unreachable naming the stage."""
+    request = {"host": database["endpoint"], "port": database["port"], "engine": database["engine"] or "unknown",
+               "cidrs": database["cidrs"]}
+    answer = nekt_lambda.invoke(FunctionName=function_arn, InvocationType="RequestResponse",
+                                Payload=json.dumps(request).encode())
+    facts: dict[str, Any] = json.loads(answer["Payload"].read() or b"null")
+    if answer.get("FunctionError"):
+        error = facts or {}
+        raise VerificationFailed(
+            f"the probe {function_arn} failed: {error.get('errorType')}: {error.get('errorMessage')}. Look at its "
+            "log in the Nekt account and redeploy the Nekt account stack if it is not the released probe")
+    if not facts.get("reachable"):
+        seen = ", ".join(f"{a['address']} ({'inside' if a['insideDatabaseVpc'] else 'outside'} the database VPC)"
+                         for a in facts.get("addresses", [])) or "no address"
+        raise Unreachable(f"from the Nekt VPC, {request['host']}:{request['port']} failed at stage "
+                          f"{facts.get('failedStage')}: {facts.get('detail')}. Resolved to: {seen}")
+    return facts
 
 
 def _check(name: str, ok: bool, problem: str) -> dict[str, Any]:
