@@ -192,3 +192,17 @@ def test_a_connection_busy_with_another_request_is_refused_with_exit_1(served: S
     assert other.exit_code == 1
     assert "refused: connection orders-db is being connected with another request" in other.output
     assert disconnect.exit_code == 1 and "refused: connection orders-db is being connected" in disconnect.output
+
+
+def test_probe_rechecks_a_connected_connection_and_changes_nothing(served: Served) -> None:
+    refused = served.run("probe", "orders-db")
+    assert refused.exit_code == 1 and "no connection orders-db" in refused.output
+    assert served.run("connect", "--db", "orders-db", "--region", "us-east-2").exit_code == 0
+    before = served.state()
+
+    result = served.run("probe", "orders-db")
+
+    assert result.exit_code == 0
+    assert "✓ Check path (" in result.output and "REACHABLE: orders-db" in result.output
+    assert "path: configuration verified, path not probed" in result.output  # no probe in this stack
+    assert served.state() == before

@@ -199,3 +199,55 @@ def test_an_endpoint_the_nekt_vpc_cannot_resolve_is_unreachable_at_dns(world: Wo
     message = assert_failed_and_untouched(world, before, "Unreachable")
 
     assert "failed at stage DNS" in message and "does not resolve from the Nekt VPC" in message
+
+
+# --- the stand-alone re-check: POST /connections/{id}/probe (the check-path state machine) ----------
+
+
+def probe_via_api(world: World, connection_id: str = "orders-db") -> tuple[int, dict[str, Any]]:
+    answer = world.stack.invoke("ApiFunction", rest_event("POST", f"/connections/{connection_id}/probe",
+                                                          region=world.stack.region))
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def test_the_platform_rechecks_a_connected_path_and_tells_the_network_broke(world: World) -> None:
+    assert world.stack.run(CONNECT).status == "SUCCEEDED"
+    connected = world.snapshot()
+
+    status, body = probe_via_api(world)
+
+    assert status == 200 and body["status"] == "REACHABLE", body
+    assert body["output"]["probe"]["handshake"]["authentication"] == "SASL (SCRAM)"
+    assert body["links"]["self"] == "/connections/orders-db"
+    # The network breaks (the database now answers nothing): the same call says so, naming the stage.
+    world.stack.network.place(world.endpoint, DB_ADDRESS, served=False)
+
+    status, body = probe_via_api(world)
+
+    assert status == 200 and body["status"] == "UNREACHABLE" and body["error"] == "Unreachable"
+    assert "failed at stage TCP timeout" in body["cause"]
+    assert world.snapshot() == connected  # a check changes nothing
+    assert len(world.probe_calls()) == 3  # Verify's, then one per check
+
+
+def test_a_recheck_names_a_route_removed_since_the_connect(world: World) -> None:
+    result = world.stack.run(CONNECT).output
+    route = next(route for route in result["routes"] if route["side"] == "database")
+    world.db_ec2.delete_route(RouteTableId=route["routeTableId"], DestinationCidrBlock=route["destinationCidr"])
+    before = world.snapshot()
+
+    status, body = probe_via_api(world)
+
+    assert status == 200 and body["status"] == "FAILED" and body["error"] == "VerificationFailed"
+    assert f"route {route['destinationCidr']} via the peering in {route['routeTableId']}" in body["cause"]
+    assert world.snapshot() == before
+
+
+def test_only_a_connected_connection_is_rechecked(world: World) -> None:
+    status, body = probe_via_api(world)
+    assert status == 404 and "no connection orders-db" in body["message"]
+
+    world.stack.run({**CONNECT, "dryRun": True})
+    status, body = probe_via_api(world)
+    assert status == 409 and "PLANNED, not CONNECTED" in body["message"]
+    assert world.probe_calls() == []

@@ -21,6 +21,7 @@ from nekt_peering.discover import discover as discover_facts
 from nekt_peering.errors import AccessDenied
 from nekt_peering.model import ConnectRequest, DisconnectRequest, Settings, check_stage_event
 from nekt_peering.preflight import plan as make_plan
+from nekt_peering.verify import check_path as check_live_path
 from nekt_peering.verify import verify as verify_live_state
 
 logger = Logger(service="nekt-peering")
@@ -138,6 +139,25 @@ def verify(event: Event) -> Event:
     nekt_lambda = client(session, "lambda") if settings.nekt_probe_function_arn else None
     return verify_live_state(_database_ec2(facts), client(session, "ec2"), event, nekt_lambda,
                              settings.nekt_probe_function_arn)
+
+
+@stage
+def check_path(event: Event) -> Event:
+    """Probe: the connection's path re-checked, read only (input: the connect's database and connection id)."""
+    settings = Settings.parse(event.get("settings"))
+    request = ConnectRequest.parse(event.get("input"), default_region=settings.stack_region)
+    session = database_session(request.region)
+    nekt: list[Any] = []
+
+    def nekt_client(service: str) -> Any:
+        if not nekt:
+            nekt.append(nekt_session(settings, request.connection_id))
+        return client(nekt[0], service)
+
+    facts = discover_facts(request, settings, client(session, "rds"), client(session, "ec2"),
+                           lambda: nekt_client("ec2"))
+    probing = settings.nekt_probe_function_arn and facts["mode"] == "peering"
+    return check_live_path(facts, nekt_client("lambda") if probing else None, settings.nekt_probe_function_arn)
 
 
 @stage

@@ -11,7 +11,7 @@ from nekt_peering.errors import Unreachable, VerificationFailed
 from nekt_peering.ingress import find_rule
 from nekt_peering.network_acls import check_network_acls, path_denials, read_network_acls
 from nekt_peering.peering import describe_peering
-from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE
+from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE, plan
 
 PATH_NOT_PROBED = "configuration verified, path not probed"
 
@@ -119,3 +119,32 @@ def _check_route(route_table: dict[str, Any], route: dict[str, Any], peering_id:
     if route_target(live) != peering_id:
         return _check(name, False, f"it goes to {route_target(live)}")
     return _check(name, live.get("State") == "active", f"the route is {live.get('State')!r}")
+
+
+def check_path(facts: dict[str, Any], nekt_lambda: Any | None, probe_function_arn: str) -> dict[str, Any]:
+    """The stand-alone re-check of a connection, from facts Discover has just read: the plan must have
+    nothing left to do (else something was removed: VerificationFailed), the network ACLs must allow
+    the path (Preflight's evaluation, NetworkAclDenies), and the probe must reach the database."""
+    planned = plan(facts)
+    if planned["changes"]:
+        raise VerificationFailed(
+            "the connection is incomplete: " + "; ".join(change["summary"] for change in planned["changes"])
+            + " is still to be done. Nothing was changed: connect again to repair it")
+    checks = [{"check": "every peering, route, rule and option of the connection is in place", "ok": True,
+               "detail": "ok"},
+              {"check": "network ACLs allow the database's port and the replies, both sides", "ok": True,
+               "detail": "ok"}]
+    probe = None
+    if nekt_lambda is not None and probe_function_arn and facts["mode"] == "peering":
+        probe = run_probe(nekt_lambda, probe_function_arn, facts["database"])
+        checks.append(_check(f"the probe in the Nekt VPC reached {probe['host']}:{probe['port']}", True, ""))
+    return {
+        "status": "REACHABLE",
+        "mode": facts["mode"],
+        "connectionId": facts["request"]["connectionId"],
+        "database": planned["database"],
+        "checks": checks,
+        "probe": probe,
+        "path": probe["detail"] if probe else PATH_NOT_PROBED + (
+            " (the probe checks the peering path only)" if facts["mode"] == "public" else ""),
+    }
