@@ -4,6 +4,7 @@ MariaDB), started by the test session: up, down, on the wrong port, the wrong en
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -123,11 +124,14 @@ def test_a_malformed_request_is_refused_before_any_packet(event: dict[str, Any],
         handler(event, None)
 
 
-def test_the_probe_logs_its_facts_and_nothing_else(postgres: PostgresServer,
+def test_the_probe_logs_its_facts_and_nothing_else(postgres: PostgresServer, caplog: pytest.LogCaptureFixture,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    facts = run(postgres.port, "postgres")
+    with caplog.at_level(logging.DEBUG):
+        facts = run(postgres.port, "postgres")
 
-    assert capsys.readouterr().out.splitlines() == [json.dumps({"probe": facts})]
+    assert [(record.name, record.levelno, record.getMessage()) for record in caplog.records] == [
+        ("nekt_peering.probe", logging.INFO, json.dumps({"probe": facts}))]
+    assert capsys.readouterr().out == ""
 
 
 @pytest.mark.parametrize(("engine", "protocol"), [

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import socket
 import ssl
 import struct
@@ -69,6 +70,11 @@ class Network:
 
 
 NETWORK = Network()
+
+# One INFO record per invocation, the facts: Lambda's runtime sends it to the function's log group (its
+# handler is on the root logger); elsewhere (tests, the demo) nothing prints it.
+logger = logging.getLogger("nekt_peering.probe")
+logger.setLevel(logging.INFO)
 
 
 def probe(host: str, port: int, engine: str, cidrs: list[str] | None = None) -> dict[str, Any]:
@@ -236,7 +242,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise ValueError('expected {"host": a DNS name, "port": 1-65535, "engine": an RDS engine, '
                          '"cidrs": up to 5 IPv4 CIDRs (optional)}')
     facts = probe(host, port, engine, cidrs)
-    print(json.dumps({"probe": facts}))  # the facts, and nothing else, are the function's log
+    logger.info(json.dumps({"probe": facts}))  # the facts, and nothing else, are the function's log
     return facts
 
 
