@@ -273,6 +273,9 @@ def test_the_probe_may_do_nothing_but_run_in_the_nekt_vpc_and_reach_database_por
     assert {(rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) for rule in egress} == {
         ("tcp", 5432, 5432), ("tcp", 3306, 3306), ("tcp", 1433, 1433), ("tcp", 1521, 1521)}
     assert all(rule["CidrIp"] == {"Ref": "ProbeDatabaseCidr"} for rule in egress)
+    other = NEKT["Resources"]["ProbeOtherPortEgress"]["Properties"]
+    assert (other["IpProtocol"], other["FromPort"], other["ToPort"], other["CidrIp"]) == (
+        "tcp", {"Ref": "ProbeOtherPort"}, {"Ref": "ProbeOtherPort"}, {"Ref": "ProbeDatabaseCidr"})
     invokes = [statement for statement in role_statements(accepter_role())
                if "lambda:InvokeFunction" in as_list(statement["Action"])]
     assert [statement["Resource"] for statement in invokes] == [{"Fn::GetAtt": ["ProbeFunction", "Arn"]}]

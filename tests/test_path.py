@@ -156,7 +156,8 @@ def test_an_ephemeral_outbound_deny_that_appears_before_verify_rolls_the_connect
     assert execution.status == "FAILED" and execution.error == "NetworkAclDenies", execution.error_message
     assert "denies outbound TCP 1024-65535 to 10.100.0.0/24, 10.100.1.0/24 (the database's replies)" in str(
         execution.error_message)
-    assert "Rolled back" in str(execution.error_message) or "rolled back" in str(execution.error_message)
+    assert "Verify read the ACLs after the changes" in str(execution.error_message)
+    assert "Rolled back: " in str(execution.error_message)
     assert world.probe_calls() == []
     # What the test itself added goes; then both accounts are as they were.
     world.db_ec2.delete_network_acl_entry(NetworkAclId=acl_id, RuleNumber=40, Egress=True)

@@ -284,6 +284,8 @@ STAGE_EVENT_SCHEMA: dict[str, Any] = {
                 "securityGroupIds": {"type": "array", "maxItems": 5, "items": _id("sg")},
                 "cidrs": {"type": "array", "minItems": 1, "maxItems": 5, "items": _VPC_CIDR},
                 "routeTables": {"type": "array", "maxItems": 200, "items": _ROUTE_TABLE_FACTS},
+                "subnetIds": {"type": "array", "maxItems": 200, "items": _id("subnet")},
+                "subnetCidrs": {"type": "array", "maxItems": 200, "items": _VPC_CIDR},
             }},
             "nekt": {"type": ["object", "null"], "required": ["vpcId"], "properties": {
                 "accountId": _ACCOUNT_ID,
@@ -292,6 +294,8 @@ STAGE_EVENT_SCHEMA: dict[str, Any] = {
                 "cidr": _VPC_CIDR,
                 "cidrs": {"type": "array", "minItems": 1, "maxItems": 5, "items": _VPC_CIDR},
                 "routeTable": _ROUTE_TABLE_FACTS,
+                "privateSubnetIds": {"type": "array", "maxItems": 200, "items": _id("subnet")},
+                "privateSubnetCidrs": {"type": "array", "maxItems": 200, "items": _VPC_CIDR},
             }},
         }},
         "plan": {"type": "object", "properties": {

@@ -40,7 +40,7 @@ def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any], nekt_
             + ". Run the workflow again to repair it; if this repeats, check for changes made outside it"
         )
     checks.append(check_live_network_acls(database_ec2, nekt_ec2, state["discovery"],
-                                          "What this execution created is rolled back"))
+                                          "Verify read the ACLs after the changes"))
     probe = None
     if nekt_lambda is not None and probe_function_arn and plan["mode"] == "peering":
         probe = run_probe(nekt_lambda, probe_function_arn, state["discovery"]["database"])
