@@ -307,8 +307,9 @@ def start_check(machines: Machines, connection_id: str) -> tuple[str, str]:
     if current["status"] != "CONNECTED":
         raise Refused(409, f"connection {cid} is {current['status']}, not CONNECTED: only a connected connection's "
                            "path can be checked", connectionId=cid, executionArn=current["executionArn"])
-    database = current["input"].get("database")
-    return cid, machines.start(machines.check_path, cid, {"database": database, "connectionId": cid})
+    # The connect's database and mode: a publicly accessible database connected by peering is checked so.
+    check_input = {key: current["input"][key] for key in ("database", "mode") if key in current["input"]}
+    return cid, machines.start(machines.check_path, cid, {**check_input, "connectionId": cid})
 
 
 def check_result(machines: Machines, execution_arn: str, wait_seconds: float) -> dict[str, Any]:
