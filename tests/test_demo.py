@@ -57,6 +57,8 @@ def test_keep_serves_the_connected_accounts_to_the_cli_and_to_the_sam_local_even
         status = _nekt_peering("--endpoint-url", endpoint, "--region", "us-east-1", "status", "orders-db")
         assert status.returncode == 0, status.stdout + status.stderr
         assert "CONNECTED" in status.stdout and "DISCONNECTED" not in status.stdout
+        # status shows the probe's facts, from the connect's result
+        assert "│ handshake │ PostgreSQL asks for SASL (SCRAM) without TLS" in status.stdout
 
         # What `sam local invoke <Function> -e events/<name>.json --env-vars events/env.json` runs.
         for name, value in _sam_local_environment("DiscoverFunction", endpoint).items():

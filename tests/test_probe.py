@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import struct
 import sys
 from pathlib import Path
 from typing import Any
@@ -149,3 +151,19 @@ def test_the_probe_imports_only_the_standard_library() -> None:
     imported = {line.split()[1].split(".")[0] for line in source.splitlines()
                 if line.startswith(("import ", "from ")) and not line.startswith("from __future__")}
     assert imported and imported <= sys.stdlib_module_names
+
+
+def test_sqlserver_prelogin_is_sent_as_ms_tds_says_and_the_version_read_from_the_answer() -> None:
+    """No SQL Server installs here: the parser alone, on a PRELOGIN response laid out as MS-TDS 2.2.6.5
+    specifies (VERSION 16.0.1000, ENCRYPTION off), over a socket pair."""
+    ours, theirs = socket.socketpair()
+    options = struct.pack("!BHH", 0x00, 11, 6) + struct.pack("!BHH", 0x01, 17, 1) + b"\xff"
+    payload = options + struct.pack("!BBHH", 16, 0, 1000, 0) + b"\x00"
+    theirs.sendall(struct.pack("!BBHHBB", 0x04, 0x01, len(payload) + 8, 0, 1, 0) + payload)
+    with ours, theirs:
+        facts = probe.sqlserver(ours, "db")
+        sent = theirs.recv(4096)
+
+    assert facts == {"protocol": "sqlserver", "serverVersion": "16.0.1000",
+                     "summary": "SQL Server prelogin response, version 16.0.1000"}
+    assert sent[0] == 0x12 and struct.unpack("!H", sent[2:4])[0] == len(sent)  # a PRELOGIN packet, whole
