@@ -133,7 +133,7 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.pid is not None:
-            os.kill(self.pid, signal.SIGINT)  # PostgreSQL's fast shutdown
+            os.kill(self.pid, signal.SIGQUIT)  # PostgreSQL's immediate shutdown: its data is thrown away
             _wait_for_exit(self.pid)
             self.pid = None
         shutil.rmtree(self.directory, ignore_errors=True)
