@@ -147,17 +147,11 @@ def check_path(event: Event) -> Event:
     settings = Settings.parse(event.get("settings"))
     request = ConnectRequest.parse(event.get("input"), default_region=settings.stack_region)
     session = database_session(request.region)
-    nekt: list[Any] = []
-
-    def nekt_client(service: str) -> Any:
-        if not nekt:
-            nekt.append(nekt_session(settings, request.connection_id))
-        return client(nekt[0], service)
-
+    nekt = functools.cache(lambda: nekt_session(settings, request.connection_id))  # one AssumeRole at most
     facts = discover_facts(request, settings, client(session, "rds"), client(session, "ec2"),
-                           lambda: nekt_client("ec2"))
+                           lambda: client(nekt(), "ec2"))
     probing = settings.nekt_probe_function_arn and facts["mode"] == "peering"
-    return check_live_path(facts, nekt_client("lambda") if probing else None, settings.nekt_probe_function_arn)
+    return check_live_path(facts, client(nekt(), "lambda") if probing else None, settings.nekt_probe_function_arn)
 
 
 @stage
