@@ -5,17 +5,25 @@
 #   make test     lint + type check + template checks + pytest
 #   make lint     ruff, mypy, cfn-lint, sam validate --lint, checkov (both templates: template.yaml and
 #                 nekt-account/template.yaml)
-#   make build    sam build (no container; needs a python3.13, the functions' runtime)
+#   make build    sam build (no container; needs a python3.13, the functions' runtime), then the packages' bytecode
+#                 (BUILD_ARGS=... passed to sam build)
 #   make demo     the nekt-peering CLI against an emulated AWS on 127.0.0.1:5123 (DEMO_ARGS=--keep, --port N, --host H)
 #   make events   the emulator's event samples (EVENTS_ARGS=... passed through)
 #   make databases  the real database servers the tests and the demo start on 127.0.0.1: PostgreSQL's
 #                 binaries from the pgserver wheel (PyPI) into .venv/postgresql; Debian's postgresql
 #                 (for a TLS-only server: the wheel is built without SSL) and mariadb-server, installed
 #                 with apt-get (as root) when missing
+#   make invoke   sam local invoke FUNCTION with EVENT in a Lambda container, against `make demo DEMO_ARGS=--keep`
+#                 (after make build; ARCHITECTURE=x86_64 by default; Docker and the Lambda base image)
+#   make lambda-image  a local stand-in for the Lambda base image, for machines that cannot pull it (root)
+#   make test-sam-local  the sam local test (tests/test_sam_local.py): builds, then invokes DiscoverFunction and
+#                 ApiFunction in containers against the demo; needs Docker (CI: root installs it, see .ci/run)
 #   make bench    what a connection costs, measured on the emulator -> docs/benchmarks.md (not in test)
+#   make validators  regenerates functions/nekt_peering/validators/ from nekt_peering.model's schemas
 #   make clean    removes .venv, .venv-scan, .aws-sam and the tool caches
 #
-# Nothing here needs an AWS account or network access beyond PyPI (venv, sam build). checkov runs
+# Nothing here needs an AWS account or network access beyond PyPI (venv, sam build), and Debian's archive
+# for make lambda-image. checkov runs
 # offline: --skip-download and BC_SKIP_MAPPING keep it from fetching policies or guidelines, and it is
 # given no API key.
 
@@ -53,13 +61,14 @@ BUILD_PATH := $(foreach dir,$(PY313_DIRS),$(dir):)$$PATH:$(abspath $(BIN))
 PGSERVER_WHEEL := pgserver==0.1.4
 POSTGRES_DIR := $(VENV)/postgresql
 
-.PHONY: venv test lint ruff mypy cfn-lint sam-validate checkov pytest build demo events bench databases clean
+.PHONY: venv test lint ruff mypy cfn-lint sam-validate checkov pytest build demo events bench databases validators \
+	invoke lambda-image test-sam-local clean
 
 venv: $(VENV)/.installed $(SCAN_VENV)/.installed
 
 # Newest usable python3.13 / 3.12 / 3.11 on PATH or under $(pyenv root)/versions. "Usable" means it
 # runs (a pyenv shim for a version that is not selected does not) and can create a venv with pip.
-$(VENV)/.installed: requirements-dev.txt functions/requirements.txt pyproject.toml
+$(VENV)/.installed: requirements-dev.txt layer/requirements.txt pyproject.toml
 	@python="$(PYTHON)"; \
 	usable() { "$$1" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; }; \
 	if [ -z "$$python" ]; then \
@@ -144,7 +153,10 @@ $(POSTGRES_DIR)/pgserver/pginstall/bin/initdb: | $(VENV)/.installed
 build: venv
 	@PATH="$(BUILD_PATH)" command -v python3.13 >/dev/null || { \
 	  echo "error: sam build needs python3.13 (the functions' runtime) on PATH or under $(PYENV_ROOT_DIR)/versions" >&2; exit 1; }
-	PATH="$(BUILD_PATH)" $(SAM_ENV) $(BIN)/sam build --template-file $(TEMPLATE)
+	PATH="$(BUILD_PATH)" $(SAM_ENV) $(BIN)/sam build --template-file $(TEMPLATE) $(BUILD_ARGS)
+	@# Lambda's code is read-only: without bytecode in the package, every cold start compiles every module.
+	@# unchecked-hash: the zip's 2-second mtimes would make timestamp-checked bytecode look stale.
+	PATH="$(BUILD_PATH)" python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 demo: venv databases
 	$(OFFLINE_AWS) $(BIN)/python -m emulator.demo $(DEMO_ARGS)
@@ -156,6 +168,27 @@ events: venv
 bench: venv
 	-$(MAKE) --no-print-directory build
 	$(OFFLINE_AWS) $(BIN)/python -m emulator.bench
+
+# sam local: the functions run x86_64 here, whatever the template deploys (arm64 by default), so that an
+# x86 machine needs no emulation. README, "Running a function locally (sam local)".
+ARCHITECTURE ?= x86_64
+FUNCTION ?= DiscoverFunction
+EVENT ?= events/discover.json
+LAMBDA_IMAGE := public.ecr.aws/lambda/python:3.13-$(ARCHITECTURE)
+
+invoke: venv
+	$(BIN)/python tools/sam_local.py $(FUNCTION) $(EVENT) --architecture $(ARCHITECTURE) --sam $(BIN)/sam
+
+# Only when Docker does not have the image yet (pulled, or built before). pip: the venv's.
+lambda-image: venv
+	@if docker image inspect $(LAMBDA_IMAGE) >/dev/null 2>&1; then echo "$(LAMBDA_IMAGE): present"; else \
+	  PATH="$(BUILD_PATH)" tools/lambda-base-image.sh $(ARCHITECTURE) $(BIN)/pip; fi
+
+test-sam-local: venv
+	$(BIN)/pytest -m sam_local tests/test_sam_local.py
+
+validators: venv
+	$(BIN)/python tools/generate_validators.py
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

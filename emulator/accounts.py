@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -59,7 +59,7 @@ def snapshot(places: list[tuple[str, str]]) -> dict[str, Any]:
     return state
 
 
-def _target(route: dict[str, Any]) -> str:
+def _target(route: Mapping[str, Any]) -> str:
     for key in ("VpcPeeringConnectionId", "GatewayId", "TransitGatewayId", "NatGatewayId"):
         if route.get(key):
             return str(route[key])

@@ -177,8 +177,8 @@ def _keep_running(aws: EmulatedAws, stop: threading.Event | None) -> None:
     print(f"  {cli} --region {STACK_REGION} probe orders-db")
     print(f"  {cli} --region {STACK_REGION} connect --db reports-db --region us-east-2")
     print(f"  {cli} --region {STACK_REGION} disconnect orders-db")
-    print("  AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo sam local invoke DiscoverFunction "
-          "-e events/discover.json --env-vars events/env.json   (needs Docker; README, sam local)")
+    print("  make invoke FUNCTION=DiscoverFunction EVENT=events/discover.json   (sam local invoke: needs Docker; "
+          "README, sam local)")
     try:
         (stop or threading.Event()).wait()
     except KeyboardInterrupt:

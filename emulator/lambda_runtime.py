@@ -59,7 +59,7 @@ def _project_frames(error: BaseException) -> list[str]:
 
 
 def load_handler(handler_path: str) -> Callable[[dict[str, Any], Any], Any]:
-    """'nekt_peering.handlers.discover' -> the function, as the Lambda runtime resolves Handler."""
+    """'nekt_peering.handlers.discover.discover' -> the function, as the Lambda runtime resolves Handler."""
     module_name, _, attribute = handler_path.rpartition(".")
     handler: Callable[[dict[str, Any], Any], Any] = getattr(importlib.import_module(module_name), attribute)
     return handler

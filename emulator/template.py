@@ -29,7 +29,7 @@ class Template:
         self.globals: dict[str, Any] = self.body.get("Globals", {}).get("Function", {})
 
     def functions(self) -> dict[str, str]:
-        """Logical id -> handler, e.g. DiscoverFunction -> nekt_peering.handlers.discover."""
+        """Logical id -> handler, e.g. DiscoverFunction -> nekt_peering.handlers.discover.discover."""
         return {
             logical_id: resource["Properties"]["Handler"]
             for logical_id, resource in self.resources.items()

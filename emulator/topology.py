@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
 
@@ -27,7 +28,7 @@ def account_session(account_id: str, region: str) -> boto3.Session:
     )
 
 
-def _tags(resource_type: str, name: str) -> list[dict[str, object]]:
+def _tags(resource_type: str, name: str) -> list[Any]:  # TagSpecificationTypeDef, for the EC2 stubs
     return [{"ResourceType": resource_type, "Tags": [{"Key": "Name", "Value": name}]}]
 
 
@@ -166,8 +167,8 @@ def create_database(
     subnet_group = f"{identifier}-subnets"
     rds.create_db_subnet_group(DBSubnetGroupName=subnet_group, DBSubnetGroupDescription=identifier,
                                SubnetIds=subnet_ids)
-    common = {"DBSubnetGroupName": subnet_group, "VpcSecurityGroupIds": [group_id], "MasterUsername": "admin_user",
-              "MasterUserPassword": "not-a-real-password", "Port": port}
+    common: dict[str, Any] = {"DBSubnetGroupName": subnet_group, "VpcSecurityGroupIds": [group_id],
+                              "MasterUsername": "admin_user", "MasterUserPassword": "not-a-real-password", "Port": port}
     if kind == "cluster":
         rds.create_db_cluster(DBClusterIdentifier=identifier, Engine=f"aurora-{engine}", **common)
         rds.create_db_instance(DBInstanceIdentifier=f"{identifier}-1", DBClusterIdentifier=identifier,

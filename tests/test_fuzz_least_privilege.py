@@ -22,8 +22,12 @@ from moto import mock_aws
 from emulator.lambda_runtime import LambdaContext
 from emulator.stack import DEFAULT_ACCOUNT, MOTO_CONFIG, Stack
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_nekt_network
-from nekt_peering import handlers
 from nekt_peering.errors import ChangeRefused, InvalidInput, InvalidSettings
+from nekt_peering.handlers.discover import discover
+from nekt_peering.handlers.ingress import authorize_ingress
+from nekt_peering.handlers.peering import accept_peering, request_peering
+from nekt_peering.handlers.preflight import preflight
+from nekt_peering.handlers.routes import update_routes
 from nekt_peering.model import Settings
 from tests.conftest import FAST_WAITS
 
@@ -197,12 +201,12 @@ def test_a_tampered_stage_event_is_refused_or_adds_only_the_nekt_rule_and_routes
             stateMachineArn=stack.state_machine_arns["ConnectStateMachine"])["definition"])
         settings_data = definition["States"]["Load settings"]["Parameters"]["settings"]
         context = LambdaContext("fuzz", "arn:fuzz")
-        discovery = handlers.discover({"input": {"database": {"identifier": "orders-db", "region": DB_REGION},
+        discovery = discover({"input": {"database": {"identifier": "orders-db", "region": DB_REGION},
                                                  "dryRun": True},
                                        "settings": settings_data, "executionId": "arn:fuzz"}, context)
-        plan = handlers.preflight({"discovery": discovery, "executionId": "arn:fuzz"}, context)
-        peering = handlers.request_peering({"discovery": discovery, "plan": plan, "executionId": "arn:fuzz"}, context)
-        peering = handlers.accept_peering({"discovery": discovery, "peering": peering, "executionId": "x"}, context)
+        plan = preflight({"discovery": discovery, "executionId": "arn:fuzz"}, context)
+        peering = request_peering({"discovery": discovery, "plan": plan, "executionId": "arn:fuzz"}, context)
+        peering = accept_peering({"discovery": discovery, "peering": peering, "executionId": "x"}, context)
         baseline = ec2_state(places)
         for _ in range(20):
             event = json.loads(json.dumps({"discovery": discovery, "plan": plan, "peering": peering,
@@ -220,7 +224,7 @@ def test_a_tampered_stage_event_is_refused_or_adds_only_the_nekt_rule_and_routes
             route = data.draw(st.integers(0, len(plan["routes"]) - 1))
             event["plan"]["routes"][route] |= data.draw(st.fixed_dictionaries({}, optional={
                 "destinationCidr": cidrs, "side": st.sampled_from(["nekt", "database", "other"])}))
-            for stage in (handlers.update_routes, handlers.authorize_ingress):
+            for stage in (update_routes, authorize_ingress):
                 try:
                     stage(event, context)
                 except InvalidInput as error:

@@ -13,11 +13,14 @@ from typing import Any
 import pytest
 
 from emulator.accounts import aws_calls, set_peering_status, snapshot
-from emulator.lambda_runtime import LambdaContext
+from emulator.lambda_runtime import LambdaContext, load_handler
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.topology import EXTERNAL_ID, NektNetwork, account_session, create_database
-from nekt_peering import aws, handlers
+from nekt_peering import aws
 from nekt_peering.errors import ChangeRefused, InvalidInput, VerificationFailed
+from nekt_peering.handlers.ingress import authorize_ingress
+from nekt_peering.handlers.routes import update_routes
+from nekt_peering.handlers.stage import logger as stage_logger
 from tests.test_connect_workflow import assert_failed, assert_succeeded, connect_input, ingress_rules
 
 OTHER_ACCOUNT = "222222222222"
@@ -109,7 +112,7 @@ def _settings(stack: Stack) -> dict[str, Any]:
 
 
 def _invoke(stack: Stack, logical_id: str, event: dict[str, Any]) -> Any:
-    handler = getattr(handlers, stack.template.functions()[logical_id].rpartition(".")[2])
+    handler = load_handler(stack.template.functions()[logical_id])
     return handler(event, LambdaContext(function_name=logical_id, invoked_function_arn=f"arn:{logical_id}"))
 
 
@@ -130,7 +133,7 @@ def test_authorize_ingress_handed_a_wider_or_other_rule_refuses_it_and_changes_n
     planned["plan"]["ingress"][field] = value
 
     with pytest.raises(error) as raised:
-        handlers.authorize_ingress(planned, LambdaContext("AuthorizeIngressFunction", "arn:test"))
+        authorize_ingress(planned, LambdaContext("AuthorizeIngressFunction", "arn:test"))
 
     assert str(value) in str(raised.value) or field in str(raised.value)
     assert ingress_rules(DB_REGION, group_id) == []
@@ -141,14 +144,14 @@ def test_a_tampered_nekt_cidr_wider_than_a_vpc_is_refused_before_any_call(planne
     planned["plan"]["ingress"]["cidr"] = "0.0.0.0/0"
 
     with pytest.raises(InvalidInput, match=r"discovery\.nekt\.cidr"):
-        handlers.authorize_ingress(planned, LambdaContext("AuthorizeIngressFunction", "arn:test"))
+        authorize_ingress(planned, LambdaContext("AuthorizeIngressFunction", "arn:test"))
 
 
 def test_a_nekt_side_other_than_the_settings_is_refused(planned: dict[str, Any]) -> None:
     planned["discovery"]["nekt"]["vpcId"] = "vpc-0123456789abcdef0"
 
     with pytest.raises(InvalidInput, match=r"discovery\.nekt\.vpcId is 'vpc-0123456789abcdef0', but the settings"):
-        handlers.authorize_ingress(planned, LambdaContext("AuthorizeIngressFunction", "arn:test"))
+        authorize_ingress(planned, LambdaContext("AuthorizeIngressFunction", "arn:test"))
 
 
 def test_update_routes_handed_a_default_route_refuses_every_route(planned: dict[str, Any], nekt: NektNetwork) -> None:
@@ -157,10 +160,10 @@ def test_update_routes_handed_a_default_route_refuses_every_route(planned: dict[
     planned["plan"]["routes"][-1]["destinationCidr"] = "10.0.0.0/16"  # the database's own VPC, on its own side
 
     with pytest.raises(ChangeRefused, match="10.0.0.0/16 in rtb-"):
-        handlers.update_routes(planned, LambdaContext("UpdateRoutesFunction", "arn:test"))
+        update_routes(planned, LambdaContext("UpdateRoutesFunction", "arn:test"))
     planned["plan"]["routes"][-1]["destinationCidr"] = "0.0.0.0/0"
     with pytest.raises(InvalidInput, match=r"plan\.routes\[3\]\.destinationCidr"):
-        handlers.update_routes(planned, LambdaContext("UpdateRoutesFunction", "arn:test"))
+        update_routes(planned, LambdaContext("UpdateRoutesFunction", "arn:test"))
 
     assert snapshot(places(nekt)) == before
 
@@ -185,17 +188,17 @@ def all_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Everything]:
     logging switch on, as an operator debugging a stage might set it."""
     monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
     capture = Everything()
-    root, powertools = logging.getLogger(), logging.getLogger(handlers.logger.name)
-    saved = root.level, handlers.logger.log_level
+    root, powertools = logging.getLogger(), logging.getLogger(stage_logger.name)
+    saved = root.level, stage_logger.log_level
     root.setLevel(logging.DEBUG)
-    handlers.logger.setLevel(logging.DEBUG)
+    stage_logger.setLevel(logging.DEBUG)
     for logger in (root, powertools):
         logger.addHandler(capture)
     yield capture
     for logger in (root, powertools):
         logger.removeHandler(capture)
     root.setLevel(saved[0])
-    handlers.logger.setLevel(saved[1])
+    stage_logger.setLevel(saved[1])
 
 
 def without_settings(value: Any) -> Any:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 import botocore.loaders
@@ -13,6 +14,14 @@ from botocore.exceptions import ClientError
 
 from nekt_peering.errors import AccessDenied
 from nekt_peering.model import Settings
+
+if TYPE_CHECKING:  # the stubs are for mypy only: nothing of them is deployed
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import TagTypeDef
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_rds import RDSClient
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_sts import STSClient
 
 # Throttling (RequestLimitExceeded, Throttling) is absorbed here rather than failing a stage.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, user_agent_extra="nekt-peering")
@@ -39,6 +48,16 @@ def new_session(**arguments: Any) -> boto3.Session:
     return boto3.Session(botocore_session=core, **arguments)
 
 
+@overload
+def client(session: boto3.Session, service: Literal["ec2"]) -> EC2Client: ...
+@overload
+def client(session: boto3.Session, service: Literal["lambda"]) -> LambdaClient: ...
+@overload
+def client(session: boto3.Session, service: Literal["rds"]) -> RDSClient: ...
+@overload
+def client(session: boto3.Session, service: Literal["stepfunctions"]) -> SFNClient: ...
+@overload
+def client(session: boto3.Session, service: Literal["sts"]) -> STSClient: ...
 def client(session: boto3.Session, service: str) -> Any:
     return session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
@@ -81,9 +100,9 @@ def nekt_session(settings: Settings, connection_id: str) -> boto3.Session:
     )
 
 
-def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+def tag_list(tags: dict[str, str]) -> list[TagTypeDef]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
-def tag_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
+def tag_dict(tags: Sequence[TagTypeDef] | None) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in tags or []}

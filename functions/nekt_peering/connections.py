@@ -16,13 +16,17 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
 from nekt_peering.errors import InvalidInput, cause_message
 from nekt_peering.exclusive import connection_of
 from nekt_peering.model import CONNECT_INPUT_SCHEMA, ConnectRequest
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_stepfunctions.type_defs import ExecutionListItemTypeDef
 
 # How far back a listing looks, per state machine (list_executions is newest first).
 SCAN_LIMIT = 1000
@@ -98,7 +102,7 @@ def _json_type(value: Any) -> str:
 
 @dataclass
 class Machines:
-    sfn: Any
+    sfn: SFNClient
     connect: str
     disconnect: str
     check_path: str = ""
@@ -120,7 +124,7 @@ class Machines:
                 break
         return found[:SCAN_LIMIT]
 
-    def _connection_of(self, execution: dict[str, Any]) -> str | None:
+    def _connection_of(self, execution: ExecutionListItemTypeDef) -> str | None:
         named = _EXECUTION_NAME.match(execution["name"])
         if named:
             return named.group("connection")

@@ -6,8 +6,8 @@ Nothing here changes AWS. Preflight turns these facts into a plan without furthe
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -15,6 +15,30 @@ from nekt_peering.aws import error_code, tag_dict
 from nekt_peering.errors import DatabaseNotAvailable, DatabaseNotFound, InvalidInput, NektNetworkNotFound
 from nekt_peering.model import ConnectRequest, Settings
 from nekt_peering.network_acls import read_network_acls
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import (
+        RouteTableTypeDef,
+        SecurityGroupRuleTypeDef,
+        SubnetTypeDef,
+        VpcPeeringConnectionTypeDef,
+        VpcPeeringConnectionVpcInfoTypeDef,
+        VpcTypeDef,
+    )
+    from mypy_boto3_rds import RDSClient
+    from mypy_boto3_rds.type_defs import DBClusterTypeDef, DBInstanceTypeDef, DBSubnetGroupTypeDef
+
+    from nekt_peering.shapes import (
+        DatabaseFacts,
+        Facts,
+        Mode,
+        NektFacts,
+        PeeringFacts,
+        RouteTableFacts,
+        RuleFacts,
+        VpcInfo,
+    )
 
 NEKT_PRIVATE_ROUTE_TABLE_NAME = "nekt-rtb-private"
 ROUTE_TARGET_KEYS = (
@@ -27,14 +51,14 @@ LIVE_PEERING_STATES = frozenset({"initiating-request", "pending-acceptance", "pr
 def discover(
     request: ConnectRequest,
     settings: Settings,
-    rds: Any,
-    ec2: Any,
+    rds: RDSClient,
+    ec2: EC2Client,
     nekt_ec2_factory: Callable[[], Any],
-) -> dict[str, Any]:
+) -> Facts:
     """Facts about both sides; the Nekt side (and its assumed role) only when peering is needed."""
     database = discover_database(rds, ec2, request.identifier, settings.stack_account_id, request.region)
     mode = resolve_mode(request.mode, database)
-    facts: dict[str, Any] = {
+    facts: Facts = {
         "request": request.to_dict(),
         "settings": settings.to_dict(),
         "mode": mode,
@@ -48,7 +72,7 @@ def discover(
     return facts
 
 
-def resolve_mode(requested: str, database: dict[str, Any]) -> str:
+def resolve_mode(requested: str, database: DatabaseFacts) -> Mode:
     if requested == "auto":
         return "public" if database["publiclyAccessible"] else "peering"
     if requested == "public" and not database["publiclyAccessible"]:
@@ -56,10 +80,12 @@ def resolve_mode(requested: str, database: dict[str, Any]) -> str:
             f"mode is 'public' but {database['identifier']} is not publicly accessible: Nekt can reach it only "
             "through peering. Use mode 'peering' or 'auto'"
         )
-    return requested
+    return cast("Mode", requested)  # "peering" or "public": the input schema allows no other
 
 
-def discover_database(rds: Any, ec2: Any, identifier: str, account_id: str, region: str) -> dict[str, Any]:
+def discover_database(
+    rds: RDSClient, ec2: EC2Client, identifier: str, account_id: str, region: str
+) -> DatabaseFacts:
     database = _describe_instance(rds, identifier) or _describe_cluster(rds, identifier)
     if database is None:
         raise DatabaseNotFound(
@@ -76,7 +102,7 @@ def discover_database(rds: Any, ec2: Any, identifier: str, account_id: str, regi
     route_tables = _route_tables(ec2, vpc_id)
     subnet_ids = database["subnetIds"]
     database_route_tables = sorted({_route_table_of(subnet, route_tables) for subnet in subnet_ids})
-    return {
+    return cast("DatabaseFacts", {
         **database,
         "accountId": account_id,
         "region": region,
@@ -85,16 +111,16 @@ def discover_database(rds: Any, ec2: Any, identifier: str, account_id: str, regi
         "networkAcls": read_network_acls(ec2, subnet_ids),
         "routeTables": [_route_table_facts(route_tables[rt]) for rt in database_route_tables],
         "securityGroupRules": _ingress_rules(ec2, database["securityGroupIds"][0]),
-    }
+    })
 
 
-def _subnet_cidrs(ec2: Any, subnet_ids: list[str]) -> list[str]:
+def _subnet_cidrs(ec2: EC2Client, subnet_ids: list[str]) -> list[str]:
     """Where the database's addresses can be: the IPv4 CIDRs of its subnet group's subnets."""
     subnets = ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"] if subnet_ids else []
     return sorted({subnet["CidrBlock"] for subnet in subnets})
 
 
-def _describe_instance(rds: Any, identifier: str) -> dict[str, Any] | None:
+def _describe_instance(rds: RDSClient, identifier: str) -> dict[str, Any] | None:
     try:
         instance = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
     except ClientError as error:
@@ -109,7 +135,7 @@ def _describe_instance(rds: Any, identifier: str) -> dict[str, Any] | None:
     )
 
 
-def _describe_cluster(rds: Any, identifier: str) -> dict[str, Any] | None:
+def _describe_cluster(rds: RDSClient, identifier: str) -> dict[str, Any] | None:
     try:
         cluster = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
     except ClientError as error:
@@ -130,8 +156,8 @@ def _describe_cluster(rds: Any, identifier: str) -> dict[str, Any] | None:
 
 
 def _database_facts(
-    identifier: str, kind: str, described: dict[str, Any], status: str, endpoint: str | None, port: int | None,
-    public: bool, subnet_group: dict[str, Any],
+    identifier: str, kind: str, described: DBInstanceTypeDef | DBClusterTypeDef, status: str, endpoint: str | None,
+    port: int | None, public: bool, subnet_group: DBSubnetGroupTypeDef,
 ) -> dict[str, Any]:
     groups = [group["VpcSecurityGroupId"] for group in described.get("VpcSecurityGroups", [])
               if group.get("Status", "active") == "active"]
@@ -152,7 +178,7 @@ def _database_facts(
     }
 
 
-def discover_nekt(ec2: Any, settings: Settings) -> dict[str, Any]:
+def discover_nekt(ec2: EC2Client, settings: Settings) -> NektFacts:
     where = f"account {settings.nekt_account_id}, region {settings.nekt_region}"
     try:
         vpc = ec2.describe_vpcs(VpcIds=[settings.nekt_vpc_id])["Vpcs"][0]
@@ -192,8 +218,8 @@ def discover_nekt(ec2: Any, settings: Settings) -> dict[str, Any]:
 
 
 def _nekt_private_route_table(
-    route_tables: dict[str, dict[str, Any]], settings: Settings, where: str
-) -> dict[str, Any]:
+    route_tables: dict[str, RouteTableTypeDef], settings: Settings, where: str
+) -> RouteTableTypeDef:
     if settings.nekt_route_table_id:
         if settings.nekt_route_table_id not in route_tables:
             raise NektNetworkNotFound(
@@ -211,7 +237,7 @@ def _nekt_private_route_table(
     return named[0]
 
 
-def find_peerings(ec2: Any, database_vpc_id: str, nekt_vpc_id: str) -> list[dict[str, Any]]:
+def find_peerings(ec2: EC2Client, database_vpc_id: str, nekt_vpc_id: str) -> list[PeeringFacts]:
     """Live peerings between the two VPCs, in either direction."""
     vpcs = [database_vpc_id, nekt_vpc_id]
     described = ec2.describe_vpc_peering_connections(Filters=[
@@ -225,7 +251,7 @@ def find_peerings(ec2: Any, database_vpc_id: str, nekt_vpc_id: str) -> list[dict
     ]
 
 
-def peering_facts(pcx: dict[str, Any]) -> dict[str, Any]:
+def peering_facts(pcx: VpcPeeringConnectionTypeDef) -> PeeringFacts:
     requester, accepter = pcx["RequesterVpcInfo"], pcx["AccepterVpcInfo"]
     return {
         "peeringConnectionId": pcx["VpcPeeringConnectionId"],
@@ -237,7 +263,7 @@ def peering_facts(pcx: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _vpc_info(info: dict[str, Any]) -> dict[str, Any]:
+def _vpc_info(info: VpcPeeringConnectionVpcInfoTypeDef) -> VpcInfo:
     return {
         "vpcId": info.get("VpcId"),
         "ownerId": info.get("OwnerId"),
@@ -249,19 +275,19 @@ def _vpc_info(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _associated_cidrs(vpc: dict[str, Any]) -> list[str]:
+def _associated_cidrs(vpc: VpcTypeDef) -> list[str]:
     associations = vpc.get("CidrBlockAssociationSet") or [{"CidrBlock": vpc["CidrBlock"]}]
     return [a["CidrBlock"] for a in associations
             if a.get("CidrBlockState", {}).get("State", "associated") == "associated"]
 
 
-def _route_tables(ec2: Any, vpc_id: str) -> dict[str, dict[str, Any]]:
+def _route_tables(ec2: EC2Client, vpc_id: str) -> dict[str, RouteTableTypeDef]:
     paginator = ec2.get_paginator("describe_route_tables")
     pages = paginator.paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
     return {rt["RouteTableId"]: rt for page in pages for rt in page["RouteTables"]}
 
 
-def _route_table_of(subnet_id: str, route_tables: dict[str, dict[str, Any]]) -> str:
+def _route_table_of(subnet_id: str, route_tables: dict[str, RouteTableTypeDef]) -> str:
     """The explicitly associated route table, else the VPC's main one (as AWS routes the subnet)."""
     main = None
     for rt in route_tables.values():
@@ -275,13 +301,13 @@ def _route_table_of(subnet_id: str, route_tables: dict[str, dict[str, Any]]) -> 
     return str(main)
 
 
-def _subnets(ec2: Any, vpc_id: str) -> list[dict[str, Any]]:
+def _subnets(ec2: EC2Client, vpc_id: str) -> list[SubnetTypeDef]:
     paginator = ec2.get_paginator("describe_subnets")
     pages = paginator.paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
     return [subnet for page in pages for subnet in page["Subnets"]]
 
 
-def _route_table_facts(rt: dict[str, Any]) -> dict[str, Any]:
+def _route_table_facts(rt: RouteTableTypeDef) -> RouteTableFacts:
     return {
         "routeTableId": rt["RouteTableId"],
         "routes": [
@@ -292,23 +318,24 @@ def _route_table_facts(rt: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def route_target(route: dict[str, Any]) -> str:
+def route_target(route: Mapping[str, Any]) -> str:
+    """Whatever a route (RouteTypeDef) goes to, under whichever of its target keys AWS filled."""
     return next((str(route[key]) for key in ROUTE_TARGET_KEYS if route.get(key)), "unknown")
 
 
-def _ingress_rules(ec2: Any, group_id: str) -> list[dict[str, Any]]:
+def _ingress_rules(ec2: EC2Client, group_id: str) -> list[RuleFacts]:
     paginator = ec2.get_paginator("describe_security_group_rules")
     pages = paginator.paginate(Filters=[{"Name": "group-id", "Values": [group_id]}])
     return [rule_facts(rule) for page in pages for rule in page["SecurityGroupRules"] if not rule.get("IsEgress")]
 
 
-def allows_tcp_port_from(rule: dict[str, Any], port: int, cidr: str) -> bool:
+def allows_tcp_port_from(rule: Mapping[str, object], port: int, cidr: str) -> bool:
     """Whether an ingress rule (as rule_facts gives it) is exactly the one a connection needs."""
     return (rule["protocol"] == "tcp" and rule["fromPort"] == port and rule["toPort"] == port
             and rule["cidr"] == cidr)
 
 
-def rule_facts(rule: dict[str, Any]) -> dict[str, Any]:
+def rule_facts(rule: SecurityGroupRuleTypeDef) -> RuleFacts:
     return {
         "ruleId": rule["SecurityGroupRuleId"],
         "protocol": rule.get("IpProtocol"),

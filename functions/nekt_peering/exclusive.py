@@ -10,11 +10,14 @@ the older one (start time, then ARN) goes on.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from nekt_peering.errors import ConnectionBusy
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 
 def state_machine_arn(execution_arn: str) -> str:
@@ -23,7 +26,7 @@ def state_machine_arn(execution_arn: str) -> str:
     return ":".join(parts[:5] + ["stateMachine", parts[6]])
 
 
-def ensure_only_run(sfn: Any, execution_arn: str, connection_id: str) -> None:
+def ensure_only_run(sfn: SFNClient, execution_arn: str, connection_id: str) -> None:
     running = [
         execution
         for page in sfn.get_paginator("list_executions").paginate(
@@ -44,7 +47,7 @@ def ensure_only_run(sfn: Any, execution_arn: str, connection_id: str) -> None:
             )
 
 
-def _connects(sfn: Any, execution_arn: str, connection_id: str) -> bool:
+def _connects(sfn: SFNClient, execution_arn: str, connection_id: str) -> bool:
     """Whether a running execution changes the same connection (a dry run changes nothing)."""
     try:
         raw = json.loads(sfn.describe_execution(executionArn=execution_arn).get("input") or "{}")

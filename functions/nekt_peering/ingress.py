@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -12,6 +12,11 @@ from nekt_peering.aws import error_code, tag_list
 from nekt_peering.discover import allows_tcp_port_from, rule_facts
 from nekt_peering.errors import ChangeRefused
 from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, VPC_PREFIX_LENGTHS, Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+
+    from nekt_peering.shapes import IngressRecord, RuleFacts
 
 RULE_DESCRIPTION = "Nekt"
 
@@ -65,7 +70,9 @@ def refuse_unless_allowed(planned: dict[str, Any], allowed: AllowedRule) -> None
         )
 
 
-def authorize_ingress(ec2: Any, planned: dict[str, Any], connection_id: str, allowed: AllowedRule) -> dict[str, Any]:
+def authorize_ingress(
+    ec2: EC2Client, planned: dict[str, Any], connection_id: str, allowed: AllowedRule
+) -> IngressRecord:
     """Add the rule unless Preflight found it; AWS's Duplicate answer covers a retried attempt."""
     refuse_unless_allowed(planned, allowed)
     group_id, port, cidr = planned["groupId"], planned["port"], planned["cidr"]
@@ -87,7 +94,7 @@ def authorize_ingress(ec2: Any, planned: dict[str, Any], connection_id: str, all
     return _ingress_record(planned, response["SecurityGroupRules"][0]["SecurityGroupRuleId"], created=True)
 
 
-def find_rule(ec2: Any, group_id: str, port: int, cidr: str) -> dict[str, Any] | None:
+def find_rule(ec2: EC2Client, group_id: str, port: int, cidr: str) -> RuleFacts | None:
     paginator = ec2.get_paginator("describe_security_group_rules")
     for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": [group_id]}]):
         for rule in page["SecurityGroupRules"]:
@@ -97,6 +104,6 @@ def find_rule(ec2: Any, group_id: str, port: int, cidr: str) -> dict[str, Any] |
     return None
 
 
-def _ingress_record(planned: dict[str, Any], rule_id: str | None, created: bool) -> dict[str, Any]:
+def _ingress_record(planned: dict[str, Any], rule_id: str | None, created: bool) -> IngressRecord:
     return {"groupId": planned["groupId"], "port": planned["port"], "cidr": planned["cidr"],
             "ruleId": rule_id, "created": created}

@@ -5,18 +5,27 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import fastjsonschema
 
 from nekt_peering.errors import InvalidInput, InvalidSettings
+from nekt_peering.validators import connect_input, disconnect_input, stage_event
+
+if TYPE_CHECKING:
+    from nekt_peering.shapes import RequestFacts, SettingsData
+
+# Each schema below is compiled ahead of time into nekt_peering.validators (`make validators`), not at
+# import: fastjsonschema.compile() would cost every cold start tens of milliseconds.
+Validator = Callable[[Any], object]
 
 CONNECT_INPUT_SCHEMA: dict[str, Any] = json.loads(
     resources.files("nekt_peering").joinpath("schemas/connect_input.json").read_text()
 )
-_validate_connect_input = fastjsonschema.compile(CONNECT_INPUT_SCHEMA)
+_validate_connect_input: Validator = connect_input.validate
 # The disconnect input names the same things as the connect input: its fields are the connect schema's.
 DISCONNECT_INPUT_SCHEMA: dict[str, Any] = {
     "title": "Disconnect workflow input",
@@ -28,7 +37,7 @@ DISCONNECT_INPUT_SCHEMA: dict[str, Any] = {
         "region": CONNECT_INPUT_SCHEMA["properties"]["database"]["properties"]["region"],
     },
 }
-_validate_disconnect_input = fastjsonschema.compile(DISCONNECT_INPUT_SCHEMA)
+_validate_disconnect_input: Validator = disconnect_input.validate
 
 MANAGED_BY_TAG = ("nekt:managed-by", "nekt-peering")
 CONNECTION_TAG_KEY = "nekt:connection-id"
@@ -66,7 +75,7 @@ class ConnectRequest:
             dry_run=raw.get("dryRun", False),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RequestFacts:
         return {
             "identifier": self.identifier,
             "region": self.region,
@@ -90,7 +99,7 @@ class DisconnectRequest:
         return {"connectionId": self.connection_id, "region": self.region}
 
 
-def _check(validate: Any, raw: Any, hint: str) -> None:
+def _check(validate: Validator, raw: Any, hint: str) -> None:
     try:
         validate(raw)
     except fastjsonschema.JsonSchemaValueException as error:
@@ -180,8 +189,8 @@ class Settings:
             nekt_probe_function_arn=text["nektProbeFunctionArn"],
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {_camel(key): value for key, value in asdict(self).items()}
+    def to_dict(self) -> SettingsData:
+        return cast("SettingsData", {_camel(key): value for key, value in asdict(self).items()})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
@@ -312,7 +321,7 @@ STAGE_EVENT_SCHEMA: dict[str, Any] = {
         "executionId": {"type": "string", "maxLength": 2048},
     },
 }
-_validate_stage_event = fastjsonschema.compile(STAGE_EVENT_SCHEMA)
+_validate_stage_event: Validator = stage_event.validate
 
 
 def check_stage_event(event: Any) -> None:

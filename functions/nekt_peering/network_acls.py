@@ -10,11 +10,17 @@ changes an ACL: a denial is reported with the rule to add.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nekt_peering.errors import NetworkAclDenies
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import NetworkAclEntryTypeDef
+
+    from nekt_peering.shapes import Check, NetworkAcl, NetworkAclEntry
 
 # Lambda, and most clients, pick their source port in 1024-65535: AWS's guidance for the ephemeral
 # range a network ACL must allow for replies.
@@ -26,14 +32,14 @@ FINAL_RULE_NUMBER = 32767
 Network = ipaddress.IPv4Network
 
 
-def read_network_acls(ec2: Any, subnet_ids: list[str]) -> list[dict[str, Any]]:
+def read_network_acls(ec2: EC2Client, subnet_ids: list[str]) -> list[NetworkAcl]:
     """The network ACL of each subnet (its explicit one, else the VPC's default), IPv4 entries only."""
     if not subnet_ids:
         return []
     paginator = ec2.get_paginator("describe_network_acls")
     pages = paginator.paginate(Filters=[{"Name": "association.subnet-id", "Values": sorted(subnet_ids)}])
     wanted = set(subnet_ids)
-    acls = []
+    acls: list[NetworkAcl] = []
     for page in pages:
         for acl in page["NetworkAcls"]:
             subnets = sorted(a["SubnetId"] for a in acl.get("Associations", []) if a.get("SubnetId") in wanted)
@@ -45,7 +51,7 @@ def read_network_acls(ec2: Any, subnet_ids: list[str]) -> list[dict[str, Any]]:
     return sorted(acls, key=lambda acl: acl["networkAclId"])
 
 
-def _entry(entry: dict[str, Any]) -> dict[str, Any]:
+def _entry(entry: NetworkAclEntryTypeDef) -> NetworkAclEntry:
     ports = entry.get("PortRange") or {}
     return {
         "ruleNumber": int(entry["RuleNumber"]),
@@ -87,15 +93,15 @@ def path_flows(port: int, database_cidrs: list[str], nekt_cidrs: list[str]) -> d
     }
 
 
-def nekt_sources(facts: dict[str, Any]) -> list[str]:
+def nekt_sources(facts: Mapping[str, Any]) -> list[str]:
     """Where Nekt's connections come from: its private subnets, or its public IP for a public database."""
     if facts["mode"] == "peering":
         return list(facts["nekt"]["privateSubnetCidrs"])
     return [f"{facts['settings']['nektPublicIp']}/32"]
 
 
-def path_denials(facts: dict[str, Any], database_acls: list[dict[str, Any]],
-                 nekt_acls: list[dict[str, Any]]) -> list[str]:
+def path_denials(facts: Mapping[str, Any], database_acls: list[NetworkAcl],
+                 nekt_acls: list[NetworkAcl]) -> list[str]:
     """What the ACLs (as read by Discover, or live by Verify) deny on the path Discover's facts describe.
     Nekt's side is Nekt's own only with peering: on the public path Nekt leaves through its NAT."""
     database = facts["database"]
@@ -106,7 +112,7 @@ def path_denials(facts: dict[str, Any], database_acls: list[dict[str, Any]],
     return found
 
 
-def denials(side: str, acls: list[dict[str, Any]], flows: list[Flow]) -> list[str]:
+def denials(side: str, acls: list[NetworkAcl], flows: list[Flow]) -> list[str]:
     """Each flow an ACL denies (some of it), in words that name the ACL, the rule and what to add."""
     found = []
     for acl in acls:
@@ -118,7 +124,7 @@ def denials(side: str, acls: list[dict[str, Any]], flows: list[Flow]) -> list[st
     return found
 
 
-def check_network_acls(found: list[str], consequence: str) -> dict[str, Any]:
+def check_network_acls(found: list[str], consequence: str) -> Check:
     """Raise NetworkAclDenies for what `denials` found; else the check as Verify lists it."""
     if found:
         raise NetworkAclDenies("; ".join(found) + f". {consequence}. This workflow never changes a network ACL: "
@@ -131,7 +137,7 @@ def check_network_acls(found: list[str], consequence: str) -> dict[str, Any]:
 Piece = tuple[Network, int, int]
 
 
-def _evaluate(entries: list[dict[str, Any]], flow: Flow) -> str | None:
+def _evaluate(entries: list[NetworkAclEntry], flow: Flow) -> str | None:
     """None when every packet of the flow is allowed; else why not, naming the deciding rule."""
     undecided: list[Piece] = [(ipaddress.IPv4Network(peer), *flow.ports) for peer in flow.peers]
     rules = sorted((e for e in entries if e["egress"] == flow.egress and e["ruleNumber"] < FINAL_RULE_NUMBER),
@@ -139,8 +145,9 @@ def _evaluate(entries: list[dict[str, Any]], flow: Flow) -> str | None:
     for rule in rules:
         if rule["protocol"] not in (TCP, ALL_PROTOCOLS):
             continue
-        rule_ports = (0, 65535) if rule["protocol"] == ALL_PROTOCOLS or rule["fromPort"] is None \
-            else (int(rule["fromPort"]), int(rule["toPort"]))
+        from_port, to_port = rule["fromPort"], rule["toPort"]
+        rule_ports = (0, 65535) if rule["protocol"] == ALL_PROTOCOLS or from_port is None or to_port is None \
+            else (from_port, to_port)
         rule_network = ipaddress.IPv4Network(rule["cidr"])
         hit = [piece for piece in undecided if _overlaps(piece, rule_network, rule_ports)]
         if not hit:
@@ -186,7 +193,7 @@ def _pieces(pieces: list[Piece], flow: Flow) -> str:
     return ", ".join(shown) + more
 
 
-def _describe_rule(rule: dict[str, Any]) -> str:
+def _describe_rule(rule: NetworkAclEntry) -> str:
     if rule["protocol"] == ALL_PROTOCOLS:
         what = "all traffic"
     elif rule["fromPort"] is None:

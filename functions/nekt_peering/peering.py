@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -10,6 +10,12 @@ from nekt_peering.aws import tag_list
 from nekt_peering.discover import find_peerings, peering_facts
 from nekt_peering.errors import PeeringFailed, PeeringMismatch, PeeringTimeout
 from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import VpcPeeringConnectionTypeDef
+
+    from nekt_peering.shapes import PeeringFacts, PeeringRecord
 
 FAILED_STATES = frozenset({"failed", "rejected", "expired", "deleted", "deleting"})
 GONE_STATES = frozenset({"failed", "rejected", "expired", "deleted"})
@@ -23,7 +29,7 @@ def connection_tags(database_identifier: str, connection_id: str) -> dict[str, s
     }
 
 
-def request_peering(ec2: Any, facts: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+def request_peering(ec2: EC2Client, facts: dict[str, Any], plan: dict[str, Any]) -> PeeringRecord:
     """Create the request, or take the live one: after a retry or a crash the first attempt's peering exists."""
     database, nekt = facts["database"], facts["nekt"]
     connection_id = facts["request"]["connectionId"]
@@ -44,11 +50,11 @@ def request_peering(ec2: Any, facts: dict[str, Any], plan: dict[str, Any]) -> di
     return _peering_record(created["VpcPeeringConnectionId"], created["Status"]["Code"], True)
 
 
-def _peering_record(peering_id: str, status: str, created: bool) -> dict[str, Any]:
+def _peering_record(peering_id: str, status: str, created: bool) -> PeeringRecord:
     return {"peeringConnectionId": peering_id, "status": status, "created": created, "polls": 0}
 
 
-def check_status(ec2: Any, peering: dict[str, Any], awaiting: str, max_polls: int) -> dict[str, Any]:
+def check_status(ec2: EC2Client, peering: PeeringRecord, awaiting: str, max_polls: int) -> PeeringRecord:
     """One poll: the new status, or PeeringFailed/PeeringTimeout so the loop always ends.
 
     Awaiting `deleted` (a disconnect), a peering AWS no longer shows, or shows in any state that is
@@ -80,7 +86,7 @@ def check_status(ec2: Any, peering: dict[str, Any], awaiting: str, max_polls: in
     return {**peering, "status": status, "polls": polls}
 
 
-def accept_peering(nekt_ec2: Any, facts: dict[str, Any], peering: dict[str, Any]) -> dict[str, Any]:
+def accept_peering(nekt_ec2: EC2Client, facts: dict[str, Any], peering: PeeringRecord) -> PeeringRecord:
     """Accept in the Nekt account only the request from the discovered database VPC, and name it there."""
     database, nekt = facts["database"], facts["nekt"]
     described = describe_peering(nekt_ec2, peering["peeringConnectionId"])
@@ -113,7 +119,7 @@ def accept_peering(nekt_ec2: Any, facts: dict[str, Any], peering: dict[str, Any]
 
 
 def check_is_expected_request(
-    peering: dict[str, Any], database: dict[str, Any], nekt: dict[str, Any]
+    peering: PeeringFacts, database: dict[str, Any], nekt: dict[str, Any]
 ) -> None:
     requester, accepter = peering["requester"], peering["accepter"]
     expected = {
@@ -136,7 +142,7 @@ def check_is_expected_request(
 
 
 def check_connects_the_two_vpcs(
-    peering: dict[str, Any], database: dict[str, Any], nekt: dict[str, Any]
+    peering: PeeringFacts, database: dict[str, Any], nekt: dict[str, Any]
 ) -> None:
     """An accepted peering taken over (a retry, or a reused one, in either direction) joins exactly the
     database VPC and the Nekt VPC, or the routes would lead elsewhere."""
@@ -151,7 +157,9 @@ def check_connects_the_two_vpcs(
         )
 
 
-def _name_in_nekt_account(nekt_ec2: Any, described: dict[str, Any], facts: dict[str, Any]) -> None:
+def _name_in_nekt_account(
+    nekt_ec2: EC2Client, described: VpcPeeringConnectionTypeDef, facts: dict[str, Any]
+) -> None:
     """Tags are per account: the guide names the peering on the Nekt side too."""
     tags = connection_tags(facts["database"]["identifier"], facts["request"]["connectionId"])
     present = {tag["Key"]: tag["Value"] for tag in described.get("Tags", [])}
@@ -160,7 +168,7 @@ def _name_in_nekt_account(nekt_ec2: Any, described: dict[str, Any], facts: dict[
         nekt_ec2.create_tags(Resources=[described["VpcPeeringConnectionId"]], Tags=tag_list(missing))
 
 
-def describe_peering(ec2: Any, peering_id: str) -> dict[str, Any]:
+def describe_peering(ec2: EC2Client, peering_id: str) -> VpcPeeringConnectionTypeDef:
     """The peering as this account sees it; PeeringFailed once AWS has forgotten it."""
     try:
         found = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[peering_id])["VpcPeeringConnections"]
@@ -170,4 +178,4 @@ def describe_peering(ec2: Any, peering_id: str) -> dict[str, Any]:
         found = []
     if not found:  # forgotten, or never one this account is part of
         raise PeeringFailed(f"peering {peering_id} no longer exists: run again to request a new one")
-    return dict(found[0])
+    return found[0].copy()

@@ -6,23 +6,36 @@ Pure logic over Discover's facts: no AWS call, so a dry run is exactly this plan
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from nekt_peering.discover import allows_tcp_port_from
 from nekt_peering.errors import CidrOverlap, PeeringConflict, RouteConflict
 from nekt_peering.model import CONNECTION_TAG_KEY, Settings
 from nekt_peering.network_acls import check_network_acls, path_denials
 
-DATABASE_SIDE = "database"
-NEKT_SIDE = "nekt"
+if TYPE_CHECKING:
+    from nekt_peering.shapes import (
+        Change,
+        PeeringSide,
+        Plan,
+        PlanDatabase,
+        PlannedIngress,
+        PlannedRoute,
+        ReusedPeering,
+        Side,
+    )
+
+DATABASE_SIDE: Side = "database"
+NEKT_SIDE: Side = "nekt"
 
 
-def plan(facts: dict[str, Any]) -> dict[str, Any]:
+def plan(facts: Mapping[str, Any]) -> Plan:
     database, nekt, request = facts["database"], facts["nekt"], facts["request"]
     if facts["mode"] == "public":
         cidr = Settings.from_dict(facts["settings"]).nekt_public_cidr
-        peering: dict[str, Any] | None = None
-        routes: list[dict[str, Any]] = []
+        peering: ReusedPeering | None = None
+        routes: list[PlannedRoute] = []
     else:
         check_cidr_overlap(database["cidrs"], nekt["cidrs"])
         peering = reusable_peering(facts["peerings"], database, nekt)
@@ -41,8 +54,8 @@ def plan(facts: dict[str, Any]) -> dict[str, Any]:
         "mode": facts["mode"],
         "connectionId": request["connectionId"],
         "dryRun": request["dryRun"],
-        "database": {key: database[key] for key in
-                     ("identifier", "kind", "engine", "endpoint", "port", "accountId", "region", "vpcId")},
+        "database": cast("PlanDatabase", {key: database[key] for key in
+                     ("identifier", "kind", "engine", "endpoint", "port", "accountId", "region", "vpcId")}),
         "peering": peering,
         "routes": routes,
         "ingress": ingress,
@@ -64,12 +77,12 @@ def check_cidr_overlap(database_cidrs: list[str], nekt_cidrs: list[str]) -> None
 
 def reusable_peering(
     peerings: list[dict[str, Any]], database: dict[str, Any], nekt: dict[str, Any]
-) -> dict[str, Any] | None:
+) -> ReusedPeering | None:
     """AWS allows one live peering per VPC pair: reuse it when it is the right one, else refuse to go on."""
     for peering in peerings:
         database_requests = peering["requester"]["vpcId"] == database["vpcId"]
         if peering["status"] == "active" or database_requests:
-            database_side = "requester" if database_requests else "accepter"
+            database_side: PeeringSide = "requester" if database_requests else "accepter"
             return {
                 "peeringConnectionId": peering["peeringConnectionId"],
                 "status": peering["status"],
@@ -86,8 +99,8 @@ def reusable_peering(
 
 
 def planned_route(
-    route_table: dict[str, Any], destination: str, side: str, peering_id: str | None
-) -> dict[str, Any]:
+    route_table: dict[str, Any], destination: str, side: Side, peering_id: str | None
+) -> PlannedRoute:
     """The route to add, unless an identical one exists. A route to the same destination, or to a part
     of it (longest prefix wins), through anything but the reused peering would take Nekt's traffic."""
     wanted = ipaddress.ip_network(destination)
@@ -115,7 +128,7 @@ def _is_part_of(cidr: str, network: ipaddress.IPv4Network | ipaddress.IPv6Networ
     return candidate.version == network.version and candidate.subnet_of(network)  # type: ignore[arg-type]
 
 
-def planned_ingress(database: dict[str, Any], cidr: str) -> dict[str, Any]:
+def planned_ingress(database: dict[str, Any], cidr: str) -> PlannedIngress:
     port = database["port"]
     existing = next((rule for rule in database["securityGroupRules"] if allows_tcp_port_from(rule, port, cidr)),
                     None)
@@ -129,11 +142,11 @@ def planned_ingress(database: dict[str, Any], cidr: str) -> dict[str, Any]:
 
 
 def changes(
-    facts: dict[str, Any], peering: dict[str, Any] | None, routes: list[dict[str, Any]], ingress: dict[str, Any]
-) -> list[dict[str, str]]:
+    facts: Mapping[str, Any], peering: ReusedPeering | None, routes: list[PlannedRoute], ingress: PlannedIngress
+) -> list[Change]:
     """Every change the run would make, in order, in words a person can check."""
     database, nekt = facts["database"], facts["nekt"]
-    planned: list[dict[str, str]] = []
+    planned: list[Change] = []
     if facts["mode"] == "peering":
         if peering is None:
             planned.append({"action": "CreateVpcPeeringConnection", "summary":

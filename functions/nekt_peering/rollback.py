@@ -14,7 +14,7 @@ tags say this product created for it, in the shape Preflight's plan gives a fail
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -25,6 +25,12 @@ from nekt_peering.ingress import find_rule
 from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, DisconnectRequest, Settings
 from nekt_peering.peering import describe_peering
 from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import FilterTypeDef
+
+    from nekt_peering.shapes import PeeringSide, RollbackProgress
 
 
 class Rollback:
@@ -48,7 +54,7 @@ class Rollback:
     def could_not(self, what: str, why: str) -> None:
         self.left.append(f"{what} ({why})")
 
-    def result(self) -> dict[str, Any]:
+    def result(self) -> RollbackProgress:
         if not self.error:  # a disconnect: nothing failed, the removal is the point
             removed = "; ".join(self.undone) or "nothing (already disconnected)"
             cause = (f"Left behind (remove by hand): {'; '.join(self.left)}. Removed: {removed}." if self.left
@@ -70,7 +76,7 @@ def original_message(error: dict[str, Any]) -> str:
     return f"{name}: {message}".rstrip(" .") + "."
 
 
-def revoke_ingress(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
+def revoke_ingress(ec2: EC2Client, state: dict[str, Any], rollback: Rollback) -> None:
     planned_rules = state["plan"]["ingress"]  # one rule for a connect; every tagged one for a disconnect
     for planned in planned_rules if isinstance(planned_rules, list) else [planned_rules]:
         if planned["exists"]:
@@ -85,7 +91,7 @@ def revoke_ingress(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
 
 
 def delete_routes(
-    database_ec2: Any, nekt_ec2_factory: Callable[[], Any], state: dict[str, Any], rollback: Rollback
+    database_ec2: EC2Client, nekt_ec2_factory: Callable[[], Any], state: dict[str, Any], rollback: Rollback
 ) -> None:
     added = [route for route in state["plan"]["routes"] if not route["exists"]]
     peering_id = connection_peering_id(database_ec2, state)
@@ -108,7 +114,7 @@ def delete_routes(
                              DestinationCidrBlock=route["destinationCidr"])
 
 
-def restore_dns_resolution(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
+def restore_dns_resolution(ec2: EC2Client, state: dict[str, Any], rollback: Rollback) -> None:
     """Only a reused peering needs it: one this execution created is deleted next."""
     reused = state["plan"]["peering"]
     if reused is None or reused["dnsResolution"]:
@@ -117,7 +123,7 @@ def restore_dns_resolution(ec2: Any, state: dict[str, Any], rollback: Rollback) 
         peering = peering_facts(describe_peering(ec2, reused["peeringConnectionId"]))
     except Exception:  # noqa: BLE001 - a peering that is gone has no option to restore
         return
-    side = reused["databaseSide"]
+    side: PeeringSide = reused["databaseSide"]
     if not peering[side]["allowDnsResolutionFromRemoteVpc"]:
         return
     options = "RequesterPeeringConnectionOptions" if side == "requester" else "AccepterPeeringConnectionOptions"
@@ -128,12 +134,12 @@ def restore_dns_resolution(ec2: Any, state: dict[str, Any], rollback: Rollback) 
     )
 
 
-def delete_peering(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
+def delete_peering(ec2: EC2Client, state: dict[str, Any], rollback: Rollback) -> None:
     for peering_id in created_peerings(ec2, state):
         rollback.attempt(f"peering {peering_id}", ec2.delete_vpc_peering_connection, VpcPeeringConnectionId=peering_id)
 
 
-def created_peerings(ec2: Any, state: dict[str, Any]) -> list[str]:
+def created_peerings(ec2: EC2Client, state: dict[str, Any]) -> list[str]:
     """Live peerings between the two VPCs that this execution created: none when one was reused."""
     facts = state["discovery"]
     if facts["mode"] != "peering" or state["plan"]["peering"] is not None:
@@ -145,7 +151,7 @@ def created_peerings(ec2: Any, state: dict[str, Any]) -> list[str]:
     ]
 
 
-def connection_peering_id(ec2: Any, state: dict[str, Any]) -> str | None:
+def connection_peering_id(ec2: EC2Client, state: dict[str, Any]) -> str | None:
     """The peering routes may point at: the reused one, else the one this execution created."""
     if state["plan"]["peering"] is not None:
         return str(state["plan"]["peering"]["peeringConnectionId"])
@@ -158,7 +164,7 @@ def _connection_id(state: dict[str, Any]) -> str:
 
 
 def owned_by_connection(
-    database_ec2: Any, nekt_ec2_factory: Callable[[], Any], request: DisconnectRequest, settings: Settings,
+    database_ec2: EC2Client, nekt_ec2_factory: Callable[[], Any], request: DisconnectRequest, settings: Settings,
 ) -> dict[str, Any]:
     """What this product created for a connection, found by its tags, as the compensations take it.
 
@@ -167,7 +173,7 @@ def owned_by_connection(
     that peering, and the ingress rules tagged with the connection id. Nothing is planned to exist
     before, so each compensation removes what it finds, after checking the tag again."""
     connection_id = request.connection_id
-    tagged = [{"Name": f"tag:{CONNECTION_TAG_KEY}", "Values": [connection_id]}]
+    tagged: list[FilterTypeDef] = [{"Name": f"tag:{CONNECTION_TAG_KEY}", "Values": [connection_id]}]
     described = database_ec2.describe_vpc_peering_connections(Filters=tagged)["VpcPeeringConnections"]
     peerings = [
         facts for facts in map(peering_facts, described)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -10,6 +10,9 @@ from nekt_peering.aws import error_code
 from nekt_peering.discover import route_target
 from nekt_peering.errors import ChangeRefused, RouteConflict
 from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 Route = tuple[str, str, str]  # side, route table id, destination CIDR
 
@@ -37,7 +40,8 @@ def refuse_unless_allowed(planned: list[dict[str, Any]], allowed: frozenset[Rout
 
 
 def update_routes(
-    database_ec2: Any, nekt_ec2: Any, planned: list[dict[str, Any]], peering_id: str, allowed: frozenset[Route]
+    database_ec2: EC2Client, nekt_ec2: EC2Client, planned: list[dict[str, Any]], peering_id: str,
+    allowed: frozenset[Route],
 ) -> list[dict[str, Any]]:
     refuse_unless_allowed(planned, allowed)
     routes = []
@@ -49,7 +53,7 @@ def update_routes(
     return routes
 
 
-def ensure_route(ec2: Any, route_table_id: str, destination: str, peering_id: str, side: str) -> bool:
+def ensure_route(ec2: EC2Client, route_table_id: str, destination: str, peering_id: str, side: str) -> bool:
     """Create the route; True when this call created it, False when the identical one was there
     (a retried attempt, or a route added since Preflight looked). Preflight has just read the
     table, so the table is read again only when AWS says the destination is taken."""
@@ -64,7 +68,7 @@ def ensure_route(ec2: Any, route_table_id: str, destination: str, peering_id: st
     return True
 
 
-def _require_identical(ec2: Any, route_table_id: str, destination: str, peering_id: str, side: str) -> None:
+def _require_identical(ec2: EC2Client, route_table_id: str, destination: str, peering_id: str, side: str) -> None:
     route_table = ec2.describe_route_tables(RouteTableIds=[route_table_id])["RouteTables"][0]
     existing = next((route for route in route_table.get("Routes", [])
                      if route.get("DestinationCidrBlock") == destination), None)

@@ -4,7 +4,7 @@ network ACLs evaluated on both sides, and a handshake from the probe in the Nekt
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from nekt_peering.discover import peering_facts, route_target
 from nekt_peering.errors import Unreachable, VerificationFailed
@@ -13,11 +13,17 @@ from nekt_peering.network_acls import check_network_acls, path_denials, read_net
 from nekt_peering.peering import describe_peering
 from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE, plan
 
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_lambda import LambdaClient
+
+    from nekt_peering.shapes import Check, Connected, DatabaseFacts, Facts, PeeringSide, ProbeFacts, Reachable
+
 PATH_NOT_PROBED = "configuration verified, path not probed"
 
 
-def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any], nekt_lambda: Any | None = None,
-           probe_function_arn: str = "") -> dict[str, Any]:
+def verify(database_ec2: EC2Client, nekt_ec2: EC2Client | None, state: dict[str, Any],
+           nekt_lambda: LambdaClient | None = None, probe_function_arn: str = "") -> Connected:
     """`nekt_lambda` (the accepter role's Lambda client) and `probe_function_arn` when the probe is deployed."""
     plan, ingress = state["plan"], state["ingress"]
     checks = [_check_ingress(database_ec2, ingress)]
@@ -29,7 +35,7 @@ def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any], nekt_
                              f"status is {peering['status']!r}"))
         live_tables = _route_tables({NEKT_SIDE: nekt_ec2, DATABASE_SIDE: database_ec2}, state["routes"])
         checks += [_check_route(live_tables[route["routeTableId"]], route, peering_id) for route in state["routes"]]
-        side = state["dnsResolution"]["side"]
+        side: PeeringSide = state["dnsResolution"]["side"]
         checks.append(_check(f"DNS resolution from the Nekt VPC is on ({side} side)",
                              peering[side]["allowDnsResolutionFromRemoteVpc"],
                              "AllowDnsResolutionFromRemoteVpc is off"))
@@ -61,15 +67,17 @@ def verify(database_ec2: Any, nekt_ec2: Any | None, state: dict[str, Any], nekt_
     }
 
 
-def check_live_network_acls(database_ec2: Any, nekt_ec2: Any | None, facts: dict[str, Any],
-                            consequence: str) -> dict[str, Any]:
+def check_live_network_acls(database_ec2: EC2Client, nekt_ec2: EC2Client | None, facts: Facts,
+                            consequence: str) -> Check:
     """The ACLs of the database's subnets and Nekt's private subnets, read now, evaluated on the path."""
     database_acls = read_network_acls(database_ec2, facts["database"]["subnetIds"])
-    nekt_acls = read_network_acls(nekt_ec2, facts["nekt"]["privateSubnetIds"]) if facts["mode"] == "peering" else []
+    nekt = facts["nekt"]
+    nekt_acls = read_network_acls(nekt_ec2, nekt["privateSubnetIds"]) \
+        if facts["mode"] == "peering" and nekt is not None and nekt_ec2 is not None else []
     return check_network_acls(path_denials(facts, database_acls, nekt_acls), consequence)
 
 
-def run_probe(nekt_lambda: Any, function_arn: str, database: dict[str, Any]) -> dict[str, Any]:
+def run_probe(nekt_lambda: LambdaClient, function_arn: str, database: DatabaseFacts) -> ProbeFacts:
     """Invoke the probe (nekt_peering.probe) in the Nekt account; its facts, or Unreachable naming the stage."""
     request = {"host": database["endpoint"], "port": database["port"], "engine": database["engine"] or "unknown",
                "cidrs": database["cidrs"]}
@@ -86,14 +94,14 @@ def run_probe(nekt_lambda: Any, function_arn: str, database: dict[str, Any]) -> 
                          for a in facts.get("addresses", [])) or "no address"
         raise Unreachable(f"from the Nekt VPC, {request['host']}:{request['port']} failed at stage "
                           f"{facts.get('failedStage')}: {facts.get('detail')}. Resolved to: {seen}")
-    return facts
+    return cast("ProbeFacts", facts)  # the answer nekt_peering.probe.probe makes
 
 
-def _check(name: str, ok: bool, problem: str) -> dict[str, Any]:
+def _check(name: str, ok: bool, problem: str) -> Check:
     return {"check": name, "ok": bool(ok), "detail": "ok" if ok else problem}
 
 
-def _check_ingress(ec2: Any, ingress: dict[str, Any]) -> dict[str, Any]:
+def _check_ingress(ec2: EC2Client, ingress: dict[str, Any]) -> Check:
     rule = find_rule(ec2, ingress["groupId"], ingress["port"], ingress["cidr"])
     return _check(f"{ingress['groupId']} allows TCP {ingress['port']} from {ingress['cidr']}", rule is not None,
                   "the rule is missing")
@@ -110,7 +118,7 @@ def _route_tables(clients: dict[str, Any], routes: list[dict[str, Any]]) -> dict
     return tables
 
 
-def _check_route(route_table: dict[str, Any], route: dict[str, Any], peering_id: str) -> dict[str, Any]:
+def _check_route(route_table: dict[str, Any], route: dict[str, Any], peering_id: str) -> Check:
     live = next((r for r in route_table.get("Routes", [])
                  if r.get("DestinationCidrBlock") == route["destinationCidr"]), None)
     name = f"{route['routeTableId']} routes {route['destinationCidr']} to {peering_id}"
@@ -121,7 +129,7 @@ def _check_route(route_table: dict[str, Any], route: dict[str, Any], peering_id:
     return _check(name, live.get("State") == "active", f"the route is {live.get('State')!r}")
 
 
-def check_path(facts: dict[str, Any], nekt_lambda: Any | None, probe_function_arn: str) -> dict[str, Any]:
+def check_path(facts: Facts, nekt_lambda: LambdaClient | None, probe_function_arn: str) -> Reachable:
     """The stand-alone re-check of a connection, from facts Discover has just read: the plan must have
     nothing left to do (else something was removed: VerificationFailed), the network ACLs must allow
     the path (Preflight's evaluation, NetworkAclDenies), and the probe must reach the database."""
@@ -130,7 +138,7 @@ def check_path(facts: dict[str, Any], nekt_lambda: Any | None, probe_function_ar
         raise VerificationFailed(
             "the connection is incomplete: " + "; ".join(change["summary"] for change in planned["changes"])
             + " is still to be done. Nothing was changed: connect again to repair it")
-    checks = [{"check": "every peering, route, rule and option of the connection is in place", "ok": True,
+    checks: list[Check] = [{"check": "every peering, route, rule and option of the connection is in place", "ok": True,
                "detail": "ok"},
               {"check": "network ACLs allow the database's port and the replies, both sides", "ok": True,
                "detail": "ok"}]

@@ -1,0 +1,76 @@
+"""Each function loads only its own stage: its handler module, imported in a fresh interpreter as
+Lambda imports it, brings in neither the API nor another family's stages, nor the X-Ray SDK. The
+Nekt account's probe, deployed without the layer, loads the standard library only."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from emulator.template import NEKT_ACCOUNT_TEMPLATE_PATH, Template
+
+TEMPLATE = Template()
+FUNCTIONS = TEMPLATE.functions()
+API_ONLY = ("nekt_peering.api", "nekt_peering.connections", "aws_lambda_powertools.event_handler")
+STAGE_LOGIC = ("nekt_peering.discover", "nekt_peering.preflight", "nekt_peering.peering", "nekt_peering.routes",
+               "nekt_peering.ingress", "nekt_peering.dns", "nekt_peering.verify", "nekt_peering.rollback",
+               "nekt_peering.network_acls")
+NEVER = ("aws_xray_sdk", "pydantic", "nekt_peering.probe")
+
+
+def loaded_by(handler: str) -> set[str]:
+    """The modules importing the handler's module loads, the handler itself resolved as Lambda does.
+    Compiling a JSON schema at import fails it: the validators are generated ahead of time."""
+    module, _, function = handler.rpartition(".")
+    probe = ("import importlib, json, sys; before = set(sys.modules); import fastjsonschema; "
+             "fastjsonschema.compile = fastjsonschema.compile_to_code = None; "
+             f"assert callable(getattr(importlib.import_module({module!r}), {function!r})); "
+             "print(json.dumps(sorted(set(sys.modules) - before)))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=TEMPLATE.code_dir(), capture_output=True, text=True,
+                         check=True, env={"PYTHONPATH": str(TEMPLATE.code_dir()), "PATH": ""})
+    return set(json.loads(out.stdout))
+
+
+def under(modules: set[str], packages: tuple[str, ...]) -> set[str]:
+    return {name for name in modules if name.split(".")[0] in packages or name.startswith(
+        tuple(f"{package}." for package in packages)) or name in packages}
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_a_function_loads_its_own_entry_module_and_what_it_calls_only(function: str) -> None:
+    handler = FUNCTIONS[function]
+    loaded = loaded_by(handler)
+    own_module = handler.rpartition(".")[0]
+    entry_modules = {name for name in loaded if name.startswith("nekt_peering.handlers.")}
+
+    assert under(loaded, NEVER) == set()
+    assert entry_modules <= {own_module, "nekt_peering.handlers.stage"}
+    if function == "ApiFunction":
+        assert under(loaded, STAGE_LOGIC) == set(), "the API loads a stage's logic"
+    else:
+        assert under(loaded, API_ONLY) == set(), f"{function} loads the API's dependencies"
+
+
+def test_every_handler_is_in_an_entry_module_of_its_own_family() -> None:
+    modules = {handler.rpartition(".")[0] for handler in FUNCTIONS.values()}
+    assert all(module.startswith("nekt_peering.handlers.") for module in modules)
+    assert "nekt_peering.handlers.stage" not in modules
+
+
+def test_the_probe_loads_the_standard_library_only() -> None:
+    """No layer in the Nekt account's stack: anything beyond the standard library would fail its cold start."""
+    nekt_account = Template(NEKT_ACCOUNT_TEMPLATE_PATH)
+    module, _, function = nekt_account.functions()["ProbeFunction"].rpartition(".")
+    probe = ("import importlib, json, sys; before = set(sys.modules); "
+             f"assert callable(getattr(importlib.import_module({module!r}), {function!r})); "
+             "print(json.dumps(sorted(set(sys.modules) - before)))")
+    code_dir = nekt_account.path.parent / nekt_account.resources["ProbeFunction"]["Properties"]["CodeUri"]
+    out = subprocess.run([sys.executable, "-S", "-c", probe], cwd=code_dir, capture_output=True, text=True,
+                         check=True, env={"PYTHONPATH": str(code_dir), "PATH": ""})
+    loaded = set(json.loads(out.stdout))
+
+    assert {name for name in loaded if name.split(".")[0] not in sys.stdlib_module_names} == {
+        "nekt_peering", "nekt_peering.probe"}
