@@ -18,6 +18,7 @@ import argparse
 import logging
 import os
 import shlex
+import signal
 import sys
 import threading
 from typing import Any
@@ -203,5 +204,12 @@ def _compare(before: dict[str, Any], after: dict[str, Any]) -> int:
     return 0
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
+    # `make demo DEMO_ARGS=--keep` is ended with SIGTERM too (tests/test_sam_local.py): exit through the
+    # finally blocks, so that the demo's PostgreSQL is stopped and its directory removed.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     raise SystemExit(main())
