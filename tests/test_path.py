@@ -17,7 +17,9 @@ from emulator.apigateway import rest_event
 from emulator.databases import PostgresServer, free_port
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_probe
+from nekt_peering import shapes
 from nekt_peering.verify import PATH_NOT_PROBED
+from tests.test_shapes import problems
 
 DB_REGION = "us-east-2"
 DB_ADDRESS = "10.0.1.10"  # in the database's first subnet (10.0.1.0/24)
@@ -70,6 +72,7 @@ def test_connected_only_after_the_probe_reached_postgresql_from_the_nekt_vpc(wor
     assert probe["addresses"] == [{"address": DB_ADDRESS, "insideDatabaseVpc": True}]
     assert probe["handshake"]["protocol"] == "postgresql" and probe["handshake"]["authentication"] == "SASL (SCRAM)"
     assert result["path"] == probe["detail"] and "answered on TCP" in result["path"]
+    assert problems(result, shapes.Connected, "Verify's result") == []
     assert {"check": f"the probe in the Nekt VPC reached {world.endpoint}:{world.database.port}", "ok": True,
             "detail": "ok"} in result["checks"]
     # Invoked once, in the Nekt account, with the facts Verify needs and no more.
@@ -219,6 +222,7 @@ def test_the_platform_rechecks_a_connected_path_and_tells_the_network_broke(worl
 
     assert status == 200 and body["status"] == "REACHABLE", body
     assert body["output"]["probe"]["handshake"]["authentication"] == "SASL (SCRAM)"
+    assert problems(body["output"], shapes.Reachable, "the check path's result") == []
     assert body["links"]["self"] == "/connections/orders-db"
     # The network breaks (the database now answers nothing): the same call says so, naming the stage.
     world.stack.network.place(world.endpoint, DB_ADDRESS, served=False)
