@@ -9,6 +9,10 @@
 #                 (BUILD_ARGS=... passed to sam build)
 #   make demo     the nekt-peering CLI against an emulated AWS on 127.0.0.1:5123 (DEMO_ARGS=--keep, --port N, --host H)
 #   make events   the emulator's event samples (EVENTS_ARGS=... passed through)
+#   make databases  the real database servers the tests and the demo start on 127.0.0.1: PostgreSQL's
+#                 binaries from the pgserver wheel (PyPI) into .venv/postgresql; Debian's postgresql
+#                 (for a TLS-only server: the wheel is built without SSL) and mariadb-server, installed
+#                 with apt-get (as root) when missing
 #   make invoke   sam local invoke FUNCTION with EVENT in a Lambda container, against `make demo DEMO_ARGS=--keep`
 #                 (after make build; ARCHITECTURE=x86_64 by default; Docker and the Lambda base image)
 #   make lambda-image  a local stand-in for the Lambda base image, for machines that cannot pull it (root)
@@ -52,7 +56,12 @@ SAM_ENV := SAM_CLI_TELEMETRY=0
 PY313_DIRS := $(patsubst %/python3.13,%,$(wildcard $(PYENV_ROOT_DIR)/versions/3.13*/bin/python3.13))
 BUILD_PATH := $(foreach dir,$(PY313_DIRS),$(dir):)$$PATH:$(abspath $(BIN))
 
-.PHONY: venv test lint ruff mypy cfn-lint sam-validate checkov pytest build demo events bench validators \
+# PostgreSQL 16 as the pgserver wheel bundles it (bin/ and lib/), whatever Python runs the venv: the
+# binaries do not depend on it, and the wheel exists for CPython 3.12.
+PGSERVER_WHEEL := pgserver==0.1.4
+POSTGRES_DIR := $(VENV)/postgresql
+
+.PHONY: venv test lint ruff mypy cfn-lint sam-validate checkov pytest build demo events bench databases validators \
 	invoke lambda-image test-sam-local clean
 
 venv: $(VENV)/.installed $(SCAN_VENV)/.installed
@@ -119,8 +128,27 @@ checkov: venv
 	$(OFFLINE_AWS) BC_SKIP_MAPPING=TRUE $(SCAN_BIN)/checkov --quiet --compact --skip-download \
 	  --framework cloudformation $(foreach template,$(TEMPLATES),--file $(template))
 
-pytest: venv
+pytest: venv databases
 	$(BIN)/pytest
+
+databases: $(POSTGRES_DIR)/pgserver/pginstall/bin/initdb
+	@missing=""; \
+	command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing="mariadb-server"; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "error: the tests need Debian's$$missing: run as root, or apt-get install$$missing" >&2; exit 1; \
+	  fi; \
+	  echo "Installing$$missing (Debian) for the tests' real database servers"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    $$missing >/dev/null; \
+	fi
+
+$(POSTGRES_DIR)/pgserver/pginstall/bin/initdb: | $(VENV)/.installed
+	rm -rf $(POSTGRES_DIR) $(VENV)/wheels
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+	  --python-version 3.12 --platform manylinux2014_$$(uname -m) --dest $(VENV)/wheels $(PGSERVER_WHEEL)
+	$(BIN)/python -m emulator.databases unpack-postgresql $(VENV)/wheels/pgserver-*.whl $(POSTGRES_DIR)
 
 build: venv
 	@PATH="$(BUILD_PATH)" command -v python3.13 >/dev/null || { \
@@ -130,7 +158,7 @@ build: venv
 	@# unchecked-hash: the zip's 2-second mtimes would make timestamp-checked bytecode look stale.
 	PATH="$(BUILD_PATH)" python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
-demo: venv
+demo: venv databases
 	$(OFFLINE_AWS) $(BIN)/python -m emulator.demo $(DEMO_ARGS)
 
 events: venv

@@ -22,7 +22,7 @@ from emulator.topology import account_session
 
 def snapshot(places: list[tuple[str, str]]) -> dict[str, Any]:
     """What a connection can change, per (account, region): live peerings with their options and
-    tags, every route of every route table, every security-group rule."""
+    tags, every route of every route table, every security-group rule, every network ACL."""
     state: dict[str, Any] = {}
     for account_id, region in places:
         ec2 = account_session(account_id, region).client("ec2")
@@ -47,7 +47,17 @@ def snapshot(places: list[tuple[str, str]]) -> dict[str, Any]:
              r.get("CidrIpv4", ""), r.get("Description", ""))
             for r in ec2.describe_security_group_rules()["SecurityGroupRules"]
         )
-        state[f"{account_id}/{region}"] = {"peerings": peerings, "routes": routes, "rules": rules}
+        # The workflow never changes a network ACL: every entry and association is in the snapshot.
+        acls = {
+            acl["NetworkAclId"]: {
+                "subnets": sorted(a["SubnetId"] for a in acl.get("Associations", [])),
+                "entries": sorted((e["RuleNumber"], e["Egress"], e["Protocol"], e["RuleAction"], e.get("CidrBlock", ""),
+                                   str(e.get("PortRange", ""))) for e in acl.get("Entries", [])),
+            }
+            for acl in ec2.describe_network_acls()["NetworkAcls"]
+        }
+        state[f"{account_id}/{region}"] = {"peerings": peerings, "routes": routes, "rules": rules,
+                                           "networkAcls": acls}
     return state
 
 

@@ -1,10 +1,13 @@
 """`make demo`: a connect and a disconnect on an emulated AWS, driven by the `nekt-peering` CLI.
 
 Serves moto on 127.0.0.1, seeds a Nekt account (nekt-vpc: a /23 for its private subnets on
-nekt-rtb-private, plus a second CIDR) in us-east-1 and a customer account with private
-PostgreSQL databases in us-east-2 (subnets on two route tables plus the main one), deploys
-template.yaml's functions and state machines into it, then runs the CLI exactly as an operator
-runs it against AWS, only with --endpoint-url: plan, connect, disconnect. It ends by comparing both
+nekt-rtb-private, plus a second CIDR, and the probe of the Nekt-account stack) in us-east-1 and a
+customer account with private PostgreSQL databases in us-east-2 (subnets on two route tables plus
+the main one), deploys template.yaml's functions and state machines into it, then runs the CLI
+exactly as an operator runs it against AWS, only with --endpoint-url: plan, connect, probe,
+disconnect. Behind orders-db's endpoint is a real PostgreSQL on 127.0.0.1 (emulator/databases.py):
+the endpoint resolves, from the Nekt VPC, to a private address of its subnet that reaches it, so
+Verify's probe does a real handshake. It ends by comparing both
 accounts with how they were before the connect. --keep stops after the connect and leaves the
 emulator running, for the AWS CLI, the nekt-peering CLI and `sam local invoke`.
 """
@@ -15,6 +18,7 @@ import argparse
 import logging
 import os
 import shlex
+import signal
 import sys
 import threading
 from typing import Any
@@ -24,9 +28,17 @@ from moto.moto_api._internal import mock_random
 
 from emulator import events
 from emulator.accounts import snapshot
+from emulator.databases import PostgresServer
 from emulator.server import DEFAULT_PORT, EmulatedAws, PortInUse
 from emulator.stack import Stack
-from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_nekt_network
+from emulator.topology import (
+    CustomerDatabase,
+    NektNetwork,
+    account_session,
+    create_database,
+    create_nekt_network,
+    create_probe,
+)
 from nekt_peering_cli.app import app
 
 STACK_REGION = "us-east-1"
@@ -61,17 +73,37 @@ def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> 
         aws.stop()
 
 
+# Where orders-db's endpoint resolves from the Nekt VPC: an address of its first subnet (10.0.1.0/24).
+DATABASE_ADDRESS = "10.0.1.10"
+
+
 def _run(aws: EmulatedAws, keep: bool, stop: threading.Event | None) -> int:
-    nekt, database = _seed()
+    postgres = PostgresServer().start()
+    try:
+        return _run_with(aws, keep, stop, postgres)
+    finally:
+        postgres.stop()
+
+
+def _run_with(aws: EmulatedAws, keep: bool, stop: threading.Event | None, postgres: PostgresServer) -> int:
+    nekt, database = _seed(postgres.port)
+    create_probe(nekt)
     stack = Stack({**nekt.stack_parameters(), "PollIntervalSeconds": "1"}, region=STACK_REGION).deploy()
     stack.publish_outputs()
+    endpoint = account_session(database.account_id, database.region).client("rds").describe_db_instances(
+        DBInstanceIdentifier=database.identifier)["DBInstances"][0]["Endpoint"]["Address"]
+    stack.network.place(endpoint, DATABASE_ADDRESS)
     try:
         _describe(aws, nekt, database, stack)
+        print(f"Behind {endpoint}: a real PostgreSQL on 127.0.0.1:{postgres.port}; from the Nekt VPC the "
+              f"endpoint resolves to {DATABASE_ADDRESS}, which reaches it. The probe "
+              f"{nekt.probe_function_arn} runs in the Nekt private subnets.\n")
         places = [(nekt.account_id, nekt.region), (database.account_id, database.region)]
         before = snapshot(places)
         target = ["--endpoint-url", aws.endpoint_url, "--region", STACK_REGION]
         db = ["--db", database.identifier, "--region", database.region]
-        if _cli(*target, "plan", *db) != 0 or _cli(*target, "connect", *db) != 0:
+        if (_cli(*target, "plan", *db) != 0 or _cli(*target, "connect", *db) != 0
+                or _cli(*target, "probe", database.identifier) != 0):
             return 1
         _look_yourself(aws, nekt, database)
         if keep:
@@ -84,12 +116,13 @@ def _run(aws: EmulatedAws, keep: bool, stop: threading.Event | None) -> int:
         stack.close()
 
 
-def _seed() -> tuple[NektNetwork, CustomerDatabase]:
+def _seed(port: int) -> tuple[NektNetwork, CustomerDatabase]:
     """The accounts of the recorded events/ (same seed, same order), so that their ids are this
-    emulator's: `sam local invoke DiscoverFunction -e events/discover.json` reads the same VPCs."""
+    emulator's: `sam local invoke DiscoverFunction -e events/discover.json` reads the same VPCs.
+    orders-db listens on `port`, where the real PostgreSQL is."""
     mock_random.seed(events.SEED)
     nekt = create_nekt_network()
-    database = create_database()
+    database = create_database(port=port)
     create_database(events.ROLLBACK_INPUT["database"]["identifier"], cidr="10.30.0.0/16")
     return nekt, database
 
@@ -142,6 +175,7 @@ def _keep_running(aws: EmulatedAws, stop: threading.Event | None) -> None:
     print(f"The emulator keeps running at {aws.endpoint_url}, connected (Ctrl-C ends it). Try:")
     print(f"  {cli} --region {STACK_REGION} list")
     print(f"  {cli} --region {STACK_REGION} status orders-db")
+    print(f"  {cli} --region {STACK_REGION} probe orders-db")
     print(f"  {cli} --region {STACK_REGION} connect --db reports-db --region us-east-2")
     print(f"  {cli} --region {STACK_REGION} disconnect orders-db")
     print("  make invoke FUNCTION=DiscoverFunction EVENT=events/discover.json   (sam local invoke: needs Docker; "
@@ -156,17 +190,26 @@ def _compare(before: dict[str, Any], after: dict[str, Any]) -> int:
     if after != before:
         print("Both accounts are NOT as they were before the connect:")
         for place in before:
-            for kind in ("peerings", "routes", "rules"):
+            for kind in ("peerings", "routes", "rules", "networkAcls"):
                 if before[place][kind] != after[place][kind]:
                     print(f"  {place} {kind}: before {before[place][kind]}\n  {' ' * len(place)} after  "
                           f"{after[place][kind]}")
         return 1
     counts = {kind: sum(len(state[kind]) if kind != "routes" else sum(map(len, state[kind].values()))
                         for state in after.values()) for kind in ("peerings", "routes", "rules")}
+    acls = sum(len(state["networkAcls"]) for state in after.values())
     print(f"Both accounts are back as they were before the connect: {counts['peerings']} peerings, "
-          f"{counts['routes']} routes, {counts['rules']} security group rules, the same as before.")
+          f"{counts['routes']} routes, {counts['rules']} security group rules, {acls} network ACLs (never "
+          "changed), the same as before.")
     return 0
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
+    # `make demo DEMO_ARGS=--keep` is ended with SIGTERM too (tests/test_sam_local.py): exit through the
+    # finally blocks, so that the demo's PostgreSQL is stopped and its directory removed.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     raise SystemExit(main())

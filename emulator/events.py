@@ -3,10 +3,11 @@
 The events come from two connects on the emulator (cross-account, cross-region): one that
 succeeds, and one whose verification fails so that every compensation runs; then a disconnect
 of the rolled-back connection (nothing left to remove, so the connected example stays as it is),
-and the platform's GET of the connected one through the API function. moto's random
-ids are seeded so the output is the same on every machine. Each event therefore ran
-through its handler in those runs; `sam local invoke <Function> -e events/<name>.json`
-takes them as they are. Regenerate with `make events` after changing the ASL or a stage.
+a re-check of the connected one's path (the check-path state machine), and the platform's GET of
+the connected one through the API function. moto's random ids are seeded so the output is the
+same on every machine. Each event therefore ran through its handler in those runs;
+`sam local invoke <Function> -e events/<name>.json` takes them as they are. Regenerate with
+`make events` after changing the ASL or a stage.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ ROLLBACK_INPUT: dict[str, Any] = {"database": {"identifier": "reports-db", "regi
                                   "connectionId": "reports-db"}
 DISCONNECT_EXECUTION_NAME = "reports-db-example-disconnect"
 DISCONNECT_INPUT = {"connectionId": "reports-db", "region": "us-east-2"}
+CHECK_EXECUTION_NAME = "orders-db-example-check-path"
+CHECK_INPUT = {"database": EXAMPLE_INPUT["database"], "connectionId": "orders-db"}
 
 
 def event_file_name(logical_id: str) -> str:
@@ -71,15 +74,18 @@ def _record_events() -> dict[str, dict[str, Any]]:
         rolled_back = _run_still(stack, ROLLBACK_INPUT, ROLLBACK_EXECUTION_NAME, "DeletePeeringFunction")
         disconnected = _run_still(stack, DISCONNECT_INPUT, DISCONNECT_EXECUTION_NAME, "DeletePeeringFunction",
                                   state_machine="DisconnectStateMachine")
+        checked = _run_still(stack, CHECK_INPUT, CHECK_EXECUTION_NAME, "CheckPathFunction",
+                             state_machine="CheckPathStateMachine")
         # The platform asking how the connected example is: the event API Gateway passes the API function.
         answer = stack.invoke("ApiFunction", rest_event("GET", f"/connections/{EXAMPLE_INPUT['connectionId']}",
                                                        region=stack.region))
     finally:
         stack.close()
     if (connected.status != "SUCCEEDED" or rolled_back.error != "VerificationFailed"
-            or disconnected.status != "SUCCEEDED" or answer["statusCode"] != 200):
+            or disconnected.status != "SUCCEEDED" or checked.status != "SUCCEEDED" or answer["statusCode"] != 200):
         raise RuntimeError(f"the example runs went wrong: {connected.error}: {connected.error_message}; "
                            f"{rolled_back.error}: {rolled_back.error_message}; "
+                           f"{checked.error}: {checked.error_message}; "
                            f"{disconnected.error}: {disconnected.error_message}; GET answered {answer}")
     events: dict[str, dict[str, Any]] = {}
     for call in stack.runtime.invocations:

@@ -15,7 +15,8 @@ from typing import Any
 import boto3
 
 from emulator.lambda_runtime import LambdaRuntime
-from emulator.template import RoleSpec, Template, iam_roles, resolve, sam_transformed
+from emulator.network import EmulatedNetwork
+from emulator.template import NEKT_TEMPLATE_PATH, RoleSpec, Template, iam_roles, resolve, sam_transformed
 from nekt_peering.errors import cause_message
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -50,6 +51,8 @@ class Stack:
         self.region = region
         self.name = name
         self.runtime = LambdaRuntime(self.template.code_dir())
+        # What the probe resolves and reaches from the Nekt VPC: place() the databases' endpoints here.
+        self.network = EmulatedNetwork()
         self.function_arns: dict[str, str] = {}
         self.state_machine_arns: dict[str, str] = {}
         self.roles: dict[str, RoleSpec] = {}  # the template's roles, by logical id (DiscoverFunctionRole)
@@ -88,11 +91,16 @@ class Stack:
             name = references[logical_id]
             arn = lambda_client.create_function(
                 FunctionName=name, Runtime="python3.13", Role=self.role_arns[logical_id], Handler=handler,
-                Code={"ZipFile": _placeholder_zip()}, Architectures=["arm64"],
+                Code={"ZipFile": placeholder_zip()}, Architectures=["arm64"],
             )["FunctionArn"]
             self.function_arns[logical_id] = arn
             self.runtime.register(logical_id, name, arn, handler, role_arn=self.role_arns[logical_id])
+        probe_arn = self.parameters.get("NektProbeFunctionArn", "")
+        if probe_arn:  # deployed in the Nekt account by its own stack (emulator.topology.create_probe)
+            handler = Template(NEKT_TEMPLATE_PATH).functions()["ProbeFunction"]
+            self.runtime.register("ProbeFunction", probe_arn.rsplit(":", 1)[-1], probe_arn, handler)
         self.runtime.install()
+        self.network.install()
         for logical_id, name in machine_names.items():
             definition = self.template.definition(
                 logical_id, self.function_arns, self.parameters, DEFAULT_ACCOUNT, self.region
@@ -166,6 +174,7 @@ class Stack:
 
     def close(self) -> None:
         self.runtime.uninstall()
+        self.network.uninstall()
 
     def start(self, execution_input: Any, name: str | None = None,
               state_machine: str = "ConnectStateMachine") -> str:
@@ -205,7 +214,7 @@ def _physical_name(stack_name: str, logical_id: str) -> str:
     return f"{stack_name}-{logical_id}"[:51] + f"-{suffix}"
 
 
-def _placeholder_zip() -> bytes:
+def placeholder_zip() -> bytes:
     """moto wants a package; the code that runs is the repo's, through LambdaRuntime."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

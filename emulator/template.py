@@ -166,7 +166,7 @@ _NO_VALUE = object()
 
 def resolve(expression: Any, values: dict[str, Any], references: dict[str, Any], conditions: dict[str, bool]) -> Any:
     """CloudFormation's intrinsic functions that the templates' roles use: Ref, Fn::Sub, Fn::GetAtt, Fn::If,
-    Fn::Equals, Fn::Not (AWS::NoValue removes the property or list item)."""
+    Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition, Fn::Join (AWS::NoValue removes the property or list item)."""
     def walk(node: Any) -> Any:
         if isinstance(node, list):
             return [item for item in (walk(item) for item in node) if item is not _NO_VALUE]
@@ -196,6 +196,16 @@ def resolve(expression: Any, values: dict[str, Any], references: dict[str, Any],
                 return left == right
             if function == "Fn::Not":
                 return not walk(argument)[0]
+            if function == "Fn::And":
+                return all(walk(argument))
+            if function == "Fn::Or":
+                return any(walk(argument))
+            if function == "Condition":
+                return conditions[argument]
+            if function == "Fn::Join":
+                separator, items = argument
+                joined = walk(items)
+                return separator.join(str(item) for item in (joined if isinstance(joined, list) else [joined]))
             if function.startswith("Fn::"):
                 raise NotImplementedError(f"the emulator cannot resolve {function}: extend emulator/template.py")
         return {key: value for key, value in ((key, walk(value)) for key, value in node.items())

@@ -8,8 +8,8 @@ from typing import Any
 
 import boto3
 
-from emulator.stack import DEFAULT_ACCOUNT
-from emulator.template import NEKT_TEMPLATE_PATH, Template, iam_roles
+from emulator.stack import DEFAULT_ACCOUNT, placeholder_zip
+from emulator.template import NEKT_TEMPLATE_PATH, Template, iam_roles, resolve
 
 NEKT_ACCOUNT = "111111111111"
 EXTERNAL_ID = "nekt-demo-external-id"
@@ -43,6 +43,8 @@ class NektNetwork:
     private_route_table_id: str
     main_route_table_id: str
     accepter_role_arn: str
+    private_subnet_ids: list[str] = field(default_factory=list)
+    probe_function_arn: str = ""
 
     def stack_parameters(self, database_account: str = DEFAULT_ACCOUNT) -> dict[str, str]:
         cross_account = self.account_id != database_account
@@ -52,6 +54,7 @@ class NektNetwork:
             "NektVpcId": self.vpc_id,
             "NektAccepterRoleArn": self.accepter_role_arn if cross_account else "",
             "NektExternalId": EXTERNAL_ID if cross_account else "",
+            "NektProbeFunctionArn": self.probe_function_arn,
         }
 
 
@@ -69,17 +72,54 @@ def create_nekt_network(account_id: str = NEKT_ACCOUNT, region: str = "us-east-1
     private = ec2.create_route_table(VpcId=vpc_id, TagSpecifications=_tags("route-table", "nekt-rtb-private"))
     private_id = private["RouteTable"]["RouteTableId"]
     zones = [f"{region}a", f"{region}b"]
+    private_subnet_ids = []
     for index, zone in enumerate(zones):
         subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.100.{index}.0/24", AvailabilityZone=zone,
                                    TagSpecifications=_tags("subnet", f"nekt-private-{zone}"))["Subnet"]
         ec2.associate_route_table(RouteTableId=private_id, SubnetId=subnet["SubnetId"])
+        private_subnet_ids.append(subnet["SubnetId"])
     ec2.create_subnet(VpcId=vpc_id, CidrBlock=secondary_cidr, AvailabilityZone=zones[0],
                       TagSpecifications=_tags("subnet", "nekt-public"))
     role_arn = deploy_accepter_role(session.client("iam"), {
         "DatabaseAccountId": database_account, "DatabaseStackName": database_stack, "ExternalId": external_id,
         "NektVpcId": vpc_id, "NektRouteTableId": private_id, "AWS::AccountId": account_id, "AWS::Region": region})
     return NektNetwork(account_id, region, vpc_id, cidr, [cidr, secondary_cidr], private_id,
-                       main["RouteTableId"], role_arn)
+                       main["RouteTableId"], role_arn, private_subnet_ids)
+
+
+PROBE_PORTS = (5432, 3306, 1433, 1521)
+
+
+def create_probe(nekt: NektNetwork, database_account: str = DEFAULT_ACCOUNT) -> str:
+    """The Nekt account stack's probe (nekt-account/template.yaml ProbeFunction): its security group
+    (TCP out to the database ports of 10.0.0.0/8 only), and the function on the private subnets.
+    The stack runs its handler in process (Stack.deploy registers it); sets nekt.probe_function_arn."""
+    session = account_session(nekt.account_id, nekt.region)
+    ec2 = session.client("ec2")
+    group_id = ec2.create_security_group(
+        GroupName=f"nekt-peering-probe-{database_account}", VpcId=nekt.vpc_id,
+        Description="nekt-peering probe, TCP out to the database ports only")["GroupId"]
+    ec2.revoke_security_group_egress(GroupId=group_id, IpPermissions=[{"IpProtocol": "-1",
+                                                                       "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    ec2.authorize_security_group_egress(GroupId=group_id, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}
+        for port in PROBE_PORTS])
+    role_arn = session.client("iam").create_role(
+        RoleName=f"nekt-peering-probe-{database_account}",
+        AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}')["Role"]["Arn"]
+    nekt.probe_function_arn = session.client("lambda").create_function(
+        FunctionName=f"nekt-peering-probe-{database_account}", Runtime="python3.13", Role=role_arn,
+        Handler=Template(NEKT_TEMPLATE_PATH).functions()["ProbeFunction"],
+        Code={"ZipFile": placeholder_zip()}, Architectures=["arm64"], Timeout=15,
+        VpcConfig={"SubnetIds": nekt.private_subnet_ids, "SecurityGroupIds": [group_id]},
+    )["FunctionArn"]
+    # The stack's AccepterRoleInvokesTheProbe (Condition HasProbe): the accepter role may invoke this probe only.
+    invoke = Template(NEKT_TEMPLATE_PATH).resources["AccepterRoleInvokesTheProbe"]["Properties"]
+    session.client("iam").put_role_policy(
+        RoleName=nekt.accepter_role_arn.rsplit("/", 1)[-1], PolicyName=invoke["PolicyName"],
+        PolicyDocument=json.dumps(resolve(invoke["PolicyDocument"], {}, {"ProbeFunction.Arn": nekt.probe_function_arn},
+                                          {})))
+    return nekt.probe_function_arn
 
 
 def deploy_accepter_role(iam: Any, values: dict[str, str]) -> str:

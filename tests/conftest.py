@@ -16,6 +16,7 @@ import pytest
 from hypothesis import settings
 
 from emulator.apigateway import rest_event
+from emulator.databases import MariaDbServer, PostgresServer
 from emulator.lambda_runtime import LambdaContext, load_handler
 from emulator.stack import Stack
 from emulator.strict import StrictAws, acting_as
@@ -164,3 +165,28 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _FAULT_MATRIX:
         terminalreporter.write_line(
             f"fault matrix: {len(_FAULT_MATRIX)} scenarios, {sum(_FAULT_MATRIX)} leaked resources")
+
+
+# Real database servers on 127.0.0.1 (emulator/databases.py; `make databases` installs them), one of
+# each per test session: starting PostgreSQL costs seconds.
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_tls_only() -> Iterator[PostgresServer]:
+    server = PostgresServer(tls_only=True).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDbServer]:
+    server = MariaDbServer().start()
+    yield server
+    server.stop()

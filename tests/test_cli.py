@@ -63,8 +63,10 @@ def test_connect_follows_each_stage_and_shows_what_it_made(served: Served) -> No
     assert f"│ peering          │ {pcx}" in result.output
     assert result.output.count(f"→ {pcx}") == 4  # the routes, both sides
     assert f"tcp/5432 from {served.nekt.cidr}" in result.output
-    assert result.output.count("[ok]") == 6  # no DNS check: a private database needs no DNS option
+    # ingress, peering, 4 routes, network ACLs; no DNS check: a private database needs no DNS option
+    assert result.output.count("[ok]") == 7
     assert "not needed" in result.output
+    assert "network ACLs allow the database's port and the replies, both sides" in result.output
 
 
 def test_plan_prints_the_changes_and_changes_nothing(served: Served) -> None:
@@ -191,3 +193,17 @@ def test_a_connection_busy_with_another_request_is_refused_with_exit_1(served: S
     assert other.exit_code == 1
     assert "refused: connection orders-db is being connected with another request" in other.output
     assert disconnect.exit_code == 1 and "refused: connection orders-db is being connected" in disconnect.output
+
+
+def test_probe_rechecks_a_connected_connection_and_changes_nothing(served: Served) -> None:
+    refused = served.run("probe", "orders-db")
+    assert refused.exit_code == 1 and "no connection orders-db" in refused.output
+    assert served.run("connect", "--db", "orders-db", "--region", "us-east-2").exit_code == 0
+    before = served.state()
+
+    result = served.run("probe", "orders-db")
+
+    assert result.exit_code == 0
+    assert "✓ Check path (" in result.output and "REACHABLE: orders-db" in result.output
+    assert "path: configuration verified, path not probed" in result.output  # no probe in this stack
+    assert served.state() == before

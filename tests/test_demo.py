@@ -33,10 +33,17 @@ def test_demo_plans_connects_disconnects_and_leaves_both_accounts_as_they_were(
         assert re.search(rf"\d+\.\d\ds  ✓ {stage} \(\d+\.\d\ds\)", out), stage
     assert "CONNECTED: orders-db (orders-db." in out
     assert len(re.findall(r"│ route \((nekt|database)\)", out)) == 4
-    assert out.count("[ok]") == 6 and "FAILED" not in out  # no DNS check: the demo database is private
+    # The connect's 8 checks (the network ACLs and the probe among them; no DNS check: the demo database
+    # is private), then the probe command's 3.
+    assert out.count("[ok]") == 11 and "FAILED" not in out
+    assert "[ok] the probe in the Nekt VPC reached orders-db." in out
+    # The facts of the real PostgreSQL behind the emulated endpoint, in the connect's summary and the probe's.
+    assert out.count("│ DNS       │ 10.0.1.10 (inside the database VPC)") == 2
+    assert out.count("│ handshake │ PostgreSQL asks for SASL (SCRAM) without TLS") == 2
+    assert "REACHABLE: orders-db" in out
     assert "ec2 describe-vpc-peering-connections" in out
     assert "DISCONNECTED: orders-db" in out and out.count("  removed ") == 6
-    assert "Both accounts are back as they were before the connect" in out
+    assert "Both accounts are back as they were before the connect" in out and "network ACLs (never changed)" in out
 
 
 def test_keep_serves_the_connected_accounts_to_the_cli_and_to_the_sam_local_events(
@@ -51,6 +58,8 @@ def test_keep_serves_the_connected_accounts_to_the_cli_and_to_the_sam_local_even
         status = _nekt_peering("--endpoint-url", endpoint, "--region", "us-east-1", "status", "orders-db")
         assert status.returncode == 0, status.stdout + status.stderr
         assert "CONNECTED" in status.stdout and "DISCONNECTED" not in status.stdout
+        # status shows the probe's facts, from the connect's result
+        assert "│ handshake │ PostgreSQL asks for SASL (SCRAM) without TLS" in status.stdout
 
         # What `sam local invoke <Function> -e events/<name>.json --env-vars events/env.json` runs.
         for name, value in _sam_local_environment("DiscoverFunction", endpoint).items():

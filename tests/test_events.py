@@ -16,7 +16,7 @@ STAGE_ORDER = ["DiscoverFunction", "PreflightFunction", "RequestPeeringFunction"
                "AcceptPeeringFunction", "UpdateRoutesFunction", "AuthorizeIngressFunction",
                "EnableDnsResolutionFunction", "VerifyFunction",
                "RevokeIngressFunction", "DeleteRoutesFunction", "RestoreDnsResolutionFunction", "DeletePeeringFunction",
-               "FindConnectionFunction"]
+               "FindConnectionFunction", "CheckPathFunction"]
 
 
 def test_every_function_has_an_event_and_every_event_a_function() -> None:
@@ -61,3 +61,5 @@ def test_each_event_runs_through_its_handler_again_without_changing_anything(str
     assert results["DeletePeeringFunction"]["undone"] == recorded_rollback["undone"]
     # The disconnect example finds nothing the rolled-back connection still owns.
     assert results["FindConnectionFunction"]["plan"] == {"peering": None, "routes": [], "ingress": []}
+    # The re-check of the connected example finds everything in place (no probe in this stack).
+    assert results["CheckPathFunction"]["status"] == "REACHABLE" and results["CheckPathFunction"]["probe"] is None

@@ -1,5 +1,6 @@
 """Each function loads only its own stage: its handler module, imported in a fresh interpreter as
-Lambda imports it, brings in neither the API nor another family's stages, nor the X-Ray SDK."""
+Lambda imports it, brings in neither the API nor another family's stages, nor the X-Ray SDK. The
+Nekt account's probe, deployed without the layer, loads the standard library only."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ import sys
 
 import pytest
 
-from emulator.template import Template
+from emulator.template import NEKT_TEMPLATE_PATH, Template
 
 TEMPLATE = Template()
 FUNCTIONS = TEMPLATE.functions()
 API_ONLY = ("nekt_peering.api", "nekt_peering.connections", "aws_lambda_powertools.event_handler")
 STAGE_LOGIC = ("nekt_peering.discover", "nekt_peering.preflight", "nekt_peering.peering", "nekt_peering.routes",
-               "nekt_peering.ingress", "nekt_peering.dns", "nekt_peering.verify", "nekt_peering.rollback")
-NEVER = ("aws_xray_sdk", "pydantic")
+               "nekt_peering.ingress", "nekt_peering.dns", "nekt_peering.verify", "nekt_peering.rollback",
+               "nekt_peering.network_acls")
+NEVER = ("aws_xray_sdk", "pydantic", "nekt_peering.probe")
 
 
 def loaded_by(handler: str) -> set[str]:
@@ -56,3 +58,19 @@ def test_every_handler_is_in_an_entry_module_of_its_own_family() -> None:
     modules = {handler.rpartition(".")[0] for handler in FUNCTIONS.values()}
     assert all(module.startswith("nekt_peering.handlers.") for module in modules)
     assert "nekt_peering.handlers.stage" not in modules
+
+
+def test_the_probe_loads_the_standard_library_only() -> None:
+    """No layer in the Nekt account's stack: anything beyond the standard library would fail its cold start."""
+    nekt_account = Template(NEKT_TEMPLATE_PATH)
+    module, _, function = nekt_account.functions()["ProbeFunction"].rpartition(".")
+    probe = ("import importlib, json, sys; before = set(sys.modules); "
+             f"assert callable(getattr(importlib.import_module({module!r}), {function!r})); "
+             "print(json.dumps(sorted(set(sys.modules) - before)))")
+    code_dir = nekt_account.path.parent / nekt_account.resources["ProbeFunction"]["Properties"]["CodeUri"]
+    out = subprocess.run([sys.executable, "-S", "-c", probe], cwd=code_dir, capture_output=True, text=True,
+                         check=True, env={"PYTHONPATH": str(code_dir), "PATH": ""})
+    loaded = set(json.loads(out.stdout))
+
+    assert {name for name in loaded if name.split(".")[0] not in sys.stdlib_module_names} == {
+        "nekt_peering", "nekt_peering.probe"}

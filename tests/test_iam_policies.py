@@ -36,9 +36,10 @@ NEKT_SIDE = {"sts:AssumeRole"}  # the functions that work in the Nekt account th
 # Function -> (the modules its handler runs, the actions those modules call). An action must be called
 # by name in one of the modules (ec2:CreateTags: through TagSpecifications on create, or create_tags).
 FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
-    "DiscoverFunction": (("discover", "exclusive", "aws"), {
+    "DiscoverFunction": (("discover", "network_acls", "exclusive", "aws"), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
+        "ec2:DescribeNetworkAcls",
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeSubnets",
         "states:ListExecutions", "states:DescribeExecution", "servicequotas:GetServiceQuota", *NEKT_SIDE}),
     "PreflightFunction": (("preflight",), set()),
@@ -52,9 +53,10 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "ec2:AuthorizeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules", "ec2:CreateTags"}),
     "EnableDnsResolutionFunction": (("dns", "peering"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:ModifyVpcPeeringConnectionOptions"}),
-    "VerifyFunction": (("verify", "ingress", "peering", "aws"), {
+    # lambda:InvokeFunction: the probe, with the function's own role when Nekt is this account.
+    "VerifyFunction": (("verify", "network_acls", "ingress", "peering", "aws"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
-        *NEKT_SIDE}),
+        "ec2:DescribeNetworkAcls", "lambda:InvokeFunction", *NEKT_SIDE}),
     "RevokeIngressFunction": (("rollback", "ingress"), {
         "ec2:DescribeSecurityGroupRules", "ec2:RevokeSecurityGroupIngress"}),
     "DeleteRoutesFunction": (("rollback", "discover", "aws"), {
@@ -66,15 +68,22 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "FindConnectionFunction": (("rollback", "aws"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         *NEKT_SIDE}),
+    # The probe's re-check: Discover's reads, the ACLs, and the probe (own role when Nekt is this account).
+    "CheckPathFunction": (("discover", "network_acls", "verify", "aws"), {
+        "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
+        "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeRouteTables", "ec2:DescribeNetworkAcls",
+        "ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcPeeringConnections", "lambda:InvokeFunction",
+        *NEKT_SIDE}),
     "ApiFunction": (("api", "connections"), {
         "states:StartExecution", "states:ListExecutions", "states:DescribeExecution", "states:GetExecutionHistory"}),
 }
 
 # The Nekt-side calls of the stages above (through nekt_session), all the accepter role may do.
-ACCEPTER_ROLE = (("discover", "peering", "routes", "verify", "rollback"), {
+ACCEPTER_ROLE = (("discover", "network_acls", "peering", "routes", "verify", "rollback"), {
     "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
-    "ec2:DescribeVpcPeeringConnections", "ec2:AcceptVpcPeeringConnection", "ec2:CreateTags", "ec2:CreateRoute",
-    "ec2:DeleteRoute", "servicequotas:GetServiceQuota"})
+    "ec2:DescribeVpcPeeringConnections", "ec2:DescribeNetworkAcls", "ec2:AcceptVpcPeeringConnection",
+    "ec2:CreateTags", "ec2:CreateRoute", "ec2:DeleteRoute", "servicequotas:GetServiceQuota",
+    "lambda:InvokeFunction"})
 
 STATE_MACHINE_ACTIONS = {"lambda:InvokeFunction", "events:PutEvents", *UNSCOPABLE_WRITES}
 
@@ -104,8 +113,13 @@ def sam_statements(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def role_statements(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A role's inline policies, and the AWS::IAM::RolePolicy resources of the same template attached to it."""
     for policy in resource["Properties"].get("Policies", []):
         yield from policy["PolicyDocument"]["Statement"]
+    for attached in NEKT["Resources"].values():
+        if attached["Type"] == "AWS::IAM::RolePolicy" and attached["Properties"]["RoleName"] == {
+                "Ref": next(logical_id for logical_id, r in NEKT["Resources"].items() if r is resource)}:
+            yield from attached["Properties"]["PolicyDocument"]["Statement"]
 
 
 def all_roles() -> Iterator[tuple[str, list[dict[str, Any]]]]:
@@ -135,6 +149,8 @@ def called_in(action: str, modules: tuple[str, ...]) -> bool:
     source = "\n".join((PACKAGE / f"{module}.py").read_text() for module in modules)
     if action == "ec2:CreateTags" and "TagSpecifications" in source:
         return True
+    if action == "lambda:InvokeFunction":
+        return ".invoke(FunctionName=" in source
     return snake(action) in source
 
 
@@ -224,7 +240,8 @@ def test_state_machines_invoke_only_their_own_functions_and_put_only_their_event
         own = {expression["Fn::GetAtt"][0] if isinstance(expression["Fn::GetAtt"], list)
                else expression["Fn::GetAtt"].split(".")[0]
                for name, expression in resource["Properties"]["DefinitionSubstitutions"].items()
-               if name.endswith("FunctionArn")}
+               # NektProbeFunctionArn is a setting the stages read (a Ref), not a task of the machine
+               if name.endswith("FunctionArn") and "Fn::GetAtt" in expression}
         for statement in statements:
             if "lambda:InvokeFunction" in as_list(statement["Action"]):
                 invoked = {resource_arn["Fn::GetAtt"][0] if isinstance(resource_arn["Fn::GetAtt"], list)
@@ -246,3 +263,24 @@ def test_tags_only_with_the_products_keys(role: str) -> None:
         if "ec2:CreateTags" in as_list(statement["Action"]):
             keys = statement.get("Condition", {}).get("ForAllValues:StringEquals", {}).get("aws:TagKeys")
             assert keys is not None and set(as_list(keys)) <= PRODUCT_TAG_KEYS, f"{role}: {statement}"
+
+
+def test_the_probe_may_do_nothing_but_run_in_the_nekt_vpc_and_reach_database_ports() -> None:
+    """No policy of its own (SAM's VPC and log permissions only); its security group lets TCP out to the
+    database ports only, and only the accepter role may invoke it."""
+    probe = NEKT["Resources"]["ProbeFunction"]
+    assert "Policies" not in probe["Properties"] and "Role" not in probe["Properties"]
+    assert probe["Properties"]["Handler"] == "nekt_peering.probe.handler"
+    egress = NEKT["Resources"]["ProbeSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert {(rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) for rule in egress} == {
+        ("tcp", 5432, 5432), ("tcp", 3306, 3306), ("tcp", 1433, 1433), ("tcp", 1521, 1521)}
+    assert all(rule["CidrIp"] == {"Ref": "ProbeDatabaseCidr"} for rule in egress)
+    other = NEKT["Resources"]["ProbeOtherPortEgress"]["Properties"]
+    assert (other["IpProtocol"], other["FromPort"], other["ToPort"], other["CidrIp"]) == (
+        "tcp", {"Ref": "ProbeOtherPort"}, {"Ref": "ProbeOtherPort"}, {"Ref": "ProbeDatabaseCidr"})
+    invokes = [statement for statement in role_statements(accepter_role())
+               if "lambda:InvokeFunction" in as_list(statement["Action"])]
+    assert [statement["Resource"] for statement in invokes] == [{"Fn::GetAtt": ["ProbeFunction", "Arn"]}]
+    verify = [statement for statement in sam_statements(MAIN["Resources"]["VerifyFunction"])
+              if "lambda:InvokeFunction" in as_list(statement["Action"])]
+    assert [statement["Resource"] for statement in verify] == [{"Ref": "NektProbeFunctionArn"}]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from nekt_peering.errors import CidrOverlap, PeeringConflict, QuotaExceeded, RouteConflict
+from nekt_peering.errors import CidrOverlap, NetworkAclDenies, PeeringConflict, QuotaExceeded, RouteConflict
 from nekt_peering.preflight import plan
 
 DB_ACCOUNT, NEKT_ACCOUNT = "123456789012", "111111111111"
@@ -44,8 +44,27 @@ def peering(status: str, requester: str = "database", pcx_id: str = PCX, dns_on_
             "accepter": accepter_info, "tags": tags or {}}
 
 
+def acl_entry(number: int, egress: bool, action: str, cidr: str, ports: tuple[int, int] | None = None,
+              protocol: str = "6") -> dict[str, Any]:
+    return {"ruleNumber": number, "egress": egress, "protocol": protocol if ports else "-1", "action": action,
+            "cidr": cidr, "fromPort": ports[0] if ports else None, "toPort": ports[1] if ports else None}
+
+
+# A VPC's default network ACL, as AWS describes it: allow everything, then the final * rule.
+DEFAULT_ACL_ENTRIES = [acl_entry(100, egress, "allow", "0.0.0.0/0") for egress in (False, True)] + [
+    acl_entry(32767, egress, "deny", "0.0.0.0/0") for egress in (False, True)]
+DB_SUBNETS = {"subnet-0db000000000000a1": "10.0.1.0/24", "subnet-0db000000000000b2": "10.0.2.0/24"}
+NEKT_SUBNETS = {"subnet-0ec000000000000a1": "10.100.0.0/24", "subnet-0ec000000000000b2": "10.100.1.0/24"}
+
+
+def acl(acl_id: str, subnets: dict[str, str], entries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"networkAclId": acl_id, "subnetIds": sorted(subnets), "entries": entries}
+
+
 def facts(
     *,
+    database_acl_entries: list[dict[str, Any]] = DEFAULT_ACL_ENTRIES,
+    nekt_acl_entries: list[dict[str, Any]] = DEFAULT_ACL_ENTRIES,
     mode: str = "peering",
     db_cidrs: tuple[str, ...] = (DB_CIDR,),
     nekt_cidrs: tuple[str, ...] = (NEKT_CIDR, NEKT_PUBLIC_CIDR),
@@ -72,12 +91,16 @@ def facts(
             for table in DB_TABLES
         ],
         "securityGroupRules": list(rules),
+        "subnetIds": sorted(DB_SUBNETS), "subnetCidrs": sorted(DB_SUBNETS.values()),
+        "networkAcls": [acl("acl-0db0000000000000a", DB_SUBNETS, database_acl_entries)],
     }
     nekt = {
         "accountId": NEKT_ACCOUNT, "region": "us-east-1", "vpcId": NEKT_VPC, "cidrs": list(nekt_cidrs),
         "cidr": NEKT_CIDR,
         "routeTable": {"routeTableId": NEKT_TABLE,
                        "routes": [route(cidr, "local") for cidr in nekt_cidrs] + list(nekt_routes)},
+        "privateSubnetIds": sorted(NEKT_SUBNETS), "privateSubnetCidrs": sorted(NEKT_SUBNETS.values()),
+        "networkAcls": [acl("acl-0ec0000000000000a", NEKT_SUBNETS, nekt_acl_entries)],
     }
     return {
         "request": {"identifier": "orders-db", "region": "us-east-2", "mode": "auto", "connectionId": "orders",
@@ -401,3 +424,79 @@ def test_routes_and_rules_past_their_quota_are_refused() -> None:
         plan(facts(rules=full_group))
     with pytest.raises(QuotaExceeded, match="L-0EA8095F"):
         plan(facts(mode="public", rules=full_group))
+
+
+# --- network ACLs on the path (evaluated in rule order, both directions, both sides) ----------------
+
+
+def test_default_network_acls_allow_the_path() -> None:
+    assert plan(facts())["status"] == "PLANNED"
+
+
+def test_a_lower_numbered_inbound_deny_on_the_database_side_is_named_with_the_rule_to_add() -> None:
+    entries = [acl_entry(50, False, "deny", "10.100.0.0/16", (5432, 5432)), *DEFAULT_ACL_ENTRIES]
+
+    with pytest.raises(NetworkAclDenies) as refused:
+        plan(facts(database_acl_entries=entries))
+
+    message = str(refused.value)
+    assert "network ACL acl-0db0000000000000a (database side" in message
+    assert "denies inbound TCP 5432 from 10.100.0.0/24, 10.100.1.0/24" in message
+    assert "rule 50 (deny TCP 5432 from 10.100.0.0/16)" in message
+    assert "Add an inbound allow rule numbered below 50 for TCP 5432 from 10.100.0.0/24" in message
+    assert "Nothing was changed" in message
+
+
+def test_a_deny_after_the_allow_does_not_matter_rules_are_evaluated_in_order() -> None:
+    entries = [acl_entry(200, False, "deny", "0.0.0.0/0", (5432, 5432)), *DEFAULT_ACL_ENTRIES]
+
+    assert plan(facts(database_acl_entries=entries))["status"] == "PLANNED"
+
+
+def test_replies_to_ephemeral_ports_not_allowed_out_of_the_database_subnets() -> None:
+    """A custom ACL that lets the database's port in but only 32768-65535 out: Lambda's 1024-32767 are lost."""
+    entries = [acl_entry(100, False, "allow", "10.100.0.0/23", (5432, 5432)),
+               acl_entry(100, True, "allow", "10.100.0.0/23", (32768, 65535))]
+
+    with pytest.raises(NetworkAclDenies) as refused:
+        plan(facts(database_acl_entries=entries))
+
+    message = str(refused.value)
+    assert "denies outbound TCP 1024-65535 to 10.100.0.0/24, 10.100.1.0/24 (the database's replies)" in message
+    assert "no rule allows TCP 1024-32767 to 10.100.0.0/24" in message and "final * rule" in message
+
+
+def test_nekt_side_is_evaluated_too_outbound_to_the_database_and_replies_inbound() -> None:
+    entries = [acl_entry(100, True, "allow", "0.0.0.0/0"), acl_entry(90, False, "deny", "10.0.0.0/16")]
+
+    with pytest.raises(NetworkAclDenies) as refused:
+        plan(facts(nekt_acl_entries=entries))
+
+    message = str(refused.value)
+    assert "network ACL acl-0ec0000000000000a (nekt side" in message
+    assert "denies inbound TCP 1024-65535 from 10.0.1.0/24, 10.0.2.0/24 (the database's replies)" in message
+    assert "rule 90 (deny all traffic from 10.0.0.0/16)" in message
+
+
+def test_an_allow_for_part_of_the_nekt_subnets_leaves_the_rest_to_the_final_deny() -> None:
+    entries = [acl_entry(100, False, "allow", "10.100.0.0/24", (5432, 5432)),
+               acl_entry(100, True, "allow", "0.0.0.0/0")]
+
+    with pytest.raises(NetworkAclDenies, match=r"no rule allows TCP 5432 from 10.100.1.0/24"):
+        plan(facts(database_acl_entries=entries))
+
+
+def test_other_protocols_and_ports_do_not_match() -> None:
+    entries = [acl_entry(10, False, "deny", "0.0.0.0/0", (5433, 6000)),
+               acl_entry(20, False, "deny", "0.0.0.0/0", (5432, 5432), protocol="17"),
+               *DEFAULT_ACL_ENTRIES]
+
+    assert plan(facts(database_acl_entries=entries))["status"] == "PLANNED"
+
+
+def test_public_path_checks_the_database_side_against_the_nekt_public_ip_only() -> None:
+    entries = [acl_entry(100, False, "allow", "10.0.0.0/8"), acl_entry(100, True, "allow", "0.0.0.0/0")]
+    nekt_denies_all: list[dict[str, Any]] = []
+
+    with pytest.raises(NetworkAclDenies, match=f"inbound TCP 5432 from {NEKT_PUBLIC_IP}/32"):
+        plan(facts(mode="public", database_acl_entries=entries, nekt_acl_entries=nekt_denies_all))

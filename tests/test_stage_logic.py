@@ -117,7 +117,10 @@ def test_instance_facts_name_its_vpc_port_group_and_every_route_table_of_its_sub
     # Two explicitly associated tables plus the main one, which serves the third subnet.
     assert sorted(rt["routeTableId"] for rt in found["routeTables"]) == sorted(world.database.route_table_ids)
     assert world.database.main_route_table_id in {rt["routeTableId"] for rt in found["routeTables"]}
-    assert "subnetIds" not in found
+    assert sorted(found["subnetIds"]) == sorted(world.database.subnet_ids)
+    assert found["subnetCidrs"] == ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]
+    # No explicit ACL: every subnet is on the VPC's default one.
+    assert [sorted(acl["subnetIds"]) for acl in found["networkAcls"]] == [sorted(world.database.subnet_ids)]
 
 
 def test_aurora_cluster_is_found_as_a_cluster_with_its_own_endpoint_and_port(aws: None) -> None:

@@ -153,6 +153,28 @@ def disconnect(context: typer.Context,
     _finish(target, "disconnect", execution_arn)
 
 
+@app.command()
+def probe(context: typer.Context,
+          connection_id: Annotated[str, typer.Argument(help="The connection id.")]) -> None:
+    """Re-check a connected connection's path without changing anything: its resources, the network ACLs,
+    and the probe in the Nekt VPC reaching the database. Exit 1 when the path is broken."""
+    target = _target(context)
+    machines = target.deployment().machines
+    cid, execution_arn = _refusable(target, lambda: connections.start_check(machines, connection_id))
+    target.console.print(f"checking {cid}: {execution_arn}", soft_wrap=True)
+    described = render.follow(machines.sfn, execution_arn, target.console)
+    if described["status"] != "SUCCEEDED":
+        render.failure(target.console, described)
+        raise typer.Exit(1)
+    output = json.loads(described["output"])
+    target.console.print(f"\n[bold green]{output['status']}[/bold green]: {cid}")
+    for check in output["checks"]:
+        target.console.print(f"  [[green]ok[/green]] {check['check']}")
+    target.console.print(f"  [bold]path[/bold]: {output['path']}", soft_wrap=True)
+    if output.get("probe"):
+        render.probe_facts(target.console, output["probe"])
+
+
 def _request(db: str, region: str | None, mode: Mode, connection_id: str | None, dry_run: bool) -> dict[str, Any]:
     database = {"identifier": db} | ({"region": region} if region else {})
     body: dict[str, Any] = {"database": database, "mode": mode.value, "dryRun": dry_run}

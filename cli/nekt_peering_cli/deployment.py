@@ -76,5 +76,5 @@ def find(stack: str, profile: str | None, region: str | None, endpoint_url: str 
     if missing:
         raise Unusable(f"{where} has no output {', '.join(missing)}: is it a nekt-peering stack, fully deployed?")
     machines = Machines(client("stepfunctions"), outputs["ConnectStateMachineArn"],
-                        outputs["DisconnectStateMachineArn"])
+                        outputs["DisconnectStateMachineArn"], outputs.get("CheckPathStateMachineArn", ""))
     return Deployment(stack, session.region_name, outputs, machines)

@@ -114,6 +114,26 @@ def connected(console: Console, result: dict[str, Any]) -> None:
     for check in result["checks"]:
         mark = "[green]ok[/green]" if check["ok"] else "[red]FAILED[/red]"
         console.print(f"  [{mark}] {check['check']}")
+    console.print(f"  [bold]path[/bold]: {result.get('path') or 'not probed'}", soft_wrap=True)
+    if result.get("probe"):
+        probe_facts(console, result["probe"])
+
+
+def probe_facts(console: Console, facts: dict[str, Any]) -> None:
+    """What the probe in the Nekt VPC saw: resolution, TCP, the server's answer."""
+    table = Table("Probe", "Fact", title=f"from the Nekt VPC to {facts['host']}:{facts['port']} ({facts['engine']})",
+                  title_justify="left")
+    resolved = ", ".join(f"{a['address']} ({'inside' if a['insideDatabaseVpc'] else 'outside'} the database VPC)"
+                         for a in facts.get("addresses", [])) or "nothing"
+    table.add_row("DNS", resolved)
+    if "tcpConnectMs" in facts:
+        table.add_row("TCP", f"connected to {facts['connectedTo']}:{facts['port']} in {facts['tcpConnectMs']} ms")
+    handshake = facts.get("handshake")
+    if handshake:
+        table.add_row("handshake", handshake.get("summary") or handshake.get("note", ""))
+    if facts.get("failedStage"):
+        table.add_row(f"[red]failed: {facts['failedStage']}[/red]", facts.get("detail", ""))
+    console.print(table)
 
 
 def planned(console: Console, plan: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@
     GET    /connections        recent connections, newest first, paginated
     GET    /connections/{id}   a connection's status, current stage, output or error
     DELETE /connections/{id}   start a disconnect
+    POST   /connections/{id}/probe  re-check a connected connection's path, changing nothing
 
 What a connection is, and how one is started or stopped, is nekt_peering.connections (shared
 with the `nekt-peering` CLI); this module is HTTP: bodies, paths, query strings, status codes.
@@ -98,7 +99,8 @@ def _region() -> str:
 
 def _machines() -> Machines:
     return Machines(client(new_session(region_name=_region()), "stepfunctions"),
-                    os.environ["CONNECT_STATE_MACHINE_ARN"], os.environ["DISCONNECT_STATE_MACHINE_ARN"])
+                    os.environ["CONNECT_STATE_MACHINE_ARN"], os.environ["DISCONNECT_STATE_MACHINE_ARN"],
+                    os.environ.get("CHECK_PATH_STATE_MACHINE_ARN", ""))
 
 
 def _links(connection_id: str, execution_arn: str | None = None) -> dict[str, str]:
@@ -172,3 +174,17 @@ def _offset(token: str | None) -> int:
 def start_disconnect(connection_id: str) -> Response[str]:
     cid, execution_arn = connections.start_disconnect(_machines(), connection_id)
     return _accepted(cid, execution_arn, "DISCONNECTING")
+
+
+# The check takes seconds (Discover's reads, the probe's 3 s stages): answered in the response when it
+# finishes within this, well inside API Gateway's 29 s; else 202 and the execution to follow.
+PROBE_WAIT_SECONDS = 20.0
+
+
+@app.post("/connections/<connection_id>/probe")
+def probe_connection(connection_id: str) -> Response[str]:
+    machines = _machines()
+    cid, execution_arn = connections.start_check(machines, connection_id)
+    answer = connections.check_result(machines, execution_arn, PROBE_WAIT_SECONDS)
+    return _json(202 if answer["status"] == "RUNNING" else 200,
+                 {"connectionId": cid, **answer, "links": _links(cid, execution_arn)})

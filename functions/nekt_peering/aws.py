@@ -18,6 +18,7 @@ from nekt_peering.model import Settings
 if TYPE_CHECKING:  # the stubs are for mypy only: nothing of them is deployed
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ec2.type_defs import TagTypeDef
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_rds import RDSClient
     from mypy_boto3_service_quotas import ServiceQuotasClient
     from mypy_boto3_stepfunctions import SFNClient
@@ -50,6 +51,8 @@ def new_session(**arguments: Any) -> boto3.Session:
 
 @overload
 def client(session: boto3.Session, service: Literal["ec2"]) -> EC2Client: ...
+@overload
+def client(session: boto3.Session, service: Literal["lambda"]) -> LambdaClient: ...
 @overload
 def client(session: boto3.Session, service: Literal["rds"]) -> RDSClient: ...
 @overload

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -104,6 +105,7 @@ class Machines:
     sfn: SFNClient
     connect: str
     disconnect: str
+    check_path: str = ""
     described: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def executions(self, machine: str, status: str | None = None) -> list[dict[str, Any]]:
@@ -298,3 +300,37 @@ def start_disconnect(machines: Machines, connection_id: str) -> tuple[str, str]:
     else:  # only disconnects so far: the same place again
         execution_input = machines.input_of(executions[0]["executionArn"]) or execution_input
     return cid, machines.start(machines.disconnect, cid, execution_input)
+
+
+def start_check(machines: Machines, connection_id: str) -> tuple[str, str]:
+    """(connection id, execution ARN) of a re-check of a CONNECTED connection's path, which changes nothing."""
+    cid, executions = known_connection(machines, connection_id)
+    if not machines.check_path:
+        raise Refused(409, "this stack has no check-path state machine: update it to this version")
+    current = connection(machines, cid, executions)
+    if current["status"] != "CONNECTED":
+        raise Refused(409, f"connection {cid} is {current['status']}, not CONNECTED: only a connected connection's "
+                           "path can be checked", connectionId=cid, executionArn=current["executionArn"])
+    # The connect's database and mode: a publicly accessible database connected by peering is checked so.
+    check_input = {key: current["input"][key] for key in ("database", "mode") if key in current["input"]}
+    return cid, machines.start(machines.check_path, cid, {**check_input, "connectionId": cid})
+
+
+def check_result(machines: Machines, execution_arn: str, wait_seconds: float) -> dict[str, Any]:
+    """The check's answer once it has finished (waiting at most wait_seconds): REACHABLE with the probe's
+    facts, or the error that names what broke; RUNNING when it is not done yet."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        described = machines.sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING" or time.monotonic() >= deadline:
+            break
+        time.sleep(0.25)
+    answer: dict[str, Any] = {"executionArn": execution_arn, "status": "RUNNING"}
+    if described["status"] == "SUCCEEDED":
+        answer |= {"status": "REACHABLE", "output": json.loads(described.get("output") or "null")}
+    elif described["status"] != "RUNNING":
+        cause = described.get("cause")
+        answer |= {"status": "UNREACHABLE" if described.get("error") in ("Unreachable", "NetworkAclDenies")
+                   else "FAILED", "error": described.get("error") or described["status"],
+                   "cause": None if cause is None else cause_message(cause)}
+    return answer

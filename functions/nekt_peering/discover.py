@@ -21,6 +21,7 @@ from nekt_peering.errors import (
     VpcDnsDisabled,
 )
 from nekt_peering.model import ConnectRequest, Settings
+from nekt_peering.network_acls import read_network_acls
 from nekt_peering.quotas import (
     ACTIVE_PEERINGS_PER_VPC,
     OUTSTANDING_REQUESTS,
@@ -223,15 +224,24 @@ def discover_database(
             f"Nothing was changed. Deploy this workflow in account {vpc['OwnerId']}, or ask Nekt support for a call"
         )
     route_tables = _route_tables(ec2, vpc_id)
-    database_route_tables = sorted({_route_table_of(subnet, route_tables) for subnet in database.pop("subnetIds")})
+    subnet_ids = database["subnetIds"]
+    database_route_tables = sorted({_route_table_of(subnet, route_tables) for subnet in subnet_ids})
     return cast("DatabaseFacts", {
         **database,
         "accountId": account_id,
         "region": region,
         "cidrs": _associated_cidrs(vpc),
+        "subnetCidrs": _subnet_cidrs(ec2, subnet_ids),
+        "networkAcls": read_network_acls(ec2, subnet_ids),
         "routeTables": [_route_table_facts(route_tables[rt]) for rt in database_route_tables],
         "securityGroupRules": _ingress_rules(ec2, database["securityGroupIds"][0]),
     })
+
+
+def _subnet_cidrs(ec2: EC2Client, subnet_ids: list[str]) -> list[str]:
+    """Where the database's addresses can be: the IPv4 CIDRs of its subnet group's subnets."""
+    subnets = ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"] if subnet_ids else []
+    return sorted({subnet["CidrBlock"] for subnet in subnets})
 
 
 def _describe_instance(rds: RDSClient, identifier: str) -> dict[str, Any] | None:
@@ -305,8 +315,9 @@ def discover_nekt(ec2: EC2Client, settings: Settings) -> NektFacts:
         ) from None
     route_tables = _route_tables(ec2, settings.nekt_vpc_id)
     route_table = _nekt_private_route_table(route_tables, settings, where)
-    private_subnets = [subnet["CidrBlock"] for subnet in _subnets(ec2, settings.nekt_vpc_id)
-                       if _route_table_of(subnet["SubnetId"], route_tables) == route_table["RouteTableId"]]
+    private = [subnet for subnet in _subnets(ec2, settings.nekt_vpc_id)
+               if _route_table_of(subnet["SubnetId"], route_tables) == route_table["RouteTableId"]]
+    private_subnets = [subnet["CidrBlock"] for subnet in private]
     cidrs = _associated_cidrs(vpc)
     containing = sorted({cidr for cidr in cidrs for subnet in private_subnets
                          if ipaddress.IPv4Network(subnet).subnet_of(ipaddress.IPv4Network(cidr))})
@@ -324,6 +335,9 @@ def discover_nekt(ec2: EC2Client, settings: Settings) -> NektFacts:
         "cidrs": cidrs,
         "cidr": containing[0],
         "routeTable": _route_table_facts(route_table),
+        "privateSubnetIds": sorted(subnet["SubnetId"] for subnet in private),
+        "privateSubnetCidrs": sorted(private_subnets),
+        "networkAcls": read_network_acls(ec2, [subnet["SubnetId"] for subnet in private]),
     }
 
 

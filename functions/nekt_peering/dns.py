@@ -8,6 +8,7 @@ and says why.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from nekt_peering.discover import peering_facts
@@ -20,12 +21,12 @@ if TYPE_CHECKING:
     from nekt_peering.shapes import DnsResolution, PeeringSide
 
 
-def needed(facts: dict[str, Any]) -> bool:
+def needed(facts: Mapping[str, Any]) -> bool:
     """Whether the connection needs AllowDnsResolutionFromRemoteVpc on the database's side."""
     return facts["mode"] == "peering" and bool(facts["database"].get("publiclyAccessible"))
 
 
-def why(facts: dict[str, Any]) -> str:
+def why(facts: Mapping[str, Any]) -> str:
     name = facts["database"].get("identifier", "the database")
     if needed(facts):
         return (f"{name} is publicly accessible: from the Nekt VPC its endpoint resolves to its private address only "
@@ -34,7 +35,7 @@ def why(facts: dict[str, Any]) -> str:
             "peering's DNS resolution option would change nothing")
 
 
-def enable_dns_resolution(ec2: EC2Client, facts: dict[str, Any], peering_id: str) -> DnsResolution:
+def enable_dns_resolution(ec2: EC2Client, facts: Mapping[str, Any], peering_id: str) -> DnsResolution:
     """Turn on AllowDnsResolutionFromRemoteVpc on the database's side (AWS allows it once active), if needed."""
     if not needed(facts):
         return {"needed": False, "enabled": False, "changed": False, "reason": why(facts)}

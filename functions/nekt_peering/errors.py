@@ -84,6 +84,16 @@ class VerificationFailed(ConnectError):
     """After all changes, the live state does not match what the connection needs."""
 
 
+class NetworkAclDenies(ConnectError):
+    """A network ACL of the database's subnets or of Nekt's private subnets denies the database's port
+    or the replies: the cause names the ACL, the rule and the direction, and the rule to add."""
+
+
+class Unreachable(ConnectError):
+    """The probe in the Nekt VPC could not reach the database: the cause names the stage that failed
+    (DNS, TCP timeout, TCP refused, handshake) and the facts it saw."""
+
+
 class ConnectionBusy(ConnectError):
     """Another execution is connecting the same connection id right now."""
 
@@ -133,6 +143,12 @@ WHAT_TO_DO: dict[str, str] = {
                       "that region pair.",
     "AccessDenied": "Grant the call to the role named, or fix the role's trust policy / `NektExternalId`.",
     "VerificationFailed": "Start again; if it repeats, look for changes made outside the workflow.",
+    "NetworkAclDenies": "Add the allow rule the cause names to that network ACL (or change the rule that denies), "
+                        "then start again; the workflow never changes a network ACL.",
+    "Unreachable": "By the failed stage: DNS, check the peering's DNS resolution option and the endpoint; TCP "
+                   "timeout, a network ACL, route or security group drops the traffic; TCP refused, the database "
+                   "listens on another port; handshake, the server is not the expected engine. Fix it, then start "
+                   "again.",
     "ConnectionBusy": "Follow that execution; start again once it has finished if it fails.",
     "RollbackFailed": "Remove what is listed by hand (everything the workflow creates is tagged "
                       "`nekt:connection-id`), or fix the cause (often a missing permission) and start the "

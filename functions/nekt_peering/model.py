@@ -47,6 +47,8 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
 _VPC = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _ROUTE_TABLE = re.compile(r"^rtb-[0-9a-f]{8,17}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}):role/[\w+=,.@/-]{1,512}$", re.ASCII)
+_FUNCTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:lambda:([a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}):([0-9]{12}):function:[\w-]{1,64}$", re.ASCII)
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
 # A VPC CIDR block is /16 to /28: AWS refuses any other, so nothing wider can be a VPC's.
 VPC_PREFIX_LENGTHS = range(16, 29)
@@ -129,6 +131,7 @@ class Settings:
     nekt_public_ip: str
     poll_interval_seconds: int
     max_polls: int
+    nekt_probe_function_arn: str = ""
 
     @property
     def nekt_public_cidr(self) -> str:
@@ -157,6 +160,14 @@ class Settings:
         if role and not text["nektExternalId"]:
             raise InvalidSettings("setting NektExternalId is empty while NektAccepterRoleArn is set: redeploy with "
                                   "the external id the accepter role's trust policy requires")
+        _require(text, "nektProbeFunctionArn", _FUNCTION_ARN, "empty or the ARN of the Nekt account stack's probe "
+                 "function", optional=True)
+        probe = _FUNCTION_ARN.match(text["nektProbeFunctionArn"])
+        if probe and (probe.group(2), probe.group(1)) != (text["nektAccountId"], text["nektRegion"]):
+            raise InvalidSettings(f"setting NektProbeFunctionArn is a function of account {probe.group(2)}, region "
+                                  f"{probe.group(1)}, not of the Nekt VPC's ({text['nektAccountId']}, "
+                                  f"{text['nektRegion']}): redeploy with the ProbeFunctionArn output of the Nekt "
+                                  "account stack")
         try:
             public_ip = ipaddress.IPv4Address(text["nektPublicIp"])
         except ValueError:
@@ -175,6 +186,7 @@ class Settings:
             nekt_public_ip=str(public_ip),
             poll_interval_seconds=_integer(text, "pollIntervalSeconds", 0, 3600),
             max_polls=_integer(text, "maxPolls", 1, 10000),
+            nekt_probe_function_arn=text["nektProbeFunctionArn"],
         )
 
     def to_dict(self) -> SettingsData:
@@ -189,6 +201,7 @@ class Settings:
 _SETTING_NAMES = (
     "stackAccountId", "stackRegion", "nektAccountId", "nektRegion", "nektVpcId", "nektRouteTableId",
     "nektAccepterRoleArn", "nektExternalId", "nektPublicIp", "pollIntervalSeconds", "maxPolls",
+    "nektProbeFunctionArn",
 )
 
 
@@ -280,6 +293,8 @@ STAGE_EVENT_SCHEMA: dict[str, Any] = {
                 "securityGroupIds": {"type": "array", "maxItems": 5, "items": _id("sg")},
                 "cidrs": {"type": "array", "minItems": 1, "maxItems": 5, "items": _VPC_CIDR},
                 "routeTables": {"type": "array", "maxItems": 200, "items": _ROUTE_TABLE_FACTS},
+                "subnetIds": {"type": "array", "maxItems": 200, "items": _id("subnet")},
+                "subnetCidrs": {"type": "array", "maxItems": 200, "items": _VPC_CIDR},
             }},
             "nekt": {"type": ["object", "null"], "required": ["vpcId"], "properties": {
                 "accountId": _ACCOUNT_ID,
@@ -288,6 +303,8 @@ STAGE_EVENT_SCHEMA: dict[str, Any] = {
                 "cidr": _VPC_CIDR,
                 "cidrs": {"type": "array", "minItems": 1, "maxItems": 5, "items": _VPC_CIDR},
                 "routeTable": _ROUTE_TABLE_FACTS,
+                "privateSubnetIds": {"type": "array", "maxItems": 200, "items": _id("subnet")},
+                "privateSubnetCidrs": {"type": "array", "maxItems": 200, "items": _VPC_CIDR},
             }},
         }},
         "plan": {"type": "object", "properties": {

@@ -13,6 +13,7 @@ from nekt_peering import dns
 from nekt_peering.discover import allows_tcp_port_from
 from nekt_peering.errors import CidrOverlap, PeeringConflict, RouteConflict
 from nekt_peering.model import CONNECTION_TAG_KEY, Settings
+from nekt_peering.network_acls import check_network_acls, path_denials
 from nekt_peering.quotas import (
     ACTIVE_PEERINGS_PER_VPC,
     OUTSTANDING_REQUESTS,
@@ -38,7 +39,7 @@ NEKT_SIDE: Side = "nekt"
 
 
 
-def plan(facts: dict[str, Any]) -> Plan:
+def plan(facts: Mapping[str, Any]) -> Plan:
     database, nekt, request = facts["database"], facts["nekt"], facts["request"]
     if facts["mode"] == "public":
         cidr = Settings.from_dict(facts["settings"]).nekt_public_cidr
@@ -55,6 +56,8 @@ def plan(facts: dict[str, Any]) -> Plan:
             planned_route(route_table, cidr, DATABASE_SIDE, pcx) for route_table in database["routeTables"]
         ]
     ingress = planned_ingress(database, cidr)
+    check_network_acls(path_denials(facts, database["networkAcls"], nekt["networkAcls"] if nekt else []),
+                       "Nothing was changed")
     check_quotas(facts, peering, routes, ingress)
     return {
         "status": "PLANNED",
@@ -192,7 +195,7 @@ def planned_ingress(database: dict[str, Any], cidr: str) -> PlannedIngress:
 
 
 def changes(
-    facts: dict[str, Any], peering: ReusedPeering | None, routes: list[PlannedRoute], ingress: PlannedIngress
+    facts: Mapping[str, Any], peering: ReusedPeering | None, routes: list[PlannedRoute], ingress: PlannedIngress
 ) -> list[Change]:
     """Every change the run would make, in order, in words a person can check."""
     database, nekt = facts["database"], facts["nekt"]

@@ -45,6 +45,7 @@ class SettingsData(TypedDict):
     nektPublicIp: str
     pollIntervalSeconds: int
     maxPolls: int
+    nektProbeFunctionArn: str  # "" when the Nekt account stack has no probe
 
 
 class RouteFacts(TypedDict):
@@ -71,6 +72,24 @@ class RuleFacts(TypedDict):
     groupId: NotRequired[str]  # the disconnect's: the group of each rule it found by tag
 
 
+class NetworkAclEntry(TypedDict):
+    """An IPv4 entry of a network ACL as network_acls.read_network_acls reads it."""
+
+    ruleNumber: int
+    egress: bool
+    protocol: str  # "6" TCP, "-1" all, ... as AWS gives it
+    action: str  # "allow" or "deny"
+    cidr: str
+    fromPort: int | None
+    toPort: int | None
+
+
+class NetworkAcl(TypedDict):
+    networkAclId: str
+    subnetIds: list[str]  # those of the subnets on the path it applies to
+    entries: list[NetworkAclEntry]
+
+
 class DatabaseFacts(TypedDict):
     identifier: str
     kind: Literal["instance", "cluster"]
@@ -87,6 +106,9 @@ class DatabaseFacts(TypedDict):
     cidrs: list[str]
     routeTables: list[RouteTableFacts]
     securityGroupRules: list[RuleFacts]
+    subnetIds: list[str]  # its subnet group's
+    subnetCidrs: list[str]  # where its addresses can be
+    networkAcls: list[NetworkAcl]  # of its subnets, as Discover read them (Verify reads them again)
 
 
 class NektFacts(TypedDict):
@@ -96,6 +118,9 @@ class NektFacts(TypedDict):
     cidrs: list[str]
     cidr: str  # the one CIDR of nekt-vpc that holds Nekt's private subnets
     routeTable: RouteTableFacts
+    privateSubnetIds: list[str]  # the subnets the private route table serves: where Nekt connects from
+    privateSubnetCidrs: list[str]
+    networkAcls: list[NetworkAcl]  # of those subnets
 
 
 class VpcInfo(TypedDict):
@@ -248,6 +273,45 @@ class Check(TypedDict):
     detail: str
 
 
+class ProbeAddress(TypedDict):
+    address: str
+    insideDatabaseVpc: bool | None  # None when the probe was given no CIDRs
+
+
+class ServerError(TypedDict, total=False):
+    severity: str  # PostgreSQL's
+    code: str | int  # SQLSTATE (PostgreSQL) or error number (MySQL)
+    message: str
+
+
+class Handshake(TypedDict):
+    """The server's first answer in its own protocol, as nekt_peering.probe reads it."""
+
+    protocol: Literal["postgresql", "mysql", "sqlserver"] | None  # None: TCP only
+    summary: NotRequired[str]
+    note: NotRequired[str]  # why TCP only
+    tls: NotRequired[bool]
+    authentication: NotRequired[str]
+    serverError: NotRequired[ServerError]
+    protocolVersion: NotRequired[int]
+    serverVersion: NotRequired[str]
+
+
+class ProbeFacts(TypedDict):
+    """The probe's answer (nekt_peering.probe.probe), as Verify and the check-path stage pass it on."""
+
+    host: str
+    port: int
+    engine: str
+    reachable: bool
+    failedStage: str | None  # DNS, TCP timeout, TCP refused, TCP, handshake
+    detail: str
+    addresses: list[ProbeAddress]
+    connectedTo: NotRequired[str]
+    tcpConnectMs: NotRequired[float]
+    handshake: NotRequired[Handshake]
+
+
 class Connected(TypedDict):
     """Verify's result: the connect's output."""
 
@@ -260,6 +324,20 @@ class Connected(TypedDict):
     ingress: IngressRecord
     dnsResolution: DnsResolution | None
     checks: list[Check]
+    probe: ProbeFacts | None  # None: the probe is not deployed, or the path is public
+    path: str  # the probe's detail, or why the path was not probed
+
+
+class Reachable(TypedDict):
+    """The check-path stage's result: the check-path machine's output."""
+
+    status: Literal["REACHABLE"]
+    mode: Mode
+    connectionId: str
+    database: PlanDatabase
+    checks: list[Check]
+    probe: ProbeFacts | None
+    path: str
 
 
 class RollbackProgress(TypedDict):

@@ -1,23 +1,31 @@
-"""Stage 11, Verify: re-read the live state and prove the connection is complete."""
+"""Stage 11, Verify: re-read the live state and prove the connection is complete, then prove the path:
+network ACLs evaluated on both sides, and a handshake from the probe in the Nekt VPC when deployed."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+from typing import TYPE_CHECKING, Any, cast
 
 from nekt_peering import dns
 from nekt_peering.discover import peering_facts, route_target
-from nekt_peering.errors import VerificationFailed
+from nekt_peering.errors import Unreachable, VerificationFailed
 from nekt_peering.ingress import find_rule
+from nekt_peering.network_acls import check_network_acls, path_denials, read_network_acls
 from nekt_peering.peering import describe_peering
-from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE
+from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE, plan
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_lambda import LambdaClient
 
-    from nekt_peering.shapes import Check, Connected, PeeringSide
+    from nekt_peering.shapes import Check, Connected, DatabaseFacts, Facts, PeeringSide, ProbeFacts, Reachable
+
+PATH_NOT_PROBED = "configuration verified, path not probed"
 
 
-def verify(database_ec2: EC2Client, nekt_ec2: EC2Client | None, state: dict[str, Any]) -> Connected:
+def verify(database_ec2: EC2Client, nekt_ec2: EC2Client | None, state: dict[str, Any],
+           nekt_lambda: LambdaClient | None = None, probe_function_arn: str = "") -> Connected:
+    """`nekt_lambda` (the accepter role's Lambda client) and `probe_function_arn` when the probe is deployed."""
     plan, ingress = state["plan"], state["ingress"]
     checks = [_check_ingress(database_ec2, ingress)]
     peering_id = None
@@ -39,6 +47,12 @@ def verify(database_ec2: EC2Client, nekt_ec2: EC2Client | None, state: dict[str,
             "the connection is incomplete: " + "; ".join(f"{c['check']}: {c['detail']}" for c in failed)
             + ". Run the workflow again to repair it; if this repeats, check for changes made outside it"
         )
+    checks.append(check_live_network_acls(database_ec2, nekt_ec2, state["discovery"],
+                                          "Verify read the ACLs after the changes"))
+    probe = None
+    if nekt_lambda is not None and probe_function_arn and plan["mode"] == "peering":
+        probe = run_probe(nekt_lambda, probe_function_arn, state["discovery"]["database"])
+        checks.append(_check(f"the probe in the Nekt VPC reached {probe['host']}:{probe['port']}", True, ""))
     return {
         "status": "CONNECTED",
         "mode": plan["mode"],
@@ -49,7 +63,40 @@ def verify(database_ec2: EC2Client, nekt_ec2: EC2Client | None, state: dict[str,
         "ingress": ingress,
         "dnsResolution": state.get("dnsResolution"),
         "checks": checks,
+        "probe": probe,
+        "path": probe["detail"] if probe else PATH_NOT_PROBED + (
+            " (the probe checks the peering path only)" if plan["mode"] == "public" else ""),
     }
+
+
+def check_live_network_acls(database_ec2: EC2Client, nekt_ec2: EC2Client | None, facts: Facts,
+                            consequence: str) -> Check:
+    """The ACLs of the database's subnets and Nekt's private subnets, read now, evaluated on the path."""
+    database_acls = read_network_acls(database_ec2, facts["database"]["subnetIds"])
+    nekt = facts["nekt"]
+    nekt_acls = read_network_acls(nekt_ec2, nekt["privateSubnetIds"]) \
+        if facts["mode"] == "peering" and nekt is not None and nekt_ec2 is not None else []
+    return check_network_acls(path_denials(facts, database_acls, nekt_acls), consequence)
+
+
+def run_probe(nekt_lambda: LambdaClient, function_arn: str, database: DatabaseFacts) -> ProbeFacts:
+    """Invoke the probe (nekt_peering.probe) in the Nekt account; its facts, or Unreachable naming the stage."""
+    request = {"host": database["endpoint"], "port": database["port"], "engine": database["engine"] or "unknown",
+               "cidrs": database["cidrs"]}
+    answer = nekt_lambda.invoke(FunctionName=function_arn, InvocationType="RequestResponse",
+                                Payload=json.dumps(request).encode())
+    facts: dict[str, Any] = json.loads(answer["Payload"].read() or b"null")
+    if answer.get("FunctionError"):
+        error = facts or {}
+        raise VerificationFailed(
+            f"the probe {function_arn} failed: {error.get('errorType')}: {error.get('errorMessage')}. Look at its "
+            "log in the Nekt account and redeploy the Nekt account stack if it is not the released probe")
+    if not facts.get("reachable"):
+        seen = ", ".join(f"{a['address']} ({'inside' if a['insideDatabaseVpc'] else 'outside'} the database VPC)"
+                         for a in facts.get("addresses", [])) or "no address"
+        raise Unreachable(f"from the Nekt VPC, {request['host']}:{request['port']} failed at stage "
+                          f"{facts.get('failedStage')}: {facts.get('detail')}. Resolved to: {seen}")
+    return cast("ProbeFacts", facts)  # the answer nekt_peering.probe.probe makes
 
 
 def _check(name: str, ok: bool, problem: str) -> Check:
@@ -82,3 +129,32 @@ def _check_route(route_table: dict[str, Any], route: dict[str, Any], peering_id:
     if route_target(live) != peering_id:
         return _check(name, False, f"it goes to {route_target(live)}")
     return _check(name, live.get("State") == "active", f"the route is {live.get('State')!r}")
+
+
+def check_path(facts: Facts, nekt_lambda: LambdaClient | None, probe_function_arn: str) -> Reachable:
+    """The stand-alone re-check of a connection, from facts Discover has just read: the plan must have
+    nothing left to do (else something was removed: VerificationFailed), the network ACLs must allow
+    the path (Preflight's evaluation, NetworkAclDenies), and the probe must reach the database."""
+    planned = plan(facts)
+    if planned["changes"]:
+        raise VerificationFailed(
+            "the connection is incomplete: " + "; ".join(change["summary"] for change in planned["changes"])
+            + " is still to be done. Nothing was changed: connect again to repair it")
+    checks: list[Check] = [{"check": "every peering, route, rule and option of the connection is in place", "ok": True,
+               "detail": "ok"},
+              {"check": "network ACLs allow the database's port and the replies, both sides", "ok": True,
+               "detail": "ok"}]
+    probe = None
+    if nekt_lambda is not None and probe_function_arn and facts["mode"] == "peering":
+        probe = run_probe(nekt_lambda, probe_function_arn, facts["database"])
+        checks.append(_check(f"the probe in the Nekt VPC reached {probe['host']}:{probe['port']}", True, ""))
+    return {
+        "status": "REACHABLE",
+        "mode": facts["mode"],
+        "connectionId": facts["request"]["connectionId"],
+        "database": planned["database"],
+        "checks": checks,
+        "probe": probe,
+        "path": probe["detail"] if probe else PATH_NOT_PROBED + (
+            " (the probe checks the peering path only)" if facts["mode"] == "public" else ""),
+    }

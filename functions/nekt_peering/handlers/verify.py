@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nekt_peering.handlers.stage import Event, database_ec2, nekt_ec2, stage
+from nekt_peering.aws import client, nekt_session
+from nekt_peering.handlers.stage import Event, database_ec2, stage
+from nekt_peering.model import Settings
 from nekt_peering.verify import verify as verify_live_state
 
 if TYPE_CHECKING:
@@ -13,6 +15,12 @@ if TYPE_CHECKING:
 
 @stage
 def verify(event: Event) -> Connected:
+    """With peering, one session into the Nekt account serves both its EC2 reads and the probe's invocation."""
     facts = event["discovery"]
-    nekt = nekt_ec2(facts) if facts["mode"] == "peering" else None
-    return verify_live_state(database_ec2(facts), nekt, event)
+    if facts["mode"] != "peering":
+        return verify_live_state(database_ec2(facts), None, event)
+    settings = Settings.from_dict(facts["settings"])
+    session = nekt_session(settings, facts["request"]["connectionId"])
+    nekt_lambda = client(session, "lambda") if settings.nekt_probe_function_arn else None
+    return verify_live_state(database_ec2(facts), client(session, "ec2"), event, nekt_lambda,
+                             settings.nekt_probe_function_arn)

@@ -1,0 +1,221 @@
+"""Real database servers on 127.0.0.1, for the probe's tests and the demo: PostgreSQL (the binaries of
+the pgserver wheel, which `make databases` unpacks into .venv/postgresql), a TLS-only PostgreSQL
+(Debian's postgresql: the wheel is built without SSL) and MariaDB (Debian's mariadb-server). Each
+listens on a free loopback port, keeps its data in a temporary directory, and is stopped by its PID.
+
+PostgreSQL refuses to run as root: as root, its files and process belong to the system user
+`pgserver` (created when missing), as pgserver itself does.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from emulator.template import ROOT
+
+POSTGRES_BIN = Path(os.environ.get("NEKT_POSTGRES_BIN",
+                                   ROOT / ".venv" / "postgresql" / "pgserver" / "pginstall" / "bin"))
+POSTGRES_USER = "pgserver"
+PASSWORD = "not-a-real-password"
+START_TIMEOUT = 60.0
+
+
+class ServerUnavailable(RuntimeError):
+    """The server's binaries are missing: `make databases` installs them."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes] | None, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited ({process.returncode}): {log.read_text()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {START_TIMEOUT:g} s: {log.read_text()[-2000:]}")
+
+
+def _wait_for_exit(pid: int) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+
+
+def debian_postgres_bin() -> Path:
+    """The newest PostgreSQL of Debian's postgresql package (built with OpenSSL)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda path: int(path.parent.parent.name))
+    if not found:
+        raise ServerUnavailable("no Debian PostgreSQL in /usr/lib/postgresql: run `make databases`")
+    return found[-1].parent
+
+
+class PostgresServer:
+    """`PostgresServer(tls_only=True)`: Debian's build (pgserver's has no SSL), `hostssl` lines only."""
+
+    def __init__(self, tls_only: bool = False) -> None:
+        self.tls_only = tls_only
+        self.bin = debian_postgres_bin() if tls_only else POSTGRES_BIN
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="nekt-postgres-"))
+        self.data = self.directory / "data"
+        self.pid: int | None = None
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", POSTGRES_USER, "--"] if os.geteuid() == 0 else []
+        done = subprocess.run([*prefix, *command], capture_output=True, timeout=START_TIMEOUT)
+        if done.returncode:
+            log = self.directory / "log"
+            raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr.decode()[-2000:]}"
+                               + (log.read_text()[-2000:] if log.exists() else ""))
+
+    def start(self) -> PostgresServer:
+        if not (self.bin / "initdb").exists():
+            raise ServerUnavailable(f"no PostgreSQL in {self.bin}: run `make databases`")
+        if os.geteuid() == 0:
+            _ensure_system_user(POSTGRES_USER)
+        password_file = self.directory / "password"
+        password_file.write_text(PASSWORD)
+        self.directory.chmod(0o755)
+        self._own(self.directory)
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+                  "--auth=scram-sha-256", f"--pwfile={password_file}")
+        if self.tls_only:
+            self._tls_only()
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.directory / "log"), "-w",
+                  "-o", f"-h 127.0.0.1 -p {self.port} -k {self.directory}", "start")
+        self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        return self
+
+    def _tls_only(self) -> None:
+        key, certificate = _self_signed()
+        (self.data / "server.key").write_bytes(key)
+        (self.data / "server.key").chmod(0o600)
+        (self.data / "server.crt").write_bytes(certificate)
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
+        (self.data / "pg_hba.conf").write_text("local all postgres scram-sha-256\n"
+                                               "hostssl all all 127.0.0.1/32 scram-sha-256\n")
+        self._own(self.data)
+
+    def _own(self, path: Path) -> None:
+        if os.geteuid() != 0:
+            return
+        user = pwd.getpwnam(POSTGRES_USER)
+        for root, _, files in os.walk(path):
+            os.chown(root, user.pw_uid, user.pw_gid)
+            for name in files:
+                os.chown(os.path.join(root, name), user.pw_uid, user.pw_gid)
+
+    def stop(self) -> None:
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGQUIT)  # PostgreSQL's immediate shutdown: its data is thrown away
+            _wait_for_exit(self.pid)
+            self.pid = None
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class MariaDbServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="nekt-mariadb-"))
+        self.pid: int | None = None
+
+    def start(self) -> MariaDbServer:
+        server = shutil.which("mariadbd") or ("/usr/sbin/mariadbd" if os.path.exists("/usr/sbin/mariadbd") else None)
+        install = shutil.which("mariadb-install-db")
+        if server is None or install is None:
+            raise ServerUnavailable("no mariadbd / mariadb-install-db: run `make databases` (Debian's mariadb-server)")
+        user = ["--user=root"] if os.geteuid() == 0 else []
+        data, log = self.directory / "data", self.directory / "log"
+        subprocess.run([install, "--no-defaults", *user, f"--datadir={data}",
+                        "--auth-root-authentication-method=normal", "--skip-test-db"],
+                       check=True, capture_output=True, timeout=START_TIMEOUT)
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [server, "--no-defaults", *user, f"--datadir={data}", f"--socket={self.directory / 'sock'}",
+                 f"--port={self.port}", "--bind-address=127.0.0.1", f"--pid-file={self.directory / 'pid'}",
+                 "--skip-name-resolve"], stdout=output, stderr=subprocess.STDOUT)
+        self.pid = process.pid
+        _wait_for_port(self.port, process, log)
+        return self
+
+    def stop(self) -> None:
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                _wait_for_exit(self.pid)
+            self.pid = None
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _ensure_system_user(name: str) -> None:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+
+
+def _self_signed() -> tuple[bytes, bytes]:
+    """A key and a self-signed certificate for localhost (cryptography comes with moto)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+                   .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()),
+            certificate.public_bytes(serialization.Encoding.PEM))
+
+
+def unpack_postgresql(wheel: Path, destination: Path) -> None:
+    """The wheel's PostgreSQL (pgserver/pginstall/) and the libraries its RPATH names (pgserver.libs/),
+    in the wheel's layout, file modes kept."""
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.infolist():
+            if not member.filename.startswith(("pgserver/pginstall/", "pgserver.libs/")) or member.is_dir():
+                continue
+            target = destination / member.filename
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(member) as source, target.open("wb") as output:
+                shutil.copyfileobj(source, output)
+            target.chmod(stat.S_IMODE(member.external_attr >> 16) or 0o644)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["unpack-postgresql"] and len(sys.argv) == 4:
+        unpack_postgresql(Path(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        sys.exit("usage: python -m emulator.databases unpack-postgresql WHEEL DESTINATION")

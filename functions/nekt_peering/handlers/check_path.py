@@ -1,0 +1,28 @@
+"""CheckPathFunction: the check-path machine's one stage, a connection's path re-checked read-only."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from nekt_peering.aws import client, database_session, nekt_session
+from nekt_peering.discover import discover as discover_facts
+from nekt_peering.handlers.stage import Event, stage
+from nekt_peering.model import ConnectRequest, Settings
+from nekt_peering.verify import check_path as check_live_path
+
+if TYPE_CHECKING:
+    from nekt_peering.shapes import Reachable
+
+
+@stage
+def check_path(event: Event) -> Reachable:
+    """Input: the connect's database and connection id."""
+    settings = Settings.parse(event.get("settings"))
+    request = ConnectRequest.parse(event.get("input"), default_region=settings.stack_region)
+    session = database_session(request.region)
+    nekt = functools.cache(lambda: nekt_session(settings, request.connection_id))  # one AssumeRole at most
+    facts = discover_facts(request, settings, client(session, "rds"), client(session, "ec2"),
+                           lambda: client(nekt(), "ec2"))
+    probing = settings.nekt_probe_function_arn and facts["mode"] == "peering"
+    return check_live_path(facts, client(nekt(), "lambda") if probing else None, settings.nekt_probe_function_arn)

@@ -1,0 +1,169 @@
+"""The probe's handshakes against real servers on 127.0.0.1 (PostgreSQL, a TLS-only PostgreSQL,
+MariaDB), started by the test session: up, down, on the wrong port, the wrong engine. No fake server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import struct
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator.databases import MariaDbServer, PostgresServer, free_port
+from nekt_peering import probe
+from nekt_peering.probe import handler, protocol_of
+
+LOOPBACK = "127.0.0.1"
+INSIDE = ["127.0.0.0/8"]  # the loopback stands for the database VPC here
+
+
+def run(port: int, engine: str, cidrs: list[str] | None = INSIDE) -> dict[str, Any]:
+    return handler({"host": LOOPBACK, "port": port, "engine": engine, "cidrs": cidrs}, None)
+
+
+def test_postgresql_answers_the_ssl_request_and_asks_for_a_password(postgres: PostgresServer) -> None:
+    facts = run(postgres.port, "postgres")
+
+    assert facts["reachable"] is True and facts["failedStage"] is None
+    assert facts["addresses"] == [{"address": LOOPBACK, "insideDatabaseVpc": True}]
+    assert facts["connectedTo"] == LOOPBACK and facts["tcpConnectMs"] >= 0
+    handshake = facts["handshake"]
+    # This build has no SSL: it answers the SSLRequest N; the startup without password gets SCRAM asked.
+    assert handshake["protocol"] == "postgresql" and handshake["tls"] is False
+    assert handshake["authentication"] == "SASL (SCRAM)"
+    assert "PostgreSQL asks for SASL (SCRAM) without TLS" in facts["detail"]
+
+
+def test_tls_only_postgresql_is_reached_over_tls(postgres_tls_only: PostgresServer) -> None:
+    facts = run(postgres_tls_only.port, "aurora-postgresql")
+
+    assert facts["reachable"] is True
+    assert facts["handshake"]["tls"] is True and facts["handshake"]["authentication"] == "SASL (SCRAM)"
+
+
+def test_mariadb_greets_with_its_version(mariadb: MariaDbServer) -> None:
+    facts = run(mariadb.port, "mariadb")
+
+    assert facts["reachable"] is True
+    assert facts["handshake"]["protocolVersion"] == 10
+    assert "MariaDB" in facts["handshake"]["serverVersion"]
+    assert facts["handshake"]["serverVersion"] in facts["detail"]
+
+
+@pytest.mark.parametrize("engine", ["postgres", "mysql", "sqlserver-se", "oracle-ee"])
+def test_nothing_listening_is_tcp_refused_whatever_the_engine(engine: str) -> None:
+    facts = run(free_port(), engine)
+
+    assert facts["reachable"] is False and facts["failedStage"] == "TCP refused"
+    assert "handshake" not in facts and "nothing listens on that port" in facts["detail"]
+
+
+def test_a_server_that_stopped_is_tcp_refused() -> None:
+    server = PostgresServer().start()
+    port = server.port
+    assert run(port, "postgres")["reachable"] is True
+    server.stop()
+
+    facts = run(port, "postgres")
+
+    assert facts["failedStage"] == "TCP refused"
+
+
+def test_a_stopped_mariadb_is_tcp_refused() -> None:
+    server = MariaDbServer().start()
+    port = server.port
+    assert run(port, "mysql")["reachable"] is True
+    server.stop()
+
+    assert run(port, "mysql")["failedStage"] == "TCP refused"
+
+
+def test_the_wrong_engine_on_the_port_fails_the_handshake(postgres: PostgresServer, mariadb: MariaDbServer) -> None:
+    """PostgreSQL expected where MariaDB listens (a database on another port than the one configured)."""
+    facts = run(mariadb.port, "postgres")
+
+    assert facts["reachable"] is False and facts["failedStage"] == "handshake"
+    assert "did not answer as postgresql" in facts["detail"]
+    # MySQL expected where PostgreSQL listens: PostgreSQL waits for the client, so no greeting comes.
+    assert run(postgres.port, "mysql")["failedStage"] == "handshake"
+
+
+def test_an_engine_the_probe_cannot_speak_is_tcp_only_and_says_so(postgres: PostgresServer) -> None:
+    facts = run(postgres.port, "oracle-ee")
+
+    assert facts["reachable"] is True
+    assert facts["handshake"] == {"protocol": None, "note": "TCP only: the probe does not speak oracle-ee"}
+    assert facts["detail"].endswith("; TCP only")
+
+
+def test_an_address_outside_the_database_vpc_is_not_connected_to(postgres: PostgresServer,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    connected: list[str] = []
+    monkeypatch.setattr(probe.NETWORK, "connect", lambda address, port, timeout: connected.append(address))
+
+    facts = run(postgres.port, "postgres", cidrs=["10.0.0.0/16"])
+
+    assert facts["failedStage"] == "DNS" and connected == []
+    assert facts["addresses"] == [{"address": LOOPBACK, "insideDatabaseVpc": False}]
+    assert "outside the database VPC's CIDRs (10.0.0.0/16)" in facts["detail"]
+
+
+@pytest.mark.parametrize("event", [
+    {}, {"host": "db", "port": 0, "engine": "postgres"}, {"host": "db", "port": True, "engine": "postgres"},
+    {"host": "-x", "port": 5432, "engine": "postgres"}, {"host": "db", "port": 5432, "engine": ""},
+    {"host": "db", "port": 5432, "engine": "postgres", "cidrs": ["10.0.0.1/16"]},
+    {"host": "db", "port": 5432, "engine": "postgres", "cidrs": "10.0.0.0/16"},
+])
+def test_a_malformed_request_is_refused_before_any_packet(event: dict[str, Any],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(probe.NETWORK, "resolve", lambda host, port: pytest.fail("resolved"))
+
+    with pytest.raises(ValueError, match="expected"):
+        handler(event, None)
+
+
+def test_the_probe_logs_its_facts_and_nothing_else(postgres: PostgresServer, caplog: pytest.LogCaptureFixture,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    with caplog.at_level(logging.DEBUG):
+        facts = run(postgres.port, "postgres")
+
+    assert [(record.name, record.levelno, record.getMessage()) for record in caplog.records] == [
+        ("nekt_peering.probe", logging.INFO, json.dumps({"probe": facts}))]
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(("engine", "protocol"), [
+    ("postgres", "postgresql"), ("aurora-postgresql", "postgresql"), ("mysql", "mysql"), ("mariadb", "mysql"),
+    ("aurora-mysql", "mysql"), ("aurora", "mysql"), ("sqlserver-ex", "sqlserver"), ("oracle-se2", None),
+    ("db2-ae", None),
+])
+def test_rds_engines_map_to_the_protocol_spoken(engine: str, protocol: str | None) -> None:
+    assert protocol_of(engine) == protocol
+
+
+def test_the_probe_imports_only_the_standard_library() -> None:
+    """It is deployed alone in the Nekt account: nothing of the workflow's package or its dependencies."""
+    source = Path(probe.__file__).read_text()
+    imported = {line.split()[1].split(".")[0] for line in source.splitlines()
+                if line.startswith(("import ", "from ")) and not line.startswith("from __future__")}
+    assert imported and imported <= sys.stdlib_module_names
+
+
+def test_sqlserver_prelogin_is_sent_as_ms_tds_says_and_the_version_read_from_the_answer() -> None:
+    """No SQL Server installs here: the parser alone, on a PRELOGIN response laid out as MS-TDS 2.2.6.5
+    specifies (VERSION 16.0.1000, ENCRYPTION off), over a socket pair."""
+    ours, theirs = socket.socketpair()
+    options = struct.pack("!BHH", 0x00, 11, 6) + struct.pack("!BHH", 0x01, 17, 1) + b"\xff"
+    payload = options + struct.pack("!BBHH", 16, 0, 1000, 0) + b"\x00"
+    theirs.sendall(struct.pack("!BBHHBB", 0x04, 0x01, len(payload) + 8, 0, 1, 0) + payload)
+    with ours, theirs:
+        facts = probe.sqlserver(ours, "db")
+        sent = theirs.recv(4096)
+
+    assert facts == {"protocol": "sqlserver", "serverVersion": "16.0.1000",
+                     "summary": "SQL Server prelogin response, version 16.0.1000"}
+    assert sent[0] == 0x12 and struct.unpack("!H", sent[2:4])[0] == len(sent)  # a PRELOGIN packet, whole
