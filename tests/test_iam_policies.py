@@ -71,8 +71,9 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     # The probe's re-check: Discover's reads, the ACLs, and the probe (own role when Nekt is this account).
     "CheckPathFunction": (("discover", "network_acls", "verify", "aws"), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
-        "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeRouteTables", "ec2:DescribeNetworkAcls",
-        "ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcPeeringConnections", "lambda:InvokeFunction",
+        "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
+        "ec2:DescribeNetworkAcls", "ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcPeeringConnections",
+        "lambda:InvokeFunction",
         *NEKT_SIDE}),
     "ApiFunction": (("api", "connections"), {
         "states:StartExecution", "states:ListExecutions", "states:DescribeExecution", "states:GetExecutionHistory"}),

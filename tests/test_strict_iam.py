@@ -142,6 +142,20 @@ def connect_and_disconnect(world: World) -> tuple[bool, str]:
     return disconnected.status == "SUCCEEDED", f"disconnect {disconnected.error}: {disconnected.error_message}"
 
 
+def check_path(world: World) -> tuple[bool, str]:
+    """The path of a connected connection checked again later (the check-path state machine), changing nothing."""
+    connected = world.stack.run(_connect_input(mode="peering"))
+    if connected.status != "SUCCEEDED":
+        return False, f"connect {connected.error}: {connected.error_message}"
+    places = [(DEFAULT_ACCOUNT, DB_REGION), (world.nekt.account_id, world.nekt.region)]
+    before = snapshot(places)
+    checked = world.stack.run({**_connect_input(mode="peering"), "connectionId": "orders-db"},
+                              state_machine="CheckPathStateMachine")
+    unchanged = snapshot(places) == before
+    return (checked.status == "SUCCEEDED" and unchanged,
+            f"check path {checked.error}: {checked.error_message} (accounts as before: {unchanged})")
+
+
 def rollback(world: World) -> tuple[bool, str]:
     """Verify fails after every change: each compensation runs."""
     _fail_verify(world.stack)
@@ -248,7 +262,7 @@ def _existing_peering(nekt: NektNetwork, vpc_id: str, requested_by: str) -> None
 SCENARIOS: dict[str, Callable[[World], tuple[bool, str]]] = {
     "same-account": same_account, "retried": retried, "reused-from-database": reused, "rollback": rollback,
     "reused-from-nekt": reused, "connect-and-disconnect": connect_and_disconnect, "api": api,
-    "concurrent": concurrent, "full-route-tables": full_route_tables,
+    "concurrent": concurrent, "full-route-tables": full_route_tables, "check-path": check_path,
 }
 
 
