@@ -58,6 +58,7 @@ class Stack:
         self.roles: dict[str, RoleSpec] = {}  # the template's roles, by logical id (DiscoverFunctionRole)
         self.role_arns: dict[str, str] = {}  # each function's and state machine's role, by its logical id
         self.sfn = boto3.client("stepfunctions", region_name=region)
+        self.tables: dict[str, str] = {}  # each DynamoDB table's name, by its logical id
 
     def deploy(self) -> Stack:
         """Functions and state machines as CloudFormation creates them from template.yaml, each with its own
@@ -68,6 +69,11 @@ class Stack:
                   "AWS::Region": region, "AWS::Partition": "aws", "AWS::StackName": self.name,
                   "AWS::URLSuffix": "amazonaws.com"}
         references: dict[str, Any] = {}
+        for logical_id in self.template.tables():
+            self.tables[logical_id] = create_table(self.template.resources[logical_id]["Properties"],
+                                                   _physical_name(self.name, logical_id), region)
+            references |= {logical_id: self.tables[logical_id],
+                           f"{logical_id}.Arn": f"arn:aws:dynamodb:{region}:{account}:table/{self.tables[logical_id]}"}
         for logical_id in functions:
             name = f"{self.name}-{logical_id}"
             references |= {logical_id: name, f"{logical_id}.Arn": f"arn:aws:lambda:{region}:{account}:function:{name}"}
@@ -103,7 +109,7 @@ class Stack:
         self.network.install()
         for logical_id, name in machine_names.items():
             definition = self.template.definition(
-                logical_id, self.function_arns, self.parameters, DEFAULT_ACCOUNT, self.region
+                logical_id, self.function_arns, {**self.parameters, **self.tables}, DEFAULT_ACCOUNT, self.region
             )
             self.state_machine_arns[logical_id] = self.sfn.create_state_machine(
                 name=name, definition=definition, roleArn=self.role_arns[logical_id], type="STANDARD",
@@ -129,7 +135,7 @@ class Stack:
     def environment(self, logical_id: str) -> dict[str, str]:
         """The function's environment as CloudFormation would set it (Refs to the state machines resolved)."""
         environment = self.template.environment(logical_id, self.function_arns,
-                                                {**self.parameters, **self.state_machine_arns})
+                                                {**self.parameters, **self.state_machine_arns, **self.tables})
         environment.pop("AWS_ENDPOINT_URL", None)  # where AWS is, is the emulator's to say
         return environment
 
@@ -200,6 +206,22 @@ class Stack:
     def run(self, execution_input: Any, name: str | None = None,
             state_machine: str = "ConnectStateMachine") -> Execution:
         return self.wait(self.start(execution_input, name, state_machine))
+
+
+def create_table(properties: dict[str, Any], name: str, region: str) -> str:
+    """An AWS::DynamoDB::Table as CloudFormation creates it: keys, indexes, billing, recovery, encryption."""
+    dynamodb = boto3.client("dynamodb", region_name=region)
+    arguments: dict[str, Any] = {
+        key: properties[key] for key in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes",
+                                         "BillingMode") if key in properties}
+    if "SSESpecification" in properties:
+        arguments["SSESpecification"] = {"Enabled": properties["SSESpecification"]["SSEEnabled"]}
+    dynamodb.create_table(TableName=name, **arguments)
+    recovery = properties.get("PointInTimeRecoverySpecification", {})
+    if recovery.get("PointInTimeRecoveryEnabled"):
+        dynamodb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
+            "PointInTimeRecoveryEnabled": True})
+    return name
 
 
 def _versioned(document: dict[str, Any]) -> dict[str, Any]:

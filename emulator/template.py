@@ -46,6 +46,10 @@ class Template:
             for name, spec in self.body.get("Parameters", {}).items() if "Default" in spec
         }
 
+    def tables(self) -> list[str]:
+        return [logical_id for logical_id, resource in self.resources.items()
+                if resource["Type"] == "AWS::DynamoDB::Table"]
+
     def state_machines(self) -> list[str]:
         return [logical_id for logical_id, resource in self.resources.items()
                 if resource["Type"] == "AWS::Serverless::StateMachine"]

@@ -349,3 +349,67 @@ class RollbackProgress(TypedDict):
     cause: str
     waiting: NotRequired[bool]  # the peering cannot be deleted yet: wait and run the step again
     peeringPolls: NotRequired[int]
+
+
+# The connection registry (nekt_peering.registry) -------------------------------------------------------
+
+ConnectionState = Literal["CONNECTING", "CONNECTED", "FAILED", "DISCONNECTING", "DISCONNECTED"]
+Workflow = Literal["connect", "disconnect"]
+
+
+class ExecutionRef(TypedDict):
+    executionArn: str
+    workflow: Workflow
+    startedAt: str
+
+
+class RegistryError(TypedDict):
+    error: str
+    cause: str
+
+
+class RegistryDatabase(TypedDict):
+    identifier: str
+    accountId: str
+    region: str
+    vpcId: str | None
+
+
+class ConnectionItem(TypedDict):
+    """A connection as the registry holds it (pk connection#<id>)."""
+
+    connectionId: str
+    state: ConnectionState
+    request: dict[str, object]  # the connect's input, as it was given
+    mode: NotRequired[Mode]
+    database: NotRequired[RegistryDatabase]
+    network: NotRequired[str]  # the partition of the resources it relies on
+    relies: list[str]  # resource ids (sk) in that partition
+    executions: list[ExecutionRef]  # newest first, at most registry.EXECUTIONS_KEPT
+    currentExecutionArn: str
+    currentWorkflow: Workflow
+    lastError: NotRequired[RegistryError]  # of the newest execution, when it failed
+    result: NotRequired[dict[str, object]]  # the last connect's output (CONNECTED) or disconnect's
+    createdAt: str
+    updatedAt: str
+
+
+class ResourceItem(TypedDict):
+    """A resource a connection relies on (pk network#<network>, sk its id)."""
+
+    resourceId: str
+    kind: Literal["peering", "route", "ingress", "dns"]
+    origin: Literal["created", "existing"]  # created by this product, or there before any connection
+    createdFor: str | None  # the connection it was created for
+    users: list[str]  # the connections that rely on it (a string set in the table)
+    details: dict[str, object]
+
+
+class LockResult(TypedDict):
+    """Take the locks' result."""
+
+    acquired: bool
+    waited: bool  # it had to wait: the facts read before are stale, read them again
+    polls: int
+    waitSeconds: int
+    heldBy: NotRequired[str]  # the execution holding the lock it waits for
