@@ -119,9 +119,9 @@ class Stack:
 
     def publish_outputs(self) -> dict[str, str]:
         """A CloudFormation stack named like this one whose outputs are the template's `Ref` outputs
-        (the state machine and function ARNs), so a client finds this deployment as it finds a real
+        (the state machine and function ARNs, the table names), so a client finds this deployment as it finds a real
         one: `describe-stacks` by name."""
-        references = {**self.function_arns, **self.state_machine_arns}
+        references = {**self.function_arns, **self.state_machine_arns, **self.tables}
         outputs = {key: references[output["Value"]["Ref"]]
                    for key, output in self.template.body.get("Outputs", {}).items()
                    if isinstance(output["Value"], dict) and output["Value"].get("Ref") in references}

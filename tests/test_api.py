@@ -28,16 +28,22 @@ def test_post_starts_the_connect_and_get_follows_it_to_connected(api: Api, nekt:
     assert gate.reached.wait(timeout=30)
     running = api.call("GET", "/connections/orders-db")
     assert running.status == 200
-    assert (running.body["status"], running.body["stage"], running.body["executionArn"]) == (
-        "RUNNING", "Update routes", arn)
+    assert (running.body["status"], running.body["executionStatus"], running.body["stage"],
+            running.body["executionArn"], running.body["source"]) == (
+        "CONNECTING", "RUNNING", "Update routes", arn, "registry")
 
     gate.released.set()
     execution = api.stack.wait(arn)
 
     done = api.call("GET", "/connections/orders-db").body
-    assert (done["status"], done["stage"]) == ("CONNECTED", "Connected")
-    assert done["output"] == execution.output and done["input"] == INPUT
-    assert "error" not in done
+    assert (done["status"], done["executionStatus"], done["stage"]) == ("CONNECTED", "SUCCEEDED", "Connected")
+    assert done["output"] == execution.output and done["request"] == INPUT
+    assert (done["database"]["identifier"], done["database"]["region"]) == ("orders-db", "us-east-2")
+    assert done["relies"] and [run["executionArn"] for run in done["executions"]] == [arn]
+    assert "error" not in done and "rolledBack" not in done
+    listed = api.call("GET", "/connections").body["connections"]
+    assert [(c["connectionId"], c["status"], c["executionArn"]) for c in listed] == [("orders-db", "CONNECTED", arn)]
+    assert "stage" not in listed[0], "a listing asks nothing of Step Functions"
 
 
 def test_the_same_request_while_it_runs_is_the_same_execution_and_another_is_a_conflict(api: Api) -> None:
@@ -80,7 +86,7 @@ def test_a_failure_before_any_change_is_failed_with_the_error_and_a_readable_cau
     failed = api.call("GET", "/connections/orders-db").body
     assert (failed["status"], failed["error"], failed["stage"]) == ("FAILED", "CidrOverlap", "Failed before any change")
     assert failed["cause"].startswith("the database VPC and the Nekt VPC share addresses")
-    assert "output" not in failed
+    assert "output" not in failed and failed["rolledBack"] is False
 
 
 def test_a_rolled_back_connect_is_rolled_back(api: Api) -> None:
@@ -94,8 +100,28 @@ def test_a_rolled_back_connect_is_rolled_back(api: Api) -> None:
     api.stack.wait(api.call("POST", "/connections", INPUT).body["executionArn"])
 
     rolled_back = api.call("GET", "/connections/orders-db").body
-    assert (rolled_back["status"], rolled_back["error"]) == ("ROLLED_BACK", "RuntimeError")
+    assert (rolled_back["status"], rolled_back["error"], rolled_back["rolledBack"]) == ("FAILED", "RuntimeError", True)
+    assert (rolled_back["source"], rolled_back["stage"]) == ("registry", "Failed and rolled back")
     assert "Rolled back:" in rolled_back["cause"]
+    assert "output" not in rolled_back
+
+
+def test_a_failed_rerun_of_a_connected_connection_leaves_it_connected_with_the_error(api: Api) -> None:
+    create_database()
+    connected = api.stack.wait(api.call("POST", "/connections", INPUT).body["executionArn"])
+
+    def fault(event: dict[str, Any]) -> None:
+        raise RuntimeError("injected")
+
+    api.stack.runtime.before_invoke("VerifyFunction", fault)
+    rerun = api.stack.wait(api.call("POST", "/connections", INPUT).body["executionArn"])
+
+    still = api.call("GET", "/connections/orders-db").body
+    assert rerun.status == "FAILED"
+    assert (still["status"], still["executionArn"], still["error"], still["rolledBack"]) == (
+        "CONNECTED", rerun.arn, "RuntimeError", True)
+    assert still["output"] == connected.output, "the result of the connect that made it"
+    assert [run["executionArn"] for run in still["executions"]] == [rerun.arn, connected.arn]
 
 
 def test_delete_disconnects_and_leaves_both_accounts_as_before_the_connect(api: Api, nekt: NektNetwork) -> None:
@@ -119,8 +145,8 @@ def test_delete_disconnects_and_leaves_both_accounts_as_before_the_connect(api: 
     assert disconnect.output["region"] == "us-east-2", "the region comes from the connect's input"
 
     gone = api.call("GET", "/connections/orders-db").body
-    assert (gone["status"], gone["workflow"]) == ("DISCONNECTED", "disconnect")
-    assert gone["output"] == disconnect.output
+    assert (gone["status"], gone["workflow"], gone["source"]) == ("DISCONNECTED", "disconnect", "registry")
+    assert gone["output"] == disconnect.output and gone["request"] == INPUT
     assert snapshot(places) == before
     # Idempotent: disconnecting again is another success that removes nothing.
     again = api.call("DELETE", "/connections/orders-db")
@@ -152,21 +178,23 @@ def test_an_execution_started_from_the_console_is_the_same_connection(api: Api) 
     assert (connection["status"], connection["executionArn"]) == ("CONNECTED", arn)
 
 
-def test_get_connections_lists_recent_connections_a_page_at_a_time(api: Api) -> None:
+def test_get_connections_pages_through_the_registry_and_a_dry_run_is_not_listed(api: Api) -> None:
     for name, cidr in [("db-a", "10.1.0.0/16"), ("db-b", "10.2.0.0/16"), ("db-c", "10.3.0.0/16")]:
         create_database(name, cidr=cidr)
         api.stack.wait(api.call("POST", "/connections", {"database": {"identifier": name, "region": "us-east-2"},
-                                                         "dryRun": True}).body["executionArn"])
+                                                         "dryRun": name == "db-b"}).body["executionArn"])
 
-    first = api.call("GET", "/connections", query={"limit": "2"})
-    second = api.call("GET", "/connections", query={"limit": "2", "nextToken": first.body["nextToken"]})
+    first = api.call("GET", "/connections", query={"limit": "1"})
+    second = api.call("GET", "/connections", query={"limit": "1", "nextToken": first.body["nextToken"]})
+    rest = [second]
+    while "nextToken" in rest[-1].body:
+        rest.append(api.call("GET", "/connections", query={"limit": "1", "nextToken": rest[-1].body["nextToken"]}))
 
-    assert first.status == second.status == 200
-    assert [c["connectionId"] for c in first.body["connections"]] == ["db-c", "db-b"]
-    assert [c["connectionId"] for c in second.body["connections"]] == ["db-a"]
-    assert "nextToken" not in second.body
-    assert {c["status"] for c in first.body["connections"] + second.body["connections"]} == {"PLANNED"}
-    assert api.call("GET", "/connections").body["connections"][0]["connectionId"] == "db-c"
+    assert {reply.status for reply in [first, *rest]} == {200}
+    assert [c["connectionId"] for reply in [first, *rest] for c in reply.body["connections"]] == ["db-c", "db-a"]
+    assert {c["status"] for reply in [first, *rest] for c in reply.body["connections"]} == {"CONNECTED"}
+    planned = api.call("GET", "/connections/db-b").body  # a dry run writes no item: found by its execution
+    assert (planned["status"], planned["source"]) == ("PLANNED", "executions")
     for query in ({"limit": "0"}, {"limit": "101"}, {"limit": "two"}, {"nextToken": "not-a-token"},
                   {"nextToken": "eyJvZmZzZXQiOiAtMX0="}):
         reply = api.call("GET", "/connections", query=query)

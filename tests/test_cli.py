@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from emulator.accounts import aws_calls, snapshot
+from emulator.registry import seed
 from emulator.server import EmulatedAws
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.topology import CustomerDatabase, NektNetwork, create_database, create_nekt_network
@@ -95,6 +96,7 @@ def test_status_and_list_report_a_connection_and_disconnect_removes_it(served: S
     assert disconnected.exit_code == 0 and "DISCONNECTED: orders-db" in disconnected.output
     assert disconnected.output.count("  removed ") == 6
     assert after.exit_code == 0 and "│ status    │ DISCONNECTED" in after.output
+    assert "│ request   │ {\"database\": {\"identifier\": \"orders-db\", \"region\": \"us-east-2\"}" in after.output
     assert served.state() == before
 
 
@@ -188,7 +190,8 @@ def test_a_connection_busy_with_another_request_is_refused_with_exit_1(served: S
         gate.released.set()
     assert served.stack.wait(running).status == "SUCCEEDED"
 
-    assert following.exit_code == 0 and "│ status    │ RUNNING" in following.output
+    assert following.exit_code == 0 and "│ status    │ CONNECTING" in following.output
+    assert "│ workflow  │ connect (RUNNING)" in following.output
     assert "│ stage     │ Request peering" in following.output
     assert other.exit_code == 1
     assert "refused: connection orders-db is being connected with another request" in other.output
@@ -207,3 +210,36 @@ def test_probe_rechecks_a_connected_connection_and_changes_nothing(served: Serve
     assert "✓ Check path (" in result.output and "REACHABLE: orders-db" in result.output
     assert "path: configuration verified, path not probed" in result.output  # no probe in this stack
     assert served.state() == before
+
+
+def _listed(output: str) -> list[str]:
+    return [line.split("│")[1].strip() for line in output.splitlines() if line.startswith("│ db-")]
+
+
+def test_list_pages_through_more_than_1000_connections(served: Served) -> None:
+    newest_first = seed(served.stack.tables["ConnectionsTable"], 1_050)
+
+    every = served.run("list", "--all", "--limit", "100")
+    pages, arguments = [], ["list", "--limit", "100"]
+    while True:
+        page = served.run(*arguments)
+        assert page.exit_code == 0
+        pages.append(_listed(page.output))
+        more = [line for line in page.output.splitlines() if line.startswith("more: nekt-peering list")]
+        if not more:
+            break
+        arguments = more[0].removeprefix("more: nekt-peering ").split()
+
+    assert every.exit_code == 0 and _listed(every.output) == newest_first
+    assert "1050 connection(s)" in every.output
+    assert [cid for page in pages for cid in page] == newest_first
+    assert all(len(page) <= 100 for page in pages) and len(pages) >= 11
+    assert "│ db-01049   │ CONNECTED │ connect  │ db-01049 (us-east-2) │" in every.output
+
+
+def test_list_refuses_a_token_it_did_not_give_and_says_when_there_is_nothing(served: Served) -> None:
+    empty = served.run("list")
+    forged = served.run("list", "--next-token", "bm90LWEtdG9rZW4")
+
+    assert empty.exit_code == 0 and "no connections in stack nekt-peering" in empty.output
+    assert forged.exit_code == 2 and "nextToken: the page token is not one this API gave" in forged.output

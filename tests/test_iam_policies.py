@@ -75,8 +75,9 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "ec2:DescribeNetworkAcls", "ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcPeeringConnections",
         "lambda:InvokeFunction",
         *NEKT_SIDE}),
-    "ApiFunction": (("api", "connections"), {
-        "states:StartExecution", "states:ListExecutions", "states:DescribeExecution", "states:GetExecutionHistory"}),
+    "ApiFunction": (("api", "connections", "registry"), {
+        "states:StartExecution", "states:ListExecutions", "states:DescribeExecution", "states:GetExecutionHistory",
+        "dynamodb:GetItem", "dynamodb:Query"}),
 }
 
 # The Nekt-side calls of the stages above (through nekt_session), all the accepter role may do.

@@ -7,6 +7,7 @@ Exit codes: 0 done (connected, planned, disconnected, or a status that is not a 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -22,8 +23,6 @@ from nekt_peering import connections
 from nekt_peering.connections import Refused
 from nekt_peering_cli import deployment, render
 from nekt_peering_cli.deployment import Deployment, Unusable
-
-FAILED_STATUSES = frozenset({"FAILED", "ROLLED_BACK"})
 
 app = typer.Typer(
     name="nekt-peering", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
@@ -116,30 +115,49 @@ def plan(
 @app.command()
 def status(context: typer.Context,
            connection_id: Annotated[str, typer.Argument(help="The connection id (default: the identifier).")]) -> None:
-    """A connection's status, stage and result. Exit 1 when its last run failed."""
+    """A connection's status (the registry's), its current run's stage, its last result and error.
+    Exit 1 when it is FAILED."""
     target = _target(context)
     found = _refusable(target, lambda: connections.find(target.deployment().machines, connection_id))
     render.connection_status(target.console, found)
-    if "output" in found and isinstance(found["output"], dict):
-        _result(target, found["workflow"], found["output"])
+    output = found.get("output")
+    if isinstance(output, dict) and output.get("status") in ("CONNECTED", "PLANNED", "DISCONNECTED"):
+        _result(target, "disconnect" if output["status"] == "DISCONNECTED" else "connect", output)
     if "error" in found:
+        if found["status"] != "FAILED":
+            target.console.print(f"\n[yellow]its last {found['workflow']} failed[/yellow]"
+                                 + (" and was rolled back" if found.get("rolledBack") else "")
+                                 + f"; it is still {found['status']}")
         render.failure(target.console, {"error": found["error"], "cause": found.get("cause"),
                                         "status": found["status"], "executionArn": found["executionArn"]})
-    if found["status"] in FAILED_STATUSES:
+    if found["status"] == "FAILED":
         raise typer.Exit(1)
 
 
 @app.command("list")
-def list_connections(context: typer.Context, limit: Annotated[int, typer.Option(min=1, max=100)] = 20) -> None:
-    """Recent connections, newest first."""
+def list_connections(
+    context: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Connections per page.")] = 20,
+    next_token: Annotated[str | None, typer.Option(help="The page after the one that printed this token.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every page, one after the other.")] = False,
+) -> None:
+    """The registry's connections, newest first, a page at a time."""
     target = _target(context)
-    page, more = connections.connections(target.deployment().machines, 0, limit)
-    if not page:
+    machines = target.deployment().machines
+    token, shown = next_token, 0
+    while True:
+        page, token = _refusable(target, functools.partial(connections.connections, machines, limit, token))
+        if page:
+            render.connection_list(target.console, page)
+        shown += len(page)
+        if not (every and token):
+            break
+    if not shown and not next_token:
         target.console.print(f"no connections in stack {target.deployment().stack}")
-        return
-    render.connection_list(target.console, page)
-    if more:
-        target.console.print(f"(the newest {limit}; --limit for more)")
+    if every:
+        target.console.print(f"{shown} connection(s)")
+    elif token:
+        target.console.print(f"more: nekt-peering list --limit {limit} --next-token {token}", soft_wrap=True)
 
 
 @app.command()

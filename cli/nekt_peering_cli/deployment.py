@@ -15,7 +15,7 @@ from nekt_peering.aws import CLIENT_CONFIG
 from nekt_peering.connections import Machines
 
 FALLBACK_STACK = "nekt-peering"
-REQUIRED_OUTPUTS = ("ConnectStateMachineArn", "DisconnectStateMachineArn")
+REQUIRED_OUTPUTS = ("ConnectStateMachineArn", "DisconnectStateMachineArn", "ConnectionsTableName")
 
 
 class Unusable(Exception):
@@ -74,7 +74,9 @@ def find(stack: str, profile: str | None, region: str | None, endpoint_url: str 
     outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
     missing = [key for key in REQUIRED_OUTPUTS if key not in outputs]
     if missing:
-        raise Unusable(f"{where} has no output {', '.join(missing)}: is it a nekt-peering stack, fully deployed?")
+        raise Unusable(f"{where} has no output {', '.join(missing)}: is it a nekt-peering stack, fully deployed "
+                       "and of this version? (sam deploy updates it)")
     machines = Machines(client("stepfunctions"), outputs["ConnectStateMachineArn"],
-                        outputs["DisconnectStateMachineArn"], outputs.get("CheckPathStateMachineArn", ""))
+                        outputs["DisconnectStateMachineArn"], outputs.get("CheckPathStateMachineArn", ""),
+                        client("dynamodb"), outputs["ConnectionsTableName"])
     return Deployment(stack, session.region_name, outputs, machines)

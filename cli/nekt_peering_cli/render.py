@@ -157,20 +157,34 @@ def disconnected(console: Console, result: dict[str, Any]) -> None:
 def connection_status(console: Console, connection: dict[str, Any]) -> None:
     table = Table(show_header=False, title=f"connection {connection['connectionId']}", title_justify="left")
     table.add_row("status", f"[bold]{connection['status']}[/bold]")
+    database = connection.get("database")
+    if database:
+        table.add_row("database", f"{database['identifier']} ({database['accountId']}, {database['region']}, "
+                                  f"{database.get('vpcId') or 'no VPC'})")
+    table.add_row("workflow", f"{connection['workflow']} ({connection['executionStatus']})")
     table.add_row("stage", str(connection["stage"]))
-    table.add_row("workflow", connection["workflow"])
     table.add_row("started", str(connection["startedAt"]))
     table.add_row("stopped", str(connection.get("stoppedAt") or "—"))
-    table.add_row("input", json.dumps(connection["input"]))
+    if "createdAt" in connection:
+        table.add_row("created", str(connection["createdAt"]))
+        table.add_row("updated", str(connection["updatedAt"]))
+    table.add_row("request", json.dumps(connection.get("request", {})))
+    if connection.get("relies"):
+        table.add_row("relies on", "\n".join(connection["relies"]))
     table.add_row("execution", connection["executionArn"])
+    if connection["source"] == "executions":
+        table.add_row("source", "its executions (no registry item yet: made before the registry, or only "
+                                "dry-run or refused before its run took the connection's lock)")
     console.print(table)
 
 
 def connection_list(console: Console, connections: list[dict[str, Any]]) -> None:
-    table = Table("Connection", "Status", "Stage", "Workflow", "Started")
+    table = Table("Connection", "Status", "Workflow", "Database", "Created", "Updated")
     for connection in connections:
-        table.add_row(connection["connectionId"], connection["status"], str(connection["stage"]),
-                      connection["workflow"], str(connection["startedAt"]))
+        database = connection.get("database")
+        table.add_row(connection["connectionId"], connection["status"], connection["workflow"],
+                      f"{database['identifier']} ({database['region']})" if database else "—",
+                      str(connection["createdAt"]), str(connection["updatedAt"]))
     console.print(table)
 
 

@@ -35,7 +35,7 @@ from emulator.strict.layer import AwsError, Call, Principal, Rule
 PARTITION = "aws"
 # botocore service id -> IAM prefix
 SERVICE_PREFIX = {"ec2": "ec2", "rds": "rds", "sts": "sts", "sfn": "states", "service-quotas": "servicequotas",
-                  "lambda": "lambda"}
+                  "lambda": "lambda", "dynamodb": "dynamodb"}
 
 
 # --- the Service Authorization Reference -------------------------------------------------------------------
@@ -258,6 +258,24 @@ def _states(kind: str, parameter: str) -> Callable[[Call], Request]:
     return build
 
 
+def _table_arn(call: Call) -> str:
+    return f"arn:{PARTITION}:dynamodb:{call.region}:{call.account_id}:table/{call.params['TableName']}"
+
+
+def _on_table(call: Call) -> Request:
+    """An item operation on the table named (GetItem ...)."""
+    return Request([(call_action(call), [Resource("table", _table_arn(call))])])
+
+
+def _query(call: Call) -> Request:
+    """A Query of an index is authorized on the index's ARN (table/<name>/index/<index>), not the table's
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/iam-policy-example-data-crud.html)."""
+    if call.params.get("IndexName"):
+        index = f"{_table_arn(call)}/index/{call.params['IndexName']}"
+        return Request([("dynamodb:Query", [Resource("index", index)])])
+    return _on_table(call)
+
+
 def _vpc_attribute(call: Call) -> Request:
     return Request([("ec2:DescribeVpcAttribute", [_vpc(call, call.params["VpcId"])])])
 
@@ -309,6 +327,8 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("sfn", "ListExecutions"): _states("stateMachine", "stateMachineArn"),
     ("sfn", "DescribeExecution"): _states("execution", "executionArn"),
     ("sfn", "GetExecutionHistory"): _states("execution", "executionArn"),
+    ("dynamodb", "GetItem"): _on_table,
+    ("dynamodb", "Query"): _query,
 }
 
 

@@ -1,7 +1,7 @@
-"""The REST API the Nekt platform calls: connections as the executions of the two state machines.
+"""The REST API the Nekt platform calls: the connections of the registry, started and followed as executions.
 
     POST   /connections        start a connect (body: the connect workflow's input)
-    GET    /connections        recent connections, newest first, paginated
+    GET    /connections        the registry's connections, newest first, a page at a time
     GET    /connections/{id}   a connection's status, current stage, output or error
     DELETE /connections/{id}   start a disconnect
     POST   /connections/{id}/probe  re-check a connected connection's path, changing nothing
@@ -12,8 +12,6 @@ with the `nekt-peering` CLI); this module is HTTP: bodies, paths, query strings,
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 from typing import Any
@@ -22,7 +20,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from botocore.exceptions import ClientError
 
-from nekt_peering import connections
+from nekt_peering import connections, registry
 from nekt_peering.aws import client, new_session
 from nekt_peering.connections import Machines, Refused, console_link
 
@@ -98,9 +96,11 @@ def _region() -> str:
 
 
 def _machines() -> Machines:
-    return Machines(client(new_session(region_name=_region()), "stepfunctions"),
+    session = new_session(region_name=_region())
+    return Machines(client(session, "stepfunctions"),
                     os.environ["CONNECT_STATE_MACHINE_ARN"], os.environ["DISCONNECT_STATE_MACHINE_ARN"],
-                    os.environ.get("CHECK_PATH_STATE_MACHINE_ARN", ""))
+                    os.environ.get("CHECK_PATH_STATE_MACHINE_ARN", ""), client(session, "dynamodb"),
+                    registry.table_name())
 
 
 def _links(connection_id: str, execution_arn: str | None = None) -> dict[str, str]:
@@ -136,11 +136,11 @@ def get_connection(connection_id: str) -> Response[str]:
 @app.get("/connections")
 def list_connections() -> Response[str]:
     limit = _limit(app.current_event.get_query_string_value("limit"))
-    offset = _offset(app.current_event.get_query_string_value("nextToken"))
-    page, more = connections.connections(_machines(), offset, limit)
+    token = app.current_event.get_query_string_value("nextToken")
+    page, next_token = connections.connections(_machines(), limit, token)
     body: dict[str, Any] = {"connections": [_view(connection) for connection in page]}
-    if more:
-        body["nextToken"] = _token(offset + limit)
+    if next_token:
+        body["nextToken"] = next_token
     return _json(200, body)
 
 
@@ -151,23 +151,6 @@ def _limit(raw: str | None) -> int:
         raise Refused(400, "limit is malformed", [{"field": "limit", "message":
                                                     f"limit must be a whole number from 1 to {MAX_PAGE}"}])
     return int(raw)
-
-
-def _token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _offset(token: str | None) -> int:
-    if token is None:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))["offset"]
-    except (ValueError, KeyError, TypeError, UnicodeEncodeError, binascii.Error):
-        offset = None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise Refused(400, "nextToken is malformed", [{"field": "nextToken", "message":
-                                                        "nextToken must be one a previous page returned"}])
-    return offset
 
 
 @app.delete("/connections/<connection_id>")

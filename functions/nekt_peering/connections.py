@@ -1,11 +1,16 @@
-"""Connections as the executions of the two state machines: what the REST API and the
-`nekt-peering` CLI both read and start, so that they drive the workflows the same way.
+"""Connections as the REST API and the `nekt-peering` CLI both read and start them, so that they drive
+the workflows the same way.
 
-There is no store of its own: a connection is what the executions say. Execution names are
-`<connectionId>_<16 hex>` (unique: Step Functions refuses a name reused within 90 days, and a
-connection can be connected again); an execution started from the console under another name is
-attributed by its input. Everything a caller sends is checked before any AWS call that changes
-something: a malformed request is refused naming each field, never a started execution.
+A connection is its item in the registry (nekt_peering.registry), which the workflows write when a run
+takes the connection's lock and when it ends: the listing pages through those items, a connection's
+status is its item plus, for the run it names, the live stage from Step Functions, and whether a
+connection is busy is its item's state and its current execution's live status. A connection with no
+item (made before the registry, or only dry-run or refused before its run took the lock) is found the
+old way, by its executions: names `<connectionId>_<16 hex>` (unique: Step Functions refuses a name
+reused within 90 days, and a connection can be connected again), or an execution started from the
+console under another name, attributed by its input. Everything a caller sends is checked before any
+AWS call that changes something: a malformed request is refused naming each field, never a started
+execution.
 """
 
 from __future__ import annotations
@@ -16,20 +21,27 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import fastjsonschema
 
+from nekt_peering import registry
 from nekt_peering.errors import InvalidInput, cause_message
-from nekt_peering.exclusive import connection_of
 from nekt_peering.model import CONNECT_INPUT_SCHEMA, ConnectRequest
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_stepfunctions import SFNClient
     from mypy_boto3_stepfunctions.type_defs import ExecutionListItemTypeDef
 
-# How far back a listing looks, per state machine (list_executions is newest first).
+    from nekt_peering.shapes import ConnectionItem
+
+# How far back the lookup of a connection without an item looks, per state machine (newest first).
 SCAN_LIMIT = 1000
+# The registry's states of a run under way: the connection is busy while its current execution runs.
+IN_PROGRESS = frozenset({"CONNECTING", "DISCONNECTING"})
+# The error a connection shows when its run ended so, without recording its end in the registry.
+ENDED_UNRECORDED = {"ABORTED": "ExecutionAborted", "TIMED_OUT": "ExecutionTimedOut"}
 CONNECTION_ID_SCHEMA: dict[str, Any] = CONNECT_INPUT_SCHEMA["properties"]["connectionId"]
 _EXECUTION_NAME = re.compile(r"^(?P<connection>[A-Za-z0-9][A-Za-z0-9_-]*)_[0-9a-f]{16}$")
 # Final states of the connect workflow that mean: failed, and what it had changed is undone.
@@ -97,16 +109,24 @@ def _json_type(value: Any) -> str:
 
 
 
-# Executions -------------------------------------------------------------------------------------
+# Executions and the registry ---------------------------------------------------------------------
 
 
 @dataclass
 class Machines:
+    """The deployed stack as the API and the CLI use it: its state machines and its registry table."""
+
     sfn: SFNClient
     connect: str
     disconnect: str
-    check_path: str = ""
+    check_path: str
+    dynamodb: DynamoDBClient
+    table: str
     described: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def item(self, connection_id: str) -> ConnectionItem | None:
+        """The connection's registry item, read strongly consistent."""
+        return registry.get_connection(self.dynamodb, self.table, connection_id)
 
     def executions(self, machine: str, status: str | None = None) -> list[dict[str, Any]]:
         """Newest first, at most SCAN_LIMIT, each tagged with its workflow and connection id."""
@@ -149,11 +169,6 @@ class Machines:
                 if execution["connectionId"] == connection_id]
         return sorted(both, key=lambda execution: execution["startDate"], reverse=True)
 
-    def running(self, connection_id: str) -> list[dict[str, Any]]:
-        return [execution for machine in (self.connect, self.disconnect)
-                for execution in self.executions(machine, status="RUNNING")
-                if execution["connectionId"] == connection_id]
-
     def start(self, machine: str, connection_id: str, execution_input: dict[str, Any]) -> str:
         return str(self.sfn.start_execution(
             stateMachineArn=machine, name=f"{connection_id}_{uuid.uuid4().hex[:16]}",
@@ -168,6 +183,24 @@ class Machines:
         # The newest by id, whatever order an implementation returns the page in.
         return str(max(entered, key=lambda event: event["id"])["stateEnteredEventDetails"]["name"]) if entered else None
 
+    def running(self, item: ConnectionItem) -> str | None:
+        """The execution of the item's run under way, None when the connection is not busy: its state is
+        CONNECTING or DISCONNECTING and DescribeExecution (strongly consistent) says that run still runs."""
+        if item["state"] not in IN_PROGRESS:
+            return None
+        arn = item["currentExecutionArn"]
+        return arn if self.describe(arn)["status"] == "RUNNING" else None
+
+
+def connection_of(raw: Any) -> str | None:
+    """The connection an execution input names (connect or disconnect): its connectionId, else the
+    database identifier, as the workflow defaults it. None when the input names none."""
+    if not isinstance(raw, dict):
+        return None
+    database = raw.get("database")
+    named = raw.get("connectionId", database.get("identifier") if isinstance(database, dict) else None)
+    return named if isinstance(named, str) else None
+
 
 # Connections ----------------------------------------------------------------------------------
 
@@ -178,45 +211,103 @@ def console_link(execution_arn: str) -> str:
             f"#/v2/executions/details/{execution_arn}")
 
 
+def listed(item: ConnectionItem) -> dict[str, Any]:
+    """A connection as its registry item says, with nothing asked of Step Functions (a listing's entry)."""
+    current = item["currentExecutionArn"]
+    view: dict[str, Any] = {
+        "connectionId": item["connectionId"],
+        "status": item["state"],
+        "source": "registry",
+        "workflow": item["currentWorkflow"],
+        "executionArn": current,
+        "startedAt": next((run["startedAt"] for run in item["executions"] if run["executionArn"] == current), None),
+        "createdAt": item["createdAt"],
+        "updatedAt": item["updatedAt"],
+        "request": item["request"],
+        **{key: value for key, value in cast("dict[str, Any]", item).items() if key in ("mode", "database", "network")},
+        "relies": item["relies"],
+        "executions": item["executions"],
+    }
+    if "result" in item:
+        view["output"] = item["result"]
+    if "lastError" in item:
+        view["error"] = item["lastError"]["error"]
+        view["cause"] = cause_message(item["lastError"]["cause"])
+    return view
+
+
+def _registered(machines: Machines, item: ConnectionItem) -> dict[str, Any]:
+    """The item, with its current execution as Step Functions sees it now: status, stage, stop time."""
+    arn = item["currentExecutionArn"]
+    described = machines.describe(arn)
+    if item["state"] in IN_PROGRESS and described["status"] != "RUNNING":
+        # It may have recorded its end between the two reads: read the item again.
+        item = machines.item(item["connectionId"]) or item
+    view = listed(item)
+    if item["currentExecutionArn"] != arn:  # a newer run took the lock meanwhile
+        return _registered(machines, item)
+    stage = machines.stage(arn)
+    view |= {"executionStatus": described["status"], "stage": stage, "stoppedAt": described.get("stopDate")}
+    if item["state"] in IN_PROGRESS and described["status"] != "RUNNING":
+        # The run ended without recording its end (stopped from the console, timed out, or its last
+        # write refused): the item's CONNECTING/DISCONNECTING is not true any more.
+        workflow = item["currentWorkflow"]
+        cause = described.get("cause")
+        view |= {"status": "FAILED", "error": described.get("error") or ENDED_UNRECORDED.get(described["status"],
+                                                                                           "ExecutionEnded"),
+                 "cause": (cause_message(cause) if cause else
+                           f"the {workflow} execution ended {described['status']} in {stage!r} without recording "
+                           f"its end: what it changed may still be in place; run the {workflow} again")}
+    if "error" in view and described["status"] != "RUNNING":
+        view["rolledBack"] = stage in ROLLED_BACK_STATES
+    return view
+
+
 def _is_dry_run(machines: Machines, execution: dict[str, Any]) -> bool:
     return execution["workflow"] == "connect" and machines.input_of(execution["executionArn"]).get("dryRun") is True
 
 
-def connection(machines: Machines, connection_id: str, executions: list[dict[str, Any]]) -> dict[str, Any]:
-    """The connection as its newest execution says, a finished dry run counting only when nothing else has run."""
+def _from_executions(machines: Machines, connection_id: str, executions: list[dict[str, Any]]) -> dict[str, Any]:
+    """A connection with no registry item, as its newest execution says (a finished dry run counting only
+    when nothing else has run): the registry's statuses, and PLANNED for a connection only dry-run."""
     current = next((execution for execution in executions
                     if execution["status"] == "RUNNING" or not _is_dry_run(machines, execution)), executions[0])
     described = machines.describe(current["executionArn"])
     stage = machines.stage(current["executionArn"])
     view: dict[str, Any] = {
         "connectionId": connection_id,
-        "status": _status(current["workflow"], described, stage),
-        "stage": stage,
+        "status": _status(current["workflow"], described),
+        "source": "executions",
         "workflow": current["workflow"],
         "executionArn": current["executionArn"],
         "startedAt": described["startDate"],
+        "executionStatus": described["status"],
+        "stage": stage,
         "stoppedAt": described.get("stopDate"),
-        "input": machines.input_of(current["executionArn"]),
     }
+    connect = next((execution for execution in executions if execution["workflow"] == "connect"), None)
+    if connect is not None:
+        view["request"] = machines.input_of(connect["executionArn"])
     if described["status"] == "SUCCEEDED":
         view["output"] = json.loads(described.get("output") or "null")
     elif described["status"] != "RUNNING":
         view["error"] = described.get("error") or described["status"]
         cause = described.get("cause")
         view["cause"] = None if cause is None else cause_message(cause)
+        view["rolledBack"] = stage in ROLLED_BACK_STATES
     return view
 
 
-def _status(workflow: str, described: dict[str, Any], stage: str | None) -> str:
+def _status(workflow: str, described: dict[str, Any]) -> str:
     execution_status = described["status"]
     if workflow == "disconnect":
         return {"RUNNING": "DISCONNECTING", "SUCCEEDED": "DISCONNECTED"}.get(execution_status, "FAILED")
     if execution_status == "RUNNING":
-        return "RUNNING"
+        return "CONNECTING"
     if execution_status == "SUCCEEDED":
         output = json.loads(described.get("output") or "{}")
         return "PLANNED" if isinstance(output, dict) and output.get("status") == "PLANNED" else "CONNECTED"
-    return "ROLLED_BACK" if stage in ROLLED_BACK_STATES else "FAILED"
+    return "FAILED"
 
 
 def check_connection_id(value: str) -> str:
@@ -238,15 +329,16 @@ def start_connect(machines: Machines, body: Any, default_region: str) -> tuple[s
     if errors:
         raise Refused(400, "the request does not match the connect input schema", errors)
     cid = request.connection_id
-    for running in machines.running(cid):
-        if running["workflow"] == "disconnect":
+    item = machines.item(cid)
+    running = machines.running(item) if item is not None else None
+    if item is not None and running is not None:
+        if item["currentWorkflow"] == "disconnect":
             raise Refused(409, f"connection {cid} is being disconnected: wait for it to finish, then connect again",
-                          connectionId=cid, executionArn=running["executionArn"])
-        if not _same_request(machines.input_of(running["executionArn"]), request, default_region):
+                          connectionId=cid, executionArn=running)
+        if not _same_request(machines.input_of(running), request, default_region):
             raise Refused(409, f"connection {cid} is being connected with another request: wait for it to "
-                               "finish, then send yours again",
-                          connectionId=cid, executionArn=running["executionArn"])
-        return cid, running["executionArn"]
+                               "finish, then send yours again", connectionId=cid, executionArn=running)
+        return cid, running
     return cid, machines.start(machines.connect, cid, body)
 
 
@@ -257,35 +349,58 @@ def _same_request(raw: dict[str, Any], request: ConnectRequest, default_region: 
         return False
 
 
-def known_connection(machines: Machines, connection_id: str) -> tuple[str, list[dict[str, Any]]]:
-    """The connection id, checked, and its executions newest first; Refused(404) when it has none."""
-    cid = check_connection_id(connection_id)
+def _executions_of(machines: Machines, cid: str) -> list[dict[str, Any]]:
+    """The executions of a connection with no registry item, newest first; Refused(404) when it has none."""
     executions = machines.of_connection(cid)
     if not executions:
-        raise Refused(404, f"no connection {cid}: nothing was started for it (or not recently)", connectionId=cid)
-    return cid, executions
+        raise Refused(404, f"no connection {cid}: none is recorded, and no recent execution names it (a connect "
+                           "started a moment ago records it once its run takes the connection's lock)",
+                      connectionId=cid)
+    return executions
 
 
 def find(machines: Machines, connection_id: str) -> dict[str, Any]:
-    cid, executions = known_connection(machines, connection_id)
-    return connection(machines, cid, executions)
+    """The connection: its registry item and its current execution's live status, or (no item) its executions."""
+    cid = check_connection_id(connection_id)
+    item = machines.item(cid)
+    if item is not None:
+        return _registered(machines, item)
+    return _from_executions(machines, cid, _executions_of(machines, cid))
 
 
-def connections(machines: Machines, offset: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
-    """A page of connections, newest first, and whether there are more."""
-    executions = sorted((execution for machine in (machines.connect, machines.disconnect)
-                         for execution in machines.executions(machine)),
-                        key=lambda execution: execution["startDate"], reverse=True)
-    by_connection: dict[str, list[dict[str, Any]]] = {}
-    for execution in executions:
-        by_connection.setdefault(execution["connectionId"], []).append(execution)
-    page = list(by_connection.items())[offset:offset + limit]
-    return [connection(machines, cid, runs) for cid, runs in page], offset + limit < len(by_connection)
+def connections(machines: Machines, limit: int, token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the registry's connections, newest first by creation, and the next page's token (None:
+    the last page). One Query of the Listing index, whatever the number of connections; nothing asked
+    of Step Functions."""
+    try:
+        items, next_token = registry.list_connections(machines.dynamodb, machines.table, limit, token)
+    except InvalidInput as error:
+        raise Refused(400, "nextToken is malformed", [{"field": "nextToken", "message": f"nextToken: {error}"}]) \
+            from None
+    return [listed(item) for item in items], next_token
 
 
 def start_disconnect(machines: Machines, connection_id: str) -> tuple[str, str]:
     """(connection id, execution ARN) of the disconnect: a new one, or the one already running."""
-    cid, executions = known_connection(machines, connection_id)
+    cid = check_connection_id(connection_id)
+    item = machines.item(cid)
+    if item is None:
+        return _start_disconnect_of_executions(machines, cid)
+    running = machines.running(item)
+    if running is not None:
+        if item["currentWorkflow"] == "disconnect":
+            return cid, running
+        raise Refused(409, f"connection {cid} is being connected: wait for it to finish, then disconnect it",
+                      connectionId=cid, executionArn=running)
+    database = item.get("database") or item["request"].get("database")
+    region = database.get("region") if isinstance(database, dict) else None
+    execution_input: dict[str, Any] = {"connectionId": cid} | ({"region": region} if isinstance(region, str) else {})
+    return cid, machines.start(machines.disconnect, cid, execution_input)
+
+
+def _start_disconnect_of_executions(machines: Machines, cid: str) -> tuple[str, str]:
+    """A connection with no registry item (made before it): found by its executions, as before the registry."""
+    executions = _executions_of(machines, cid)
     for running in (execution for execution in executions if execution["status"] == "RUNNING"):
         if running["workflow"] == "disconnect":
             return cid, running["executionArn"]
@@ -304,15 +419,17 @@ def start_disconnect(machines: Machines, connection_id: str) -> tuple[str, str]:
 
 def start_check(machines: Machines, connection_id: str) -> tuple[str, str]:
     """(connection id, execution ARN) of a re-check of a CONNECTED connection's path, which changes nothing."""
-    cid, executions = known_connection(machines, connection_id)
+    cid = check_connection_id(connection_id)
     if not machines.check_path:
         raise Refused(409, "this stack has no check-path state machine: update it to this version")
-    current = connection(machines, cid, executions)
+    item = machines.item(cid)
+    current = listed(item) if item is not None else _from_executions(machines, cid, _executions_of(machines, cid))
     if current["status"] != "CONNECTED":
         raise Refused(409, f"connection {cid} is {current['status']}, not CONNECTED: only a connected connection's "
                            "path can be checked", connectionId=cid, executionArn=current["executionArn"])
     # The connect's database and mode: a publicly accessible database connected by peering is checked so.
-    check_input = {key: current["input"][key] for key in ("database", "mode") if key in current["input"]}
+    request = current.get("request") or {}
+    check_input = {key: request[key] for key in ("database", "mode") if key in request}
     return cid, machines.start(machines.check_path, cid, {**check_input, "connectionId": cid})
 
 

@@ -1,0 +1,171 @@
+"""The API reads the registry: listings page through its Listing index (over 1,000 connections, one Query a
+page, no Step Functions call), a connection's status is its item with its current execution's live state,
+and the 409s come from the item and DescribeExecution. Items are put in the registry's own format
+(emulator/registry.py) where running executions cannot reach the case: a thousand connections, a run that
+died without recording its end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.accounts import aws_calls
+from emulator.registry import connection_item, put, seed
+from emulator.topology import create_database
+from nekt_peering import registry
+from tests.conftest import Api, Gate
+
+INPUT = {"database": {"identifier": "orders-db", "region": "us-east-2"}}
+
+
+def _table(api: Api) -> str:
+    return api.stack.tables["ConnectionsTable"]
+
+
+def _now() -> str:
+    return registry.now()
+
+
+def test_the_api_lists_more_than_1000_connections_page_by_page_with_one_query_each(api: Api) -> None:
+    newest_first = seed(_table(api), 1_050)
+
+    listed: list[str] = []
+    pages = 0
+    query: dict[str, str] = {"limit": "100"}
+    with aws_calls() as calls:
+        while True:
+            page = api.call("GET", "/connections", query=query)
+            assert page.status == 200, page.body
+            pages += 1
+            assert len(page.body["connections"]) <= 100
+            listed += [connection["connectionId"] for connection in page.body["connections"]]
+            if "nextToken" not in page.body:
+                break
+            query = {"limit": "100", "nextToken": page.body["nextToken"]}
+
+    assert listed == newest_first
+    assert pages in (11, 12)  # DynamoDB may end with an empty page when the last one was exactly full
+    assert set(calls) == {("dynamodb", "Query")} and calls[("dynamodb", "Query")] == pages
+    first = api.call("GET", "/connections", query={"limit": "1"}).body["connections"][0]
+    assert first | {"links": None} == {
+        "connectionId": "db-01049", "status": "CONNECTED", "source": "registry", "workflow": "connect",
+        "executionArn": first["executionArn"], "startedAt": first["createdAt"], "createdAt": first["createdAt"],
+        "updatedAt": first["createdAt"], "request": {"database": {"identifier": "db-01049", "region": "us-east-2"}},
+        "mode": "peering", "database": {"identifier": "db-01049", "accountId": "123456789012", "region": "us-east-2",
+                                        "vpcId": "vpc-0123456789abcdef0"},
+        "relies": [], "executions": [{"executionArn": first["executionArn"], "workflow": "connect",
+                                      "startedAt": first["createdAt"]}], "links": None}
+
+
+def test_a_page_token_the_api_did_not_give_is_400_naming_nexttoken(api: Api) -> None:
+    seed(_table(api), 3)
+    token = api.call("GET", "/connections", query={"limit": "2"}).body["nextToken"]
+    forged = registry.encode_token({**registry.decode_token(token), "pk": {"S": "lock#connection#db-00001"}})
+    for bad in ("not-a-token", "eyJvZmZzZXQiOiAtMX0=", forged, token[:-4], "%%%"):
+        reply = api.call("GET", "/connections", query={"nextToken": bad})
+        assert reply.status == 400, bad
+        assert [error["field"] for error in reply.body["errors"]] == ["nextToken"]
+        assert "start again from the first page" in reply.body["errors"][0]["message"]
+    last = api.call("GET", "/connections", query={"limit": "2", "nextToken": token})
+    assert [connection["connectionId"] for connection in last.body["connections"]] == ["db-00000"]
+
+
+def test_an_empty_registry_is_an_empty_page(api: Api) -> None:
+    assert api.call("GET", "/connections").body == {"connections": []}
+
+
+def _held_connect(api: Api) -> tuple[str, Gate]:
+    """A connect of orders-db held in Discover: a real execution that is RUNNING for as long as the test wants."""
+    create_database()
+    gate = Gate(api.stack, "DiscoverFunction")
+    arn = api.stack.start(INPUT, name="orders-db_0123456789abcdef")
+    assert gate.reached.wait(timeout=30)
+    return arn, gate
+
+
+def test_a_connecting_connection_is_busy_while_its_run_runs(api: Api) -> None:
+    arn, gate = _held_connect(api)
+    put(_table(api), connection_item("orders-db", "CONNECTING", arn, _now(), request=INPUT))
+
+    status = api.call("GET", "/connections/orders-db").body
+    same = api.call("POST", "/connections", {**INPUT, "mode": "auto", "connectionId": "orders-db"})
+    other = api.call("POST", "/connections", {**INPUT, "dryRun": True})
+    delete = api.call("DELETE", "/connections/orders-db")
+    probe = api.call("POST", "/connections/orders-db/probe")
+    gate.released.set()
+
+    assert (status["status"], status["executionStatus"], status["stage"], status["source"]) == (
+        "CONNECTING", "RUNNING", "Discover", "registry")
+    assert "error" not in status and "rolledBack" not in status
+    assert same.status == 202 and same.body["executionArn"] == arn
+    assert other.status == 409 and other.body["executionArn"] == arn and "another request" in other.body["message"]
+    assert delete.status == 409 and "being connected" in delete.body["message"]
+    assert probe.status == 409 and "is CONNECTING, not CONNECTED" in probe.body["message"]
+    assert [execution["executionArn"] for execution in api.executions()] == [arn]
+
+
+def test_a_disconnecting_connection_follows_its_disconnect_and_refuses_a_connect(api: Api) -> None:
+    arn, gate = _held_connect(api)  # any running execution: the item names it as its disconnect
+    put(_table(api), connection_item("orders-db", "DISCONNECTING", arn, _now(), workflow="disconnect"))
+
+    delete = api.call("DELETE", "/connections/orders-db")
+    connect = api.call("POST", "/connections", INPUT)
+    gate.released.set()
+
+    assert delete.status == 202 and delete.body["executionArn"] == arn
+    assert connect.status == 409 and "being disconnected" in connect.body["message"]
+    assert len(api.executions()) == 1
+
+
+def test_a_run_that_ended_without_recording_it_is_failed_and_no_longer_busy(api: Api) -> None:
+    arn, gate = _held_connect(api)
+    put(_table(api), connection_item("orders-db", "CONNECTING", arn, _now(), request=INPUT))
+    api.stack.sfn.stop_execution(executionArn=arn)  # stopped from the console: no stage records its end
+    gate.released.set()
+    api.stack.wait(arn)
+
+    died = api.call("GET", "/connections/orders-db").body
+    listed = api.call("GET", "/connections").body["connections"]
+    delete = api.call("DELETE", "/connections/orders-db")
+
+    assert (died["status"], died["error"], died["executionStatus"]) == ("FAILED", "ExecutionAborted", "ABORTED")
+    assert "without recording its end" in died["cause"] and died["rolledBack"] is False
+    assert [(c["connectionId"], c["status"]) for c in listed] == [("orders-db", "CONNECTING")]  # the item, as is
+    assert delete.status == 202 and delete.body["executionArn"] != arn
+
+
+def test_delete_takes_the_region_from_the_item(api: Api) -> None:
+    done = api.stack.run({"connectionId": "orders-db", "region": "eu-west-1"}, state_machine="DisconnectStateMachine")
+    put(_table(api), connection_item("orders-db", "CONNECTED", done.arn, _now(), workflow="disconnect",
+                                     request={"database": {"identifier": "orders-db"}}, region="eu-west-1"))
+
+    deleting = api.call("DELETE", "/connections/orders-db")
+
+    assert deleting.status == 202
+    described = api.stack.sfn.describe_execution(executionArn=deleting.body["executionArn"])
+    assert described["input"] == '{"connectionId": "orders-db", "region": "eu-west-1"}'
+
+
+def test_the_list_asks_nothing_of_step_functions_even_when_it_refuses(api: Api) -> None:
+    seed(_table(api), 2)
+
+    def refuse_step_functions(service: str, operation: str) -> tuple[str, int] | None:
+        return ("AccessDeniedException", 400) if service == "sfn" else None
+
+    with aws_calls(refuse_step_functions):
+        reply = api.call("GET", "/connections")
+
+    assert reply.status == 200 and len(reply.body["connections"]) == 2
+
+
+def test_a_registry_the_api_may_not_read_is_a_502_not_a_listing_by_executions(api: Api) -> None:
+    def refuse_dynamodb(service: str, operation: str) -> tuple[str, int] | None:
+        return ("AccessDeniedException", 400) if service == "dynamodb" else None
+
+    replies: list[Any] = []
+    with aws_calls(refuse_dynamodb):
+        replies += [api.call("GET", "/connections"), api.call("GET", "/connections/orders-db"),
+                    api.call("POST", "/connections", INPUT), api.call("DELETE", "/connections/orders-db")]
+
+    assert [reply.status for reply in replies] == [502] * 4
+    assert all("AccessDeniedException" in reply.body["message"] for reply in replies)
+    assert api.executions() == []
