@@ -8,13 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from openapi_schema_validator import OAS30Validator
+
 from emulator.accounts import aws_calls
+from emulator.apigateway import openapi
 from emulator.registry import connection_item, put, seed
 from emulator.topology import create_database
 from nekt_peering import registry
 from tests.conftest import Api, Gate
 
 INPUT = {"database": {"identifier": "orders-db", "region": "us-east-2"}}
+
+
+def assert_documented(connection: dict[str, Any]) -> None:
+    """The answer is what api/openapi.yaml's Connection says, and says nothing it does not document."""
+    schema = openapi()["components"]["schemas"]["Connection"]
+    OAS30Validator({**schema, "components": openapi()["components"]}).validate(connection)
+    assert set(connection) <= set(schema["properties"]), set(connection) - set(schema["properties"])
 
 
 def _table(api: Api) -> str:
@@ -46,6 +56,7 @@ def test_the_api_lists_more_than_1000_connections_page_by_page_with_one_query_ea
     assert pages in (11, 12)  # DynamoDB may end with an empty page when the last one was exactly full
     assert set(calls) == {("dynamodb", "Query")} and calls[("dynamodb", "Query")] == pages
     first = api.call("GET", "/connections", query={"limit": "1"}).body["connections"][0]
+    assert_documented(first)
     assert first | {"links": None} == {
         "connectionId": "db-01049", "status": "CONNECTED", "source": "registry", "workflow": "connect",
         "executionArn": first["executionArn"], "startedAt": first["createdAt"], "createdAt": first["createdAt"],
@@ -93,6 +104,7 @@ def test_a_connecting_connection_is_busy_while_its_run_runs(api: Api) -> None:
     probe = api.call("POST", "/connections/orders-db/probe")
     gate.released.set()
 
+    assert_documented(status)
     assert (status["status"], status["executionStatus"], status["stage"], status["source"]) == (
         "CONNECTING", "RUNNING", "Discover", "registry")
     assert "error" not in status and "rolledBack" not in status
@@ -127,6 +139,7 @@ def test_a_run_that_ended_without_recording_it_is_failed_and_no_longer_busy(api:
     listed = api.call("GET", "/connections").body["connections"]
     delete = api.call("DELETE", "/connections/orders-db")
 
+    assert_documented(died)
     assert (died["status"], died["error"], died["executionStatus"]) == ("FAILED", "ExecutionAborted", "ABORTED")
     assert "without recording its end" in died["cause"] and died["rolledBack"] is False
     assert [(c["connectionId"], c["status"]) for c in listed] == [("orders-db", "CONNECTING")]  # the item, as is
