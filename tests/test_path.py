@@ -16,7 +16,6 @@ from emulator.accounts import snapshot
 from emulator.apigateway import rest_event
 from emulator.databases import PostgresServer, free_port
 from emulator.stack import DEFAULT_ACCOUNT, Stack
-from emulator.strict import StrictAws
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_probe
 from nekt_peering import shapes
 from nekt_peering.verify import PATH_NOT_PROBED
@@ -56,14 +55,11 @@ def make_world(deploy: Any, nekt: NektNetwork, port: int, probe: bool = True) ->
 
 
 @pytest.fixture
-def world(deploy: Any, nekt: NektNetwork, postgres: PostgresServer, strict: StrictAws) -> Iterator[World]:
+def world(deploy: Any, nekt: NektNetwork, postgres: PostgresServer) -> Iterator[World]:
     """A private PostgreSQL whose endpoint resolves, from the Nekt VPC, to a served private address."""
     built = make_world(deploy, nekt, postgres.port)
     built.stack.network.place(built.endpoint, DB_ADDRESS)
-    # Relaxed as the api fixture of conftest.py relaxes it: the API's re-check finds the connection with
-    # ListExecutions, which may not list an execution just started (not handled by the API yet).
-    with strict.relax("new-executions-invisible"):
-        yield built
+    yield built
 
 
 def test_connected_only_after_the_probe_reached_postgresql_from_the_nekt_vpc(world: World) -> None:

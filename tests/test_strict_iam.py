@@ -298,10 +298,7 @@ def run_scenario(scenario: str, strict: StrictAws, tamper: Tamper | None = None,
             tamper(world)
         iam: Iam = strict.rule("iam")  # type: ignore[assignment]
         seen, refused = len(iam.decisions), len(strict.refusals)
-        # The API finds executions by listing them, which misses one just started (docs/aws-fidelity.md, not
-        # emulated for the API yet), as the api fixture of conftest.py relaxes it too.
-        with strict.relax(*(["new-executions-invisible"] if scenario == "api" else [])):
-            ok, detail = SCENARIOS[scenario](world)
+        ok, detail = SCENARIOS[scenario](world)
         role_ids = world.role_ids()
         decisive = {(role_ids[role], policy, index) for role, _, verdict in iam.decisions[seen:] if verdict.allowed
                     for allows in verdict.allowed_by if len(allows) == 1 for policy, index in allows
