@@ -21,7 +21,7 @@ def test_post_starts_the_connect_and_get_follows_it_to_connected(api: Api, nekt:
 
     assert accepted.status == 202
     assert set(accepted.body) == {"connectionId", "executionArn", "status", "links"}
-    assert accepted.body["connectionId"] == "orders-db" and accepted.body["status"] == "RUNNING"
+    assert accepted.body["connectionId"] == "orders-db" and accepted.body["status"] == "CONNECTING"
     assert accepted.body["links"]["self"] == "/connections/orders-db"
     arn = accepted.body["executionArn"]
     assert arn.split(":")[-1].startswith("orders-db_")

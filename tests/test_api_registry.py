@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 from openapi_schema_validator import OAS30Validator
 
 from emulator.accounts import aws_calls
@@ -182,3 +183,30 @@ def test_a_registry_the_api_may_not_read_is_a_502_not_a_listing_by_executions(ap
     assert [reply.status for reply in replies] == [502] * 4
     assert all("AccessDeniedException" in reply.body["message"] for reply in replies)
     assert api.executions() == []
+
+
+def test_a_connection_made_before_the_registry_is_found_by_its_executions_until_its_next_run(api: Api) -> None:
+    create_database()
+    connected = api.stack.run(INPUT, name="orders-db_00000000000000aa")
+    # As made by the version before the registry: no item (the run of this version wrote one).
+    boto3.client("dynamodb", region_name=api.stack.region).delete_item(
+        TableName=_table(api), Key=registry.connection_key("orders-db"))
+    create_database("db-b", cidr="10.2.0.0/16")
+    planned = api.stack.run({"database": {"identifier": "db-b", "region": "us-east-2"}, "dryRun": True},
+                            name="db-b_00000000000000bb")
+
+    found = api.call("GET", "/connections/orders-db").body
+    plan = api.call("GET", "/connections/db-b").body
+    listed = api.call("GET", "/connections").body["connections"]
+    deleting = api.call("DELETE", "/connections/orders-db")
+
+    assert_documented(found)
+    assert (found["status"], found["source"], found["executionArn"]) == ("CONNECTED", "executions", connected.arn)
+    assert found["output"] == connected.output and found["request"] == INPUT and "relies" not in found
+    assert (plan["status"], plan["source"], plan["executionArn"]) == ("PLANNED", "executions", planned.arn)
+    assert listed == []
+    assert deleting.status == 202
+    disconnect = api.stack.wait(deleting.body["executionArn"])
+    assert disconnect.status == "SUCCEEDED" and disconnect.output["region"] == "us-east-2"
+    adopted = api.call("GET", "/connections/orders-db").body
+    assert (adopted["status"], adopted["source"]) == ("DISCONNECTED", "registry")

@@ -193,18 +193,18 @@ def api(world: World) -> tuple[bool, str]:
     def call(method: str, path: str, body: Any = None) -> dict[str, Any]:
         return dict(stack.invoke("ApiFunction", rest_event(method, path, json.dumps(body) if body else None)))
 
-    def settle() -> None:
-        for arn in stack.state_machine_arns.values():
-            for execution in stack.sfn.list_executions(stateMachineArn=arn)["executions"]:
-                stack.wait(execution["executionArn"])
+    def settle(answer: dict[str, Any]) -> None:
+        arn = json.loads(answer["body"]).get("executionArn")
+        if arn:
+            stack.wait(arn)
 
     try:
         answers = [call("POST", "/connections", {"database": {"identifier": "orders-db", "region": DB_REGION},
                                                  "mode": "peering"})]
-        settle()
+        settle(answers[-1])
         answers += [call("GET", "/connections/orders-db"), call("GET", "/connections")]
         answers.append(call("DELETE", "/connections/orders-db"))
-        settle()
+        settle(answers[-1])
         answers.append(call("GET", "/connections/orders-db"))
     except RuntimeError as error:
         return False, str(error)

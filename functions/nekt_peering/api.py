@@ -120,7 +120,7 @@ def _view(connection: dict[str, Any]) -> dict[str, Any]:
 @app.post("/connections")
 def start_connect() -> Response[str]:
     cid, execution_arn = connections.start_connect(_machines(), _body(), default_region=_region())
-    return _accepted(cid, execution_arn, "RUNNING")
+    return _accepted(cid, execution_arn, "CONNECTING")
 
 
 def _accepted(connection_id: str, execution_arn: str, status: str) -> Response[str]:

@@ -21,6 +21,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import fastjsonschema
@@ -243,11 +244,11 @@ def _registered(machines: Machines, item: ConnectionItem) -> dict[str, Any]:
     if item["state"] in IN_PROGRESS and described["status"] != "RUNNING":
         # It may have recorded its end between the two reads: read the item again.
         item = machines.item(item["connectionId"]) or item
-    view = listed(item)
-    if item["currentExecutionArn"] != arn:  # a newer run took the lock meanwhile
-        return _registered(machines, item)
+        if item["currentExecutionArn"] != arn:  # a newer run took the lock meanwhile
+            return _registered(machines, item)
     stage = machines.stage(arn)
-    view |= {"executionStatus": described["status"], "stage": stage, "stoppedAt": described.get("stopDate")}
+    view = listed(item) | {"executionStatus": described["status"], "stage": stage,
+                           "stoppedAt": _iso(described.get("stopDate"))}
     if item["state"] in IN_PROGRESS and described["status"] != "RUNNING":
         # The run ended without recording its end (stopped from the console, timed out, or its last
         # write refused): the item's CONNECTING/DISCONNECTING is not true any more.
@@ -280,10 +281,10 @@ def _from_executions(machines: Machines, connection_id: str, executions: list[di
         "source": "executions",
         "workflow": current["workflow"],
         "executionArn": current["executionArn"],
-        "startedAt": described["startDate"],
+        "startedAt": _iso(described["startDate"]),
         "executionStatus": described["status"],
         "stage": stage,
-        "stoppedAt": described.get("stopDate"),
+        "stoppedAt": _iso(described.get("stopDate")),
     }
     connect = next((execution for execution in executions if execution["workflow"] == "connect"), None)
     if connect is not None:
@@ -296,6 +297,11 @@ def _from_executions(machines: Machines, connection_id: str, executions: list[di
         view["cause"] = None if cause is None else cause_message(cause)
         view["rolledBack"] = stage in ROLLED_BACK_STATES
     return view
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """Step Functions' times as the registry writes its own: ISO 8601."""
+    return None if moment is None else moment.isoformat()
 
 
 def _status(workflow: str, described: dict[str, Any]) -> str:
