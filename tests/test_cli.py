@@ -243,3 +243,20 @@ def test_list_refuses_a_token_it_did_not_give_and_says_when_there_is_nothing(ser
 
     assert empty.exit_code == 0 and "no connections in stack nekt-peering" in empty.output
     assert forged.exit_code == 2 and "nextToken: the page token is not one this API gave" in forged.output
+
+
+def test_status_of_a_connected_connection_whose_rerun_failed_says_both_and_exits_0(served: Served) -> None:
+    assert served.run("connect", "--db", "orders-db", "--region", "us-east-2").exit_code == 0
+
+    def lose_a_route(event: dict[str, Any]) -> None:
+        raise VerificationFailed("the connection is incomplete: rtb-x has no route to 10.100.0.0/23. Run again")
+
+    served.stack.runtime.before_invoke("VerifyFunction", lose_a_route)
+    assert served.run("connect", "--db", "orders-db", "--region", "us-east-2").exit_code == 1
+
+    status = served.run("status", "orders-db")
+
+    assert status.exit_code == 0
+    assert "│ status    │ CONNECTED" in status.output and "CONNECTED: orders-db" in status.output
+    assert "its last connect failed and was rolled back; it is still CONNECTED" in status.output
+    assert "FAILED: VerificationFailed" in status.output
