@@ -480,7 +480,7 @@ def test_every_catcher_of_every_state_catches_data_limit_exceeded_which_states_a
         if catchers:
             assert catchers[-1] == ["States.ALL"], name
             assert ["States.DataLimitExceeded"] in catchers, name
-    first = "Discover" if machine == "connect" else "Find what the connection owns"
+    first = "Discover" if machine == "connect" else "Find what to remove"
     silent = states[first]["Catch"][0]
     assert "InvalidInput" in silent["ErrorEquals"] and states[silent["Next"]]["Type"] == "Fail"
 

@@ -16,6 +16,7 @@ from nekt_peering.errors import AccessDenied
 from nekt_peering.model import Settings
 
 if TYPE_CHECKING:  # the stubs are for mypy only: nothing of them is deployed
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ec2.type_defs import TagTypeDef
     from mypy_boto3_lambda import LambdaClient
@@ -49,6 +50,8 @@ def new_session(**arguments: Any) -> boto3.Session:
     return boto3.Session(botocore_session=core, **arguments)
 
 
+@overload
+def client(session: boto3.Session, service: Literal["dynamodb"]) -> DynamoDBClient: ...
 @overload
 def client(session: boto3.Session, service: Literal["ec2"]) -> EC2Client: ...
 @overload
