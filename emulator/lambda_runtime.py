@@ -111,7 +111,7 @@ class _FunctionEnvironment(MutableMapping[str, str]):
 
 
 if not isinstance(os.environ, _FunctionEnvironment):
-    os.environ = _FunctionEnvironment(os.environ)  # type: ignore[assignment]
+    os.environ = _FunctionEnvironment(os.environ)  # type: ignore[assignment]  # noqa: B003 - an overlay, on purpose
 FUNCTION_ENVIRONMENT: _FunctionEnvironment = os.environ  # type: ignore[assignment]
 
 

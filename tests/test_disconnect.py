@@ -153,8 +153,8 @@ def test_a_customers_own_peering_is_kept_and_everything_the_connect_added_goes(
     assert execution.status == "SUCCEEDED", execution.cause
     assert snapshot(places(nekt)) == before
     removed = execution.output["removed"]
-    assert f"ingress rule {connected['ingress']['ruleId']} (tcp/5432 from {nekt.cidr}) on {database.security_group_id}" \
-        in removed
+    rule = connected["ingress"]["ruleId"]
+    assert f"ingress rule {rule} (tcp/5432 from {nekt.cidr}) on {database.security_group_id}" in removed
     assert any(step.startswith("DNS resolution option turned back off") for step in removed)
     assert sum(step.startswith("route ") for step in removed) == len(connected["routes"])
 

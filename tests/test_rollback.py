@@ -22,6 +22,7 @@ from emulator.topology import (
     CustomerDatabase,
     NektNetwork,
     account_session,
+    add_database,
     create_database,
     create_nekt_network,
 )
@@ -56,6 +57,10 @@ def build_world(topology: str, deploy: Any) -> World:
     if topology == "reused-peering":
         add_what_a_customer_already_had(nekt, database)
     stack = deploy(nekt)
+    if topology == "second-database":  # another database of the VPC, on its own group, is connected already
+        add_database(database, "ledger-db", same_security_group=False)
+        neighbour = stack.run({"database": {"identifier": "ledger-db", "region": database.region}})
+        assert neighbour.status == "SUCCEEDED", neighbour.cause
     return World(nekt, database, stack, {"database": {"identifier": "orders-db", "region": database.region}})
 
 
@@ -122,6 +127,11 @@ MATRIX = (
                                                 "AuthorizeIngressFunction", "EnableDnsResolutionFunction",
                                                 "VerifyFunction"]]
     + [("public", stage) for stage in ["AuthorizeIngressFunction", "VerifyFunction"]]
+    # The network is shared with a connection that must come out untouched (the snapshot holds its resources).
+    + [("second-database", stage) for stage in ["RequestPeeringFunction", "UpdateRoutesFunction",
+                                                 "AuthorizeIngressFunction", "VerifyFunction",
+                                                 "RecordConnectionFunction"]]
+    + [("cross-account-cross-region", "RecordConnectionFunction")]
 )
 
 

@@ -251,13 +251,14 @@ def relied_resources(state: Mapping[str, Any]) -> list[dict[str, Any]]:
                 {"side": route["side"], "routeTableId": route["routeTableId"],
                  "destinationCidr": route["destinationCidr"], "peeringConnectionId": peering["peeringConnectionId"]},
                 # A route to a peering this product made cannot be older than the peering: it goes with it.
-                created=bool(route["created"]) or peering_created, tag_owner=None, cid=cid))
+                # The peering's owner by tag, unknown to the registry, may rely on it too: it counts.
+                created=bool(route["created"]) or peering_created, tag_owner=tag_owner, cid=cid))
         dns = state.get("dnsResolution") or {}
         if dns.get("needed") and dns.get("side"):
             resources.append(_resource(
                 registry.dns_id(peering["peeringConnectionId"], dns["side"]), "dns",
                 {"peeringConnectionId": peering["peeringConnectionId"], "side": dns["side"]},
-                created=bool(dns.get("changed")) or peering_created, tag_owner=None, cid=cid))
+                created=bool(dns.get("changed")) or peering_created, tag_owner=tag_owner, cid=cid))
     ingress = state["ingress"]
     rule_tags: dict[str, str] = next((rule["tags"] for rule in facts["database"].get("securityGroupRules", [])
                       if rule["ruleId"] == ingress.get("ruleId")), {})
@@ -272,6 +273,7 @@ def relied_resources(state: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _resource(resource_id: str, kind: str, details: dict[str, Any], created: bool, tag_owner: str | None,
               cid: str) -> dict[str, Any]:
+    tag_owner = tag_owner if tag_owner != cid else None
     if created:
         origin, created_for = "created", cid
     elif tag_owner:  # made by this product for a connection the registry may not know yet: it is a user too
@@ -336,10 +338,16 @@ def record_connected(dynamodb: DynamoDBClient, table: str, locks: Locks, state: 
     """The verified connection: what it relies on counted, its item CONNECTED with the connect's output,
     its locks released, in one transaction. Returns the ids of the resources it relies on."""
     facts = state["discovery"]
-    resources = relied_resources(state)
     current = locks._connection_item()  # noqa: SLF001 - the same read the lock step makes
     if _recorded_by(current, locks.execution_arn, "CONNECTED"):  # this step run again (a retry)
         return list(current["relies"]) if current else []
+    resources = relied_resources(state)
+    # A resource's creator by tag counts as a user only while the registry does not know it (a connection
+    # made before the registry): a registered one says itself what it relies on.
+    owners = {user for resource in resources for user in resource["users"]} - {locks.connection_id}
+    registered = {owner for owner in owners if registry.get_connection(dynamodb, table, owner) is not None}
+    for resource in resources:
+        resource["users"] = [user for user in resource["users"] if user not in registered]
     relies = sorted({*(current or {}).get("relies", []), *(resource["resourceId"] for resource in resources)}
                     if (current or {}).get("network") == locks.network else
                     {resource["resourceId"] for resource in resources})
