@@ -5,8 +5,8 @@ Locks. A run holds two: its connection's (a connect and a disconnect of one conn
 once: the second fails ConnectionBusy at once) and its network's (runs that change the same VPC pair
 are serialized: the second waits, then reads the facts again under the lock). Both are taken in one
 transaction with the connection item, each with a lease; a lock is free when nobody holds it, when
-its lease has ended, or when the execution holding it has ended (DescribeExecution is strongly
-consistent, unlike ListExecutions). Every exit path of both workflows releases them.
+its lease has ended, or when DescribeExecution says the execution holding it has ended. Every exit
+path of both workflows releases them.
 
 Counting. Each resource a connection relies on has an item in its network's partition: `origin`
 (created by this product, or found there before any connection relied on it), `createdFor`, and
@@ -41,6 +41,7 @@ _EXECUTION_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution
 # Beyond the polls, what a run may spend holding its locks: Lambda retries, the stages themselves.
 LEASE_MARGIN_SECONDS = 3600
 TRANSACTION_ATTEMPTS = 3
+ENDED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 Clock = Callable[[], float]
 
 
@@ -177,15 +178,16 @@ class Locks:
 
     def _has_ended(self, holder: str) -> bool:
         """Whether the execution that holds a lock has ended without releasing it (it failed in a way no
-        catcher saw: stopped, timed out). A holder that is not an execution (a function invoked by hand)
-        keeps its lock until the lease ends."""
+        catcher saw: stopped, timed out). DescribeExecution is eventually consistent: a stale answer says
+        RUNNING, or does not know an execution that has just started, so only an ended status counts. A
+        holder that is not an execution (a function invoked by hand) keeps its lock until the lease ends."""
         if not _EXECUTION_ARN.match(holder):
             return False
         try:
-            return self.sfn.describe_execution(executionArn=holder)["status"] != "RUNNING"
+            return self.sfn.describe_execution(executionArn=holder)["status"] in ENDED
         except ClientError as error:
             if error_code(error) == "ExecutionDoesNotExist":
-                return True
+                return False
             raise
 
 
