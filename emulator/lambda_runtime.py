@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import threading
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,11 +69,58 @@ def load_handler(handler_path: str) -> Callable[[dict[str, Any], Any], Any]:
     return handler
 
 
+class _FunctionEnvironment(MutableMapping[str, str]):
+    """os.environ, with the environment of the function whose handler runs on this thread on top: each
+    function sees the variables template.yaml gives it, and no other's, though executions run
+    concurrently in threads. Writes go to the process's own environment."""
+
+    def __init__(self, process: MutableMapping[str, str]) -> None:
+        self.process = process
+        self._local = threading.local()
+
+    @contextmanager
+    def of_function(self, variables: dict[str, str]) -> Iterator[None]:
+        previous = getattr(self._local, "variables", None)
+        self._local.variables = variables
+        try:
+            yield
+        finally:
+            self._local.variables = previous
+
+    def _overlay(self) -> dict[str, str]:
+        return getattr(self._local, "variables", None) or {}
+
+    def __getitem__(self, key: str) -> str:
+        overlay = self._overlay()
+        return overlay[key] if key in overlay else self.process[key]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.process[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.process[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self.process, **self._overlay()})
+
+    def __len__(self) -> int:
+        return len({**self.process, **self._overlay()})
+
+    def copy(self) -> dict[str, str]:
+        return dict(self)
+
+
+if not isinstance(os.environ, _FunctionEnvironment):
+    os.environ = _FunctionEnvironment(os.environ)  # type: ignore[assignment]  # noqa: B003 - an overlay, on purpose
+FUNCTION_ENVIRONMENT: _FunctionEnvironment = os.environ  # type: ignore[assignment]
+
+
 class LambdaRuntime:
     def __init__(self, code_dir: Path) -> None:
         if str(code_dir) not in sys.path:
             sys.path.insert(0, str(code_dir))
         self._functions: dict[str, tuple[str, str, str, str | None]] = {}
+        self._environments: dict[str, dict[str, str]] = {}
         self.invocations: list[Invocation] = []
         self.before: dict[str, list[Hook]] = {}
         self.after: dict[str, list[AfterHook]] = {}
@@ -80,9 +129,15 @@ class LambdaRuntime:
         self.repeat = 1
         self._original: Any = None
 
-    def register(self, logical_id: str, name: str, arn: str, handler: str, role_arn: str | None = None) -> None:
-        """`role_arn`: the function's execution role, whose credentials its AWS calls carry."""
+    def register(self, logical_id: str, name: str, arn: str, handler: str, role_arn: str | None = None,
+                 environment: dict[str, str] | None = None) -> None:
+        """`role_arn`: the function's execution role, whose credentials its AWS calls carry; `environment`:
+        the variables template.yaml gives it (set once the stack is deployed, with set_environment)."""
         self._functions[name] = self._functions[arn] = (logical_id, arn, handler, role_arn)
+        self._environments[logical_id] = environment or {}
+
+    def set_environment(self, logical_id: str, environment: dict[str, str]) -> None:
+        self._environments[logical_id] = environment
 
     def before_invoke(self, logical_id: str, hook: Hook) -> None:
         """Run `hook(event)` before the handler: to inject slow or failing AWS states, or faults."""
@@ -117,7 +172,7 @@ class LambdaRuntime:
             for hook in self.before.get(logical_id, []):
                 hook(event)
             context = LambdaContext(function_name=arn.rsplit(":", 1)[-1], invoked_function_arn=arn)
-            with acting_as(role_arn):
+            with acting_as(role_arn), FUNCTION_ENVIRONMENT.of_function(self._environments.get(logical_id, {})):
                 for _ in range(self.repeat):
                     call.result = handler(json.loads(json.dumps(event)), context)
             for after in self.after.get(logical_id, []):

@@ -114,6 +114,8 @@ class Stack:
             self.state_machine_arns[logical_id] = self.sfn.create_state_machine(
                 name=name, definition=definition, roleArn=self.role_arns[logical_id], type="STANDARD",
             )["stateMachineArn"]
+        for logical_id in functions:
+            self.runtime.set_environment(logical_id, self.environment(logical_id))
         self.subscribe()
         return self
 

@@ -202,3 +202,20 @@ def create_database(
                                AllocatedStorage=20, PubliclyAccessible=publicly_accessible, **common)
     return CustomerDatabase(identifier, account_id, region, kind, vpc_id, cidrs, subnet_ids,
                             route_table_ids + [main["RouteTableId"]], main["RouteTableId"], group_id, port)
+
+
+def add_database(neighbour: CustomerDatabase, identifier: str, same_security_group: bool = True,
+                 port: int | None = None) -> CustomerDatabase:
+    """A second database in the VPC (and the subnets) of `neighbour`: on its security group, or on a new one."""
+    session = account_session(neighbour.account_id, neighbour.region)
+    ec2, rds = session.client("ec2"), session.client("rds")
+    group_id = neighbour.security_group_id if same_security_group else ec2.create_security_group(
+        GroupName=f"{identifier}-sg", Description=f"{identifier} database", VpcId=neighbour.vpc_id)["GroupId"]
+    port = port or neighbour.port
+    rds.create_db_instance(
+        DBInstanceIdentifier=identifier, Engine="postgres", DBInstanceClass="db.t4g.micro", AllocatedStorage=20,
+        DBSubnetGroupName=f"{neighbour.identifier}-subnets", VpcSecurityGroupIds=[group_id],
+        MasterUsername="admin_user", MasterUserPassword="not-a-real-password", Port=port)
+    return CustomerDatabase(identifier, neighbour.account_id, neighbour.region, "instance", neighbour.vpc_id,
+                            neighbour.cidrs, neighbour.subnet_ids, neighbour.route_table_ids,
+                            neighbour.main_route_table_id, group_id, port)

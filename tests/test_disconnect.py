@@ -128,28 +128,35 @@ def test_only_what_this_connection_owns_is_removed(deploy: Any, nekt: NektNetwor
     assert snapshot(places(nekt)) == before_orders
 
 
-def test_a_reused_peering_is_kept_with_its_routes_and_only_the_tagged_rule_goes(
+def test_a_customers_own_peering_is_kept_and_everything_the_connect_added_goes(
     deploy: Any, nekt: NektNetwork
 ) -> None:
-    database = create_database()
+    """The peering the customer made stays; the routes through it and the rule the connect added go: both
+    accounts are as they were before the connect."""
+    database = create_database(publicly_accessible=True)
     db_ec2 = account_session(DEFAULT_ACCOUNT, "us-east-2").client("ec2")
     theirs = establish_peering(
         db_ec2, account_session(nekt.account_id, nekt.region).client("ec2"),
         VpcId=database.vpc_id, PeerVpcId=nekt.vpc_id, PeerOwnerId=nekt.account_id, PeerRegion=nekt.region)
+    for account_id, region, vpc_id in ((nekt.account_id, nekt.region, nekt.vpc_id),
+                                       (DEFAULT_ACCOUNT, "us-east-2", database.vpc_id)):
+        account_session(account_id, region).client("ec2").modify_vpc_attribute(
+            VpcId=vpc_id, EnableDnsHostnames={"Value": True})
     stack = deploy(nekt)
-    connected = connect(stack)
+    before = snapshot(places(nekt))
+    connected = connect(stack, mode="peering")
     assert connected["peeringConnectionId"] == theirs
-    with_connection = snapshot(places(nekt))
+    assert connected["dnsResolution"]["changed"] is True  # a public database through the peering
 
     execution = disconnect(stack)
 
     assert execution.status == "SUCCEEDED", execution.cause
-    after = snapshot(places(nekt))
-    database_place = f"{DEFAULT_ACCOUNT}/us-east-2"
-    assert after[database_place]["peerings"] == with_connection[database_place]["peerings"]
-    assert all(after[place]["routes"] == with_connection[place]["routes"] for place in after)
-    assert execution.output["removed"] == [
-        f"ingress rule {connected['ingress']['ruleId']} (tcp/5432 from {nekt.cidr}) on {database.security_group_id}"]
+    assert snapshot(places(nekt)) == before
+    removed = execution.output["removed"]
+    rule = connected["ingress"]["ruleId"]
+    assert f"ingress rule {rule} (tcp/5432 from {nekt.cidr}) on {database.security_group_id}" in removed
+    assert any(step.startswith("DNS resolution option turned back off") for step in removed)
+    assert sum(step.startswith("route ") for step in removed) == len(connected["routes"])
 
 
 def test_it_waits_until_aws_reports_the_peering_deleted(deploy: Any, nekt: NektNetwork) -> None:
@@ -235,5 +242,5 @@ def test_bad_input_fails_as_invalid_input_before_any_change(
     assert execution.status == "FAILED" and execution.error == "InvalidInput"
     assert field in (execution.error_message or "")
     # An input that names no valid connection publishes no result event, as in the connect workflow.
-    assert execution.states_entered() == ["Load settings", "Find what the connection owns", "Disconnect failed"]
+    assert execution.states_entered() == ["Load settings", "Find what to remove", "Disconnect failed"]
     assert stack.published() == []

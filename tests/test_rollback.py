@@ -22,6 +22,7 @@ from emulator.topology import (
     CustomerDatabase,
     NektNetwork,
     account_session,
+    add_database,
     create_database,
     create_nekt_network,
 )
@@ -56,6 +57,10 @@ def build_world(topology: str, deploy: Any) -> World:
     if topology == "reused-peering":
         add_what_a_customer_already_had(nekt, database)
     stack = deploy(nekt)
+    if topology == "second-database":  # another database of the VPC, on its own group, is connected already
+        add_database(database, "ledger-db", same_security_group=False)
+        neighbour = stack.run({"database": {"identifier": "ledger-db", "region": database.region}})
+        assert neighbour.status == "SUCCEEDED", neighbour.cause
     return World(nekt, database, stack, {"database": {"identifier": "orders-db", "region": database.region}})
 
 
@@ -122,6 +127,11 @@ MATRIX = (
                                                 "AuthorizeIngressFunction", "EnableDnsResolutionFunction",
                                                 "VerifyFunction"]]
     + [("public", stage) for stage in ["AuthorizeIngressFunction", "VerifyFunction"]]
+    # The network is shared with a connection that must come out untouched (the snapshot holds its resources).
+    + [("second-database", stage) for stage in ["RequestPeeringFunction", "UpdateRoutesFunction",
+                                                 "AuthorizeIngressFunction", "VerifyFunction",
+                                                 "RecordConnectionFunction"]]
+    + [("cross-account-cross-region", "RecordConnectionFunction")]
 )
 
 
@@ -135,7 +145,9 @@ def test_a_stage_that_fails_leaves_both_accounts_as_they_were(
     execution = run_and_compare(world, "InjectedFault", fault_matrix)
 
     assert f"injected: {stage} failed before acting" in (execution.cause or "")
-    assert world.stack.runtime.invocations[-1].logical_id == "DeletePeeringFunction"
+    # The last compensation ran, then the registry recorded the outcome and released the locks.
+    assert [call.logical_id for call in world.stack.runtime.invocations[-2:]] == [
+        "DeletePeeringFunction", "RecordFailureFunction"]
 
 
 @pytest.mark.parametrize("stage", ["RequestPeeringFunction", "AcceptPeeringFunction", "AuthorizeIngressFunction",
@@ -282,7 +294,7 @@ def test_the_same_connection_started_twice_at_once_runs_once(deploy: Any) -> Non
     assert sorted(execution.status for execution in executions) == ["FAILED", "SUCCEEDED"]
     busy = next(execution for execution in executions if execution.status == "FAILED")
     assert busy.error == "ConnectionBusy", busy.cause
-    assert busy.states_entered() == ["Load settings", "Discover", "Failed before any change"]
+    assert busy.states_entered() == ["Load settings", "Discover", "Take the locks", "Failed before any change"]
     after = world.snapshot()
     assert len(after[f"{DEFAULT_ACCOUNT}/{world.database.region}"]["peerings"]) == 1
 

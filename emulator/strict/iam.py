@@ -258,24 +258,6 @@ def _states(kind: str, parameter: str) -> Callable[[Call], Request]:
     return build
 
 
-def _table_arn(call: Call) -> str:
-    return f"arn:{PARTITION}:dynamodb:{call.region}:{call.account_id}:table/{call.params['TableName']}"
-
-
-def _on_table(call: Call) -> Request:
-    """An item operation on the table named (GetItem ...)."""
-    return Request([(call_action(call), [Resource("table", _table_arn(call))])])
-
-
-def _query(call: Call) -> Request:
-    """A Query of an index is authorized on the index's ARN (table/<name>/index/<index>), not the table's
-    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/iam-policy-example-data-crud.html)."""
-    if call.params.get("IndexName"):
-        index = f"{_table_arn(call)}/index/{call.params['IndexName']}"
-        return Request([("dynamodb:Query", [Resource("index", index)])])
-    return _on_table(call)
-
-
 def _vpc_attribute(call: Call) -> Request:
     return Request([("ec2:DescribeVpcAttribute", [_vpc(call, call.params["VpcId"])])])
 
@@ -302,11 +284,43 @@ def _assume_role(call: Call) -> Request:
                                                  known={"sts:ExternalId", "sts:RoleSessionName", *TAG_KEYS})])])
 
 
+def _table_arn(call: Call) -> str:
+    return f"arn:{PARTITION}:dynamodb:{call.region}:{call.account_id}:table/{call.params['TableName']}"
+
+
+def _dynamodb_item(call: Call) -> Request:
+    """GetItem, PutItem, UpdateItem, DeleteItem: on the table."""
+    return Request([(call_action(call), [Resource("table", _table_arn(call))])])
+
+
+def _dynamodb_query(call: Call) -> Request:
+    """Query: on the index it names, else on the table."""
+    index = call.params.get("IndexName")
+    resource = Resource("index", f"{_table_arn(call)}/index/{index}") if index else Resource("table", _table_arn(call))
+    return Request([("dynamodb:Query", [resource])])
+
+
+TRANSACT_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem",
+                    "ConditionCheck": "dynamodb:ConditionCheckItem"}
+
+
+def _transact_write(call: Call) -> Request:
+    """TransactWriteItems is authorized item by item as the underlying PutItem, UpdateItem, DeleteItem or
+    ConditionCheckItem on each item's table ("Using IAM with DynamoDB transactions")."""
+    checks: list[tuple[str, list[Resource]]] = []
+    for item in call.params["TransactItems"]:
+        (kind, request), = item.items()
+        arn = f"arn:{PARTITION}:dynamodb:{call.region}:{call.account_id}:table/{request['TableName']}"
+        checks.append((TRANSACT_ACTIONS[kind], [Resource("table", arn, {
+            "dynamodb:EnclosingOperation": ["TransactWriteItems"]}, known={"dynamodb:EnclosingOperation"})]))
+    return Request(checks)
+
+
 # Every operation the product calls, by (botocore service id, operation).
 CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     **{("ec2", operation): _no_resource for operation in (
         "DescribeVpcs", "DescribeSubnets", "DescribeRouteTables", "DescribeSecurityGroupRules",
-        "DescribeVpcPeeringConnections", "DescribeNetworkAcls")},
+        "DescribeVpcPeeringConnections", "DescribeNetworkAcls", "DescribeSecurityGroups")},
     ("lambda", "Invoke"): _invoke,
     ("ec2", "DescribeVpcAttribute"): _vpc_attribute,
     ("service-quotas", "GetServiceQuota"): _service_quota,
@@ -327,8 +341,10 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("sfn", "ListExecutions"): _states("stateMachine", "stateMachineArn"),
     ("sfn", "DescribeExecution"): _states("execution", "executionArn"),
     ("sfn", "GetExecutionHistory"): _states("execution", "executionArn"),
-    ("dynamodb", "GetItem"): _on_table,
-    ("dynamodb", "Query"): _query,
+    ("dynamodb", "GetItem"): _dynamodb_item,
+    ("dynamodb", "DeleteItem"): _dynamodb_item,
+    ("dynamodb", "Query"): _dynamodb_query,
+    ("dynamodb", "TransactWriteItems"): _transact_write,
 }
 
 
@@ -558,7 +574,7 @@ def trusts(target_arn: str, principal: Principal, call: Call) -> tuple[bool, boo
 
 REFUSAL = {"ec2": ("UnauthorizedOperation", 403), "sfn": ("AccessDeniedException", 400),
            "lambda": ("AccessDeniedException", 403),
-           "service-quotas": ("AccessDeniedException", 400)}
+           "service-quotas": ("AccessDeniedException", 400), "dynamodb": ("AccessDeniedException", 400)}
 
 
 class Iam(Rule):

@@ -93,7 +93,9 @@ def revoke_ingress(ec2: EC2Client, state: dict[str, Any], rollback: Rollback) ->
         if planned["exists"]:
             continue
         rule = find_rule(ec2, planned["groupId"], planned["port"], planned["cidr"])
-        if rule is None or rule["tags"].get(CONNECTION_TAG_KEY) != _connection_id(state):
+        # The connection it was created for: this one, or (a disconnect) the one whose rule it shared.
+        owner = planned.get("connectionTag") or _connection_id(state)
+        if rule is None or rule["tags"].get(CONNECTION_TAG_KEY) != owner:
             continue  # never created, or an identical rule someone else added: not ours
         rollback.attempt(
             f"ingress rule {rule['ruleId']} (tcp/{planned['port']} from {planned['cidr']}) on {planned['groupId']}",
@@ -175,7 +177,7 @@ def delete_peering(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
                                                                               for p in peerings}:
         # Not listed as live yet (or any more): by id, and only if it carries this connection's tag.
         peerings += [peering for peering in _described(ec2, known["peeringConnectionId"])
-                     if peering["tags"].get(CONNECTION_TAG_KEY) == _connection_id(state)
+                     if peering["tags"].get(CONNECTION_TAG_KEY) == _peering_owner(state)
                      and peering["requester"]["vpcId"] == facts["database"]["vpcId"]]
     waiting_for: list[str] = []
     for peering in peerings:
@@ -203,7 +205,7 @@ def delete_peering(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
 def _created_peerings(ec2: Any, state: dict[str, Any]) -> list[PeeringFacts]:
     facts = state["discovery"]
     return [peering for peering in find_peerings(ec2, facts["database"]["vpcId"], facts["nekt"]["vpcId"])
-            if peering["tags"].get(CONNECTION_TAG_KEY) == _connection_id(state)]
+            if peering["tags"].get(CONNECTION_TAG_KEY) == _peering_owner(state)]
 
 
 def _described(ec2: Any, peering_id: str) -> list[PeeringFacts]:
@@ -236,7 +238,13 @@ def _connection_id(state: dict[str, Any]) -> str:
     return str(state["discovery"]["request"]["connectionId"])
 
 
-def _routes_to(peering: PeeringFacts, database_ec2: Any, nekt_ec2_factory: Callable[[], Any],
+def _peering_owner(state: dict[str, Any]) -> str:
+    """The connection the peering to delete was created for: this one, or (a disconnect) the one whose
+    peering this connection was the last to rely on."""
+    return str((state.get("peering") or {}).get("connectionTag") or _connection_id(state))
+
+
+def routes_to(peering: PeeringFacts, database_ec2: Any, nekt_ec2_factory: Callable[[], Any],
                settings: Settings) -> list[dict[str, Any]]:
     routes: list[dict[str, Any]] = []
     sides = [(DATABASE_SIDE, database_ec2, peering["requester"]["vpcId"]),
@@ -278,7 +286,7 @@ def owned_by_connection(
     peering: PeeringFacts | None = None
     routes: list[dict[str, Any]] = []
     for candidate in live[:1] or peerings:
-        routes = _routes_to(candidate, database_ec2, nekt_ec2_factory, settings)
+        routes = routes_to(candidate, database_ec2, nekt_ec2_factory, settings)
         if candidate in live or routes:
             peering = candidate
             break

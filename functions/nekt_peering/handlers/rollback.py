@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from nekt_peering import rollback
+from nekt_peering import registry, rollback
 from nekt_peering.aws import client, database_session, nekt_session
+from nekt_peering.disconnect_plan import plan_disconnect
 from nekt_peering.handlers.stage import Event, database_ec2, nekt_ec2, stage
 from nekt_peering.model import DisconnectRequest, Settings
 
@@ -20,13 +21,14 @@ if TYPE_CHECKING:
 
 @stage
 def find_connection(event: Event) -> Event:
-    """Disconnect: what the connection owns, found by its tags, for the compensations to remove."""
+    """Disconnect: what to remove (the registry's count, and the connection's tags), for the compensations."""
     settings = Settings.parse(event.get("settings"))
     request = DisconnectRequest.parse(event.get("input"), default_region=settings.stack_region)
-    owned = rollback.owned_by_connection(
-        client(database_session(request.region), "ec2"),
-        lambda: client(nekt_session(settings, request.connection_id), "ec2"), request, settings)
-    return {**owned, "input": event["input"], "executionId": event["executionId"]}
+    session = database_session(request.region)
+    plan = plan_disconnect(
+        client(session, "ec2"), lambda: client(nekt_session(settings, request.connection_id), "ec2"),
+        client(database_session(settings.stack_region), "dynamodb"), registry.table_name(), request, settings)
+    return {**plan, "input": event["input"], "executionId": event["executionId"], "workflow": "disconnect"}
 
 
 def _compensate(event: Event, undo: Callable[[rollback.Rollback], None]) -> RollbackProgress:

@@ -1,0 +1,426 @@
+"""What the workflows write in the connection registry (nekt_peering.registry): the locks that keep two
+runs apart, what a connection relies on once connected, and its outcome.
+
+Locks. A run holds two: its connection's (a connect and a disconnect of one connection never run at
+once: the second fails ConnectionBusy at once) and its network's (runs that change the same VPC pair
+are serialized: the second waits, then reads the facts again under the lock). Both are taken in one
+transaction with the connection item, each with a lease; a lock is free when nobody holds it, when
+its lease has ended, or when DescribeExecution says the execution holding it has ended. Every exit
+path of both workflows releases them.
+
+Counting. Each resource a connection relies on has an item in its network's partition: `origin`
+(created by this product, or found there before any connection relied on it), `createdFor`, and
+`users`, the connections that rely on it. A disconnect removes a resource only when its origin is
+`created` and no other connection uses it (nekt_peering.disconnect_plan).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import ClientError
+
+from nekt_peering import registry
+from nekt_peering.aws import error_code
+from nekt_peering.errors import ConnectionBusy
+from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+    from nekt_peering.shapes import LockResult, Workflow
+
+logger = logging.getLogger(__name__)
+
+_EXECUTION_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]+:[^:]+$")
+# Beyond the polls, what a run may spend holding its locks: Lambda retries, the stages themselves.
+LEASE_MARGIN_SECONDS = 3600
+TRANSACTION_ATTEMPTS = 3
+ENDED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+Clock = Callable[[], float]
+
+
+def transact(dynamodb: DynamoDBClient, items: list[dict[str, Any]]) -> None:
+    """One DynamoDB transaction (at most 100 items, each a different item)."""
+    dynamodb.transact_write_items(TransactItems=cast("Any", items))
+
+
+def lease_seconds(settings: Settings) -> int:
+    """Longer than any run can hold its locks: three bounded poll loops (request, active, rollback)
+    and the margin. A lock outliving its lease belongs to a run that died without releasing it."""
+    return 3 * settings.max_polls * max(settings.poll_interval_seconds, 1) + LEASE_MARGIN_SECONDS
+
+
+def network_of(facts: Mapping[str, Any]) -> str:
+    """The lock scope and resource partition of a connect: the VPC pair, or the database VPC alone."""
+    database = facts["database"]
+    if facts["mode"] == "public":
+        return registry.public_network(database["accountId"], database["region"], database["vpcId"])
+    nekt = facts["nekt"]
+    return registry.peering_network(database["accountId"], database["region"], database["vpcId"],
+                                    nekt["accountId"], nekt["region"], nekt["vpcId"])
+
+
+# Locks -------------------------------------------------------------------------------------------------
+
+
+class Locks:
+    """One run's locks: its connection's and its network's."""
+
+    def __init__(self, dynamodb: DynamoDBClient, sfn: SFNClient, table: str, connection_id: str, network: str,
+                 execution_arn: str, workflow: Workflow, clock: Clock = time.time) -> None:
+        self.dynamodb, self.sfn, self.table = dynamodb, sfn, table
+        self.connection_id, self.network = connection_id, network
+        self.execution_arn, self.workflow, self.clock = execution_arn, workflow, clock
+        self.scopes = {"connection": f"connection#{connection_id}", "network": f"network#{network}"}
+
+    def take(self, settings: Settings, previous: Mapping[str, Any] | None, connection: Mapping[str, Any]
+             ) -> LockResult:
+        """Both locks and the connection item (`connection`: the fields this run sets), in one transaction.
+
+        `previous` is this step's last result in the execution: a run that waited and has read the facts
+        again since finds its locks held by itself, and goes on."""
+        wait_seconds = max(settings.poll_interval_seconds, 1)
+        polls = int(previous["polls"]) + 1 if previous and not previous["acquired"] else 0
+        waited = bool(previous and not previous["acquired"])
+        takeover: dict[str, str] = {}
+        for _ in range(TRANSACTION_ATTEMPTS):
+            now = self.clock()
+            current = self._connection_item()
+            try:
+                transact(self.dynamodb, [
+                    *(self._put_lock(scope, now, settings, takeover.get(scope)) for scope in self.scopes.values()),
+                    self._put_connection(current, connection),
+                ])
+            except ClientError as error:
+                if error_code(error) != "TransactionCanceledException":
+                    raise
+            else:
+                return {"acquired": True, "waited": waited, "polls": polls, "waitSeconds": wait_seconds}
+            blocking = self._blocking(now, takeover)
+            if blocking is not None:
+                holder, scope = blocking
+                if scope == "connection":
+                    raise ConnectionBusy(
+                        f"connection {self.connection_id} is being {_doing(holder)} by {holder['holder']} (since "
+                        f"{holder.get('acquiredAt', 'a moment ago')}). Nothing was changed: follow that execution, "
+                        "and start again once it has finished if you still need to")
+                logger.info("network %s is held by %s: waiting", self.network, holder["holder"])
+                return {"acquired": False, "waited": True, "polls": polls + 1, "waitSeconds": wait_seconds,
+                        "heldBy": str(holder["holder"])}
+        # Lost the race for a free lock several times in a row: wait like for a held one.
+        return {"acquired": False, "waited": True, "polls": polls + 1, "waitSeconds": wait_seconds}
+
+    def release(self) -> list[str]:
+        """Delete the locks this run holds (nothing for a lock another run holds or that is gone)."""
+        released = []
+        for scope in self.scopes.values():
+            try:
+                self.dynamodb.delete_item(TableName=self.table, Key=registry.lock_key(scope),
+                                          ConditionExpression="holder = :me",
+                                          ExpressionAttributeValues={":me": {"S": self.execution_arn}})
+            except ClientError as error:
+                if error_code(error) != "ConditionalCheckFailedException":
+                    raise
+            else:
+                released.append(scope)
+        return released
+
+    def release_items(self) -> list[dict[str, Any]]:
+        """The lock deletions as transaction items, for a write that must release them with it."""
+        return [{"Delete": {"TableName": self.table, "Key": registry.lock_key(scope),
+                            # gone already: this step run again (a retry) after it released them
+                            "ConditionExpression": "attribute_not_exists(pk) OR holder = :me",
+                            "ExpressionAttributeValues": {":me": {"S": self.execution_arn}}}}
+                for scope in self.scopes.values()]
+
+    def _put_lock(self, scope: str, now: float, settings: Settings, dead_holder: str | None) -> dict[str, Any]:
+        values = {":me": {"S": self.execution_arn}, ":now": {"N": str(int(now))}}
+        condition = "attribute_not_exists(pk) OR holder = :me OR expiresAt < :now"
+        if dead_holder:
+            condition += " OR holder = :dead"
+            values[":dead"] = {"S": dead_holder}
+        item = {**registry.lock_key(scope), **registry.to_item({
+            "holder": self.execution_arn, "connectionId": self.connection_id, "workflow": self.workflow,
+            "acquiredAt": registry.now(), "expiresAt": int(now) + lease_seconds(settings)})}
+        return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": condition,
+                        "ExpressionAttributeValues": values}}
+
+    def _connection_item(self) -> dict[str, Any] | None:
+        found = self.dynamodb.get_item(TableName=self.table, Key=registry.connection_key(self.connection_id),
+                                       ConsistentRead=True).get("Item")
+        return registry.from_item(found) if found else None
+
+    def _put_connection(self, current: dict[str, Any] | None, changes: Mapping[str, Any]) -> dict[str, Any]:
+        return put_connection(self.table, self.connection_id, current, {
+            **changes, "currentExecutionArn": self.execution_arn, "currentWorkflow": self.workflow,
+            "state": "CONNECTING" if self.workflow == "connect" else "DISCONNECTING",
+            "executions": _with_execution(current, self.execution_arn, self.workflow)}, drop=("lastError",))
+
+    def _blocking(self, now: float, takeover: dict[str, str]) -> tuple[dict[str, Any], str] | None:
+        """The first lock another live run holds, and which; dead holders go in `takeover`."""
+        for name, scope in self.scopes.items():
+            found = self.dynamodb.get_item(TableName=self.table, Key=registry.lock_key(scope),
+                                           ConsistentRead=True).get("Item")
+            lock = registry.from_item(found) if found else None
+            if lock is None or lock["holder"] == self.execution_arn or lock["expiresAt"] < int(now):
+                continue
+            if self._has_ended(str(lock["holder"])):
+                takeover[scope] = str(lock["holder"])
+                continue
+            return lock, name
+        return None
+
+    def _has_ended(self, holder: str) -> bool:
+        """Whether the execution that holds a lock has ended without releasing it (it failed in a way no
+        catcher saw: stopped, timed out). DescribeExecution is eventually consistent: a stale answer says
+        RUNNING, or does not know an execution that has just started, so only an ended status counts. A
+        holder that is not an execution (a function invoked by hand) keeps its lock until the lease ends."""
+        if not _EXECUTION_ARN.match(holder):
+            return False
+        try:
+            return self.sfn.describe_execution(executionArn=holder)["status"] in ENDED
+        except ClientError as error:
+            if error_code(error) == "ExecutionDoesNotExist":
+                return False
+            raise
+
+
+def _doing(lock: Mapping[str, Any]) -> str:
+    return "disconnected" if lock.get("workflow") == "disconnect" else "connected"
+
+
+def _with_execution(current: Mapping[str, Any] | None, execution_arn: str, workflow: Workflow) -> list[Any]:
+    executions = list((current or {}).get("executions", []))
+    if not any(execution["executionArn"] == execution_arn for execution in executions):
+        executions.insert(0, {"executionArn": execution_arn, "workflow": workflow, "startedAt": registry.now()})
+    return executions[:registry.EXECUTIONS_KEPT]
+
+
+def put_connection(table: str, connection_id: str, current: Mapping[str, Any] | None, changes: Mapping[str, Any],
+                   drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The connection item as a transaction Put: what it was, with `changes`, written only if nobody
+    changed it since it was read (its version)."""
+    at = registry.now()
+    base = {key: value for key, value in (current or {}).items() if key not in drop}
+    created_at = base.get("createdAt", at)
+    item = {
+        "relies": [],
+        **base, **changes,
+        "connectionId": connection_id, "updatedAt": at, "createdAt": created_at,
+        "listing": registry.LISTING, "listedAt": base.get("listedAt", f"{created_at}#{connection_id}"),
+        "version": int(base.get("version", 0)) + 1,
+    }
+    item.pop("pk", None)
+    item.pop("sk", None)
+    put: dict[str, Any] = {"TableName": table, "Item": {**registry.connection_key(connection_id),
+                                                        **registry.to_item(item)}}
+    if current is None:
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+    else:
+        put["ConditionExpression"] = "version = :version"
+        put["ExpressionAttributeValues"] = {":version": {"N": str(base.get("version", 0))}}
+    return {"Put": put}
+
+
+# What a connect relies on --------------------------------------------------------------------------------
+
+
+def relied_resources(state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The resources a verified connect relies on, each with whether this run created it and, for one
+    found, the connection its tags say it was created for (made by this product before the registry)."""
+    facts, plan = state["discovery"], state["plan"]
+    cid = facts["request"]["connectionId"]
+    resources: list[dict[str, Any]] = []
+    peering_created = False
+    if facts["mode"] == "peering":
+        peering = state["peering"]
+        reused = plan["peering"]
+        tag_owner = reused.get("connectionTag") if reused else None
+        peering_created = bool(peering.get("created")) or bool(tag_owner)
+        resources.append(_resource(
+            registry.peering_id(peering["peeringConnectionId"]), "peering",
+            {"peeringConnectionId": peering["peeringConnectionId"]},
+            created=bool(peering.get("created")), tag_owner=tag_owner, cid=cid))
+        for route in state.get("routes") or []:
+            resources.append(_resource(
+                registry.route_id(route["side"], route["routeTableId"], route["destinationCidr"]), "route",
+                {"side": route["side"], "routeTableId": route["routeTableId"],
+                 "destinationCidr": route["destinationCidr"], "peeringConnectionId": peering["peeringConnectionId"]},
+                # A route to a peering this product made cannot be older than the peering: it goes with it.
+                # The peering's owner by tag, unknown to the registry, may rely on it too: it counts.
+                created=bool(route["created"]) or peering_created, tag_owner=tag_owner, cid=cid))
+        dns = state.get("dnsResolution") or {}
+        if dns.get("needed") and dns.get("side"):
+            resources.append(_resource(
+                registry.dns_id(peering["peeringConnectionId"], dns["side"]), "dns",
+                {"peeringConnectionId": peering["peeringConnectionId"], "side": dns["side"]},
+                created=bool(dns.get("changed")) or peering_created, tag_owner=tag_owner, cid=cid))
+    ingress = state["ingress"]
+    rule_tags: dict[str, str] = next((rule["tags"] for rule in facts["database"].get("securityGroupRules", [])
+                      if rule["ruleId"] == ingress.get("ruleId")), {})
+    tag_owner = (rule_tags.get(CONNECTION_TAG_KEY) if rule_tags.get(MANAGED_BY_TAG[0]) == MANAGED_BY_TAG[1]
+                 else None)
+    resources.append(_resource(
+        registry.ingress_id(ingress["groupId"], ingress["port"], ingress["cidr"]), "ingress",
+        {"groupId": ingress["groupId"], "port": ingress["port"], "cidr": ingress["cidr"], "ruleId": ingress["ruleId"]},
+        created=bool(ingress["created"]), tag_owner=tag_owner, cid=cid))
+    return resources
+
+
+def _resource(resource_id: str, kind: str, details: dict[str, Any], created: bool, tag_owner: str | None,
+              cid: str) -> dict[str, Any]:
+    tag_owner = tag_owner if tag_owner != cid else None
+    if created:
+        origin, created_for = "created", cid
+    elif tag_owner:  # made by this product for a connection the registry may not know yet: it is a user too
+        origin, created_for = "created", tag_owner
+    else:
+        origin, created_for = "existing", None
+    users = {cid} | ({tag_owner} if tag_owner else set())
+    return {"resourceId": resource_id, "kind": kind, "origin": origin, "createdFor": created_for,
+            "users": sorted(users), "details": details}
+
+
+def use_resource(table: str, network: str, resource: Mapping[str, Any]) -> dict[str, Any]:
+    """Add the connection(s) to a resource's users; a resource seen for the first time is written
+    with its origin, which never changes afterwards."""
+    return {"Update": {
+        "TableName": table, "Key": registry.resource_key(network, resource["resourceId"]),
+        "UpdateExpression": "ADD #users :users SET #kind = if_not_exists(#kind, :kind), "
+                            "origin = if_not_exists(origin, :origin), createdFor = if_not_exists(createdFor, :for), "
+                            "resourceId = :id, details = :details",
+        "ExpressionAttributeNames": {"#users": "users", "#kind": "kind"},
+        "ExpressionAttributeValues": registry.to_item({
+            ":users": set(resource["users"]), ":kind": resource["kind"], ":origin": resource["origin"],
+            ":id": resource["resourceId"], ":details": resource["details"]}) | {
+            ":for": {"S": resource["createdFor"]} if resource["createdFor"] else {"NULL": True}},
+    }}
+
+
+def stop_using(table: str, network: str, resource_id: str, connection_id: str) -> dict[str, Any]:
+    return {"Update": {
+        "TableName": table, "Key": registry.resource_key(network, resource_id),
+        "UpdateExpression": "DELETE #users :me", "ExpressionAttributeNames": {"#users": "users"},
+        "ExpressionAttributeValues": {":me": {"SS": [connection_id]}},
+        "ConditionExpression": "attribute_exists(pk)",
+    }}
+
+
+def forget_resource(table: str, network: str, resource_id: str) -> dict[str, Any]:
+    return {"Delete": {"TableName": table, "Key": registry.resource_key(network, resource_id)}}
+
+
+def network_resources(dynamodb: DynamoDBClient, table: str, network: str) -> dict[str, dict[str, Any]]:
+    """Every resource item of a network, by id."""
+    found: dict[str, dict[str, Any]] = {}
+    arguments: dict[str, Any] = {"TableName": table, "KeyConditionExpression": "pk = :pk",
+                                 "ExpressionAttributeValues": {":pk": {"S": f"network#{network}"}},
+                                 "ConsistentRead": True}
+    while True:
+        page = dynamodb.query(**arguments)
+        for item in page.get("Items", []):
+            values = registry.from_item(item)
+            values.setdefault("users", [])
+            found[values["resourceId"]] = values
+        if "LastEvaluatedKey" not in page:
+            return found
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+# Outcomes -------------------------------------------------------------------------------------------------
+
+
+def record_connected(dynamodb: DynamoDBClient, table: str, locks: Locks, state: Mapping[str, Any]) -> list[str]:
+    """The verified connection: what it relies on counted, its item CONNECTED with the connect's output,
+    its locks released, in one transaction. Returns the ids of the resources it relies on."""
+    facts = state["discovery"]
+    current = locks._connection_item()  # noqa: SLF001 - the same read the lock step makes
+    if _recorded_by(current, locks.execution_arn, "CONNECTED"):  # this step run again (a retry)
+        return list(current["relies"]) if current else []
+    resources = relied_resources(state)
+    # A resource's creator by tag counts as a user only while the registry does not know it (a connection
+    # made before the registry): a registered one says itself what it relies on.
+    owners = {user for resource in resources for user in resource["users"]} - {locks.connection_id}
+    registered = {owner for owner in owners if registry.get_connection(dynamodb, table, owner) is not None}
+    for resource in resources:
+        resource["users"] = [user for user in resource["users"] if user not in registered]
+    relies = sorted({*(current or {}).get("relies", []), *(resource["resourceId"] for resource in resources)}
+                    if (current or {}).get("network") == locks.network else
+                    {resource["resourceId"] for resource in resources})
+    database = facts["database"]
+    changes = {
+        "state": "CONNECTED", "relies": relies, "network": locks.network, "mode": facts["mode"],
+        "database": {"identifier": database["identifier"], "accountId": database["accountId"],
+                     "region": database["region"], "vpcId": database["vpcId"]},
+        "result": state.get("result"),
+    }
+    transact(dynamodb, [
+        *(use_resource(table, locks.network, resource) for resource in resources),
+        put_connection(table, locks.connection_id, current, changes, drop=("lastError",)),
+        *locks.release_items(),
+    ])
+    return relies
+
+
+def _recorded_by(current: Mapping[str, Any] | None, execution_arn: str, state: str) -> bool:
+    return bool(current and current.get("currentExecutionArn") == execution_arn and current.get("state") == state)
+
+
+def record_failure(dynamodb: DynamoDBClient, table: str, locks: Locks | None, connection_id: str,
+                   execution_arn: str, workflow: Workflow, error: Mapping[str, Any], cause: str,
+                   request: Mapping[str, Any] | None = None) -> str | None:
+    """A run that failed: its connection's item says so, if this run is the connection's current one, and
+    its locks are released. A connect that fails on a connection that was connected leaves it CONNECTED
+    (its rollback removes only what it added) with the error; else the connection is FAILED.
+
+    A connect that failed before taking its locks (the database was not found, ...) is recorded only when
+    the connection has no item yet. Returns the state written, if any."""
+    current_raw = dynamodb.get_item(TableName=table, Key=registry.connection_key(connection_id),
+                                    ConsistentRead=True).get("Item")
+    current = registry.from_item(current_raw) if current_raw else None
+    last_error = {"error": str(error.get("Error") or "Error"), "cause": cause}
+    state: str | None = None
+    if current is not None and current.get("currentExecutionArn") == execution_arn:
+        state = "CONNECTED" if workflow == "connect" and current.get("relies") else "FAILED"
+        write = put_connection(table, connection_id, current, {"state": state, "lastError": last_error})
+    elif current is None and workflow == "connect":
+        state = "FAILED"
+        write = put_connection(table, connection_id, None, {
+            "state": state, "lastError": last_error, "currentExecutionArn": execution_arn,
+            "currentWorkflow": workflow, "executions": _with_execution(None, execution_arn, workflow),
+            "request": dict(request or {})})
+    else:
+        write = None
+    if write is not None:
+        try:
+            transact(dynamodb, [write])
+        except ClientError as error_:
+            if error_code(error_) != "TransactionCanceledException":
+                raise
+            state = None  # another run has made the item its own since: its outcome is the one to keep
+    if locks is not None:
+        locks.release()
+    return state
+
+
+def record_disconnected(dynamodb: DynamoDBClient, table: str, locks: Locks, state: Mapping[str, Any]) -> None:
+    """After a complete removal: the resources the connection was the last user of are forgotten, it no
+    longer counts as a user of the others, its item is DISCONNECTED, its locks released: one transaction."""
+    plan = state["registry"]
+    current = locks._connection_item()  # noqa: SLF001 - the same read the lock step makes
+    if _recorded_by(current, locks.execution_arn, "DISCONNECTED"):  # this step run again (a retry)
+        return
+    removed, registered = set(plan["removes"]), set(plan["registered"])
+    network = plan["network"]
+    writes = [forget_resource(table, network, rid) if rid in removed else
+              stop_using(table, network, rid, locks.connection_id)
+              for rid in plan["relies"] if rid in registered]
+    writes.append(put_connection(table, locks.connection_id, current, {
+        "state": "DISCONNECTED", "relies": [], "result": state.get("result")}, drop=("lastError",)))
+    transact(dynamodb, [*writes, *locks.release_items()])

@@ -1,0 +1,109 @@
+"""TakeLocksFunction, RecordConnectionFunction, RecordFailureFunction, RecordDisconnectFunction: the
+workflows' writes to the connection registry (nekt_peering.bookkeeping)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nekt_peering import bookkeeping, registry
+from nekt_peering.aws import client, database_session
+from nekt_peering.errors import cause_message
+from nekt_peering.exclusive import connection_of
+from nekt_peering.handlers.stage import Event, database_ec2, nekt_ec2, stage
+from nekt_peering.model import Settings
+from nekt_peering.verify_others import others_intact
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from nekt_peering.shapes import LockResult, Workflow
+
+
+def _dynamodb(settings: Settings) -> DynamoDBClient:
+    return client(database_session(settings.stack_region), "dynamodb")
+
+
+def _locks(event: Event, workflow: Workflow, network: str) -> bookkeeping.Locks:
+    settings = Settings.from_dict(event["discovery"]["settings"])
+    return bookkeeping.Locks(
+        _dynamodb(settings), client(database_session(settings.stack_region), "stepfunctions"), registry.table_name(),
+        event["discovery"]["request"]["connectionId"], network, event["executionId"], workflow)
+
+
+def _workflow(event: Event) -> Workflow:
+    named = event.get("workflow")  # Load settings names it; a hand-made event may not
+    return "disconnect" if named == "disconnect" or (named is None and "registry" in event) else "connect"
+
+
+def _network(event: Event) -> str | None:
+    if "registry" in event:  # a disconnect: the network the plan found (None: nothing of it anywhere)
+        return event["registry"]["network"]  # type: ignore[no-any-return]
+    if _workflow(event) == "disconnect":
+        return None
+    return bookkeeping.network_of(event["discovery"])
+
+
+@stage
+def take_locks(event: Event) -> LockResult:
+    """The connection's lock and its network's, or why not yet (the workflow waits and comes back)."""
+    facts = event["discovery"]
+    settings = Settings.from_dict(facts["settings"])
+    if facts["request"].get("dryRun"):  # a dry run changes nothing, and waits for nobody
+        return {"acquired": True, "waited": False, "polls": 0, "waitSeconds": 0}
+    workflow = _workflow(event)
+    network = _network(event) or f"none:{facts['request']['connectionId']}"
+    changes: dict[str, Any] = {"network": network}
+    if workflow == "connect":
+        database = facts["database"]
+        changes |= {"request": event.get("input") or {}, "mode": facts["mode"],
+                    "database": {"identifier": database["identifier"], "accountId": database["accountId"],
+                                 "region": database["region"], "vpcId": database["vpcId"]}}
+    return _locks(event, workflow, network).take(settings, event.get("locks"), changes)
+
+
+@stage
+def record_connection(event: Event) -> dict[str, Any]:
+    """After Verify: what the connection relies on, its item CONNECTED, its locks released."""
+    relies = bookkeeping.record_connected(
+        _dynamodb(Settings.from_dict(event["discovery"]["settings"])), registry.table_name(),
+        _locks(event, "connect", bookkeeping.network_of(event["discovery"])), event)
+    return {"state": "CONNECTED", "relies": relies}
+
+
+@stage
+def record_failure(event: Event) -> dict[str, Any]:
+    """Every failure exit of both workflows: the outcome in the connection's item, the locks released."""
+    facts = event.get("discovery") or {}
+    settings = Settings.parse(event.get("settings") or facts.get("settings"))
+    workflow = _workflow(event)
+    connection_id = (facts.get("request") or {}).get("connectionId") or connection_of(event.get("input"))
+    if not isinstance(connection_id, str):
+        return {"state": None}
+    rollback = event.get("rollback") or {}
+    error = event.get("error") or ({"Error": "DisconnectFailed"} if rollback else {})
+    cause = rollback.get("cause") or cause_message(str(error.get("Cause", "")))
+    network = _network(event) if facts.get("database", {}).get("vpcId") or "registry" in event else None
+    locks = None
+    if network is not None or "locks" in event:
+        locks = bookkeeping.Locks(
+            _dynamodb(settings), client(database_session(settings.stack_region), "stepfunctions"),
+            registry.table_name(), connection_id, network or f"none:{connection_id}", event["executionId"], workflow)
+    state = bookkeeping.record_failure(
+        _dynamodb(settings), registry.table_name(), locks, connection_id, event["executionId"], workflow, error,
+        cause, request=event.get("input") if workflow == "connect" else None)
+    return {"state": state}
+
+
+@stage
+def record_disconnect(event: Event) -> dict[str, Any]:
+    """After the removal: the connection DISCONNECTED, the resources it was the last user of forgotten,
+    its locks released; then whether what the other connections rely on is all still there."""
+    settings = Settings.from_dict(event["discovery"]["settings"])
+    dynamodb = _dynamodb(settings)
+    network = _network(event) or f"none:{event['discovery']['request']['connectionId']}"
+    locks = _locks(event, "disconnect", network)
+    bookkeeping.record_disconnected(dynamodb, registry.table_name(), locks, event)
+    others = others_intact(database_ec2(event["discovery"]), lambda: nekt_ec2(event["discovery"]), dynamodb,
+                           registry.table_name(), event["registry"]["network"],
+                           event["discovery"]["request"]["connectionId"])
+    return {"state": "DISCONNECTED", **others}
