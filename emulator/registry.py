@@ -1,5 +1,5 @@
 """Connection items written straight into a deployed stack's registry table, in the registry's own format
-(nekt_peering.registry's keys and ConnectionItem): for what running executions cannot reach in a test's
+(ConnectionItem, stored by the workflows' own writer): for what running executions cannot reach in a test's
 time (a listing of over 1,000 connections), or cannot leave behind (a run that died holding its state)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from nekt_peering import registry
+from nekt_peering import bookkeeping
 from nekt_peering.shapes import ConnectionItem, ConnectionState, Workflow
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -32,9 +32,10 @@ def connection_item(connection_id: str, state: ConnectionState, execution_arn: s
 
 
 def stored(item: ConnectionItem) -> dict[str, Any]:
-    """The item with its table and Listing index keys, as DynamoDB attribute values."""
-    return {**registry.connection_key(item["connectionId"]),
-            **registry.to_item({**item, "listing": registry.LISTING, "listedAt": item["createdAt"]})}
+    """The item as the workflows' writer stores it (bookkeeping.put_connection: keys, Listing index keys,
+    version), as DynamoDB attribute values."""
+    item_values: dict[str, Any] = {**item}
+    return dict(bookkeeping.put_connection("table", item["connectionId"], item_values, {})["Put"]["Item"])
 
 
 def put(table: str, item: ConnectionItem, region: str = "us-east-1") -> None:

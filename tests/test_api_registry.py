@@ -61,7 +61,7 @@ def test_the_api_lists_more_than_1000_connections_page_by_page_with_one_query_ea
     assert first | {"links": None} == {
         "connectionId": "db-01049", "status": "CONNECTED", "source": "registry", "workflow": "connect",
         "executionArn": first["executionArn"], "startedAt": first["createdAt"], "createdAt": first["createdAt"],
-        "updatedAt": first["createdAt"], "request": {"database": {"identifier": "db-01049", "region": "us-east-2"}},
+        "updatedAt": first["updatedAt"], "request": {"database": {"identifier": "db-01049", "region": "us-east-2"}},
         "mode": "peering", "database": {"identifier": "db-01049", "accountId": "123456789012", "region": "us-east-2",
                                         "vpcId": "vpc-0123456789abcdef0"},
         "relies": [], "executions": [{"executionArn": first["executionArn"], "workflow": "connect",

@@ -174,7 +174,7 @@ def connection_status(console: Console, connection: dict[str, Any]) -> None:
     table.add_row("execution", connection["executionArn"])
     if connection["source"] == "executions":
         table.add_row("source", "its executions (no registry item yet: made before the registry, or only "
-                                "dry-run or refused before its run took the connection's lock)")
+                                "dry-run, or started a moment ago)")
     console.print(table)
 
 

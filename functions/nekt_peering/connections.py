@@ -5,7 +5,7 @@ A connection is its item in the registry (nekt_peering.registry), which the work
 takes the connection's lock and when it ends: the listing pages through those items, a connection's
 status is its item plus, for the run it names, the live stage from Step Functions, and whether a
 connection is busy is its item's state and its current execution's live status. A connection with no
-item (made before the registry, or only dry-run or refused before its run took the lock) is found the
+item (made before the registry, or only dry-run, or started a moment ago) is found the
 old way, by its executions: names `<connectionId>_<16 hex>` (unique: Step Functions refuses a name
 reused within 90 days, and a connection can be connected again), or an execution started from the
 console under another name, attributed by its input. Everything a caller sends is checked before any
@@ -25,8 +25,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import fastjsonschema
+from botocore.exceptions import ClientError
 
 from nekt_peering import registry
+from nekt_peering.aws import error_code
 from nekt_peering.errors import InvalidInput, cause_message
 from nekt_peering.model import CONNECT_INPUT_SCHEMA, ConnectRequest
 
@@ -160,10 +162,24 @@ class Machines:
         return raw if isinstance(raw, dict) else {}
 
     def describe(self, execution_arn: str) -> dict[str, Any]:
-        """One DescribeExecution per execution and request."""
+        """One DescribeExecution per execution and request (see describe_now)."""
         if execution_arn not in self.described:
-            self.described[execution_arn] = dict(self.sfn.describe_execution(executionArn=execution_arn))
+            described = self.describe_now(execution_arn)
+            if "startDate" not in described:
+                return described  # not known yet: ask again next time
+            self.described[execution_arn] = described
         return self.described[execution_arn]
+
+    def describe_now(self, execution_arn: str) -> dict[str, Any]:
+        """DescribeExecution of an execution that exists: one the registry names (it wrote the item) or that
+        this API has just started. DescribeExecution is eventually consistent: one that it does not know
+        yet has just started, so it is RUNNING."""
+        try:
+            return dict(self.sfn.describe_execution(executionArn=execution_arn))
+        except ClientError as error:
+            if error_code(error) != "ExecutionDoesNotExist":
+                raise
+            return {"executionArn": execution_arn, "status": "RUNNING"}
 
     def of_connection(self, connection_id: str) -> list[dict[str, Any]]:
         both = [execution for machine in (self.connect, self.disconnect) for execution in self.executions(machine)
@@ -177,9 +193,14 @@ class Machines:
         )["executionArn"])
 
     def stage(self, execution_arn: str) -> str | None:
-        """The state the execution is in (or ended in)."""
-        events = self.sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True,
-                                                maxResults=100)["events"]
+        """The state the execution is in (or ended in); None before its first (or not known yet)."""
+        try:
+            events = self.sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True,
+                                                    maxResults=100)["events"]
+        except ClientError as error:
+            if error_code(error) != "ExecutionDoesNotExist":
+                raise
+            return None
         entered = [event for event in events if "stateEnteredEventDetails" in event]
         # The newest by id, whatever order an implementation returns the page in.
         return str(max(entered, key=lambda event: event["id"])["stateEnteredEventDetails"]["name"]) if entered else None
@@ -224,7 +245,7 @@ def listed(item: ConnectionItem) -> dict[str, Any]:
         "startedAt": next((run["startedAt"] for run in item["executions"] if run["executionArn"] == current), None),
         "createdAt": item["createdAt"],
         "updatedAt": item["updatedAt"],
-        "request": item["request"],
+        **({"request": item["request"]} if "request" in item else {}),
         **{key: value for key, value in cast("dict[str, Any]", item).items() if key in ("mode", "database", "network")},
         "relies": item["relies"],
         "executions": item["executions"],
@@ -281,7 +302,7 @@ def _from_executions(machines: Machines, connection_id: str, executions: list[di
         "source": "executions",
         "workflow": current["workflow"],
         "executionArn": current["executionArn"],
-        "startedAt": _iso(described["startDate"]),
+        "startedAt": _iso(described.get("startDate")),
         "executionStatus": described["status"],
         "stage": stage,
         "stoppedAt": _iso(described.get("stopDate")),
@@ -341,7 +362,7 @@ def start_connect(machines: Machines, body: Any, default_region: str) -> tuple[s
         if item["currentWorkflow"] == "disconnect":
             raise Refused(409, f"connection {cid} is being disconnected: wait for it to finish, then connect again",
                           connectionId=cid, executionArn=running)
-        if not _same_request(machines.input_of(running), request, default_region):
+        if not _same_request(item.get("request") or {}, request, default_region):
             raise Refused(409, f"connection {cid} is being connected with another request: wait for it to "
                                "finish, then send yours again", connectionId=cid, executionArn=running)
         return cid, running
@@ -398,7 +419,7 @@ def start_disconnect(machines: Machines, connection_id: str) -> tuple[str, str]:
             return cid, running
         raise Refused(409, f"connection {cid} is being connected: wait for it to finish, then disconnect it",
                       connectionId=cid, executionArn=running)
-    database = item.get("database") or item["request"].get("database")
+    database = item.get("database") or (item.get("request") or {}).get("database")
     region = database.get("region") if isinstance(database, dict) else None
     execution_input: dict[str, Any] = {"connectionId": cid} | ({"region": region} if isinstance(region, str) else {})
     return cid, machines.start(machines.disconnect, cid, execution_input)
@@ -444,7 +465,7 @@ def check_result(machines: Machines, execution_arn: str, wait_seconds: float) ->
     facts, or the error that names what broke; RUNNING when it is not done yet."""
     deadline = time.monotonic() + wait_seconds
     while True:
-        described = machines.sfn.describe_execution(executionArn=execution_arn)
+        described = machines.describe_now(execution_arn)
         if described["status"] != "RUNNING" or time.monotonic() >= deadline:
             break
         time.sleep(0.25)
