@@ -210,3 +210,25 @@ def test_a_connection_made_before_the_registry_is_found_by_its_executions_until_
     assert disconnect.status == "SUCCEEDED" and disconnect.output["region"] == "us-east-2"
     adopted = api.call("GET", "/connections/orders-db").body
     assert (adopted["status"], adopted["source"]) == ("DISCONNECTED", "registry")
+
+
+def test_a_run_describe_execution_does_not_know_yet_is_running(api: Api) -> None:
+    """DescribeExecution is eventually consistent: the run that has just written the item may be unknown."""
+    arn, gate = _held_connect(api)
+    put(_table(api), connection_item("orders-db", "CONNECTING", arn, _now(), request=INPUT))
+
+    def not_yet(service: str, operation: str) -> tuple[str, int] | None:
+        known = operation not in ("DescribeExecution", "GetExecutionHistory")
+        return None if service != "sfn" or known else ("ExecutionDoesNotExist", 400)
+
+    with aws_calls(not_yet):
+        status = api.call("GET", "/connections/orders-db")
+        same = api.call("POST", "/connections", INPUT)
+        delete = api.call("DELETE", "/connections/orders-db")
+    gate.released.set()
+
+    assert status.status == 200
+    assert (status.body["status"], status.body["executionStatus"], status.body["stage"]) == (
+        "CONNECTING", "RUNNING", None)
+    assert same.status == 202 and same.body["executionArn"] == arn
+    assert delete.status == 409

@@ -260,3 +260,21 @@ def test_status_of_a_connected_connection_whose_rerun_failed_says_both_and_exits
     assert "│ status    │ CONNECTED" in status.output and "CONNECTED: orders-db" in status.output
     assert "its last connect failed and was rolled back; it is still CONNECTED" in status.output
     assert "FAILED: VerificationFailed" in status.output
+
+
+def test_connect_follows_a_run_step_functions_does_not_know_yet(served: Served) -> None:
+    """DescribeExecution and GetExecutionHistory are eventually consistent: just after the start, they may
+    not know the execution."""
+    unknown = {"DescribeExecution": 2, "GetExecutionHistory": 1}
+
+    def not_yet(service: str, operation: str) -> tuple[str, int] | None:
+        if service == "sfn" and unknown.get(operation, 0) > 0:
+            unknown[operation] -= 1
+            return ("ExecutionDoesNotExist", 400)
+        return None
+
+    with aws_calls(not_yet):
+        result = served.run("connect", "--db", "orders-db", "--region", "us-east-2")
+
+    assert result.exit_code == 0 and "CONNECTED: orders-db" in result.output
+    assert unknown == {"DescribeExecution": 0, "GetExecutionHistory": 0}

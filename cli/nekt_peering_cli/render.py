@@ -6,9 +6,11 @@ import json
 import time
 from typing import Any
 
+from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.table import Table
 
+from nekt_peering.aws import error_code
 from nekt_peering.connections import console_link
 from nekt_peering.errors import WHAT_TO_DO, cause_message
 
@@ -28,8 +30,14 @@ def follow(sfn: Any, execution_arn: str, console: Console, poll_seconds: float =
         status.start()
     try:
         while True:
-            described = sfn.describe_execution(executionArn=execution_arn)
-            events = _history(sfn, execution_arn)
+            try:
+                described = sfn.describe_execution(executionArn=execution_arn)
+                events = _history(sfn, execution_arn)
+            except ClientError as error:
+                # Step Functions' reads are eventually consistent: an execution just started may be unknown.
+                if error_code(error) != "ExecutionDoesNotExist":
+                    raise
+                described, events = {"status": "RUNNING"}, []
             for event in events[shown:]:
                 moment = event["timestamp"].timestamp()
                 started = moment if started is None else started
