@@ -5,12 +5,11 @@ A connection is its item in the registry (nekt_peering.registry), which the work
 takes the connection's lock and when it ends: the listing pages through those items, a connection's
 status is its item plus, for the run it names, the live stage from Step Functions, and whether a
 connection is busy is its item's state and its current execution's live status. A connection with no
-item (made before the registry, or only dry-run, or started a moment ago) is found the
-old way, by its executions: names `<connectionId>_<16 hex>` (unique: Step Functions refuses a name
-reused within 90 days, and a connection can be connected again), or an execution started from the
-console under another name, attributed by its input. Everything a caller sends is checked before any
-AWS call that changes something: a malformed request is refused naming each field, never a started
-execution.
+item (made before the registry, or only dry-run, or started a moment ago) is found the old way, by its
+executions: names `<connectionId>_<16 hex>` (unique: Step Functions refuses a name reused within 90
+days, and a connection can be connected again), or an execution started from the console under another
+name, attributed by its input. Everything a caller sends is checked before any AWS call that changes
+something: a malformed request is refused naming each field, never a started execution.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from botocore.exceptions import ClientError
 from nekt_peering import registry
 from nekt_peering.aws import error_code
 from nekt_peering.errors import InvalidInput, cause_message
+from nekt_peering.exclusive import connection_of
 from nekt_peering.model import CONNECT_INPUT_SCHEMA, ConnectRequest
 
 if TYPE_CHECKING:
@@ -212,16 +212,6 @@ class Machines:
             return None
         arn = item["currentExecutionArn"]
         return arn if self.describe(arn)["status"] == "RUNNING" else None
-
-
-def connection_of(raw: Any) -> str | None:
-    """The connection an execution input names (connect or disconnect): its connectionId, else the
-    database identifier, as the workflow defaults it. None when the input names none."""
-    if not isinstance(raw, dict):
-        return None
-    database = raw.get("database")
-    named = raw.get("connectionId", database.get("identifier") if isinstance(database, dict) else None)
-    return named if isinstance(named, str) else None
 
 
 # Connections ----------------------------------------------------------------------------------
