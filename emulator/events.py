@@ -30,6 +30,7 @@ from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.strict.layer import StrictAws, emulated_aws
 from emulator.template import ROOT
 from emulator.topology import create_database, create_nekt_network
+from nekt_peering.bookkeeping import CLOCK_MARGIN
 from nekt_peering.errors import VerificationFailed
 
 SEED = 20261124
@@ -105,6 +106,8 @@ def _run_still(stack: Stack, execution_input: dict[str, Any], name: str, last_fu
                state_machine: str = "ConnectStateMachine") -> Execution:
     """Every moto call draws on the seeded random ids, so the main thread keeps still until the
     run's last function is done: polling it meanwhile would shift the ids the run creates."""
+    # A run reads its facts again when another released a lock just before it read them: never here.
+    time.sleep(CLOCK_MARGIN.total_seconds() + 0.1)
     done = threading.Event()
     stack.runtime.after_invoke(last_function, lambda event, result: done.set())
     execution_arn = stack.start(execution_input, name=name, state_machine=state_machine)
@@ -117,8 +120,20 @@ def _run_still(stack: Stack, execution_input: dict[str, Any], name: str, last_fu
     return stack.wait(execution_arn)
 
 
+# When Discover (and the disconnect's Find) read the facts: a clock time, the same in every rendering.
+FIXED_READ_AT = "2026-11-24T00:00:00.000000+00:00"
+
+
 def render(event: dict[str, Any]) -> str:
-    return json.dumps(event, indent=2, sort_keys=True) + "\n"
+    return json.dumps(_fixed_clock(event), indent=2, sort_keys=True) + "\n"
+
+
+def _fixed_clock(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: FIXED_READ_AT if key == "readAt" else _fixed_clock(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_fixed_clock(inner) for inner in value]
+    return value
 
 
 def main() -> None:

@@ -12,12 +12,14 @@ import logging
 import os
 import socket
 import urllib.request
+from contextlib import ExitStack
 from typing import Any
 
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
 from emulator.strict import StrictAws
+from emulator.strict.dynamodb import atomic_dynamodb
 
 DEFAULT_PORT = 5123
 
@@ -37,6 +39,7 @@ class EmulatedAws:
         self._saved: dict[str, str | None] = {}
         self._saved_config: dict[str, Any] = {}
         self.strict = StrictAws()
+        self._atomic = ExitStack()
 
     @property
     def endpoint_url(self) -> str:
@@ -64,6 +67,7 @@ class EmulatedAws:
         # MOTO_PORT: where moto's Step Functions interpreter sends its own calls (Lambda, EventBridge).
         self._set({"AWS_ENDPOINT_URL": self.endpoint_url, "MOTO_PORT": str(self.port)})
         self.strict.install()  # the handlers' calls, made in this process, meet AWS's rules
+        self._atomic.enter_context(atomic_dynamodb())  # the server serves requests in threads
         return self
 
     def _check_free(self) -> None:
@@ -78,6 +82,7 @@ class EmulatedAws:
 
     def stop(self) -> None:
         self.strict.uninstall()
+        self._atomic.close()
         if self._server is not None:
             self._server.stop()
             self._server = None

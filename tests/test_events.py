@@ -12,11 +12,11 @@ from emulator.strict import StrictAws
 from emulator.template import ROOT, Template
 
 EVENTS = ROOT / "events"
-STAGE_ORDER = ["DiscoverFunction", "PreflightFunction", "RequestPeeringFunction", "PeeringStatusFunction",
-               "AcceptPeeringFunction", "UpdateRoutesFunction", "AuthorizeIngressFunction",
-               "EnableDnsResolutionFunction", "VerifyFunction",
+STAGE_ORDER = ["DiscoverFunction", "TakeLocksFunction", "PreflightFunction", "RequestPeeringFunction",
+               "PeeringStatusFunction", "AcceptPeeringFunction", "UpdateRoutesFunction", "AuthorizeIngressFunction",
+               "EnableDnsResolutionFunction", "VerifyFunction", "RecordConnectionFunction",
                "RevokeIngressFunction", "DeleteRoutesFunction", "RestoreDnsResolutionFunction", "DeletePeeringFunction",
-               "FindConnectionFunction", "CheckPathFunction"]
+               "RecordFailureFunction", "FindConnectionFunction", "RecordDisconnectFunction", "CheckPathFunction"]
 
 
 def test_every_function_has_an_event_and_every_event_a_function() -> None:
@@ -61,5 +61,12 @@ def test_each_event_runs_through_its_handler_again_without_changing_anything(str
     assert results["DeletePeeringFunction"]["undone"] == recorded_rollback["undone"]
     # The disconnect example finds nothing the rolled-back connection still owns.
     assert results["FindConnectionFunction"]["plan"] == {"peering": None, "routes": [], "ingress": []}
+    # The registry: the connected example's locks taken again (its facts predate its own release, so it would
+    # read them again), then recorded CONNECTED again; the rolled-back and disconnected example's records stand.
+    assert results["TakeLocksFunction"] == {"acquired": True, "waited": True, "polls": 0, "waitSeconds": 1}
+    assert results["RecordConnectionFunction"]["state"] == "CONNECTED"
+    assert results["RecordFailureFunction"] == {"state": None}  # not the connection's current run any more
+    assert results["RecordDisconnectFunction"]["state"] == "DISCONNECTED"
+    assert results["RecordDisconnectFunction"]["othersIntact"] is True
     # The re-check of the connected example finds everything in place (no probe in this stack).
     assert results["CheckPathFunction"]["status"] == "REACHABLE" and results["CheckPathFunction"]["probe"] is None

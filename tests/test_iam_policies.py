@@ -36,12 +36,12 @@ NEKT_SIDE = {"sts:AssumeRole"}  # the functions that work in the Nekt account th
 # Function -> (the modules its handler runs, the actions those modules call). An action must be called
 # by name in one of the modules (ec2:CreateTags: through TagSpecifications on create, or create_tags).
 FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
-    "DiscoverFunction": (("discover", "network_acls", "exclusive", "aws"), {
+    "DiscoverFunction": (("discover", "network_acls", "aws"), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeNetworkAcls",
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeSubnets",
-        "states:ListExecutions", "states:DescribeExecution", "servicequotas:GetServiceQuota", *NEKT_SIDE}),
+        "servicequotas:GetServiceQuota", *NEKT_SIDE}),
     "PreflightFunction": (("preflight",), set()),
     "RequestPeeringFunction": (("peering", "discover"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:CreateVpcPeeringConnection", "ec2:CreateTags"}),
@@ -65,7 +65,19 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "ec2:DescribeVpcPeeringConnections", "ec2:ModifyVpcPeeringConnectionOptions"}),
     "DeletePeeringFunction": (("rollback", "discover", "peering"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:DeleteVpcPeeringConnection"}),
-    "FindConnectionFunction": (("rollback", "aws"), {
+    "FindConnectionFunction": (("rollback", "disconnect_plan", "bookkeeping", "registry", "aws"), {
+        "ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
+        "ec2:DescribeSecurityGroups", "dynamodb:GetItem", "dynamodb:Query", *NEKT_SIDE}),
+    # The registry (dynamodb: the table's items, often through one TransactWriteItems).
+    "TakeLocksFunction": (("bookkeeping", "registry"), {
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "states:DescribeExecution"}),
+    "RecordConnectionFunction": (("bookkeeping", "registry"), {
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
+    "RecordFailureFunction": (("bookkeeping", "registry"), {
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
+    "RecordDisconnectFunction": (("bookkeeping", "registry", "verify_others", "peering", "ingress", "discover",
+                                  "aws"), {
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         *NEKT_SIDE}),
     # The probe's re-check: Discover's reads, the ACLs, and the probe (own role when Nekt is this account).
@@ -153,8 +165,14 @@ def called_in(action: str, modules: tuple[str, ...]) -> bool:
         return True
     if action == "lambda:InvokeFunction":
         return ".invoke(FunctionName=" in source
+    if TRANSACTION_ITEMS.get(action, "\0") in source:  # a write inside TransactWriteItems
+        return True
     return snake(action) in source
 
+
+# TransactWriteItems is authorized as the writes it carries ("Using IAM with DynamoDB transactions").
+TRANSACTION_ITEMS = {"dynamodb:PutItem": '{"Put":', "dynamodb:UpdateItem": '{"Update":',
+                     "dynamodb:DeleteItem": '{"Delete":'}
 
 ROLES = dict(all_roles())
 

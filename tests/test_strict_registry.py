@@ -20,24 +20,23 @@ NETWORK = "123456789012:us-east-2:vpc-0123456789abcdef0|111111111111:us-east-1:v
 
 
 def test_a_transaction_needs_each_write_it_carries(deploy: Any, nekt: NektNetwork) -> None:
-    """RecordFailureFunction may PutItem and DeleteItem, not UpdateItem: a transaction that carries an
-    Update is refused as a whole, one with a Put is not (there is no dynamodb:TransactWriteItems)."""
+    """RecordFailureFunction may PutItem and UpdateItem, not DeleteItem: a transaction that carries a
+    Delete is refused as a whole, one with a Put is not (there is no dynamodb:TransactWriteItems)."""
     stack: Stack = deploy(nekt)
     table = stack.tables["ConnectionsTable"]
     put = {"Put": {"TableName": table, "Item": {"pk": {"S": "connection#a"}, "sk": {"S": "connection"}}}}
-    update = {"Update": {"TableName": table, "Key": {"pk": {"S": "connection#b"}, "sk": {"S": "connection"}},
-                         "UpdateExpression": "SET x = :x", "ExpressionAttributeValues": {":x": {"S": "1"}}}}
+    delete = {"Delete": {"TableName": table, "Key": {"pk": {"S": "connection#a"}, "sk": {"S": "connection"}}}}
     dynamodb = boto3.client("dynamodb", region_name=stack.region)
 
     with acting_as(stack.role_arns["RecordFailureFunction"]):
         dynamodb.transact_write_items(TransactItems=[put])
         with pytest.raises(ClientError) as refused:
-            dynamodb.transact_write_items(TransactItems=[update])
+            dynamodb.transact_write_items(TransactItems=[delete])
 
     error = refused.value.response["Error"]
     assert error["Code"] == "AccessDeniedException"
-    assert "dynamodb:UpdateItem" in error["Message"] and table in error["Message"]
-    assert "Item" not in dynamodb.get_item(TableName=table, Key=update["Update"]["Key"])
+    assert "dynamodb:DeleteItem" in error["Message"] and table in error["Message"]
+    assert "Item" in dynamodb.get_item(TableName=table, Key=delete["Delete"]["Key"])
 
 
 def _locks(stack: Stack, execution: str = "run") -> bookkeeping.Locks:
@@ -78,3 +77,18 @@ def test_a_holder_that_has_ended_gives_its_lock_up(deploy: Any, nekt: NektNetwor
     taken = _locks(stack).take(settings, None, {})
 
     assert taken["acquired"] is True
+
+
+def test_facts_read_before_another_run_released_the_network_are_read_again(deploy: Any, nekt: NektNetwork) -> None:
+    stack: Stack = deploy(nekt)
+    settings: Any = SimpleNamespace(max_polls=5, poll_interval_seconds=0)
+    read_at = registry.now()
+    other = _locks(stack, "other")
+    assert other.take(settings, None, {})["acquired"]
+    other.release()
+
+    stale = _locks(stack).take(settings, None, {}, read_at=read_at)
+    again = _locks(stack).take(settings, stale, {}, read_at=registry.now())
+
+    assert stale == {"acquired": True, "waited": True, "polls": 0, "waitSeconds": 1}
+    assert again["acquired"] is True and again["waited"] is False

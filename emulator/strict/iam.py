@@ -343,6 +343,7 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("sfn", "GetExecutionHistory"): _states("execution", "executionArn"),
     ("dynamodb", "GetItem"): _dynamodb_item,
     ("dynamodb", "DeleteItem"): _dynamodb_item,
+    ("dynamodb", "UpdateItem"): _dynamodb_item,
     ("dynamodb", "Query"): _dynamodb_query,
     ("dynamodb", "TransactWriteItems"): _transact_write,
 }

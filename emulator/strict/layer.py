@@ -215,6 +215,7 @@ def emulated_aws() -> Iterator[StrictAws]:
     from moto import mock_aws
 
     from emulator.stack import MOTO_CONFIG
+    from emulator.strict.dynamodb import atomic_dynamodb
 
-    with mock_aws(config=MOTO_CONFIG), StrictAws() as layer:
+    with mock_aws(config=MOTO_CONFIG), StrictAws() as layer, atomic_dynamodb():
         yield layer

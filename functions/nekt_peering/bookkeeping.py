@@ -20,6 +20,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
@@ -70,7 +71,12 @@ def network_of(facts: Mapping[str, Any]) -> str:
 
 
 class Locks:
-    """One run's locks: its connection's and its network's."""
+    """One run's locks: its connection's and its network's.
+
+    A lock item stays once made: taking it sets its `holder` and lease, releasing it removes them and
+    sets `releasedAt`. A run that read its facts before taking its locks compares that time with
+    `releasedAt`: if another run released the lock since, what it changed is not in the facts, and the
+    run reads them again (`waited`)."""
 
     def __init__(self, dynamodb: DynamoDBClient, sfn: SFNClient, table: str, connection_id: str, network: str,
                  execution_arn: str, workflow: Workflow, clock: Clock = time.time) -> None:
@@ -79,77 +85,104 @@ class Locks:
         self.execution_arn, self.workflow, self.clock = execution_arn, workflow, clock
         self.scopes = {"connection": f"connection#{connection_id}", "network": f"network#{network}"}
 
-    def take(self, settings: Settings, previous: Mapping[str, Any] | None, connection: Mapping[str, Any]
-             ) -> LockResult:
+    def take(self, settings: Settings, previous: Mapping[str, Any] | None, connection: Mapping[str, Any],
+             read_at: str | None = None) -> LockResult:
         """Both locks and the connection item (`connection`: the fields this run sets), in one transaction.
 
-        `previous` is this step's last result in the execution: a run that waited and has read the facts
-        again since finds its locks held by itself, and goes on."""
+        `previous` is this step's last result in the execution: a run that took its locks and has read
+        the facts again since goes on. `read_at`: when the facts were read (None: unknown, read them
+        again once the locks are held)."""
         wait_seconds = max(settings.poll_interval_seconds, 1)
-        polls = int(previous["polls"]) + 1 if previous and not previous["acquired"] else 0
-        waited = bool(previous and not previous["acquired"])
-        takeover: dict[str, str] = {}
+        if previous and previous["acquired"]:
+            polls, waited = 0, False
+        else:
+            polls = int(previous["polls"]) + 1 if previous else 0
+            waited = previous is not None
         for _ in range(TRANSACTION_ATTEMPTS):
             now = self.clock()
-            current = self._connection_item()
+            locks = {scope: self._lock(scope) for scope in self.scopes.values()}
+            takeover: dict[str, str] = {}
+            for name, scope in self.scopes.items():
+                lock = locks[scope]
+                if not _held_by_another(lock, self.execution_arn, now):
+                    continue
+                assert lock is not None
+                if self._has_ended(str(lock["holder"])):
+                    takeover[scope] = str(lock["holder"])
+                elif name == "connection":
+                    raise ConnectionBusy(
+                        f"connection {self.connection_id} is being {_doing(lock)} by {lock['holder']} (since "
+                        f"{lock.get('acquiredAt', 'a moment ago')}). Nothing was changed: follow that execution, "
+                        "and start again once it has finished if you still need to")
+                else:
+                    logger.info("network %s is held by %s: waiting", self.network, lock["holder"])
+                    return {"acquired": False, "waited": True, "polls": polls + 1, "waitSeconds": wait_seconds,
+                            "heldBy": str(lock["holder"])}
             try:
                 transact(self.dynamodb, [
-                    *(self._put_lock(scope, now, settings, takeover.get(scope)) for scope in self.scopes.values()),
-                    self._put_connection(current, connection),
+                    *(self._take(scope, locks[scope], now, settings, takeover.get(scope))
+                      for scope in self.scopes.values()),
+                    self._put_connection(self._connection_item(), connection),
                 ])
             except ClientError as error:
                 if error_code(error) != "TransactionCanceledException":
                     raise
-            else:
-                return {"acquired": True, "waited": waited, "polls": polls, "waitSeconds": wait_seconds}
-            blocking = self._blocking(now, takeover)
-            if blocking is not None:
-                holder, scope = blocking
-                if scope == "connection":
-                    raise ConnectionBusy(
-                        f"connection {self.connection_id} is being {_doing(holder)} by {holder['holder']} (since "
-                        f"{holder.get('acquiredAt', 'a moment ago')}). Nothing was changed: follow that execution, "
-                        "and start again once it has finished if you still need to")
-                logger.info("network %s is held by %s: waiting", self.network, holder["holder"])
-                return {"acquired": False, "waited": True, "polls": polls + 1, "waitSeconds": wait_seconds,
-                        "heldBy": str(holder["holder"])}
+                continue  # another run moved first: look again
+            stale = not (previous and previous["acquired"]) and any(
+                _released_since(locks[scope], read_at) for scope in self.scopes.values())
+            return {"acquired": True, "waited": waited or stale, "polls": polls, "waitSeconds": wait_seconds}
         # Lost the race for a free lock several times in a row: wait like for a held one.
         return {"acquired": False, "waited": True, "polls": polls + 1, "waitSeconds": wait_seconds}
 
     def release(self) -> list[str]:
-        """Delete the locks this run holds (nothing for a lock another run holds or that is gone)."""
+        """Release the locks this run holds (nothing for a lock another run holds, or nobody)."""
         released = []
-        for scope in self.scopes.values():
+        for item in self.release_items(only_held=True):
             try:
-                self.dynamodb.delete_item(TableName=self.table, Key=registry.lock_key(scope),
-                                          ConditionExpression="holder = :me",
-                                          ExpressionAttributeValues={":me": {"S": self.execution_arn}})
+                self.dynamodb.update_item(**item["Update"])
             except ClientError as error:
                 if error_code(error) != "ConditionalCheckFailedException":
                     raise
             else:
-                released.append(scope)
+                released.append(str(item["Update"]["Key"]["pk"]["S"]))
         return released
 
-    def release_items(self) -> list[dict[str, Any]]:
-        """The lock deletions as transaction items, for a write that must release them with it."""
-        return [{"Delete": {"TableName": self.table, "Key": registry.lock_key(scope),
-                            # gone already: this step run again (a retry) after it released them
-                            "ConditionExpression": "attribute_not_exists(pk) OR holder = :me",
-                            "ExpressionAttributeValues": {":me": {"S": self.execution_arn}}}}
-                for scope in self.scopes.values()]
+    def release_items(self, only_held: bool = False) -> list[dict[str, Any]]:
+        """The releases as transaction items, for a write that must release the locks with it. Without
+        `only_held`, a lock nobody holds passes (this step run again after it released them)."""
+        condition = "holder = :me" if only_held else "attribute_not_exists(holder) OR holder = :me"
+        return [{"Update": {
+            "TableName": self.table, "Key": registry.lock_key(scope),
+            "UpdateExpression": "REMOVE holder, expiresAt, acquiredAt SET releasedAt = :at",
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": {":me": {"S": self.execution_arn}, ":at": {"S": registry.now()}},
+        }} for scope in self.scopes.values()]
 
-    def _put_lock(self, scope: str, now: float, settings: Settings, dead_holder: str | None) -> dict[str, Any]:
-        values = {":me": {"S": self.execution_arn}, ":now": {"N": str(int(now))}}
-        condition = "attribute_not_exists(pk) OR holder = :me OR expiresAt < :now"
+    def _lock(self, scope: str) -> dict[str, Any] | None:
+        found = self.dynamodb.get_item(TableName=self.table, Key=registry.lock_key(scope),
+                                       ConsistentRead=True).get("Item")
+        return registry.from_item(found) if found else None
+
+    def _take(self, scope: str, seen: Mapping[str, Any] | None, now: float, settings: Settings,
+              dead_holder: str | None) -> dict[str, Any]:
+        """Hold the lock, on the condition that it is still as it was read (free, or its dead holder's)."""
+        values = {":me": {"S": self.execution_arn}, ":now": {"N": str(int(now))}, **registry.to_item({
+            ":connection": self.connection_id, ":workflow": self.workflow, ":acquired": registry.now(),
+            ":expires": int(now) + lease_seconds(settings)})}
+        free = "attribute_not_exists(holder) OR holder = :me OR expiresAt < :now"
         if dead_holder:
-            condition += " OR holder = :dead"
+            free += " OR holder = :dead"
             values[":dead"] = {"S": dead_holder}
-        item = {**registry.lock_key(scope), **registry.to_item({
-            "holder": self.execution_arn, "connectionId": self.connection_id, "workflow": self.workflow,
-            "acquiredAt": registry.now(), "expiresAt": int(now) + lease_seconds(settings)})}
-        return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": condition,
-                        "ExpressionAttributeValues": values}}
+        if seen is not None and seen.get("releasedAt"):
+            unchanged = "releasedAt = :released"
+            values[":released"] = {"S": str(seen["releasedAt"])}
+        else:
+            unchanged = "attribute_not_exists(releasedAt)"
+        return {"Update": {
+            "TableName": self.table, "Key": registry.lock_key(scope),
+            "UpdateExpression": "SET holder = :me, connectionId = :connection, workflow = :workflow, "
+                                "acquiredAt = :acquired, expiresAt = :expires",
+            "ConditionExpression": f"({free}) AND {unchanged}", "ExpressionAttributeValues": values}}
 
     def _connection_item(self) -> dict[str, Any] | None:
         found = self.dynamodb.get_item(TableName=self.table, Key=registry.connection_key(self.connection_id),
@@ -161,20 +194,6 @@ class Locks:
             **changes, "currentExecutionArn": self.execution_arn, "currentWorkflow": self.workflow,
             "state": "CONNECTING" if self.workflow == "connect" else "DISCONNECTING",
             "executions": _with_execution(current, self.execution_arn, self.workflow)}, drop=("lastError",))
-
-    def _blocking(self, now: float, takeover: dict[str, str]) -> tuple[dict[str, Any], str] | None:
-        """The first lock another live run holds, and which; dead holders go in `takeover`."""
-        for name, scope in self.scopes.items():
-            found = self.dynamodb.get_item(TableName=self.table, Key=registry.lock_key(scope),
-                                           ConsistentRead=True).get("Item")
-            lock = registry.from_item(found) if found else None
-            if lock is None or lock["holder"] == self.execution_arn or lock["expiresAt"] < int(now):
-                continue
-            if self._has_ended(str(lock["holder"])):
-                takeover[scope] = str(lock["holder"])
-                continue
-            return lock, name
-        return None
 
     def _has_ended(self, holder: str) -> bool:
         """Whether the execution that holds a lock has ended without releasing it (it failed in a way no
@@ -189,6 +208,24 @@ class Locks:
             if error_code(error) == "ExecutionDoesNotExist":
                 return False
             raise
+
+
+def _held_by_another(lock: Mapping[str, Any] | None, execution_arn: str, now: float) -> bool:
+    return bool(lock and lock.get("holder") and lock["holder"] != execution_arn and lock["expiresAt"] >= int(now))
+
+
+# Clocks of two Lambda invocations agree to well under this: a release this close before the facts were
+# read may not be in them.
+CLOCK_MARGIN = timedelta(seconds=1)
+
+
+def _released_since(lock: Mapping[str, Any] | None, read_at: str | None) -> bool:
+    """Whether another run released the lock after (or just before) the facts were read."""
+    if not lock or not lock.get("releasedAt"):
+        return False
+    if read_at is None:
+        return True
+    return datetime.fromisoformat(str(lock["releasedAt"])) > datetime.fromisoformat(read_at) - CLOCK_MARGIN
 
 
 def _doing(lock: Mapping[str, Any]) -> str:

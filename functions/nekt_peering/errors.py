@@ -106,6 +106,11 @@ class DisconnectFailed(ConnectError):
     """A disconnect could not remove everything the connection owns: the cause lists what is left, by id."""
 
 
+class SharedResourceMissing(ConnectError):
+    """After a disconnect, something another connection of the network relies on is missing (the
+    disconnect workflow's Fail state names it; the cause says what, and for which connection)."""
+
+
 def cause_message(cause: str) -> str:
     """The message a person reads in a failure's cause: Lambda wraps a function's error in a JSON
     cause with its type and stack trace; any other cause is already the message."""
@@ -149,7 +154,9 @@ WHAT_TO_DO: dict[str, str] = {
                    "timeout, a network ACL, route or security group drops the traffic; TCP refused, the database "
                    "listens on another port; handshake, the server is not the expected engine. Fix it, then start "
                    "again.",
-    "ConnectionBusy": "Follow that execution; start again once it has finished if it fails.",
+    "ConnectionBusy": "Follow that execution; start again once it has finished if you still need to.",
+    "SharedResourceMissing": "Connect the connection named in the cause again: its connect restores what is "
+                             "missing.",
     "RollbackFailed": "Remove what is listed by hand (everything the workflow creates is tagged "
                       "`nekt:connection-id`), or fix the cause (often a missing permission) and start the "
                       "connection again, which completes it.",

@@ -162,6 +162,7 @@ class Facts(TypedDict):
     nekt: NektFacts | None  # None on the public path
     peerings: list[PeeringFacts]
     quotas: NotRequired[QuotaFacts]
+    readAt: NotRequired[str]  # when Discover began reading (ISO 8601, UTC): Take the locks compares it
 
 
 class ReusedPeering(TypedDict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from nekt_peering.aws import client, database_session, nekt_session
@@ -18,9 +19,12 @@ def discover(event: Event) -> Facts:
     settings = Settings.parse(event.get("settings"))
     request = ConnectRequest.parse(event.get("input"), default_region=settings.stack_region)
     session = database_session(request.region)
-    return discover_facts(
+    read_at = datetime.now(UTC).isoformat(timespec="microseconds")  # what Take the locks compares with
+    facts = discover_facts(
         request, settings, client(session, "rds"), client(session, "ec2"),
         lambda: client(nekt_session(settings, request.connection_id), "ec2"),
         lambda side: client(session if side == "database" else nekt_session(settings, request.connection_id),
                             "service-quotas"),
     )
+    facts["readAt"] = read_at
+    return facts

@@ -58,7 +58,7 @@ def take_locks(event: Event) -> LockResult:
         changes |= {"request": event.get("input") or {}, "mode": facts["mode"],
                     "database": {"identifier": database["identifier"], "accountId": database["accountId"],
                                  "region": database["region"], "vpcId": database["vpcId"]}}
-    return _locks(event, workflow, network).take(settings, event.get("locks"), changes)
+    return _locks(event, workflow, network).take(settings, event.get("locks"), changes, read_at=facts.get("readAt"))
 
 
 @stage
@@ -76,6 +76,9 @@ def record_failure(event: Event) -> dict[str, Any]:
     facts = event.get("discovery") or {}
     settings = Settings.parse(event.get("settings") or facts.get("settings"))
     workflow = _workflow(event)
+    raw_input = event.get("input")
+    if (facts.get("request") or {}).get("dryRun") or (isinstance(raw_input, dict) and raw_input.get("dryRun") is True):
+        return {"state": None}  # a dry run writes nothing, and takes no lock
     connection_id = (facts.get("request") or {}).get("connectionId") or connection_of(event.get("input"))
     if not isinstance(connection_id, str):
         return {"state": None}

@@ -25,10 +25,14 @@ def find_connection(event: Event) -> Event:
     settings = Settings.parse(event.get("settings"))
     request = DisconnectRequest.parse(event.get("input"), default_region=settings.stack_region)
     session = database_session(request.region)
+    read_at = registry.now()  # what Take the locks compares with
     plan = plan_disconnect(
         client(session, "ec2"), lambda: client(nekt_session(settings, request.connection_id), "ec2"),
         client(database_session(settings.stack_region), "dynamodb"), registry.table_name(), request, settings)
-    return {**plan, "input": event["input"], "executionId": event["executionId"], "workflow": "disconnect"}
+    plan["discovery"]["readAt"] = read_at
+    # The execution's state from here on (ResultPath $): with what Find needs to run again after a wait.
+    return {**plan, "input": event["input"], "settings": event["settings"], "executionId": event["executionId"],
+            "workflow": "disconnect"}
 
 
 def _compensate(event: Event, undo: Callable[[rollback.Rollback], None]) -> RollbackProgress:
