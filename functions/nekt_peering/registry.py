@@ -26,6 +26,7 @@ import binascii
 import json
 import os
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -107,7 +108,18 @@ def dns_id(peering_connection_id: str, side: str) -> str:
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
     """Python values -> DynamoDB attribute values (None attributes are left out)."""
-    return {name: _serializer.serialize(value) for name, value in values.items() if value is not None}
+    return {name: _serializer.serialize(_numbers(value)) for name, value in values.items() if value is not None}
+
+
+def _numbers(value: Any) -> Any:
+    """Floats as Decimals, which boto3's serializer requires (a connect's result holds the probe's timings)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {key: _numbers(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_numbers(inner) for inner in value]
+    return value
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
