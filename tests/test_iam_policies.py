@@ -67,7 +67,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "ec2:DescribeVpcPeeringConnections", "ec2:DeleteVpcPeeringConnection"}),
     "FindConnectionFunction": (("rollback", "disconnect_plan", "bookkeeping", "registry", "aws"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
-        "ec2:DescribeSecurityGroups", "dynamodb:GetItem", "dynamodb:Query", *NEKT_SIDE}),
+        "dynamodb:GetItem", "dynamodb:Query", *NEKT_SIDE}),
     # The registry (dynamodb: the table's items, often through one TransactWriteItems).
     "TakeLocksFunction": (("bookkeeping", "registry"), {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "states:DescribeExecution"}),

@@ -28,7 +28,14 @@ from emulator.strict import StrictAws, acting_as
 from emulator.strict.iam import Iam, Request, Resource, evaluate, statement_matches
 from emulator.strict.layer import Principal, emulated_aws
 from emulator.template import NEKT_TEMPLATE_PATH, Template, iam_roles, sam_transformed
-from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_nekt_network
+from emulator.topology import (
+    CustomerDatabase,
+    NektNetwork,
+    account_session,
+    add_database,
+    create_database,
+    create_nekt_network,
+)
 from nekt_peering.errors import VerificationFailed
 from tests.conftest import FAST_WAITS
 
@@ -246,6 +253,18 @@ def concurrent(world: World) -> tuple[bool, str]:
     return outcome == [("FAILED", "ConnectionBusy"), ("SUCCEEDED", None)], str(outcome)
 
 
+def shared(world: World) -> tuple[bool, str]:
+    """Two databases of one VPC, each on its own group: the first is disconnected, and the disconnect reads
+    again, on both sides, everything the second relies on."""
+    add_database(world.database, "billing-db", same_security_group=False)
+    for identifier in ("orders-db", "billing-db"):
+        connected = world.stack.run({"database": {"identifier": identifier, "region": DB_REGION}})
+        if connected.status != "SUCCEEDED":
+            return False, f"connect {identifier} {connected.error}: {connected.error_message}"
+    disconnected = _disconnect(world.stack)
+    return disconnected.status == "SUCCEEDED", f"disconnect {disconnected.error}: {disconnected.error_message}"
+
+
 def _existing_peering(nekt: NektNetwork, vpc_id: str, requested_by: str) -> None:
     """An active peering between the two VPCs, requested from the Nekt side or the database's."""
     nekt_ec2 = account_session(nekt.account_id, nekt.region).client("ec2")
@@ -262,7 +281,7 @@ def _existing_peering(nekt: NektNetwork, vpc_id: str, requested_by: str) -> None
 SCENARIOS: dict[str, Callable[[World], tuple[bool, str]]] = {
     "same-account": same_account, "retried": retried, "reused-from-database": reused, "rollback": rollback,
     "reused-from-nekt": reused, "connect-and-disconnect": connect_and_disconnect, "api": api,
-    "concurrent": concurrent, "full-route-tables": full_route_tables, "check-path": check_path,
+    "concurrent": concurrent, "full-route-tables": full_route_tables, "check-path": check_path, "shared": shared,
 }
 
 

@@ -320,7 +320,7 @@ def _transact_write(call: Call) -> Request:
 CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     **{("ec2", operation): _no_resource for operation in (
         "DescribeVpcs", "DescribeSubnets", "DescribeRouteTables", "DescribeSecurityGroupRules",
-        "DescribeVpcPeeringConnections", "DescribeNetworkAcls", "DescribeSecurityGroups")},
+        "DescribeVpcPeeringConnections", "DescribeNetworkAcls")},
     ("lambda", "Invoke"): _invoke,
     ("ec2", "DescribeVpcAttribute"): _vpc_attribute,
     ("service-quotas", "GetServiceQuota"): _service_quota,

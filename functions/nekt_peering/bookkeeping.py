@@ -58,10 +58,10 @@ def lease_seconds(settings: Settings) -> int:
 
 
 def network_of(facts: Mapping[str, Any]) -> str:
-    """The lock scope and resource partition of a connect: the VPC pair, or the database VPC alone."""
+    """The lock scope and resource partition of a connect: the VPC pair, or the database's security group."""
     database = facts["database"]
     if facts["mode"] == "public":
-        return registry.public_network(database["accountId"], database["region"], database["vpcId"])
+        return registry.public_network(database["accountId"], database["region"], database["securityGroupId"])
     nekt = facts["nekt"]
     return registry.peering_network(database["accountId"], database["region"], database["vpcId"],
                                     nekt["accountId"], nekt["region"], nekt["vpcId"])

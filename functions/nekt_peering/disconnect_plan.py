@@ -110,8 +110,10 @@ def _plan(database_ec2: EC2Client, nekt_ec2_factory: Callable[[], Any], request:
 
 
 def _vpc_of(network: str | None) -> str | None:
-    """The database VPC id a network key names (account:region:vpc|...)."""
-    return network.split("|", 1)[0].rsplit(":", 1)[-1] if network else None
+    """The database VPC id a peering network key names (account:region:vpc|...)."""
+    if not network or network.endswith("|public"):
+        return None
+    return network.split("|", 1)[0].rsplit(":", 1)[-1]
 
 
 def _found_by_tags(database_ec2: EC2Client, nekt_ec2_factory: Callable[[], Any], request: DisconnectRequest,
@@ -140,8 +142,7 @@ def _found_by_tags(database_ec2: EC2Client, nekt_ec2_factory: Callable[[], Any],
                       for route in owned["plan"]["routes"]]
     for rule in owned["plan"]["ingress"]:
         if network is None:
-            group = database_ec2.describe_security_groups(GroupIds=[rule["groupId"]])["SecurityGroups"][0]
-            network = registry.public_network(account, region, group["VpcId"])
+            network = registry.public_network(account, region, rule["groupId"])
         resources.append(created(registry.ingress_id(rule["groupId"], rule["port"], rule["cidr"]), "ingress",
                                  {key: rule[key] for key in ("groupId", "port", "cidr", "ruleId")}))
     return {"network": network, "resources": resources}

@@ -12,7 +12,7 @@ Three kinds of item share the table, told apart by their key:
   holds it (`holder`) and when its lease ends (`expiresAt`, epoch seconds).
 
 A network is what connects and disconnects must not change at the same time: the database VPC and the
-Nekt VPC (peering), or the database VPC alone (public path). Connection items carry `listing` and
+Nekt VPC (peering), or the database's security group (public path). Connection items carry `listing` and
 `listedAt`, the keys of the `Listing` index, so that a Query pages through them newest first.
 
 This module is the item format both sides share: the workflows' writers (nekt_peering.bookkeeping)
@@ -83,8 +83,10 @@ def peering_network(database_account: str, database_region: str, database_vpc: s
     return f"{database_account}:{database_region}:{database_vpc}|{nekt_account}:{nekt_region}:{nekt_vpc}"
 
 
-def public_network(database_account: str, database_region: str, database_vpc: str) -> str:
-    return f"{database_account}:{database_region}:{database_vpc}|public"
+def public_network(database_account: str, database_region: str, security_group: str) -> str:
+    """The public path changes only the database's security group: two databases behind one group share
+    its rule, and nothing else."""
+    return f"{database_account}:{database_region}:{security_group}|public"
 
 
 def peering_id(peering_connection_id: str) -> str:
