@@ -26,6 +26,7 @@ import binascii
 import json
 import os
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -108,8 +109,19 @@ def dns_id(peering_connection_id: str, side: str) -> str:
 
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
-    """Python values -> DynamoDB attribute values (None attributes are left out)."""
-    return {name: _serializer.serialize(value) for name, value in values.items() if value is not None}
+    """Python values -> DynamoDB attribute values (None attributes are left out; floats, such as the probe's
+    timings, become numbers: DynamoDB takes no binary floats)."""
+    return {name: _serializer.serialize(_numbers(value)) for name, value in values.items() if value is not None}
+
+
+def _numbers(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {key: _numbers(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_numbers(inner) for inner in value]
+    return value
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +136,7 @@ def _plain(value: Any) -> Any:
         return [_plain(inner) for inner in value]
     if isinstance(value, set):
         return sorted(_plain(inner) for inner in value)
-    if type(value).__name__ == "Decimal":
+    if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
 
