@@ -30,7 +30,7 @@ def check_output(operation: OperationModel, response: dict[str, Any]) -> None:
     _check(shape, answer, operation.name)
 
 
-def _check(shape: Shape, value: Any, path: str) -> None:
+def _check(shape: Any, value: Any, path: str) -> None:  # a botocore Shape of any kind
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):
