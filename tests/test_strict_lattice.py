@@ -135,6 +135,9 @@ def test_a_customer_shares_its_cluster_with_nekt_which_reaches_it_through_a_reso
     configuration = cluster_configuration(db, created["id"])
     assert (configuration["status"], configuration["type"], configuration["resourceGatewayId"]) == (
         "ACTIVE", "ARN", created["id"])
+    assert [item["id"] for item in lattice.list_resource_configurations(resourceGatewayIdentifier=created["id"])[
+        "items"]] == [configuration["id"]]
+    assert client("vpc-lattice", NEKT).list_resource_configurations()["items"] == []
 
     share = ram.create_resource_share(name="nekt-orders-db", resourceArns=[configuration["arn"]],
                                       principals=[NEKT])["resourceShare"]
