@@ -18,6 +18,7 @@ import pytest
 from emulator import demo
 from emulator.lambda_runtime import LambdaContext, load_handler
 from emulator.server import DEFAULT_PORT
+from emulator.stack import _physical_name  # noqa: PLC2701 - the name the demo gives the table
 from emulator.template import ROOT, Template
 
 
@@ -89,6 +90,14 @@ def test_env_json_only_sets_what_the_template_declares_and_points_at_the_demo() 
             template.resources[function]["Properties"].get("Environment", {}).get("Variables", {}))
         assert set(variables) <= declared, function
         assert variables["AWS_ENDPOINT_URL"] == f"http://host.docker.internal:{DEFAULT_PORT}"
+        # The registry table as the demo's stack names it (CloudFormation's <stack>-<logical id>-<suffix>).
+        assert variables.get("CONNECTIONS_TABLE", TABLE) == TABLE, function
+    needs_table = {function for function, resource in template.resources.items()
+                   if "CONNECTIONS_TABLE" in resource.get("Properties", {}).get("Environment", {}).get("Variables", {})}
+    assert needs_table <= set(environment), "give each function that reads the registry its table in env.json"
+
+
+TABLE = _physical_name("nekt-peering", "ConnectionsTable")
 
 
 def _wait_for(capsys: pytest.CaptureFixture[str], pattern: str, timeout: float = 60) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from emulator.events import event_file_name, record_events, render
 from emulator.lambda_runtime import LambdaContext, load_handler
 from emulator.strict import StrictAws
@@ -34,8 +36,13 @@ def test_events_are_what_the_state_machine_passed_each_handler_in_a_successful_c
         assert committed == render(event), f"events/{event_file_name(logical_id)} is stale: run `make events`"
 
 
-def test_each_event_runs_through_its_handler_again_without_changing_anything(strict: StrictAws) -> None:
+def test_each_event_runs_through_its_handler_again_without_changing_anything(
+    strict: StrictAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
     record_events(strict)  # the emulated accounts, one connected and one rolled back, with the ids the events name
+    # The registry table of the example stack, as `sam local invoke --env-vars events/env.json` gives it.
+    monkeypatch.setenv("CONNECTIONS_TABLE", json.loads((EVENTS / "env.json").read_text())[
+        "TakeLocksFunction"]["CONNECTIONS_TABLE"])
     handlers = Template().functions()
     results: dict[str, Any] = {}
 

@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import pytest
 
 from emulator.accounts import aws_calls, establish_peering, is_mutating, snapshot
@@ -26,6 +27,7 @@ from emulator.topology import (
     create_database,
     create_nekt_network,
 )
+from nekt_peering import registry
 
 
 class InjectedFault(Exception):
@@ -74,6 +76,15 @@ def add_what_a_customer_already_had(nekt: NektNetwork, database: CustomerDatabas
                      VpcPeeringConnectionId=peering_id)
     ec2.authorize_security_group_ingress(GroupId=database.security_group_id, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.50.0.0/16"}]}])
+
+
+def registry_items(stack: Stack) -> dict[str, Any]:
+    """The registry table, by key, without the timestamps and versions a write changes."""
+    items = boto3.client("dynamodb", region_name=stack.region).scan(TableName=stack.tables["ConnectionsTable"])["Items"]
+    plain = (registry.from_item(item) for item in items)
+    return {f"{value['pk']}/{value['sk']}": {key: inner for key, inner in value.items()
+                          if key not in ("updatedAt", "version", "executions", "releasedAt", "acquiredAt")}
+            for value in plain}
 
 
 def fail_before(world: World, function: str) -> None:
@@ -141,8 +152,14 @@ def test_a_stage_that_fails_leaves_both_accounts_as_they_were(
 ) -> None:
     world = build_world(topology, deploy)
     fail_before(world, stage)
+    registry_before = registry_items(world.stack)
 
     execution = run_and_compare(world, "InjectedFault", fault_matrix)
+    # The other connection's record and what it relies on are as they were; this one is FAILED.
+    after = registry_items(world.stack)
+    assert {key: value for key, value in after.items() if not key.startswith(("connection#orders-db", "lock#"))} == {
+        key: value for key, value in registry_before.items() if not key.startswith("lock#")}
+    assert after["connection#orders-db/connection"]["state"] == "FAILED"
 
     assert f"injected: {stage} failed before acting" in (execution.cause or "")
     # The last compensation ran, then the registry recorded the outcome and released the locks.

@@ -35,7 +35,7 @@ from emulator.strict.layer import AwsError, Call, Principal, Rule
 PARTITION = "aws"
 # botocore service id -> IAM prefix
 SERVICE_PREFIX = {"ec2": "ec2", "rds": "rds", "sts": "sts", "sfn": "states", "service-quotas": "servicequotas",
-                  "lambda": "lambda", "dynamodb": "dynamodb"}
+                  "lambda": "lambda", "dynamodb": "dynamodb", "vpc-lattice": "vpc-lattice", "ram": "ram"}
 
 
 # --- the Service Authorization Reference -------------------------------------------------------------------
@@ -316,6 +316,221 @@ def _transact_write(call: Call) -> Request:
     return Request(checks)
 
 
+# --- a database shared as a VPC resource (emulator/strict/lattice.py) ------------------------------------------
+
+
+def _lattice_book(call: Call) -> Any:
+    """The lattice rules' book (the resources they serve), which Iam puts in the call's context."""
+    return call.context.get("lattice")
+
+
+def _lattice_arn(call: Call, kind: str, identifier: str) -> str:
+    if identifier.startswith("arn:"):
+        return identifier
+    return f"arn:{PARTITION}:vpc-lattice:{call.region}:{call.account_id}:{kind}/{identifier}"
+
+
+def _lattice_request_tags(params: dict[str, Any]) -> dict[str, list[str]]:
+    """aws:RequestTag/* and aws:TagKeys from a VPC Lattice create call's `tags` map."""
+    tags = params.get("tags") or {}
+    if not tags:
+        return {}
+    return {**{f"aws:RequestTag/{key}": [value] for key, value in tags.items()}, "aws:TagKeys": list(tags)}
+
+
+def _lattice_resource(call: Call, kind: str, identifier: str) -> Resource:
+    """A resource gateway or configuration that exists (or existed): its ARN, and its tags as aws:ResourceTag."""
+    book = _lattice_book(call)
+    store = {"resourcegateway": "gateways", "resourceconfiguration": "configurations"}[kind]
+    found = getattr(book, store, {}).get(identifier.rsplit("/", 1)[-1]) if book is not None else None
+    arn = found.arn if found is not None else _lattice_arn(call, kind, identifier)
+    tags = found.tags if found is not None else {}
+    resource_type = {"resourcegateway": "ResourceGateway", "resourceconfiguration": "ResourceConfiguration"}[kind]
+    return Resource(resource_type, arn, {f"aws:ResourceTag/{key}": [value] for key, value in tags.items()},
+                    known=set(RESOURCE_TAG_KEYS))
+
+
+def _lattice_tag_on_create(created: Resource, create_action: str) -> tuple[str, list[Resource]]:
+    """Tags given to a VPC Lattice create call are authorized as vpc-lattice:TagResource on the new resource,
+    with vpc-lattice:CreateAction (the Service Authorization Reference's key for it)."""
+    return ("vpc-lattice:TagResource", [Resource(created.type, created.arn,
+                                                 {**created.keys, "vpc-lattice:CreateAction": [create_action]},
+                                                 known={*created.known, "vpc-lattice:CreateAction"})])
+
+
+def _dependent(call: Call, *actions: str) -> list[tuple[str, list[Resource]]]:
+    """The Service Authorization Reference's dependent actions: authorized too, on "*" (describes)."""
+    return [(action, [Resource("", "*", {"ec2:Region": [call.region]}, known={"ec2:Region"})]) for action in actions]
+
+
+def _create_resource_gateway(call: Call) -> Request:
+    tags = _lattice_request_tags(call.params)
+    gateway = Resource("ResourceGateway", _lattice_arn(call, "resourcegateway", "*"),
+                       {**tags, "vpc-lattice:VpcId": [call.params.get("vpcIdentifier", "")]},
+                       known={*TAG_KEYS, "vpc-lattice:VpcId", "vpc-lattice:CreateAction"})
+    checks = [("vpc-lattice:CreateResourceGateway", [gateway]),
+              *_dependent(call, "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs")]
+    if tags:
+        checks.append(_lattice_tag_on_create(gateway, "CreateResourceGateway"))
+    return Request(checks)
+
+
+def _create_resource_configuration(call: Call) -> Request:
+    tags = _lattice_request_tags(call.params)
+    configuration = Resource("ResourceConfiguration", _lattice_arn(call, "resourceconfiguration", "*"), tags,
+                             known={*TAG_KEYS, "vpc-lattice:CreateAction"})
+    resources = [configuration]
+    if call.params.get("resourceGatewayIdentifier"):
+        gateway = _lattice_resource(call, "resourcegateway", call.params["resourceGatewayIdentifier"])
+        gateway.keys |= tags  # the request's tags are request keys: every resource of the call has them
+        gateway.known |= TAG_KEYS | {"vpc-lattice:CreateAction"}
+        resources.append(gateway)
+    checks = [("vpc-lattice:CreateResourceConfiguration", resources)]
+    if tags:
+        checks.append(_lattice_tag_on_create(configuration, "CreateResourceConfiguration"))
+    return Request(checks)
+
+
+def _on_lattice(kind: str, parameter: str) -> Callable[[Call], Request]:
+    def build(call: Call) -> Request:
+        return Request([(call_action(call), [_lattice_resource(call, kind, call.params[parameter])])])
+    return build
+
+
+def _ram_share(call: Call, arn: str) -> Resource:
+    book = _lattice_book(call)
+    share = book.shares.get(arn) if book is not None else None
+    keys: dict[str, list[str]] = {}
+    if share is not None:
+        tags = {tag["key"]: tag.get("value", "") for tag in share.tags}
+        keys = {**{f"aws:ResourceTag/{k}": [v] for k, v in tags.items()},
+                **{f"ram:ResourceTag/{k}": [v] for k, v in tags.items()},
+                "ram:ResourceShareName": [share.name],
+                "ram:AllowsExternalPrincipals": [str(share.allow_external).lower()]}
+    return Resource("resource-share", arn, keys, known={*RESOURCE_TAG_KEYS, "ram:ResourceTag/${TagKey}",
+                                                        "ram:ResourceShareName", "ram:AllowsExternalPrincipals",
+                                                        "ram:RetainSharingOnAccountLeaveOrganization"})
+
+
+def _ram_requested(params: dict[str, Any]) -> dict[str, list[str]]:
+    """ram:ResourceArn, ram:RequestedResourceType and ram:Principal of a call that shares something."""
+    arns = list(params.get("resourceArns") or [])
+    keys: dict[str, list[str]] = {}
+    if arns:
+        keys["ram:ResourceArn"] = arns
+        keys["ram:RequestedResourceType"] = sorted({
+            "vpc-lattice:ResourceConfiguration" if ":resourceconfiguration/" in arn else arn.split(":")[2]
+            for arn in arns})
+    if params.get("principals"):
+        keys["ram:Principal"] = list(params["principals"])
+    return keys
+
+
+RAM_SHARING_KEYS = {"ram:ResourceArn", "ram:RequestedResourceType", "ram:Principal"}
+
+
+def _create_resource_share(call: Call) -> Request:
+    """ram:CreateResourceShare on "*", and, for each resource configuration shared, vpc-lattice:PutResourcePolicy
+    on it: RAM attaches the configuration's resource policy on the sharer's behalf."""
+    params = call.params
+    tags = {tag["key"]: tag.get("value", "") for tag in params.get("tags") or []}
+    request_tags = {**{f"aws:RequestTag/{k}": [v] for k, v in tags.items()}, "aws:TagKeys": list(tags)} if tags else {}
+    keys = {**request_tags, **_ram_requested(params),
+            "ram:RequestedAllowsExternalPrincipals": [str(params.get("allowExternalPrincipals", True)).lower()]}
+    share = Resource("", "*", keys, known={*TAG_KEYS, *RAM_SHARING_KEYS, "ram:RequestedAllowsExternalPrincipals",
+                                          "ram:AllowsExternalPrincipals",
+                                          "ram:RetainSharingOnAccountLeaveOrganization"})
+    checks: list[tuple[str, list[Resource]]] = [("ram:CreateResourceShare", [share])]
+    shared = [_lattice_resource(call, "resourceconfiguration", arn) for arn in params.get("resourceArns") or []
+              if ":vpc-lattice:" in arn and ":resourceconfiguration/" in arn]
+    if shared:
+        checks.append(("vpc-lattice:PutResourcePolicy", shared))
+    if tags:
+        checks.append(("ram:TagResource", [Resource(
+            "resource-share", f"arn:{PARTITION}:ram:{call.region}:{call.account_id}:resource-share/*", request_tags,
+            known=set(TAG_KEYS))]))
+    return Request(checks)
+
+
+def _on_resource_share(call: Call) -> Request:
+    share = _ram_share(call, call.params["resourceShareArn"])
+    if call.operation != "DeleteResourceShare":
+        share.keys |= _ram_requested(call.params)
+        share.known |= RAM_SHARING_KEYS
+    return Request([(call_action(call), [share])])
+
+
+def _on_invitation(call: Call) -> Request:
+    arn = call.params["resourceShareInvitationArn"]
+    book = _lattice_book(call)
+    invitation = book.invitations.get(arn) if book is not None else None
+    keys: dict[str, list[str]] = {}
+    if invitation is not None:
+        keys = {"ram:ShareOwnerAccountId": [invitation.sender],
+                "ram:ResourceShareName": [book.shares[invitation.share_arn].name]}
+    return Request([(call_action(call), [Resource("resource-share-invitation", arn, keys,
+                                                  known={"ram:ShareOwnerAccountId", "ram:ResourceShareName"})])])
+
+
+def _no_resource_of(known: set[str]) -> Callable[[Call], Request]:
+    def build(call: Call) -> Request:
+        return Request([(call_action(call), [Resource("", "*", known=set(known))])])
+    return build
+
+
+def _create_vpc_endpoint(call: Call) -> Request:
+    """The VPC, the new endpoint, its subnets and security groups; tags as ec2:CreateTags on create."""
+    params = call.params
+    endpoint = Resource("vpc-endpoint", _ec2_arn(call, "vpc-endpoint", "*"), _request_tags(params, "vpc-endpoint"),
+                        known={*TAG_KEYS, "ec2:VpceServiceName", "ec2:VpceServiceOwner", "ec2:VpceServiceRegion",
+                               "ec2:VpceMultiRegion", "ec2:VpcePrivateDnsPreference",
+                               "ec2:VpcePrivateDnsSpecifiedDomains"})
+    subnets = [Resource("subnet", _ec2_arn(call, "subnet", subnet_id),
+                        {"ec2:SubnetID": [subnet_id], **_tags_of(call, subnet_id)},
+                        known={"ec2:SubnetID", *RESOURCE_TAG_KEYS}) for subnet_id in params.get("SubnetIds") or []]
+    groups = [_security_group(call, group_id) for group_id in params.get("SecurityGroupIds") or []]
+    checks = [("ec2:CreateVpcEndpoint", [_vpc(call, params["VpcId"]), endpoint, *subnets, *groups]),
+              *_dependent(call, "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs")]
+    if any(spec.get("ResourceType") == "vpc-endpoint" for spec in params.get("TagSpecifications", [])):
+        checks.append(("ec2:CreateTags", [_tag_on_create(endpoint, "CreateVpcEndpoint")]))
+    return Request(checks)
+
+
+def _delete_vpc_endpoints(call: Call) -> Request:
+    return Request([("ec2:DeleteVpcEndpoints", [
+        Resource("vpc-endpoint", _ec2_arn(call, "vpc-endpoint", endpoint_id), _tags_of(call, endpoint_id),
+                 known={*RESOURCE_TAG_KEYS, "ec2:VpceServiceName", "ec2:VpceServiceRegion", "ec2:VpceMultiRegion"})
+        for endpoint_id in call.params["VpcEndpointIds"]])])
+
+
+LATTICE_CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
+    ("vpc-lattice", "CreateResourceGateway"): _create_resource_gateway,
+    ("vpc-lattice", "GetResourceGateway"): _on_lattice("resourcegateway", "resourceGatewayIdentifier"),
+    ("vpc-lattice", "DeleteResourceGateway"): _on_lattice("resourcegateway", "resourceGatewayIdentifier"),
+    ("vpc-lattice", "ListResourceGateways"): _no_resource_of(set()),
+    ("vpc-lattice", "CreateResourceConfiguration"): _create_resource_configuration,
+    ("vpc-lattice", "GetResourceConfiguration"): _on_lattice("resourceconfiguration",
+                                                             "resourceConfigurationIdentifier"),
+    ("vpc-lattice", "DeleteResourceConfiguration"): _on_lattice("resourceconfiguration",
+                                                                "resourceConfigurationIdentifier"),
+    ("vpc-lattice", "ListResourceConfigurations"): _no_resource_of(set()),
+    ("ram", "CreateResourceShare"): _create_resource_share,
+    ("ram", "AssociateResourceShare"): _on_resource_share,
+    ("ram", "DisassociateResourceShare"): _on_resource_share,
+    ("ram", "DeleteResourceShare"): _on_resource_share,
+    ("ram", "GetResourceShares"): _no_resource_of(TAG_KEYS),
+    ("ram", "GetResourceShareInvitations"): _no_resource_of(set()),
+    ("ram", "GetResourceShareAssociations"): _no_resource_of(set()),
+    ("ram", "ListResources"): _no_resource_of(set()),
+    ("ram", "AcceptResourceShareInvitation"): _on_invitation,
+    ("ram", "RejectResourceShareInvitation"): _on_invitation,
+    ("ec2", "CreateVpcEndpoint"): _create_vpc_endpoint,
+    ("ec2", "DeleteVpcEndpoints"): _delete_vpc_endpoints,
+    ("ec2", "DescribeVpcEndpoints"): _no_resource,
+    ("ec2", "DescribeVpcEndpointAssociations"): _no_resource,
+}
+
+
 # Every operation the product calls, by (botocore service id, operation).
 CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     **{("ec2", operation): _no_resource for operation in (
@@ -346,6 +561,7 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("dynamodb", "UpdateItem"): _dynamodb_item,
     ("dynamodb", "Query"): _dynamodb_query,
     ("dynamodb", "TransactWriteItems"): _transact_write,
+    **LATTICE_CONTEXTS,
 }
 
 
@@ -574,7 +790,8 @@ def trusts(target_arn: str, principal: Principal, call: Call) -> tuple[bool, boo
 
 
 REFUSAL = {"ec2": ("UnauthorizedOperation", 403), "sfn": ("AccessDeniedException", 400),
-           "lambda": ("AccessDeniedException", 403),
+           "lambda": ("AccessDeniedException", 403), "vpc-lattice": ("AccessDeniedException", 403),
+           "ram": ("AccessDeniedException", 403),
            "service-quotas": ("AccessDeniedException", 400), "dynamodb": ("AccessDeniedException", 400)}
 
 
@@ -583,13 +800,15 @@ class Iam(Rule):
 
     name = "iam"
 
-    def __init__(self) -> None:
+    def __init__(self, lattice: Any = None) -> None:
         self.decisions: list[tuple[str, str, Verdict]] = []  # (role, action, verdict): for tests
+        self.lattice = lattice  # emulator.strict.lattice's book: the resources it serves, for their ARNs and tags
 
     def before(self, call: Call) -> None:
         principal = call.principal
         if principal.is_harness or principal.arn is None:
             return
+        call.context["lattice"] = self.lattice
         request = request_of(call)
         try:
             verdict = evaluate(role_policies(principal.arn), request, principal)
@@ -622,5 +841,5 @@ class Iam(Rule):
         return AwsError(code, message, status)
 
 
-def iam_rules() -> list[Rule]:
-    return [Iam()]
+def iam_rules(lattice: Any = None) -> list[Rule]:
+    return [Iam(lattice)]

@@ -12,6 +12,10 @@ the answer the client gets:
 - `after-call`: each rule's `after`, which reads or corrects moto's answer in place, and the state
   it keeps (a peering's lifecycle, tags per account) from what succeeded.
 
+A rule may also serve a call moto does not implement (VPC Lattice's resource gateways, RAM's
+invitations: emulator/strict/lattice.py) by raising `Served` with the answer from `before`; the
+answer is checked against botocore's model of the operation's output before the client sees it.
+
 Each rule has a name; a test relaxes one on purpose with `strict.relax(name)` to show the plain
 moto behaviour it guards against.
 """
@@ -30,6 +34,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.botocore_stubber import MockRawResponse
 from moto.iam.models import get_account_id_from
 from moto.sts.models import sts_backends
+
+from emulator.strict.shapes import check_output
 
 
 class AwsError(Exception):
@@ -66,6 +72,15 @@ class Call:
     @property
     def account_id(self) -> str:
         return self.principal.account_id
+
+
+class Served(Exception):
+    """What AWS answers to a call a rule serves itself (moto does not implement it): the parsed answer,
+    as botocore would have parsed AWS's response."""
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        super().__init__("served by the strict layer")
+        self.response = response
 
 
 class Rule:
@@ -184,6 +199,9 @@ class StrictAws:
             context["strict_refused"] = True
             self.refusals.append((call.operation, error.code, error.message))
             return _error_response(error)
+        except Served as served:
+            check_output(model, served.response)
+            return _served_response(model, served.response)
         return None
 
     def _after(self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
@@ -200,6 +218,12 @@ def _error_response(error: AwsError) -> tuple[AWSResponse, dict[str, Any]]:
     parsed = {"Error": {"Code": error.code, "Message": error.message},
               "ResponseMetadata": {"HTTPStatusCode": error.status, "RequestId": "strict-emulator"}}
     return http, parsed
+
+
+def _served_response(model: Any, response: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
+    status = int(model.http.get("responseCode", 200))
+    http = AWSResponse("https://strict.emulator", status, {}, MockRawResponse(b""))  # type: ignore[arg-type]
+    return http, {**response, "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "strict-emulator"}}
 
 
 def default_rules() -> list[Rule]:

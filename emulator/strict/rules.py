@@ -1,5 +1,6 @@
 """The strict layer's rules, in the order they apply to a call: who may make it (IAM), then what it
-may do (the peering's lifecycle, then the rest of the network)."""
+may do (the peering's lifecycle, the rest of the network, then a database shared as a VPC resource, whose
+rules also serve what moto does not implement)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from emulator.strict.layer import Rule
 
 def all_rules() -> list[Rule]:
     from emulator.strict.iam import iam_rules
+    from emulator.strict.lattice import LatticeBook, lattice_rules
     from emulator.strict.network import network_rules
     from emulator.strict.peerings import peering_rules
 
-    return [*iam_rules(), *peering_rules(), *network_rules()]
+    lattice = LatticeBook()  # IAM reads the ARNs and tags of what the lattice rules serve
+    return [*iam_rules(lattice), *peering_rules(), *network_rules(), *lattice_rules(lattice)]

@@ -109,17 +109,17 @@ def dns_id(peering_connection_id: str, side: str) -> str:
 
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
-    """Python values -> DynamoDB attribute values (None attributes are left out)."""
+    """Python values -> DynamoDB attribute values (None attributes are left out; floats, such as the probe's
+    timings, become numbers: DynamoDB takes no binary floats)."""
     return {name: _serializer.serialize(_numbers(value)) for name, value in values.items() if value is not None}
 
 
 def _numbers(value: Any) -> Any:
-    """Floats as Decimals, which boto3's serializer requires (a connect's result holds the probe's timings)."""
     if isinstance(value, float):
         return Decimal(repr(value))
     if isinstance(value, dict):
         return {key: _numbers(inner) for key, inner in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list):
         return [_numbers(inner) for inner in value]
     return value
 
@@ -136,7 +136,7 @@ def _plain(value: Any) -> Any:
         return [_plain(inner) for inner in value]
     if isinstance(value, set):
         return sorted(_plain(inner) for inner in value)
-    if type(value).__name__ == "Decimal":
+    if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
 

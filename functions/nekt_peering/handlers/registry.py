@@ -23,11 +23,20 @@ def _dynamodb(settings: Settings) -> DynamoDBClient:
     return client(database_session(settings.stack_region), "dynamodb")
 
 
-def _locks(event: Event, workflow: Workflow, network: str) -> bookkeeping.Locks:
-    settings = Settings.from_dict(event["discovery"]["settings"])
+def _locks(settings: Settings, connection_id: str, network: str | None, execution_id: str, workflow: Workflow
+           ) -> bookkeeping.Locks:
+    """A disconnect that found nothing of the connection anywhere has no network: its connection lock and a
+    network lock of its own."""
     return bookkeeping.Locks(
         _dynamodb(settings), client(database_session(settings.stack_region), "stepfunctions"), registry.table_name(),
-        event["discovery"]["request"]["connectionId"], network, event["executionId"], workflow)
+        connection_id, network or f"none:{connection_id}", execution_id, workflow)
+
+
+def _run_locks(event: Event) -> bookkeeping.Locks:
+    """The locks of the run whose (complete) state `event` is."""
+    facts = event["discovery"]
+    return _locks(Settings.from_dict(facts["settings"]), facts["request"]["connectionId"], _network(event),
+                  event["executionId"], _workflow(event))
 
 
 def _workflow(event: Event) -> Workflow:
@@ -50,23 +59,21 @@ def take_locks(event: Event) -> LockResult:
     settings = Settings.from_dict(facts["settings"])
     if facts["request"].get("dryRun"):  # a dry run changes nothing, and waits for nobody
         return {"acquired": True, "waited": False, "polls": 0, "waitSeconds": 0}
-    workflow = _workflow(event)
-    network = _network(event) or f"none:{facts['request']['connectionId']}"
-    changes: dict[str, Any] = {"network": network}
-    if workflow == "connect":
+    locks = _run_locks(event)
+    changes: dict[str, Any] = {"network": locks.network}
+    if locks.workflow == "connect":
         database = facts["database"]
         changes |= {"request": event.get("input") or {}, "mode": facts["mode"],
                     "database": {"identifier": database["identifier"], "accountId": database["accountId"],
                                  "region": database["region"], "vpcId": database["vpcId"]}}
-    return _locks(event, workflow, network).take(settings, event.get("locks"), changes, read_at=facts.get("readAt"))
+    return locks.take(settings, event.get("locks"), changes, read_at=facts.get("readAt"))
 
 
 @stage
 def record_connection(event: Event) -> dict[str, Any]:
     """After Verify: what the connection relies on, its item CONNECTED, its locks released."""
-    relies = bookkeeping.record_connected(
-        _dynamodb(Settings.from_dict(event["discovery"]["settings"])), registry.table_name(),
-        _locks(event, "connect", bookkeeping.network_of(event["discovery"])), event)
+    locks = _run_locks(event)
+    relies = bookkeeping.record_connected(locks.dynamodb, registry.table_name(), locks, event)
     return {"state": "CONNECTED", "relies": relies}
 
 
@@ -85,12 +92,11 @@ def record_failure(event: Event) -> dict[str, Any]:
     rollback = event.get("rollback") or {}
     error = event.get("error") or ({"Error": "DisconnectFailed"} if rollback else {})
     cause = rollback.get("cause") or cause_message(str(error.get("Cause", "")))
-    network = _network(event) if facts.get("database", {}).get("vpcId") or "registry" in event else None
-    locks = None
-    if network is not None or "locks" in event:
-        locks = bookkeeping.Locks(
-            _dynamodb(settings), client(database_session(settings.stack_region), "stepfunctions"),
-            registry.table_name(), connection_id, network or f"none:{connection_id}", event["executionId"], workflow)
+    # The locks it may hold: known once Discover (or Find) has said where the connection is.
+    known = "registry" in event or bool((facts.get("database") or {}).get("vpcId"))
+    network = _network(event) if known else None
+    locks = (_locks(settings, connection_id, network, event["executionId"], workflow)
+             if known or "locks" in event else None)
     state = bookkeeping.record_failure(
         _dynamodb(settings), registry.table_name(), locks, connection_id, event["executionId"], workflow, error,
         cause, request=event.get("input") if workflow == "connect" else None)
@@ -101,12 +107,9 @@ def record_failure(event: Event) -> dict[str, Any]:
 def record_disconnect(event: Event) -> dict[str, Any]:
     """After the removal: the connection DISCONNECTED, the resources it was the last user of forgotten,
     its locks released; then whether what the other connections rely on is all still there."""
-    settings = Settings.from_dict(event["discovery"]["settings"])
-    dynamodb = _dynamodb(settings)
-    network = _network(event) or f"none:{event['discovery']['request']['connectionId']}"
-    locks = _locks(event, "disconnect", network)
-    bookkeeping.record_disconnected(dynamodb, registry.table_name(), locks, event)
-    others = others_intact(database_ec2(event["discovery"]), lambda: nekt_ec2(event["discovery"]), dynamodb,
+    locks = _run_locks(event)
+    bookkeeping.record_disconnected(locks.dynamodb, registry.table_name(), locks, event)
+    others = others_intact(database_ec2(event["discovery"]), lambda: nekt_ec2(event["discovery"]), locks.dynamodb,
                            registry.table_name(), event["registry"]["network"],
                            event["discovery"]["request"]["connectionId"])
     return {"state": "DISCONNECTED", **others}
