@@ -36,6 +36,7 @@ from emulator.topology import (
     create_database,
     create_nekt_network,
 )
+from nekt_peering import registry
 from nekt_peering.errors import VerificationFailed
 from tests.conftest import FAST_WAITS
 
@@ -136,8 +137,18 @@ def _rolled_back(world: World, connect: Callable[[], Execution]) -> tuple[bool, 
     before = snapshot(places)
     execution = connect()
     undone = snapshot(places) == before
-    return (execution.error == "VerificationFailed" and "Rolled back:" in (execution.cause or "") and undone,
-            f"{execution.error}: {execution.error_message} (accounts as before: {undone})")
+    recorded = _registry_says_failed_and_unlocked(world.stack)
+    return (execution.error == "VerificationFailed" and "Rolled back:" in (execution.cause or "") and undone
+            and recorded, f"{execution.error}: {execution.error_message} (accounts as before: {undone}; registry "
+                          f"FAILED, locks released: {recorded})")
+
+
+def _registry_says_failed_and_unlocked(stack: Stack) -> bool:
+    items = [registry.from_item(item) for item in boto3.client("dynamodb", region_name=stack.region).scan(
+        TableName=stack.tables["ConnectionsTable"])["Items"]]
+    connection = next((item for item in items if item["pk"] == "connection#orders-db"), {})
+    return connection.get("state") == "FAILED" and not any(
+        "holder" in item for item in items if item["pk"].startswith("lock#"))
 
 
 def connect_and_disconnect(world: World) -> tuple[bool, str]:
@@ -256,9 +267,9 @@ def concurrent(world: World) -> tuple[bool, str]:
 def shared(world: World) -> tuple[bool, str]:
     """Two databases of one VPC, each on its own group: the first is disconnected, and the disconnect reads
     again, on both sides, everything the second relies on."""
-    add_database(world.database, "billing-db", same_security_group=False)
+    add_database(world.database, "billing-db", same_security_group=False)  # private: through the peering
     for identifier in ("orders-db", "billing-db"):
-        connected = world.stack.run({"database": {"identifier": identifier, "region": DB_REGION}})
+        connected = world.stack.run({"database": {"identifier": identifier, "region": DB_REGION}, "mode": "peering"})
         if connected.status != "SUCCEEDED":
             return False, f"connect {identifier} {connected.error}: {connected.error_message}"
     disconnected = _disconnect(world.stack)

@@ -89,18 +89,22 @@ class Locks:
              read_at: str | None = None) -> LockResult:
         """Both locks and the connection item (`connection`: the fields this run sets), in one transaction.
 
-        `previous` is this step's last result in the execution: a run that took its locks and has read
-        the facts again since goes on. `read_at`: when the facts were read (None: unknown, read them
-        again once the locks are held)."""
+        `previous` is this step's last result in the execution (how long it has waited). `read_at`: when
+        the facts were read (None: unknown). `waited` asks the workflow to read them again under the
+        locks: it had to wait, or another run released a lock after the facts were read. A run that holds
+        its locks already took them before reading these facts, unless the step itself is run again."""
         wait_seconds = max(settings.poll_interval_seconds, 1)
-        if previous and previous["acquired"]:
-            polls, waited = 0, False
-        else:
-            polls = int(previous["polls"]) + 1 if previous else 0
-            waited = previous is not None
-        for _ in range(TRANSACTION_ATTEMPTS):
+        waiting = previous is not None and not previous["acquired"]
+        polls = int(previous["polls"]) + 1 if waiting and previous else 0
+        held = {scope: self._lock(scope) for scope in self.scopes.values()}
+        if all(lock and lock.get("holder") == self.execution_arn for lock in held.values()):
+            stale = any(not _read_after(read_at, lock) and _released_since(lock, read_at) for lock in held.values())
+            return {"acquired": True, "waited": stale, "polls": 0, "waitSeconds": wait_seconds}
+        locks = held
+        for attempt in range(TRANSACTION_ATTEMPTS):
             now = self.clock()
-            locks = {scope: self._lock(scope) for scope in self.scopes.values()}
+            if attempt:
+                locks = {scope: self._lock(scope) for scope in self.scopes.values()}
             takeover: dict[str, str] = {}
             for name, scope in self.scopes.items():
                 lock = locks[scope]
@@ -128,9 +132,8 @@ class Locks:
                 if error_code(error) != "TransactionCanceledException":
                     raise
                 continue  # another run moved first: look again
-            stale = not (previous and previous["acquired"]) and any(
-                _released_since(locks[scope], read_at) for scope in self.scopes.values())
-            return {"acquired": True, "waited": waited or stale, "polls": polls, "waitSeconds": wait_seconds}
+            stale = any(_released_since(locks[scope], read_at) for scope in self.scopes.values())
+            return {"acquired": True, "waited": waiting or stale, "polls": polls, "waitSeconds": wait_seconds}
         # Lost the race for a free lock several times in a row: wait like for a held one.
         return {"acquired": False, "waited": True, "polls": polls + 1, "waitSeconds": wait_seconds}
 
@@ -217,6 +220,13 @@ def _held_by_another(lock: Mapping[str, Any] | None, execution_arn: str, now: fl
 # Clocks of two Lambda invocations agree to well under this: a release this close before the facts were
 # read may not be in them.
 CLOCK_MARGIN = timedelta(seconds=1)
+
+
+def _read_after(read_at: str | None, lock: Mapping[str, Any] | None) -> bool:
+    """Whether the facts were read after this run took the lock (nobody else could change them since)."""
+    if read_at is None or not lock or not lock.get("acquiredAt"):
+        return False
+    return datetime.fromisoformat(read_at) > datetime.fromisoformat(str(lock["acquiredAt"]))
 
 
 def _released_since(lock: Mapping[str, Any] | None, read_at: str | None) -> bool:
