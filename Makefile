@@ -19,7 +19,8 @@
 #   make test-sam-local  the sam local test (tests/test_sam_local.py): builds, then invokes DiscoverFunction and
 #                 ApiFunction in containers against the demo; needs Docker (CI: root installs it, see .ci/run)
 #   make bench    what a connection costs, measured on the emulator -> docs/benchmarks.md (not in test)
-#   make validators  regenerates functions/nekt_peering/validators/ from nekt_peering.model's schemas
+#   make validators  regenerates functions/nekt_peering/validators/: the inputs' from nekt_peering.model's
+#                 schemas, the stage event's derived from the TypedDicts of nekt_peering.shapes
 #   make clean    removes .venv, .venv-scan, .aws-sam and the tool caches
 #
 # Nothing here needs an AWS account or network access beyond PyPI (venv, sam build), and Debian's archive
@@ -188,7 +189,7 @@ test-sam-local: venv
 	$(BIN)/pytest -m sam_local tests/test_sam_local.py
 
 validators: venv
-	$(BIN)/python tools/generate_validators.py
+	$(BIN)/python -m tools.generate_validators
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
