@@ -318,8 +318,7 @@ def baseline() -> dict[str, Outcome]:
     outcomes = {}
     with pytest.MonkeyPatch.context() as env:
         for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": "us-east-1", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
-                            "POWERTOOLS_TRACE_DISABLED": "true"}.items():
+                            "AWS_DEFAULT_REGION": "us-east-1", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}.items():
             env.setenv(name, value)
         for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
             env.delenv(key, raising=False)
