@@ -11,6 +11,7 @@ through botocore, so the layer never sees those calls (docs/aws-fidelity.md, "No
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -31,6 +32,10 @@ from emulator.template import NEKT_TEMPLATE_PATH, Template, iam_roles, sam_trans
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_nekt_network
 from nekt_peering.errors import VerificationFailed
 from tests.conftest import FAST_WAITS
+
+# One pytest-xdist worker runs this whole file (make test: --dist loadgroup), so the baseline, which runs
+# every scenario, is computed once; the other worker meanwhile runs the rest of the suite.
+pytestmark = pytest.mark.xdist_group("strict-iam")
 
 DB_REGION = "us-east-2"
 StatementKey = tuple[str, str, int]  # (role's logical id, policy name, statement index)
@@ -315,6 +320,11 @@ def run_scenario(scenario: str, strict: StrictAws, tamper: Tamper | None = None,
 @pytest.fixture(scope="module")
 def baseline() -> dict[str, Outcome]:
     """Each scenario once with the full policies: what it needs, statement by statement."""
+    return _baseline()
+
+
+@functools.cache  # once per process, even if pytest sets the module's fixtures up again (xdist ordering)
+def _baseline() -> dict[str, Outcome]:
     outcomes = {}
     with pytest.MonkeyPatch.context() as env:
         for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -388,7 +398,7 @@ def test_every_statement_of_every_role_is_needed_by_some_scenario(baseline: dict
 
 @pytest.mark.parametrize("key", sorted(STATEMENTS), ids=statement_id)
 def test_removing_any_statement_fails_the_workflow_where_aws_would(
-    baseline: dict[str, Outcome], strict: StrictAws, key: StatementKey
+    baseline: dict[str, Outcome], key: StatementKey
 ) -> None:
     scenarios = [name for name, outcome in baseline.items() if key in outcome.decisive]
     assert scenarios, f"no scenario needs {key}"
@@ -397,8 +407,10 @@ def test_removing_any_statement_fails_the_workflow_where_aws_would(
 
     # Cheapest first. A statement some scenarios need only on one timing (DescribeExecution of its own
     # execution, when ListExecutions does not show it yet) is shown needed by the next scenario that needs it.
+    # Each in an emulated AWS of its own, as in the baseline: a scenario's world is made anew.
     for scenario in scenarios:
-        outcome = run_scenario(scenario, strict, without(key))
+        with emulated_aws() as strict:
+            outcome = run_scenario(scenario, strict, without(key))
         if not outcome.ok:
             break
     assert not outcome.ok, f"{', '.join(scenarios)} still pass without {key}"
