@@ -160,6 +160,18 @@ def fault_matrix() -> list[int]:
     return _FAULT_MATRIX
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist each worker has its own matrix: hand it to the controller, which reports."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fault_matrix"] = json.dumps(_FAULT_MATRIX)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    _FAULT_MATRIX.extend(json.loads(getattr(node, "workeroutput", {}).get("fault_matrix", "[]")))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _FAULT_MATRIX:
         terminalreporter.write_line(
