@@ -3,7 +3,7 @@
 #   make venv     .venv with requirements-dev.txt (newest Python 3.13/3.12/3.11 found; PYTHON=... to choose)
 #                 and .venv-scan with requirements-scan.txt (checkov, whose pins conflict with .venv's)
 #   make test     lint + type check + template checks + pytest (on PYTEST_WORKERS=2 pytest-xdist workers)
-#   make unit     the inner loop: pytest without the slowest end-to-end files (UNIT_SKIPS), in about a minute
+#   make unit     the inner loop: pytest without the slowest end-to-end files (UNIT_SKIPS)
 #   make lint     ruff, mypy, cfn-lint, sam validate --lint, checkov (both templates: template.yaml and
 #                 nekt-account/template.yaml)
 #   make build    sam build (no container; needs a python3.13, the functions' runtime), then the packages' bytecode
