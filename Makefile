@@ -131,11 +131,13 @@ checkov: venv
 	  --framework cloudformation $(foreach template,$(TEMPLATES),--file $(template))
 
 # Two workers: the machines have two cores, and most tests wait on moto's threads as much as they compute.
-# Each worker starts its own database servers (free ports, own directories: emulator/databases.py).
+# --dist loadfile: a file's tests run on one worker, so a module fixture (test_strict_iam.py's baseline,
+# every scenario once) is set up once. Each worker starts its own database servers (free ports, own
+# directories: emulator/databases.py).
 PYTEST_WORKERS ?= 2
 
 pytest: venv databases
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # Every test file but the slowest end-to-end ones, which `make test` runs: a new test file is in unless
 # it is added here.
@@ -143,7 +145,7 @@ UNIT_SKIPS := test_strict_iam test_rollback test_fuzz_least_privilege test_path 
 	test_api_bad_input test_events test_disconnect test_connect_workflow
 
 unit: venv databases
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(foreach file,$(UNIT_SKIPS),--ignore=tests/$(file).py)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(foreach file,$(UNIT_SKIPS),--ignore=tests/$(file).py)
 
 databases: $(POSTGRES_DIR)/pgserver/pginstall/bin/initdb
 	@missing=""; \

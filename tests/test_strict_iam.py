@@ -33,10 +33,6 @@ from emulator.topology import CustomerDatabase, NektNetwork, account_session, cr
 from nekt_peering.errors import VerificationFailed
 from tests.conftest import FAST_WAITS
 
-# One pytest-xdist worker runs this whole file (make test: --dist loadgroup), so the baseline, which runs
-# every scenario, is computed once; the other worker meanwhile runs the rest of the suite.
-pytestmark = pytest.mark.xdist_group("strict-iam")
-
 DB_REGION = "us-east-2"
 StatementKey = tuple[str, str, int]  # (role's logical id, policy name, statement index)
 Tamper = Callable[["World"], None]
@@ -323,7 +319,9 @@ def baseline() -> dict[str, Outcome]:
     return _baseline()
 
 
-@functools.cache  # once per process, even if pytest sets the module's fixtures up again (xdist ordering)
+# Once per process, even if pytest sets the module's fixtures up again. `make test` (--dist loadfile) runs
+# this whole file on one pytest-xdist worker, so the 10 scenarios run once per test run.
+@functools.cache
 def _baseline() -> dict[str, Outcome]:
     outcomes = {}
     with pytest.MonkeyPatch.context() as env:
