@@ -2,7 +2,8 @@
 #
 #   make venv     .venv with requirements-dev.txt (newest Python 3.13/3.12/3.11 found; PYTHON=... to choose)
 #                 and .venv-scan with requirements-scan.txt (checkov, whose pins conflict with .venv's)
-#   make test     lint + type check + template checks + pytest
+#   make test     lint + type check + template checks + pytest (on PYTEST_WORKERS=2 pytest-xdist workers)
+#   make unit     the inner loop: pytest without the slowest end-to-end files (UNIT_SKIPS)
 #   make lint     ruff, mypy, cfn-lint, sam validate --lint, checkov (both templates: template.yaml and
 #                 nekt-account/template.yaml)
 #   make build    sam build (no container; needs a python3.13, the functions' runtime), then the packages' bytecode
@@ -19,7 +20,8 @@
 #   make test-sam-local  the sam local test (tests/test_sam_local.py): builds, then invokes DiscoverFunction and
 #                 ApiFunction in containers against the demo; needs Docker (CI: root installs it, see .ci/run)
 #   make bench    what a connection costs, measured on the emulator -> docs/benchmarks.md (not in test)
-#   make validators  regenerates functions/nekt_peering/validators/ from nekt_peering.model's schemas
+#   make validators  regenerates functions/nekt_peering/validators/: the inputs' from nekt_peering.model's
+#                 schemas, the stage event's derived from the TypedDicts of nekt_peering.shapes
 #   make clean    removes .venv, .venv-scan, .aws-sam and the tool caches
 #
 # Nothing here needs an AWS account or network access beyond PyPI (venv, sam build), and Debian's archive
@@ -61,7 +63,7 @@ BUILD_PATH := $(foreach dir,$(PY313_DIRS),$(dir):)$$PATH:$(abspath $(BIN))
 PGSERVER_WHEEL := pgserver==0.1.4
 POSTGRES_DIR := $(VENV)/postgresql
 
-.PHONY: venv test lint ruff mypy cfn-lint sam-validate checkov pytest build demo events bench databases validators \
+.PHONY: venv test unit lint ruff mypy cfn-lint sam-validate checkov pytest build demo events bench databases validators \
 	invoke lambda-image test-sam-local clean
 
 venv: $(VENV)/.installed $(SCAN_VENV)/.installed
@@ -128,8 +130,22 @@ checkov: venv
 	$(OFFLINE_AWS) BC_SKIP_MAPPING=TRUE $(SCAN_BIN)/checkov --quiet --compact --skip-download \
 	  --framework cloudformation $(foreach template,$(TEMPLATES),--file $(template))
 
+# Two workers: the machines have two cores, and most tests wait on moto's threads as much as they compute.
+# --dist loadfile: a file's tests run on one worker, so a module fixture (test_strict_iam.py's baseline,
+# every scenario once) is set up once. Each worker starts its own database servers (free ports, own
+# directories: emulator/databases.py).
+PYTEST_WORKERS ?= 2
+
 pytest: venv databases
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+# Every test file but the slowest end-to-end ones, which `make test` runs: a new test file is in unless
+# it is added here.
+UNIT_SKIPS := test_strict_iam test_rollback test_fuzz_least_privilege test_path test_demo test_cli \
+	test_api_bad_input test_events test_disconnect test_connect_workflow
+
+unit: venv databases
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(foreach file,$(UNIT_SKIPS),--ignore=tests/$(file).py)
 
 databases: $(POSTGRES_DIR)/pgserver/pginstall/bin/initdb
 	@missing=""; \
@@ -188,7 +204,7 @@ test-sam-local: venv
 	$(BIN)/pytest -m sam_local tests/test_sam_local.py
 
 validators: venv
-	$(BIN)/python tools/generate_validators.py
+	$(BIN)/python -m tools.generate_validators
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

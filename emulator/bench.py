@@ -321,8 +321,8 @@ def render(costs: dict[str, ConnectCost], detection: tuple[float, float], concur
 
 def main() -> int:
     for key, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                       "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
-                       "POWERTOOLS_LOG_LEVEL": "ERROR", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}.items():
+                       "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_LOG_LEVEL": "ERROR",
+                       "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}.items():
         os.environ[key] = value
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     # As in the tests: every emulated client would re-parse its service model, which is the

@@ -44,7 +44,7 @@ from nekt_peering_cli.app import app
 STACK_REGION = "us-east-1"
 DEMO_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": STACK_REGION,
-    "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR",
+    "POWERTOOLS_LOG_LEVEL": "ERROR",
     "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",  # ~1,000 AMIs per account and region, unused
 }
 

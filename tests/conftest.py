@@ -41,7 +41,6 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # ~1,000 AMIs per account/region, unused
 
@@ -162,6 +161,18 @@ _FAULT_MATRIX: list[int] = []
 def fault_matrix() -> list[int]:
     """Where each fault-injection scenario records how many resources it leaked."""
     return _FAULT_MATRIX
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist each worker has its own matrix: hand it to the controller, which reports."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fault_matrix"] = json.dumps(_FAULT_MATRIX)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    _FAULT_MATRIX.extend(json.loads(getattr(node, "workeroutput", {}).get("fault_matrix", "[]")))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -19,6 +19,12 @@ STAGE_LOGIC = ("nekt_peering.discover", "nekt_peering.preflight", "nekt_peering.
                "nekt_peering.ingress", "nekt_peering.dns", "nekt_peering.verify", "nekt_peering.rollback",
                "nekt_peering.network_acls")
 NEVER = ("aws_xray_sdk", "pydantic", "nekt_peering.probe")
+# What Powertools' event_handler and data_classes packages would load for the API, which uses the REST
+# resolver alone (nekt_peering.rest_resolver).
+API_UNUSED = ("asyncio", "aws_lambda_powertools.event_handler.appsync",
+              "aws_lambda_powertools.event_handler.bedrock_agent", "aws_lambda_powertools.event_handler.openapi.merge",
+              "aws_lambda_powertools.utilities.data_classes.sqs_event",
+              "aws_lambda_powertools.utilities.data_classes.kafka_event")
 
 
 def loaded_by(handler: str) -> set[str]:
@@ -50,6 +56,7 @@ def test_a_function_loads_its_own_entry_module_and_what_it_calls_only(function: 
     assert entry_modules <= {own_module, "nekt_peering.handlers.stage"}
     if function == "ApiFunction":
         assert under(loaded, STAGE_LOGIC) == set(), "the API loads a stage's logic"
+        assert under(loaded, API_UNUSED) == set(), "the API loads Powertools it does not use"
     else:
         assert under(loaded, API_ONLY) == set(), f"{function} loads the API's dependencies"
 

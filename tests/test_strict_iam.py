@@ -11,6 +11,7 @@ through botocore, so the layer never sees those calls (docs/aws-fidelity.md, "No
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -342,11 +343,17 @@ def run_scenario(scenario: str, strict: StrictAws, tamper: Tamper | None = None,
 @pytest.fixture(scope="module")
 def baseline() -> dict[str, Outcome]:
     """Each scenario once with the full policies: what it needs, statement by statement."""
+    return _baseline()
+
+
+# Once per process, even if pytest sets the module's fixtures up again. `make test` (--dist loadfile) runs
+# this whole file on one pytest-xdist worker, so the 10 scenarios run once per test run.
+@functools.cache
+def _baseline() -> dict[str, Outcome]:
     outcomes = {}
     with pytest.MonkeyPatch.context() as env:
         for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": "us-east-1", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
-                            "POWERTOOLS_TRACE_DISABLED": "true"}.items():
+                            "AWS_DEFAULT_REGION": "us-east-1", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}.items():
             env.setenv(name, value)
         for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
             env.delenv(key, raising=False)
@@ -416,7 +423,7 @@ def test_every_statement_of_every_role_is_needed_by_some_scenario(baseline: dict
 
 @pytest.mark.parametrize("key", sorted(STATEMENTS), ids=statement_id)
 def test_removing_any_statement_fails_the_workflow_where_aws_would(
-    baseline: dict[str, Outcome], strict: StrictAws, key: StatementKey
+    baseline: dict[str, Outcome], key: StatementKey
 ) -> None:
     scenarios = [name for name, outcome in baseline.items() if key in outcome.decisive]
     assert scenarios, f"no scenario needs {key}"
@@ -425,8 +432,10 @@ def test_removing_any_statement_fails_the_workflow_where_aws_would(
 
     # Cheapest first. A statement some scenarios need only on one timing (DescribeExecution of its own
     # execution, when ListExecutions does not show it yet) is shown needed by the next scenario that needs it.
+    # Each in an emulated AWS of its own, as in the baseline: a scenario's world is made anew.
     for scenario in scenarios:
-        outcome = run_scenario(scenario, strict, without(key))
+        with emulated_aws() as strict:
+            outcome = run_scenario(scenario, strict, without(key))
         if not outcome.ok:
             break
     assert not outcome.ok, f"{', '.join(scenarios)} still pass without {key}"

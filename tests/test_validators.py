@@ -1,6 +1,6 @@
 """The validators the functions import are generated ahead of time (`make validators`): they must be
-exactly what nekt_peering.model's schemas compile to today, and refuse and accept as compiling at
-import did."""
+exactly what the schemas (nekt_peering.model's, and the stage event's derived from
+nekt_peering.shapes) compile to today, and refuse and accept as compiling at import would."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from nekt_peering import model
 from nekt_peering.validators import connect_input, stage_event
-from tools.generate_validators import ROOT, generated
+from tools.generate_validators import ROOT, generated, stage_event_schema
 
 
 def test_committed_validators_are_what_the_schemas_generate() -> None:
@@ -24,9 +24,9 @@ def test_committed_validators_are_what_the_schemas_generate() -> None:
     (model.CONNECT_INPUT_SCHEMA, connect_input.validate, {"database": {"identifier": "orders-db"}}),
     (model.CONNECT_INPUT_SCHEMA, connect_input.validate, {"database": {"identifier": "-x"}}),
     (model.CONNECT_INPUT_SCHEMA, connect_input.validate, {"database": {}, "extra": 1}),
-    (model.STAGE_EVENT_SCHEMA, stage_event.validate, {"plan": {"ingress": {"groupId": "sg-1", "port": 0}}}),
-    (model.STAGE_EVENT_SCHEMA, stage_event.validate, {"routes": [{"routeTableId": "rtb-0123456789abcdef0",
-                                                                 "destinationCidr": "10.0.0.0/8", "side": "nekt"}]}),
+    (stage_event_schema(), stage_event.validate, {"plan": {"ingress": [{"groupId": "sg-1", "port": 0}]}}),
+    (stage_event_schema(), stage_event.validate, {"routes": [{"routeTableId": "rtb-0123456789abcdef0",
+                                                              "destinationCidr": "10.0.0.0/8", "side": "nekt"}]}),
 ])
 def test_a_generated_validator_decides_as_the_compiled_schema(schema: dict[str, Any], validate: Any,
                                                               value: Any) -> None:

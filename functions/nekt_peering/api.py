@@ -17,12 +17,12 @@ import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from botocore.exceptions import ClientError
 
 from nekt_peering import connections, registry
 from nekt_peering.aws import client, new_session
 from nekt_peering.connections import Machines, Refused, console_link
+from nekt_peering.rest_resolver import APIGatewayRestResolver, Response, content_types
 
 logger = Logger(service="nekt-peering")
 app = APIGatewayRestResolver()

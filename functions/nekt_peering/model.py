@@ -16,7 +16,7 @@ from nekt_peering.errors import InvalidInput, InvalidSettings
 from nekt_peering.validators import connect_input, disconnect_input, stage_event
 
 if TYPE_CHECKING:
-    from nekt_peering.shapes import RequestFacts, SettingsData
+    from nekt_peering.shapes import DisconnectRequestFacts, RequestFacts, SettingsData
 
 # Each schema below is compiled ahead of time into nekt_peering.validators (`make validators`), not at
 # import: fastjsonschema.compile() would cost every cold start tens of milliseconds.
@@ -95,7 +95,7 @@ class DisconnectRequest:
         _check(_validate_disconnect_input, raw, 'Example input: {"connectionId": "orders-db", "region": "us-east-2"}')
         return cls(connection_id=raw["connectionId"], region=raw.get("region", default_region))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> DisconnectRequestFacts:
         return {"connectionId": self.connection_id, "region": self.region}
 
 
@@ -233,94 +233,8 @@ def _integer(text: dict[str, str], key: str, low: int, high: int) -> int:
     return int(value)
 
 
-# What a stage after Discover acts on, from its event. In an execution these come from earlier stages,
-# but a stage may be invoked by hand (sam local invoke, a copied event): each id, CIDR and number is
-# checked before any call, so a tampered event is InvalidInput, naming the field, and changes nothing.
-_IPV4 = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}"
-_VPC_CIDR = {"type": "string", "pattern": f"^{_IPV4}/(1[6-9]|2[0-8])$"}
-_RULE_CIDR = {"type": "string", "pattern": f"^{_IPV4}/(1[6-9]|2[0-8]|32)$"}
-
-
-def _id(prefix: str) -> dict[str, Any]:
-    return {"type": "string", "pattern": f"^{prefix}-[0-9a-f]{{8,17}}$"}
-
-
-_PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
-_ACCOUNT_ID = {"type": "string", "pattern": _ACCOUNT.pattern}
-_REGION_NAME = {"type": "string", "maxLength": 25, "pattern": _REGION.pattern}
-_SHORT_TEXT = {"type": "string", "maxLength": 255}
-_SIDE = {"enum": ["database", "nekt"]}
-_ROUTE_TABLE_FACTS = {"type": "object", "required": ["routeTableId"], "properties": {
-    "routeTableId": _id("rtb"),
-    "routes": {"type": "array", "maxItems": 1000, "items": {"type": "object", "properties": {
-        "destinationCidr": {"type": "string", "maxLength": 43}, "target": _SHORT_TEXT, "state": _SHORT_TEXT}}},
-}}
-_RULE = {"type": "object", "required": ["groupId", "port", "cidr"], "properties": {
-    "groupId": _id("sg"), "port": _PORT, "cidr": _RULE_CIDR, "exists": {"type": "boolean"},
-    "ruleId": {"type": ["string", "null"], "pattern": "^sgr-[0-9a-f]{8,17}$"}, "created": {"type": "boolean"},
-}}
-_ROUTE = {"type": "object", "required": ["routeTableId", "destinationCidr", "side"], "properties": {
-    "routeTableId": _id("rtb"), "destinationCidr": _VPC_CIDR, "side": _SIDE,
-    "exists": {"type": "boolean"}, "created": {"type": "boolean"},
-}}
-_PEERING = {"type": ["object", "null"], "required": ["peeringConnectionId"], "properties": {
-    "peeringConnectionId": _id("pcx"), "status": {"type": "string", "maxLength": 32},
-    "polls": {"type": "integer", "minimum": 0, "maximum": 10000}, "created": {"type": "boolean"},
-    "seen": {"type": "boolean"}, "databaseSide": {"enum": ["requester", "accepter"]},
-}}
-STAGE_EVENT_SCHEMA: dict[str, Any] = {
-    "title": "The event of a stage after Discover (only the fields the stages act on)",
-    "type": "object",
-    "properties": {
-        "discovery": {"type": "object", "required": ["request", "settings", "mode", "database"], "properties": {
-            "request": {"type": "object", "required": ["connectionId"], "properties": {
-                "identifier": CONNECT_INPUT_SCHEMA["properties"]["database"]["properties"]["identifier"],
-                "region": _REGION_NAME,
-                "connectionId": CONNECT_INPUT_SCHEMA["properties"]["connectionId"],
-                "mode": CONNECT_INPUT_SCHEMA["properties"]["mode"],
-                "dryRun": {"type": "boolean"},
-            }},
-            "settings": {"type": "object"},
-            "mode": {"enum": ["peering", "public"]},
-            "database": {"type": "object", "required": ["region"], "properties": {
-                "identifier": CONNECT_INPUT_SCHEMA["properties"]["database"]["properties"]["identifier"],
-                "accountId": _ACCOUNT_ID,
-                "region": _REGION_NAME,
-                "vpcId": {**_id("vpc"), "type": ["string", "null"]},
-                "port": {**_PORT, "type": ["integer", "null"]},
-                "endpoint": {"type": ["string", "null"], "maxLength": 255},
-                "securityGroupId": _id("sg"),
-                "securityGroupIds": {"type": "array", "maxItems": 5, "items": _id("sg")},
-                "cidrs": {"type": "array", "minItems": 1, "maxItems": 5, "items": _VPC_CIDR},
-                "routeTables": {"type": "array", "maxItems": 200, "items": _ROUTE_TABLE_FACTS},
-                "subnetIds": {"type": "array", "maxItems": 200, "items": _id("subnet")},
-                "subnetCidrs": {"type": "array", "maxItems": 200, "items": _VPC_CIDR},
-            }},
-            "nekt": {"type": ["object", "null"], "required": ["vpcId"], "properties": {
-                "accountId": _ACCOUNT_ID,
-                "region": _REGION_NAME,
-                "vpcId": _id("vpc"),
-                "cidr": _VPC_CIDR,
-                "cidrs": {"type": "array", "minItems": 1, "maxItems": 5, "items": _VPC_CIDR},
-                "routeTable": _ROUTE_TABLE_FACTS,
-                "privateSubnetIds": {"type": "array", "maxItems": 200, "items": _id("subnet")},
-                "privateSubnetCidrs": {"type": "array", "maxItems": 200, "items": _VPC_CIDR},
-            }},
-        }},
-        "plan": {"type": "object", "properties": {
-            "peering": _PEERING,
-            "routes": {"type": "array", "maxItems": 1000, "items": _ROUTE},
-            # one rule for a connect, every tagged rule for a disconnect
-            "ingress": {"if": {"type": "array"}, "then": {"maxItems": 1000, "items": _RULE}, "else": _RULE},
-        }},
-        "peering": _PEERING,
-        "awaiting": {"enum": ["pending-acceptance", "active", "deleted"]},
-        "routes": {"type": "array", "maxItems": 1000, "items": _ROUTE},
-        "ingress": _RULE,
-        "dnsResolution": {"type": ["object", "null"], "properties": {"side": {"enum": ["requester", "accepter"]}}},
-        "executionId": {"type": "string", "maxLength": 2048},
-    },
-}
+# What a stage acts on, from its event: the schema is derived from nekt_peering.shapes.StageEvent and
+# generated ahead of time (`make validators`); what JSON schema cannot say is checked below.
 _validate_stage_event: Validator = stage_event.validate
 
 

@@ -7,14 +7,18 @@ summary), the handlers are typed with them, and tests/test_shapes.py checks them
 stages really passed in the recorded run (events/). They cost nothing at run time: the functions import
 this module for mypy only.
 
-What a stage accepts from an event it did not make itself is untrusted JSON until checked, field by
-field, by model.check_stage_event against model.STAGE_EVENT_SCHEMA (the same field names, with the
-patterns and bounds a type cannot say): a stage may be invoked by hand with any event.
+What a stage accepts from an event it did not make itself is untrusted JSON until checked: a stage may
+be invoked by hand with any event. model.check_stage_event checks it against StageEvent below, whose
+JSON schema `make validators` derives from these types (tools/typed_schema.py), with the patterns and
+bounds a type cannot say (STAGE_EVENT_RULES), and generates ahead of time. Change a shape, run `make
+validators`: tests/test_validators.py fails until then.
 """
 
 # No `from __future__ import annotations`: NotRequired must be seen when each class is made, so that
 # __required_keys__ is right for tests/test_shapes.py. Imported by the functions only for mypy.
-from typing import Literal, NotRequired, TypedDict
+import json
+from importlib import resources
+from typing import Any, Literal, NotRequired, TypedDict
 
 Mode = Literal["peering", "public"]
 Side = Literal["database", "nekt"]
@@ -188,6 +192,7 @@ class PlannedIngress(TypedDict):
     cidr: str
     exists: bool
     ruleId: str | None
+    connectionTag: NotRequired[str]  # a disconnect's: the connection the rule was created for
 
 
 class Change(TypedDict):
@@ -237,6 +242,7 @@ class PeeringRecord(TypedDict):
     created: NotRequired[bool]  # by this connection (so a rollback deletes it)
     seen: NotRequired[bool]  # AWS has shown it (just after create it may not yet: eventual consistency)
     accepted: NotRequired[bool]  # by this run's Accept peering
+    connectionTag: NotRequired[str]  # a disconnect's: the connection the peering to delete was created for
 
 
 class RouteRecord(TypedDict):
@@ -350,6 +356,150 @@ class RollbackProgress(TypedDict):
     cause: str
     waiting: NotRequired[bool]  # the peering cannot be deleted yet: wait and run the step again
     peeringPolls: NotRequired[int]
+
+
+class DisconnectRequestFacts(TypedDict):
+    """model.DisconnectRequest.to_dict()."""
+
+    connectionId: str
+    region: str
+
+
+class FoundDatabase(TypedDict):
+    region: str
+    vpcId: str | None  # None: no peering of the connection's is left
+    accountId: NotRequired[str]
+    publiclyAccessible: NotRequired[bool]  # True: the DNS option goes back off on the peering that stays
+
+
+class FoundNekt(TypedDict):
+    vpcId: str
+
+
+class FoundFacts(TypedDict):
+    """The disconnect's facts (rollback.owned_by_connection): only what the compensations act on."""
+
+    request: DisconnectRequestFacts
+    settings: SettingsData
+    mode: Mode
+    database: FoundDatabase
+    nekt: FoundNekt
+    readAt: NotRequired[str]  # when Find began reading: Take the locks compares it
+
+
+class FoundPlan(TypedDict):
+    """What the disconnect removes, as the compensations take a plan (nekt_peering.disconnect_plan): a
+    peering that stays (another connection uses it, or it was there before), and the routes and rules that
+    go, planned as not there before."""
+
+    peering: ReusedPeering | None
+    routes: list[PlannedRoute]
+    ingress: list[PlannedIngress]
+
+
+class StageEvent(TypedDict, total=False):
+    """What a stage handler receives: the fields its state machine passes it (Parameters), or the whole
+    execution state (Verify, the compensations). Its check is derived from this type (`make
+    validators`, with STAGE_EVENT_RULES below); keys it does not name are passed through unchecked."""
+
+    executionId: str
+    input: Any  # the execution's input: ConnectRequest.parse or DisconnectRequest.parse checks it
+    settings: Any  # the deployment parameters: Settings.parse checks them (InvalidSettings)
+    discovery: Facts | FoundFacts
+    plan: Plan | FoundPlan
+    peering: PeeringRecord | None
+    awaiting: Literal["pending-acceptance", "active", "deleted"]
+    routes: list[RouteRecord]
+    ingress: IngressRecord
+    dnsResolution: DnsResolution | None
+    rollback: RollbackProgress
+
+
+# What a type cannot say about the fields of StageEvent, keyed by (TypedDict, field): merged into the
+# schema tools/typed_schema.py derives from the annotation ("items" into the list's items). A stage may
+# be invoked by hand (sam local invoke, a copied event): each id, CIDR and number it acts on is checked
+# before any call, so a tampered event is InvalidInput naming the field, and changes nothing.
+_IPV4 = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}"
+_VPC_CIDR = {"pattern": f"^{_IPV4}/(1[6-9]|2[0-8])$"}  # a VPC's CIDR block is /16 to /28
+_RULE_CIDR = {"pattern": f"^{_IPV4}/(1[6-9]|2[0-8]|32)$"}  # a VPC's, or Nekt's public IP
+_PORT = {"minimum": 1, "maximum": 65535}
+_ACCOUNT_ID = {"pattern": "^[0-9]{12}$"}
+_REGION_NAME = {"maxLength": 25, "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$"}
+_SHORT_TEXT = {"maxLength": 255}
+_CIDRS = {"minItems": 1, "maxItems": 5, "items": _VPC_CIDR}  # a VPC has at most 5 IPv4 CIDR blocks
+_CONNECT_INPUT = json.loads(resources.files("nekt_peering").joinpath("schemas/connect_input.json").read_text())
+_IDENTIFIER = _CONNECT_INPUT["properties"]["database"]["properties"]["identifier"]
+
+
+def _id(prefix: str) -> dict[str, str]:
+    return {"pattern": f"^{prefix}-[0-9a-f]{{8,17}}$"}
+
+
+def _at_most(count: int, items: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"maxItems": count, **({"items": items} if items else {})}
+
+
+STAGE_EVENT_RULES: dict[tuple[str, str], dict[str, Any]] = {
+    ("StageEvent", "executionId"): {"maxLength": 2048},
+    ("StageEvent", "routes"): _at_most(1000),
+    ("RequestFacts", "identifier"): _IDENTIFIER,
+    ("RequestFacts", "region"): _REGION_NAME,
+    ("RequestFacts", "mode"): _CONNECT_INPUT["properties"]["mode"],
+    ("RequestFacts", "connectionId"): _CONNECT_INPUT["properties"]["connectionId"],
+    ("DisconnectRequestFacts", "connectionId"): _CONNECT_INPUT["properties"]["connectionId"],
+    ("DisconnectRequestFacts", "region"): _REGION_NAME,
+    ("DatabaseFacts", "identifier"): _IDENTIFIER,
+    ("DatabaseFacts", "accountId"): _ACCOUNT_ID,
+    ("DatabaseFacts", "region"): _REGION_NAME,
+    ("DatabaseFacts", "vpcId"): _id("vpc"),
+    ("DatabaseFacts", "port"): _PORT,
+    ("DatabaseFacts", "endpoint"): _SHORT_TEXT,
+    ("DatabaseFacts", "securityGroupId"): _id("sg"),
+    ("DatabaseFacts", "securityGroupIds"): _at_most(5, _id("sg")),
+    ("DatabaseFacts", "cidrs"): _CIDRS,
+    ("DatabaseFacts", "routeTables"): _at_most(200),
+    ("DatabaseFacts", "subnetIds"): _at_most(200, _id("subnet")),
+    ("DatabaseFacts", "subnetCidrs"): _at_most(200, _VPC_CIDR),
+    ("FoundDatabase", "region"): _REGION_NAME,
+    ("FoundDatabase", "vpcId"): _id("vpc"),
+    ("RouteTableFacts", "routeTableId"): _id("rtb"),
+    ("RouteTableFacts", "routes"): _at_most(1000),
+    ("RouteFacts", "destinationCidr"): {"maxLength": 43},
+    ("RouteFacts", "target"): _SHORT_TEXT,
+    ("RouteFacts", "state"): _SHORT_TEXT,
+    ("NektFacts", "accountId"): _ACCOUNT_ID,
+    ("NektFacts", "region"): _REGION_NAME,
+    ("NektFacts", "vpcId"): _id("vpc"),
+    ("NektFacts", "cidr"): _VPC_CIDR,
+    ("NektFacts", "cidrs"): _CIDRS,
+    ("NektFacts", "privateSubnetIds"): _at_most(200, _id("subnet")),
+    ("NektFacts", "privateSubnetCidrs"): _at_most(200, _VPC_CIDR),
+    ("FoundNekt", "vpcId"): _id("vpc"),
+    ("Plan", "routes"): _at_most(1000),
+    ("FoundPlan", "routes"): _at_most(1000),
+    ("FoundPlan", "ingress"): _at_most(1000),  # every rule tagged with the connection
+    ("ReusedPeering", "peeringConnectionId"): _id("pcx"),
+    ("ReusedPeering", "status"): {"maxLength": 32},
+    ("PeeringRecord", "peeringConnectionId"): _id("pcx"),
+    ("PeeringRecord", "status"): {"maxLength": 32},
+    ("PeeringRecord", "polls"): {"minimum": 0, "maximum": 10000},
+    ("PlannedRoute", "routeTableId"): _id("rtb"),
+    ("PlannedRoute", "destinationCidr"): _VPC_CIDR,
+    ("RouteRecord", "routeTableId"): _id("rtb"),
+    ("RouteRecord", "destinationCidr"): _VPC_CIDR,
+    ("PlannedIngress", "groupId"): _id("sg"),
+    ("PlannedIngress", "port"): _PORT,
+    ("PlannedIngress", "cidr"): _RULE_CIDR,
+    ("PlannedIngress", "ruleId"): _id("sgr"),
+    ("IngressRecord", "groupId"): _id("sg"),
+    ("IngressRecord", "port"): _PORT,
+    ("IngressRecord", "cidr"): _RULE_CIDR,
+    ("IngressRecord", "ruleId"): _id("sgr"),
+}
+# Checked by Settings.parse, which names the setting (InvalidSettings): here only that it is an object.
+STAGE_EVENT_CHECKED_ELSEWHERE = {
+    ("Facts", "settings"): "Settings.parse", ("FoundFacts", "settings"): "Settings.parse",
+}
 
 
 # The connection registry (nekt_peering.registry) -------------------------------------------------------
