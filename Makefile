@@ -142,7 +142,7 @@ pytest: venv databases
 # Every test file but the slowest end-to-end ones, which `make test` runs: a new test file is in unless
 # it is added here.
 UNIT_SKIPS := test_strict_iam test_rollback test_fuzz_least_privilege test_path test_demo test_cli \
-	test_api_bad_input test_events test_disconnect test_connect_workflow
+	test_api_bad_input test_events test_disconnect test_connect_workflow test_shared_connections
 
 unit: venv databases
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(foreach file,$(UNIT_SKIPS),--ignore=tests/$(file).py)
