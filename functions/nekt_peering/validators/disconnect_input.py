@@ -17,37 +17,37 @@ NoneType = type(None)
 
 def validate(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Disconnect workflow input', 'type': 'object', 'additionalProperties': False, 'required': ['connectionId'], 'properties': {'connectionId': {'description': 'Names the connection; defaults to the database identifier.', 'type': 'string', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, 'region': {'description': "Region of the database; defaults to the stack's region.", 'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['connectionId']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Disconnect workflow input', 'type': 'object', 'additionalProperties': False, 'required': ['connectionId'], 'properties': {'connectionId': {'description': 'Names the connection; defaults to the database identifier.', 'type': 'string', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, 'region': {'description': "Region of the database; defaults to the stack's region.", 'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "connectionId" in data_keys:
             data_keys.remove("connectionId")
             data__connectionId = data["connectionId"]
             if not isinstance(data__connectionId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be string", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition={'description': 'Names the connection; defaults to the database identifier.', 'type': 'string', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be string", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition=None, rule='type')
             if isinstance(data__connectionId, str):
                 data__connectionId_len = len(data__connectionId)
                 if data__connectionId_len < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be longer than or equal to 1 characters", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition={'description': 'Names the connection; defaults to the database identifier.', 'type': 'string', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, rule='minLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be longer than or equal to 1 characters", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition=None, rule='minLength')
                 if data__connectionId_len > 63:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be shorter than or equal to 63 characters", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition={'description': 'Names the connection; defaults to the database identifier.', 'type': 'string', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be shorter than or equal to 63 characters", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition=None, rule='maxLength')
                 if not REGEX_PATTERNS['^[A-Za-z0-9][A-Za-z0-9_-]*$'].search(data__connectionId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must match pattern ^[A-Za-z0-9][A-Za-z0-9_-]*$", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition={'description': 'Names the connection; defaults to the database identifier.', 'type': 'string', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must match pattern ^[A-Za-z0-9][A-Za-z0-9_-]*$", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition=None, rule='pattern')
         if "region" in data_keys:
             data_keys.remove("region")
             data__region = data["region"]
             if not isinstance(data__region, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'description': "Region of the database; defaults to the stack's region.", 'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='type')
             if isinstance(data__region, str):
                 data__region_len = len(data__region)
                 if data__region_len > 25:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be shorter than or equal to 25 characters", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'description': "Region of the database; defaults to the stack's region.", 'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be shorter than or equal to 25 characters", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='maxLength')
                 if not REGEX_PATTERNS['^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'].search(data__region):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must match pattern ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'description': "Region of the database; defaults to the stack's region.", 'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must match pattern ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='pattern')
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Disconnect workflow input', 'type': 'object', 'additionalProperties': False, 'required': ['connectionId'], 'properties': {'connectionId': {'description': 'Names the connection; defaults to the database identifier.', 'type': 'string', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, 'region': {'description': "Region of the database; defaults to the stack's region.", 'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}}}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='additionalProperties')
     return data

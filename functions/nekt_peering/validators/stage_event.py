@@ -27,7 +27,7 @@ NoneType = type(None)
 
 def validate(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'The event of a stage (nekt_peering.shapes.StageEvent)', 'type': 'object', 'properties': {'executionId': {'type': 'string', 'maxLength': 2048}, 'input': {}, 'settings': {}, 'discovery': {'if': {'type': 'object', 'required': ['peerings']}, 'then': {'type': 'object', 'required': ['database', 'mode', 'nekt', 'peerings', 'request', 'settings'], 'properties': {'request': {'$ref': '#/definitions/RequestFacts'}, 'settings': {'type': 'object'}, 'mode': {'enum': ['peering', 'public']}, 'database': {'$ref': '#/definitions/DatabaseFacts'}, 'nekt': {'if': {'type': 'null'}, 'then': {}, 'else': {'$ref': '#/definitions/NektFacts'}}, 'peerings': {'type': 'array', 'items': {'$ref': '#/definitions/PeeringFacts'}}, 'quotas': {'$ref': '#/definitions/QuotaFacts'}, 'readAt': {'type': 'string'}}}, 'else': {'type': 'object', 'required': ['database', 'mode', 'nekt', 'request', 'settings'], 'properties': {'request': {'$ref': '#/definitions/DisconnectRequestFacts'}, 'settings': {'type': 'object'}, 'mode': {'enum': ['peering', 'public']}, 'database': {'$ref': '#/definitions/FoundDatabase'}, 'nekt': {'$ref': '#/definitions/FoundNekt'}, 'readAt': {'type': 'string'}}}}, 'plan': {'if': {'type': 'object', 'required': ['changes']}, 'then': {'type': 'object', 'required': ['changes', 'connectionId', 'database', 'dnsResolution', 'dryRun', 'ingress', 'mode', 'peering', 'routes', 'status'], 'properties': {'status': {'enum': ['PLANNED']}, 'mode': {'enum': ['peering', 'public']}, 'connectionId': {'type': 'string'}, 'dryRun': {'type': 'boolean'}, 'database': {'$ref': '#/definitions/PlanDatabase'}, 'peering': {'if': {'type': 'null'}, 'then': {}, 'else': {'$ref': '#/definitions/ReusedPeering'}}, 'routes': {'type': 'array', 'items': {'$ref': '#/definitions/PlannedRoute'}, 'maxItems': 1000}, 'ingress': {'$ref': '#/definitions/PlannedIngress'}, 'dnsResolution': {'$ref': '#/definitions/PlannedDns'}, 'changes': {'type': 'array', 'items': {'$ref': '#/definitions/Change'}}}}, 'else': {'type': 'object', 'required': ['ingress', 'peering', 'routes'], 'properties': {'peering': {'if': {'type': 'null'}, 'then': {}, 'else': {'$ref': '#/definitions/ReusedPeering'}}, 'routes': {'type': 'array', 'items': {'$ref': '#/definitions/PlannedRoute'}, 'maxItems': 1000}, 'ingress': {'type': 'array', 'items': {'$ref': '#/definitions/PlannedIngress'}, 'maxItems': 1000}}}}, 'peering': {'if': {'type': 'null'}, 'then': {}, 'else': {'type': 'object', 'required': ['peeringConnectionId', 'polls', 'status'], 'properties': {'peeringConnectionId': {'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, 'status': {'type': 'string', 'maxLength': 32}, 'polls': {'type': 'integer', 'minimum': 0, 'maximum': 10000}, 'created': {'type': 'boolean'}, 'seen': {'type': 'boolean'}, 'accepted': {'type': 'boolean'}, 'connectionTag': {'type': 'string'}}}}, 'awaiting': {'enum': ['pending-acceptance', 'active', 'deleted']}, 'routes': {'type': 'array', 'items': {'type': 'object', 'required': ['created', 'destinationCidr', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'created': {'type': 'boolean'}}}, 'maxItems': 1000}, 'ingress': {'type': 'object', 'required': ['cidr', 'created', 'groupId', 'port', 'ruleId'], 'properties': {'groupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, 'ruleId': {'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, 'created': {'type': 'boolean'}}}, 'dnsResolution': {'if': {'type': 'null'}, 'then': {}, 'else': {'type': 'object', 'required': ['changed', 'enabled', 'needed', 'reason'], 'properties': {'needed': {'type': 'boolean'}, 'enabled': {'type': 'boolean'}, 'side': {'enum': ['requester', 'accepter']}, 'changed': {'type': 'boolean'}, 'reason': {'type': 'string'}}}}, 'rollback': {'type': 'object', 'required': ['cause', 'complete', 'left', 'undone'], 'properties': {'undone': {'type': 'array', 'items': {'type': 'string'}}, 'left': {'type': 'array', 'items': {'type': 'string'}}, 'complete': {'type': 'boolean'}, 'cause': {'type': 'string'}, 'waiting': {'type': 'boolean'}, 'peeringPolls': {'type': 'integer'}}}}, 'definitions': {'Change': {'type': 'object', 'required': ['action', 'summary'], 'properties': {'action': {'type': 'string'}, 'summary': {'type': 'string'}}}, 'DatabaseFacts': {'type': 'object', 'required': ['accountId', 'cidrs', 'endpoint', 'engine', 'identifier', 'kind', 'networkAcls', 'port', 'publiclyAccessible', 'region', 'routeTables', 'securityGroupId', 'securityGroupIds', 'securityGroupRules', 'status', 'subnetCidrs', 'subnetIds', 'vpcId'], 'properties': {'identifier': {'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, 'kind': {'enum': ['instance', 'cluster']}, 'engine': {'type': ['string', 'null']}, 'status': {'type': 'string'}, 'endpoint': {'type': ['string', 'null'], 'maxLength': 255}, 'port': {'type': ['integer', 'null'], 'minimum': 1, 'maximum': 65535}, 'publiclyAccessible': {'type': 'boolean'}, 'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'securityGroupIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'maxItems': 5}, 'securityGroupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'accountId': {'type': 'string', 'pattern': '^[0-9]{12}$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'cidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, 'routeTables': {'type': 'array', 'items': {'type': 'object', 'required': ['routeTableId', 'routes'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'routes': {'type': 'array', 'items': {'$ref': '#/definitions/RouteFacts'}, 'maxItems': 1000}}}, 'maxItems': 200}, 'securityGroupRules': {'type': 'array', 'items': {'type': 'object', 'required': ['cidr', 'description', 'fromPort', 'protocol', 'ruleId', 'tags', 'toPort'], 'properties': {'ruleId': {'type': 'string'}, 'protocol': {'type': ['string', 'null']}, 'fromPort': {'type': ['integer', 'null']}, 'toPort': {'type': ['integer', 'null']}, 'cidr': {'type': ['string', 'null']}, 'description': {'type': 'string'}, 'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}, 'groupId': {'type': 'string'}}}}, 'subnetIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, 'subnetCidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, 'networkAcls': {'type': 'array', 'items': {'type': 'object', 'required': ['entries', 'networkAclId', 'subnetIds'], 'properties': {'networkAclId': {'type': 'string'}, 'subnetIds': {'type': 'array', 'items': {'type': 'string'}}, 'entries': {'type': 'array', 'items': {'$ref': '#/definitions/NetworkAclEntry'}}}}}}}, 'DisconnectRequestFacts': {'type': 'object', 'required': ['connectionId', 'region'], 'properties': {'connectionId': {'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}}}, 'DnsResolution': {'type': 'object', 'required': ['changed', 'enabled', 'needed', 'reason'], 'properties': {'needed': {'type': 'boolean'}, 'enabled': {'type': 'boolean'}, 'side': {'enum': ['requester', 'accepter']}, 'changed': {'type': 'boolean'}, 'reason': {'type': 'string'}}}, 'Facts': {'type': 'object', 'required': ['database', 'mode', 'nekt', 'peerings', 'request', 'settings'], 'properties': {'request': {'type': 'object', 'required': ['connectionId', 'dryRun', 'identifier', 'mode', 'region'], 'properties': {'identifier': {'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'mode': {'type': 'string', 'description': 'auto: public path when the database is publicly accessible, peering otherwise.', 'enum': ['auto', 'peering', 'public']}, 'connectionId': {'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, 'dryRun': {'type': 'boolean'}}}, 'settings': {'type': 'object'}, 'mode': {'enum': ['peering', 'public']}, 'database': {'type': 'object', 'required': ['accountId', 'cidrs', 'endpoint', 'engine', 'identifier', 'kind', 'networkAcls', 'port', 'publiclyAccessible', 'region', 'routeTables', 'securityGroupId', 'securityGroupIds', 'securityGroupRules', 'status', 'subnetCidrs', 'subnetIds', 'vpcId'], 'properties': {'identifier': {'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, 'kind': {'enum': ['instance', 'cluster']}, 'engine': {'type': ['string', 'null']}, 'status': {'type': 'string'}, 'endpoint': {'type': ['string', 'null'], 'maxLength': 255}, 'port': {'type': ['integer', 'null'], 'minimum': 1, 'maximum': 65535}, 'publiclyAccessible': {'type': 'boolean'}, 'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'securityGroupIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'maxItems': 5}, 'securityGroupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'accountId': {'type': 'string', 'pattern': '^[0-9]{12}$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'cidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, 'routeTables': {'type': 'array', 'items': {'$ref': '#/definitions/RouteTableFacts'}, 'maxItems': 200}, 'securityGroupRules': {'type': 'array', 'items': {'$ref': '#/definitions/RuleFacts'}}, 'subnetIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, 'subnetCidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, 'networkAcls': {'type': 'array', 'items': {'$ref': '#/definitions/NetworkAcl'}}}}, 'nekt': {'if': {'type': 'null'}, 'then': {}, 'else': {'type': 'object', 'required': ['accountId', 'cidr', 'cidrs', 'networkAcls', 'privateSubnetCidrs', 'privateSubnetIds', 'region', 'routeTable', 'vpcId'], 'properties': {'accountId': {'type': 'string', 'pattern': '^[0-9]{12}$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'cidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'routeTable': {'$ref': '#/definitions/RouteTableFacts'}, 'privateSubnetIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, 'privateSubnetCidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, 'networkAcls': {'type': 'array', 'items': {'$ref': '#/definitions/NetworkAcl'}}}}}, 'peerings': {'type': 'array', 'items': {'type': 'object', 'required': ['accepter', 'peeringConnectionId', 'requester', 'status', 'statusMessage', 'tags'], 'properties': {'peeringConnectionId': {'type': 'string'}, 'status': {'type': 'string'}, 'statusMessage': {'type': 'string'}, 'requester': {'$ref': '#/definitions/VpcInfo'}, 'accepter': {'$ref': '#/definitions/VpcInfo'}, 'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}}}}, 'quotas': {'type': 'object', 'properties': {'databaseVpcActivePeerings': {'type': 'integer'}, 'outstandingRequests': {'type': 'integer'}, 'nektVpcActivePeerings': {'type': 'integer'}, 'limits': {'type': 'object', 'additionalProperties': {'type': 'object', 'additionalProperties': {'type': 'integer'}}}}}, 'readAt': {'type': 'string'}}}, 'FoundDatabase': {'type': 'object', 'required': ['region', 'vpcId'], 'properties': {'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'vpcId': {'type': ['string', 'null'], 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'accountId': {'type': 'string'}, 'publiclyAccessible': {'type': 'boolean'}}}, 'FoundFacts': {'type': 'object', 'required': ['database', 'mode', 'nekt', 'request', 'settings'], 'properties': {'request': {'type': 'object', 'required': ['connectionId', 'region'], 'properties': {'connectionId': {'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}}}, 'settings': {'type': 'object'}, 'mode': {'enum': ['peering', 'public']}, 'database': {'type': 'object', 'required': ['region', 'vpcId'], 'properties': {'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'vpcId': {'type': ['string', 'null'], 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'accountId': {'type': 'string'}, 'publiclyAccessible': {'type': 'boolean'}}}, 'nekt': {'type': 'object', 'required': ['vpcId'], 'properties': {'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}}}, 'readAt': {'type': 'string'}}}, 'FoundNekt': {'type': 'object', 'required': ['vpcId'], 'properties': {'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}}}, 'FoundPlan': {'type': 'object', 'required': ['ingress', 'peering', 'routes'], 'properties': {'peering': {'if': {'type': 'null'}, 'then': {}, 'else': {'type': 'object', 'required': ['connectionTag', 'databaseSide', 'dnsResolution', 'peeringConnectionId', 'status'], 'properties': {'peeringConnectionId': {'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, 'status': {'type': 'string', 'maxLength': 32}, 'databaseSide': {'enum': ['requester', 'accepter']}, 'dnsResolution': {'type': 'boolean'}, 'connectionTag': {'type': ['string', 'null']}}}}, 'routes': {'type': 'array', 'items': {'type': 'object', 'required': ['destinationCidr', 'exists', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'exists': {'type': 'boolean'}}}, 'maxItems': 1000}, 'ingress': {'type': 'array', 'items': {'type': 'object', 'required': ['cidr', 'exists', 'groupId', 'port', 'ruleId'], 'properties': {'groupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, 'exists': {'type': 'boolean'}, 'ruleId': {'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, 'connectionTag': {'type': 'string'}}}, 'maxItems': 1000}}}, 'IngressRecord': {'type': 'object', 'required': ['cidr', 'created', 'groupId', 'port', 'ruleId'], 'properties': {'groupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, 'ruleId': {'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, 'created': {'type': 'boolean'}}}, 'NektFacts': {'type': 'object', 'required': ['accountId', 'cidr', 'cidrs', 'networkAcls', 'privateSubnetCidrs', 'privateSubnetIds', 'region', 'routeTable', 'vpcId'], 'properties': {'accountId': {'type': 'string', 'pattern': '^[0-9]{12}$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'cidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'routeTable': {'type': 'object', 'required': ['routeTableId', 'routes'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'routes': {'type': 'array', 'items': {'$ref': '#/definitions/RouteFacts'}, 'maxItems': 1000}}}, 'privateSubnetIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, 'privateSubnetCidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, 'networkAcls': {'type': 'array', 'items': {'type': 'object', 'required': ['entries', 'networkAclId', 'subnetIds'], 'properties': {'networkAclId': {'type': 'string'}, 'subnetIds': {'type': 'array', 'items': {'type': 'string'}}, 'entries': {'type': 'array', 'items': {'$ref': '#/definitions/NetworkAclEntry'}}}}}}}, 'NetworkAcl': {'type': 'object', 'required': ['entries', 'networkAclId', 'subnetIds'], 'properties': {'networkAclId': {'type': 'string'}, 'subnetIds': {'type': 'array', 'items': {'type': 'string'}}, 'entries': {'type': 'array', 'items': {'type': 'object', 'required': ['action', 'cidr', 'egress', 'fromPort', 'protocol', 'ruleNumber', 'toPort'], 'properties': {'ruleNumber': {'type': 'integer'}, 'egress': {'type': 'boolean'}, 'protocol': {'type': 'string'}, 'action': {'type': 'string'}, 'cidr': {'type': 'string'}, 'fromPort': {'type': ['integer', 'null']}, 'toPort': {'type': ['integer', 'null']}}}}}}, 'NetworkAclEntry': {'type': 'object', 'required': ['action', 'cidr', 'egress', 'fromPort', 'protocol', 'ruleNumber', 'toPort'], 'properties': {'ruleNumber': {'type': 'integer'}, 'egress': {'type': 'boolean'}, 'protocol': {'type': 'string'}, 'action': {'type': 'string'}, 'cidr': {'type': 'string'}, 'fromPort': {'type': ['integer', 'null']}, 'toPort': {'type': ['integer', 'null']}}}, 'PeeringFacts': {'type': 'object', 'required': ['accepter', 'peeringConnectionId', 'requester', 'status', 'statusMessage', 'tags'], 'properties': {'peeringConnectionId': {'type': 'string'}, 'status': {'type': 'string'}, 'statusMessage': {'type': 'string'}, 'requester': {'type': 'object', 'required': ['allowDnsResolutionFromRemoteVpc', 'cidr', 'ownerId', 'region', 'vpcId'], 'properties': {'vpcId': {'type': ['string', 'null']}, 'ownerId': {'type': ['string', 'null']}, 'region': {'type': ['string', 'null']}, 'cidr': {'type': ['string', 'null']}, 'allowDnsResolutionFromRemoteVpc': {'type': 'boolean'}}}, 'accepter': {'type': 'object', 'required': ['allowDnsResolutionFromRemoteVpc', 'cidr', 'ownerId', 'region', 'vpcId'], 'properties': {'vpcId': {'type': ['string', 'null']}, 'ownerId': {'type': ['string', 'null']}, 'region': {'type': ['string', 'null']}, 'cidr': {'type': ['string', 'null']}, 'allowDnsResolutionFromRemoteVpc': {'type': 'boolean'}}}, 'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}}}, 'PeeringRecord': {'type': 'object', 'required': ['peeringConnectionId', 'polls', 'status'], 'properties': {'peeringConnectionId': {'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, 'status': {'type': 'string', 'maxLength': 32}, 'polls': {'type': 'integer', 'minimum': 0, 'maximum': 10000}, 'created': {'type': 'boolean'}, 'seen': {'type': 'boolean'}, 'accepted': {'type': 'boolean'}, 'connectionTag': {'type': 'string'}}}, 'Plan': {'type': 'object', 'required': ['changes', 'connectionId', 'database', 'dnsResolution', 'dryRun', 'ingress', 'mode', 'peering', 'routes', 'status'], 'properties': {'status': {'enum': ['PLANNED']}, 'mode': {'enum': ['peering', 'public']}, 'connectionId': {'type': 'string'}, 'dryRun': {'type': 'boolean'}, 'database': {'type': 'object', 'required': ['accountId', 'endpoint', 'engine', 'identifier', 'kind', 'port', 'region', 'vpcId'], 'properties': {'identifier': {'type': 'string'}, 'kind': {'type': 'string'}, 'engine': {'type': ['string', 'null']}, 'endpoint': {'type': ['string', 'null']}, 'port': {'type': ['integer', 'null']}, 'accountId': {'type': 'string'}, 'region': {'type': 'string'}, 'vpcId': {'type': 'string'}}}, 'peering': {'if': {'type': 'null'}, 'then': {}, 'else': {'type': 'object', 'required': ['connectionTag', 'databaseSide', 'dnsResolution', 'peeringConnectionId', 'status'], 'properties': {'peeringConnectionId': {'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, 'status': {'type': 'string', 'maxLength': 32}, 'databaseSide': {'enum': ['requester', 'accepter']}, 'dnsResolution': {'type': 'boolean'}, 'connectionTag': {'type': ['string', 'null']}}}}, 'routes': {'type': 'array', 'items': {'type': 'object', 'required': ['destinationCidr', 'exists', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'exists': {'type': 'boolean'}}}, 'maxItems': 1000}, 'ingress': {'type': 'object', 'required': ['cidr', 'exists', 'groupId', 'port', 'ruleId'], 'properties': {'groupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, 'exists': {'type': 'boolean'}, 'ruleId': {'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, 'connectionTag': {'type': 'string'}}}, 'dnsResolution': {'type': 'object', 'required': ['needed', 'reason'], 'properties': {'needed': {'type': 'boolean'}, 'reason': {'type': 'string'}}}, 'changes': {'type': 'array', 'items': {'type': 'object', 'required': ['action', 'summary'], 'properties': {'action': {'type': 'string'}, 'summary': {'type': 'string'}}}}}}, 'PlanDatabase': {'type': 'object', 'required': ['accountId', 'endpoint', 'engine', 'identifier', 'kind', 'port', 'region', 'vpcId'], 'properties': {'identifier': {'type': 'string'}, 'kind': {'type': 'string'}, 'engine': {'type': ['string', 'null']}, 'endpoint': {'type': ['string', 'null']}, 'port': {'type': ['integer', 'null']}, 'accountId': {'type': 'string'}, 'region': {'type': 'string'}, 'vpcId': {'type': 'string'}}}, 'PlannedDns': {'type': 'object', 'required': ['needed', 'reason'], 'properties': {'needed': {'type': 'boolean'}, 'reason': {'type': 'string'}}}, 'PlannedIngress': {'type': 'object', 'required': ['cidr', 'exists', 'groupId', 'port', 'ruleId'], 'properties': {'groupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, 'exists': {'type': 'boolean'}, 'ruleId': {'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, 'connectionTag': {'type': 'string'}}}, 'PlannedRoute': {'type': 'object', 'required': ['destinationCidr', 'exists', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'exists': {'type': 'boolean'}}}, 'QuotaFacts': {'type': 'object', 'properties': {'databaseVpcActivePeerings': {'type': 'integer'}, 'outstandingRequests': {'type': 'integer'}, 'nektVpcActivePeerings': {'type': 'integer'}, 'limits': {'type': 'object', 'additionalProperties': {'type': 'object', 'additionalProperties': {'type': 'integer'}}}}}, 'RequestFacts': {'type': 'object', 'required': ['connectionId', 'dryRun', 'identifier', 'mode', 'region'], 'properties': {'identifier': {'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'mode': {'type': 'string', 'description': 'auto: public path when the database is publicly accessible, peering otherwise.', 'enum': ['auto', 'peering', 'public']}, 'connectionId': {'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, 'dryRun': {'type': 'boolean'}}}, 'ReusedPeering': {'type': 'object', 'required': ['connectionTag', 'databaseSide', 'dnsResolution', 'peeringConnectionId', 'status'], 'properties': {'peeringConnectionId': {'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, 'status': {'type': 'string', 'maxLength': 32}, 'databaseSide': {'enum': ['requester', 'accepter']}, 'dnsResolution': {'type': 'boolean'}, 'connectionTag': {'type': ['string', 'null']}}}, 'RollbackProgress': {'type': 'object', 'required': ['cause', 'complete', 'left', 'undone'], 'properties': {'undone': {'type': 'array', 'items': {'type': 'string'}}, 'left': {'type': 'array', 'items': {'type': 'string'}}, 'complete': {'type': 'boolean'}, 'cause': {'type': 'string'}, 'waiting': {'type': 'boolean'}, 'peeringPolls': {'type': 'integer'}}}, 'RouteFacts': {'type': 'object', 'required': ['destinationCidr', 'state', 'target'], 'properties': {'destinationCidr': {'type': 'string', 'maxLength': 43}, 'target': {'type': 'string', 'maxLength': 255}, 'state': {'type': 'string', 'maxLength': 255}}}, 'RouteRecord': {'type': 'object', 'required': ['created', 'destinationCidr', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'created': {'type': 'boolean'}}}, 'RouteTableFacts': {'type': 'object', 'required': ['routeTableId', 'routes'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'routes': {'type': 'array', 'items': {'type': 'object', 'required': ['destinationCidr', 'state', 'target'], 'properties': {'destinationCidr': {'type': 'string', 'maxLength': 43}, 'target': {'type': 'string', 'maxLength': 255}, 'state': {'type': 'string', 'maxLength': 255}}}, 'maxItems': 1000}}}, 'RuleFacts': {'type': 'object', 'required': ['cidr', 'description', 'fromPort', 'protocol', 'ruleId', 'tags', 'toPort'], 'properties': {'ruleId': {'type': 'string'}, 'protocol': {'type': ['string', 'null']}, 'fromPort': {'type': ['integer', 'null']}, 'toPort': {'type': ['integer', 'null']}, 'cidr': {'type': ['string', 'null']}, 'description': {'type': 'string'}, 'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}, 'groupId': {'type': 'string'}}}, 'VpcInfo': {'type': 'object', 'required': ['allowDnsResolutionFromRemoteVpc', 'cidr', 'ownerId', 'region', 'vpcId'], 'properties': {'vpcId': {'type': ['string', 'null']}, 'ownerId': {'type': ['string', 'null']}, 'region': {'type': ['string', 'null']}, 'cidr': {'type': ['string', 'null']}, 'allowDnsResolutionFromRemoteVpc': {'type': 'boolean'}}}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data_keys = set(data.keys())
@@ -35,11 +35,11 @@ def validate(data, custom_formats={}, name_prefix=None):
             data_keys.remove("executionId")
             data__executionId = data["executionId"]
             if not isinstance(data__executionId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".executionId must be string", value=data__executionId, name="" + (name_prefix or "data") + ".executionId", definition={'type': 'string', 'maxLength': 2048}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".executionId must be string", value=data__executionId, name="" + (name_prefix or "data") + ".executionId", definition=None, rule='type')
             if isinstance(data__executionId, str):
                 data__executionId_len = len(data__executionId)
                 if data__executionId_len > 2048:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".executionId must be shorter than or equal to 2048 characters", value=data__executionId, name="" + (name_prefix or "data") + ".executionId", definition={'type': 'string', 'maxLength': 2048}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".executionId must be shorter than or equal to 2048 characters", value=data__executionId, name="" + (name_prefix or "data") + ".executionId", definition=None, rule='maxLength')
         if "input" in data_keys:
             data_keys.remove("input")
             data__input = data["input"]
@@ -51,12 +51,12 @@ def validate(data, custom_formats={}, name_prefix=None):
             data__discovery = data["discovery"]
             try:
                 if not isinstance(data__discovery, (dict)):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".discovery must be object", value=data__discovery, name="" + (name_prefix or "data") + ".discovery", definition={'type': 'object', 'required': ['peerings']}, rule='type')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".discovery must be object", value=data__discovery, name="" + (name_prefix or "data") + ".discovery", definition=None, rule='type')
                 data__discovery_is_dict = isinstance(data__discovery, dict)
                 if data__discovery_is_dict:
                     data__discovery__missing_keys = set(['peerings']) - data__discovery.keys()
                     if data__discovery__missing_keys:
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".discovery must contain " + (str(sorted(data__discovery__missing_keys)) + " properties"), value=data__discovery, name="" + (name_prefix or "data") + ".discovery", definition={'type': 'object', 'required': ['peerings']}, rule='required')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".discovery must contain " + (str(sorted(data__discovery__missing_keys)) + " properties"), value=data__discovery, name="" + (name_prefix or "data") + ".discovery", definition=None, rule='required')
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 validate___definitions_foundfacts(data__discovery, custom_formats, (name_prefix or "data") + ".discovery")
             else:
@@ -66,12 +66,12 @@ def validate(data, custom_formats={}, name_prefix=None):
             data__plan = data["plan"]
             try:
                 if not isinstance(data__plan, (dict)):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".plan must be object", value=data__plan, name="" + (name_prefix or "data") + ".plan", definition={'type': 'object', 'required': ['changes']}, rule='type')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".plan must be object", value=data__plan, name="" + (name_prefix or "data") + ".plan", definition=None, rule='type')
                 data__plan_is_dict = isinstance(data__plan, dict)
                 if data__plan_is_dict:
                     data__plan__missing_keys = set(['changes']) - data__plan.keys()
                     if data__plan__missing_keys:
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".plan must contain " + (str(sorted(data__plan__missing_keys)) + " properties"), value=data__plan, name="" + (name_prefix or "data") + ".plan", definition={'type': 'object', 'required': ['changes']}, rule='required')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".plan must contain " + (str(sorted(data__plan__missing_keys)) + " properties"), value=data__plan, name="" + (name_prefix or "data") + ".plan", definition=None, rule='required')
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 validate___definitions_foundplan(data__plan, custom_formats, (name_prefix or "data") + ".plan")
             else:
@@ -81,7 +81,7 @@ def validate(data, custom_formats={}, name_prefix=None):
             data__peering = data["peering"]
             try:
                 if not isinstance(data__peering, (NoneType)):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".peering must be null", value=data__peering, name="" + (name_prefix or "data") + ".peering", definition={'type': 'null'}, rule='type')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".peering must be null", value=data__peering, name="" + (name_prefix or "data") + ".peering", definition=None, rule='type')
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 validate___definitions_peeringrecord(data__peering, custom_formats, (name_prefix or "data") + ".peering")
             else:
@@ -90,17 +90,17 @@ def validate(data, custom_formats={}, name_prefix=None):
             data_keys.remove("awaiting")
             data__awaiting = data["awaiting"]
             if not (isinstance(data__awaiting, str) and data__awaiting == 'pending-acceptance' or isinstance(data__awaiting, str) and data__awaiting == 'active' or isinstance(data__awaiting, str) and data__awaiting == 'deleted'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".awaiting must be one of ['pending-acceptance', 'active', 'deleted']", value=data__awaiting, name="" + (name_prefix or "data") + ".awaiting", definition={'enum': ['pending-acceptance', 'active', 'deleted']}, rule='enum')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".awaiting must be one of ['pending-acceptance', 'active', 'deleted']", value=data__awaiting, name="" + (name_prefix or "data") + ".awaiting", definition=None, rule='enum')
         if "routes" in data_keys:
             data_keys.remove("routes")
             data__routes = data["routes"]
             if not isinstance(data__routes, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must be array", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition={'type': 'array', 'items': {'type': 'object', 'required': ['created', 'destinationCidr', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'created': {'type': 'boolean'}}}, 'maxItems': 1000}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must be array", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition=None, rule='type')
             data__routes_is_list = isinstance(data__routes, (list, tuple))
             if data__routes_is_list:
                 data__routes_len = len(data__routes)
                 if data__routes_len > 1000:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must contain less than or equal to 1000 items", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition={'type': 'array', 'items': {'type': 'object', 'required': ['created', 'destinationCidr', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'created': {'type': 'boolean'}}}, 'maxItems': 1000}, rule='maxItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must contain less than or equal to 1000 items", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition=None, rule='maxItems')
                 for data__routes_x, data__routes_item in enumerate(data__routes):
                     validate___definitions_routerecord(data__routes_item, custom_formats, (name_prefix or "data") + ".routes[{data__routes_x}]".format(**locals()))
         if "ingress" in data_keys:
@@ -112,7 +112,7 @@ def validate(data, custom_formats={}, name_prefix=None):
             data__dnsResolution = data["dnsResolution"]
             try:
                 if not isinstance(data__dnsResolution, (NoneType)):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".dnsResolution must be null", value=data__dnsResolution, name="" + (name_prefix or "data") + ".dnsResolution", definition={'type': 'null'}, rule='type')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".dnsResolution must be null", value=data__dnsResolution, name="" + (name_prefix or "data") + ".dnsResolution", definition=None, rule='type')
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 validate___definitions_dnsresolution(data__dnsResolution, custom_formats, (name_prefix or "data") + ".dnsResolution")
             else:
@@ -125,267 +125,267 @@ def validate(data, custom_formats={}, name_prefix=None):
 
 def validate___definitions_rollbackprogress(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['cause', 'complete', 'left', 'undone'], 'properties': {'undone': {'type': 'array', 'items': {'type': 'string'}}, 'left': {'type': 'array', 'items': {'type': 'string'}}, 'complete': {'type': 'boolean'}, 'cause': {'type': 'string'}, 'waiting': {'type': 'boolean'}, 'peeringPolls': {'type': 'integer'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['cause', 'complete', 'left', 'undone']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['cause', 'complete', 'left', 'undone'], 'properties': {'undone': {'type': 'array', 'items': {'type': 'string'}}, 'left': {'type': 'array', 'items': {'type': 'string'}}, 'complete': {'type': 'boolean'}, 'cause': {'type': 'string'}, 'waiting': {'type': 'boolean'}, 'peeringPolls': {'type': 'integer'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "undone" in data_keys:
             data_keys.remove("undone")
             data__undone = data["undone"]
             if not isinstance(data__undone, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".undone must be array", value=data__undone, name="" + (name_prefix or "data") + ".undone", definition={'type': 'array', 'items': {'type': 'string'}}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".undone must be array", value=data__undone, name="" + (name_prefix or "data") + ".undone", definition=None, rule='type')
             data__undone_is_list = isinstance(data__undone, (list, tuple))
             if data__undone_is_list:
                 data__undone_len = len(data__undone)
                 for data__undone_x, data__undone_item in enumerate(data__undone):
                     if not isinstance(data__undone_item, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".undone[{data__undone_x}]".format(**locals()) + " must be string", value=data__undone_item, name="" + (name_prefix or "data") + ".undone[{data__undone_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".undone[{data__undone_x}]".format(**locals()) + " must be string", value=data__undone_item, name="" + (name_prefix or "data") + ".undone[{data__undone_x}]".format(**locals()) + "", definition=None, rule='type')
         if "left" in data_keys:
             data_keys.remove("left")
             data__left = data["left"]
             if not isinstance(data__left, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".left must be array", value=data__left, name="" + (name_prefix or "data") + ".left", definition={'type': 'array', 'items': {'type': 'string'}}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".left must be array", value=data__left, name="" + (name_prefix or "data") + ".left", definition=None, rule='type')
             data__left_is_list = isinstance(data__left, (list, tuple))
             if data__left_is_list:
                 data__left_len = len(data__left)
                 for data__left_x, data__left_item in enumerate(data__left):
                     if not isinstance(data__left_item, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".left[{data__left_x}]".format(**locals()) + " must be string", value=data__left_item, name="" + (name_prefix or "data") + ".left[{data__left_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".left[{data__left_x}]".format(**locals()) + " must be string", value=data__left_item, name="" + (name_prefix or "data") + ".left[{data__left_x}]".format(**locals()) + "", definition=None, rule='type')
         if "complete" in data_keys:
             data_keys.remove("complete")
             data__complete = data["complete"]
             if not isinstance(data__complete, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".complete must be boolean", value=data__complete, name="" + (name_prefix or "data") + ".complete", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".complete must be boolean", value=data__complete, name="" + (name_prefix or "data") + ".complete", definition=None, rule='type')
         if "cause" in data_keys:
             data_keys.remove("cause")
             data__cause = data["cause"]
             if not isinstance(data__cause, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cause must be string", value=data__cause, name="" + (name_prefix or "data") + ".cause", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cause must be string", value=data__cause, name="" + (name_prefix or "data") + ".cause", definition=None, rule='type')
         if "waiting" in data_keys:
             data_keys.remove("waiting")
             data__waiting = data["waiting"]
             if not isinstance(data__waiting, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".waiting must be boolean", value=data__waiting, name="" + (name_prefix or "data") + ".waiting", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".waiting must be boolean", value=data__waiting, name="" + (name_prefix or "data") + ".waiting", definition=None, rule='type')
         if "peeringPolls" in data_keys:
             data_keys.remove("peeringPolls")
             data__peeringPolls = data["peeringPolls"]
             if not isinstance(data__peeringPolls, (int)) and not (isinstance(data__peeringPolls, float) and data__peeringPolls.is_integer()) or isinstance(data__peeringPolls, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".peeringPolls must be integer", value=data__peeringPolls, name="" + (name_prefix or "data") + ".peeringPolls", definition={'type': 'integer'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".peeringPolls must be integer", value=data__peeringPolls, name="" + (name_prefix or "data") + ".peeringPolls", definition=None, rule='type')
     return data
 
 def validate___definitions_dnsresolution(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['changed', 'enabled', 'needed', 'reason'], 'properties': {'needed': {'type': 'boolean'}, 'enabled': {'type': 'boolean'}, 'side': {'enum': ['requester', 'accepter']}, 'changed': {'type': 'boolean'}, 'reason': {'type': 'string'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['changed', 'enabled', 'needed', 'reason']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['changed', 'enabled', 'needed', 'reason'], 'properties': {'needed': {'type': 'boolean'}, 'enabled': {'type': 'boolean'}, 'side': {'enum': ['requester', 'accepter']}, 'changed': {'type': 'boolean'}, 'reason': {'type': 'string'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "needed" in data_keys:
             data_keys.remove("needed")
             data__needed = data["needed"]
             if not isinstance(data__needed, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".needed must be boolean", value=data__needed, name="" + (name_prefix or "data") + ".needed", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".needed must be boolean", value=data__needed, name="" + (name_prefix or "data") + ".needed", definition=None, rule='type')
         if "enabled" in data_keys:
             data_keys.remove("enabled")
             data__enabled = data["enabled"]
             if not isinstance(data__enabled, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".enabled must be boolean", value=data__enabled, name="" + (name_prefix or "data") + ".enabled", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".enabled must be boolean", value=data__enabled, name="" + (name_prefix or "data") + ".enabled", definition=None, rule='type')
         if "side" in data_keys:
             data_keys.remove("side")
             data__side = data["side"]
             if not (isinstance(data__side, str) and data__side == 'requester' or isinstance(data__side, str) and data__side == 'accepter'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".side must be one of ['requester', 'accepter']", value=data__side, name="" + (name_prefix or "data") + ".side", definition={'enum': ['requester', 'accepter']}, rule='enum')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".side must be one of ['requester', 'accepter']", value=data__side, name="" + (name_prefix or "data") + ".side", definition=None, rule='enum')
         if "changed" in data_keys:
             data_keys.remove("changed")
             data__changed = data["changed"]
             if not isinstance(data__changed, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".changed must be boolean", value=data__changed, name="" + (name_prefix or "data") + ".changed", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".changed must be boolean", value=data__changed, name="" + (name_prefix or "data") + ".changed", definition=None, rule='type')
         if "reason" in data_keys:
             data_keys.remove("reason")
             data__reason = data["reason"]
             if not isinstance(data__reason, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".reason must be string", value=data__reason, name="" + (name_prefix or "data") + ".reason", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".reason must be string", value=data__reason, name="" + (name_prefix or "data") + ".reason", definition=None, rule='type')
     return data
 
 def validate___definitions_ingressrecord(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['cidr', 'created', 'groupId', 'port', 'ruleId'], 'properties': {'groupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, 'ruleId': {'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, 'created': {'type': 'boolean'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['cidr', 'created', 'groupId', 'port', 'ruleId']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['cidr', 'created', 'groupId', 'port', 'ruleId'], 'properties': {'groupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, 'ruleId': {'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, 'created': {'type': 'boolean'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "groupId" in data_keys:
             data_keys.remove("groupId")
             data__groupId = data["groupId"]
             if not isinstance(data__groupId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".groupId must be string", value=data__groupId, name="" + (name_prefix or "data") + ".groupId", definition={'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".groupId must be string", value=data__groupId, name="" + (name_prefix or "data") + ".groupId", definition=None, rule='type')
             if isinstance(data__groupId, str):
                 if not REGEX_PATTERNS['^sg-[0-9a-f]{8,17}$'].search(data__groupId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".groupId must match pattern ^sg-[0-9a-f]{8,17}$", value=data__groupId, name="" + (name_prefix or "data") + ".groupId", definition={'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".groupId must match pattern ^sg-[0-9a-f]{8,17}$", value=data__groupId, name="" + (name_prefix or "data") + ".groupId", definition=None, rule='pattern')
         if "port" in data_keys:
             data_keys.remove("port")
             data__port = data["port"]
             if not isinstance(data__port, (int)) and not (isinstance(data__port, float) and data__port.is_integer()) or isinstance(data__port, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be integer", value=data__port, name="" + (name_prefix or "data") + ".port", definition={'type': 'integer', 'minimum': 1, 'maximum': 65535}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be integer", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='type')
             if isinstance(data__port, (int, float, Decimal)) and not isinstance(data__port, bool):
                 if data__port < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be bigger than or equal to 1", value=data__port, name="" + (name_prefix or "data") + ".port", definition={'type': 'integer', 'minimum': 1, 'maximum': 65535}, rule='minimum')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be bigger than or equal to 1", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='minimum')
                 if data__port > 65535:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be smaller than or equal to 65535", value=data__port, name="" + (name_prefix or "data") + ".port", definition={'type': 'integer', 'minimum': 1, 'maximum': 65535}, rule='maximum')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be smaller than or equal to 65535", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='maximum')
         if "cidr" in data_keys:
             data_keys.remove("cidr")
             data__cidr = data["cidr"]
             if not isinstance(data__cidr, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must be string", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must be string", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition=None, rule='type')
             if isinstance(data__cidr, str):
                 if not REGEX_PATTERNS['^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'].search(data__cidr):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition=None, rule='pattern')
         if "ruleId" in data_keys:
             data_keys.remove("ruleId")
             data__ruleId = data["ruleId"]
             if not isinstance(data__ruleId, (str, NoneType)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ruleId must be string or null", value=data__ruleId, name="" + (name_prefix or "data") + ".ruleId", definition={'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ruleId must be string or null", value=data__ruleId, name="" + (name_prefix or "data") + ".ruleId", definition=None, rule='type')
             if isinstance(data__ruleId, str):
                 if not REGEX_PATTERNS['^sgr-[0-9a-f]{8,17}$'].search(data__ruleId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".ruleId must match pattern ^sgr-[0-9a-f]{8,17}$", value=data__ruleId, name="" + (name_prefix or "data") + ".ruleId", definition={'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".ruleId must match pattern ^sgr-[0-9a-f]{8,17}$", value=data__ruleId, name="" + (name_prefix or "data") + ".ruleId", definition=None, rule='pattern')
         if "created" in data_keys:
             data_keys.remove("created")
             data__created = data["created"]
             if not isinstance(data__created, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".created must be boolean", value=data__created, name="" + (name_prefix or "data") + ".created", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".created must be boolean", value=data__created, name="" + (name_prefix or "data") + ".created", definition=None, rule='type')
     return data
 
 def validate___definitions_routerecord(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['created', 'destinationCidr', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'created': {'type': 'boolean'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['created', 'destinationCidr', 'routeTableId', 'side']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['created', 'destinationCidr', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'created': {'type': 'boolean'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "routeTableId" in data_keys:
             data_keys.remove("routeTableId")
             data__routeTableId = data["routeTableId"]
             if not isinstance(data__routeTableId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTableId must be string", value=data__routeTableId, name="" + (name_prefix or "data") + ".routeTableId", definition={'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTableId must be string", value=data__routeTableId, name="" + (name_prefix or "data") + ".routeTableId", definition=None, rule='type')
             if isinstance(data__routeTableId, str):
                 if not REGEX_PATTERNS['^rtb-[0-9a-f]{8,17}$'].search(data__routeTableId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTableId must match pattern ^rtb-[0-9a-f]{8,17}$", value=data__routeTableId, name="" + (name_prefix or "data") + ".routeTableId", definition={'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTableId must match pattern ^rtb-[0-9a-f]{8,17}$", value=data__routeTableId, name="" + (name_prefix or "data") + ".routeTableId", definition=None, rule='pattern')
         if "destinationCidr" in data_keys:
             data_keys.remove("destinationCidr")
             data__destinationCidr = data["destinationCidr"]
             if not isinstance(data__destinationCidr, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".destinationCidr must be string", value=data__destinationCidr, name="" + (name_prefix or "data") + ".destinationCidr", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".destinationCidr must be string", value=data__destinationCidr, name="" + (name_prefix or "data") + ".destinationCidr", definition=None, rule='type')
             if isinstance(data__destinationCidr, str):
                 if not REGEX_PATTERNS['^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'].search(data__destinationCidr):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".destinationCidr must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$", value=data__destinationCidr, name="" + (name_prefix or "data") + ".destinationCidr", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".destinationCidr must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$", value=data__destinationCidr, name="" + (name_prefix or "data") + ".destinationCidr", definition=None, rule='pattern')
         if "side" in data_keys:
             data_keys.remove("side")
             data__side = data["side"]
             if not (isinstance(data__side, str) and data__side == 'database' or isinstance(data__side, str) and data__side == 'nekt'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".side must be one of ['database', 'nekt']", value=data__side, name="" + (name_prefix or "data") + ".side", definition={'enum': ['database', 'nekt']}, rule='enum')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".side must be one of ['database', 'nekt']", value=data__side, name="" + (name_prefix or "data") + ".side", definition=None, rule='enum')
         if "created" in data_keys:
             data_keys.remove("created")
             data__created = data["created"]
             if not isinstance(data__created, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".created must be boolean", value=data__created, name="" + (name_prefix or "data") + ".created", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".created must be boolean", value=data__created, name="" + (name_prefix or "data") + ".created", definition=None, rule='type')
     return data
 
 def validate___definitions_peeringrecord(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['peeringConnectionId', 'polls', 'status'], 'properties': {'peeringConnectionId': {'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, 'status': {'type': 'string', 'maxLength': 32}, 'polls': {'type': 'integer', 'minimum': 0, 'maximum': 10000}, 'created': {'type': 'boolean'}, 'seen': {'type': 'boolean'}, 'accepted': {'type': 'boolean'}, 'connectionTag': {'type': 'string'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['peeringConnectionId', 'polls', 'status']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['peeringConnectionId', 'polls', 'status'], 'properties': {'peeringConnectionId': {'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, 'status': {'type': 'string', 'maxLength': 32}, 'polls': {'type': 'integer', 'minimum': 0, 'maximum': 10000}, 'created': {'type': 'boolean'}, 'seen': {'type': 'boolean'}, 'accepted': {'type': 'boolean'}, 'connectionTag': {'type': 'string'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "peeringConnectionId" in data_keys:
             data_keys.remove("peeringConnectionId")
             data__peeringConnectionId = data["peeringConnectionId"]
             if not isinstance(data__peeringConnectionId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".peeringConnectionId must be string", value=data__peeringConnectionId, name="" + (name_prefix or "data") + ".peeringConnectionId", definition={'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".peeringConnectionId must be string", value=data__peeringConnectionId, name="" + (name_prefix or "data") + ".peeringConnectionId", definition=None, rule='type')
             if isinstance(data__peeringConnectionId, str):
                 if not REGEX_PATTERNS['^pcx-[0-9a-f]{8,17}$'].search(data__peeringConnectionId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".peeringConnectionId must match pattern ^pcx-[0-9a-f]{8,17}$", value=data__peeringConnectionId, name="" + (name_prefix or "data") + ".peeringConnectionId", definition={'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".peeringConnectionId must match pattern ^pcx-[0-9a-f]{8,17}$", value=data__peeringConnectionId, name="" + (name_prefix or "data") + ".peeringConnectionId", definition=None, rule='pattern')
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
             if not isinstance(data__status, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be string", value=data__status, name="" + (name_prefix or "data") + ".status", definition={'type': 'string', 'maxLength': 32}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be string", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='type')
             if isinstance(data__status, str):
                 data__status_len = len(data__status)
                 if data__status_len > 32:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be shorter than or equal to 32 characters", value=data__status, name="" + (name_prefix or "data") + ".status", definition={'type': 'string', 'maxLength': 32}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be shorter than or equal to 32 characters", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='maxLength')
         if "polls" in data_keys:
             data_keys.remove("polls")
             data__polls = data["polls"]
             if not isinstance(data__polls, (int)) and not (isinstance(data__polls, float) and data__polls.is_integer()) or isinstance(data__polls, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".polls must be integer", value=data__polls, name="" + (name_prefix or "data") + ".polls", definition={'type': 'integer', 'minimum': 0, 'maximum': 10000}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".polls must be integer", value=data__polls, name="" + (name_prefix or "data") + ".polls", definition=None, rule='type')
             if isinstance(data__polls, (int, float, Decimal)) and not isinstance(data__polls, bool):
                 if data__polls < 0:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".polls must be bigger than or equal to 0", value=data__polls, name="" + (name_prefix or "data") + ".polls", definition={'type': 'integer', 'minimum': 0, 'maximum': 10000}, rule='minimum')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".polls must be bigger than or equal to 0", value=data__polls, name="" + (name_prefix or "data") + ".polls", definition=None, rule='minimum')
                 if data__polls > 10000:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".polls must be smaller than or equal to 10000", value=data__polls, name="" + (name_prefix or "data") + ".polls", definition={'type': 'integer', 'minimum': 0, 'maximum': 10000}, rule='maximum')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".polls must be smaller than or equal to 10000", value=data__polls, name="" + (name_prefix or "data") + ".polls", definition=None, rule='maximum')
         if "created" in data_keys:
             data_keys.remove("created")
             data__created = data["created"]
             if not isinstance(data__created, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".created must be boolean", value=data__created, name="" + (name_prefix or "data") + ".created", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".created must be boolean", value=data__created, name="" + (name_prefix or "data") + ".created", definition=None, rule='type')
         if "seen" in data_keys:
             data_keys.remove("seen")
             data__seen = data["seen"]
             if not isinstance(data__seen, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".seen must be boolean", value=data__seen, name="" + (name_prefix or "data") + ".seen", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".seen must be boolean", value=data__seen, name="" + (name_prefix or "data") + ".seen", definition=None, rule='type')
         if "accepted" in data_keys:
             data_keys.remove("accepted")
             data__accepted = data["accepted"]
             if not isinstance(data__accepted, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".accepted must be boolean", value=data__accepted, name="" + (name_prefix or "data") + ".accepted", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".accepted must be boolean", value=data__accepted, name="" + (name_prefix or "data") + ".accepted", definition=None, rule='type')
         if "connectionTag" in data_keys:
             data_keys.remove("connectionTag")
             data__connectionTag = data["connectionTag"]
             if not isinstance(data__connectionTag, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionTag must be string", value=data__connectionTag, name="" + (name_prefix or "data") + ".connectionTag", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionTag must be string", value=data__connectionTag, name="" + (name_prefix or "data") + ".connectionTag", definition=None, rule='type')
     return data
 
 def validate___definitions_plan(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['changes', 'connectionId', 'database', 'dnsResolution', 'dryRun', 'ingress', 'mode', 'peering', 'routes', 'status'], 'properties': {'status': {'enum': ['PLANNED']}, 'mode': {'enum': ['peering', 'public']}, 'connectionId': {'type': 'string'}, 'dryRun': {'type': 'boolean'}, 'database': {'type': 'object', 'required': ['accountId', 'endpoint', 'engine', 'identifier', 'kind', 'port', 'region', 'vpcId'], 'properties': {'identifier': {'type': 'string'}, 'kind': {'type': 'string'}, 'engine': {'type': ['string', 'null']}, 'endpoint': {'type': ['string', 'null']}, 'port': {'type': ['integer', 'null']}, 'accountId': {'type': 'string'}, 'region': {'type': 'string'}, 'vpcId': {'type': 'string'}}}, 'peering': {'if': {'type': 'null'}, 'then': {}, 'else': {'type': 'object', 'required': ['connectionTag', 'databaseSide', 'dnsResolution', 'peeringConnectionId', 'status'], 'properties': {'peeringConnectionId': {'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, 'status': {'type': 'string', 'maxLength': 32}, 'databaseSide': {'enum': ['requester', 'accepter']}, 'dnsResolution': {'type': 'boolean'}, 'connectionTag': {'type': ['string', 'null']}}}}, 'routes': {'type': 'array', 'items': {'type': 'object', 'required': ['destinationCidr', 'exists', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'exists': {'type': 'boolean'}}}, 'maxItems': 1000}, 'ingress': {'type': 'object', 'required': ['cidr', 'exists', 'groupId', 'port', 'ruleId'], 'properties': {'groupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, 'exists': {'type': 'boolean'}, 'ruleId': {'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, 'connectionTag': {'type': 'string'}}}, 'dnsResolution': {'type': 'object', 'required': ['needed', 'reason'], 'properties': {'needed': {'type': 'boolean'}, 'reason': {'type': 'string'}}}, 'changes': {'type': 'array', 'items': {'type': 'object', 'required': ['action', 'summary'], 'properties': {'action': {'type': 'string'}, 'summary': {'type': 'string'}}}}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['changes', 'connectionId', 'database', 'dnsResolution', 'dryRun', 'ingress', 'mode', 'peering', 'routes', 'status']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['changes', 'connectionId', 'database', 'dnsResolution', 'dryRun', 'ingress', 'mode', 'peering', 'routes', 'status'], 'properties': {'status': {'enum': ['PLANNED']}, 'mode': {'enum': ['peering', 'public']}, 'connectionId': {'type': 'string'}, 'dryRun': {'type': 'boolean'}, 'database': {'type': 'object', 'required': ['accountId', 'endpoint', 'engine', 'identifier', 'kind', 'port', 'region', 'vpcId'], 'properties': {'identifier': {'type': 'string'}, 'kind': {'type': 'string'}, 'engine': {'type': ['string', 'null']}, 'endpoint': {'type': ['string', 'null']}, 'port': {'type': ['integer', 'null']}, 'accountId': {'type': 'string'}, 'region': {'type': 'string'}, 'vpcId': {'type': 'string'}}}, 'peering': {'if': {'type': 'null'}, 'then': {}, 'else': {'type': 'object', 'required': ['connectionTag', 'databaseSide', 'dnsResolution', 'peeringConnectionId', 'status'], 'properties': {'peeringConnectionId': {'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, 'status': {'type': 'string', 'maxLength': 32}, 'databaseSide': {'enum': ['requester', 'accepter']}, 'dnsResolution': {'type': 'boolean'}, 'connectionTag': {'type': ['string', 'null']}}}}, 'routes': {'type': 'array', 'items': {'type': 'object', 'required': ['destinationCidr', 'exists', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'exists': {'type': 'boolean'}}}, 'maxItems': 1000}, 'ingress': {'type': 'object', 'required': ['cidr', 'exists', 'groupId', 'port', 'ruleId'], 'properties': {'groupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, 'exists': {'type': 'boolean'}, 'ruleId': {'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, 'connectionTag': {'type': 'string'}}}, 'dnsResolution': {'type': 'object', 'required': ['needed', 'reason'], 'properties': {'needed': {'type': 'boolean'}, 'reason': {'type': 'string'}}}, 'changes': {'type': 'array', 'items': {'type': 'object', 'required': ['action', 'summary'], 'properties': {'action': {'type': 'string'}, 'summary': {'type': 'string'}}}}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
             if not (isinstance(data__status, str) and data__status == 'PLANNED'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be one of ['PLANNED']", value=data__status, name="" + (name_prefix or "data") + ".status", definition={'enum': ['PLANNED']}, rule='enum')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be one of ['PLANNED']", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='enum')
         if "mode" in data_keys:
             data_keys.remove("mode")
             data__mode = data["mode"]
             if not (isinstance(data__mode, str) and data__mode == 'peering' or isinstance(data__mode, str) and data__mode == 'public'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['peering', 'public']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition={'enum': ['peering', 'public']}, rule='enum')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['peering', 'public']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='enum')
         if "connectionId" in data_keys:
             data_keys.remove("connectionId")
             data__connectionId = data["connectionId"]
             if not isinstance(data__connectionId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be string", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be string", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition=None, rule='type')
         if "dryRun" in data_keys:
             data_keys.remove("dryRun")
             data__dryRun = data["dryRun"]
             if not isinstance(data__dryRun, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".dryRun must be boolean", value=data__dryRun, name="" + (name_prefix or "data") + ".dryRun", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".dryRun must be boolean", value=data__dryRun, name="" + (name_prefix or "data") + ".dryRun", definition=None, rule='type')
         if "database" in data_keys:
             data_keys.remove("database")
             data__database = data["database"]
@@ -395,7 +395,7 @@ def validate___definitions_plan(data, custom_formats={}, name_prefix=None):
             data__peering = data["peering"]
             try:
                 if not isinstance(data__peering, (NoneType)):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".peering must be null", value=data__peering, name="" + (name_prefix or "data") + ".peering", definition={'type': 'null'}, rule='type')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".peering must be null", value=data__peering, name="" + (name_prefix or "data") + ".peering", definition=None, rule='type')
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 validate___definitions_reusedpeering(data__peering, custom_formats, (name_prefix or "data") + ".peering")
             else:
@@ -404,12 +404,12 @@ def validate___definitions_plan(data, custom_formats={}, name_prefix=None):
             data_keys.remove("routes")
             data__routes = data["routes"]
             if not isinstance(data__routes, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must be array", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition={'type': 'array', 'items': {'type': 'object', 'required': ['destinationCidr', 'exists', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'exists': {'type': 'boolean'}}}, 'maxItems': 1000}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must be array", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition=None, rule='type')
             data__routes_is_list = isinstance(data__routes, (list, tuple))
             if data__routes_is_list:
                 data__routes_len = len(data__routes)
                 if data__routes_len > 1000:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must contain less than or equal to 1000 items", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition={'type': 'array', 'items': {'type': 'object', 'required': ['destinationCidr', 'exists', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'exists': {'type': 'boolean'}}}, 'maxItems': 1000}, rule='maxItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must contain less than or equal to 1000 items", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition=None, rule='maxItems')
                 for data__routes_x, data__routes_item in enumerate(data__routes):
                     validate___definitions_plannedroute(data__routes_item, custom_formats, (name_prefix or "data") + ".routes[{data__routes_x}]".format(**locals()))
         if "ingress" in data_keys:
@@ -424,7 +424,7 @@ def validate___definitions_plan(data, custom_formats={}, name_prefix=None):
             data_keys.remove("changes")
             data__changes = data["changes"]
             if not isinstance(data__changes, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".changes must be array", value=data__changes, name="" + (name_prefix or "data") + ".changes", definition={'type': 'array', 'items': {'type': 'object', 'required': ['action', 'summary'], 'properties': {'action': {'type': 'string'}, 'summary': {'type': 'string'}}}}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".changes must be array", value=data__changes, name="" + (name_prefix or "data") + ".changes", definition=None, rule='type')
             data__changes_is_list = isinstance(data__changes, (list, tuple))
             if data__changes_is_list:
                 data__changes_len = len(data__changes)
@@ -434,247 +434,247 @@ def validate___definitions_plan(data, custom_formats={}, name_prefix=None):
 
 def validate___definitions_change(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['action', 'summary'], 'properties': {'action': {'type': 'string'}, 'summary': {'type': 'string'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['action', 'summary']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['action', 'summary'], 'properties': {'action': {'type': 'string'}, 'summary': {'type': 'string'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "action" in data_keys:
             data_keys.remove("action")
             data__action = data["action"]
             if not isinstance(data__action, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".action must be string", value=data__action, name="" + (name_prefix or "data") + ".action", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".action must be string", value=data__action, name="" + (name_prefix or "data") + ".action", definition=None, rule='type')
         if "summary" in data_keys:
             data_keys.remove("summary")
             data__summary = data["summary"]
             if not isinstance(data__summary, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".summary must be string", value=data__summary, name="" + (name_prefix or "data") + ".summary", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".summary must be string", value=data__summary, name="" + (name_prefix or "data") + ".summary", definition=None, rule='type')
     return data
 
 def validate___definitions_planneddns(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['needed', 'reason'], 'properties': {'needed': {'type': 'boolean'}, 'reason': {'type': 'string'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['needed', 'reason']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['needed', 'reason'], 'properties': {'needed': {'type': 'boolean'}, 'reason': {'type': 'string'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "needed" in data_keys:
             data_keys.remove("needed")
             data__needed = data["needed"]
             if not isinstance(data__needed, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".needed must be boolean", value=data__needed, name="" + (name_prefix or "data") + ".needed", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".needed must be boolean", value=data__needed, name="" + (name_prefix or "data") + ".needed", definition=None, rule='type')
         if "reason" in data_keys:
             data_keys.remove("reason")
             data__reason = data["reason"]
             if not isinstance(data__reason, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".reason must be string", value=data__reason, name="" + (name_prefix or "data") + ".reason", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".reason must be string", value=data__reason, name="" + (name_prefix or "data") + ".reason", definition=None, rule='type')
     return data
 
 def validate___definitions_plannedingress(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['cidr', 'exists', 'groupId', 'port', 'ruleId'], 'properties': {'groupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, 'exists': {'type': 'boolean'}, 'ruleId': {'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, 'connectionTag': {'type': 'string'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['cidr', 'exists', 'groupId', 'port', 'ruleId']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['cidr', 'exists', 'groupId', 'port', 'ruleId'], 'properties': {'groupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, 'exists': {'type': 'boolean'}, 'ruleId': {'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, 'connectionTag': {'type': 'string'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "groupId" in data_keys:
             data_keys.remove("groupId")
             data__groupId = data["groupId"]
             if not isinstance(data__groupId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".groupId must be string", value=data__groupId, name="" + (name_prefix or "data") + ".groupId", definition={'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".groupId must be string", value=data__groupId, name="" + (name_prefix or "data") + ".groupId", definition=None, rule='type')
             if isinstance(data__groupId, str):
                 if not REGEX_PATTERNS['^sg-[0-9a-f]{8,17}$'].search(data__groupId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".groupId must match pattern ^sg-[0-9a-f]{8,17}$", value=data__groupId, name="" + (name_prefix or "data") + ".groupId", definition={'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".groupId must match pattern ^sg-[0-9a-f]{8,17}$", value=data__groupId, name="" + (name_prefix or "data") + ".groupId", definition=None, rule='pattern')
         if "port" in data_keys:
             data_keys.remove("port")
             data__port = data["port"]
             if not isinstance(data__port, (int)) and not (isinstance(data__port, float) and data__port.is_integer()) or isinstance(data__port, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be integer", value=data__port, name="" + (name_prefix or "data") + ".port", definition={'type': 'integer', 'minimum': 1, 'maximum': 65535}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be integer", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='type')
             if isinstance(data__port, (int, float, Decimal)) and not isinstance(data__port, bool):
                 if data__port < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be bigger than or equal to 1", value=data__port, name="" + (name_prefix or "data") + ".port", definition={'type': 'integer', 'minimum': 1, 'maximum': 65535}, rule='minimum')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be bigger than or equal to 1", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='minimum')
                 if data__port > 65535:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be smaller than or equal to 65535", value=data__port, name="" + (name_prefix or "data") + ".port", definition={'type': 'integer', 'minimum': 1, 'maximum': 65535}, rule='maximum')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be smaller than or equal to 65535", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='maximum')
         if "cidr" in data_keys:
             data_keys.remove("cidr")
             data__cidr = data["cidr"]
             if not isinstance(data__cidr, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must be string", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must be string", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition=None, rule='type')
             if isinstance(data__cidr, str):
                 if not REGEX_PATTERNS['^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'].search(data__cidr):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition=None, rule='pattern')
         if "exists" in data_keys:
             data_keys.remove("exists")
             data__exists = data["exists"]
             if not isinstance(data__exists, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".exists must be boolean", value=data__exists, name="" + (name_prefix or "data") + ".exists", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".exists must be boolean", value=data__exists, name="" + (name_prefix or "data") + ".exists", definition=None, rule='type')
         if "ruleId" in data_keys:
             data_keys.remove("ruleId")
             data__ruleId = data["ruleId"]
             if not isinstance(data__ruleId, (str, NoneType)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ruleId must be string or null", value=data__ruleId, name="" + (name_prefix or "data") + ".ruleId", definition={'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ruleId must be string or null", value=data__ruleId, name="" + (name_prefix or "data") + ".ruleId", definition=None, rule='type')
             if isinstance(data__ruleId, str):
                 if not REGEX_PATTERNS['^sgr-[0-9a-f]{8,17}$'].search(data__ruleId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".ruleId must match pattern ^sgr-[0-9a-f]{8,17}$", value=data__ruleId, name="" + (name_prefix or "data") + ".ruleId", definition={'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".ruleId must match pattern ^sgr-[0-9a-f]{8,17}$", value=data__ruleId, name="" + (name_prefix or "data") + ".ruleId", definition=None, rule='pattern')
         if "connectionTag" in data_keys:
             data_keys.remove("connectionTag")
             data__connectionTag = data["connectionTag"]
             if not isinstance(data__connectionTag, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionTag must be string", value=data__connectionTag, name="" + (name_prefix or "data") + ".connectionTag", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionTag must be string", value=data__connectionTag, name="" + (name_prefix or "data") + ".connectionTag", definition=None, rule='type')
     return data
 
 def validate___definitions_plannedroute(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['destinationCidr', 'exists', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'exists': {'type': 'boolean'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['destinationCidr', 'exists', 'routeTableId', 'side']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['destinationCidr', 'exists', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'exists': {'type': 'boolean'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "routeTableId" in data_keys:
             data_keys.remove("routeTableId")
             data__routeTableId = data["routeTableId"]
             if not isinstance(data__routeTableId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTableId must be string", value=data__routeTableId, name="" + (name_prefix or "data") + ".routeTableId", definition={'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTableId must be string", value=data__routeTableId, name="" + (name_prefix or "data") + ".routeTableId", definition=None, rule='type')
             if isinstance(data__routeTableId, str):
                 if not REGEX_PATTERNS['^rtb-[0-9a-f]{8,17}$'].search(data__routeTableId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTableId must match pattern ^rtb-[0-9a-f]{8,17}$", value=data__routeTableId, name="" + (name_prefix or "data") + ".routeTableId", definition={'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTableId must match pattern ^rtb-[0-9a-f]{8,17}$", value=data__routeTableId, name="" + (name_prefix or "data") + ".routeTableId", definition=None, rule='pattern')
         if "destinationCidr" in data_keys:
             data_keys.remove("destinationCidr")
             data__destinationCidr = data["destinationCidr"]
             if not isinstance(data__destinationCidr, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".destinationCidr must be string", value=data__destinationCidr, name="" + (name_prefix or "data") + ".destinationCidr", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".destinationCidr must be string", value=data__destinationCidr, name="" + (name_prefix or "data") + ".destinationCidr", definition=None, rule='type')
             if isinstance(data__destinationCidr, str):
                 if not REGEX_PATTERNS['^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'].search(data__destinationCidr):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".destinationCidr must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$", value=data__destinationCidr, name="" + (name_prefix or "data") + ".destinationCidr", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".destinationCidr must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$", value=data__destinationCidr, name="" + (name_prefix or "data") + ".destinationCidr", definition=None, rule='pattern')
         if "side" in data_keys:
             data_keys.remove("side")
             data__side = data["side"]
             if not (isinstance(data__side, str) and data__side == 'database' or isinstance(data__side, str) and data__side == 'nekt'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".side must be one of ['database', 'nekt']", value=data__side, name="" + (name_prefix or "data") + ".side", definition={'enum': ['database', 'nekt']}, rule='enum')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".side must be one of ['database', 'nekt']", value=data__side, name="" + (name_prefix or "data") + ".side", definition=None, rule='enum')
         if "exists" in data_keys:
             data_keys.remove("exists")
             data__exists = data["exists"]
             if not isinstance(data__exists, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".exists must be boolean", value=data__exists, name="" + (name_prefix or "data") + ".exists", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".exists must be boolean", value=data__exists, name="" + (name_prefix or "data") + ".exists", definition=None, rule='type')
     return data
 
 def validate___definitions_reusedpeering(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['connectionTag', 'databaseSide', 'dnsResolution', 'peeringConnectionId', 'status'], 'properties': {'peeringConnectionId': {'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, 'status': {'type': 'string', 'maxLength': 32}, 'databaseSide': {'enum': ['requester', 'accepter']}, 'dnsResolution': {'type': 'boolean'}, 'connectionTag': {'type': ['string', 'null']}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['connectionTag', 'databaseSide', 'dnsResolution', 'peeringConnectionId', 'status']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['connectionTag', 'databaseSide', 'dnsResolution', 'peeringConnectionId', 'status'], 'properties': {'peeringConnectionId': {'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, 'status': {'type': 'string', 'maxLength': 32}, 'databaseSide': {'enum': ['requester', 'accepter']}, 'dnsResolution': {'type': 'boolean'}, 'connectionTag': {'type': ['string', 'null']}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "peeringConnectionId" in data_keys:
             data_keys.remove("peeringConnectionId")
             data__peeringConnectionId = data["peeringConnectionId"]
             if not isinstance(data__peeringConnectionId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".peeringConnectionId must be string", value=data__peeringConnectionId, name="" + (name_prefix or "data") + ".peeringConnectionId", definition={'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".peeringConnectionId must be string", value=data__peeringConnectionId, name="" + (name_prefix or "data") + ".peeringConnectionId", definition=None, rule='type')
             if isinstance(data__peeringConnectionId, str):
                 if not REGEX_PATTERNS['^pcx-[0-9a-f]{8,17}$'].search(data__peeringConnectionId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".peeringConnectionId must match pattern ^pcx-[0-9a-f]{8,17}$", value=data__peeringConnectionId, name="" + (name_prefix or "data") + ".peeringConnectionId", definition={'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".peeringConnectionId must match pattern ^pcx-[0-9a-f]{8,17}$", value=data__peeringConnectionId, name="" + (name_prefix or "data") + ".peeringConnectionId", definition=None, rule='pattern')
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
             if not isinstance(data__status, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be string", value=data__status, name="" + (name_prefix or "data") + ".status", definition={'type': 'string', 'maxLength': 32}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be string", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='type')
             if isinstance(data__status, str):
                 data__status_len = len(data__status)
                 if data__status_len > 32:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be shorter than or equal to 32 characters", value=data__status, name="" + (name_prefix or "data") + ".status", definition={'type': 'string', 'maxLength': 32}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be shorter than or equal to 32 characters", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='maxLength')
         if "databaseSide" in data_keys:
             data_keys.remove("databaseSide")
             data__databaseSide = data["databaseSide"]
             if not (isinstance(data__databaseSide, str) and data__databaseSide == 'requester' or isinstance(data__databaseSide, str) and data__databaseSide == 'accepter'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".databaseSide must be one of ['requester', 'accepter']", value=data__databaseSide, name="" + (name_prefix or "data") + ".databaseSide", definition={'enum': ['requester', 'accepter']}, rule='enum')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".databaseSide must be one of ['requester', 'accepter']", value=data__databaseSide, name="" + (name_prefix or "data") + ".databaseSide", definition=None, rule='enum')
         if "dnsResolution" in data_keys:
             data_keys.remove("dnsResolution")
             data__dnsResolution = data["dnsResolution"]
             if not isinstance(data__dnsResolution, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".dnsResolution must be boolean", value=data__dnsResolution, name="" + (name_prefix or "data") + ".dnsResolution", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".dnsResolution must be boolean", value=data__dnsResolution, name="" + (name_prefix or "data") + ".dnsResolution", definition=None, rule='type')
         if "connectionTag" in data_keys:
             data_keys.remove("connectionTag")
             data__connectionTag = data["connectionTag"]
             if not isinstance(data__connectionTag, (str, NoneType)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionTag must be string or null", value=data__connectionTag, name="" + (name_prefix or "data") + ".connectionTag", definition={'type': ['string', 'null']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionTag must be string or null", value=data__connectionTag, name="" + (name_prefix or "data") + ".connectionTag", definition=None, rule='type')
     return data
 
 def validate___definitions_plandatabase(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['accountId', 'endpoint', 'engine', 'identifier', 'kind', 'port', 'region', 'vpcId'], 'properties': {'identifier': {'type': 'string'}, 'kind': {'type': 'string'}, 'engine': {'type': ['string', 'null']}, 'endpoint': {'type': ['string', 'null']}, 'port': {'type': ['integer', 'null']}, 'accountId': {'type': 'string'}, 'region': {'type': 'string'}, 'vpcId': {'type': 'string'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['accountId', 'endpoint', 'engine', 'identifier', 'kind', 'port', 'region', 'vpcId']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['accountId', 'endpoint', 'engine', 'identifier', 'kind', 'port', 'region', 'vpcId'], 'properties': {'identifier': {'type': 'string'}, 'kind': {'type': 'string'}, 'engine': {'type': ['string', 'null']}, 'endpoint': {'type': ['string', 'null']}, 'port': {'type': ['integer', 'null']}, 'accountId': {'type': 'string'}, 'region': {'type': 'string'}, 'vpcId': {'type': 'string'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "identifier" in data_keys:
             data_keys.remove("identifier")
             data__identifier = data["identifier"]
             if not isinstance(data__identifier, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must be string", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must be string", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition=None, rule='type')
         if "kind" in data_keys:
             data_keys.remove("kind")
             data__kind = data["kind"]
             if not isinstance(data__kind, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".kind must be string", value=data__kind, name="" + (name_prefix or "data") + ".kind", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".kind must be string", value=data__kind, name="" + (name_prefix or "data") + ".kind", definition=None, rule='type')
         if "engine" in data_keys:
             data_keys.remove("engine")
             data__engine = data["engine"]
             if not isinstance(data__engine, (str, NoneType)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".engine must be string or null", value=data__engine, name="" + (name_prefix or "data") + ".engine", definition={'type': ['string', 'null']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".engine must be string or null", value=data__engine, name="" + (name_prefix or "data") + ".engine", definition=None, rule='type')
         if "endpoint" in data_keys:
             data_keys.remove("endpoint")
             data__endpoint = data["endpoint"]
             if not isinstance(data__endpoint, (str, NoneType)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".endpoint must be string or null", value=data__endpoint, name="" + (name_prefix or "data") + ".endpoint", definition={'type': ['string', 'null']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".endpoint must be string or null", value=data__endpoint, name="" + (name_prefix or "data") + ".endpoint", definition=None, rule='type')
         if "port" in data_keys:
             data_keys.remove("port")
             data__port = data["port"]
             if not isinstance(data__port, (int, NoneType)) and not (isinstance(data__port, float) and data__port.is_integer()) or isinstance(data__port, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be integer or null", value=data__port, name="" + (name_prefix or "data") + ".port", definition={'type': ['integer', 'null']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be integer or null", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='type')
         if "accountId" in data_keys:
             data_keys.remove("accountId")
             data__accountId = data["accountId"]
             if not isinstance(data__accountId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".accountId must be string", value=data__accountId, name="" + (name_prefix or "data") + ".accountId", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".accountId must be string", value=data__accountId, name="" + (name_prefix or "data") + ".accountId", definition=None, rule='type')
         if "region" in data_keys:
             data_keys.remove("region")
             data__region = data["region"]
             if not isinstance(data__region, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='type')
         if "vpcId" in data_keys:
             data_keys.remove("vpcId")
             data__vpcId = data["vpcId"]
             if not isinstance(data__vpcId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must be string", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must be string", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition=None, rule='type')
     return data
 
 def validate___definitions_foundplan(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['ingress', 'peering', 'routes'], 'properties': {'peering': {'if': {'type': 'null'}, 'then': {}, 'else': {'type': 'object', 'required': ['connectionTag', 'databaseSide', 'dnsResolution', 'peeringConnectionId', 'status'], 'properties': {'peeringConnectionId': {'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, 'status': {'type': 'string', 'maxLength': 32}, 'databaseSide': {'enum': ['requester', 'accepter']}, 'dnsResolution': {'type': 'boolean'}, 'connectionTag': {'type': ['string', 'null']}}}}, 'routes': {'type': 'array', 'items': {'type': 'object', 'required': ['destinationCidr', 'exists', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'exists': {'type': 'boolean'}}}, 'maxItems': 1000}, 'ingress': {'type': 'array', 'items': {'type': 'object', 'required': ['cidr', 'exists', 'groupId', 'port', 'ruleId'], 'properties': {'groupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, 'exists': {'type': 'boolean'}, 'ruleId': {'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, 'connectionTag': {'type': 'string'}}}, 'maxItems': 1000}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['ingress', 'peering', 'routes']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['ingress', 'peering', 'routes'], 'properties': {'peering': {'if': {'type': 'null'}, 'then': {}, 'else': {'type': 'object', 'required': ['connectionTag', 'databaseSide', 'dnsResolution', 'peeringConnectionId', 'status'], 'properties': {'peeringConnectionId': {'type': 'string', 'pattern': '^pcx-[0-9a-f]{8,17}$'}, 'status': {'type': 'string', 'maxLength': 32}, 'databaseSide': {'enum': ['requester', 'accepter']}, 'dnsResolution': {'type': 'boolean'}, 'connectionTag': {'type': ['string', 'null']}}}}, 'routes': {'type': 'array', 'items': {'type': 'object', 'required': ['destinationCidr', 'exists', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'exists': {'type': 'boolean'}}}, 'maxItems': 1000}, 'ingress': {'type': 'array', 'items': {'type': 'object', 'required': ['cidr', 'exists', 'groupId', 'port', 'ruleId'], 'properties': {'groupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, 'exists': {'type': 'boolean'}, 'ruleId': {'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, 'connectionTag': {'type': 'string'}}}, 'maxItems': 1000}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "peering" in data_keys:
             data_keys.remove("peering")
             data__peering = data["peering"]
             try:
                 if not isinstance(data__peering, (NoneType)):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".peering must be null", value=data__peering, name="" + (name_prefix or "data") + ".peering", definition={'type': 'null'}, rule='type')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".peering must be null", value=data__peering, name="" + (name_prefix or "data") + ".peering", definition=None, rule='type')
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 validate___definitions_reusedpeering(data__peering, custom_formats, (name_prefix or "data") + ".peering")
             else:
@@ -683,36 +683,36 @@ def validate___definitions_foundplan(data, custom_formats={}, name_prefix=None):
             data_keys.remove("routes")
             data__routes = data["routes"]
             if not isinstance(data__routes, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must be array", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition={'type': 'array', 'items': {'type': 'object', 'required': ['destinationCidr', 'exists', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'exists': {'type': 'boolean'}}}, 'maxItems': 1000}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must be array", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition=None, rule='type')
             data__routes_is_list = isinstance(data__routes, (list, tuple))
             if data__routes_is_list:
                 data__routes_len = len(data__routes)
                 if data__routes_len > 1000:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must contain less than or equal to 1000 items", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition={'type': 'array', 'items': {'type': 'object', 'required': ['destinationCidr', 'exists', 'routeTableId', 'side'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'destinationCidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'side': {'enum': ['database', 'nekt']}, 'exists': {'type': 'boolean'}}}, 'maxItems': 1000}, rule='maxItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must contain less than or equal to 1000 items", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition=None, rule='maxItems')
                 for data__routes_x, data__routes_item in enumerate(data__routes):
                     validate___definitions_plannedroute(data__routes_item, custom_formats, (name_prefix or "data") + ".routes[{data__routes_x}]".format(**locals()))
         if "ingress" in data_keys:
             data_keys.remove("ingress")
             data__ingress = data["ingress"]
             if not isinstance(data__ingress, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ingress must be array", value=data__ingress, name="" + (name_prefix or "data") + ".ingress", definition={'type': 'array', 'items': {'type': 'object', 'required': ['cidr', 'exists', 'groupId', 'port', 'ruleId'], 'properties': {'groupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, 'exists': {'type': 'boolean'}, 'ruleId': {'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, 'connectionTag': {'type': 'string'}}}, 'maxItems': 1000}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ingress must be array", value=data__ingress, name="" + (name_prefix or "data") + ".ingress", definition=None, rule='type')
             data__ingress_is_list = isinstance(data__ingress, (list, tuple))
             if data__ingress_is_list:
                 data__ingress_len = len(data__ingress)
                 if data__ingress_len > 1000:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".ingress must contain less than or equal to 1000 items", value=data__ingress, name="" + (name_prefix or "data") + ".ingress", definition={'type': 'array', 'items': {'type': 'object', 'required': ['cidr', 'exists', 'groupId', 'port', 'ruleId'], 'properties': {'groupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]|32)$'}, 'exists': {'type': 'boolean'}, 'ruleId': {'type': ['string', 'null'], 'pattern': '^sgr-[0-9a-f]{8,17}$'}, 'connectionTag': {'type': 'string'}}}, 'maxItems': 1000}, rule='maxItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".ingress must contain less than or equal to 1000 items", value=data__ingress, name="" + (name_prefix or "data") + ".ingress", definition=None, rule='maxItems')
                 for data__ingress_x, data__ingress_item in enumerate(data__ingress):
                     validate___definitions_plannedingress(data__ingress_item, custom_formats, (name_prefix or "data") + ".ingress[{data__ingress_x}]".format(**locals()))
     return data
 
 def validate___definitions_facts(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['database', 'mode', 'nekt', 'peerings', 'request', 'settings'], 'properties': {'request': {'type': 'object', 'required': ['connectionId', 'dryRun', 'identifier', 'mode', 'region'], 'properties': {'identifier': {'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'mode': {'type': 'string', 'description': 'auto: public path when the database is publicly accessible, peering otherwise.', 'enum': ['auto', 'peering', 'public']}, 'connectionId': {'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, 'dryRun': {'type': 'boolean'}}}, 'settings': {'type': 'object'}, 'mode': {'enum': ['peering', 'public']}, 'database': {'type': 'object', 'required': ['accountId', 'cidrs', 'endpoint', 'engine', 'identifier', 'kind', 'networkAcls', 'port', 'publiclyAccessible', 'region', 'routeTables', 'securityGroupId', 'securityGroupIds', 'securityGroupRules', 'status', 'subnetCidrs', 'subnetIds', 'vpcId'], 'properties': {'identifier': {'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, 'kind': {'enum': ['instance', 'cluster']}, 'engine': {'type': ['string', 'null']}, 'status': {'type': 'string'}, 'endpoint': {'type': ['string', 'null'], 'maxLength': 255}, 'port': {'type': ['integer', 'null'], 'minimum': 1, 'maximum': 65535}, 'publiclyAccessible': {'type': 'boolean'}, 'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'securityGroupIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'maxItems': 5}, 'securityGroupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'accountId': {'type': 'string', 'pattern': '^[0-9]{12}$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'cidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, 'routeTables': {'type': 'array', 'items': {'$ref': '#/definitions/RouteTableFacts'}, 'maxItems': 200}, 'securityGroupRules': {'type': 'array', 'items': {'$ref': '#/definitions/RuleFacts'}}, 'subnetIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, 'subnetCidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, 'networkAcls': {'type': 'array', 'items': {'$ref': '#/definitions/NetworkAcl'}}}}, 'nekt': {'if': {'type': 'null'}, 'then': {}, 'else': {'type': 'object', 'required': ['accountId', 'cidr', 'cidrs', 'networkAcls', 'privateSubnetCidrs', 'privateSubnetIds', 'region', 'routeTable', 'vpcId'], 'properties': {'accountId': {'type': 'string', 'pattern': '^[0-9]{12}$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'cidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'routeTable': {'$ref': '#/definitions/RouteTableFacts'}, 'privateSubnetIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, 'privateSubnetCidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, 'networkAcls': {'type': 'array', 'items': {'$ref': '#/definitions/NetworkAcl'}}}}}, 'peerings': {'type': 'array', 'items': {'type': 'object', 'required': ['accepter', 'peeringConnectionId', 'requester', 'status', 'statusMessage', 'tags'], 'properties': {'peeringConnectionId': {'type': 'string'}, 'status': {'type': 'string'}, 'statusMessage': {'type': 'string'}, 'requester': {'$ref': '#/definitions/VpcInfo'}, 'accepter': {'$ref': '#/definitions/VpcInfo'}, 'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}}}}, 'quotas': {'type': 'object', 'properties': {'databaseVpcActivePeerings': {'type': 'integer'}, 'outstandingRequests': {'type': 'integer'}, 'nektVpcActivePeerings': {'type': 'integer'}, 'limits': {'type': 'object', 'additionalProperties': {'type': 'object', 'additionalProperties': {'type': 'integer'}}}}}, 'readAt': {'type': 'string'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['database', 'mode', 'nekt', 'peerings', 'request', 'settings']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['database', 'mode', 'nekt', 'peerings', 'request', 'settings'], 'properties': {'request': {'type': 'object', 'required': ['connectionId', 'dryRun', 'identifier', 'mode', 'region'], 'properties': {'identifier': {'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'mode': {'type': 'string', 'description': 'auto: public path when the database is publicly accessible, peering otherwise.', 'enum': ['auto', 'peering', 'public']}, 'connectionId': {'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, 'dryRun': {'type': 'boolean'}}}, 'settings': {'type': 'object'}, 'mode': {'enum': ['peering', 'public']}, 'database': {'type': 'object', 'required': ['accountId', 'cidrs', 'endpoint', 'engine', 'identifier', 'kind', 'networkAcls', 'port', 'publiclyAccessible', 'region', 'routeTables', 'securityGroupId', 'securityGroupIds', 'securityGroupRules', 'status', 'subnetCidrs', 'subnetIds', 'vpcId'], 'properties': {'identifier': {'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, 'kind': {'enum': ['instance', 'cluster']}, 'engine': {'type': ['string', 'null']}, 'status': {'type': 'string'}, 'endpoint': {'type': ['string', 'null'], 'maxLength': 255}, 'port': {'type': ['integer', 'null'], 'minimum': 1, 'maximum': 65535}, 'publiclyAccessible': {'type': 'boolean'}, 'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'securityGroupIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'maxItems': 5}, 'securityGroupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'accountId': {'type': 'string', 'pattern': '^[0-9]{12}$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'cidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, 'routeTables': {'type': 'array', 'items': {'$ref': '#/definitions/RouteTableFacts'}, 'maxItems': 200}, 'securityGroupRules': {'type': 'array', 'items': {'$ref': '#/definitions/RuleFacts'}}, 'subnetIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, 'subnetCidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, 'networkAcls': {'type': 'array', 'items': {'$ref': '#/definitions/NetworkAcl'}}}}, 'nekt': {'if': {'type': 'null'}, 'then': {}, 'else': {'type': 'object', 'required': ['accountId', 'cidr', 'cidrs', 'networkAcls', 'privateSubnetCidrs', 'privateSubnetIds', 'region', 'routeTable', 'vpcId'], 'properties': {'accountId': {'type': 'string', 'pattern': '^[0-9]{12}$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'cidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'routeTable': {'$ref': '#/definitions/RouteTableFacts'}, 'privateSubnetIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, 'privateSubnetCidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, 'networkAcls': {'type': 'array', 'items': {'$ref': '#/definitions/NetworkAcl'}}}}}, 'peerings': {'type': 'array', 'items': {'type': 'object', 'required': ['accepter', 'peeringConnectionId', 'requester', 'status', 'statusMessage', 'tags'], 'properties': {'peeringConnectionId': {'type': 'string'}, 'status': {'type': 'string'}, 'statusMessage': {'type': 'string'}, 'requester': {'$ref': '#/definitions/VpcInfo'}, 'accepter': {'$ref': '#/definitions/VpcInfo'}, 'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}}}}, 'quotas': {'type': 'object', 'properties': {'databaseVpcActivePeerings': {'type': 'integer'}, 'outstandingRequests': {'type': 'integer'}, 'nektVpcActivePeerings': {'type': 'integer'}, 'limits': {'type': 'object', 'additionalProperties': {'type': 'object', 'additionalProperties': {'type': 'integer'}}}}}, 'readAt': {'type': 'string'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "request" in data_keys:
             data_keys.remove("request")
@@ -722,12 +722,12 @@ def validate___definitions_facts(data, custom_formats={}, name_prefix=None):
             data_keys.remove("settings")
             data__settings = data["settings"]
             if not isinstance(data__settings, (dict)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".settings must be object", value=data__settings, name="" + (name_prefix or "data") + ".settings", definition={'type': 'object'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".settings must be object", value=data__settings, name="" + (name_prefix or "data") + ".settings", definition=None, rule='type')
         if "mode" in data_keys:
             data_keys.remove("mode")
             data__mode = data["mode"]
             if not (isinstance(data__mode, str) and data__mode == 'peering' or isinstance(data__mode, str) and data__mode == 'public'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['peering', 'public']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition={'enum': ['peering', 'public']}, rule='enum')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['peering', 'public']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='enum')
         if "database" in data_keys:
             data_keys.remove("database")
             data__database = data["database"]
@@ -737,7 +737,7 @@ def validate___definitions_facts(data, custom_formats={}, name_prefix=None):
             data__nekt = data["nekt"]
             try:
                 if not isinstance(data__nekt, (NoneType)):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".nekt must be null", value=data__nekt, name="" + (name_prefix or "data") + ".nekt", definition={'type': 'null'}, rule='type')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".nekt must be null", value=data__nekt, name="" + (name_prefix or "data") + ".nekt", definition=None, rule='type')
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 validate___definitions_nektfacts(data__nekt, custom_formats, (name_prefix or "data") + ".nekt")
             else:
@@ -746,7 +746,7 @@ def validate___definitions_facts(data, custom_formats={}, name_prefix=None):
             data_keys.remove("peerings")
             data__peerings = data["peerings"]
             if not isinstance(data__peerings, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".peerings must be array", value=data__peerings, name="" + (name_prefix or "data") + ".peerings", definition={'type': 'array', 'items': {'type': 'object', 'required': ['accepter', 'peeringConnectionId', 'requester', 'status', 'statusMessage', 'tags'], 'properties': {'peeringConnectionId': {'type': 'string'}, 'status': {'type': 'string'}, 'statusMessage': {'type': 'string'}, 'requester': {'$ref': '#/definitions/VpcInfo'}, 'accepter': {'$ref': '#/definitions/VpcInfo'}, 'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}}}}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".peerings must be array", value=data__peerings, name="" + (name_prefix or "data") + ".peerings", definition=None, rule='type')
             data__peerings_is_list = isinstance(data__peerings, (list, tuple))
             if data__peerings_is_list:
                 data__peerings_len = len(data__peerings)
@@ -760,12 +760,12 @@ def validate___definitions_facts(data, custom_formats={}, name_prefix=None):
             data_keys.remove("readAt")
             data__readAt = data["readAt"]
             if not isinstance(data__readAt, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".readAt must be string", value=data__readAt, name="" + (name_prefix or "data") + ".readAt", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".readAt must be string", value=data__readAt, name="" + (name_prefix or "data") + ".readAt", definition=None, rule='type')
     return data
 
 def validate___definitions_quotafacts(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'properties': {'databaseVpcActivePeerings': {'type': 'integer'}, 'outstandingRequests': {'type': 'integer'}, 'nektVpcActivePeerings': {'type': 'integer'}, 'limits': {'type': 'object', 'additionalProperties': {'type': 'object', 'additionalProperties': {'type': 'integer'}}}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data_keys = set(data.keys())
@@ -773,22 +773,22 @@ def validate___definitions_quotafacts(data, custom_formats={}, name_prefix=None)
             data_keys.remove("databaseVpcActivePeerings")
             data__databaseVpcActivePeerings = data["databaseVpcActivePeerings"]
             if not isinstance(data__databaseVpcActivePeerings, (int)) and not (isinstance(data__databaseVpcActivePeerings, float) and data__databaseVpcActivePeerings.is_integer()) or isinstance(data__databaseVpcActivePeerings, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".databaseVpcActivePeerings must be integer", value=data__databaseVpcActivePeerings, name="" + (name_prefix or "data") + ".databaseVpcActivePeerings", definition={'type': 'integer'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".databaseVpcActivePeerings must be integer", value=data__databaseVpcActivePeerings, name="" + (name_prefix or "data") + ".databaseVpcActivePeerings", definition=None, rule='type')
         if "outstandingRequests" in data_keys:
             data_keys.remove("outstandingRequests")
             data__outstandingRequests = data["outstandingRequests"]
             if not isinstance(data__outstandingRequests, (int)) and not (isinstance(data__outstandingRequests, float) and data__outstandingRequests.is_integer()) or isinstance(data__outstandingRequests, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".outstandingRequests must be integer", value=data__outstandingRequests, name="" + (name_prefix or "data") + ".outstandingRequests", definition={'type': 'integer'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".outstandingRequests must be integer", value=data__outstandingRequests, name="" + (name_prefix or "data") + ".outstandingRequests", definition=None, rule='type')
         if "nektVpcActivePeerings" in data_keys:
             data_keys.remove("nektVpcActivePeerings")
             data__nektVpcActivePeerings = data["nektVpcActivePeerings"]
             if not isinstance(data__nektVpcActivePeerings, (int)) and not (isinstance(data__nektVpcActivePeerings, float) and data__nektVpcActivePeerings.is_integer()) or isinstance(data__nektVpcActivePeerings, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".nektVpcActivePeerings must be integer", value=data__nektVpcActivePeerings, name="" + (name_prefix or "data") + ".nektVpcActivePeerings", definition={'type': 'integer'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".nektVpcActivePeerings must be integer", value=data__nektVpcActivePeerings, name="" + (name_prefix or "data") + ".nektVpcActivePeerings", definition=None, rule='type')
         if "limits" in data_keys:
             data_keys.remove("limits")
             data__limits = data["limits"]
             if not isinstance(data__limits, (dict)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".limits must be object", value=data__limits, name="" + (name_prefix or "data") + ".limits", definition={'type': 'object', 'additionalProperties': {'type': 'object', 'additionalProperties': {'type': 'integer'}}}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".limits must be object", value=data__limits, name="" + (name_prefix or "data") + ".limits", definition=None, rule='type')
             data__limits_is_dict = isinstance(data__limits, dict)
             if data__limits_is_dict:
                 data__limits_keys = set(data__limits.keys())
@@ -796,7 +796,7 @@ def validate___definitions_quotafacts(data, custom_formats={}, name_prefix=None)
                     if data__limits_key not in []:
                         data__limits_value = data__limits.get(data__limits_key)
                         if not isinstance(data__limits_value, (dict)):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".limits.{data__limits_key}".format(**locals()) + " must be object", value=data__limits_value, name="" + (name_prefix or "data") + ".limits.{data__limits_key}".format(**locals()) + "", definition={'type': 'object', 'additionalProperties': {'type': 'integer'}}, rule='type')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".limits.{data__limits_key}".format(**locals()) + " must be object", value=data__limits_value, name="" + (name_prefix or "data") + ".limits.{data__limits_key}".format(**locals()) + "", definition=None, rule='type')
                         data__limits_value_is_dict = isinstance(data__limits_value, dict)
                         if data__limits_value_is_dict:
                             data__limits_value_keys = set(data__limits_value.keys())
@@ -804,33 +804,33 @@ def validate___definitions_quotafacts(data, custom_formats={}, name_prefix=None)
                                 if data__limits_value_key not in []:
                                     data__limits_value_value = data__limits_value.get(data__limits_value_key)
                                     if not isinstance(data__limits_value_value, (int)) and not (isinstance(data__limits_value_value, float) and data__limits_value_value.is_integer()) or isinstance(data__limits_value_value, bool):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".limits.{data__limits_key}.{data__limits_value_key}".format(**locals()) + " must be integer", value=data__limits_value_value, name="" + (name_prefix or "data") + ".limits.{data__limits_key}.{data__limits_value_key}".format(**locals()) + "", definition={'type': 'integer'}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".limits.{data__limits_key}.{data__limits_value_key}".format(**locals()) + " must be integer", value=data__limits_value_value, name="" + (name_prefix or "data") + ".limits.{data__limits_key}.{data__limits_value_key}".format(**locals()) + "", definition=None, rule='type')
     return data
 
 def validate___definitions_peeringfacts(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['accepter', 'peeringConnectionId', 'requester', 'status', 'statusMessage', 'tags'], 'properties': {'peeringConnectionId': {'type': 'string'}, 'status': {'type': 'string'}, 'statusMessage': {'type': 'string'}, 'requester': {'type': 'object', 'required': ['allowDnsResolutionFromRemoteVpc', 'cidr', 'ownerId', 'region', 'vpcId'], 'properties': {'vpcId': {'type': ['string', 'null']}, 'ownerId': {'type': ['string', 'null']}, 'region': {'type': ['string', 'null']}, 'cidr': {'type': ['string', 'null']}, 'allowDnsResolutionFromRemoteVpc': {'type': 'boolean'}}}, 'accepter': {'type': 'object', 'required': ['allowDnsResolutionFromRemoteVpc', 'cidr', 'ownerId', 'region', 'vpcId'], 'properties': {'vpcId': {'type': ['string', 'null']}, 'ownerId': {'type': ['string', 'null']}, 'region': {'type': ['string', 'null']}, 'cidr': {'type': ['string', 'null']}, 'allowDnsResolutionFromRemoteVpc': {'type': 'boolean'}}}, 'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['accepter', 'peeringConnectionId', 'requester', 'status', 'statusMessage', 'tags']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['accepter', 'peeringConnectionId', 'requester', 'status', 'statusMessage', 'tags'], 'properties': {'peeringConnectionId': {'type': 'string'}, 'status': {'type': 'string'}, 'statusMessage': {'type': 'string'}, 'requester': {'type': 'object', 'required': ['allowDnsResolutionFromRemoteVpc', 'cidr', 'ownerId', 'region', 'vpcId'], 'properties': {'vpcId': {'type': ['string', 'null']}, 'ownerId': {'type': ['string', 'null']}, 'region': {'type': ['string', 'null']}, 'cidr': {'type': ['string', 'null']}, 'allowDnsResolutionFromRemoteVpc': {'type': 'boolean'}}}, 'accepter': {'type': 'object', 'required': ['allowDnsResolutionFromRemoteVpc', 'cidr', 'ownerId', 'region', 'vpcId'], 'properties': {'vpcId': {'type': ['string', 'null']}, 'ownerId': {'type': ['string', 'null']}, 'region': {'type': ['string', 'null']}, 'cidr': {'type': ['string', 'null']}, 'allowDnsResolutionFromRemoteVpc': {'type': 'boolean'}}}, 'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "peeringConnectionId" in data_keys:
             data_keys.remove("peeringConnectionId")
             data__peeringConnectionId = data["peeringConnectionId"]
             if not isinstance(data__peeringConnectionId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".peeringConnectionId must be string", value=data__peeringConnectionId, name="" + (name_prefix or "data") + ".peeringConnectionId", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".peeringConnectionId must be string", value=data__peeringConnectionId, name="" + (name_prefix or "data") + ".peeringConnectionId", definition=None, rule='type')
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
             if not isinstance(data__status, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be string", value=data__status, name="" + (name_prefix or "data") + ".status", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be string", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='type')
         if "statusMessage" in data_keys:
             data_keys.remove("statusMessage")
             data__statusMessage = data["statusMessage"]
             if not isinstance(data__statusMessage, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".statusMessage must be string", value=data__statusMessage, name="" + (name_prefix or "data") + ".statusMessage", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".statusMessage must be string", value=data__statusMessage, name="" + (name_prefix or "data") + ".statusMessage", definition=None, rule='type')
         if "requester" in data_keys:
             data_keys.remove("requester")
             data__requester = data["requester"]
@@ -843,7 +843,7 @@ def validate___definitions_peeringfacts(data, custom_formats={}, name_prefix=Non
             data_keys.remove("tags")
             data__tags = data["tags"]
             if not isinstance(data__tags, (dict)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".tags must be object", value=data__tags, name="" + (name_prefix or "data") + ".tags", definition={'type': 'object', 'additionalProperties': {'type': 'string'}}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".tags must be object", value=data__tags, name="" + (name_prefix or "data") + ".tags", definition=None, rule='type')
             data__tags_is_dict = isinstance(data__tags, dict)
             if data__tags_is_dict:
                 data__tags_keys = set(data__tags.keys())
@@ -851,107 +851,107 @@ def validate___definitions_peeringfacts(data, custom_formats={}, name_prefix=Non
                     if data__tags_key not in []:
                         data__tags_value = data__tags.get(data__tags_key)
                         if not isinstance(data__tags_value, (str)):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".tags.{data__tags_key}".format(**locals()) + " must be string", value=data__tags_value, name="" + (name_prefix or "data") + ".tags.{data__tags_key}".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".tags.{data__tags_key}".format(**locals()) + " must be string", value=data__tags_value, name="" + (name_prefix or "data") + ".tags.{data__tags_key}".format(**locals()) + "", definition=None, rule='type')
     return data
 
 def validate___definitions_vpcinfo(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['allowDnsResolutionFromRemoteVpc', 'cidr', 'ownerId', 'region', 'vpcId'], 'properties': {'vpcId': {'type': ['string', 'null']}, 'ownerId': {'type': ['string', 'null']}, 'region': {'type': ['string', 'null']}, 'cidr': {'type': ['string', 'null']}, 'allowDnsResolutionFromRemoteVpc': {'type': 'boolean'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['allowDnsResolutionFromRemoteVpc', 'cidr', 'ownerId', 'region', 'vpcId']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['allowDnsResolutionFromRemoteVpc', 'cidr', 'ownerId', 'region', 'vpcId'], 'properties': {'vpcId': {'type': ['string', 'null']}, 'ownerId': {'type': ['string', 'null']}, 'region': {'type': ['string', 'null']}, 'cidr': {'type': ['string', 'null']}, 'allowDnsResolutionFromRemoteVpc': {'type': 'boolean'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "vpcId" in data_keys:
             data_keys.remove("vpcId")
             data__vpcId = data["vpcId"]
             if not isinstance(data__vpcId, (str, NoneType)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must be string or null", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition={'type': ['string', 'null']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must be string or null", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition=None, rule='type')
         if "ownerId" in data_keys:
             data_keys.remove("ownerId")
             data__ownerId = data["ownerId"]
             if not isinstance(data__ownerId, (str, NoneType)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ownerId must be string or null", value=data__ownerId, name="" + (name_prefix or "data") + ".ownerId", definition={'type': ['string', 'null']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ownerId must be string or null", value=data__ownerId, name="" + (name_prefix or "data") + ".ownerId", definition=None, rule='type')
         if "region" in data_keys:
             data_keys.remove("region")
             data__region = data["region"]
             if not isinstance(data__region, (str, NoneType)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string or null", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': ['string', 'null']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string or null", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='type')
         if "cidr" in data_keys:
             data_keys.remove("cidr")
             data__cidr = data["cidr"]
             if not isinstance(data__cidr, (str, NoneType)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must be string or null", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition={'type': ['string', 'null']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must be string or null", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition=None, rule='type')
         if "allowDnsResolutionFromRemoteVpc" in data_keys:
             data_keys.remove("allowDnsResolutionFromRemoteVpc")
             data__allowDnsResolutionFromRemoteVpc = data["allowDnsResolutionFromRemoteVpc"]
             if not isinstance(data__allowDnsResolutionFromRemoteVpc, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".allowDnsResolutionFromRemoteVpc must be boolean", value=data__allowDnsResolutionFromRemoteVpc, name="" + (name_prefix or "data") + ".allowDnsResolutionFromRemoteVpc", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".allowDnsResolutionFromRemoteVpc must be boolean", value=data__allowDnsResolutionFromRemoteVpc, name="" + (name_prefix or "data") + ".allowDnsResolutionFromRemoteVpc", definition=None, rule='type')
     return data
 
 def validate___definitions_nektfacts(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['accountId', 'cidr', 'cidrs', 'networkAcls', 'privateSubnetCidrs', 'privateSubnetIds', 'region', 'routeTable', 'vpcId'], 'properties': {'accountId': {'type': 'string', 'pattern': '^[0-9]{12}$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'cidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'routeTable': {'type': 'object', 'required': ['routeTableId', 'routes'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'routes': {'type': 'array', 'items': {'$ref': '#/definitions/RouteFacts'}, 'maxItems': 1000}}}, 'privateSubnetIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, 'privateSubnetCidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, 'networkAcls': {'type': 'array', 'items': {'type': 'object', 'required': ['entries', 'networkAclId', 'subnetIds'], 'properties': {'networkAclId': {'type': 'string'}, 'subnetIds': {'type': 'array', 'items': {'type': 'string'}}, 'entries': {'type': 'array', 'items': {'$ref': '#/definitions/NetworkAclEntry'}}}}}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['accountId', 'cidr', 'cidrs', 'networkAcls', 'privateSubnetCidrs', 'privateSubnetIds', 'region', 'routeTable', 'vpcId']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['accountId', 'cidr', 'cidrs', 'networkAcls', 'privateSubnetCidrs', 'privateSubnetIds', 'region', 'routeTable', 'vpcId'], 'properties': {'accountId': {'type': 'string', 'pattern': '^[0-9]{12}$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'cidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, 'cidr': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'routeTable': {'type': 'object', 'required': ['routeTableId', 'routes'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'routes': {'type': 'array', 'items': {'$ref': '#/definitions/RouteFacts'}, 'maxItems': 1000}}}, 'privateSubnetIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, 'privateSubnetCidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, 'networkAcls': {'type': 'array', 'items': {'type': 'object', 'required': ['entries', 'networkAclId', 'subnetIds'], 'properties': {'networkAclId': {'type': 'string'}, 'subnetIds': {'type': 'array', 'items': {'type': 'string'}}, 'entries': {'type': 'array', 'items': {'$ref': '#/definitions/NetworkAclEntry'}}}}}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "accountId" in data_keys:
             data_keys.remove("accountId")
             data__accountId = data["accountId"]
             if not isinstance(data__accountId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".accountId must be string", value=data__accountId, name="" + (name_prefix or "data") + ".accountId", definition={'type': 'string', 'pattern': '^[0-9]{12}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".accountId must be string", value=data__accountId, name="" + (name_prefix or "data") + ".accountId", definition=None, rule='type')
             if isinstance(data__accountId, str):
                 if not REGEX_PATTERNS['^[0-9]{12}$'].search(data__accountId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".accountId must match pattern ^[0-9]{12}$", value=data__accountId, name="" + (name_prefix or "data") + ".accountId", definition={'type': 'string', 'pattern': '^[0-9]{12}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".accountId must match pattern ^[0-9]{12}$", value=data__accountId, name="" + (name_prefix or "data") + ".accountId", definition=None, rule='pattern')
         if "region" in data_keys:
             data_keys.remove("region")
             data__region = data["region"]
             if not isinstance(data__region, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='type')
             if isinstance(data__region, str):
                 data__region_len = len(data__region)
                 if data__region_len > 25:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be shorter than or equal to 25 characters", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be shorter than or equal to 25 characters", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='maxLength')
                 if not REGEX_PATTERNS['^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'].search(data__region):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must match pattern ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must match pattern ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='pattern')
         if "vpcId" in data_keys:
             data_keys.remove("vpcId")
             data__vpcId = data["vpcId"]
             if not isinstance(data__vpcId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must be string", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition={'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must be string", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition=None, rule='type')
             if isinstance(data__vpcId, str):
                 if not REGEX_PATTERNS['^vpc-[0-9a-f]{8,17}$'].search(data__vpcId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must match pattern ^vpc-[0-9a-f]{8,17}$", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition={'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must match pattern ^vpc-[0-9a-f]{8,17}$", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition=None, rule='pattern')
         if "cidrs" in data_keys:
             data_keys.remove("cidrs")
             data__cidrs = data["cidrs"]
             if not isinstance(data__cidrs, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs must be array", value=data__cidrs, name="" + (name_prefix or "data") + ".cidrs", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs must be array", value=data__cidrs, name="" + (name_prefix or "data") + ".cidrs", definition=None, rule='type')
             data__cidrs_is_list = isinstance(data__cidrs, (list, tuple))
             if data__cidrs_is_list:
                 data__cidrs_len = len(data__cidrs)
                 if data__cidrs_len < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs must contain at least 1 items", value=data__cidrs, name="" + (name_prefix or "data") + ".cidrs", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, rule='minItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs must contain at least 1 items", value=data__cidrs, name="" + (name_prefix or "data") + ".cidrs", definition=None, rule='minItems')
                 if data__cidrs_len > 5:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs must contain less than or equal to 5 items", value=data__cidrs, name="" + (name_prefix or "data") + ".cidrs", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, rule='maxItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs must contain less than or equal to 5 items", value=data__cidrs, name="" + (name_prefix or "data") + ".cidrs", definition=None, rule='maxItems')
                 for data__cidrs_x, data__cidrs_item in enumerate(data__cidrs):
                     if not isinstance(data__cidrs_item, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + " must be string", value=data__cidrs_item, name="" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + "", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + " must be string", value=data__cidrs_item, name="" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + "", definition=None, rule='type')
                     if isinstance(data__cidrs_item, str):
                         if not REGEX_PATTERNS['^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'].search(data__cidrs_item):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + " must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$", value=data__cidrs_item, name="" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + "", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + " must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$", value=data__cidrs_item, name="" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + "", definition=None, rule='pattern')
         if "cidr" in data_keys:
             data_keys.remove("cidr")
             data__cidr = data["cidr"]
             if not isinstance(data__cidr, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must be string", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must be string", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition=None, rule='type')
             if isinstance(data__cidr, str):
                 if not REGEX_PATTERNS['^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'].search(data__cidr):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition=None, rule='pattern')
         if "routeTable" in data_keys:
             data_keys.remove("routeTable")
             data__routeTable = data["routeTable"]
@@ -960,39 +960,39 @@ def validate___definitions_nektfacts(data, custom_formats={}, name_prefix=None):
             data_keys.remove("privateSubnetIds")
             data__privateSubnetIds = data["privateSubnetIds"]
             if not isinstance(data__privateSubnetIds, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetIds must be array", value=data__privateSubnetIds, name="" + (name_prefix or "data") + ".privateSubnetIds", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetIds must be array", value=data__privateSubnetIds, name="" + (name_prefix or "data") + ".privateSubnetIds", definition=None, rule='type')
             data__privateSubnetIds_is_list = isinstance(data__privateSubnetIds, (list, tuple))
             if data__privateSubnetIds_is_list:
                 data__privateSubnetIds_len = len(data__privateSubnetIds)
                 if data__privateSubnetIds_len > 200:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetIds must contain less than or equal to 200 items", value=data__privateSubnetIds, name="" + (name_prefix or "data") + ".privateSubnetIds", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, rule='maxItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetIds must contain less than or equal to 200 items", value=data__privateSubnetIds, name="" + (name_prefix or "data") + ".privateSubnetIds", definition=None, rule='maxItems')
                 for data__privateSubnetIds_x, data__privateSubnetIds_item in enumerate(data__privateSubnetIds):
                     if not isinstance(data__privateSubnetIds_item, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetIds[{data__privateSubnetIds_x}]".format(**locals()) + " must be string", value=data__privateSubnetIds_item, name="" + (name_prefix or "data") + ".privateSubnetIds[{data__privateSubnetIds_x}]".format(**locals()) + "", definition={'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetIds[{data__privateSubnetIds_x}]".format(**locals()) + " must be string", value=data__privateSubnetIds_item, name="" + (name_prefix or "data") + ".privateSubnetIds[{data__privateSubnetIds_x}]".format(**locals()) + "", definition=None, rule='type')
                     if isinstance(data__privateSubnetIds_item, str):
                         if not REGEX_PATTERNS['^subnet-[0-9a-f]{8,17}$'].search(data__privateSubnetIds_item):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetIds[{data__privateSubnetIds_x}]".format(**locals()) + " must match pattern ^subnet-[0-9a-f]{8,17}$", value=data__privateSubnetIds_item, name="" + (name_prefix or "data") + ".privateSubnetIds[{data__privateSubnetIds_x}]".format(**locals()) + "", definition={'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetIds[{data__privateSubnetIds_x}]".format(**locals()) + " must match pattern ^subnet-[0-9a-f]{8,17}$", value=data__privateSubnetIds_item, name="" + (name_prefix or "data") + ".privateSubnetIds[{data__privateSubnetIds_x}]".format(**locals()) + "", definition=None, rule='pattern')
         if "privateSubnetCidrs" in data_keys:
             data_keys.remove("privateSubnetCidrs")
             data__privateSubnetCidrs = data["privateSubnetCidrs"]
             if not isinstance(data__privateSubnetCidrs, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetCidrs must be array", value=data__privateSubnetCidrs, name="" + (name_prefix or "data") + ".privateSubnetCidrs", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetCidrs must be array", value=data__privateSubnetCidrs, name="" + (name_prefix or "data") + ".privateSubnetCidrs", definition=None, rule='type')
             data__privateSubnetCidrs_is_list = isinstance(data__privateSubnetCidrs, (list, tuple))
             if data__privateSubnetCidrs_is_list:
                 data__privateSubnetCidrs_len = len(data__privateSubnetCidrs)
                 if data__privateSubnetCidrs_len > 200:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetCidrs must contain less than or equal to 200 items", value=data__privateSubnetCidrs, name="" + (name_prefix or "data") + ".privateSubnetCidrs", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, rule='maxItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetCidrs must contain less than or equal to 200 items", value=data__privateSubnetCidrs, name="" + (name_prefix or "data") + ".privateSubnetCidrs", definition=None, rule='maxItems')
                 for data__privateSubnetCidrs_x, data__privateSubnetCidrs_item in enumerate(data__privateSubnetCidrs):
                     if not isinstance(data__privateSubnetCidrs_item, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetCidrs[{data__privateSubnetCidrs_x}]".format(**locals()) + " must be string", value=data__privateSubnetCidrs_item, name="" + (name_prefix or "data") + ".privateSubnetCidrs[{data__privateSubnetCidrs_x}]".format(**locals()) + "", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetCidrs[{data__privateSubnetCidrs_x}]".format(**locals()) + " must be string", value=data__privateSubnetCidrs_item, name="" + (name_prefix or "data") + ".privateSubnetCidrs[{data__privateSubnetCidrs_x}]".format(**locals()) + "", definition=None, rule='type')
                     if isinstance(data__privateSubnetCidrs_item, str):
                         if not REGEX_PATTERNS['^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'].search(data__privateSubnetCidrs_item):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetCidrs[{data__privateSubnetCidrs_x}]".format(**locals()) + " must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$", value=data__privateSubnetCidrs_item, name="" + (name_prefix or "data") + ".privateSubnetCidrs[{data__privateSubnetCidrs_x}]".format(**locals()) + "", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateSubnetCidrs[{data__privateSubnetCidrs_x}]".format(**locals()) + " must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$", value=data__privateSubnetCidrs_item, name="" + (name_prefix or "data") + ".privateSubnetCidrs[{data__privateSubnetCidrs_x}]".format(**locals()) + "", definition=None, rule='pattern')
         if "networkAcls" in data_keys:
             data_keys.remove("networkAcls")
             data__networkAcls = data["networkAcls"]
             if not isinstance(data__networkAcls, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".networkAcls must be array", value=data__networkAcls, name="" + (name_prefix or "data") + ".networkAcls", definition={'type': 'array', 'items': {'type': 'object', 'required': ['entries', 'networkAclId', 'subnetIds'], 'properties': {'networkAclId': {'type': 'string'}, 'subnetIds': {'type': 'array', 'items': {'type': 'string'}}, 'entries': {'type': 'array', 'items': {'$ref': '#/definitions/NetworkAclEntry'}}}}}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".networkAcls must be array", value=data__networkAcls, name="" + (name_prefix or "data") + ".networkAcls", definition=None, rule='type')
             data__networkAcls_is_list = isinstance(data__networkAcls, (list, tuple))
             if data__networkAcls_is_list:
                 data__networkAcls_len = len(data__networkAcls)
@@ -1002,34 +1002,34 @@ def validate___definitions_nektfacts(data, custom_formats={}, name_prefix=None):
 
 def validate___definitions_networkacl(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['entries', 'networkAclId', 'subnetIds'], 'properties': {'networkAclId': {'type': 'string'}, 'subnetIds': {'type': 'array', 'items': {'type': 'string'}}, 'entries': {'type': 'array', 'items': {'type': 'object', 'required': ['action', 'cidr', 'egress', 'fromPort', 'protocol', 'ruleNumber', 'toPort'], 'properties': {'ruleNumber': {'type': 'integer'}, 'egress': {'type': 'boolean'}, 'protocol': {'type': 'string'}, 'action': {'type': 'string'}, 'cidr': {'type': 'string'}, 'fromPort': {'type': ['integer', 'null']}, 'toPort': {'type': ['integer', 'null']}}}}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['entries', 'networkAclId', 'subnetIds']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['entries', 'networkAclId', 'subnetIds'], 'properties': {'networkAclId': {'type': 'string'}, 'subnetIds': {'type': 'array', 'items': {'type': 'string'}}, 'entries': {'type': 'array', 'items': {'type': 'object', 'required': ['action', 'cidr', 'egress', 'fromPort', 'protocol', 'ruleNumber', 'toPort'], 'properties': {'ruleNumber': {'type': 'integer'}, 'egress': {'type': 'boolean'}, 'protocol': {'type': 'string'}, 'action': {'type': 'string'}, 'cidr': {'type': 'string'}, 'fromPort': {'type': ['integer', 'null']}, 'toPort': {'type': ['integer', 'null']}}}}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "networkAclId" in data_keys:
             data_keys.remove("networkAclId")
             data__networkAclId = data["networkAclId"]
             if not isinstance(data__networkAclId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".networkAclId must be string", value=data__networkAclId, name="" + (name_prefix or "data") + ".networkAclId", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".networkAclId must be string", value=data__networkAclId, name="" + (name_prefix or "data") + ".networkAclId", definition=None, rule='type')
         if "subnetIds" in data_keys:
             data_keys.remove("subnetIds")
             data__subnetIds = data["subnetIds"]
             if not isinstance(data__subnetIds, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds must be array", value=data__subnetIds, name="" + (name_prefix or "data") + ".subnetIds", definition={'type': 'array', 'items': {'type': 'string'}}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds must be array", value=data__subnetIds, name="" + (name_prefix or "data") + ".subnetIds", definition=None, rule='type')
             data__subnetIds_is_list = isinstance(data__subnetIds, (list, tuple))
             if data__subnetIds_is_list:
                 data__subnetIds_len = len(data__subnetIds)
                 for data__subnetIds_x, data__subnetIds_item in enumerate(data__subnetIds):
                     if not isinstance(data__subnetIds_item, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + " must be string", value=data__subnetIds_item, name="" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + " must be string", value=data__subnetIds_item, name="" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + "", definition=None, rule='type')
         if "entries" in data_keys:
             data_keys.remove("entries")
             data__entries = data["entries"]
             if not isinstance(data__entries, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".entries must be array", value=data__entries, name="" + (name_prefix or "data") + ".entries", definition={'type': 'array', 'items': {'type': 'object', 'required': ['action', 'cidr', 'egress', 'fromPort', 'protocol', 'ruleNumber', 'toPort'], 'properties': {'ruleNumber': {'type': 'integer'}, 'egress': {'type': 'boolean'}, 'protocol': {'type': 'string'}, 'action': {'type': 'string'}, 'cidr': {'type': 'string'}, 'fromPort': {'type': ['integer', 'null']}, 'toPort': {'type': ['integer', 'null']}}}}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".entries must be array", value=data__entries, name="" + (name_prefix or "data") + ".entries", definition=None, rule='type')
             data__entries_is_list = isinstance(data__entries, (list, tuple))
             if data__entries_is_list:
                 data__entries_len = len(data__entries)
@@ -1039,266 +1039,266 @@ def validate___definitions_networkacl(data, custom_formats={}, name_prefix=None)
 
 def validate___definitions_networkaclentry(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['action', 'cidr', 'egress', 'fromPort', 'protocol', 'ruleNumber', 'toPort'], 'properties': {'ruleNumber': {'type': 'integer'}, 'egress': {'type': 'boolean'}, 'protocol': {'type': 'string'}, 'action': {'type': 'string'}, 'cidr': {'type': 'string'}, 'fromPort': {'type': ['integer', 'null']}, 'toPort': {'type': ['integer', 'null']}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['action', 'cidr', 'egress', 'fromPort', 'protocol', 'ruleNumber', 'toPort']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['action', 'cidr', 'egress', 'fromPort', 'protocol', 'ruleNumber', 'toPort'], 'properties': {'ruleNumber': {'type': 'integer'}, 'egress': {'type': 'boolean'}, 'protocol': {'type': 'string'}, 'action': {'type': 'string'}, 'cidr': {'type': 'string'}, 'fromPort': {'type': ['integer', 'null']}, 'toPort': {'type': ['integer', 'null']}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "ruleNumber" in data_keys:
             data_keys.remove("ruleNumber")
             data__ruleNumber = data["ruleNumber"]
             if not isinstance(data__ruleNumber, (int)) and not (isinstance(data__ruleNumber, float) and data__ruleNumber.is_integer()) or isinstance(data__ruleNumber, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ruleNumber must be integer", value=data__ruleNumber, name="" + (name_prefix or "data") + ".ruleNumber", definition={'type': 'integer'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ruleNumber must be integer", value=data__ruleNumber, name="" + (name_prefix or "data") + ".ruleNumber", definition=None, rule='type')
         if "egress" in data_keys:
             data_keys.remove("egress")
             data__egress = data["egress"]
             if not isinstance(data__egress, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".egress must be boolean", value=data__egress, name="" + (name_prefix or "data") + ".egress", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".egress must be boolean", value=data__egress, name="" + (name_prefix or "data") + ".egress", definition=None, rule='type')
         if "protocol" in data_keys:
             data_keys.remove("protocol")
             data__protocol = data["protocol"]
             if not isinstance(data__protocol, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".protocol must be string", value=data__protocol, name="" + (name_prefix or "data") + ".protocol", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".protocol must be string", value=data__protocol, name="" + (name_prefix or "data") + ".protocol", definition=None, rule='type')
         if "action" in data_keys:
             data_keys.remove("action")
             data__action = data["action"]
             if not isinstance(data__action, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".action must be string", value=data__action, name="" + (name_prefix or "data") + ".action", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".action must be string", value=data__action, name="" + (name_prefix or "data") + ".action", definition=None, rule='type')
         if "cidr" in data_keys:
             data_keys.remove("cidr")
             data__cidr = data["cidr"]
             if not isinstance(data__cidr, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must be string", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must be string", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition=None, rule='type')
         if "fromPort" in data_keys:
             data_keys.remove("fromPort")
             data__fromPort = data["fromPort"]
             if not isinstance(data__fromPort, (int, NoneType)) and not (isinstance(data__fromPort, float) and data__fromPort.is_integer()) or isinstance(data__fromPort, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".fromPort must be integer or null", value=data__fromPort, name="" + (name_prefix or "data") + ".fromPort", definition={'type': ['integer', 'null']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".fromPort must be integer or null", value=data__fromPort, name="" + (name_prefix or "data") + ".fromPort", definition=None, rule='type')
         if "toPort" in data_keys:
             data_keys.remove("toPort")
             data__toPort = data["toPort"]
             if not isinstance(data__toPort, (int, NoneType)) and not (isinstance(data__toPort, float) and data__toPort.is_integer()) or isinstance(data__toPort, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".toPort must be integer or null", value=data__toPort, name="" + (name_prefix or "data") + ".toPort", definition={'type': ['integer', 'null']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".toPort must be integer or null", value=data__toPort, name="" + (name_prefix or "data") + ".toPort", definition=None, rule='type')
     return data
 
 def validate___definitions_routetablefacts(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['routeTableId', 'routes'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'routes': {'type': 'array', 'items': {'type': 'object', 'required': ['destinationCidr', 'state', 'target'], 'properties': {'destinationCidr': {'type': 'string', 'maxLength': 43}, 'target': {'type': 'string', 'maxLength': 255}, 'state': {'type': 'string', 'maxLength': 255}}}, 'maxItems': 1000}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['routeTableId', 'routes']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['routeTableId', 'routes'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'routes': {'type': 'array', 'items': {'type': 'object', 'required': ['destinationCidr', 'state', 'target'], 'properties': {'destinationCidr': {'type': 'string', 'maxLength': 43}, 'target': {'type': 'string', 'maxLength': 255}, 'state': {'type': 'string', 'maxLength': 255}}}, 'maxItems': 1000}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "routeTableId" in data_keys:
             data_keys.remove("routeTableId")
             data__routeTableId = data["routeTableId"]
             if not isinstance(data__routeTableId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTableId must be string", value=data__routeTableId, name="" + (name_prefix or "data") + ".routeTableId", definition={'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTableId must be string", value=data__routeTableId, name="" + (name_prefix or "data") + ".routeTableId", definition=None, rule='type')
             if isinstance(data__routeTableId, str):
                 if not REGEX_PATTERNS['^rtb-[0-9a-f]{8,17}$'].search(data__routeTableId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTableId must match pattern ^rtb-[0-9a-f]{8,17}$", value=data__routeTableId, name="" + (name_prefix or "data") + ".routeTableId", definition={'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTableId must match pattern ^rtb-[0-9a-f]{8,17}$", value=data__routeTableId, name="" + (name_prefix or "data") + ".routeTableId", definition=None, rule='pattern')
         if "routes" in data_keys:
             data_keys.remove("routes")
             data__routes = data["routes"]
             if not isinstance(data__routes, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must be array", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition={'type': 'array', 'items': {'type': 'object', 'required': ['destinationCidr', 'state', 'target'], 'properties': {'destinationCidr': {'type': 'string', 'maxLength': 43}, 'target': {'type': 'string', 'maxLength': 255}, 'state': {'type': 'string', 'maxLength': 255}}}, 'maxItems': 1000}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must be array", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition=None, rule='type')
             data__routes_is_list = isinstance(data__routes, (list, tuple))
             if data__routes_is_list:
                 data__routes_len = len(data__routes)
                 if data__routes_len > 1000:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must contain less than or equal to 1000 items", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition={'type': 'array', 'items': {'type': 'object', 'required': ['destinationCidr', 'state', 'target'], 'properties': {'destinationCidr': {'type': 'string', 'maxLength': 43}, 'target': {'type': 'string', 'maxLength': 255}, 'state': {'type': 'string', 'maxLength': 255}}}, 'maxItems': 1000}, rule='maxItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routes must contain less than or equal to 1000 items", value=data__routes, name="" + (name_prefix or "data") + ".routes", definition=None, rule='maxItems')
                 for data__routes_x, data__routes_item in enumerate(data__routes):
                     validate___definitions_routefacts(data__routes_item, custom_formats, (name_prefix or "data") + ".routes[{data__routes_x}]".format(**locals()))
     return data
 
 def validate___definitions_routefacts(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['destinationCidr', 'state', 'target'], 'properties': {'destinationCidr': {'type': 'string', 'maxLength': 43}, 'target': {'type': 'string', 'maxLength': 255}, 'state': {'type': 'string', 'maxLength': 255}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['destinationCidr', 'state', 'target']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['destinationCidr', 'state', 'target'], 'properties': {'destinationCidr': {'type': 'string', 'maxLength': 43}, 'target': {'type': 'string', 'maxLength': 255}, 'state': {'type': 'string', 'maxLength': 255}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "destinationCidr" in data_keys:
             data_keys.remove("destinationCidr")
             data__destinationCidr = data["destinationCidr"]
             if not isinstance(data__destinationCidr, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".destinationCidr must be string", value=data__destinationCidr, name="" + (name_prefix or "data") + ".destinationCidr", definition={'type': 'string', 'maxLength': 43}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".destinationCidr must be string", value=data__destinationCidr, name="" + (name_prefix or "data") + ".destinationCidr", definition=None, rule='type')
             if isinstance(data__destinationCidr, str):
                 data__destinationCidr_len = len(data__destinationCidr)
                 if data__destinationCidr_len > 43:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".destinationCidr must be shorter than or equal to 43 characters", value=data__destinationCidr, name="" + (name_prefix or "data") + ".destinationCidr", definition={'type': 'string', 'maxLength': 43}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".destinationCidr must be shorter than or equal to 43 characters", value=data__destinationCidr, name="" + (name_prefix or "data") + ".destinationCidr", definition=None, rule='maxLength')
         if "target" in data_keys:
             data_keys.remove("target")
             data__target = data["target"]
             if not isinstance(data__target, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be string", value=data__target, name="" + (name_prefix or "data") + ".target", definition={'type': 'string', 'maxLength': 255}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be string", value=data__target, name="" + (name_prefix or "data") + ".target", definition=None, rule='type')
             if isinstance(data__target, str):
                 data__target_len = len(data__target)
                 if data__target_len > 255:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be shorter than or equal to 255 characters", value=data__target, name="" + (name_prefix or "data") + ".target", definition={'type': 'string', 'maxLength': 255}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be shorter than or equal to 255 characters", value=data__target, name="" + (name_prefix or "data") + ".target", definition=None, rule='maxLength')
         if "state" in data_keys:
             data_keys.remove("state")
             data__state = data["state"]
             if not isinstance(data__state, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".state must be string", value=data__state, name="" + (name_prefix or "data") + ".state", definition={'type': 'string', 'maxLength': 255}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".state must be string", value=data__state, name="" + (name_prefix or "data") + ".state", definition=None, rule='type')
             if isinstance(data__state, str):
                 data__state_len = len(data__state)
                 if data__state_len > 255:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".state must be shorter than or equal to 255 characters", value=data__state, name="" + (name_prefix or "data") + ".state", definition={'type': 'string', 'maxLength': 255}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".state must be shorter than or equal to 255 characters", value=data__state, name="" + (name_prefix or "data") + ".state", definition=None, rule='maxLength')
     return data
 
 def validate___definitions_databasefacts(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['accountId', 'cidrs', 'endpoint', 'engine', 'identifier', 'kind', 'networkAcls', 'port', 'publiclyAccessible', 'region', 'routeTables', 'securityGroupId', 'securityGroupIds', 'securityGroupRules', 'status', 'subnetCidrs', 'subnetIds', 'vpcId'], 'properties': {'identifier': {'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, 'kind': {'enum': ['instance', 'cluster']}, 'engine': {'type': ['string', 'null']}, 'status': {'type': 'string'}, 'endpoint': {'type': ['string', 'null'], 'maxLength': 255}, 'port': {'type': ['integer', 'null'], 'minimum': 1, 'maximum': 65535}, 'publiclyAccessible': {'type': 'boolean'}, 'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'securityGroupIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'maxItems': 5}, 'securityGroupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'accountId': {'type': 'string', 'pattern': '^[0-9]{12}$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'cidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, 'routeTables': {'type': 'array', 'items': {'type': 'object', 'required': ['routeTableId', 'routes'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'routes': {'type': 'array', 'items': {'$ref': '#/definitions/RouteFacts'}, 'maxItems': 1000}}}, 'maxItems': 200}, 'securityGroupRules': {'type': 'array', 'items': {'type': 'object', 'required': ['cidr', 'description', 'fromPort', 'protocol', 'ruleId', 'tags', 'toPort'], 'properties': {'ruleId': {'type': 'string'}, 'protocol': {'type': ['string', 'null']}, 'fromPort': {'type': ['integer', 'null']}, 'toPort': {'type': ['integer', 'null']}, 'cidr': {'type': ['string', 'null']}, 'description': {'type': 'string'}, 'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}, 'groupId': {'type': 'string'}}}}, 'subnetIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, 'subnetCidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, 'networkAcls': {'type': 'array', 'items': {'type': 'object', 'required': ['entries', 'networkAclId', 'subnetIds'], 'properties': {'networkAclId': {'type': 'string'}, 'subnetIds': {'type': 'array', 'items': {'type': 'string'}}, 'entries': {'type': 'array', 'items': {'$ref': '#/definitions/NetworkAclEntry'}}}}}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['accountId', 'cidrs', 'endpoint', 'engine', 'identifier', 'kind', 'networkAcls', 'port', 'publiclyAccessible', 'region', 'routeTables', 'securityGroupId', 'securityGroupIds', 'securityGroupRules', 'status', 'subnetCidrs', 'subnetIds', 'vpcId']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['accountId', 'cidrs', 'endpoint', 'engine', 'identifier', 'kind', 'networkAcls', 'port', 'publiclyAccessible', 'region', 'routeTables', 'securityGroupId', 'securityGroupIds', 'securityGroupRules', 'status', 'subnetCidrs', 'subnetIds', 'vpcId'], 'properties': {'identifier': {'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, 'kind': {'enum': ['instance', 'cluster']}, 'engine': {'type': ['string', 'null']}, 'status': {'type': 'string'}, 'endpoint': {'type': ['string', 'null'], 'maxLength': 255}, 'port': {'type': ['integer', 'null'], 'minimum': 1, 'maximum': 65535}, 'publiclyAccessible': {'type': 'boolean'}, 'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'securityGroupIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'maxItems': 5}, 'securityGroupId': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'accountId': {'type': 'string', 'pattern': '^[0-9]{12}$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'cidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, 'routeTables': {'type': 'array', 'items': {'type': 'object', 'required': ['routeTableId', 'routes'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'routes': {'type': 'array', 'items': {'$ref': '#/definitions/RouteFacts'}, 'maxItems': 1000}}}, 'maxItems': 200}, 'securityGroupRules': {'type': 'array', 'items': {'type': 'object', 'required': ['cidr', 'description', 'fromPort', 'protocol', 'ruleId', 'tags', 'toPort'], 'properties': {'ruleId': {'type': 'string'}, 'protocol': {'type': ['string', 'null']}, 'fromPort': {'type': ['integer', 'null']}, 'toPort': {'type': ['integer', 'null']}, 'cidr': {'type': ['string', 'null']}, 'description': {'type': 'string'}, 'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}, 'groupId': {'type': 'string'}}}}, 'subnetIds': {'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, 'subnetCidrs': {'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, 'networkAcls': {'type': 'array', 'items': {'type': 'object', 'required': ['entries', 'networkAclId', 'subnetIds'], 'properties': {'networkAclId': {'type': 'string'}, 'subnetIds': {'type': 'array', 'items': {'type': 'string'}}, 'entries': {'type': 'array', 'items': {'$ref': '#/definitions/NetworkAclEntry'}}}}}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "identifier" in data_keys:
             data_keys.remove("identifier")
             data__identifier = data["identifier"]
             if not isinstance(data__identifier, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must be string", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition={'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must be string", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition=None, rule='type')
             if isinstance(data__identifier, str):
                 data__identifier_len = len(data__identifier)
                 if data__identifier_len < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must be longer than or equal to 1 characters", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition={'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, rule='minLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must be longer than or equal to 1 characters", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition=None, rule='minLength')
                 if data__identifier_len > 63:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must be shorter than or equal to 63 characters", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition={'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must be shorter than or equal to 63 characters", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition=None, rule='maxLength')
                 if not REGEX_PATTERNS['^[A-Za-z](-?[A-Za-z0-9])*$'].search(data__identifier):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must match pattern ^[A-Za-z](-?[A-Za-z0-9])*$", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition={'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must match pattern ^[A-Za-z](-?[A-Za-z0-9])*$", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition=None, rule='pattern')
         if "kind" in data_keys:
             data_keys.remove("kind")
             data__kind = data["kind"]
             if not (isinstance(data__kind, str) and data__kind == 'instance' or isinstance(data__kind, str) and data__kind == 'cluster'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".kind must be one of ['instance', 'cluster']", value=data__kind, name="" + (name_prefix or "data") + ".kind", definition={'enum': ['instance', 'cluster']}, rule='enum')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".kind must be one of ['instance', 'cluster']", value=data__kind, name="" + (name_prefix or "data") + ".kind", definition=None, rule='enum')
         if "engine" in data_keys:
             data_keys.remove("engine")
             data__engine = data["engine"]
             if not isinstance(data__engine, (str, NoneType)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".engine must be string or null", value=data__engine, name="" + (name_prefix or "data") + ".engine", definition={'type': ['string', 'null']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".engine must be string or null", value=data__engine, name="" + (name_prefix or "data") + ".engine", definition=None, rule='type')
         if "status" in data_keys:
             data_keys.remove("status")
             data__status = data["status"]
             if not isinstance(data__status, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be string", value=data__status, name="" + (name_prefix or "data") + ".status", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be string", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='type')
         if "endpoint" in data_keys:
             data_keys.remove("endpoint")
             data__endpoint = data["endpoint"]
             if not isinstance(data__endpoint, (str, NoneType)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".endpoint must be string or null", value=data__endpoint, name="" + (name_prefix or "data") + ".endpoint", definition={'type': ['string', 'null'], 'maxLength': 255}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".endpoint must be string or null", value=data__endpoint, name="" + (name_prefix or "data") + ".endpoint", definition=None, rule='type')
             if isinstance(data__endpoint, str):
                 data__endpoint_len = len(data__endpoint)
                 if data__endpoint_len > 255:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".endpoint must be shorter than or equal to 255 characters", value=data__endpoint, name="" + (name_prefix or "data") + ".endpoint", definition={'type': ['string', 'null'], 'maxLength': 255}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".endpoint must be shorter than or equal to 255 characters", value=data__endpoint, name="" + (name_prefix or "data") + ".endpoint", definition=None, rule='maxLength')
         if "port" in data_keys:
             data_keys.remove("port")
             data__port = data["port"]
             if not isinstance(data__port, (int, NoneType)) and not (isinstance(data__port, float) and data__port.is_integer()) or isinstance(data__port, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be integer or null", value=data__port, name="" + (name_prefix or "data") + ".port", definition={'type': ['integer', 'null'], 'minimum': 1, 'maximum': 65535}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be integer or null", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='type')
             if isinstance(data__port, (int, float, Decimal)) and not isinstance(data__port, bool):
                 if data__port < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be bigger than or equal to 1", value=data__port, name="" + (name_prefix or "data") + ".port", definition={'type': ['integer', 'null'], 'minimum': 1, 'maximum': 65535}, rule='minimum')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be bigger than or equal to 1", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='minimum')
                 if data__port > 65535:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be smaller than or equal to 65535", value=data__port, name="" + (name_prefix or "data") + ".port", definition={'type': ['integer', 'null'], 'minimum': 1, 'maximum': 65535}, rule='maximum')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be smaller than or equal to 65535", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='maximum')
         if "publiclyAccessible" in data_keys:
             data_keys.remove("publiclyAccessible")
             data__publiclyAccessible = data["publiclyAccessible"]
             if not isinstance(data__publiclyAccessible, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".publiclyAccessible must be boolean", value=data__publiclyAccessible, name="" + (name_prefix or "data") + ".publiclyAccessible", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".publiclyAccessible must be boolean", value=data__publiclyAccessible, name="" + (name_prefix or "data") + ".publiclyAccessible", definition=None, rule='type')
         if "vpcId" in data_keys:
             data_keys.remove("vpcId")
             data__vpcId = data["vpcId"]
             if not isinstance(data__vpcId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must be string", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition={'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must be string", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition=None, rule='type')
             if isinstance(data__vpcId, str):
                 if not REGEX_PATTERNS['^vpc-[0-9a-f]{8,17}$'].search(data__vpcId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must match pattern ^vpc-[0-9a-f]{8,17}$", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition={'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must match pattern ^vpc-[0-9a-f]{8,17}$", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition=None, rule='pattern')
         if "securityGroupIds" in data_keys:
             data_keys.remove("securityGroupIds")
             data__securityGroupIds = data["securityGroupIds"]
             if not isinstance(data__securityGroupIds, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupIds must be array", value=data__securityGroupIds, name="" + (name_prefix or "data") + ".securityGroupIds", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'maxItems': 5}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupIds must be array", value=data__securityGroupIds, name="" + (name_prefix or "data") + ".securityGroupIds", definition=None, rule='type')
             data__securityGroupIds_is_list = isinstance(data__securityGroupIds, (list, tuple))
             if data__securityGroupIds_is_list:
                 data__securityGroupIds_len = len(data__securityGroupIds)
                 if data__securityGroupIds_len > 5:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupIds must contain less than or equal to 5 items", value=data__securityGroupIds, name="" + (name_prefix or "data") + ".securityGroupIds", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, 'maxItems': 5}, rule='maxItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupIds must contain less than or equal to 5 items", value=data__securityGroupIds, name="" + (name_prefix or "data") + ".securityGroupIds", definition=None, rule='maxItems')
                 for data__securityGroupIds_x, data__securityGroupIds_item in enumerate(data__securityGroupIds):
                     if not isinstance(data__securityGroupIds_item, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupIds[{data__securityGroupIds_x}]".format(**locals()) + " must be string", value=data__securityGroupIds_item, name="" + (name_prefix or "data") + ".securityGroupIds[{data__securityGroupIds_x}]".format(**locals()) + "", definition={'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupIds[{data__securityGroupIds_x}]".format(**locals()) + " must be string", value=data__securityGroupIds_item, name="" + (name_prefix or "data") + ".securityGroupIds[{data__securityGroupIds_x}]".format(**locals()) + "", definition=None, rule='type')
                     if isinstance(data__securityGroupIds_item, str):
                         if not REGEX_PATTERNS['^sg-[0-9a-f]{8,17}$'].search(data__securityGroupIds_item):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupIds[{data__securityGroupIds_x}]".format(**locals()) + " must match pattern ^sg-[0-9a-f]{8,17}$", value=data__securityGroupIds_item, name="" + (name_prefix or "data") + ".securityGroupIds[{data__securityGroupIds_x}]".format(**locals()) + "", definition={'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupIds[{data__securityGroupIds_x}]".format(**locals()) + " must match pattern ^sg-[0-9a-f]{8,17}$", value=data__securityGroupIds_item, name="" + (name_prefix or "data") + ".securityGroupIds[{data__securityGroupIds_x}]".format(**locals()) + "", definition=None, rule='pattern')
         if "securityGroupId" in data_keys:
             data_keys.remove("securityGroupId")
             data__securityGroupId = data["securityGroupId"]
             if not isinstance(data__securityGroupId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupId must be string", value=data__securityGroupId, name="" + (name_prefix or "data") + ".securityGroupId", definition={'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupId must be string", value=data__securityGroupId, name="" + (name_prefix or "data") + ".securityGroupId", definition=None, rule='type')
             if isinstance(data__securityGroupId, str):
                 if not REGEX_PATTERNS['^sg-[0-9a-f]{8,17}$'].search(data__securityGroupId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupId must match pattern ^sg-[0-9a-f]{8,17}$", value=data__securityGroupId, name="" + (name_prefix or "data") + ".securityGroupId", definition={'type': 'string', 'pattern': '^sg-[0-9a-f]{8,17}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupId must match pattern ^sg-[0-9a-f]{8,17}$", value=data__securityGroupId, name="" + (name_prefix or "data") + ".securityGroupId", definition=None, rule='pattern')
         if "accountId" in data_keys:
             data_keys.remove("accountId")
             data__accountId = data["accountId"]
             if not isinstance(data__accountId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".accountId must be string", value=data__accountId, name="" + (name_prefix or "data") + ".accountId", definition={'type': 'string', 'pattern': '^[0-9]{12}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".accountId must be string", value=data__accountId, name="" + (name_prefix or "data") + ".accountId", definition=None, rule='type')
             if isinstance(data__accountId, str):
                 if not REGEX_PATTERNS['^[0-9]{12}$'].search(data__accountId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".accountId must match pattern ^[0-9]{12}$", value=data__accountId, name="" + (name_prefix or "data") + ".accountId", definition={'type': 'string', 'pattern': '^[0-9]{12}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".accountId must match pattern ^[0-9]{12}$", value=data__accountId, name="" + (name_prefix or "data") + ".accountId", definition=None, rule='pattern')
         if "region" in data_keys:
             data_keys.remove("region")
             data__region = data["region"]
             if not isinstance(data__region, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='type')
             if isinstance(data__region, str):
                 data__region_len = len(data__region)
                 if data__region_len > 25:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be shorter than or equal to 25 characters", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be shorter than or equal to 25 characters", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='maxLength')
                 if not REGEX_PATTERNS['^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'].search(data__region):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must match pattern ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must match pattern ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='pattern')
         if "cidrs" in data_keys:
             data_keys.remove("cidrs")
             data__cidrs = data["cidrs"]
             if not isinstance(data__cidrs, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs must be array", value=data__cidrs, name="" + (name_prefix or "data") + ".cidrs", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs must be array", value=data__cidrs, name="" + (name_prefix or "data") + ".cidrs", definition=None, rule='type')
             data__cidrs_is_list = isinstance(data__cidrs, (list, tuple))
             if data__cidrs_is_list:
                 data__cidrs_len = len(data__cidrs)
                 if data__cidrs_len < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs must contain at least 1 items", value=data__cidrs, name="" + (name_prefix or "data") + ".cidrs", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, rule='minItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs must contain at least 1 items", value=data__cidrs, name="" + (name_prefix or "data") + ".cidrs", definition=None, rule='minItems')
                 if data__cidrs_len > 5:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs must contain less than or equal to 5 items", value=data__cidrs, name="" + (name_prefix or "data") + ".cidrs", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'minItems': 1, 'maxItems': 5}, rule='maxItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs must contain less than or equal to 5 items", value=data__cidrs, name="" + (name_prefix or "data") + ".cidrs", definition=None, rule='maxItems')
                 for data__cidrs_x, data__cidrs_item in enumerate(data__cidrs):
                     if not isinstance(data__cidrs_item, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + " must be string", value=data__cidrs_item, name="" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + "", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + " must be string", value=data__cidrs_item, name="" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + "", definition=None, rule='type')
                     if isinstance(data__cidrs_item, str):
                         if not REGEX_PATTERNS['^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'].search(data__cidrs_item):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + " must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$", value=data__cidrs_item, name="" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + "", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + " must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$", value=data__cidrs_item, name="" + (name_prefix or "data") + ".cidrs[{data__cidrs_x}]".format(**locals()) + "", definition=None, rule='pattern')
         if "routeTables" in data_keys:
             data_keys.remove("routeTables")
             data__routeTables = data["routeTables"]
             if not isinstance(data__routeTables, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTables must be array", value=data__routeTables, name="" + (name_prefix or "data") + ".routeTables", definition={'type': 'array', 'items': {'type': 'object', 'required': ['routeTableId', 'routes'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'routes': {'type': 'array', 'items': {'$ref': '#/definitions/RouteFacts'}, 'maxItems': 1000}}}, 'maxItems': 200}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTables must be array", value=data__routeTables, name="" + (name_prefix or "data") + ".routeTables", definition=None, rule='type')
             data__routeTables_is_list = isinstance(data__routeTables, (list, tuple))
             if data__routeTables_is_list:
                 data__routeTables_len = len(data__routeTables)
                 if data__routeTables_len > 200:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTables must contain less than or equal to 200 items", value=data__routeTables, name="" + (name_prefix or "data") + ".routeTables", definition={'type': 'array', 'items': {'type': 'object', 'required': ['routeTableId', 'routes'], 'properties': {'routeTableId': {'type': 'string', 'pattern': '^rtb-[0-9a-f]{8,17}$'}, 'routes': {'type': 'array', 'items': {'$ref': '#/definitions/RouteFacts'}, 'maxItems': 1000}}}, 'maxItems': 200}, rule='maxItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".routeTables must contain less than or equal to 200 items", value=data__routeTables, name="" + (name_prefix or "data") + ".routeTables", definition=None, rule='maxItems')
                 for data__routeTables_x, data__routeTables_item in enumerate(data__routeTables):
                     validate___definitions_routetablefacts(data__routeTables_item, custom_formats, (name_prefix or "data") + ".routeTables[{data__routeTables_x}]".format(**locals()))
         if "securityGroupRules" in data_keys:
             data_keys.remove("securityGroupRules")
             data__securityGroupRules = data["securityGroupRules"]
             if not isinstance(data__securityGroupRules, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupRules must be array", value=data__securityGroupRules, name="" + (name_prefix or "data") + ".securityGroupRules", definition={'type': 'array', 'items': {'type': 'object', 'required': ['cidr', 'description', 'fromPort', 'protocol', 'ruleId', 'tags', 'toPort'], 'properties': {'ruleId': {'type': 'string'}, 'protocol': {'type': ['string', 'null']}, 'fromPort': {'type': ['integer', 'null']}, 'toPort': {'type': ['integer', 'null']}, 'cidr': {'type': ['string', 'null']}, 'description': {'type': 'string'}, 'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}, 'groupId': {'type': 'string'}}}}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupRules must be array", value=data__securityGroupRules, name="" + (name_prefix or "data") + ".securityGroupRules", definition=None, rule='type')
             data__securityGroupRules_is_list = isinstance(data__securityGroupRules, (list, tuple))
             if data__securityGroupRules_is_list:
                 data__securityGroupRules_len = len(data__securityGroupRules)
@@ -1308,39 +1308,39 @@ def validate___definitions_databasefacts(data, custom_formats={}, name_prefix=No
             data_keys.remove("subnetIds")
             data__subnetIds = data["subnetIds"]
             if not isinstance(data__subnetIds, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds must be array", value=data__subnetIds, name="" + (name_prefix or "data") + ".subnetIds", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds must be array", value=data__subnetIds, name="" + (name_prefix or "data") + ".subnetIds", definition=None, rule='type')
             data__subnetIds_is_list = isinstance(data__subnetIds, (list, tuple))
             if data__subnetIds_is_list:
                 data__subnetIds_len = len(data__subnetIds)
                 if data__subnetIds_len > 200:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds must contain less than or equal to 200 items", value=data__subnetIds, name="" + (name_prefix or "data") + ".subnetIds", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, 'maxItems': 200}, rule='maxItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds must contain less than or equal to 200 items", value=data__subnetIds, name="" + (name_prefix or "data") + ".subnetIds", definition=None, rule='maxItems')
                 for data__subnetIds_x, data__subnetIds_item in enumerate(data__subnetIds):
                     if not isinstance(data__subnetIds_item, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + " must be string", value=data__subnetIds_item, name="" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + "", definition={'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + " must be string", value=data__subnetIds_item, name="" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + "", definition=None, rule='type')
                     if isinstance(data__subnetIds_item, str):
                         if not REGEX_PATTERNS['^subnet-[0-9a-f]{8,17}$'].search(data__subnetIds_item):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + " must match pattern ^subnet-[0-9a-f]{8,17}$", value=data__subnetIds_item, name="" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + "", definition={'type': 'string', 'pattern': '^subnet-[0-9a-f]{8,17}$'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + " must match pattern ^subnet-[0-9a-f]{8,17}$", value=data__subnetIds_item, name="" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + "", definition=None, rule='pattern')
         if "subnetCidrs" in data_keys:
             data_keys.remove("subnetCidrs")
             data__subnetCidrs = data["subnetCidrs"]
             if not isinstance(data__subnetCidrs, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetCidrs must be array", value=data__subnetCidrs, name="" + (name_prefix or "data") + ".subnetCidrs", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetCidrs must be array", value=data__subnetCidrs, name="" + (name_prefix or "data") + ".subnetCidrs", definition=None, rule='type')
             data__subnetCidrs_is_list = isinstance(data__subnetCidrs, (list, tuple))
             if data__subnetCidrs_is_list:
                 data__subnetCidrs_len = len(data__subnetCidrs)
                 if data__subnetCidrs_len > 200:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetCidrs must contain less than or equal to 200 items", value=data__subnetCidrs, name="" + (name_prefix or "data") + ".subnetCidrs", definition={'type': 'array', 'items': {'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, 'maxItems': 200}, rule='maxItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetCidrs must contain less than or equal to 200 items", value=data__subnetCidrs, name="" + (name_prefix or "data") + ".subnetCidrs", definition=None, rule='maxItems')
                 for data__subnetCidrs_x, data__subnetCidrs_item in enumerate(data__subnetCidrs):
                     if not isinstance(data__subnetCidrs_item, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetCidrs[{data__subnetCidrs_x}]".format(**locals()) + " must be string", value=data__subnetCidrs_item, name="" + (name_prefix or "data") + ".subnetCidrs[{data__subnetCidrs_x}]".format(**locals()) + "", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetCidrs[{data__subnetCidrs_x}]".format(**locals()) + " must be string", value=data__subnetCidrs_item, name="" + (name_prefix or "data") + ".subnetCidrs[{data__subnetCidrs_x}]".format(**locals()) + "", definition=None, rule='type')
                     if isinstance(data__subnetCidrs_item, str):
                         if not REGEX_PATTERNS['^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'].search(data__subnetCidrs_item):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetCidrs[{data__subnetCidrs_x}]".format(**locals()) + " must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$", value=data__subnetCidrs_item, name="" + (name_prefix or "data") + ".subnetCidrs[{data__subnetCidrs_x}]".format(**locals()) + "", definition={'type': 'string', 'pattern': '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetCidrs[{data__subnetCidrs_x}]".format(**locals()) + " must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(1[6-9]|2[0-8])$", value=data__subnetCidrs_item, name="" + (name_prefix or "data") + ".subnetCidrs[{data__subnetCidrs_x}]".format(**locals()) + "", definition=None, rule='pattern')
         if "networkAcls" in data_keys:
             data_keys.remove("networkAcls")
             data__networkAcls = data["networkAcls"]
             if not isinstance(data__networkAcls, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".networkAcls must be array", value=data__networkAcls, name="" + (name_prefix or "data") + ".networkAcls", definition={'type': 'array', 'items': {'type': 'object', 'required': ['entries', 'networkAclId', 'subnetIds'], 'properties': {'networkAclId': {'type': 'string'}, 'subnetIds': {'type': 'array', 'items': {'type': 'string'}}, 'entries': {'type': 'array', 'items': {'$ref': '#/definitions/NetworkAclEntry'}}}}}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".networkAcls must be array", value=data__networkAcls, name="" + (name_prefix or "data") + ".networkAcls", definition=None, rule='type')
             data__networkAcls_is_list = isinstance(data__networkAcls, (list, tuple))
             if data__networkAcls_is_list:
                 data__networkAcls_len = len(data__networkAcls)
@@ -1350,48 +1350,48 @@ def validate___definitions_databasefacts(data, custom_formats={}, name_prefix=No
 
 def validate___definitions_rulefacts(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['cidr', 'description', 'fromPort', 'protocol', 'ruleId', 'tags', 'toPort'], 'properties': {'ruleId': {'type': 'string'}, 'protocol': {'type': ['string', 'null']}, 'fromPort': {'type': ['integer', 'null']}, 'toPort': {'type': ['integer', 'null']}, 'cidr': {'type': ['string', 'null']}, 'description': {'type': 'string'}, 'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}, 'groupId': {'type': 'string'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['cidr', 'description', 'fromPort', 'protocol', 'ruleId', 'tags', 'toPort']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['cidr', 'description', 'fromPort', 'protocol', 'ruleId', 'tags', 'toPort'], 'properties': {'ruleId': {'type': 'string'}, 'protocol': {'type': ['string', 'null']}, 'fromPort': {'type': ['integer', 'null']}, 'toPort': {'type': ['integer', 'null']}, 'cidr': {'type': ['string', 'null']}, 'description': {'type': 'string'}, 'tags': {'type': 'object', 'additionalProperties': {'type': 'string'}}, 'groupId': {'type': 'string'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "ruleId" in data_keys:
             data_keys.remove("ruleId")
             data__ruleId = data["ruleId"]
             if not isinstance(data__ruleId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ruleId must be string", value=data__ruleId, name="" + (name_prefix or "data") + ".ruleId", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ruleId must be string", value=data__ruleId, name="" + (name_prefix or "data") + ".ruleId", definition=None, rule='type')
         if "protocol" in data_keys:
             data_keys.remove("protocol")
             data__protocol = data["protocol"]
             if not isinstance(data__protocol, (str, NoneType)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".protocol must be string or null", value=data__protocol, name="" + (name_prefix or "data") + ".protocol", definition={'type': ['string', 'null']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".protocol must be string or null", value=data__protocol, name="" + (name_prefix or "data") + ".protocol", definition=None, rule='type')
         if "fromPort" in data_keys:
             data_keys.remove("fromPort")
             data__fromPort = data["fromPort"]
             if not isinstance(data__fromPort, (int, NoneType)) and not (isinstance(data__fromPort, float) and data__fromPort.is_integer()) or isinstance(data__fromPort, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".fromPort must be integer or null", value=data__fromPort, name="" + (name_prefix or "data") + ".fromPort", definition={'type': ['integer', 'null']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".fromPort must be integer or null", value=data__fromPort, name="" + (name_prefix or "data") + ".fromPort", definition=None, rule='type')
         if "toPort" in data_keys:
             data_keys.remove("toPort")
             data__toPort = data["toPort"]
             if not isinstance(data__toPort, (int, NoneType)) and not (isinstance(data__toPort, float) and data__toPort.is_integer()) or isinstance(data__toPort, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".toPort must be integer or null", value=data__toPort, name="" + (name_prefix or "data") + ".toPort", definition={'type': ['integer', 'null']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".toPort must be integer or null", value=data__toPort, name="" + (name_prefix or "data") + ".toPort", definition=None, rule='type')
         if "cidr" in data_keys:
             data_keys.remove("cidr")
             data__cidr = data["cidr"]
             if not isinstance(data__cidr, (str, NoneType)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must be string or null", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition={'type': ['string', 'null']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must be string or null", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition=None, rule='type')
         if "description" in data_keys:
             data_keys.remove("description")
             data__description = data["description"]
             if not isinstance(data__description, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".description must be string", value=data__description, name="" + (name_prefix or "data") + ".description", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".description must be string", value=data__description, name="" + (name_prefix or "data") + ".description", definition=None, rule='type')
         if "tags" in data_keys:
             data_keys.remove("tags")
             data__tags = data["tags"]
             if not isinstance(data__tags, (dict)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".tags must be object", value=data__tags, name="" + (name_prefix or "data") + ".tags", definition={'type': 'object', 'additionalProperties': {'type': 'string'}}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".tags must be object", value=data__tags, name="" + (name_prefix or "data") + ".tags", definition=None, rule='type')
             data__tags_is_dict = isinstance(data__tags, dict)
             if data__tags_is_dict:
                 data__tags_keys = set(data__tags.keys())
@@ -1399,82 +1399,82 @@ def validate___definitions_rulefacts(data, custom_formats={}, name_prefix=None):
                     if data__tags_key not in []:
                         data__tags_value = data__tags.get(data__tags_key)
                         if not isinstance(data__tags_value, (str)):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".tags.{data__tags_key}".format(**locals()) + " must be string", value=data__tags_value, name="" + (name_prefix or "data") + ".tags.{data__tags_key}".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".tags.{data__tags_key}".format(**locals()) + " must be string", value=data__tags_value, name="" + (name_prefix or "data") + ".tags.{data__tags_key}".format(**locals()) + "", definition=None, rule='type')
         if "groupId" in data_keys:
             data_keys.remove("groupId")
             data__groupId = data["groupId"]
             if not isinstance(data__groupId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".groupId must be string", value=data__groupId, name="" + (name_prefix or "data") + ".groupId", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".groupId must be string", value=data__groupId, name="" + (name_prefix or "data") + ".groupId", definition=None, rule='type')
     return data
 
 def validate___definitions_requestfacts(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['connectionId', 'dryRun', 'identifier', 'mode', 'region'], 'properties': {'identifier': {'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'mode': {'type': 'string', 'description': 'auto: public path when the database is publicly accessible, peering otherwise.', 'enum': ['auto', 'peering', 'public']}, 'connectionId': {'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, 'dryRun': {'type': 'boolean'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['connectionId', 'dryRun', 'identifier', 'mode', 'region']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['connectionId', 'dryRun', 'identifier', 'mode', 'region'], 'properties': {'identifier': {'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'mode': {'type': 'string', 'description': 'auto: public path when the database is publicly accessible, peering otherwise.', 'enum': ['auto', 'peering', 'public']}, 'connectionId': {'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, 'dryRun': {'type': 'boolean'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "identifier" in data_keys:
             data_keys.remove("identifier")
             data__identifier = data["identifier"]
             if not isinstance(data__identifier, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must be string", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition={'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must be string", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition=None, rule='type')
             if isinstance(data__identifier, str):
                 data__identifier_len = len(data__identifier)
                 if data__identifier_len < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must be longer than or equal to 1 characters", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition={'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, rule='minLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must be longer than or equal to 1 characters", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition=None, rule='minLength')
                 if data__identifier_len > 63:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must be shorter than or equal to 63 characters", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition={'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must be shorter than or equal to 63 characters", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition=None, rule='maxLength')
                 if not REGEX_PATTERNS['^[A-Za-z](-?[A-Za-z0-9])*$'].search(data__identifier):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must match pattern ^[A-Za-z](-?[A-Za-z0-9])*$", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition={'type': 'string', 'description': 'RDS DB instance identifier or Aurora DB cluster identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z](-?[A-Za-z0-9])*$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identifier must match pattern ^[A-Za-z](-?[A-Za-z0-9])*$", value=data__identifier, name="" + (name_prefix or "data") + ".identifier", definition=None, rule='pattern')
         if "region" in data_keys:
             data_keys.remove("region")
             data__region = data["region"]
             if not isinstance(data__region, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='type')
             if isinstance(data__region, str):
                 data__region_len = len(data__region)
                 if data__region_len > 25:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be shorter than or equal to 25 characters", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be shorter than or equal to 25 characters", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='maxLength')
                 if not REGEX_PATTERNS['^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'].search(data__region):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must match pattern ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must match pattern ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='pattern')
         if "mode" in data_keys:
             data_keys.remove("mode")
             data__mode = data["mode"]
             if not isinstance(data__mode, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be string", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition={'type': 'string', 'description': 'auto: public path when the database is publicly accessible, peering otherwise.', 'enum': ['auto', 'peering', 'public']}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be string", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='type')
             if not (isinstance(data__mode, str) and data__mode == 'auto' or isinstance(data__mode, str) and data__mode == 'peering' or isinstance(data__mode, str) and data__mode == 'public'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['auto', 'peering', 'public']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition={'type': 'string', 'description': 'auto: public path when the database is publicly accessible, peering otherwise.', 'enum': ['auto', 'peering', 'public']}, rule='enum')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['auto', 'peering', 'public']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='enum')
         if "connectionId" in data_keys:
             data_keys.remove("connectionId")
             data__connectionId = data["connectionId"]
             if not isinstance(data__connectionId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be string", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition={'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be string", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition=None, rule='type')
             if isinstance(data__connectionId, str):
                 data__connectionId_len = len(data__connectionId)
                 if data__connectionId_len < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be longer than or equal to 1 characters", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition={'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, rule='minLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be longer than or equal to 1 characters", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition=None, rule='minLength')
                 if data__connectionId_len > 63:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be shorter than or equal to 63 characters", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition={'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be shorter than or equal to 63 characters", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition=None, rule='maxLength')
                 if not REGEX_PATTERNS['^[A-Za-z0-9][A-Za-z0-9_-]*$'].search(data__connectionId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must match pattern ^[A-Za-z0-9][A-Za-z0-9_-]*$", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition={'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must match pattern ^[A-Za-z0-9][A-Za-z0-9_-]*$", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition=None, rule='pattern')
         if "dryRun" in data_keys:
             data_keys.remove("dryRun")
             data__dryRun = data["dryRun"]
             if not isinstance(data__dryRun, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".dryRun must be boolean", value=data__dryRun, name="" + (name_prefix or "data") + ".dryRun", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".dryRun must be boolean", value=data__dryRun, name="" + (name_prefix or "data") + ".dryRun", definition=None, rule='type')
     return data
 
 def validate___definitions_foundfacts(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['database', 'mode', 'nekt', 'request', 'settings'], 'properties': {'request': {'type': 'object', 'required': ['connectionId', 'region'], 'properties': {'connectionId': {'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}}}, 'settings': {'type': 'object'}, 'mode': {'enum': ['peering', 'public']}, 'database': {'type': 'object', 'required': ['region', 'vpcId'], 'properties': {'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'vpcId': {'type': ['string', 'null'], 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'accountId': {'type': 'string'}, 'publiclyAccessible': {'type': 'boolean'}}}, 'nekt': {'type': 'object', 'required': ['vpcId'], 'properties': {'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}}}, 'readAt': {'type': 'string'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['database', 'mode', 'nekt', 'request', 'settings']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['database', 'mode', 'nekt', 'request', 'settings'], 'properties': {'request': {'type': 'object', 'required': ['connectionId', 'region'], 'properties': {'connectionId': {'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}}}, 'settings': {'type': 'object'}, 'mode': {'enum': ['peering', 'public']}, 'database': {'type': 'object', 'required': ['region', 'vpcId'], 'properties': {'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'vpcId': {'type': ['string', 'null'], 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'accountId': {'type': 'string'}, 'publiclyAccessible': {'type': 'boolean'}}}, 'nekt': {'type': 'object', 'required': ['vpcId'], 'properties': {'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}}}, 'readAt': {'type': 'string'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "request" in data_keys:
             data_keys.remove("request")
@@ -1484,12 +1484,12 @@ def validate___definitions_foundfacts(data, custom_formats={}, name_prefix=None)
             data_keys.remove("settings")
             data__settings = data["settings"]
             if not isinstance(data__settings, (dict)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".settings must be object", value=data__settings, name="" + (name_prefix or "data") + ".settings", definition={'type': 'object'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".settings must be object", value=data__settings, name="" + (name_prefix or "data") + ".settings", definition=None, rule='type')
         if "mode" in data_keys:
             data_keys.remove("mode")
             data__mode = data["mode"]
             if not (isinstance(data__mode, str) and data__mode == 'peering' or isinstance(data__mode, str) and data__mode == 'public'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['peering', 'public']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition={'enum': ['peering', 'public']}, rule='enum')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['peering', 'public']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='enum')
         if "database" in data_keys:
             data_keys.remove("database")
             data__database = data["database"]
@@ -1502,99 +1502,99 @@ def validate___definitions_foundfacts(data, custom_formats={}, name_prefix=None)
             data_keys.remove("readAt")
             data__readAt = data["readAt"]
             if not isinstance(data__readAt, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".readAt must be string", value=data__readAt, name="" + (name_prefix or "data") + ".readAt", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".readAt must be string", value=data__readAt, name="" + (name_prefix or "data") + ".readAt", definition=None, rule='type')
     return data
 
 def validate___definitions_foundnekt(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['vpcId'], 'properties': {'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['vpcId']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['vpcId'], 'properties': {'vpcId': {'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "vpcId" in data_keys:
             data_keys.remove("vpcId")
             data__vpcId = data["vpcId"]
             if not isinstance(data__vpcId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must be string", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition={'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must be string", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition=None, rule='type')
             if isinstance(data__vpcId, str):
                 if not REGEX_PATTERNS['^vpc-[0-9a-f]{8,17}$'].search(data__vpcId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must match pattern ^vpc-[0-9a-f]{8,17}$", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition={'type': 'string', 'pattern': '^vpc-[0-9a-f]{8,17}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must match pattern ^vpc-[0-9a-f]{8,17}$", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition=None, rule='pattern')
     return data
 
 def validate___definitions_founddatabase(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['region', 'vpcId'], 'properties': {'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'vpcId': {'type': ['string', 'null'], 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'accountId': {'type': 'string'}, 'publiclyAccessible': {'type': 'boolean'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['region', 'vpcId']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['region', 'vpcId'], 'properties': {'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, 'vpcId': {'type': ['string', 'null'], 'pattern': '^vpc-[0-9a-f]{8,17}$'}, 'accountId': {'type': 'string'}, 'publiclyAccessible': {'type': 'boolean'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "region" in data_keys:
             data_keys.remove("region")
             data__region = data["region"]
             if not isinstance(data__region, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='type')
             if isinstance(data__region, str):
                 data__region_len = len(data__region)
                 if data__region_len > 25:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be shorter than or equal to 25 characters", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be shorter than or equal to 25 characters", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='maxLength')
                 if not REGEX_PATTERNS['^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'].search(data__region):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must match pattern ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must match pattern ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='pattern')
         if "vpcId" in data_keys:
             data_keys.remove("vpcId")
             data__vpcId = data["vpcId"]
             if not isinstance(data__vpcId, (str, NoneType)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must be string or null", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition={'type': ['string', 'null'], 'pattern': '^vpc-[0-9a-f]{8,17}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must be string or null", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition=None, rule='type')
             if isinstance(data__vpcId, str):
                 if not REGEX_PATTERNS['^vpc-[0-9a-f]{8,17}$'].search(data__vpcId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must match pattern ^vpc-[0-9a-f]{8,17}$", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition={'type': ['string', 'null'], 'pattern': '^vpc-[0-9a-f]{8,17}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must match pattern ^vpc-[0-9a-f]{8,17}$", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition=None, rule='pattern')
         if "accountId" in data_keys:
             data_keys.remove("accountId")
             data__accountId = data["accountId"]
             if not isinstance(data__accountId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".accountId must be string", value=data__accountId, name="" + (name_prefix or "data") + ".accountId", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".accountId must be string", value=data__accountId, name="" + (name_prefix or "data") + ".accountId", definition=None, rule='type')
         if "publiclyAccessible" in data_keys:
             data_keys.remove("publiclyAccessible")
             data__publiclyAccessible = data["publiclyAccessible"]
             if not isinstance(data__publiclyAccessible, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".publiclyAccessible must be boolean", value=data__publiclyAccessible, name="" + (name_prefix or "data") + ".publiclyAccessible", definition={'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".publiclyAccessible must be boolean", value=data__publiclyAccessible, name="" + (name_prefix or "data") + ".publiclyAccessible", definition=None, rule='type')
     return data
 
 def validate___definitions_disconnectrequestfacts(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['connectionId', 'region'], 'properties': {'connectionId': {'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['connectionId', 'region']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'type': 'object', 'required': ['connectionId', 'region'], 'properties': {'connectionId': {'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, 'region': {'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
         if "connectionId" in data_keys:
             data_keys.remove("connectionId")
             data__connectionId = data["connectionId"]
             if not isinstance(data__connectionId, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be string", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition={'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be string", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition=None, rule='type')
             if isinstance(data__connectionId, str):
                 data__connectionId_len = len(data__connectionId)
                 if data__connectionId_len < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be longer than or equal to 1 characters", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition={'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, rule='minLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be longer than or equal to 1 characters", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition=None, rule='minLength')
                 if data__connectionId_len > 63:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be shorter than or equal to 63 characters", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition={'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must be shorter than or equal to 63 characters", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition=None, rule='maxLength')
                 if not REGEX_PATTERNS['^[A-Za-z0-9][A-Za-z0-9_-]*$'].search(data__connectionId):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must match pattern ^[A-Za-z0-9][A-Za-z0-9_-]*$", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition={'type': 'string', 'description': 'Names the connection; defaults to the database identifier.', 'minLength': 1, 'maxLength': 63, 'pattern': '^[A-Za-z0-9][A-Za-z0-9_-]*$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionId must match pattern ^[A-Za-z0-9][A-Za-z0-9_-]*$", value=data__connectionId, name="" + (name_prefix or "data") + ".connectionId", definition=None, rule='pattern')
         if "region" in data_keys:
             data_keys.remove("region")
             data__region = data["region"]
             if not isinstance(data__region, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be string", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='type')
             if isinstance(data__region, str):
                 data__region_len = len(data__region)
                 if data__region_len > 25:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be shorter than or equal to 25 characters", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='maxLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must be shorter than or equal to 25 characters", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='maxLength')
                 if not REGEX_PATTERNS['^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'].search(data__region):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must match pattern ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", value=data__region, name="" + (name_prefix or "data") + ".region", definition={'type': 'string', 'maxLength': 25, 'pattern': '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".region must match pattern ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", value=data__region, name="" + (name_prefix or "data") + ".region", definition=None, rule='pattern')
     return data
