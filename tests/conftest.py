@@ -204,3 +204,19 @@ def mariadb() -> Iterator[MariaDbServer]:
     server = MariaDbServer().start()
     yield server
     server.stop()
+
+
+def hold_until_both_tried_the_locks(stack: Stack, *functions: str) -> None:
+    """Two runs started together overlap for sure: the first past its locks waits, at `functions`, until
+    the second has tried them too (a busy machine may otherwise let the first finish first)."""
+    tried, lock, both = [0], threading.Lock(), threading.Event()
+
+    def count(event: dict[str, Any]) -> None:
+        with lock:
+            tried[0] += 1
+            if tried[0] >= 2:
+                both.set()
+
+    stack.runtime.before_invoke("TakeLocksFunction", count)
+    for function in functions:
+        stack.runtime.before_invoke(function, lambda event: both.wait(timeout=60) or None)

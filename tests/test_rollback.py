@@ -28,6 +28,7 @@ from emulator.topology import (
     create_nekt_network,
 )
 from nekt_peering import registry
+from tests.conftest import hold_until_both_tried_the_locks
 
 
 class InjectedFault(Exception):
@@ -305,6 +306,7 @@ def start_together(stack: Stack, inputs: list[dict[str, Any]]) -> list[Execution
 
 def test_the_same_connection_started_twice_at_once_runs_once(deploy: Any) -> None:
     world = build_world("cross-account-cross-region", deploy)
+    hold_until_both_tried_the_locks(world.stack, "PreflightFunction")
 
     executions = start_together(world.stack, [world.input, world.input])
 

@@ -17,6 +17,7 @@ from emulator.accounts import aws_calls, establish_peering, is_mutating, snapsho
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.topology import NektNetwork, account_session, add_database, create_database
 from nekt_peering import bookkeeping, registry
+from tests.conftest import hold_until_both_tried_the_locks
 
 DISCONNECT = "DisconnectStateMachine"
 REGION = "us-east-2"
@@ -137,6 +138,7 @@ def test_two_databases_of_one_vpc_connected_at_the_same_moment_share_one_peering
     orders = create_database("orders-db")
     add_database(orders, "billing-db")
     stack = deploy(nekt, PollIntervalSeconds="1")
+    hold_until_both_tried_the_locks(stack, "PreflightFunction")
 
     executions = start_together(stack, [(connect_input("orders-db"), "ConnectStateMachine"),
                                         (connect_input("billing-db"), "ConnectStateMachine")])
@@ -156,6 +158,7 @@ def test_a_connect_and_a_disconnect_of_one_connection_never_run_at_once(deploy: 
     create_database("orders-db")
     stack = deploy(nekt)
     connect(stack, "orders-db")
+    hold_until_both_tried_the_locks(stack, "PreflightFunction", "RevokeIngressFunction")
 
     connecting, disconnecting = start_together(stack, [
         (connect_input("orders-db"), "ConnectStateMachine"),
