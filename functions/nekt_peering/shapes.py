@@ -20,7 +20,7 @@ import json
 from importlib import resources
 from typing import Any, Literal, NotRequired, TypedDict
 
-Mode = Literal["peering", "public"]
+Mode = Literal["peering", "public", "resource-endpoint"]
 Side = Literal["database", "nekt"]
 PeeringSide = Literal["requester", "accepter"]
 
@@ -156,6 +156,38 @@ class QuotaFacts(TypedDict, total=False):
     limits: dict[str, dict[str, int]]
 
 
+class SubnetZone(TypedDict):
+    """A subnet and its Availability Zone: zones are matched across accounts by id (names differ per account)."""
+
+    subnetId: str
+    zoneId: str
+    zone: str
+    cidr: str
+    ownerId: str  # another account's: a subnet shared with this one (no resource gateway there)
+
+
+class FoundGateway(TypedDict):
+    """A resource gateway of this product in the database VPC (tag nekt:managed-by), reused by every
+    connection of a database of that VPC."""
+
+    resourceGatewayId: str
+    resourceGatewayArn: str
+    status: str
+    securityGroupIds: list[str]
+    subnetIds: list[str]
+    connectionTag: str | None  # the connection it was created for
+
+
+class ResourcePathFacts(TypedDict):
+    """What the resource-endpoint path needs beyond the database's facts (Discover, for that mode or auto)."""
+
+    databaseArn: str  # the cluster's or instance's ARN
+    databaseSubnets: list[SubnetZone]  # the database's subnet group's
+    nektSubnets: list[SubnetZone]  # Nekt's private subnets
+    gateway: FoundGateway | None
+    nektResourceEndpoints: int  # resource VPC endpoints in the Nekt VPC (quota: 200 by default)
+
+
 class Facts(TypedDict):
     """Discover's result: everything Preflight plans from, and what later stages act on."""
 
@@ -167,6 +199,8 @@ class Facts(TypedDict):
     peerings: list[PeeringFacts]
     quotas: NotRequired[QuotaFacts]
     readAt: NotRequired[str]  # when Discover began reading (ISO 8601, UTC): Take the locks compares it
+    resourcePath: NotRequired[ResourcePathFacts | None]  # the resource-endpoint path's facts (that mode, or auto)
+    modeReason: NotRequired[str]  # why this mode: what auto's rule found, or "requested"
 
 
 class ReusedPeering(TypedDict):
@@ -218,11 +252,44 @@ class PlannedDns(TypedDict):
     reason: str
 
 
+class PlannedGateway(TypedDict):
+    resourceGatewayId: str | None  # the product's gateway of the VPC, reused; None: create one
+    subnetIds: list[str]  # one per zone, in zones Nekt's private subnets share (by zone id)
+    exists: bool
+
+
+class PlannedConfiguration(TypedDict):
+    type: Literal["ARN", "SINGLE"]  # ARN: an Aurora cluster (follows fail-overs); SINGLE: the endpoint and port
+    arn: str | None  # type ARN
+    domainName: str | None  # type SINGLE
+    port: int
+
+
+class PlannedEndpoint(TypedDict):
+    vpcId: str  # Nekt's
+    subnetIds: list[str]  # Nekt's private subnets, one per zone, in the zones the gateway has
+    allowedCidrs: list[str]  # Nekt's private subnets: the endpoint's security group admits them on the port
+    port: int
+
+
+class PlannedResourcePath(TypedDict):
+    """How the resource-endpoint path connects: the database shared as a resource configuration through a
+    resource gateway in its VPC, shared by RAM with the Nekt account (share: other account), reached from a
+    resource VPC endpoint in Nekt's private subnets."""
+
+    gateway: PlannedGateway
+    configuration: PlannedConfiguration
+    share: bool  # the Nekt account is another account: a RAM share, accepted by Nekt
+    endpoint: PlannedEndpoint
+
+
 class Plan(TypedDict):
     """Preflight's result; with dryRun, the execution's output."""
 
     status: Literal["PLANNED"]
     mode: Mode
+    modeReason: NotRequired[str]
+    resourcePath: NotRequired[PlannedResourcePath | None]
     connectionId: str
     dryRun: bool
     database: PlanDatabase
@@ -272,6 +339,50 @@ class DnsResolution(TypedDict):
     side: NotRequired[PeeringSide]
     changed: bool
     reason: str
+
+
+class SharedDatabase(TypedDict):
+    """Share the database's result (the customer's side of the resource-endpoint path). Each field is set
+    once the resource exists; `waiting`: the gateway is not ACTIVE yet, run the stage again."""
+
+    resourceGatewayId: str
+    resourceGatewayArn: str
+    gatewayStatus: str
+    gatewaySecurityGroupId: str
+    gatewayCreated: bool  # by this connection's run (a rollback removes it)
+    ingressRuleId: str | None  # the database group's rule admitting the gateway's group on the port
+    ingressCreated: bool
+    resourceConfigurationId: str | None
+    resourceConfigurationArn: str | None
+    configurationCreated: bool
+    resourceShareArn: str | None  # None: Nekt is this account, nothing to share
+    shareCreated: bool
+    waiting: bool
+    polls: int
+
+
+class ResourceEndpointRecord(TypedDict):
+    """Create the resource endpoint's result (Nekt's side). `waiting`: the share's invitation is not visible
+    yet, or the endpoint is Pending: run the stage again."""
+
+    invitationAccepted: bool  # by this run (False: no share, or accepted before)
+    vpcEndpointId: str | None
+    state: str  # the endpoint's: Pending, Available, ... ("" before it exists)
+    securityGroupId: str | None
+    created: bool
+    dnsName: str | None  # the endpoint's DNS name: the hostname Nekt connects to
+    waiting: bool
+    polls: int
+
+
+class ResourcePathRemoval(TypedDict):
+    """What the resource-endpoint path's compensations remove: a failed connect's (derived from its records
+    and tags) or a disconnect's (Find what to remove, from the registry). Per-connection resources are
+    found by the connection's tag; the gateway, its group and the ingress rule only when listed here."""
+
+    connectionTag: str
+    gateway: NotRequired[dict[str, str] | None]  # {resourceGatewayId, securityGroupId}: remove it
+    ingress: NotRequired[dict[str, str] | None]  # {groupId, ruleId}: remove it
 
 
 class Check(TypedDict):
@@ -413,6 +524,9 @@ class StageEvent(TypedDict, total=False):
     ingress: IngressRecord
     dnsResolution: DnsResolution | None
     rollback: RollbackProgress
+    sharedDatabase: SharedDatabase
+    resourceEndpoint: ResourceEndpointRecord
+    removal: ResourcePathRemoval
 
 
 # What a type cannot say about the fields of StageEvent, keyed by (TypedDict, field): merged into the
