@@ -35,6 +35,7 @@ class Mode(StrEnum):
     auto = "auto"
     peering = "peering"
     public = "public"
+    resource_endpoint = "resource-endpoint"
 
 
 # The request options of connect and plan.

@@ -64,6 +64,8 @@ def client(session: boto3.Session, service: Literal["stepfunctions"]) -> SFNClie
 def client(session: boto3.Session, service: Literal["sts"]) -> STSClient: ...
 @overload
 def client(session: boto3.Session, service: Literal["service-quotas"]) -> ServiceQuotasClient: ...
+@overload
+def client(session: boto3.Session, service: Literal["vpc-lattice", "ram"]) -> Any: ...  # no stubs installed
 def client(session: boto3.Session, service: str) -> Any:
     return session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 

@@ -62,6 +62,8 @@ def network_of(facts: Mapping[str, Any]) -> str:
     database = facts["database"]
     if facts["mode"] == "public":
         return registry.public_network(database["accountId"], database["region"], database["securityGroupId"])
+    if facts["mode"] == "resource-endpoint":
+        return registry.resource_network(database["accountId"], database["region"], database["vpcId"])
     nekt = facts["nekt"]
     return registry.peering_network(database["accountId"], database["region"], database["vpcId"],
                                     nekt["accountId"], nekt["region"], nekt["vpcId"])
@@ -308,6 +310,8 @@ def relied_resources(state: Mapping[str, Any]) -> list[dict[str, Any]]:
                 registry.dns_id(peering["peeringConnectionId"], dns["side"]), "dns",
                 {"peeringConnectionId": peering["peeringConnectionId"], "side": dns["side"]},
                 created=bool(dns.get("changed")) or peering_created, tag_owner=tag_owner, cid=cid))
+    if facts["mode"] == "resource-endpoint":
+        return _relied_on_the_resource_path(state, cid)
     ingress = state["ingress"]
     rule_tags: dict[str, str] = next((rule["tags"] for rule in facts["database"].get("securityGroupRules", [])
                       if rule["ruleId"] == ingress.get("ruleId")), {})
@@ -317,6 +321,28 @@ def relied_resources(state: Mapping[str, Any]) -> list[dict[str, Any]]:
         registry.ingress_id(ingress["groupId"], ingress["port"], ingress["cidr"]), "ingress",
         {"groupId": ingress["groupId"], "port": ingress["port"], "cidr": ingress["cidr"], "ruleId": ingress["ruleId"]},
         created=bool(ingress["created"]), tag_owner=tag_owner, cid=cid))
+    return resources
+
+
+def _relied_on_the_resource_path(state: Mapping[str, Any], cid: str) -> list[dict[str, Any]]:
+    """What connections of one database VPC share on this path: its resource gateway, and the rule admitting
+    the gateway's group on a database group and port. Each connection's configuration, share and endpoint
+    are its own, found by its tag."""
+    shared, database = state["sharedDatabase"], state["discovery"]["database"]
+    gateway = state["discovery"]["resourcePath"]["gateway"]
+    tag_owner = gateway.get("connectionTag") if gateway else None
+    resources = [_resource(
+        registry.gateway_id(shared["resourceGatewayId"]), "gateway",
+        {"resourceGatewayId": shared["resourceGatewayId"], "securityGroupId": shared["gatewaySecurityGroupId"]},
+        created=bool(shared["gatewayCreated"]), tag_owner=tag_owner, cid=cid)]
+    if shared.get("ingressRuleId"):
+        resources.append(_resource(
+            registry.ingress_id(database["securityGroupId"], database["port"], shared["gatewaySecurityGroupId"]),
+            "ingress", {"groupId": database["securityGroupId"], "port": database["port"], "cidr": None,
+                        "sourceGroupId": shared["gatewaySecurityGroupId"], "ruleId": shared["ingressRuleId"]},
+            # A rule admitting a gateway this product made cannot be older than the gateway: it goes with it.
+            created=bool(shared["ingressCreated"]) or bool(shared["gatewayCreated"]) or bool(tag_owner),
+            tag_owner=tag_owner, cid=cid))
     return resources
 
 

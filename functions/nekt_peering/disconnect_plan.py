@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
     from nekt_peering.model import DisconnectRequest, Settings
-    from nekt_peering.shapes import ConnectionItem
+    from nekt_peering.shapes import ConnectionItem, ResourcePathRemoval
 
 
 def plan_disconnect(database_ec2: EC2Client, nekt_ec2_factory: Callable[[], Any], dynamodb: DynamoDBClient,
@@ -87,6 +87,15 @@ def _plan(database_ec2: EC2Client, nekt_ec2_factory: Callable[[], Any], request:
                for r in by_kind["ingress"]]
     database: dict[str, Any] = dict(item.get("database") or {}) if item is not None else {}
     mode = (item.get("mode") if item is not None else None) or ("peering" if peering_id else "public")
+    removal: ResourcePathRemoval | None = None
+    if mode == "resource-endpoint":  # the compensations find the connection's own resources by its tag
+        gateway = next((r["details"] for r in removes if r["kind"] == "gateway"), None)
+        rule = next((r["details"] for r in by_kind["ingress"]), None)
+        removal = {"connectionTag": cid,
+                   "gateway": {"resourceGatewayId": gateway["resourceGatewayId"],
+                               "securityGroupId": gateway["securityGroupId"]} if gateway else None,
+                   "ingress": {"groupId": rule["groupId"], "ruleId": rule["ruleId"]} if rule else None}
+        ingress = []
     return {
         "discovery": {
             "request": request.to_dict(),
@@ -98,6 +107,7 @@ def _plan(database_ec2: EC2Client, nekt_ec2_factory: Callable[[], Any], request:
         },
         "plan": {"peering": kept_peering, "routes": routes, "ingress": ingress},
         "peering": peering_state,
+        **({"removal": removal} if removal is not None else {}),
         "registry": {
             "network": network,
             "relies": [r["resourceId"] for r in mine],
@@ -110,7 +120,7 @@ def _plan(database_ec2: EC2Client, nekt_ec2_factory: Callable[[], Any], request:
 
 
 def _vpc_of(network: str | None) -> str | None:
-    """The database VPC id a peering network key names (account:region:vpc|...)."""
+    """The database VPC id a peering or resource-endpoint network key names (account:region:vpc|...)."""
     if not network or network.endswith("|public"):
         return None
     return network.split("|", 1)[0].rsplit(":", 1)[-1]

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
+from nekt_peering import resource_plan
 from nekt_peering.aws import error_code, tag_dict
 from nekt_peering.errors import (
     DatabaseNotAvailable,
     DatabaseNotFound,
     InvalidInput,
+    InvalidSettings,
     NektNetworkNotFound,
     SharedVpcNotSupported,
     VpcDnsDisabled,
@@ -25,6 +27,7 @@ from nekt_peering.network_acls import read_network_acls
 from nekt_peering.quotas import (
     ACTIVE_PEERINGS_PER_VPC,
     OUTSTANDING_REQUESTS,
+    RESOURCE_ENDPOINTS_PER_VPC,
     ROUTES_PER_TABLE,
     RULES_PER_GROUP,
     Quota,
@@ -78,23 +81,28 @@ def discover(
     ec2: EC2Client,
     nekt_ec2_factory: Callable[[], Any],
     quotas_factory: Callable[[str], Any] | None = None,
+    lattice_factory: Callable[[], Any] | None = None,
 ) -> Facts:
-    """Facts about both sides; the Nekt side (and its assumed role) only when peering is needed.
-    `quotas_factory(side)`: a Service Quotas client in the database ("database") or Nekt ("nekt") account."""
+    """Facts about both sides; the Nekt side (and its assumed role) only when the path needs it.
+    `quotas_factory(side)`: a Service Quotas client in the database ("database") or Nekt ("nekt") account;
+    `lattice_factory()`: a VPC Lattice client in the database account (the resource-endpoint path)."""
     database = discover_database(rds, ec2, request.identifier, settings.stack_account_id, request.region)
     mode = resolve_mode(request.mode, database)
     facts: Facts = {
         "request": request.to_dict(),
         "settings": settings.to_dict(),
         "mode": mode,
+        "modeReason": mode_reason(request.mode, database),
         "database": database,
         "nekt": None,
         "peerings": [],
     }
     counts: dict[str, int] = {}
-    if mode == "peering":
+    nekt_ec2: Any = None
+    if mode != "public":
         nekt_ec2 = nekt_ec2_factory()
         facts["nekt"] = nekt = discover_nekt(nekt_ec2, settings)
+    if mode == "peering":
         live = _live_peerings(ec2)
         facts["peerings"] = peerings_between(live, database["vpcId"], settings.nekt_vpc_id)
         counts = {
@@ -108,10 +116,24 @@ def discover(
                 live if (settings.nekt_account_id, settings.nekt_region) == (settings.stack_account_id, request.region)
                 else _live_peerings(nekt_ec2, states=["active"]), settings.nekt_vpc_id),
         }
-        if database["publiclyAccessible"]:
-            check_dns_attributes(ec2, nekt_ec2, database, nekt)
     facts["quotas"] = {**counts, "limits": {}}  # type: ignore[typeddict-item]  # counts: the three keys
     facts["quotas"]["limits"] = read_quotas(facts, quotas_factory)
+    if mode == "peering" and request.mode == "auto":
+        refusal = resource_plan.peering_refusal(facts)
+        if refusal is not None and resource_plan.same_region(database, nekt):
+            facts["mode"] = mode = "resource-endpoint"
+            facts["modeReason"] = (f"auto: {database['identifier']} is private and cannot be peered with the Nekt "
+                                   f"VPC ({type(refusal).__name__}: {refusal}); the resource-endpoint path can "
+                                   "connect it")
+        elif refusal is not None:
+            facts["modeReason"] = f"auto: peering. {resource_plan.other_region_reason(database, nekt)}"
+    if mode == "resource-endpoint":
+        if lattice_factory is None:
+            raise InvalidSettings("the resource-endpoint path needs a VPC Lattice client (redeploy the stack)")
+        facts["resourcePath"] = resource_plan.discover_resource_path(ec2, lattice_factory(), nekt_ec2, database, nekt)
+        facts["quotas"]["limits"] = read_quotas(facts, quotas_factory)
+    elif mode == "peering" and database["publiclyAccessible"]:
+        check_dns_attributes(ec2, nekt_ec2, database, nekt)
     return facts
 
 
@@ -122,7 +144,10 @@ def read_quotas(facts: Facts, quotas_factory: Callable[[str], Any] | None) -> di
     near: dict[str, set[Quota]] = {"database": set(), "nekt": set()}
     if len(database["securityGroupRules"]) + 1 > RULES_PER_GROUP.default:
         near["database"].add(RULES_PER_GROUP)
-    if nekt is not None:
+    resource_path = facts.get("resourcePath")
+    if resource_path and resource_path["nektResourceEndpoints"] + 1 > RESOURCE_ENDPOINTS_PER_VPC.default:
+        near["nekt"].add(RESOURCE_ENDPOINTS_PER_VPC)
+    if nekt is not None and "outstandingRequests" in counts:
         if counts["outstandingRequests"] + 1 > OUTSTANDING_REQUESTS.default:
             near["database"].add(OUTSTANDING_REQUESTS)
         for side, active in (("database", counts["databaseVpcActivePeerings"]),
@@ -190,14 +215,24 @@ def _active_peerings_of(peerings: Sequence[VpcPeeringConnectionTypeDef], vpc_id:
 
 
 def resolve_mode(requested: str, database: DatabaseFacts) -> Mode:
+    """The path: as requested, or auto's first choice (Discover may then take the resource-endpoint path
+    when peering cannot be made: nekt_peering.resource_plan says the rule)."""
     if requested == "auto":
         return "public" if database["publiclyAccessible"] else "peering"
     if requested == "public" and not database["publiclyAccessible"]:
         raise InvalidInput(
             f"mode is 'public' but {database['identifier']} is not publicly accessible: Nekt can reach it only "
-            "through peering. Use mode 'peering' or 'auto'"
+            "through peering or the resource-endpoint path. Use mode 'peering', 'resource-endpoint' or 'auto'"
         )
-    return cast("Mode", requested)  # "peering" or "public": the input schema allows no other
+    return cast("Mode", requested)  # "peering", "public" or "resource-endpoint": the input schema allows no other
+
+
+def mode_reason(requested: str, database: DatabaseFacts) -> str:
+    if requested != "auto":
+        return "requested"
+    if database["publiclyAccessible"]:
+        return f"auto: {database['identifier']} is publicly accessible, so Nekt reaches it by its public IP"
+    return f"auto: {database['identifier']} is private, and peering its VPC with the Nekt VPC is possible"
 
 
 def discover_database(
@@ -295,6 +330,7 @@ def _database_facts(
         "endpoint": endpoint,
         "port": int(port) if port else None,
         "publiclyAccessible": public,
+        "arn": described.get("DBClusterArn") or described.get("DBInstanceArn"),
         "vpcId": subnet_group["VpcId"],
         "subnetIds": [subnet["SubnetIdentifier"] for subnet in subnet_group.get("Subnets", [])],
         "securityGroupIds": groups,
@@ -471,6 +507,7 @@ def rule_facts(rule: SecurityGroupRuleTypeDef) -> RuleFacts:
         "fromPort": rule.get("FromPort"),
         "toPort": rule.get("ToPort"),
         "cidr": rule.get("CidrIpv4"),
+        "sourceGroupId": rule.get("ReferencedGroupInfo", {}).get("GroupId"),
         "description": rule.get("Description", ""),
         "tags": tag_dict(rule.get("Tags")),
     }

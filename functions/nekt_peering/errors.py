@@ -51,6 +51,11 @@ class CidrOverlap(ConnectError):
     """A database VPC CIDR overlaps a Nekt VPC CIDR: AWS cannot peer them."""
 
 
+class NoSharedZone(ConnectError):
+    """The resource-endpoint path: the database's subnets and Nekt's private subnets share no Availability
+    Zone (by zone id), which AWS requires between a resource gateway and a resource endpoint."""
+
+
 class RouteConflict(ConnectError):
     """A route to the same destination already exists through another target."""
 

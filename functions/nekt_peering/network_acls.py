@@ -94,9 +94,13 @@ def path_flows(port: int, database_cidrs: list[str], nekt_cidrs: list[str]) -> d
 
 
 def nekt_sources(facts: Mapping[str, Any]) -> list[str]:
-    """Where Nekt's connections come from: its private subnets, or its public IP for a public database."""
+    """Where Nekt's connections come from, as the database's subnets see them: Nekt's private subnets through
+    a peering, the resource gateway's addresses (in the database's subnets) on the resource-endpoint path, or
+    Nekt's public IP for a public database."""
     if facts["mode"] == "peering":
         return list(facts["nekt"]["privateSubnetCidrs"])
+    if facts["mode"] == "resource-endpoint":
+        return sorted({zone["cidr"] for zone in facts["resourcePath"]["databaseSubnets"]})
     return [f"{facts['settings']['nektPublicIp']}/32"]
 
 

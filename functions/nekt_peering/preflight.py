@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from nekt_peering import dns
 from nekt_peering.discover import allows_tcp_port_from
-from nekt_peering.errors import CidrOverlap, PeeringConflict, RouteConflict
+from nekt_peering.errors import CidrOverlap, ConnectError, PeeringConflict, RouteConflict
 from nekt_peering.model import CONNECTION_TAG_KEY, Settings
 from nekt_peering.network_acls import check_network_acls, path_denials
 from nekt_peering.quotas import (
@@ -21,6 +21,7 @@ from nekt_peering.quotas import (
     RULES_PER_GROUP,
     routes_counted,
 )
+from nekt_peering.resource_plan import plan_resource_path, resource_path_changes
 
 if TYPE_CHECKING:
     from nekt_peering.shapes import (
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
         Plan,
         PlanDatabase,
         PlannedIngress,
+        PlannedResourcePath,
         PlannedRoute,
         ReusedPeering,
         Side,
@@ -41,27 +43,29 @@ NEKT_SIDE: Side = "nekt"
 
 def plan(facts: Mapping[str, Any]) -> Plan:
     database, nekt, request = facts["database"], facts["nekt"], facts["request"]
-    if facts["mode"] == "public":
-        cidr = Settings.from_dict(facts["settings"]).nekt_public_cidr
-        peering: ReusedPeering | None = None
-        routes: list[PlannedRoute] = []
-    else:
-        check_cidr_overlap(database["cidrs"], nekt["cidrs"])
-        peering = reusable_peering(facts["peerings"], database, nekt)
-        pcx = peering["peeringConnectionId"] if peering else None
-        cidr = nekt["cidr"]
-        routes = [
-            planned_route(nekt["routeTable"], destination, NEKT_SIDE, pcx) for destination in database["cidrs"]
-        ] + [
-            planned_route(route_table, cidr, DATABASE_SIDE, pcx) for route_table in database["routeTables"]
-        ]
-    ingress = planned_ingress(database, cidr)
+    peering: ReusedPeering | None = None
+    routes: list[PlannedRoute] = []
+    ingress: PlannedIngress | None = None
+    resource_path: PlannedResourcePath | None = None
+    try:
+        if facts["mode"] == "public":
+            ingress = planned_ingress(database, Settings.from_dict(facts["settings"]).nekt_public_cidr)
+            check_quotas(facts, peering, routes, ingress)
+        elif facts["mode"] == "peering":
+            peering, routes, ingress = plan_peering(facts)
+        else:
+            resource_path = plan_resource_path(facts)
+    except ConnectError as refusal:
+        reason = facts.get("modeReason", "")
+        if reason.startswith("auto: peering."):  # auto could not take the other path: say why
+            raise type(refusal)(f"{refusal} ({reason.removeprefix('auto: peering. ')})") from None
+        raise
     check_network_acls(path_denials(facts, database["networkAcls"], nekt["networkAcls"] if nekt else []),
                        "Nothing was changed")
-    check_quotas(facts, peering, routes, ingress)
     return {
         "status": "PLANNED",
         "mode": facts["mode"],
+        "modeReason": facts.get("modeReason", "requested"),
         "connectionId": request["connectionId"],
         "dryRun": request["dryRun"],
         "database": cast("PlanDatabase", {key: database[key] for key in
@@ -69,9 +73,27 @@ def plan(facts: Mapping[str, Any]) -> Plan:
         "peering": peering,
         "routes": routes,
         "ingress": ingress,
+        "resourcePath": resource_path,
         "dnsResolution": {"needed": dns.needed(facts), "reason": dns.why(facts)},
-        "changes": changes(facts, peering, routes, ingress),
+        "changes": (resource_path_changes(facts, resource_path) if resource_path is not None
+                    else changes(facts, peering, routes, cast("PlannedIngress", ingress))),
     }
+
+
+def plan_peering(facts: Mapping[str, Any]) -> tuple[ReusedPeering | None, list[PlannedRoute], PlannedIngress]:
+    """The peering path's part of the plan, or the refusal that makes it impossible (auto then weighs it)."""
+    database, nekt = facts["database"], facts["nekt"]
+    check_cidr_overlap(database["cidrs"], nekt["cidrs"])
+    peering = reusable_peering(facts["peerings"], database, nekt)
+    pcx = peering["peeringConnectionId"] if peering else None
+    routes = [
+        planned_route(nekt["routeTable"], destination, NEKT_SIDE, pcx) for destination in database["cidrs"]
+    ] + [
+        planned_route(route_table, nekt["cidr"], DATABASE_SIDE, pcx) for route_table in database["routeTables"]
+    ]
+    ingress = planned_ingress(database, nekt["cidr"])
+    check_quotas(facts, peering, routes, ingress)
+    return peering, routes, ingress
 
 
 def check_quotas(facts: Mapping[str, Any], peering: Mapping[str, Any] | None, routes: Sequence[Mapping[str, Any]],
@@ -197,7 +219,7 @@ def planned_ingress(database: dict[str, Any], cidr: str) -> PlannedIngress:
 def changes(
     facts: Mapping[str, Any], peering: ReusedPeering | None, routes: list[PlannedRoute], ingress: PlannedIngress
 ) -> list[Change]:
-    """Every change the run would make, in order, in words a person can check."""
+    """Every change the run would make, in order, in words a person can check (peering and public paths)."""
     database, nekt = facts["database"], facts["nekt"]
     planned: list[Change] = []
     if facts["mode"] == "peering":

@@ -39,6 +39,7 @@ ACTIVE_PEERINGS_PER_VPC = Quota("Active VPC peering connections per VPC", "L-7E9
 OUTSTANDING_REQUESTS = Quota("Outstanding VPC peering connection requests", "L-DC9F7029", 25,
                              "outstanding peering requests")
 ROUTES_PER_TABLE = Quota("Routes per route table", "L-93826ACB", 50, "routes")
+RESOURCE_ENDPOINTS_PER_VPC = Quota("Resource VPC endpoints per VPC", "L-CA6CC422", 200, "resource VPC endpoints")
 RULES_PER_GROUP = Quota("Inbound or outbound rules per security group", "L-0EA8095F", 60, "inbound rules")
 
 

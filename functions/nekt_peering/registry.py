@@ -89,6 +89,16 @@ def public_network(database_account: str, database_region: str, security_group: 
     return f"{database_account}:{database_region}:{security_group}|public"
 
 
+def resource_network(database_account: str, database_region: str, database_vpc: str) -> str:
+    """The resource-endpoint path: what its connections share is the database VPC's resource gateway and the
+    rules admitting it; each connection's configuration, share and endpoint are its own."""
+    return f"{database_account}:{database_region}:{database_vpc}|resource-endpoint"
+
+
+def gateway_id(resource_gateway_id: str) -> str:
+    return f"gateway#{resource_gateway_id}"
+
+
 def peering_id(peering_connection_id: str) -> str:
     return f"peering#{peering_connection_id}"
 

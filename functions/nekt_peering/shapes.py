@@ -73,6 +73,7 @@ class RuleFacts(TypedDict):
     cidr: str | None
     description: str
     tags: dict[str, str]
+    sourceGroupId: NotRequired[str | None]  # a rule admitting another security group (not a CIDR)
     groupId: NotRequired[str]  # the disconnect's: the group of each rule it found by tag
 
 
@@ -102,6 +103,7 @@ class DatabaseFacts(TypedDict):
     endpoint: str | None
     port: int | None
     publiclyAccessible: bool
+    arn: NotRequired[str | None]
     vpcId: str
     securityGroupIds: list[str]
     securityGroupId: str
@@ -295,7 +297,7 @@ class Plan(TypedDict):
     database: PlanDatabase
     peering: ReusedPeering | None
     routes: list[PlannedRoute]
-    ingress: PlannedIngress
+    ingress: PlannedIngress | None  # None on the resource-endpoint path (its rule admits the gateway's group)
     dnsResolution: PlannedDns
     changes: list[Change]
 
@@ -430,6 +432,13 @@ class ProbeFacts(TypedDict):
     handshake: NotRequired[Handshake]
 
 
+class ResourcePathResult(TypedDict):
+    resourceGatewayId: str
+    resourceConfigurationArn: str | None
+    resourceShareArn: str | None
+    vpcEndpointId: str
+
+
 class Connected(TypedDict):
     """Verify's result: the connect's output."""
 
@@ -437,10 +446,12 @@ class Connected(TypedDict):
     mode: Mode
     connectionId: str
     database: PlanDatabase
+    hostname: str | None  # what Nekt connects to: the database's endpoint, or the resource endpoint's DNS name
     peeringConnectionId: str | None
     routes: list[RouteRecord]
-    ingress: IngressRecord
+    ingress: IngressRecord | None  # None on the resource-endpoint path (resourcePath says what it made)
     dnsResolution: DnsResolution | None
+    resourcePath: NotRequired[ResourcePathResult]
     checks: list[Check]
     probe: ProbeFacts | None  # None: the probe is not deployed, or the path is public
     path: str  # the probe's detail, or why the path was not probed
@@ -663,7 +674,7 @@ class ResourceItem(TypedDict):
     """A resource a connection relies on (pk network#<network>, sk its id)."""
 
     resourceId: str
-    kind: Literal["peering", "route", "ingress", "dns"]
+    kind: Literal["peering", "route", "ingress", "dns", "gateway"]
     origin: Literal["created", "existing"]  # created by this product, or there before any connection
     createdFor: str | None  # the connection it was created for
     users: list[str]  # the connections that rely on it (a string set in the table)

@@ -26,6 +26,8 @@ PATH_NOT_PROBED = "configuration verified, path not probed"
 def verify(database_ec2: EC2Client, nekt_ec2: EC2Client | None, state: dict[str, Any],
            nekt_lambda: LambdaClient | None = None, probe_function_arn: str = "") -> Connected:
     """`nekt_lambda` (the accepter role's Lambda client) and `probe_function_arn` when the probe is deployed."""
+    if state["plan"]["mode"] == "resource-endpoint":
+        return verify_resource_path(database_ec2, nekt_ec2, state, nekt_lambda, probe_function_arn)
     plan, ingress = state["plan"], state["ingress"]
     checks = [_check_ingress(database_ec2, ingress)]
     peering_id = None
@@ -50,14 +52,16 @@ def verify(database_ec2: EC2Client, nekt_ec2: EC2Client | None, state: dict[str,
     checks.append(check_live_network_acls(database_ec2, nekt_ec2, state["discovery"],
                                           "Verify read the ACLs after the changes"))
     probe = None
+    database = state["discovery"]["database"]
     if nekt_lambda is not None and probe_function_arn and plan["mode"] == "peering":
-        probe = run_probe(nekt_lambda, probe_function_arn, state["discovery"]["database"])
+        probe = run_probe(nekt_lambda, probe_function_arn, database)
         checks.append(_check(f"the probe in the Nekt VPC reached {probe['host']}:{probe['port']}", True, ""))
     return {
         "status": "CONNECTED",
         "mode": plan["mode"],
         "connectionId": plan["connectionId"],
         "database": plan["database"],
+        "hostname": database["endpoint"],
         "peeringConnectionId": peering_id,
         "routes": state.get("routes", []),
         "ingress": ingress,
@@ -66,6 +70,62 @@ def verify(database_ec2: EC2Client, nekt_ec2: EC2Client | None, state: dict[str,
         "probe": probe,
         "path": probe["detail"] if probe else PATH_NOT_PROBED + (
             " (the probe checks the peering path only)" if plan["mode"] == "public" else ""),
+    }
+
+
+def verify_resource_path(database_ec2: EC2Client, nekt_ec2: EC2Client | None, state: dict[str, Any],
+                         nekt_lambda: LambdaClient | None, probe_function_arn: str) -> Connected:
+    """The resource-endpoint path, live: the database's group admits the gateway's, the endpoint is Available
+    and its configuration Accessible to it; then the ACLs and the probe, at the endpoint's DNS name."""
+    plan, shared, endpoint = state["plan"], state["sharedDatabase"], state["resourceEndpoint"]
+    database = state["discovery"]["database"]
+    rule_id, gateway_group = shared.get("ingressRuleId"), shared["gatewaySecurityGroupId"]
+    rules = database_ec2.describe_security_group_rules(SecurityGroupRuleIds=[rule_id])["SecurityGroupRules"] \
+        if rule_id else []
+    checks = [_check(f"{database['securityGroupId']} allows TCP {database['port']} from the resource gateway's "
+                     f"group {gateway_group}",
+                     any(rule.get("ReferencedGroupInfo", {}).get("GroupId") == gateway_group
+                         and rule.get("FromPort") == rule.get("ToPort") == database["port"] for rule in rules),
+                     "the rule is missing")]
+    endpoint_id = str(endpoint["vpcEndpointId"])
+    live = (nekt_ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"] or [{}])[0] \
+        if nekt_ec2 is not None else {}
+    checks.append(_check(f"resource endpoint {endpoint_id} is Available", live.get("State") == "Available",
+                         f"its state is {live.get('State')!r}"))
+    associations = nekt_ec2.describe_vpc_endpoint_associations(VpcEndpointIds=[endpoint_id])[
+        "VpcEndpointAssociations"] if nekt_ec2 is not None else []
+    checks.append(_check(f"the database's resource configuration is accessible through {endpoint_id}",
+                         any(a.get("AssociatedResourceAccessibility") == "Accessible" for a in associations),
+                         "not accessible: the share was removed or not accepted"))
+    failed = [check for check in checks if not check["ok"]]
+    if failed:
+        raise VerificationFailed(
+            "the connection is incomplete: " + "; ".join(f"{c['check']}: {c['detail']}" for c in failed)
+            + ". Run the workflow again to repair it; if this repeats, check for changes made outside it")
+    checks.append(check_live_network_acls(database_ec2, None, state["discovery"],
+                                          "Verify read the ACLs after the changes"))
+    hostname = str(endpoint["dnsName"])
+    probe = None
+    if nekt_lambda is not None and probe_function_arn:
+        probe = run_probe(nekt_lambda, probe_function_arn, database, host=hostname,
+                          cidrs=[state["discovery"]["nekt"]["cidr"]])
+        checks.append(_check(f"the probe in the Nekt VPC reached {hostname}:{database['port']}", True, ""))
+    return {
+        "status": "CONNECTED",
+        "mode": plan["mode"],
+        "connectionId": plan["connectionId"],
+        "database": plan["database"],
+        "hostname": hostname,
+        "peeringConnectionId": None,
+        "routes": [],
+        "ingress": None,
+        "dnsResolution": None,
+        "resourcePath": {"resourceGatewayId": shared["resourceGatewayId"],
+                         "resourceConfigurationArn": shared["resourceConfigurationArn"],
+                         "resourceShareArn": shared["resourceShareArn"], "vpcEndpointId": endpoint_id},
+        "checks": checks,
+        "probe": probe,
+        "path": probe["detail"] if probe else PATH_NOT_PROBED,
     }
 
 
@@ -79,10 +139,13 @@ def check_live_network_acls(database_ec2: EC2Client, nekt_ec2: EC2Client | None,
     return check_network_acls(path_denials(facts, database_acls, nekt_acls), consequence)
 
 
-def run_probe(nekt_lambda: LambdaClient, function_arn: str, database: DatabaseFacts) -> ProbeFacts:
-    """Invoke the probe (nekt_peering.probe) in the Nekt account; its facts, or Unreachable naming the stage."""
-    request = {"host": database["endpoint"], "port": database["port"], "engine": database["engine"] or "unknown",
-               "cidrs": database["cidrs"]}
+def run_probe(nekt_lambda: LambdaClient, function_arn: str, database: DatabaseFacts, host: str | None = None,
+              cidrs: list[str] | None = None) -> ProbeFacts:
+    """Invoke the probe (nekt_peering.probe) in the Nekt account; its facts, or Unreachable naming the stage.
+    By default it reaches the database's endpoint, and tells whether it resolved inside the database's VPC;
+    on the resource-endpoint path, `host` is the endpoint's DNS name and `cidrs` Nekt's."""
+    request = {"host": host or database["endpoint"], "port": database["port"],
+               "engine": database["engine"] or "unknown", "cidrs": cidrs if cidrs is not None else database["cidrs"]}
     answer = nekt_lambda.invoke(FunctionName=function_arn, InvocationType="RequestResponse",
                                 Payload=json.dumps(request).encode())
     facts: dict[str, Any] = json.loads(answer["Payload"].read() or b"null")

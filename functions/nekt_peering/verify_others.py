@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
+from nekt_peering.aws import error_code
 from nekt_peering.bookkeeping import network_resources
 from nekt_peering.discover import peering_facts, route_target
 from nekt_peering.errors import PeeringFailed
-from nekt_peering.ingress import find_rule
+from nekt_peering.ingress import find_group_rule, find_rule
 from nekt_peering.peering import describe_peering
 from nekt_peering.preflight import NEKT_SIDE
 
@@ -22,15 +25,18 @@ if TYPE_CHECKING:
 
 
 def others_intact(database_ec2: EC2Client, nekt_ec2_factory: Callable[[], Any], dynamodb: DynamoDBClient,
-                  table: str, network: str | None, connection_id: str) -> dict[str, Any]:
-    """{"othersIntact": bool, "missing": [what, for which connections], "cause": plain words}."""
+                  table: str, network: str | None, connection_id: str,
+                  lattice_factory: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """{"othersIntact": bool, "missing": [what, for which connections], "cause": plain words}.
+    `lattice_factory`: VPC Lattice in the database's account, for a resource gateway others rely on."""
     if network is None:
         return {"othersIntact": True, "missing": [], "cause": ""}
     clients: dict[str, Any] = {}
 
     def ec2(side: str) -> Any:
         if side not in clients:
-            clients[side] = nekt_ec2_factory() if side == NEKT_SIDE else database_ec2
+            clients[side] = (nekt_ec2_factory() if side == NEKT_SIDE else database_ec2 if side == "database"
+                             else lattice_factory() if lattice_factory else None)
         return clients[side]
 
     missing = []
@@ -59,5 +65,19 @@ def _in_place(ec2: Callable[[str], Any], kind: str, details: dict[str, Any]) -> 
         return any(route.get("DestinationCidrBlock") == details["destinationCidr"]
                    and route_target(route) == details["peeringConnectionId"] and route.get("State") == "active"
                    for route in table.get("Routes", []))
+    if kind == "gateway":
+        lattice = ec2("lattice")
+        if lattice is None:
+            return True  # not checked: no VPC Lattice client given
+        try:
+            return bool(lattice.get_resource_gateway(
+                resourceGatewayIdentifier=details["resourceGatewayId"])["status"] == "ACTIVE")
+        except ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                return False
+            raise
+    if details.get("sourceGroupId"):
+        found = find_group_rule(ec2("database"), details["groupId"], details["port"], details["sourceGroupId"])
+        return found is not None
     rule = find_rule(ec2("database"), details["groupId"], details["port"], details["cidr"])
     return rule is not None

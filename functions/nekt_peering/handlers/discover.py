@@ -25,6 +25,7 @@ def discover(event: Event) -> Facts:
         lambda: client(nekt_session(settings, request.connection_id), "ec2"),
         lambda side: client(session if side == "database" else nekt_session(settings, request.connection_id),
                             "service-quotas"),
+        lambda: client(session, "vpc-lattice"),
     )
     facts["readAt"] = read_at
     return facts

@@ -111,5 +111,6 @@ def record_disconnect(event: Event) -> dict[str, Any]:
     bookkeeping.record_disconnected(locks.dynamodb, registry.table_name(), locks, event)
     others = others_intact(database_ec2(event["discovery"]), lambda: nekt_ec2(event["discovery"]), locks.dynamodb,
                            registry.table_name(), event["registry"]["network"],
-                           event["discovery"]["request"]["connectionId"])
+                           event["discovery"]["request"]["connectionId"],
+                           lambda: client(database_session(event["discovery"]["database"]["region"]), "vpc-lattice"))
     return {"state": "DISCONNECTED", **others}

@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 
 @stage
 def verify(event: Event) -> Connected:
-    """With peering, one session into the Nekt account serves both its EC2 reads and the probe's invocation."""
+    """With peering or a resource endpoint, one session into the Nekt account serves both its EC2 reads and the
+    probe's invocation."""
     facts = event["discovery"]
-    if facts["mode"] != "peering":
+    if facts["mode"] == "public":
         return verify_live_state(database_ec2(facts), None, event)
     settings = Settings.from_dict(facts["settings"])
     session = nekt_session(settings, facts["request"]["connectionId"])

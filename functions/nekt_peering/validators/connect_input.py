@@ -65,8 +65,8 @@ def validate(data, custom_formats={}, name_prefix=None):
         if "mode" in data_keys:
             data_keys.remove("mode")
             data__mode = data["mode"]
-            if not (isinstance(data__mode, str) and data__mode == 'auto' or isinstance(data__mode, str) and data__mode == 'peering' or isinstance(data__mode, str) and data__mode == 'public'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['auto', 'peering', 'public']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='enum')
+            if not (isinstance(data__mode, str) and data__mode == 'auto' or isinstance(data__mode, str) and data__mode == 'peering' or isinstance(data__mode, str) and data__mode == 'public' or isinstance(data__mode, str) and data__mode == 'resource-endpoint'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['auto', 'peering', 'public', 'resource-endpoint']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='enum')
         if "connectionId" in data_keys:
             data_keys.remove("connectionId")
             data__connectionId = data["connectionId"]

@@ -121,6 +121,204 @@ def validate(data, custom_formats={}, name_prefix=None):
             data_keys.remove("rollback")
             data__rollback = data["rollback"]
             validate___definitions_rollbackprogress(data__rollback, custom_formats, (name_prefix or "data") + ".rollback")
+        if "sharedDatabase" in data_keys:
+            data_keys.remove("sharedDatabase")
+            data__sharedDatabase = data["sharedDatabase"]
+            validate___definitions_shareddatabase(data__sharedDatabase, custom_formats, (name_prefix or "data") + ".sharedDatabase")
+        if "resourceEndpoint" in data_keys:
+            data_keys.remove("resourceEndpoint")
+            data__resourceEndpoint = data["resourceEndpoint"]
+            validate___definitions_resourceendpointrecord(data__resourceEndpoint, custom_formats, (name_prefix or "data") + ".resourceEndpoint")
+        if "removal" in data_keys:
+            data_keys.remove("removal")
+            data__removal = data["removal"]
+            validate___definitions_resourcepathremoval(data__removal, custom_formats, (name_prefix or "data") + ".removal")
+    return data
+
+def validate___definitions_resourcepathremoval(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['connectionTag']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
+        data_keys = set(data.keys())
+        if "connectionTag" in data_keys:
+            data_keys.remove("connectionTag")
+            data__connectionTag = data["connectionTag"]
+            if not isinstance(data__connectionTag, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionTag must be string", value=data__connectionTag, name="" + (name_prefix or "data") + ".connectionTag", definition=None, rule='type')
+        if "gateway" in data_keys:
+            data_keys.remove("gateway")
+            data__gateway = data["gateway"]
+            try:
+                if not isinstance(data__gateway, (NoneType)):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".gateway must be null", value=data__gateway, name="" + (name_prefix or "data") + ".gateway", definition=None, rule='type')
+            except (JsonSchemaValueException, JsonSchemaValuesException):
+                if not isinstance(data__gateway, (dict)):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".gateway must be object", value=data__gateway, name="" + (name_prefix or "data") + ".gateway", definition=None, rule='type')
+                data__gateway_is_dict = isinstance(data__gateway, dict)
+                if data__gateway_is_dict:
+                    data__gateway_keys = set(data__gateway.keys())
+                    for data__gateway_key in data__gateway_keys:
+                        if data__gateway_key not in []:
+                            data__gateway_value = data__gateway.get(data__gateway_key)
+                            if not isinstance(data__gateway_value, (str)):
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".gateway.{data__gateway_key}".format(**locals()) + " must be string", value=data__gateway_value, name="" + (name_prefix or "data") + ".gateway.{data__gateway_key}".format(**locals()) + "", definition=None, rule='type')
+            else:
+                pass
+        if "ingress" in data_keys:
+            data_keys.remove("ingress")
+            data__ingress = data["ingress"]
+            try:
+                if not isinstance(data__ingress, (NoneType)):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".ingress must be null", value=data__ingress, name="" + (name_prefix or "data") + ".ingress", definition=None, rule='type')
+            except (JsonSchemaValueException, JsonSchemaValuesException):
+                if not isinstance(data__ingress, (dict)):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".ingress must be object", value=data__ingress, name="" + (name_prefix or "data") + ".ingress", definition=None, rule='type')
+                data__ingress_is_dict = isinstance(data__ingress, dict)
+                if data__ingress_is_dict:
+                    data__ingress_keys = set(data__ingress.keys())
+                    for data__ingress_key in data__ingress_keys:
+                        if data__ingress_key not in []:
+                            data__ingress_value = data__ingress.get(data__ingress_key)
+                            if not isinstance(data__ingress_value, (str)):
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ingress.{data__ingress_key}".format(**locals()) + " must be string", value=data__ingress_value, name="" + (name_prefix or "data") + ".ingress.{data__ingress_key}".format(**locals()) + "", definition=None, rule='type')
+            else:
+                pass
+    return data
+
+def validate___definitions_resourceendpointrecord(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['created', 'dnsName', 'invitationAccepted', 'polls', 'securityGroupId', 'state', 'vpcEndpointId', 'waiting']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
+        data_keys = set(data.keys())
+        if "invitationAccepted" in data_keys:
+            data_keys.remove("invitationAccepted")
+            data__invitationAccepted = data["invitationAccepted"]
+            if not isinstance(data__invitationAccepted, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".invitationAccepted must be boolean", value=data__invitationAccepted, name="" + (name_prefix or "data") + ".invitationAccepted", definition=None, rule='type')
+        if "vpcEndpointId" in data_keys:
+            data_keys.remove("vpcEndpointId")
+            data__vpcEndpointId = data["vpcEndpointId"]
+            if not isinstance(data__vpcEndpointId, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcEndpointId must be string or null", value=data__vpcEndpointId, name="" + (name_prefix or "data") + ".vpcEndpointId", definition=None, rule='type')
+        if "state" in data_keys:
+            data_keys.remove("state")
+            data__state = data["state"]
+            if not isinstance(data__state, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".state must be string", value=data__state, name="" + (name_prefix or "data") + ".state", definition=None, rule='type')
+        if "securityGroupId" in data_keys:
+            data_keys.remove("securityGroupId")
+            data__securityGroupId = data["securityGroupId"]
+            if not isinstance(data__securityGroupId, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupId must be string or null", value=data__securityGroupId, name="" + (name_prefix or "data") + ".securityGroupId", definition=None, rule='type')
+        if "created" in data_keys:
+            data_keys.remove("created")
+            data__created = data["created"]
+            if not isinstance(data__created, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".created must be boolean", value=data__created, name="" + (name_prefix or "data") + ".created", definition=None, rule='type')
+        if "dnsName" in data_keys:
+            data_keys.remove("dnsName")
+            data__dnsName = data["dnsName"]
+            if not isinstance(data__dnsName, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".dnsName must be string or null", value=data__dnsName, name="" + (name_prefix or "data") + ".dnsName", definition=None, rule='type')
+        if "waiting" in data_keys:
+            data_keys.remove("waiting")
+            data__waiting = data["waiting"]
+            if not isinstance(data__waiting, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".waiting must be boolean", value=data__waiting, name="" + (name_prefix or "data") + ".waiting", definition=None, rule='type')
+        if "polls" in data_keys:
+            data_keys.remove("polls")
+            data__polls = data["polls"]
+            if not isinstance(data__polls, (int)) and not (isinstance(data__polls, float) and data__polls.is_integer()) or isinstance(data__polls, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".polls must be integer", value=data__polls, name="" + (name_prefix or "data") + ".polls", definition=None, rule='type')
+    return data
+
+def validate___definitions_shareddatabase(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['configurationCreated', 'gatewayCreated', 'gatewaySecurityGroupId', 'gatewayStatus', 'ingressCreated', 'ingressRuleId', 'polls', 'resourceConfigurationArn', 'resourceConfigurationId', 'resourceGatewayArn', 'resourceGatewayId', 'resourceShareArn', 'shareCreated', 'waiting']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
+        data_keys = set(data.keys())
+        if "resourceGatewayId" in data_keys:
+            data_keys.remove("resourceGatewayId")
+            data__resourceGatewayId = data["resourceGatewayId"]
+            if not isinstance(data__resourceGatewayId, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".resourceGatewayId must be string", value=data__resourceGatewayId, name="" + (name_prefix or "data") + ".resourceGatewayId", definition=None, rule='type')
+        if "resourceGatewayArn" in data_keys:
+            data_keys.remove("resourceGatewayArn")
+            data__resourceGatewayArn = data["resourceGatewayArn"]
+            if not isinstance(data__resourceGatewayArn, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".resourceGatewayArn must be string", value=data__resourceGatewayArn, name="" + (name_prefix or "data") + ".resourceGatewayArn", definition=None, rule='type')
+        if "gatewayStatus" in data_keys:
+            data_keys.remove("gatewayStatus")
+            data__gatewayStatus = data["gatewayStatus"]
+            if not isinstance(data__gatewayStatus, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".gatewayStatus must be string", value=data__gatewayStatus, name="" + (name_prefix or "data") + ".gatewayStatus", definition=None, rule='type')
+        if "gatewaySecurityGroupId" in data_keys:
+            data_keys.remove("gatewaySecurityGroupId")
+            data__gatewaySecurityGroupId = data["gatewaySecurityGroupId"]
+            if not isinstance(data__gatewaySecurityGroupId, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".gatewaySecurityGroupId must be string", value=data__gatewaySecurityGroupId, name="" + (name_prefix or "data") + ".gatewaySecurityGroupId", definition=None, rule='type')
+        if "gatewayCreated" in data_keys:
+            data_keys.remove("gatewayCreated")
+            data__gatewayCreated = data["gatewayCreated"]
+            if not isinstance(data__gatewayCreated, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".gatewayCreated must be boolean", value=data__gatewayCreated, name="" + (name_prefix or "data") + ".gatewayCreated", definition=None, rule='type')
+        if "ingressRuleId" in data_keys:
+            data_keys.remove("ingressRuleId")
+            data__ingressRuleId = data["ingressRuleId"]
+            if not isinstance(data__ingressRuleId, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ingressRuleId must be string or null", value=data__ingressRuleId, name="" + (name_prefix or "data") + ".ingressRuleId", definition=None, rule='type')
+        if "ingressCreated" in data_keys:
+            data_keys.remove("ingressCreated")
+            data__ingressCreated = data["ingressCreated"]
+            if not isinstance(data__ingressCreated, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ingressCreated must be boolean", value=data__ingressCreated, name="" + (name_prefix or "data") + ".ingressCreated", definition=None, rule='type')
+        if "resourceConfigurationId" in data_keys:
+            data_keys.remove("resourceConfigurationId")
+            data__resourceConfigurationId = data["resourceConfigurationId"]
+            if not isinstance(data__resourceConfigurationId, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".resourceConfigurationId must be string or null", value=data__resourceConfigurationId, name="" + (name_prefix or "data") + ".resourceConfigurationId", definition=None, rule='type')
+        if "resourceConfigurationArn" in data_keys:
+            data_keys.remove("resourceConfigurationArn")
+            data__resourceConfigurationArn = data["resourceConfigurationArn"]
+            if not isinstance(data__resourceConfigurationArn, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".resourceConfigurationArn must be string or null", value=data__resourceConfigurationArn, name="" + (name_prefix or "data") + ".resourceConfigurationArn", definition=None, rule='type')
+        if "configurationCreated" in data_keys:
+            data_keys.remove("configurationCreated")
+            data__configurationCreated = data["configurationCreated"]
+            if not isinstance(data__configurationCreated, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".configurationCreated must be boolean", value=data__configurationCreated, name="" + (name_prefix or "data") + ".configurationCreated", definition=None, rule='type')
+        if "resourceShareArn" in data_keys:
+            data_keys.remove("resourceShareArn")
+            data__resourceShareArn = data["resourceShareArn"]
+            if not isinstance(data__resourceShareArn, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".resourceShareArn must be string or null", value=data__resourceShareArn, name="" + (name_prefix or "data") + ".resourceShareArn", definition=None, rule='type')
+        if "shareCreated" in data_keys:
+            data_keys.remove("shareCreated")
+            data__shareCreated = data["shareCreated"]
+            if not isinstance(data__shareCreated, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".shareCreated must be boolean", value=data__shareCreated, name="" + (name_prefix or "data") + ".shareCreated", definition=None, rule='type')
+        if "waiting" in data_keys:
+            data_keys.remove("waiting")
+            data__waiting = data["waiting"]
+            if not isinstance(data__waiting, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".waiting must be boolean", value=data__waiting, name="" + (name_prefix or "data") + ".waiting", definition=None, rule='type')
+        if "polls" in data_keys:
+            data_keys.remove("polls")
+            data__polls = data["polls"]
+            if not isinstance(data__polls, (int)) and not (isinstance(data__polls, float) and data__polls.is_integer()) or isinstance(data__polls, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".polls must be integer", value=data__polls, name="" + (name_prefix or "data") + ".polls", definition=None, rule='type')
     return data
 
 def validate___definitions_rollbackprogress(data, custom_formats={}, name_prefix=None):
@@ -374,8 +572,23 @@ def validate___definitions_plan(data, custom_formats={}, name_prefix=None):
         if "mode" in data_keys:
             data_keys.remove("mode")
             data__mode = data["mode"]
-            if not (isinstance(data__mode, str) and data__mode == 'peering' or isinstance(data__mode, str) and data__mode == 'public'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['peering', 'public']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='enum')
+            if not (isinstance(data__mode, str) and data__mode == 'peering' or isinstance(data__mode, str) and data__mode == 'public' or isinstance(data__mode, str) and data__mode == 'resource-endpoint'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['peering', 'public', 'resource-endpoint']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='enum')
+        if "modeReason" in data_keys:
+            data_keys.remove("modeReason")
+            data__modeReason = data["modeReason"]
+            if not isinstance(data__modeReason, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".modeReason must be string", value=data__modeReason, name="" + (name_prefix or "data") + ".modeReason", definition=None, rule='type')
+        if "resourcePath" in data_keys:
+            data_keys.remove("resourcePath")
+            data__resourcePath = data["resourcePath"]
+            try:
+                if not isinstance(data__resourcePath, (NoneType)):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".resourcePath must be null", value=data__resourcePath, name="" + (name_prefix or "data") + ".resourcePath", definition=None, rule='type')
+            except (JsonSchemaValueException, JsonSchemaValuesException):
+                validate___definitions_plannedresourcepath(data__resourcePath, custom_formats, (name_prefix or "data") + ".resourcePath")
+            else:
+                pass
         if "connectionId" in data_keys:
             data_keys.remove("connectionId")
             data__connectionId = data["connectionId"]
@@ -415,7 +628,13 @@ def validate___definitions_plan(data, custom_formats={}, name_prefix=None):
         if "ingress" in data_keys:
             data_keys.remove("ingress")
             data__ingress = data["ingress"]
-            validate___definitions_plannedingress(data__ingress, custom_formats, (name_prefix or "data") + ".ingress")
+            try:
+                if not isinstance(data__ingress, (NoneType)):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".ingress must be null", value=data__ingress, name="" + (name_prefix or "data") + ".ingress", definition=None, rule='type')
+            except (JsonSchemaValueException, JsonSchemaValuesException):
+                validate___definitions_plannedingress(data__ingress, custom_formats, (name_prefix or "data") + ".ingress")
+            else:
+                pass
         if "dnsResolution" in data_keys:
             data_keys.remove("dnsResolution")
             data__dnsResolution = data["dnsResolution"]
@@ -660,6 +879,140 @@ def validate___definitions_plandatabase(data, custom_formats={}, name_prefix=Non
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must be string", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition=None, rule='type')
     return data
 
+def validate___definitions_plannedresourcepath(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['configuration', 'endpoint', 'gateway', 'share']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
+        data_keys = set(data.keys())
+        if "gateway" in data_keys:
+            data_keys.remove("gateway")
+            data__gateway = data["gateway"]
+            validate___definitions_plannedgateway(data__gateway, custom_formats, (name_prefix or "data") + ".gateway")
+        if "configuration" in data_keys:
+            data_keys.remove("configuration")
+            data__configuration = data["configuration"]
+            validate___definitions_plannedconfiguration(data__configuration, custom_formats, (name_prefix or "data") + ".configuration")
+        if "share" in data_keys:
+            data_keys.remove("share")
+            data__share = data["share"]
+            if not isinstance(data__share, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".share must be boolean", value=data__share, name="" + (name_prefix or "data") + ".share", definition=None, rule='type')
+        if "endpoint" in data_keys:
+            data_keys.remove("endpoint")
+            data__endpoint = data["endpoint"]
+            validate___definitions_plannedendpoint(data__endpoint, custom_formats, (name_prefix or "data") + ".endpoint")
+    return data
+
+def validate___definitions_plannedendpoint(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['allowedCidrs', 'port', 'subnetIds', 'vpcId']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
+        data_keys = set(data.keys())
+        if "vpcId" in data_keys:
+            data_keys.remove("vpcId")
+            data__vpcId = data["vpcId"]
+            if not isinstance(data__vpcId, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must be string", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition=None, rule='type')
+        if "subnetIds" in data_keys:
+            data_keys.remove("subnetIds")
+            data__subnetIds = data["subnetIds"]
+            if not isinstance(data__subnetIds, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds must be array", value=data__subnetIds, name="" + (name_prefix or "data") + ".subnetIds", definition=None, rule='type')
+            data__subnetIds_is_list = isinstance(data__subnetIds, (list, tuple))
+            if data__subnetIds_is_list:
+                data__subnetIds_len = len(data__subnetIds)
+                for data__subnetIds_x, data__subnetIds_item in enumerate(data__subnetIds):
+                    if not isinstance(data__subnetIds_item, (str)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + " must be string", value=data__subnetIds_item, name="" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + "", definition=None, rule='type')
+        if "allowedCidrs" in data_keys:
+            data_keys.remove("allowedCidrs")
+            data__allowedCidrs = data["allowedCidrs"]
+            if not isinstance(data__allowedCidrs, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".allowedCidrs must be array", value=data__allowedCidrs, name="" + (name_prefix or "data") + ".allowedCidrs", definition=None, rule='type')
+            data__allowedCidrs_is_list = isinstance(data__allowedCidrs, (list, tuple))
+            if data__allowedCidrs_is_list:
+                data__allowedCidrs_len = len(data__allowedCidrs)
+                for data__allowedCidrs_x, data__allowedCidrs_item in enumerate(data__allowedCidrs):
+                    if not isinstance(data__allowedCidrs_item, (str)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".allowedCidrs[{data__allowedCidrs_x}]".format(**locals()) + " must be string", value=data__allowedCidrs_item, name="" + (name_prefix or "data") + ".allowedCidrs[{data__allowedCidrs_x}]".format(**locals()) + "", definition=None, rule='type')
+        if "port" in data_keys:
+            data_keys.remove("port")
+            data__port = data["port"]
+            if not isinstance(data__port, (int)) and not (isinstance(data__port, float) and data__port.is_integer()) or isinstance(data__port, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be integer", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='type')
+    return data
+
+def validate___definitions_plannedconfiguration(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['arn', 'domainName', 'port', 'type']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
+        data_keys = set(data.keys())
+        if "type" in data_keys:
+            data_keys.remove("type")
+            data__type = data["type"]
+            if not (isinstance(data__type, str) and data__type == 'ARN' or isinstance(data__type, str) and data__type == 'SINGLE'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be one of ['ARN', 'SINGLE']", value=data__type, name="" + (name_prefix or "data") + ".type", definition=None, rule='enum')
+        if "arn" in data_keys:
+            data_keys.remove("arn")
+            data__arn = data["arn"]
+            if not isinstance(data__arn, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".arn must be string or null", value=data__arn, name="" + (name_prefix or "data") + ".arn", definition=None, rule='type')
+        if "domainName" in data_keys:
+            data_keys.remove("domainName")
+            data__domainName = data["domainName"]
+            if not isinstance(data__domainName, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".domainName must be string or null", value=data__domainName, name="" + (name_prefix or "data") + ".domainName", definition=None, rule='type')
+        if "port" in data_keys:
+            data_keys.remove("port")
+            data__port = data["port"]
+            if not isinstance(data__port, (int)) and not (isinstance(data__port, float) and data__port.is_integer()) or isinstance(data__port, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be integer", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='type')
+    return data
+
+def validate___definitions_plannedgateway(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['exists', 'resourceGatewayId', 'subnetIds']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
+        data_keys = set(data.keys())
+        if "resourceGatewayId" in data_keys:
+            data_keys.remove("resourceGatewayId")
+            data__resourceGatewayId = data["resourceGatewayId"]
+            if not isinstance(data__resourceGatewayId, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".resourceGatewayId must be string or null", value=data__resourceGatewayId, name="" + (name_prefix or "data") + ".resourceGatewayId", definition=None, rule='type')
+        if "subnetIds" in data_keys:
+            data_keys.remove("subnetIds")
+            data__subnetIds = data["subnetIds"]
+            if not isinstance(data__subnetIds, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds must be array", value=data__subnetIds, name="" + (name_prefix or "data") + ".subnetIds", definition=None, rule='type')
+            data__subnetIds_is_list = isinstance(data__subnetIds, (list, tuple))
+            if data__subnetIds_is_list:
+                data__subnetIds_len = len(data__subnetIds)
+                for data__subnetIds_x, data__subnetIds_item in enumerate(data__subnetIds):
+                    if not isinstance(data__subnetIds_item, (str)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + " must be string", value=data__subnetIds_item, name="" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + "", definition=None, rule='type')
+        if "exists" in data_keys:
+            data_keys.remove("exists")
+            data__exists = data["exists"]
+            if not isinstance(data__exists, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".exists must be boolean", value=data__exists, name="" + (name_prefix or "data") + ".exists", definition=None, rule='type')
+    return data
+
 def validate___definitions_foundplan(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
@@ -726,8 +1079,8 @@ def validate___definitions_facts(data, custom_formats={}, name_prefix=None):
         if "mode" in data_keys:
             data_keys.remove("mode")
             data__mode = data["mode"]
-            if not (isinstance(data__mode, str) and data__mode == 'peering' or isinstance(data__mode, str) and data__mode == 'public'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['peering', 'public']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='enum')
+            if not (isinstance(data__mode, str) and data__mode == 'peering' or isinstance(data__mode, str) and data__mode == 'public' or isinstance(data__mode, str) and data__mode == 'resource-endpoint'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['peering', 'public', 'resource-endpoint']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='enum')
         if "database" in data_keys:
             data_keys.remove("database")
             data__database = data["database"]
@@ -761,6 +1114,161 @@ def validate___definitions_facts(data, custom_formats={}, name_prefix=None):
             data__readAt = data["readAt"]
             if not isinstance(data__readAt, (str)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".readAt must be string", value=data__readAt, name="" + (name_prefix or "data") + ".readAt", definition=None, rule='type')
+        if "resourcePath" in data_keys:
+            data_keys.remove("resourcePath")
+            data__resourcePath = data["resourcePath"]
+            try:
+                if not isinstance(data__resourcePath, (NoneType)):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".resourcePath must be null", value=data__resourcePath, name="" + (name_prefix or "data") + ".resourcePath", definition=None, rule='type')
+            except (JsonSchemaValueException, JsonSchemaValuesException):
+                validate___definitions_resourcepathfacts(data__resourcePath, custom_formats, (name_prefix or "data") + ".resourcePath")
+            else:
+                pass
+        if "modeReason" in data_keys:
+            data_keys.remove("modeReason")
+            data__modeReason = data["modeReason"]
+            if not isinstance(data__modeReason, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".modeReason must be string", value=data__modeReason, name="" + (name_prefix or "data") + ".modeReason", definition=None, rule='type')
+    return data
+
+def validate___definitions_resourcepathfacts(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['databaseArn', 'databaseSubnets', 'gateway', 'nektResourceEndpoints', 'nektSubnets']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
+        data_keys = set(data.keys())
+        if "databaseArn" in data_keys:
+            data_keys.remove("databaseArn")
+            data__databaseArn = data["databaseArn"]
+            if not isinstance(data__databaseArn, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".databaseArn must be string", value=data__databaseArn, name="" + (name_prefix or "data") + ".databaseArn", definition=None, rule='type')
+        if "databaseSubnets" in data_keys:
+            data_keys.remove("databaseSubnets")
+            data__databaseSubnets = data["databaseSubnets"]
+            if not isinstance(data__databaseSubnets, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".databaseSubnets must be array", value=data__databaseSubnets, name="" + (name_prefix or "data") + ".databaseSubnets", definition=None, rule='type')
+            data__databaseSubnets_is_list = isinstance(data__databaseSubnets, (list, tuple))
+            if data__databaseSubnets_is_list:
+                data__databaseSubnets_len = len(data__databaseSubnets)
+                for data__databaseSubnets_x, data__databaseSubnets_item in enumerate(data__databaseSubnets):
+                    validate___definitions_subnetzone(data__databaseSubnets_item, custom_formats, (name_prefix or "data") + ".databaseSubnets[{data__databaseSubnets_x}]".format(**locals()))
+        if "nektSubnets" in data_keys:
+            data_keys.remove("nektSubnets")
+            data__nektSubnets = data["nektSubnets"]
+            if not isinstance(data__nektSubnets, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".nektSubnets must be array", value=data__nektSubnets, name="" + (name_prefix or "data") + ".nektSubnets", definition=None, rule='type')
+            data__nektSubnets_is_list = isinstance(data__nektSubnets, (list, tuple))
+            if data__nektSubnets_is_list:
+                data__nektSubnets_len = len(data__nektSubnets)
+                for data__nektSubnets_x, data__nektSubnets_item in enumerate(data__nektSubnets):
+                    validate___definitions_subnetzone(data__nektSubnets_item, custom_formats, (name_prefix or "data") + ".nektSubnets[{data__nektSubnets_x}]".format(**locals()))
+        if "gateway" in data_keys:
+            data_keys.remove("gateway")
+            data__gateway = data["gateway"]
+            try:
+                if not isinstance(data__gateway, (NoneType)):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".gateway must be null", value=data__gateway, name="" + (name_prefix or "data") + ".gateway", definition=None, rule='type')
+            except (JsonSchemaValueException, JsonSchemaValuesException):
+                validate___definitions_foundgateway(data__gateway, custom_formats, (name_prefix or "data") + ".gateway")
+            else:
+                pass
+        if "nektResourceEndpoints" in data_keys:
+            data_keys.remove("nektResourceEndpoints")
+            data__nektResourceEndpoints = data["nektResourceEndpoints"]
+            if not isinstance(data__nektResourceEndpoints, (int)) and not (isinstance(data__nektResourceEndpoints, float) and data__nektResourceEndpoints.is_integer()) or isinstance(data__nektResourceEndpoints, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".nektResourceEndpoints must be integer", value=data__nektResourceEndpoints, name="" + (name_prefix or "data") + ".nektResourceEndpoints", definition=None, rule='type')
+    return data
+
+def validate___definitions_foundgateway(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['connectionTag', 'resourceGatewayArn', 'resourceGatewayId', 'securityGroupIds', 'status', 'subnetIds']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
+        data_keys = set(data.keys())
+        if "resourceGatewayId" in data_keys:
+            data_keys.remove("resourceGatewayId")
+            data__resourceGatewayId = data["resourceGatewayId"]
+            if not isinstance(data__resourceGatewayId, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".resourceGatewayId must be string", value=data__resourceGatewayId, name="" + (name_prefix or "data") + ".resourceGatewayId", definition=None, rule='type')
+        if "resourceGatewayArn" in data_keys:
+            data_keys.remove("resourceGatewayArn")
+            data__resourceGatewayArn = data["resourceGatewayArn"]
+            if not isinstance(data__resourceGatewayArn, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".resourceGatewayArn must be string", value=data__resourceGatewayArn, name="" + (name_prefix or "data") + ".resourceGatewayArn", definition=None, rule='type')
+        if "status" in data_keys:
+            data_keys.remove("status")
+            data__status = data["status"]
+            if not isinstance(data__status, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be string", value=data__status, name="" + (name_prefix or "data") + ".status", definition=None, rule='type')
+        if "securityGroupIds" in data_keys:
+            data_keys.remove("securityGroupIds")
+            data__securityGroupIds = data["securityGroupIds"]
+            if not isinstance(data__securityGroupIds, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupIds must be array", value=data__securityGroupIds, name="" + (name_prefix or "data") + ".securityGroupIds", definition=None, rule='type')
+            data__securityGroupIds_is_list = isinstance(data__securityGroupIds, (list, tuple))
+            if data__securityGroupIds_is_list:
+                data__securityGroupIds_len = len(data__securityGroupIds)
+                for data__securityGroupIds_x, data__securityGroupIds_item in enumerate(data__securityGroupIds):
+                    if not isinstance(data__securityGroupIds_item, (str)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupIds[{data__securityGroupIds_x}]".format(**locals()) + " must be string", value=data__securityGroupIds_item, name="" + (name_prefix or "data") + ".securityGroupIds[{data__securityGroupIds_x}]".format(**locals()) + "", definition=None, rule='type')
+        if "subnetIds" in data_keys:
+            data_keys.remove("subnetIds")
+            data__subnetIds = data["subnetIds"]
+            if not isinstance(data__subnetIds, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds must be array", value=data__subnetIds, name="" + (name_prefix or "data") + ".subnetIds", definition=None, rule='type')
+            data__subnetIds_is_list = isinstance(data__subnetIds, (list, tuple))
+            if data__subnetIds_is_list:
+                data__subnetIds_len = len(data__subnetIds)
+                for data__subnetIds_x, data__subnetIds_item in enumerate(data__subnetIds):
+                    if not isinstance(data__subnetIds_item, (str)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + " must be string", value=data__subnetIds_item, name="" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + "", definition=None, rule='type')
+        if "connectionTag" in data_keys:
+            data_keys.remove("connectionTag")
+            data__connectionTag = data["connectionTag"]
+            if not isinstance(data__connectionTag, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionTag must be string or null", value=data__connectionTag, name="" + (name_prefix or "data") + ".connectionTag", definition=None, rule='type')
+    return data
+
+def validate___definitions_subnetzone(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['cidr', 'ownerId', 'subnetId', 'zone', 'zoneId']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
+        data_keys = set(data.keys())
+        if "subnetId" in data_keys:
+            data_keys.remove("subnetId")
+            data__subnetId = data["subnetId"]
+            if not isinstance(data__subnetId, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetId must be string", value=data__subnetId, name="" + (name_prefix or "data") + ".subnetId", definition=None, rule='type')
+        if "zoneId" in data_keys:
+            data_keys.remove("zoneId")
+            data__zoneId = data["zoneId"]
+            if not isinstance(data__zoneId, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".zoneId must be string", value=data__zoneId, name="" + (name_prefix or "data") + ".zoneId", definition=None, rule='type')
+        if "zone" in data_keys:
+            data_keys.remove("zone")
+            data__zone = data["zone"]
+            if not isinstance(data__zone, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".zone must be string", value=data__zone, name="" + (name_prefix or "data") + ".zone", definition=None, rule='type')
+        if "cidr" in data_keys:
+            data_keys.remove("cidr")
+            data__cidr = data["cidr"]
+            if not isinstance(data__cidr, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".cidr must be string", value=data__cidr, name="" + (name_prefix or "data") + ".cidr", definition=None, rule='type')
+        if "ownerId" in data_keys:
+            data_keys.remove("ownerId")
+            data__ownerId = data["ownerId"]
+            if not isinstance(data__ownerId, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ownerId must be string", value=data__ownerId, name="" + (name_prefix or "data") + ".ownerId", definition=None, rule='type')
     return data
 
 def validate___definitions_quotafacts(data, custom_formats={}, name_prefix=None):
@@ -1213,6 +1721,11 @@ def validate___definitions_databasefacts(data, custom_formats={}, name_prefix=No
             data__publiclyAccessible = data["publiclyAccessible"]
             if not isinstance(data__publiclyAccessible, (bool)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".publiclyAccessible must be boolean", value=data__publiclyAccessible, name="" + (name_prefix or "data") + ".publiclyAccessible", definition=None, rule='type')
+        if "arn" in data_keys:
+            data_keys.remove("arn")
+            data__arn = data["arn"]
+            if not isinstance(data__arn, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".arn must be string or null", value=data__arn, name="" + (name_prefix or "data") + ".arn", definition=None, rule='type')
         if "vpcId" in data_keys:
             data_keys.remove("vpcId")
             data__vpcId = data["vpcId"]
@@ -1400,6 +1913,11 @@ def validate___definitions_rulefacts(data, custom_formats={}, name_prefix=None):
                         data__tags_value = data__tags.get(data__tags_key)
                         if not isinstance(data__tags_value, (str)):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".tags.{data__tags_key}".format(**locals()) + " must be string", value=data__tags_value, name="" + (name_prefix or "data") + ".tags.{data__tags_key}".format(**locals()) + "", definition=None, rule='type')
+        if "sourceGroupId" in data_keys:
+            data_keys.remove("sourceGroupId")
+            data__sourceGroupId = data["sourceGroupId"]
+            if not isinstance(data__sourceGroupId, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".sourceGroupId must be string or null", value=data__sourceGroupId, name="" + (name_prefix or "data") + ".sourceGroupId", definition=None, rule='type')
         if "groupId" in data_keys:
             data_keys.remove("groupId")
             data__groupId = data["groupId"]
@@ -1445,8 +1963,8 @@ def validate___definitions_requestfacts(data, custom_formats={}, name_prefix=Non
             data__mode = data["mode"]
             if not isinstance(data__mode, (str)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be string", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='type')
-            if not (isinstance(data__mode, str) and data__mode == 'auto' or isinstance(data__mode, str) and data__mode == 'peering' or isinstance(data__mode, str) and data__mode == 'public'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['auto', 'peering', 'public']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='enum')
+            if not (isinstance(data__mode, str) and data__mode == 'auto' or isinstance(data__mode, str) and data__mode == 'peering' or isinstance(data__mode, str) and data__mode == 'public' or isinstance(data__mode, str) and data__mode == 'resource-endpoint'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['auto', 'peering', 'public', 'resource-endpoint']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='enum')
         if "connectionId" in data_keys:
             data_keys.remove("connectionId")
             data__connectionId = data["connectionId"]
@@ -1488,8 +2006,8 @@ def validate___definitions_foundfacts(data, custom_formats={}, name_prefix=None)
         if "mode" in data_keys:
             data_keys.remove("mode")
             data__mode = data["mode"]
-            if not (isinstance(data__mode, str) and data__mode == 'peering' or isinstance(data__mode, str) and data__mode == 'public'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['peering', 'public']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='enum')
+            if not (isinstance(data__mode, str) and data__mode == 'peering' or isinstance(data__mode, str) and data__mode == 'public' or isinstance(data__mode, str) and data__mode == 'resource-endpoint'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".mode must be one of ['peering', 'public', 'resource-endpoint']", value=data__mode, name="" + (name_prefix or "data") + ".mode", definition=None, rule='enum')
         if "database" in data_keys:
             data_keys.remove("database")
             data__database = data["database"]

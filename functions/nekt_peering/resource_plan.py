@@ -1,0 +1,232 @@
+"""The resource-endpoint path: its facts, which path `auto` takes, and the plan.
+
+The database is shared as a VPC resource (AWS PrivateLink for VPC resources): a resource gateway in its
+VPC, a resource configuration for it, a RAM share to the Nekt account, a resource VPC endpoint in Nekt's
+private subnets. No peering and no route: overlapping CIDRs are allowed, and only the database's port is
+exposed. The path is same-Region only (docs/aws-fidelity.md, "Facts for the workflow").
+
+`auto`'s rule, in order (the plan's `modeReason` says which applied):
+1. a publicly accessible database: the public path (its security group admits Nekt's public IP);
+2. a private one: peering, unless peering cannot be made (the CIDRs overlap, a Nekt or database route
+   conflicts, a peering or route quota is reached); then the resource-endpoint path when the database is in
+   the Nekt VPC's Region; in another Region, peering's own refusal stands, saying why the other path cannot help.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from nekt_peering.aws import error_code
+from nekt_peering.errors import CidrOverlap, ConnectError, NoSharedZone, QuotaExceeded, RouteConflict
+from nekt_peering.quotas import RESOURCE_ENDPOINTS_PER_VPC, RULES_PER_GROUP
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+
+    from nekt_peering.shapes import (
+        Change,
+        DatabaseFacts,
+        FoundGateway,
+        NektFacts,
+        PlannedConfiguration,
+        PlannedResourcePath,
+        ResourcePathFacts,
+        SubnetZone,
+    )
+
+GATEWAY_GONE_STATES = frozenset({"DELETE_IN_PROGRESS", "DELETE_FAILED", "CREATE_FAILED"})
+LIVE_ENDPOINT_STATES = frozenset({"PendingAcceptance", "Pending", "Available"})
+
+
+def gateway_name(vpc_id: str) -> str:
+    """The product's resource gateway of a VPC: one per database VPC, used by each of its databases' connections."""
+    return f"nekt-{vpc_id}"
+
+
+def configuration_name(connection_id: str) -> str:
+    """A VPC Lattice name (3-40: lowercase letters, digits, single inner hyphens) that says the connection,
+    made unique by a hash of its exact id (ids differ in case and underscores)."""
+    readable = "-".join(part for part in "".join(
+        char if char.isalnum() else "-" for char in connection_id.lower()).split("-") if part)[:24]
+    digest = hashlib.sha256(connection_id.encode()).hexdigest()[:8]
+    return f"nekt-{readable}-{digest}" if readable else f"nekt-{digest}"
+
+
+def same_region(database: Mapping[str, Any], nekt: Mapping[str, Any]) -> bool:
+    return bool(database["region"] == nekt["region"])
+
+
+def other_region_reason(database: Mapping[str, Any], nekt: Mapping[str, Any]) -> str:
+    return (f"The resource-endpoint path (which allows overlapping CIDRs) needs the database in the Nekt VPC's "
+            f"Region ({nekt['region']}); {database['identifier']} is in {database['region']}")
+
+
+# Facts -----------------------------------------------------------------------------------------------------
+
+
+def discover_resource_path(ec2: EC2Client, lattice: Any, nekt_ec2: EC2Client, database: DatabaseFacts,
+                           nekt: NektFacts) -> ResourcePathFacts:
+    endpoints = [endpoint for page in nekt_ec2.get_paginator("describe_vpc_endpoints").paginate(
+        Filters=[{"Name": "vpc-id", "Values": [nekt["vpcId"]]}, {"Name": "vpc-endpoint-type", "Values": ["Resource"]}])
+        for endpoint in page["VpcEndpoints"] if endpoint["State"] in LIVE_ENDPOINT_STATES]
+    return {
+        "databaseArn": database.get("arn") or "",
+        "databaseSubnets": subnet_zones(ec2, database["subnetIds"]),
+        "nektSubnets": subnet_zones(nekt_ec2, nekt["privateSubnetIds"]),
+        "gateway": find_gateway(lattice, database["vpcId"]),
+        "nektResourceEndpoints": len(endpoints),
+    }
+
+
+def subnet_zones(ec2: EC2Client, subnet_ids: list[str]) -> list[SubnetZone]:
+    subnets = ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"] if subnet_ids else []
+    return sorted(({"subnetId": subnet["SubnetId"], "zoneId": subnet.get("AvailabilityZoneId", ""),
+                    "zone": subnet.get("AvailabilityZone", ""), "cidr": subnet["CidrBlock"],
+                    "ownerId": subnet.get("OwnerId", "")} for subnet in subnets), key=lambda zone: zone["subnetId"])
+
+
+def find_gateway(lattice: Any, vpc_id: str) -> FoundGateway | None:
+    """This product's gateway in the VPC, by its name (unique in the account); None when none is live."""
+    for page in lattice.get_paginator("list_resource_gateways").paginate():
+        for item in page["items"]:
+            if item.get("name") == gateway_name(vpc_id) and item.get("vpcIdentifier") == vpc_id \
+                    and item.get("status") not in GATEWAY_GONE_STATES:
+                return {"resourceGatewayId": item["id"], "resourceGatewayArn": item["arn"], "status": item["status"],
+                        "securityGroupIds": list(item.get("securityGroupIds", [])),
+                        "subnetIds": list(item.get("subnetIds", [])), "connectionTag": _creator(lattice, item["arn"])}
+    return None
+
+
+def _creator(lattice: Any, arn: str) -> str | None:
+    from nekt_peering.model import CONNECTION_TAG_KEY
+
+    try:
+        tags = lattice.list_tags_for_resource(resourceArn=arn).get("tags", {})
+    except ClientError as error:
+        if error_code(error) in ("ResourceNotFoundException", "NotImplemented", "InternalFailure"):
+            return None
+        raise
+    creator = tags.get(CONNECTION_TAG_KEY)
+    return str(creator) if creator else None
+
+
+# auto -------------------------------------------------------------------------------------------------------
+
+
+def peering_refusal(facts: Mapping[str, Any]) -> ConnectError | None:
+    """What would stop a peering of this database to the Nekt VPC (Preflight's own checks), or None."""
+    from nekt_peering.preflight import plan_peering  # preflight imports this module: imported when used
+
+    try:
+        plan_peering(facts)
+    except (CidrOverlap, RouteConflict, QuotaExceeded) as refusal:
+        return refusal
+    return None
+
+
+# The plan ----------------------------------------------------------------------------------------------------
+
+
+def plan_resource_path(facts: Mapping[str, Any]) -> PlannedResourcePath:
+    database, nekt, found = facts["database"], facts["nekt"], facts["resourcePath"]
+    gateway = found["gateway"]
+    account = database["accountId"]
+    if gateway is not None:
+        by_id = {zone["subnetId"]: zone for zone in found["databaseSubnets"]}
+        gateway_zones = [by_id[subnet] for subnet in gateway["subnetIds"] if subnet in by_id]
+        gateway_subnets = list(gateway["subnetIds"])
+    else:
+        owned = [zone for zone in found["databaseSubnets"] if zone["ownerId"] in ("", account)]
+        gateway_zones = _one_per_zone(owned)
+        gateway_subnets = [zone["subnetId"] for zone in gateway_zones]
+    gateway_zone_ids = {zone["zoneId"] for zone in gateway_zones}
+    endpoint_zones = [zone for zone in _one_per_zone(found["nektSubnets"]) if zone["zoneId"] in gateway_zone_ids]
+    if not endpoint_zones:
+        raise NoSharedZone(
+            f"the database's subnets that can hold a resource gateway are in the Availability Zones "
+            f"{_zones(gateway_zones)}, Nekt's private subnets in {_zones(found['nektSubnets'])}: AWS requires at "
+            "least one zone in common (compared by zone id, the same in every account). Nothing was changed. Add "
+            "a subnet in one of Nekt's zones to the database's subnet group, or ask Nekt support for a private "
+            "subnet in one of the database's zones, then run again")
+    if found["nektResourceEndpoints"] + 1 > RESOURCE_ENDPOINTS_PER_VPC.limit(facts, "nekt"):
+        raise RESOURCE_ENDPOINTS_PER_VPC.refuse(
+            f"the Nekt VPC {nekt['vpcId']} (account {nekt['accountId']}, region {nekt['region']})",
+            found["nektResourceEndpoints"], 1, RESOURCE_ENDPOINTS_PER_VPC.limit(facts, "nekt"),
+            "Ask Nekt support (the Nekt VPC holds one endpoint per customer database)")
+    gateway_group = gateway["securityGroupIds"][0] if gateway and gateway["securityGroupIds"] else None
+    if not _admits_group(database, gateway_group):
+        used, limit = len(database["securityGroupRules"]), RULES_PER_GROUP.limit(facts, "database")
+        if used + 1 > limit:
+            raise RULES_PER_GROUP.refuse(f"security group {database['securityGroupId']}", used, 1, limit,
+                                         "Remove inbound rules it no longer uses")
+    return {
+        "gateway": {"resourceGatewayId": gateway["resourceGatewayId"] if gateway else None,
+                    "subnetIds": gateway_subnets, "exists": gateway is not None},
+        "configuration": planned_configuration(database, found["databaseArn"]),
+        "share": nekt["accountId"] != account,
+        "endpoint": {"vpcId": nekt["vpcId"], "subnetIds": [zone["subnetId"] for zone in endpoint_zones],
+                     "allowedCidrs": [nekt["cidr"]], "port": int(database["port"])},
+    }
+
+
+def planned_configuration(database: Mapping[str, Any], database_arn: str) -> PlannedConfiguration:
+    """An Aurora cluster not publicly accessible by its ARN, which follows fail-overs (AWS documents the ARN
+    type with cluster ARNs and refuses a publicly accessible cluster); anything else by its endpoint and port."""
+    if database["kind"] == "cluster" and not database["publiclyAccessible"]:
+        return {"type": "ARN", "arn": database_arn, "domainName": None, "port": int(database["port"])}
+    return {"type": "SINGLE", "arn": None, "domainName": database["endpoint"], "port": int(database["port"])}
+
+
+def _admits_group(database: Mapping[str, Any], group_id: str | None) -> bool:
+    if group_id is None:
+        return False
+    return any(rule.get("sourceGroupId") == group_id and rule["protocol"] == "tcp"
+               and rule["fromPort"] == rule["toPort"] == database["port"] for rule in database["securityGroupRules"])
+
+
+def _one_per_zone(zones: list[SubnetZone]) -> list[SubnetZone]:
+    chosen: dict[str, SubnetZone] = {}
+    for zone in sorted(zones, key=lambda zone: zone["subnetId"]):
+        chosen.setdefault(zone["zoneId"], zone)
+    return sorted(chosen.values(), key=lambda zone: zone["zoneId"])
+
+
+def _zones(zones: list[SubnetZone]) -> str:
+    return ", ".join(sorted({f"{zone['zone']} ({zone['zoneId']})" for zone in zones})) or "none"
+
+
+def resource_path_changes(facts: Mapping[str, Any], planned: PlannedResourcePath) -> list[Change]:
+    database, nekt = facts["database"], facts["nekt"]
+    changes: list[Change] = []
+    if not planned["gateway"]["exists"]:
+        changes += [
+            {"action": "CreateSecurityGroup",
+             "summary": f"a security group for the resource gateway in {database['vpcId']}"},
+            {"action": "CreateResourceGateway", "summary": f"resource gateway {gateway_name(database['vpcId'])} in "
+                                                           f"subnets {', '.join(planned['gateway']['subnetIds'])}"},
+        ]
+    configuration = planned["configuration"]
+    target = configuration["arn"] if configuration["type"] == "ARN" else (
+        f"{configuration['domainName']}:{configuration['port']}")
+    changes += [
+        {"action": "AuthorizeSecurityGroupIngress", "summary":
+         f"allow TCP {database['port']} from the resource gateway's security group on {database['securityGroupId']}"},
+        {"action": "CreateResourceConfiguration",
+         "summary": f"resource configuration ({configuration['type']}) for {target}"},
+    ]
+    if planned["share"]:
+        changes += [
+            {"action": "CreateResourceShare", "summary": f"share it with account {nekt['accountId']} (AWS RAM)"},
+            {"action": "AcceptResourceShareInvitation", "summary": f"accept the share in account {nekt['accountId']}"},
+        ]
+    changes += [
+        {"action": "CreateSecurityGroup", "summary":
+         f"a security group for the endpoint in {nekt['vpcId']} admitting TCP {database['port']} from {nekt['cidr']}"},
+        {"action": "CreateVpcEndpoint", "summary":
+         f"resource VPC endpoint in {nekt['vpcId']}, subnets {', '.join(planned['endpoint']['subnetIds'])}"},
+    ]
+    return changes
