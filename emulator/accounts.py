@@ -44,7 +44,7 @@ def snapshot(places: list[tuple[str, str]]) -> dict[str, Any]:
         }
         rules = sorted(
             (r["GroupId"], r["IsEgress"], r["IpProtocol"], r.get("FromPort"), r.get("ToPort"),
-             r.get("CidrIpv4", ""), r.get("Description", ""))
+             r.get("CidrIpv4", ""), r.get("ReferencedGroupInfo", {}).get("GroupId", ""), r.get("Description", ""))
             for r in ec2.describe_security_group_rules()["SecurityGroupRules"]
         )
         # The workflow never changes a network ACL: every entry and association is in the snapshot.
@@ -56,8 +56,20 @@ def snapshot(places: list[tuple[str, str]]) -> dict[str, Any]:
             }
             for acl in ec2.describe_network_acls()["NetworkAcls"]
         }
+        session = account_session(account_id, region)
+        lattice, ram = session.client("vpc-lattice"), session.client("ram")
+        # The resource-endpoint path's: security groups, resource endpoints, gateways, configurations, shares.
+        resource_path = {
+            "groups": sorted((g["GroupId"], g["GroupName"]) for g in ec2.describe_security_groups()["SecurityGroups"]),
+            "endpoints": sorted(e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]
+                                if e["State"] not in ("Deleted", "deleted")),
+            "gateways": sorted(g["id"] for g in lattice.list_resource_gateways()["items"]),
+            "configurations": sorted(c["id"] for c in lattice.list_resource_configurations()["items"]),
+            "shares": sorted(s["resourceShareArn"] for s in ram.get_resource_shares(resourceOwner="SELF")[
+                "resourceShares"] if s["status"] not in ("DELETED", "DELETING")),
+        }
         state[f"{account_id}/{region}"] = {"peerings": peerings, "routes": routes, "rules": rules,
-                                           "networkAcls": acls}
+                                           "networkAcls": acls, "resourcePath": resource_path}
     return state
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 
+from emulator.strict import lattice
 from nekt_peering import probe
 
 LOOPBACK = "127.0.0.1"
@@ -33,8 +34,21 @@ class EmulatedNetwork(probe.Network):
 
     def resolve(self, host: str, port: int) -> list[str]:
         if host not in self.names:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            return self._follow_resource_endpoint(host)
         return list(self.names[host])
+
+    def _follow_resource_endpoint(self, host: str) -> list[str]:
+        """A resource endpoint's DNS name resolves to the endpoint's address in Nekt's subnet; TCP to it
+        reaches the database when the database is served and its security group admits the resource
+        gateway's (emulator.strict.lattice.endpoint_path): the path's own data plane, read at each lookup."""
+        path = lattice.endpoint_path(host)
+        if path is None:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        if path.admitted and any(address in self.served for address in self.names.get(path.target_host, [])):
+            self.served.add(path.address)
+        else:
+            self.served.discard(path.address)
+        return [path.address]
 
     def connect(self, address: str, port: int, timeout: float) -> socket.socket:
         if address not in self.served:
