@@ -51,7 +51,10 @@ class World:
 
 
 def build_world(topology: str, deploy: Any) -> World:
-    if topology == "same-account":
+    if topology.startswith("resource-endpoint"):  # a VPC overlapping Nekt's: auto takes the resource-endpoint path
+        nekt = create_nekt_network()
+        database = create_database(region=nekt.region, cidr="10.100.0.0/16", kind="cluster")
+    elif topology == "same-account":
         nekt = create_nekt_network(account_id=DEFAULT_ACCOUNT, region="us-east-1")
         database = create_database(region="us-east-1", cidr="10.20.0.0/16")
     else:
@@ -60,7 +63,8 @@ def build_world(topology: str, deploy: Any) -> World:
     if topology == "reused-peering":
         add_what_a_customer_already_had(nekt, database)
     stack = deploy(nekt)
-    if topology == "second-database":  # another database of the VPC, on its own group, is connected already
+    if topology in ("second-database", "resource-endpoint-second-database"):
+        # another database of the VPC, on its own group, is connected already
         add_database(database, "ledger-db", same_security_group=False)
         neighbour = stack.run({"database": {"identifier": "ledger-db", "region": database.region}})
         assert neighbour.status == "SUCCEEDED", neighbour.cause
@@ -120,8 +124,11 @@ def run_and_compare(world: World, expected_error: str, fault_matrix: list[int]) 
 def _differences(before: dict[str, Any], after: dict[str, Any]) -> int:
     count = 0
     for place in before:
-        for kind in ("peerings", "routes", "rules"):
+        for kind in ("peerings", "routes", "rules", "resourcePath"):
             old, new = before[place][kind], after[place][kind]
+            if kind == "resourcePath":
+                count += sum(len(set(old[key]) ^ set(new[key])) for key in old)
+                continue
             if isinstance(old, dict):
                 count += sum(old.get(key) != new.get(key) for key in set(old) | set(new))
             else:
@@ -129,6 +136,8 @@ def _differences(before: dict[str, Any], after: dict[str, Any]) -> int:
     return count
 
 
+RESOURCE_ENDPOINT_STAGES = ["ShareDatabaseFunction", "CreateResourceEndpointFunction", "VerifyFunction",
+                            "RecordConnectionFunction"]
 PEERING_STAGES = ["RequestPeeringFunction", "PeeringStatusFunction", "AcceptPeeringFunction",
                   "UpdateRoutesFunction", "AuthorizeIngressFunction", "EnableDnsResolutionFunction", "VerifyFunction"]
 MATRIX = (
@@ -144,7 +153,12 @@ MATRIX = (
                                                  "AuthorizeIngressFunction", "VerifyFunction",
                                                  "RecordConnectionFunction"]]
     + [("cross-account-cross-region", "RecordConnectionFunction")]
+    # A database shared as a VPC resource (its VPC overlaps Nekt's), alone and next to a connected one.
+    + [("resource-endpoint", stage) for stage in RESOURCE_ENDPOINT_STAGES]
+    + [("resource-endpoint-second-database", stage) for stage in RESOURCE_ENDPOINT_STAGES]
 )
+LAST_COMPENSATION = {"resource-endpoint": "UnshareDatabaseFunction",
+                     "resource-endpoint-second-database": "UnshareDatabaseFunction"}
 
 
 @pytest.mark.parametrize(("topology", "stage"), MATRIX, ids=[f"{t}:{s}" for t, s in MATRIX])
@@ -165,13 +179,18 @@ def test_a_stage_that_fails_leaves_both_accounts_as_they_were(
     assert f"injected: {stage} failed before acting" in (execution.cause or "")
     # The last compensation ran, then the registry recorded the outcome and released the locks.
     assert [call.logical_id for call in world.stack.runtime.invocations[-2:]] == [
-        "DeletePeeringFunction", "RecordFailureFunction"]
+        LAST_COMPENSATION.get(topology, "DeletePeeringFunction"), "RecordFailureFunction"]
 
 
-@pytest.mark.parametrize("stage", ["RequestPeeringFunction", "AcceptPeeringFunction", "AuthorizeIngressFunction",
-                                   "EnableDnsResolutionFunction"])
-def test_a_stage_that_acted_and_then_failed_is_undone_too(stage: str, deploy: Any, fault_matrix: list[int]) -> None:
-    world = build_world("cross-account-cross-region", deploy)
+ACTED_THEN_FAILED = [("cross-account-cross-region", stage) for stage in [
+    "RequestPeeringFunction", "AcceptPeeringFunction", "AuthorizeIngressFunction", "EnableDnsResolutionFunction"]] + [
+    ("resource-endpoint", stage) for stage in ["ShareDatabaseFunction", "CreateResourceEndpointFunction"]]
+
+
+@pytest.mark.parametrize(("topology", "stage"), ACTED_THEN_FAILED, ids=[f"{t}:{s}" for t, s in ACTED_THEN_FAILED])
+def test_a_stage_that_acted_and_then_failed_is_undone_too(topology: str, stage: str, deploy: Any,
+                                                          fault_matrix: list[int]) -> None:
+    world = build_world(topology, deploy)
     fail_after(world, stage)
 
     run_and_compare(world, "InjectedFault", fault_matrix)

@@ -1,0 +1,192 @@
+"""The resource-endpoint path through the real state machines on the strict emulator: a database that
+peering cannot reach (its VPC overlaps Nekt's, or its CIDR is another peered customer's) is shared as a VPC
+resource and reached from a resource endpoint in Nekt's subnets; `auto` takes the path and says why; the
+disconnect restores both accounts; a repeat connect changes nothing. Assertions on both accounts and the
+registry afterwards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from emulator.accounts import aws_calls, is_mutating, snapshot
+from emulator.databases import PostgresServer
+from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
+from emulator.topology import NektNetwork, account_session, add_database, create_database, create_probe
+from nekt_peering import registry
+
+DISCONNECT = "DisconnectStateMachine"
+PATH_SERVICES = ("ec2", "vpc-lattice", "ram")
+
+
+def places(nekt: NektNetwork) -> list[tuple[str, str]]:
+    return sorted({(DEFAULT_ACCOUNT, nekt.region), (nekt.account_id, nekt.region)})
+
+
+def connect(stack: Stack, identifier: str, region: str, **options: Any) -> Execution:
+    return stack.run({"database": {"identifier": identifier, "region": region}, **options})
+
+
+def disconnect(stack: Stack, connection_id: str, region: str) -> Execution:
+    return stack.run({"connectionId": connection_id, "region": region}, state_machine=DISCONNECT)
+
+
+def network_changes(calls: Any) -> dict[Any, int]:
+    return {call: n for call, n in calls.items() if call[0] in PATH_SERVICES and is_mutating(call[1])}
+
+
+def registry_resources(stack: Stack) -> dict[str, list[str]]:
+    items = boto3.client("dynamodb", region_name=stack.region).scan(TableName=stack.tables["ConnectionsTable"])["Items"]
+    return {value["resourceId"]: value.get("users", []) for value in map(registry.from_item, items)
+            if value["pk"].startswith("network#")}
+
+
+def connection(stack: Stack, connection_id: str) -> Any:
+    return registry.get_connection(boto3.client("dynamodb", region_name=stack.region),
+                                   stack.tables["ConnectionsTable"], connection_id)
+
+
+def overlapping_cluster(nekt: NektNetwork, identifier: str = "orders-db") -> Any:
+    """An Aurora cluster in Nekt's Region whose VPC (10.100.0.0/16) holds Nekt's (10.100.0.0/23)."""
+    return create_database(identifier, region=nekt.region, cidr="10.100.0.0/16", kind="cluster")
+
+
+def test_a_database_whose_vpc_overlaps_nekt_s_connects_through_a_resource_endpoint(
+        deploy: Any, nekt: NektNetwork, postgres: PostgresServer) -> None:
+    database = overlapping_cluster(nekt)
+    stack = deploy(nekt, NektProbeFunctionArn=create_probe(nekt))
+    cluster_endpoint = account_session(DEFAULT_ACCOUNT, nekt.region).client("rds").describe_db_clusters()[
+        "DBClusters"][0]["Endpoint"]
+    stack.network.place(cluster_endpoint, "10.100.1.10")  # the cluster's address in its own VPC, served
+    before = snapshot(places(nekt))
+
+    plan = connect(stack, "orders-db", nekt.region, dryRun=True)
+    assert plan.status == "SUCCEEDED", plan.cause
+    assert plan.output["mode"] == "resource-endpoint"
+    assert "CidrOverlap" in plan.output["modeReason"] and "overlaps 10.100.0.0/23" in plan.output["modeReason"]
+    assert plan.output["resourcePath"]["configuration"]["type"] == "ARN"  # a cluster: follows its fail-overs
+    assert snapshot(places(nekt)) == before  # a dry run changes nothing
+
+    execution = connect(stack, "orders-db", nekt.region)
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    result = execution.output
+    assert result["mode"] == "resource-endpoint" and result["peeringConnectionId"] is None
+    assert result["hostname"].startswith(result["resourcePath"]["vpcEndpointId"])
+    assert result["hostname"].endswith(f".vpc-lattice-rsc.{nekt.region}.on.aws")
+    assert result["probe"]["reachable"] and result["probe"]["handshake"]["protocol"] == "postgresql"
+    # The customer's account: a gateway in the database's VPC, its group admitted on the database's group.
+    customer = account_session(DEFAULT_ACCOUNT, nekt.region)
+    gateway = customer.client("vpc-lattice").get_resource_gateway(
+        resourceGatewayIdentifier=result["resourcePath"]["resourceGatewayId"])
+    assert (gateway["status"], gateway["vpcId"]) == ("ACTIVE", database.vpc_id)
+    rules = customer.client("ec2").describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [database.security_group_id]}])["SecurityGroupRules"]
+    assert [(r["FromPort"], r["ReferencedGroupInfo"]["GroupId"]) for r in rules if "ReferencedGroupInfo" in r] == [
+        (5432, gateway["securityGroupIds"][0])]
+    assert not any(r.get("CidrIpv4") for r in rules if not r["IsEgress"])  # no CIDR opened: no route either
+    # Nekt's account: the share accepted, the endpoint available, no peering and no route.
+    nekt_session = account_session(nekt.account_id, nekt.region)
+    endpoint = nekt_session.client("ec2").describe_vpc_endpoints(
+        VpcEndpointIds=[result["resourcePath"]["vpcEndpointId"]])["VpcEndpoints"][0]
+    assert (endpoint["State"], endpoint["VpcId"], endpoint["VpcEndpointType"]) == ("Available", nekt.vpc_id, "Resource")
+    assert snapshot(places(nekt))[f"{nekt.account_id}/{nekt.region}"]["routes"] == before[
+        f"{nekt.account_id}/{nekt.region}"]["routes"]
+    record = connection(stack, "orders-db")
+    assert (record["state"], record["mode"]) == ("CONNECTED", "resource-endpoint")
+
+    # Again: verified, and nothing changes in either account.
+    with aws_calls() as calls:
+        again = connect(stack, "orders-db", nekt.region)
+    assert again.status == "SUCCEEDED", again.cause
+    assert network_changes(calls) == {}
+    assert again.output["hostname"] == result["hostname"]
+
+    gone = disconnect(stack, "orders-db", nekt.region)
+
+    assert gone.status == "SUCCEEDED", gone.cause
+    assert snapshot(places(nekt)) == before
+    assert registry_resources(stack) == {}
+    assert connection(stack, "orders-db")["state"] == "DISCONNECTED"
+
+
+def test_a_customer_with_the_cidr_of_a_peered_customer_connects_through_a_resource_endpoint(
+        deploy: Any, nekt: NektNetwork) -> None:
+    create_database("orders-db", region=nekt.region, cidr="10.0.0.0/16")
+    create_database("billing-db", region=nekt.region, cidr="10.0.0.0/16")  # another VPC, the same CIDR
+    stack = deploy(nekt)
+    first = connect(stack, "orders-db", nekt.region)
+    assert first.status == "SUCCEEDED", first.cause
+    assert first.output["mode"] == "peering"
+    with_first = snapshot(places(nekt))
+
+    second = connect(stack, "billing-db", nekt.region)
+
+    assert second.status == "SUCCEEDED", second.cause
+    assert second.output["mode"] == "resource-endpoint"
+    assert connection(stack, "billing-db")["mode"] == "resource-endpoint"
+    assert disconnect(stack, "billing-db", nekt.region).status == "SUCCEEDED"
+    assert snapshot(places(nekt)) == with_first  # the peered customer untouched
+    assert connection(stack, "orders-db")["state"] == "CONNECTED"
+
+
+def test_peering_s_refusal_stands_in_another_region_saying_why(deploy: Any, nekt: NektNetwork) -> None:
+    create_database("orders-db", region="us-east-2", cidr="10.100.0.0/16")
+    stack = deploy(nekt)
+    before = snapshot([(DEFAULT_ACCOUNT, "us-east-2"), (nekt.account_id, nekt.region)])
+
+    execution = connect(stack, "orders-db", "us-east-2")
+
+    assert (execution.status, execution.error) == ("FAILED", "CidrOverlap")
+    assert "needs the database in the Nekt VPC's Region (us-east-1)" in (execution.cause or "")
+    assert snapshot([(DEFAULT_ACCOUNT, "us-east-2"), (nekt.account_id, nekt.region)]) == before
+
+
+def test_two_databases_of_one_vpc_share_its_resource_gateway(deploy: Any, nekt: NektNetwork) -> None:
+    orders = overlapping_cluster(nekt)
+    add_database(orders, "billing-db", same_security_group=False)
+    stack = deploy(nekt)
+    before = snapshot(places(nekt))
+
+    first = connect(stack, "orders-db", nekt.region, mode="resource-endpoint")
+    second = connect(stack, "billing-db", nekt.region, mode="resource-endpoint")
+
+    assert first.status == second.status == "SUCCEEDED", (first.cause, second.cause)
+    gateway = first.output["resourcePath"]["resourceGatewayId"]
+    assert second.output["resourcePath"]["resourceGatewayId"] == gateway
+    assert second.output["hostname"] != first.output["hostname"]  # one endpoint per database
+    assert registry_resources(stack)[registry.gateway_id(gateway)] == ["billing-db", "orders-db"]
+
+    assert disconnect(stack, "orders-db", nekt.region).status == "SUCCEEDED"
+    lattice = account_session(DEFAULT_ACCOUNT, nekt.region).client("vpc-lattice")
+    assert lattice.get_resource_gateway(resourceGatewayIdentifier=gateway)["status"] == "ACTIVE"
+    with aws_calls() as calls:
+        again = connect(stack, "billing-db", nekt.region, mode="resource-endpoint")
+    assert again.status == "SUCCEEDED", again.cause
+    assert network_changes(calls) == {}
+
+    assert disconnect(stack, "billing-db", nekt.region).status == "SUCCEEDED"
+    assert snapshot(places(nekt)) == before
+    assert registry_resources(stack) == {}
+
+
+@pytest.mark.parametrize("mode", ["resource-endpoint", "auto"])
+def test_an_instance_is_shared_by_its_endpoint_and_port_in_the_same_account(mode: str, deploy: Any) -> None:
+    from emulator.topology import create_nekt_network
+
+    nekt = create_nekt_network(account_id=DEFAULT_ACCOUNT, region="us-east-1")
+    create_database("orders-db", region="us-east-1", cidr="10.100.0.0/16")  # an instance
+    stack = deploy(nekt)
+    before = snapshot(places(nekt))
+
+    execution = connect(stack, "orders-db", "us-east-1", mode=mode)
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output["resourcePath"]["resourceShareArn"] is None  # Nekt is this account: nothing to share
+    configuration = account_session(DEFAULT_ACCOUNT, "us-east-1").client("vpc-lattice").get_resource_configuration(
+        resourceConfigurationIdentifier=execution.output["resourcePath"]["resourceConfigurationArn"])
+    assert configuration["type"] == "SINGLE" and configuration["portRanges"] == ["5432"]
+    assert disconnect(stack, "orders-db", "us-east-1").status == "SUCCEEDED"
+    assert snapshot(places(nekt)) == before
