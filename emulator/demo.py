@@ -3,12 +3,14 @@
 Serves moto on 127.0.0.1, seeds a Nekt account (nekt-vpc: a /23 for its private subnets on
 nekt-rtb-private, plus a second CIDR, and the probe of the Nekt-account stack) in us-east-1 and a
 customer account with private PostgreSQL databases in us-east-2 (subnets on two route tables plus
-the main one), deploys template.yaml's functions and state machines into it, then runs the CLI
-exactly as an operator runs it against AWS, only with --endpoint-url: plan, connect, probe,
-disconnect. Behind orders-db's endpoint is a real PostgreSQL on 127.0.0.1 (emulator/databases.py):
-the endpoint resolves, from the Nekt VPC, to a private address of its subnet that reaches it, so
-Verify's probe does a real handshake. It ends by comparing both
-accounts with how they were before the connect. --keep stops after the connect and leaves the
+the main one) and an Aurora cluster in us-east-1 whose VPC overlaps Nekt's, deploys template.yaml's
+functions and state machines into it, then runs the CLI exactly as an operator runs it against AWS,
+only with --endpoint-url: plan, connect (by peering), probe, then plan and connect the overlapping
+cluster (auto: a resource endpoint), then disconnect both. Behind orders-db's endpoint, and the cluster's,
+is a real PostgreSQL on 127.0.0.1 (emulator/databases.py): the endpoint resolves, from the Nekt VPC, to a
+private address of its subnet that reaches it (the cluster through its resource endpoint), so Verify's
+probe does a real handshake. It ends by comparing both accounts with how they were before the connects.
+--keep stops after the connects and leaves the
 emulator running, for the AWS CLI, the nekt-peering CLI and `sam local invoke`.
 """
 
@@ -75,6 +77,9 @@ def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> 
 
 # Where orders-db's endpoint resolves from the Nekt VPC: an address of its first subnet (10.0.1.0/24).
 DATABASE_ADDRESS = "10.0.1.10"
+# The cluster whose VPC overlaps Nekt's, and its address in its own VPC (what its resource gateway reaches).
+OVERLAPPING = "analytics-db"
+OVERLAPPING_ADDRESS = "10.100.1.10"
 
 
 def _run(aws: EmulatedAws, keep: bool, stop: threading.Event | None) -> int:
@@ -93,23 +98,37 @@ def _run_with(aws: EmulatedAws, keep: bool, stop: threading.Event | None, postgr
     endpoint = account_session(database.account_id, database.region).client("rds").describe_db_instances(
         DBInstanceIdentifier=database.identifier)["DBInstances"][0]["Endpoint"]["Address"]
     stack.network.place(endpoint, DATABASE_ADDRESS)
+    # A second customer database that peering cannot reach: its VPC overlaps the Nekt VPC. Made after the
+    # deploy, so that the ids of the recorded events/ stay this emulator's.
+    overlapping = create_database(OVERLAPPING, region=nekt.region, cidr="10.100.0.0/16", kind="cluster",
+                                  port=postgres.port)
+    cluster_endpoint = account_session(overlapping.account_id, overlapping.region).client("rds").describe_db_clusters(
+        DBClusterIdentifier=OVERLAPPING)["DBClusters"][0]["Endpoint"]
+    stack.network.place(cluster_endpoint, OVERLAPPING_ADDRESS)
     try:
         _describe(aws, nekt, database, stack)
         print(f"Behind {endpoint}: a real PostgreSQL on 127.0.0.1:{postgres.port}; from the Nekt VPC the "
               f"endpoint resolves to {DATABASE_ADDRESS}, which reaches it. The probe "
               f"{nekt.probe_function_arn} runs in the Nekt private subnets.\n")
-        places = [(nekt.account_id, nekt.region), (database.account_id, database.region)]
+        print(f"And {OVERLAPPING}, an Aurora PostgreSQL cluster in {overlapping.region} whose VPC "
+              f"{overlapping.vpc_id} (10.100.0.0/16) overlaps the Nekt VPC: peering is impossible, so `auto` "
+              "shares it as a VPC resource and Nekt reaches it through a resource endpoint.\n")
+        places = [(nekt.account_id, nekt.region), (database.account_id, database.region),
+                  (overlapping.account_id, overlapping.region)]
         before = snapshot(places)
         target = ["--endpoint-url", aws.endpoint_url, "--region", STACK_REGION]
         db = ["--db", database.identifier, "--region", database.region]
+        other = ["--db", OVERLAPPING, "--region", overlapping.region]
         if (_cli(*target, "plan", *db) != 0 or _cli(*target, "connect", *db) != 0
-                or _cli(*target, "probe", database.identifier) != 0):
+                or _cli(*target, "probe", database.identifier) != 0
+                or _cli(*target, "plan", *other) != 0 or _cli(*target, "connect", *other) != 0):
             return 1
         _look_yourself(aws, nekt, database)
         if keep:
             _keep_running(aws, stop)
             return 0
-        if _cli(*target, "disconnect", database.identifier) != 0:
+        if _cli(*target, "disconnect", OVERLAPPING) != 0 \
+                or _cli(*target, "disconnect", database.identifier) != 0:
             return 1
         return _compare(before, snapshot(places))
     finally:
@@ -190,7 +209,7 @@ def _compare(before: dict[str, Any], after: dict[str, Any]) -> int:
     if after != before:
         print("Both accounts are NOT as they were before the connect:")
         for place in before:
-            for kind in ("peerings", "routes", "rules", "networkAcls"):
+            for kind in ("peerings", "routes", "rules", "networkAcls", "resourcePath"):
                 if before[place][kind] != after[place][kind]:
                     print(f"  {place} {kind}: before {before[place][kind]}\n  {' ' * len(place)} after  "
                           f"{after[place][kind]}")
@@ -200,7 +219,7 @@ def _compare(before: dict[str, Any], after: dict[str, Any]) -> int:
     acls = sum(len(state["networkAcls"]) for state in after.values())
     print(f"Both accounts are back as they were before the connect: {counts['peerings']} peerings, "
           f"{counts['routes']} routes, {counts['rules']} security group rules, {acls} network ACLs (never "
-          "changed), the same as before.")
+          "changed), no resource gateway, configuration, share or resource endpoint left, the same as before.")
     return 0
 
 

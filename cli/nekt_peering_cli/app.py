@@ -164,7 +164,8 @@ def list_connections(
 @app.command()
 def disconnect(context: typer.Context,
                connection_id: Annotated[str, typer.Argument(help="The connection id.")]) -> None:
-    """Remove what the connection created (its peering, routes and rule), following each stage."""
+    """Remove what the connection created (its peering, routes and rule, or its resource endpoint, share and
+    configuration), following each stage."""
     target = _target(context)
     cid, execution_arn = _refusable(
         target, lambda: connections.start_disconnect(target.deployment().machines, connection_id))

@@ -100,6 +100,8 @@ def connected(console: Console, result: dict[str, Any]) -> None:
     database = result["database"]
     console.print(f"\n[bold green]{result['status']}[/bold green]: {database['identifier']} "
                   f"({database['endpoint']}:{database['port']}) by {result['mode']}")
+    if result.get("hostname") and result["hostname"] != database["endpoint"]:
+        console.print(f"  Nekt connects to [bold]{result['hostname']}:{database['port']}[/bold]", soft_wrap=True)
     table = Table("What", "Where", "Detail", "", title=f"connection {result['connectionId']}", title_justify="left")
     pcx = result.get("peeringConnectionId")
     if pcx:
@@ -108,10 +110,18 @@ def connected(console: Console, result: dict[str, Any]) -> None:
     for route in result["routes"]:
         table.add_row(f"route ({route['side']})", route["routeTableId"], f"{route['destinationCidr']} → {pcx}",
                       _made(route["created"]))
+    resource_path = result.get("resourcePath")
+    if resource_path:
+        table.add_row("resource gateway", resource_path["resourceGatewayId"], f"in {database['vpcId']}", "")
+        table.add_row("configuration", resource_path["resourceConfigurationArn"] or "", f"{database['identifier']}", "")
+        if resource_path.get("resourceShareArn"):
+            table.add_row("RAM share", resource_path["resourceShareArn"], "accepted by the Nekt account", "")
+        table.add_row("resource endpoint", resource_path["vpcEndpointId"], str(result.get("hostname")), "")
     ingress = result["ingress"]
-    table.add_row("ingress rule", ingress["groupId"],
-                  f"tcp/{ingress['port']} from {ingress['cidr']} ({ingress.get('ruleId') or 'rule'})",
-                  _made(ingress["created"]))
+    if ingress:
+        table.add_row("ingress rule", ingress["groupId"],
+                      f"tcp/{ingress['port']} from {ingress['cidr']} ({ingress.get('ruleId') or 'rule'})",
+                      _made(ingress["created"]))
     dns = result.get("dnsResolution")
     if dns and dns.get("needed", True):
         table.add_row("DNS resolution", f"{dns['side']} side", "AllowDnsResolutionFromRemoteVpc on",
@@ -146,7 +156,9 @@ def probe_facts(console: Console, facts: dict[str, Any]) -> None:
 
 def planned(console: Console, plan: dict[str, Any]) -> None:
     changes = plan.get("changes", [])
-    console.print(f"\n[bold]PLANNED[/bold]: {len(changes)} change(s), nothing done yet")
+    console.print(f"\n[bold]PLANNED[/bold]: {len(changes)} change(s), nothing done yet, by {plan.get('mode')}")
+    if plan.get("modeReason") and plan["modeReason"] != "requested":
+        console.print(f"  {plan['modeReason']}", soft_wrap=True)
     table = Table("#", "AWS call", "Change")
     for number, change in enumerate(changes, 1):
         table.add_row(str(number), change["action"], change["summary"])
