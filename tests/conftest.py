@@ -19,7 +19,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from emulator.apigateway import rest_event
 from emulator.databases import MariaDbServer, PostgresServer
 from emulator.lambda_runtime import LambdaContext, load_handler
-from emulator.stack import DEFAULT_ACCOUNT, Stack
+from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.strict import StrictAws, acting_as
 from emulator.strict.layer import emulated_aws
 from emulator.template import Template
@@ -220,3 +220,21 @@ def hold_until_both_tried_the_locks(stack: Stack, *functions: str) -> None:
     stack.runtime.before_invoke("TakeLocksFunction", count)
     for function in functions:
         stack.runtime.before_invoke(function, lambda event: both.wait(timeout=60) or None)
+
+
+def start_together(stack: Stack, starts: list[tuple[dict[str, Any], str]]) -> list[Execution]:
+    """Start the executions, each (input, state machine), as close together as the emulator allows; their
+    outcomes, in the order of `starts`."""
+    arns: dict[int, str] = {}
+    gate = threading.Barrier(len(starts))
+
+    def start(index: int, execution_input: dict[str, Any], machine: str) -> None:
+        gate.wait()
+        arns[index] = stack.start(execution_input, state_machine=machine)
+
+    threads = [threading.Thread(target=start, args=(index, *start_)) for index, start_ in enumerate(starts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [stack.wait(arns[index], timeout=300) for index in range(len(starts))]

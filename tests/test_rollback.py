@@ -10,7 +10,6 @@ is in the snapshot too, so it must come out untouched.
 from __future__ import annotations
 
 import random
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +27,7 @@ from emulator.topology import (
     create_nekt_network,
 )
 from nekt_peering import registry
-from tests.conftest import hold_until_both_tried_the_locks
+from tests.conftest import hold_until_both_tried_the_locks, start_together
 
 
 class InjectedFault(Exception):
@@ -306,28 +305,11 @@ def test_a_connection_can_be_connected_again_after_a_failure(deploy: Any) -> Non
     assert again.status == "SUCCEEDED", again.cause
 
 
-def start_together(stack: Stack, inputs: list[dict[str, Any]]) -> list[Execution]:
-    """Start the executions as close together as the emulator allows."""
-    arns: list[str] = []
-    gate = threading.Barrier(len(inputs))
-
-    def start(execution_input: dict[str, Any]) -> None:
-        gate.wait()
-        arns.append(stack.start(execution_input))
-
-    threads = [threading.Thread(target=start, args=(item,)) for item in inputs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return [stack.wait(arn) for arn in arns]
-
-
 def test_the_same_connection_started_twice_at_once_runs_once(deploy: Any) -> None:
     world = build_world("cross-account-cross-region", deploy)
     hold_until_both_tried_the_locks(world.stack, "PreflightFunction")
 
-    executions = start_together(world.stack, [world.input, world.input])
+    executions = start_together(world.stack, [(world.input, "ConnectStateMachine")] * 2)
 
     assert sorted(execution.status for execution in executions) == ["FAILED", "SUCCEEDED"]
     busy = next(execution for execution in executions if execution.status == "FAILED")
@@ -342,8 +324,8 @@ def test_two_databases_connect_to_the_same_nekt_vpc_at_once(deploy: Any, nekt: N
     create_database("billing-db", cidr="10.30.0.0/16")
     stack = deploy(nekt)
 
-    executions = start_together(stack, [{"database": {"identifier": name, "region": "us-east-2"}}
-                                        for name in ("orders-db", "billing-db")])
+    executions = start_together(stack, [({"database": {"identifier": name, "region": "us-east-2"}},
+                                         "ConnectStateMachine") for name in ("orders-db", "billing-db")])
 
     assert [execution.status for execution in executions] == ["SUCCEEDED", "SUCCEEDED"], [
         execution.cause for execution in executions]

@@ -5,7 +5,6 @@ Real ASL on the strict emulator; assertions on both accounts and on the registry
 
 from __future__ import annotations
 
-import threading
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -17,7 +16,7 @@ from emulator.accounts import aws_calls, establish_peering, is_mutating, snapsho
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.topology import NektNetwork, account_session, add_database, create_database
 from nekt_peering import bookkeeping, registry
-from tests.conftest import hold_until_both_tried_the_locks
+from tests.conftest import hold_until_both_tried_the_locks, start_together
 
 DISCONNECT = "DisconnectStateMachine"
 REGION = "us-east-2"
@@ -60,22 +59,6 @@ def resources(stack: Stack) -> dict[str, list[str]]:
 def network_changes(calls: Any) -> dict[Any, int]:
     """The calls that change either account's network (the registry's own writes are not)."""
     return {call: n for call, n in calls.items() if call[0] == "ec2" and is_mutating(call[1])}
-
-
-def start_together(stack: Stack, starts: list[tuple[dict[str, Any], str]]) -> list[Execution]:
-    arns: dict[int, str] = {}
-    gate = threading.Barrier(len(starts))
-
-    def start(index: int, execution_input: dict[str, Any], machine: str) -> None:
-        gate.wait()
-        arns[index] = stack.start(execution_input, state_machine=machine)
-
-    threads = [threading.Thread(target=start, args=(index, *start_)) for index, start_ in enumerate(starts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return [stack.wait(arns[index], timeout=300) for index in range(len(starts))]
 
 
 @pytest.mark.parametrize("same_security_group", [True, False], ids=["one-group", "two-groups"])

@@ -128,7 +128,7 @@ class Locks:
                 transact(self.dynamodb, [
                     *(self._take(scope, locks[scope], now, settings, takeover.get(scope))
                       for scope in self.scopes.values()),
-                    self._put_connection(self._connection_item(), connection),
+                    self._put_connection(connection),
                 ])
             except ClientError as error:
                 if error_code(error) != "TransactionCanceledException":
@@ -189,12 +189,9 @@ class Locks:
                                 "acquiredAt = :acquired, expiresAt = :expires",
             "ConditionExpression": f"({free}) AND {unchanged}", "ExpressionAttributeValues": values}}
 
-    def _connection_item(self) -> dict[str, Any] | None:
-        found = self.dynamodb.get_item(TableName=self.table, Key=registry.connection_key(self.connection_id),
-                                       ConsistentRead=True).get("Item")
-        return registry.from_item(found) if found else None
-
-    def _put_connection(self, current: dict[str, Any] | None, changes: Mapping[str, Any]) -> dict[str, Any]:
+    def _put_connection(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """The connection item as it is now, with this run's `changes`: its Put."""
+        current = registry.connection_values(self.dynamodb, self.table, self.connection_id)
         return put_connection(self.table, self.connection_id, current, {
             **changes, "currentExecutionArn": self.execution_arn, "currentWorkflow": self.workflow,
             "state": "CONNECTING" if self.workflow == "connect" else "DISCONNECTING",
@@ -413,7 +410,7 @@ def record_connected(dynamodb: DynamoDBClient, table: str, locks: Locks, state: 
     """The verified connection: what it relies on counted, its item CONNECTED with the connect's output,
     its locks released, in one transaction. Returns the ids of the resources it relies on."""
     facts = state["discovery"]
-    current = locks._connection_item()  # noqa: SLF001 - the same read the lock step makes
+    current = registry.connection_values(dynamodb, table, locks.connection_id)
     if _recorded_by(current, locks.execution_arn, "CONNECTED"):  # this step run again (a retry)
         return list(current["relies"]) if current else []
     resources = relied_resources(state)
@@ -454,9 +451,7 @@ def record_failure(dynamodb: DynamoDBClient, table: str, locks: Locks | None, co
 
     A connect that failed before taking its locks (the database was not found, ...) is recorded only when
     the connection has no item yet. Returns the state written, if any."""
-    current_raw = dynamodb.get_item(TableName=table, Key=registry.connection_key(connection_id),
-                                    ConsistentRead=True).get("Item")
-    current = registry.from_item(current_raw) if current_raw else None
+    current = registry.connection_values(dynamodb, table, connection_id)
     last_error = {"error": str(error.get("Error") or "Error"), "cause": cause}
     state: str | None = None
     if current is not None and current.get("currentExecutionArn") == execution_arn:
@@ -486,7 +481,7 @@ def record_disconnected(dynamodb: DynamoDBClient, table: str, locks: Locks, stat
     """After a complete removal: the resources the connection was the last user of are forgotten, it no
     longer counts as a user of the others, its item is DISCONNECTED, its locks released: one transaction."""
     plan = state["registry"]
-    current = locks._connection_item()  # noqa: SLF001 - the same read the lock step makes
+    current = registry.connection_values(dynamodb, table, locks.connection_id)
     if _recorded_by(current, locks.execution_arn, "DISCONNECTED"):  # this step run again (a retry)
         return
     removed, registered = set(plan["removes"]), set(plan["registered"])

@@ -29,8 +29,7 @@ from botocore.exceptions import ClientError
 from nekt_peering import registry
 from nekt_peering.aws import error_code
 from nekt_peering.errors import InvalidInput, cause_message
-from nekt_peering.exclusive import connection_of
-from nekt_peering.model import CONNECT_INPUT_SCHEMA, ConnectRequest
+from nekt_peering.model import CONNECT_INPUT_SCHEMA, ConnectRequest, connection_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

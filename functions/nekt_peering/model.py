@@ -99,6 +99,17 @@ class DisconnectRequest:
         return {"connectionId": self.connection_id, "region": self.region}
 
 
+def connection_of(raw: Any) -> str | None:
+    """The connection an execution input names (connect or disconnect): its connectionId, else the
+    database identifier, as ConnectRequest defaults it. None when the input names none. The input is
+    not validated: it may be any execution's."""
+    if not isinstance(raw, dict):
+        return None
+    database = raw.get("database")
+    named = raw.get("connectionId", database.get("identifier") if isinstance(database, dict) else None)
+    return named if isinstance(named, str) else None
+
+
 def _check(validate: Validator, raw: Any, hint: str) -> None:
     try:
         validate(raw)

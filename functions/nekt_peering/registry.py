@@ -152,7 +152,11 @@ def _plain(value: Any) -> Any:
 
 
 def connection_of_item(item: dict[str, Any]) -> ConnectionItem:
-    values = from_item(item)
+    return _without_keys(from_item(item))
+
+
+def _without_keys(values: dict[str, Any]) -> ConnectionItem:
+    """A connection item's values without the table's bookkeeping (keys, listing, version)."""
     for key in ("pk", "sk", "listing", "listedAt", "version"):
         values.pop(key, None)
     return cast("ConnectionItem", values)
@@ -161,9 +165,17 @@ def connection_of_item(item: dict[str, Any]) -> ConnectionItem:
 # Reading -------------------------------------------------------------------------------------------
 
 
-def get_connection(dynamodb: DynamoDBClient, table: str, connection_id: str) -> ConnectionItem | None:
+def connection_values(dynamodb: DynamoDBClient, table: str, connection_id: str) -> dict[str, Any] | None:
+    """A connection's item as stored, keys and version included (what a writer needs to write it back
+    on the condition that nobody changed it since); None when the registry has none. A consistent read."""
     found = dynamodb.get_item(TableName=table, Key=connection_key(connection_id), ConsistentRead=True).get("Item")
-    return connection_of_item(found) if found else None
+    return from_item(found) if found else None
+
+
+def get_connection(dynamodb: DynamoDBClient, table: str, connection_id: str) -> ConnectionItem | None:
+    """A connection as the API and CLI show it; None when the registry has none."""
+    values = connection_values(dynamodb, table, connection_id)
+    return _without_keys(values) if values is not None else None
 
 
 def list_connections(dynamodb: DynamoDBClient, table: str, limit: int, token: str | None = None

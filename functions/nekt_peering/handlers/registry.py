@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any
 from nekt_peering import bookkeeping, registry
 from nekt_peering.aws import client, database_session
 from nekt_peering.errors import cause_message
-from nekt_peering.exclusive import connection_of
 from nekt_peering.handlers.stage import Event, database_ec2, nekt_ec2, stage
-from nekt_peering.model import Settings
+from nekt_peering.model import Settings, connection_of
 from nekt_peering.verify_others import others_intact
 
 if TYPE_CHECKING:
