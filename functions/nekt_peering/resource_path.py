@@ -453,14 +453,18 @@ def create_resource_endpoint(nekt_ec2: EC2Client, nekt_ram: Any, state: Mapping[
         "securityGroupId": None, "created": bool(previous.get("created")), "dnsName": None, "waiting": False,
         "polls": int(previous.get("polls", 0)),
     }
-    if shared.get("resourceShareArn"):
-        visible, accepted = _accept_share(nekt_ram, str(shared["resourceShareArn"]), facts)
-        record["invitationAccepted"] = record["invitationAccepted"] or accepted
-        if not visible:
-            return _waiting(state, record, f"the invitation to resource share {shared['resourceShareArn']}, which "
-                                           "the Nekt account does not see yet")
-    group_id = _endpoint_security_group(nekt_ec2, facts, path, _connection_id(state))
-    endpoint, created = _endpoint(nekt_ec2, path, configuration_arn, group_id, _connection_id(state))
+    pending = _pending_endpoint(nekt_ec2, previous, configuration_arn)
+    if pending is not None:  # a run of this stage made it, and the share and its group before it
+        endpoint, created, group_id = pending, False, str(previous["securityGroupId"])
+    else:
+        if shared.get("resourceShareArn"):
+            visible, accepted = _accept_share(nekt_ram, str(shared["resourceShareArn"]), facts)
+            record["invitationAccepted"] = record["invitationAccepted"] or accepted
+            if not visible:
+                return _waiting(state, record, f"the invitation to resource share {shared['resourceShareArn']}, "
+                                               "which the Nekt account does not see yet")
+        group_id = _endpoint_security_group(nekt_ec2, facts, path, _connection_id(state))
+        endpoint, created = _endpoint(nekt_ec2, path, configuration_arn, group_id, _connection_id(state))
     status = endpoint.get("State", "")
     record |= {"vpcEndpointId": endpoint["VpcEndpointId"], "state": status, "securityGroupId": group_id,
                "created": record["created"] or created}
@@ -474,6 +478,21 @@ def create_resource_endpoint(nekt_ec2: EC2Client, nekt_ram: Any, state: Mapping[
     if not entries or not entries[0].get("DnsName"):
         return _waiting(state, record, f"the DNS name of resource endpoint {endpoint['VpcEndpointId']}")
     return record | {"dnsName": entries[0]["DnsName"]}
+
+
+def _pending_endpoint(nekt_ec2: EC2Client, previous: Mapping[str, Any],
+                      configuration_arn: str) -> VpcEndpointTypeDef | None:
+    """The endpoint an earlier run of the stage made and left waiting, described by its id (one call a poll)."""
+    if not previous.get("vpcEndpointId") or not previous.get("securityGroupId"):
+        return None
+    try:
+        found = nekt_ec2.describe_vpc_endpoints(VpcEndpointIds=[previous["vpcEndpointId"]])["VpcEndpoints"]
+    except ClientError as error:
+        if error_code(error) == "InvalidVpcEndpointId.NotFound":
+            return None
+        raise
+    return next((endpoint for endpoint in found if endpoint.get("State") not in ENDPOINT_GONE
+                 and endpoint.get("ResourceConfigurationArn") == configuration_arn), None)
 
 
 def _waiting(state: Mapping[str, Any], record: ResourceEndpointRecord, what: str) -> ResourceEndpointRecord:
