@@ -288,6 +288,22 @@ def test_a_configuration_needs_an_active_gateway_and_a_gateway_with_configuratio
         assert lattice.delete_resource_gateway(resourceGatewayIdentifier=creating)["status"] == "DELETE_IN_PROGRESS"
 
 
+def test_the_owner_lists_the_tags_of_its_gateways_and_configurations(strict: StrictAws) -> None:
+    db = cluster_db()
+    lattice = client("vpc-lattice")
+    gateway = lattice.create_resource_gateway(name="tagged", vpcIdentifier=db.vpc_id, subnetIds=db.subnet_ids[:1],
+                                              tags={"nekt:connection-id": "orders-db"})
+    await_gateway(lattice, gateway["id"], "ACTIVE")
+    configuration = cluster_configuration(db, gateway["id"])
+    assert lattice.list_tags_for_resource(resourceArn=gateway["arn"])["tags"] == {"nekt:connection-id": "orders-db"}
+    assert lattice.list_tags_for_resource(resourceArn=configuration["arn"])["tags"] == {}
+    # API_CreateResourceConfiguration: allowAssociationToShareableServiceNetwork "The default is false".
+    assert configuration["allowAssociationToShareableServiceNetwork"] is False
+    with pytest.raises(ClientError) as other_account:
+        client("vpc-lattice", NEKT).list_tags_for_resource(resourceArn=gateway["arn"])
+    assert code_of(other_account) == "ResourceNotFoundException"
+
+
 # --- resource configurations ----------------------------------------------------------------------
 
 
@@ -425,6 +441,22 @@ def test_only_the_invited_account_accepts_once_and_within_an_organization_there_
         "resourceShareInvitations"] == []
     assert client("ram").get_resource_share_associations(associationType="PRINCIPAL", resourceShareArns=[arn])[
         "resourceShareAssociations"][0]["status"] == "ASSOCIATED"
+
+
+def test_shares_are_found_by_their_tags(strict: StrictAws) -> None:
+    db = cluster_db()
+    configuration = cluster_configuration(db, gateway_for(db))
+    ram = client("ram")
+    for name in ("first", "second"):
+        ram.create_resource_share(name=name, resourceArns=[configuration["arn"]], principals=[NEKT],
+                                  tags=[{"key": "nekt:connection-id", "value": name}])
+    found = ram.get_resource_shares(resourceOwner="SELF", tagFilters=[
+        {"tagKey": "nekt:connection-id", "tagValues": ["second"]}])["resourceShares"]
+    assert [share["name"] for share in found] == ["second"]
+    assert len(ram.get_resource_shares(resourceOwner="SELF", tagFilters=[
+        {"tagKey": "nekt:connection-id"}])["resourceShares"]) == 2
+    assert ram.get_resource_shares(resourceOwner="SELF", tagFilters=[
+        {"tagKey": "other", "tagValues": ["second"]}])["resourceShares"] == []
 
 
 def test_a_disassociated_consumer_loses_the_configuration(strict: StrictAws) -> None:

@@ -250,7 +250,7 @@ class LatticeApi(Rule):
     name = "vpc-lattice-api"
     OPERATIONS = ("CreateResourceGateway", "GetResourceGateway", "DeleteResourceGateway", "ListResourceGateways",
                   "CreateResourceConfiguration", "GetResourceConfiguration", "DeleteResourceConfiguration",
-                  "ListResourceConfigurations")
+                  "ListResourceConfigurations", "ListTagsForResource")
 
     def __init__(self, book: LatticeBook) -> None:
         self.book = book
@@ -343,8 +343,9 @@ class LatticeApi(Rule):
         configuration = Configuration(
             f"rcfg-{_hex(17)}", params["name"], call.account_id, call.region, kind, gateway_id, group_id,
             list(params.get("portRanges") or default_ports), params.get("protocol", "TCP"),
+            # "The default is false" (API_CreateResourceConfiguration).
             params.get("resourceConfigurationDefinition"), bool(params.get("allowAssociationToShareableServiceNetwork",
-                                                                           True)),
+                                                                           False)),
             dict(params.get("tags") or {}), _now(), params.get("customDomainName"))
         self.book.configurations[configuration.id] = configuration
         answer = _describe_configuration(configuration)
@@ -378,6 +379,20 @@ class LatticeApi(Rule):
                 item["resourceConfigurationGroupId"] = c.group_id
             items.append(item)
         return {"items": items}
+
+
+    # tags
+
+    def _ListTagsForResource(self, call: Call) -> dict[str, Any]:  # noqa: N802
+        """The tags of one of the caller's gateways or configurations (a consumer does not see the owner's)."""
+        arn = call.params["resourceArn"]
+        kind = arn.rsplit("/", 1)[0].rsplit(":", 1)[-1]
+        found: Gateway | Configuration | None = (
+            self.book.gateway(call, arn) if kind == "resourcegateway" else
+            self.book.configuration(call, arn) if kind == "resourceconfiguration" else None)
+        if found is None:
+            raise _lattice_error("ResourceNotFoundException", f"Resource {arn} not found.")
+        return {"tags": dict(found.tags)}
 
 
 def _describe_gateway(gateway: Gateway) -> dict[str, Any]:
@@ -852,6 +867,8 @@ class RamShares(Rule):
                 continue
             if call.params.get("resourceShareStatus") and share.status != call.params["resourceShareStatus"]:
                 continue
+            if not all(_tag_filter_matches(share.tags, wanted) for wanted in call.params.get("tagFilters") or []):
+                continue
             mine = share.owner == call.account_id
             if (owner == "SELF" and mine) or (owner == "OTHER-ACCOUNTS" and share.principals.get(
                     call.account_id) == "ASSOCIATED"):
@@ -963,6 +980,12 @@ class RamShares(Rule):
 
 def _is_configuration(arn: str) -> bool:
     return ":vpc-lattice:" in arn and ":resourceconfiguration/" in arn
+
+
+def _tag_filter_matches(tags: list[dict[str, str]], tag_filter: dict[str, Any]) -> bool:
+    """A RAM TagFilter: a tag with that key (tagKey), and one of tagValues when any are given."""
+    key, values = tag_filter.get("tagKey"), tag_filter.get("tagValues") or []
+    return any((key is None or tag["key"] == key) and (not values or tag.get("value") in values) for tag in tags)
 
 
 def _describe_share(share: Share) -> dict[str, Any]:

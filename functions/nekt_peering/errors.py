@@ -116,6 +116,24 @@ class SharedResourceMissing(ConnectError):
     disconnect workflow's Fail state names it; the cause says what, and for which connection)."""
 
 
+class ResourceGatewayUnavailable(ConnectError):
+    """The resource gateway the resource-endpoint path uses in the database VPC is gone, being deleted,
+    failed, or is a gateway of that name this product did not make."""
+
+
+class ResourceShareRejected(ConnectError):
+    """The Nekt account's invitation to the database's RAM resource share was rejected or expired."""
+
+
+class ResourceEndpointFailed(ConnectError):
+    """AWS reports the resource VPC endpoint in the Nekt VPC as failed, rejected or expired."""
+
+
+class ResourcePathTimeout(ConnectError):
+    """The resource gateway, the share's invitation or the resource endpoint did not get ready within
+    MaxPolls polls."""
+
+
 def cause_message(cause: str) -> str:
     """The message a person reads in a failure's cause: Lambda wraps a function's error in a JSON
     cause with its type and stack trace; any other cause is already the message."""
@@ -165,6 +183,14 @@ WHAT_TO_DO: dict[str, str] = {
     "RollbackFailed": "Remove what is listed by hand (everything the workflow creates is tagged "
                       "`nekt:connection-id`), or fix the cause (often a missing permission) and start the "
                       "connection again, which completes it.",
+    "ResourceGatewayUnavailable": "Start the connection again: it creates a new resource gateway. If the cause names "
+                                  "a gateway this product did not make, rename or delete it first.",
+    "ResourceShareRejected": "Delete the resource share named in the cause in the database account (RAM console), "
+                             "then start the connection again: Nekt accepts the new share's invitation itself.",
+    "ResourceEndpointFailed": "Check the endpoint named in the cause in the Nekt VPC console (free addresses in the "
+                              "subnets, the share still accepted), then start the connection again.",
+    "ResourcePathTimeout": "Look at the resource named in the cause in the console; raise `MaxPolls`/"
+                           "`PollIntervalSeconds` if AWS is slow, then start again.",
     "DisconnectFailed": "Fix the cause (often a missing permission, e.g. `ec2:DeleteRoute` for the accepter role) "
                         "and disconnect again, or remove what is listed by hand.",
 }
