@@ -52,7 +52,7 @@ class World:
 def build_world(topology: str, deploy: Any) -> World:
     if topology.startswith("resource-endpoint"):  # a VPC overlapping Nekt's: auto takes the resource-endpoint path
         nekt = create_nekt_network()
-        database = create_database(region=nekt.region, cidr="10.100.0.0/16", kind="cluster")
+        database = create_database(region=nekt.region, cidr="10.100.0.0/16", kind="cluster", engine="postgresql")
     elif topology == "same-account":
         nekt = create_nekt_network(account_id=DEFAULT_ACCOUNT, region="us-east-1")
         database = create_database(region="us-east-1", cidr="10.20.0.0/16")

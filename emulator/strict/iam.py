@@ -472,6 +472,22 @@ def _on_invitation(call: Call) -> Request:
                                                   known={"ram:ShareOwnerAccountId", "ram:ResourceShareName"})])])
 
 
+def _create_security_group(call: Call) -> Request:
+    """The VPC and the new group (its request tags, its VPC); tags as ec2:CreateTags on create."""
+    vpc_id = call.params.get("VpcId", "")
+    group = Resource("security-group", _ec2_arn(call, "security-group", "*"),
+                     {**_request_tags(call.params, "security-group"), "ec2:Vpc": [_ec2_arn(call, "vpc", vpc_id)]},
+                     known={*TAG_KEYS, "ec2:Vpc"})
+    checks = [("ec2:CreateSecurityGroup", [_vpc(call, vpc_id), group])]
+    if any(spec.get("ResourceType") == "security-group" for spec in call.params.get("TagSpecifications", [])):
+        checks.append(("ec2:CreateTags", [_tag_on_create(group, "CreateSecurityGroup")]))
+    return Request(checks)
+
+
+def _delete_security_group(call: Call) -> Request:
+    return Request([("ec2:DeleteSecurityGroup", [_security_group(call, call.params["GroupId"])])])
+
+
 def _no_resource_of(known: set[str]) -> Callable[[Call], Request]:
     def build(call: Call) -> Request:
         return Request([(call_action(call), [Resource("", "*", known=set(known))])])
@@ -514,6 +530,7 @@ LATTICE_CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("vpc-lattice", "DeleteResourceConfiguration"): _on_lattice("resourceconfiguration",
                                                                 "resourceConfigurationIdentifier"),
     ("vpc-lattice", "ListResourceConfigurations"): _no_resource_of(set()),
+    ("vpc-lattice", "ListTagsForResource"): _no_resource_of(set()),
     ("ram", "CreateResourceShare"): _create_resource_share,
     ("ram", "AssociateResourceShare"): _on_resource_share,
     ("ram", "DisassociateResourceShare"): _on_resource_share,
@@ -528,6 +545,9 @@ LATTICE_CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("ec2", "DeleteVpcEndpoints"): _delete_vpc_endpoints,
     ("ec2", "DescribeVpcEndpoints"): _no_resource,
     ("ec2", "DescribeVpcEndpointAssociations"): _no_resource,
+    ("ec2", "DescribeSecurityGroups"): _no_resource,
+    ("ec2", "CreateSecurityGroup"): _create_security_group,
+    ("ec2", "DeleteSecurityGroup"): _delete_security_group,
 }
 
 

@@ -1419,6 +1419,24 @@ class EndpointPath:
     admitted: bool
 
 
+def groups_in_use(account: str, region: str) -> dict[str, list[str]]:
+    """Security groups the resource gateways and resource endpoints not yet deleted use, with their users."""
+    book = INSTALLED[-1] if INSTALLED else None
+    used: dict[str, list[str]] = {}
+    if book is None:
+        return used
+    for gateway in book.gateways.values():
+        if (gateway.account, gateway.region) == (account, region):
+            for group_id in gateway.security_group_ids:
+                used.setdefault(group_id, []).append(gateway.id)
+    for endpoint in book.endpoints.values():
+        if (endpoint.account, endpoint.region) == (account, region) and endpoint.state.status != "Deleted":
+            vpce = _ec2(account, region).vpc_end_points.get(endpoint.id)
+            for group_id in getattr(vpce, "security_group_ids", None) or []:
+                used.setdefault(group_id, []).append(endpoint.id)
+    return used
+
+
 def endpoint_path(host: str) -> EndpointPath | None:
     book = INSTALLED[-1] if INSTALLED else None
     endpoint = next((e for e in book.endpoints.values() if e.dns_name == host), None) if book else None
@@ -1467,10 +1485,10 @@ def _admits(database: Any | None, gateway: Gateway, ports: set[int]) -> bool:
     for group_id in getattr(database, "vpc_security_group_ids", None) or []:
         group = backend.get_security_group_from_id(group_id)
         for rule in getattr(group, "ingress_rules", []) if group else []:
-            sources = {pair.get("GroupId") for pair in getattr(rule, "source_groups", [])}
+            sources = {(getattr(rule, "source_group", None) or {}).get("GroupId")}
             from_port, to_port = rule.from_port, rule.to_port
             if sources & set(gateway.security_group_ids) and rule.ip_protocol in ("tcp", "6", "-1") and (
                     rule.ip_protocol == "-1" or (from_port is not None and int(from_port) <= port <= int(to_port))) \
-                    and port in ports:
+                    and (port in ports or not ports):  # an ARN configuration has no port ranges: the database's
                 return True
     return False

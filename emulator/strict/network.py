@@ -317,6 +317,33 @@ class NewExecutionsInvisible(Rule):
         return True
 
 
+class SecurityGroupInUse(Rule):
+    """DeleteSecurityGroup of a group "associated with an instance or network interface, is referenced by
+    another security group in the same VPC" fails with DependencyViolation (API_DeleteSecurityGroup). moto
+    deletes it and leaves the rules that reference it. The interfaces here: a resource gateway's or a
+    resource endpoint's (emulator/strict/lattice.py) not yet deleted."""
+
+    name = "security-group-in-use"
+
+    def before(self, call: Call) -> None:
+        if call.operation != "DeleteSecurityGroup":
+            return
+        from emulator.strict.lattice import groups_in_use  # lattice imports this module's neighbours
+
+        group_id = call.params.get("GroupId", "")
+        group = _backend(call).get_security_group_from_id(group_id)
+        if group is None:
+            return
+        referencing = sorted({other.id for other in _backend(call).groups.get(group.vpc_id, {}).values()
+                              if other.id != group_id
+                              for rule in [*other.ingress_rules, *other.egress_rules]
+                              if (rule.source_group or {}).get("GroupId") == group_id})
+        users = groups_in_use(call.account_id, call.region).get(group_id, [])
+        if referencing or users:
+            raise AwsError("DependencyViolation", f"resource {group_id} has a dependent object: "
+                                                  f"{', '.join([*referencing, *users])}")
+
+
 def network_rules() -> list[Rule]:
     return [SharedVpcOwner(), Quotas(), PeeringOptions(), TagsPerAccount(), PeeringFilters(),
-            NewExecutionsInvisible()]
+            NewExecutionsInvisible(), SecurityGroupInUse()]

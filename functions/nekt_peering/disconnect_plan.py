@@ -90,7 +90,9 @@ def _plan(database_ec2: EC2Client, nekt_ec2_factory: Callable[[], Any], request:
     removal: ResourcePathRemoval | None = None
     if mode == "resource-endpoint":  # the compensations find the connection's own resources by its tag
         gateway = next((r["details"] for r in removes if r["kind"] == "gateway"), None)
-        rule = next((r["details"] for r in by_kind["ingress"]), None)
+        # The rule admitting the gateway's group; a rule tagged with the connection on a CIDR is the endpoint's
+        # group's (Nekt in this account), which goes with that group.
+        rule = next((r["details"] for r in by_kind["ingress"] if r["details"].get("sourceGroupId")), None)
         removal = {"connectionTag": cid,
                    "gateway": {"resourceGatewayId": gateway["resourceGatewayId"],
                                "securityGroupId": gateway["securityGroupId"]} if gateway else None,

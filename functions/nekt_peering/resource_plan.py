@@ -14,15 +14,12 @@ exposed. The path is same-Region only (docs/aws-fidelity.md, "Facts for the work
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from nekt_peering.aws import error_code
 from nekt_peering.errors import CidrOverlap, ConnectError, NoSharedZone, QuotaExceeded, RouteConflict
 from nekt_peering.quotas import RESOURCE_ENDPOINTS_PER_VPC, RULES_PER_GROUP
+from nekt_peering.resource_path import find_product_gateway, gateway_name
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -30,7 +27,6 @@ if TYPE_CHECKING:
     from nekt_peering.shapes import (
         Change,
         DatabaseFacts,
-        FoundGateway,
         NektFacts,
         PlannedConfiguration,
         PlannedResourcePath,
@@ -38,22 +34,7 @@ if TYPE_CHECKING:
         SubnetZone,
     )
 
-GATEWAY_GONE_STATES = frozenset({"DELETE_IN_PROGRESS", "DELETE_FAILED", "CREATE_FAILED"})
 LIVE_ENDPOINT_STATES = frozenset({"PendingAcceptance", "Pending", "Available"})
-
-
-def gateway_name(vpc_id: str) -> str:
-    """The product's resource gateway of a VPC: one per database VPC, used by each of its databases' connections."""
-    return f"nekt-{vpc_id}"
-
-
-def configuration_name(connection_id: str) -> str:
-    """A VPC Lattice name (3-40: lowercase letters, digits, single inner hyphens) that says the connection,
-    made unique by a hash of its exact id (ids differ in case and underscores)."""
-    readable = "-".join(part for part in "".join(
-        char if char.isalnum() else "-" for char in connection_id.lower()).split("-") if part)[:24]
-    digest = hashlib.sha256(connection_id.encode()).hexdigest()[:8]
-    return f"nekt-{readable}-{digest}" if readable else f"nekt-{digest}"
 
 
 def same_region(database: Mapping[str, Any], nekt: Mapping[str, Any]) -> bool:
@@ -77,7 +58,7 @@ def discover_resource_path(ec2: EC2Client, lattice: Any, nekt_ec2: EC2Client, da
         "databaseArn": database.get("arn") or "",
         "databaseSubnets": subnet_zones(ec2, database["subnetIds"]),
         "nektSubnets": subnet_zones(nekt_ec2, nekt["privateSubnetIds"]),
-        "gateway": find_gateway(lattice, database["vpcId"]),
+        "gateway": find_product_gateway(lattice, database["vpcId"]),
         "nektResourceEndpoints": len(endpoints),
     }
 
@@ -87,31 +68,6 @@ def subnet_zones(ec2: EC2Client, subnet_ids: list[str]) -> list[SubnetZone]:
     return sorted(({"subnetId": subnet["SubnetId"], "zoneId": subnet.get("AvailabilityZoneId", ""),
                     "zone": subnet.get("AvailabilityZone", ""), "cidr": subnet["CidrBlock"],
                     "ownerId": subnet.get("OwnerId", "")} for subnet in subnets), key=lambda zone: zone["subnetId"])
-
-
-def find_gateway(lattice: Any, vpc_id: str) -> FoundGateway | None:
-    """This product's gateway in the VPC, by its name (unique in the account); None when none is live."""
-    for page in lattice.get_paginator("list_resource_gateways").paginate():
-        for item in page["items"]:
-            if item.get("name") == gateway_name(vpc_id) and item.get("vpcIdentifier") == vpc_id \
-                    and item.get("status") not in GATEWAY_GONE_STATES:
-                return {"resourceGatewayId": item["id"], "resourceGatewayArn": item["arn"], "status": item["status"],
-                        "securityGroupIds": list(item.get("securityGroupIds", [])),
-                        "subnetIds": list(item.get("subnetIds", [])), "connectionTag": _creator(lattice, item["arn"])}
-    return None
-
-
-def _creator(lattice: Any, arn: str) -> str | None:
-    from nekt_peering.model import CONNECTION_TAG_KEY
-
-    try:
-        tags = lattice.list_tags_for_resource(resourceArn=arn).get("tags", {})
-    except ClientError as error:
-        if error_code(error) in ("ResourceNotFoundException", "NotImplemented", "InternalFailure"):
-            return None
-        raise
-    creator = tags.get(CONNECTION_TAG_KEY)
-    return str(creator) if creator else None
 
 
 # auto -------------------------------------------------------------------------------------------------------

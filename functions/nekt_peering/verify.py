@@ -107,8 +107,8 @@ def verify_resource_path(database_ec2: EC2Client, nekt_ec2: EC2Client | None, st
     hostname = str(endpoint["dnsName"])
     probe = None
     if nekt_lambda is not None and probe_function_arn:
-        probe = run_probe(nekt_lambda, probe_function_arn, database, host=hostname,
-                          cidrs=[state["discovery"]["nekt"]["cidr"]])
+        # No CIDRs: the endpoint's addresses are Nekt's own, so "inside the database VPC" does not apply.
+        probe = run_probe(nekt_lambda, probe_function_arn, database, host=hostname, cidrs=[])
         checks.append(_check(f"the probe in the Nekt VPC reached {hostname}:{database['port']}", True, ""))
     return {
         "status": "CONNECTED",
@@ -143,7 +143,7 @@ def run_probe(nekt_lambda: LambdaClient, function_arn: str, database: DatabaseFa
               cidrs: list[str] | None = None) -> ProbeFacts:
     """Invoke the probe (nekt_peering.probe) in the Nekt account; its facts, or Unreachable naming the stage.
     By default it reaches the database's endpoint, and tells whether it resolved inside the database's VPC;
-    on the resource-endpoint path, `host` is the endpoint's DNS name and `cidrs` Nekt's."""
+    on the resource-endpoint path, `host` is the endpoint's DNS name and `cidrs` empty."""
     request = {"host": host or database["endpoint"], "port": database["port"],
                "engine": database["engine"] or "unknown", "cidrs": cidrs if cidrs is not None else database["cidrs"]}
     answer = nekt_lambda.invoke(FunctionName=function_arn, InvocationType="RequestResponse",
