@@ -100,8 +100,8 @@ def _run_with(aws: EmulatedAws, keep: bool, stop: threading.Event | None, postgr
     stack.network.place(endpoint, DATABASE_ADDRESS)
     # A second customer database that peering cannot reach: its VPC overlaps the Nekt VPC. Made after the
     # deploy, so that the ids of the recorded events/ stay this emulator's.
-    overlapping = create_database(OVERLAPPING, region=nekt.region, cidr="10.100.0.0/16", kind="cluster", engine="postgresql",
-                                  port=postgres.port)
+    overlapping = create_database(OVERLAPPING, region=nekt.region, cidr="10.100.0.0/16", kind="cluster",
+                                  engine="postgresql", port=postgres.port)
     cluster_endpoint = account_session(overlapping.account_id, overlapping.region).client("rds").describe_db_clusters(
         DBClusterIdentifier=OVERLAPPING)["DBClusters"][0]["Endpoint"]
     stack.network.place(cluster_endpoint, OVERLAPPING_ADDRESS)
