@@ -29,6 +29,10 @@ UNSCOPABLE_WRITES = {
     # with Resource "*"; none of these actions takes a resource ARN.
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
     "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    # RAM authorizes CreateResourceShare on "*" (the share does not exist yet); the template narrows it by
+    # its conditions: resource configurations only (ram:RequestedResourceType), the Nekt account only
+    # (ram:Principal), tagged as the product's.
+    "ram:CreateResourceShare",
 }
 
 NEKT_SIDE = {"sts:AssumeRole"}  # the functions that work in the Nekt account through the accepter role
@@ -36,11 +40,12 @@ NEKT_SIDE = {"sts:AssumeRole"}  # the functions that work in the Nekt account th
 # Function -> (the modules its handler runs, the actions those modules call). An action must be called
 # by name in one of the modules (ec2:CreateTags: through TagSpecifications on create, or create_tags).
 FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
-    "DiscoverFunction": (("discover", "network_acls", "aws"), {
+    "DiscoverFunction": (("discover", "network_acls", "aws", "resource_plan", "resource_path"), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeNetworkAcls",
-        "ec2:DescribeVpcPeeringConnections", "ec2:DescribeSubnets",
+        "ec2:DescribeVpcPeeringConnections", "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints",
+        "vpc-lattice:ListResourceGateways", "vpc-lattice:ListTagsForResource",
         "servicequotas:GetServiceQuota", *NEKT_SIDE}),
     "PreflightFunction": (("preflight",), set()),
     "RequestPeeringFunction": (("peering", "discover"), {
@@ -56,7 +61,8 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     # lambda:InvokeFunction: the probe, with the function's own role when Nekt is this account.
     "VerifyFunction": (("verify", "network_acls", "ingress", "peering", "aws"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
-        "ec2:DescribeNetworkAcls", "lambda:InvokeFunction", *NEKT_SIDE}),
+        "ec2:DescribeNetworkAcls", "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcEndpointAssociations",
+        "lambda:InvokeFunction", *NEKT_SIDE}),
     "RevokeIngressFunction": (("rollback", "ingress"), {
         "ec2:DescribeSecurityGroupRules", "ec2:RevokeSecurityGroupIngress"}),
     "DeleteRoutesFunction": (("rollback", "discover", "aws"), {
@@ -79,7 +85,28 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
                                   "aws"), {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
+        "vpc-lattice:GetResourceGateway", *NEKT_SIDE}),
+    # The resource-endpoint path: the database's account, then the Nekt account (own role when Nekt is this
+    # account: nothing to share or accept then).
+    "ShareDatabaseFunction": (("resource_path",), {
+        "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules",
+        "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateTags",
+        "vpc-lattice:ListResourceGateways", "vpc-lattice:ListResourceConfigurations", "vpc-lattice:ListTagsForResource",
+        "vpc-lattice:GetResourceGateway", "vpc-lattice:CreateResourceGateway", "vpc-lattice:CreateResourceConfiguration",
+        "vpc-lattice:TagResource", "vpc-lattice:PutResourcePolicy", "ram:GetResourceShares",
+        "ram:GetResourceShareAssociations", "ram:CreateResourceShare", "ram:AssociateResourceShare", "ram:TagResource"}),
+    "CreateResourceEndpointFunction": (("resource_path", "aws"), {
+        "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules",
+        "ec2:DescribeVpcEndpoints", "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:CreateVpcEndpoint", "ec2:CreateTags", *NEKT_SIDE}),
+    "RemoveResourceEndpointFunction": (("resource_path", "aws"), {
+        "ec2:DescribeVpcEndpoints", "ec2:DescribeSecurityGroups", "ec2:DeleteVpcEndpoints", "ec2:DeleteSecurityGroup",
         *NEKT_SIDE}),
+    "UnshareDatabaseFunction": (("resource_path",), {
+        "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:RevokeSecurityGroupIngress",
+        "ec2:DeleteSecurityGroup", "vpc-lattice:ListResourceGateways", "vpc-lattice:ListResourceConfigurations",
+        "vpc-lattice:ListTagsForResource", "vpc-lattice:GetResourceGateway", "vpc-lattice:DeleteResourceConfiguration",
+        "vpc-lattice:DeleteResourceGateway", "ram:GetResourceShares", "ram:DeleteResourceShare"}),
     # The probe's re-check: Discover's reads, the ACLs, and the probe (own role when Nekt is this account).
     "CheckPathFunction": (("discover", "network_acls", "verify", "aws"), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
@@ -93,11 +120,17 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
 }
 
 # The Nekt-side calls of the stages above (through nekt_session), all the accepter role may do.
-ACCEPTER_ROLE = (("discover", "network_acls", "peering", "routes", "verify", "rollback"), {
+ACCEPTER_ROLE = (("discover", "network_acls", "peering", "routes", "verify", "rollback", "resource_plan",
+                  "resource_path"), {
     "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
     "ec2:DescribeVpcPeeringConnections", "ec2:DescribeNetworkAcls", "ec2:AcceptVpcPeeringConnection",
     "ec2:CreateTags", "ec2:CreateRoute", "ec2:DeleteRoute", "servicequotas:GetServiceQuota",
-    "lambda:InvokeFunction"})
+    "lambda:InvokeFunction",
+    # The resource-endpoint path's Nekt side.
+    "ram:GetResourceShareInvitations", "ram:GetResourceShares", "ram:AcceptResourceShareInvitation",
+    "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeVpcEndpointAssociations", "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:CreateVpcEndpoint", "ec2:DeleteSecurityGroup", "ec2:DeleteVpcEndpoints"})
 
 STATE_MACHINE_ACTIONS = {"lambda:InvokeFunction", "events:PutEvents", *UNSCOPABLE_WRITES}
 
@@ -159,8 +192,22 @@ def snake(action: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
+# What AWS authorizes for a call besides its own action (the Service Authorization Reference's dependent
+# actions; tags on create; the resource policy RAM attaches to a configuration it shares).
+IMPLIED_BY = {
+    "ec2:DescribeVpcs": ("create_resource_gateway(", "create_vpc_endpoint("),
+    "ec2:DescribeSubnets": ("create_resource_gateway(", "create_vpc_endpoint("),
+    "ec2:DescribeSecurityGroups": ("create_resource_gateway(", "create_vpc_endpoint("),
+    "vpc-lattice:TagResource": ("create_resource_gateway(", "create_resource_configuration("),
+    "ram:TagResource": ("create_resource_share(",),
+    "vpc-lattice:PutResourcePolicy": ("create_resource_share(",),
+}
+
+
 def called_in(action: str, modules: tuple[str, ...]) -> bool:
     source = "\n".join((PACKAGE / f"{module}.py").read_text() for module in modules)
+    if any(call in source for call in IMPLIED_BY.get(action, ())):
+        return True
     if action == "ec2:CreateTags" and "TagSpecifications" in source:
         return True
     if action == "lambda:InvokeFunction":

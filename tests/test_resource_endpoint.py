@@ -16,6 +16,7 @@ from emulator.databases import PostgresServer
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.topology import NektNetwork, account_session, add_database, create_database, create_probe
 from nekt_peering import registry
+from nekt_peering.errors import VerificationFailed
 
 DISCONNECT = "DisconnectStateMachine"
 PATH_SERVICES = ("ec2", "vpc-lattice", "ram")
@@ -209,3 +210,21 @@ def test_an_instance_is_shared_by_its_endpoint_and_port_in_the_same_account(mode
     gone = disconnect(stack, "orders-db", "us-east-1")
     assert gone.status == "SUCCEEDED", gone.cause
     assert differences(before, snapshot(places(nekt))) == []
+
+
+def test_a_failed_run_again_of_a_connected_connection_keeps_what_was_there(deploy: Any, nekt: NektNetwork) -> None:
+    overlapping_cluster(nekt)
+    stack = deploy(nekt)
+    assert connect(stack, "orders-db", nekt.region).status == "SUCCEEDED"
+    connected = snapshot(places(nekt))
+
+    def fault(event: dict[str, Any]) -> None:
+        raise VerificationFailed("the connection is incomplete: (test) injected")
+
+    stack.runtime.before_invoke("VerifyFunction", fault)
+    again = connect(stack, "orders-db", nekt.region)
+
+    assert (again.status, again.error) == ("FAILED", "VerificationFailed")
+    assert differences(connected, snapshot(places(nekt))) == []  # its endpoint, share and gateway stay
+    record = connection(stack, "orders-db")
+    assert record["state"] == "CONNECTED" and record["lastError"]["error"] == "VerificationFailed"

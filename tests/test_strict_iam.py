@@ -289,15 +289,46 @@ def _existing_peering(nekt: NektNetwork, vpc_id: str, requested_by: str) -> None
                           PeerRegion=nekt.region)
 
 
+def resource_endpoint(world: World) -> tuple[bool, str]:
+    """The resource-endpoint path (the database VPC overlaps Nekt's) for two databases of one VPC; the first's
+    share loses its configuration (an operator's slip) and a connect again repairs it; then the first is
+    disconnected while the second keeps the gateway, which the disconnect reads again."""
+    region = world.database.region
+    add_database(world.database, "billing-db", same_security_group=False)
+    results = {}
+    for identifier in ("orders-db", "billing-db"):
+        connected = world.stack.run({"database": {"identifier": identifier, "region": region}})
+        if connected.status != "SUCCEEDED" or connected.output["mode"] != "resource-endpoint":
+            return False, f"connect {identifier} {connected.error}: {connected.error_message}"
+        results[identifier] = connected.output["resourcePath"]
+    share_arn = results["orders-db"]["resourceShareArn"]
+    if share_arn:  # another account's Nekt: a share
+        account_session(DEFAULT_ACCOUNT, region).client("ram").disassociate_resource_share(
+            resourceShareArn=share_arn, resourceArns=[results["orders-db"]["resourceConfigurationArn"]])
+    repaired = world.stack.run({"database": {"identifier": "orders-db", "region": region}})
+    if repaired.status != "SUCCEEDED":
+        return False, f"connect again {repaired.error}: {repaired.error_message}"
+    disconnected = world.stack.run({"connectionId": "orders-db", "region": region},
+                                   state_machine="DisconnectStateMachine")
+    return disconnected.status == "SUCCEEDED", f"disconnect {disconnected.error}: {disconnected.error_message}"
+
+
 # Cheapest first: a statement is removed in the first scenario that needs it.
 SCENARIOS: dict[str, Callable[[World], tuple[bool, str]]] = {
     "same-account": same_account, "retried": retried, "reused-from-database": reused, "rollback": rollback,
     "reused-from-nekt": reused, "connect-and-disconnect": connect_and_disconnect, "api": api,
     "concurrent": concurrent, "full-route-tables": full_route_tables, "check-path": check_path, "shared": shared,
+    "resource-endpoint-same-account": resource_endpoint, "resource-endpoint": resource_endpoint,
 }
 
 
 def build_world(scenario: str, stack_name: str = "nekt-peering", **parameters: str) -> World:
+    if scenario.startswith("resource-endpoint"):  # an Aurora cluster in Nekt's Region, its VPC overlapping Nekt's
+        nekt = create_nekt_network(account_id=DEFAULT_ACCOUNT) if scenario.endswith("same-account") else \
+            create_nekt_network()
+        database = create_database(region=nekt.region, cidr="10.100.0.0/16", kind="cluster", engine="postgresql")
+        stack = Stack({**nekt.stack_parameters(), **FAST_WAITS, **parameters}, name=stack_name).deploy()
+        return World(stack, nekt, database)
     if scenario == "same-account":
         nekt = create_nekt_network(account_id=DEFAULT_ACCOUNT, region="us-east-1")
         database = create_database(region=DB_REGION, cidr="10.20.0.0/16", publicly_accessible=True)

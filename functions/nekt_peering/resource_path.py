@@ -665,6 +665,24 @@ def removal_of(ec2: EC2Client, lattice: Any, state: Mapping[str, Any]) -> Resour
     return removal
 
 
+def kept(state: Mapping[str, Any]) -> set[str]:
+    """The connection's own resources a failed connect found already made (a connected connection run again):
+    "configuration", "share", "endpoint" (with its group), which its rollback keeps. A stage that crashed
+    before returning its record leaves no such evidence: what carries the tag goes."""
+    if state.get("removal"):
+        return set(state["removal"].get("keep") or [])
+    shared: Mapping[str, Any] = state.get("sharedDatabase") or {}
+    endpoint: Mapping[str, Any] = state.get("resourceEndpoint") or {}
+    found = set()
+    if shared.get("resourceConfigurationId") and not shared.get("configurationCreated"):
+        found.add("configuration")
+    if shared.get("resourceShareArn") and not shared.get("shareCreated"):
+        found.add("share")
+    if endpoint.get("vpcEndpointId") and not endpoint.get("created"):
+        found.add("endpoint")
+    return found
+
+
 def _tagged(ec2: EC2Client, group_id: str, connection_id: str) -> bool:
     groups = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
     return any(tag_dict(group.get("Tags")).get(CONNECTION_TAG_KEY) == connection_id for group in groups)
@@ -692,6 +710,8 @@ def remove_resource_endpoint(nekt_ec2: EC2Client, state: Mapping[str, Any], roll
     endpoint's security group. Runs first: the customer's configuration cannot go while an endpoint uses it."""
     connection_tag = _removal_tag(state)
     vpc_id = Settings.from_dict(state["discovery"]["settings"]).nekt_vpc_id
+    if "endpoint" in kept(state):
+        return
     try:
         endpoints = find_endpoints(nekt_ec2, vpc_id, connection_tag)
     except ClientError as error:
@@ -744,12 +764,14 @@ def unshare_database(ec2: EC2Client, lattice: Any, ram: Any, state: Mapping[str,
     them, the database group's rule admitting the gateway and the gateway itself (until AWS no longer
     shows it), then the gateway's security group."""
     removal = removal_of(ec2, lattice, state)
-    connection_tag = removal["connectionTag"]
-    for share in _listed(rollback, f"the resource shares of {connection_tag}", find_shares, ram, connection_tag):
+    connection_tag, keep = removal["connectionTag"], kept(state)
+    shares = [] if "share" in keep else _listed(rollback, f"the resource shares of {connection_tag}", find_shares,
+                                                 ram, connection_tag)
+    for share in shares or []:
         rollback.attempt(f"resource share {share['resourceShareArn']}", ram.delete_resource_share,
                          resourceShareArn=share["resourceShareArn"])
-    configuration = _listed(rollback, f"the resource configuration of {connection_tag}", find_configuration,
-                            lattice, connection_tag)
+    configuration = None if "configuration" in keep else _listed(
+        rollback, f"the resource configuration of {connection_tag}", find_configuration, lattice, connection_tag)
     if configuration:
         rollback.attempt(f"resource configuration {configuration['id']}", lattice.delete_resource_configuration,
                          resourceConfigurationIdentifier=configuration["id"])

@@ -385,6 +385,7 @@ class ResourcePathRemoval(TypedDict):
     connectionTag: str
     gateway: NotRequired[dict[str, str] | None]  # {resourceGatewayId, securityGroupId}: remove it
     ingress: NotRequired[dict[str, str] | None]  # {groupId, ruleId}: remove it
+    keep: NotRequired[list[str]]  # "configuration", "share", "endpoint": there before a failed connect
 
 
 class Check(TypedDict):
