@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
-Path = Literal["peering", "public", "resource-endpoint"]
+PathName = Literal["peering", "public", "resource-endpoint"]
 Payer = Literal["customer", "Nekt"]
-PATHS: tuple[Path, ...] = ("peering", "public", "resource-endpoint")
+PATHS: tuple[PathName, ...] = ("peering", "public", "resource-endpoint")
 
 PRIVATELINK_PRICING = "https://aws.amazon.com/privatelink/pricing/"
 PRIVATELINK_PRICING_JA = "https://aws.amazon.com/jp/privatelink/pricing/"
@@ -122,7 +122,7 @@ class Part:
 
 @dataclass(frozen=True)
 class MonthlyCost:
-    path: Path
+    path: PathName
     cross_region: bool
     gigabytes_per_month: float
     zones: int
@@ -142,7 +142,7 @@ class MonthlyCost:
         return sorted({part.rate_name for part in self.parts if not part.rate.found and part.quantity})
 
 
-def monthly_cost(path: Path, gigabytes_per_month: float, zones: int, *, cross_region: bool = False,
+def monthly_cost(path: PathName, gigabytes_per_month: float, zones: int, *, cross_region: bool = False,
                  database_sends: float = 1.0, hours_per_month: float = HOURS_PER_MONTH,
                  prices: Prices = PRICES) -> MonthlyCost:
     """The monthly cost of one connection by `path`, its parts and who pays each.
