@@ -300,8 +300,15 @@ def render_paths(paths: dict[str, ConnectCost | str], cross_region: ConnectCost)
         headline.append(f"{name}: ${month.total:.2f} a month{mark} for {TRAFFIC_GB_PER_MONTH} GB "
                         f"(customer ${month.paid_by('customer'):.2f}, Nekt ${month.paid_by('Nekt'):.2f})"
                         + (f"; {cost}" if isinstance(cost, str) else ""))
-    lines += ["", "Reads include the status polls; the registry's DynamoDB calls are left out, as below. The parts "
-              "of each month:", "",
+    compared = {name: cost for name in months if not isinstance(cost := measured[name], str)}
+    operations = sorted({call for cost in compared.values() for call in cost.calls
+                         if call[0] != "dynamodb" and is_mutating(call[1])})
+    lines += ["", "Reads include the status polls; the registry's DynamoDB calls are left out, as below. The mutating "
+              "calls of each path:", "",
+              "| mutating call | " + " | ".join(compared) + " |", "|---|" + "---:|" * len(compared)]
+    lines += [f"| {service}:{op} | " + " | ".join(str(cost.calls[service, op]) for cost in compared.values()) + " |"
+              for service, op in operations]
+    lines += ["", "The parts of each month:", "",
               "| path | part | who pays | quantity | rate | a month |", "|---|---|---|---:|---:|---:|"]
     for name, month in months.items():
         for part in month.parts:
