@@ -2,7 +2,8 @@
 
 Counts and ratios measured in one run, so they hold on a noisy machine: AWS API calls by
 operation, state transitions and Lambda invocations, import time against `import boto3`,
-package size, workflow overhead, and 20 concurrent connects against one.
+package size, workflow overhead, and 20 concurrent connects against one. Beside the calls each path
+makes, what a connection by that path costs a month on AWS (emulator.costs: the price table and its sources).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import botocore.loaders
 import botocore.session
 
 from emulator.accounts import aws_calls, is_mutating, set_peering_status
+from emulator.costs import HOURS_PER_MONTH, PRICES, MonthlyCost, PathName, Payer, monthly_cost
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.strict.layer import emulated_aws
 from emulator.template import ROOT, Template
@@ -43,6 +45,18 @@ TOPOLOGIES = {
                                   "database_region": "us-east-1"},
     "cross-account + cross-region": {"nekt": {}, "database_region": "us-east-2"},
 }
+# Each path side by side: one connect by each, Nekt in its own account in the database's Region (the resource
+# endpoint's case: same Region only, shared to another account). The peering across Regions is TOPOLOGIES'.
+PATH_TOPOLOGIES: dict[str, dict[str, Any]] = {
+    "peering": {"nekt": {}, "database_region": "us-east-1", "mode": "peering"},
+    "public": {"nekt": {}, "database_region": "us-east-1", "mode": "public", "publicly_accessible": True},
+    "resource-endpoint": {"nekt": {}, "database_region": "us-east-1", "mode": "resource-endpoint"},
+}
+NOT_IN_STATE_MACHINE = "not measured: the path is not in the state machine yet"
+# The traffic a month's cost is priced for: the data between the database and Nekt (both directions, the database
+# sending it all, as an extraction reads), over Nekt's two private subnets' zones (emulator.topology).
+TRAFFIC_GB_PER_MONTH = 100
+TRAFFIC_ZONES = 2
 
 
 @dataclass
@@ -57,22 +71,29 @@ class ConnectCost:
     seconds: float
 
 
-def per_poll(execution: Execution) -> int:
-    return execution.states_entered().count("Check request status") + execution.states_entered().count(
-        "Check active status")
+class PathNotInStateMachine(Exception):
+    """The connect refused the mode as input: the state machine has no such path yet."""
 
 
 def measure_connect(topology: dict[str, Any]) -> ConnectCost:
+    """One connect of a new database, then a repeat of it; `mode` (auto when absent) and a publicly accessible
+    database (`publicly_accessible`) as the topology says."""
     with emulated_aws():
         nekt = create_nekt_network(**topology["nekt"])
-        database = create_database(region=topology["database_region"], cidr="10.20.0.0/16")
+        database = create_database(region=topology["database_region"], cidr="10.20.0.0/16",
+                                   publicly_accessible=topology.get("publicly_accessible", False))
         stack = Stack({**nekt.stack_parameters(), "PollIntervalSeconds": "0"}).deploy()
-        execution_input = {"database": {"identifier": database.identifier, "region": database.region}}
+        execution_input: dict[str, Any] = {"database": {"identifier": database.identifier, "region": database.region}}
+        if "mode" in topology:
+            execution_input["mode"] = topology["mode"]
         try:
             with aws_calls() as calls:
                 started = time.perf_counter()
                 execution = stack.run(execution_input)
                 seconds = time.perf_counter() - started
+            if (execution.status == "FAILED" and execution.error == "InvalidInput"
+                    and "mode" in (execution.error_message or "")):
+                raise PathNotInStateMachine(execution.error_message)
             _require(execution)
             with aws_calls() as repeat_calls:
                 _require(stack.run(execution_input))
@@ -84,11 +105,22 @@ def measure_connect(topology: dict[str, Any]) -> ConnectCost:
         repeat_mutating=sum(n for call, n in repeat_calls.items() if call[0] != "dynamodb" and is_mutating(call[1])),
         transitions=len(execution.states_entered()),
         invocations=sum(event["type"] == "LambdaFunctionScheduled" for event in execution.history),
-        polls=per_poll(execution),
+        polls=sum(event["type"] == "WaitStateEntered" for event in execution.history),  # each status poll waits once
         accepts=execution.states_entered().count("Accept peering"),
         route_tables=len(database.route_table_ids) + 1,  # the database's and Nekt's private one
         seconds=seconds,
     )
+
+
+def measure_paths() -> dict[str, ConnectCost | str]:
+    """A connect by each path of PATH_TOPOLOGIES, or why it was not measured."""
+    measured: dict[str, ConnectCost | str] = {}
+    for path, topology in PATH_TOPOLOGIES.items():
+        try:
+            measured[path] = measure_connect(topology)
+        except PathNotInStateMachine:
+            measured[path] = NOT_IN_STATE_MACHINE
+    return measured
 
 
 def _require(execution: Execution) -> None:
@@ -217,13 +249,94 @@ def minimum_mutating(cost: ConnectCost, cross_account: bool) -> dict[str, int]:
     return minimum
 
 
+def workflow_dollars(transitions: int, invocations: int) -> float:
+    """What running the workflow costs: Step Functions transitions and Lambda invocations (256 MB, arm64)."""
+    return (transitions * STEP_FUNCTIONS_PER_TRANSITION + invocations * LAMBDA_PER_REQUEST
+            + invocations * 0.25 * ASSUMED_BILLED_SECONDS * LAMBDA_ARM_PER_GB_SECOND)
+
+
+def path_costs() -> dict[str, MonthlyCost]:
+    """A month of each path of the comparison, for the traffic assumed (TRAFFIC_GB_PER_MONTH, TRAFFIC_ZONES)."""
+    paths: dict[str, tuple[PathName, bool]] = {
+        "peering": ("peering", False), "peering across Regions": ("peering", True), "public": ("public", False),
+        "resource-endpoint": ("resource-endpoint", False)}
+    return {name: monthly_cost(path, TRAFFIC_GB_PER_MONTH, TRAFFIC_ZONES, cross_region=cross_region)
+            for name, (path, cross_region) in paths.items()}
+
+
+def render_paths(paths: dict[str, ConnectCost | str], cross_region: ConnectCost) -> tuple[list[str], list[str]]:
+    """The section that puts each path's calls and its monthly cost side by side, and its headline lines."""
+    measured: dict[str, ConnectCost | str] = {**paths, "peering across Regions": cross_region}
+    months = path_costs()
+    topologies = {"peering": "Nekt's account, same Region", "peering across Regions": "Nekt's account, us-east-2 → "
+                  "us-east-1", "public": "Nekt's account, same Region, publicly accessible database",
+                  "resource-endpoint": "Nekt's account, same Region"}
+    lines = ["## Monthly cost of a connection, by path", "",
+             f"One connect by each path on the emulator (the calls it makes), beside what a connection by that path "
+             f"costs a month on AWS in us-east-1 for **{TRAFFIC_GB_PER_MONTH} GB a month** between the database and "
+             f"Nekt (the database sending it, as an extraction reads), **{HOURS_PER_MONTH} hours**, Nekt's side in "
+             f"**{TRAFFIC_ZONES} zones** (its private subnets). Prices: `emulator/costs.py`, each rate with its source "
+             "in docs/aws-fidelity.md (\"Quotas and costs\"); **†** marks an amount priced with a rate whose figure "
+             "AWS's pages did not show here, a named assumption. The workflow's own run is counted once per connect, "
+             "with its status polls (Step Functions and Lambda, as below).", "",
+             "| path | measured on | mutating calls | reads | status polls | transitions | Lambda invocations "
+             "| repeat connect: mutating | workflow, once | a month: customer | a month: Nekt | a month: total |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    headline: list[str] = []
+    for name, month in months.items():
+        mark = "†" if month.assumed else ""
+        cost = measured[name]
+        if isinstance(cost, str):
+            calls = f"| {cost} | | | | | | |"
+        else:
+            network = {call: n for call, n in cost.calls.items() if call[0] != "dynamodb"}
+            mutating = sum(n for (_, op), n in network.items() if is_mutating(op))
+            calls = (f"| {mutating} | {sum(network.values()) - mutating} | {cost.polls} | {cost.transitions} "
+                     f"| {cost.invocations} | {cost.repeat_mutating} | "
+                     f"${workflow_dollars(cost.transitions, cost.invocations):.5f} |")
+        lines.append(f"| {name} | {topologies[name]} {calls} ${month.paid_by('customer'):.2f}"
+                     f"{_assumed_mark(month, 'customer')} | ${month.paid_by('Nekt'):.2f}{_assumed_mark(month, 'Nekt')} "
+                     f"| **${month.total:.2f}**{mark} |")
+        headline.append(f"{name}: ${month.total:.2f} a month{mark} for {TRAFFIC_GB_PER_MONTH} GB "
+                        f"(customer ${month.paid_by('customer'):.2f}, Nekt ${month.paid_by('Nekt'):.2f})"
+                        + (f"; {cost}" if isinstance(cost, str) else ""))
+    compared = {name: cost for name in months if not isinstance(cost := measured[name], str)}
+    operations = sorted({call for cost in compared.values() for call in cost.calls
+                         if call[0] != "dynamodb" and is_mutating(call[1])})
+    lines += ["", "Reads include the status polls; the registry's DynamoDB calls are left out, as below. The mutating "
+              "calls of each path:", "",
+              "| mutating call | " + " | ".join(compared) + " |", "|---|" + "---:|" * len(compared)]
+    lines += [f"| {service}:{op} | " + " | ".join(str(cost.calls[service, op]) for cost in compared.values()) + " |"
+              for service, op in operations]
+    lines += ["", "The parts of each month:", "",
+              "| path | part | who pays | quantity | rate | a month |", "|---|---|---|---:|---:|---:|"]
+    for name, month in months.items():
+        for part in month.parts:
+            unit = "h" if part.rate.per == "hour" else "GB"
+            lines.append(f"| {name} | {part.what} | {part.payer} | {part.quantity:g} {unit} "
+                         f"| ${part.rate.usd:g}/{part.rate.per} (`{part.rate_name}`){'' if part.rate.found else ' †'} "
+                         f"| ${part.usd:.2f} |")
+    assumed = sorted({name for month in months.values() for name in month.assumed})
+    lines += ["", "† Assumed, not read on AWS's pages: " + "; ".join(
+        f"`{name}` ${PRICES.rates()[name].usd:g}" for name in assumed) + ". Change a rate in `emulator/costs.py` "
+        "once its figure is read, and run `make bench` again.", ""]
+    return lines, headline
+
+
+def _assumed_mark(month: MonthlyCost, payer: Payer) -> str:
+    return "†" if any(part.payer == payer and part.quantity and not part.rate.found for part in month.parts) else ""
+
+
 def render(costs: dict[str, ConnectCost], detection: tuple[float, float], concurrency: tuple[float, float, int],
-           imports: dict[str, float], sizes: dict[str, int] | None, poll_interval: int) -> tuple[str, list[str]]:
+           imports: dict[str, float], sizes: dict[str, int] | None, poll_interval: int,
+           paths: dict[str, ConnectCost | str]) -> tuple[str, list[str]]:
     lines = ["# Benchmarks", "",
              "Written by `make bench` (emulated AWS: moto in process, the real template, ASL and handlers). "
              "Every figure is a count, or a ratio of two timings taken in the same run, so it holds on a "
-             "noisy machine. Regenerate after changing a stage.", ""]
-    headline: list[str] = []
+             "noisy machine; the monthly costs are the price table's arithmetic on the traffic stated. Regenerate "
+             "after changing a stage.", ""]
+    path_lines, headline = render_paths(paths, costs["cross-account + cross-region"])
+    lines += path_lines
     for name, cost in costs.items():
         cross = name.startswith("cross")
         # The connection registry's own calls (DynamoDB) are counted apart: they change no network.
@@ -235,10 +348,8 @@ def render(costs: dict[str, ConnectCost], detection: tuple[float, float], concur
         reads_without_polls = sum(reads.values()) - cost.polls  # one DescribeVpcPeeringConnections per poll
         transitions = cost.transitions - 3 * cost.polls  # Wait, Check, Choice per poll
         invocations = cost.invocations - cost.polls
-        dollars = (transitions * STEP_FUNCTIONS_PER_TRANSITION + invocations * LAMBDA_PER_REQUEST
-                   + invocations * 0.25 * ASSUMED_BILLED_SECONDS * LAMBDA_ARM_PER_GB_SECOND)
-        poll_dollars = 3 * STEP_FUNCTIONS_PER_TRANSITION + LAMBDA_PER_REQUEST + \
-            0.25 * ASSUMED_BILLED_SECONDS * LAMBDA_ARM_PER_GB_SECOND
+        dollars = workflow_dollars(transitions, invocations)
+        poll_dollars = workflow_dollars(3, 1)
         total_mutating = sum(mutating.values())
         lines += [f"## {name}", "",
                   "### AWS API calls per connect", "",
@@ -336,6 +447,7 @@ def main() -> int:
     # emulator's cost, not the workflow's (the functions themselves share one loader already).
     botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
     costs = {name: measure_connect(topology) for name, topology in TOPOLOGIES.items()}
+    paths = measure_paths()
     print("measured API calls, transitions, invocations", flush=True)
     detection = measure_detection_delay()
     concurrency = measure_concurrency()
@@ -343,7 +455,7 @@ def main() -> int:
     build = built()
     imports = measure_imports(build)
     poll_interval = int(Template().parameter_defaults()["PollIntervalSeconds"])
-    text, headline = render(costs, detection, concurrency, imports, package_sizes(build), poll_interval)
+    text, headline = render(costs, detection, concurrency, imports, package_sizes(build), poll_interval, paths)
     OUTPUT.parent.mkdir(exist_ok=True)
     OUTPUT.write_text(text)
     print(f"wrote {OUTPUT.relative_to(ROOT)}")
