@@ -3,8 +3,9 @@
 The events come from two connects on the emulator (cross-account, cross-region): one that
 succeeds, and one whose verification fails so that every compensation runs; then a disconnect
 of the rolled-back connection (nothing left to remove, so the connected example stays as it is),
-a re-check of the connected one's path (the check-path state machine), and the platform's GET of
-the connected one through the API function. moto's random ids are seeded so the output is the
+a re-check of the connected one's path (the check-path state machine), the platform's GET of
+the connected one through the API function, then two connects of clusters whose VPCs overlap Nekt's
+(auto: the resource-endpoint path, same Region), the second failing at Verify so that its compensations run. moto's random ids are seeded so the output is the
 same on every machine. Each event therefore ran through its handler in those runs;
 `sam local invoke <Function> -e events/<name>.json` takes them as they are. Regenerate with
 `make events` after changing the ASL or a stage.
@@ -43,6 +44,13 @@ ROLLBACK_INPUT: dict[str, Any] = {"database": {"identifier": "reports-db", "regi
 DISCONNECT_EXECUTION_NAME = "reports-db-example-disconnect"
 DISCONNECT_INPUT = {"connectionId": "reports-db", "region": "us-east-2"}
 CHECK_EXECUTION_NAME = "orders-db-example-check-path"
+# A cluster whose VPC overlaps Nekt's: auto shares it as a VPC resource (the resource-endpoint path).
+RESOURCE_EXECUTION_NAME = "analytics-db-example"
+RESOURCE_INPUT: dict[str, Any] = {"database": {"identifier": "analytics-db", "region": "us-east-1"},
+                                  "connectionId": "analytics-db"}
+RESOURCE_ROLLBACK_NAME = "metrics-db-example-rollback"
+RESOURCE_ROLLBACK_INPUT: dict[str, Any] = {"database": {"identifier": "metrics-db", "region": "us-east-1"},
+                                           "connectionId": "metrics-db"}
 CHECK_INPUT = {"database": EXAMPLE_INPUT["database"], "connectionId": "orders-db"}
 
 
@@ -80,14 +88,21 @@ def _record_events() -> dict[str, dict[str, Any]]:
         # The platform asking how the connected example is: the event API Gateway passes the API function.
         answer = stack.invoke("ApiFunction", rest_event("GET", f"/connections/{EXAMPLE_INPUT['connectionId']}",
                                                        region=stack.region))
+        for example in (RESOURCE_INPUT, RESOURCE_ROLLBACK_INPUT):
+            create_database(example["database"]["identifier"], region=nekt.region, cidr="10.100.0.0/16",
+                            kind="cluster", engine="postgresql")
+        shared = _run_still(stack, RESOURCE_INPUT, RESOURCE_EXECUTION_NAME, "VerifyFunction")
+        unshared = _run_still(stack, RESOURCE_ROLLBACK_INPUT, RESOURCE_ROLLBACK_NAME, "RecordFailureFunction")
     finally:
         stack.close()
     if (connected.status != "SUCCEEDED" or rolled_back.error != "VerificationFailed"
-            or disconnected.status != "SUCCEEDED" or checked.status != "SUCCEEDED" or answer["statusCode"] != 200):
+            or disconnected.status != "SUCCEEDED" or checked.status != "SUCCEEDED" or answer["statusCode"] != 200
+            or shared.status != "SUCCEEDED" or unshared.error != "VerificationFailed"):
         raise RuntimeError(f"the example runs went wrong: {connected.error}: {connected.error_message}; "
                            f"{rolled_back.error}: {rolled_back.error_message}; "
                            f"{checked.error}: {checked.error_message}; "
-                           f"{disconnected.error}: {disconnected.error_message}; GET answered {answer}")
+                           f"{disconnected.error}: {disconnected.error_message}; GET answered {answer}; "
+                           f"{shared.error}: {shared.error_message}; {unshared.error}: {unshared.error_message}")
     events: dict[str, dict[str, Any]] = {}
     for call in stack.runtime.invocations:
         events.setdefault(call.logical_id, call.event)
@@ -98,7 +113,8 @@ def _record_events() -> dict[str, dict[str, Any]]:
 
 
 def _fail_the_rollback_example(event: dict[str, Any]) -> None:
-    if event["discovery"]["request"]["connectionId"] == ROLLBACK_INPUT["connectionId"]:
+    if event["discovery"]["request"]["connectionId"] in (ROLLBACK_INPUT["connectionId"],
+                                                         RESOURCE_ROLLBACK_INPUT["connectionId"]):
         raise VerificationFailed("the connection is incomplete: (example) a route went missing. Run again")
 
 

@@ -18,7 +18,9 @@ STAGE_ORDER = ["DiscoverFunction", "TakeLocksFunction", "PreflightFunction", "Re
                "PeeringStatusFunction", "AcceptPeeringFunction", "UpdateRoutesFunction", "AuthorizeIngressFunction",
                "EnableDnsResolutionFunction", "VerifyFunction", "RecordConnectionFunction",
                "RevokeIngressFunction", "DeleteRoutesFunction", "RestoreDnsResolutionFunction", "DeletePeeringFunction",
-               "RecordFailureFunction", "FindConnectionFunction", "RecordDisconnectFunction", "CheckPathFunction"]
+               "RecordFailureFunction", "FindConnectionFunction", "RecordDisconnectFunction", "CheckPathFunction",
+               "ShareDatabaseFunction", "CreateResourceEndpointFunction", "RemoveResourceEndpointFunction",
+               "UnshareDatabaseFunction"]
 
 
 def test_every_function_has_an_event_and_every_event_a_function() -> None:
@@ -75,5 +77,12 @@ def test_each_event_runs_through_its_handler_again_without_changing_anything(
     assert results["RecordFailureFunction"] == {"state": None}  # not the connection's current run any more
     assert results["RecordDisconnectFunction"]["state"] == "DISCONNECTED"
     assert results["RecordDisconnectFunction"]["othersIntact"] is True
+    # The resource-endpoint example: its share and endpoint found as they are; the rolled-back one's
+    # compensations find nothing left.
+    assert (results["ShareDatabaseFunction"]["configurationCreated"], results["ShareDatabaseFunction"]["waiting"]) == (
+        False, False)
+    assert results["CreateResourceEndpointFunction"]["created"] is False
+    assert results["CreateResourceEndpointFunction"]["state"] == "Available"
+    assert results["UnshareDatabaseFunction"]["complete"] is True
     # The re-check of the connected example finds everything in place (no probe in this stack).
     assert results["CheckPathFunction"]["status"] == "REACHABLE" and results["CheckPathFunction"]["probe"] is None

@@ -162,8 +162,12 @@ WHAT_TO_DO: dict[str, str] = {
                      "then start again.",
     "NektNetworkNotFound": "Check `NektVpcId`/`NektAccountId`/`NektRegion`; tag the private route table "
                            "`Name=nekt-rtb-private` or set `NektRouteTableId`.",
-    "CidrOverlap": "Ask Nekt support for a Nekt VPC in another range.",
-    "RouteConflict": "Remove or change that route (named in the cause), then start again.",
+    "CidrOverlap": "Connect with `mode: auto` (same Region); otherwise ask Nekt support for a Nekt VPC in another "
+                   "range.",
+    "RouteConflict": "Connect with `mode: auto` (same Region), or remove or change that route (named in the cause), "
+                     "then start again.",
+    "NoSharedZone": "Add a subnet in one of Nekt's zones (named in the cause) to the database's subnet group, or ask "
+                    "Nekt support for a private subnet in one of the database's zones, then start again.",
     "PeeringConflict": "Accept or delete it (named in the cause), then start again.",
     "PeeringMismatch": "Check who created that peering; delete it if unknown.",
     "PeeringFailed": "Check the Nekt account, region and VPC settings, then start again.",

@@ -187,6 +187,17 @@ def validate___definitions_resourcepathremoval(data, custom_formats={}, name_pre
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".ingress.{data__ingress_key}".format(**locals()) + " must be string", value=data__ingress_value, name="" + (name_prefix or "data") + ".ingress.{data__ingress_key}".format(**locals()) + "", definition=None, rule='type')
             else:
                 pass
+        if "keep" in data_keys:
+            data_keys.remove("keep")
+            data__keep = data["keep"]
+            if not isinstance(data__keep, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".keep must be array", value=data__keep, name="" + (name_prefix or "data") + ".keep", definition=None, rule='type')
+            data__keep_is_list = isinstance(data__keep, (list, tuple))
+            if data__keep_is_list:
+                data__keep_len = len(data__keep)
+                for data__keep_x, data__keep_item in enumerate(data__keep):
+                    if not isinstance(data__keep_item, (str)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".keep[{data__keep_x}]".format(**locals()) + " must be string", value=data__keep_item, name="" + (name_prefix or "data") + ".keep[{data__keep_x}]".format(**locals()) + "", definition=None, rule='type')
     return data
 
 def validate___definitions_resourceendpointrecord(data, custom_formats={}, name_prefix=None):
