@@ -35,15 +35,25 @@ def test_demo_plans_connects_disconnects_and_leaves_both_accounts_as_they_were(
     assert "CONNECTED: orders-db (orders-db." in out
     assert len(re.findall(r"│ route \((nekt|database)\)", out)) == 4
     # The connect's 8 checks (the network ACLs and the probe among them; no DNS check: the demo database
-    # is private), then the probe command's 3.
-    assert out.count("[ok]") == 11 and "FAILED" not in out
+    # is private), then the probe command's 3, then the resource-endpoint connect's 5.
+    assert out.count("[ok]") == 16 and "FAILED" not in out
+    # The cluster whose VPC overlaps Nekt's: auto says why it takes the resource-endpoint path, and the probe
+    # reaches the real PostgreSQL through the endpoint's DNS name.
+    assert "PLANNED: 8 change(s), nothing done yet, by resource-endpoint" in out
+    assert "auto: analytics-db is private and cannot be peered with the Nekt VPC (CidrOverlap:" in out
+    assert re.search(r"Nekt connects to vpce-[0-9a-f]+\.rcfg-[0-9a-f]+\.[0-9a-f]+\.vpc-lattice-rsc\.us-east-1\.on\.aws",
+                     out)
+    assert out.count("[ok] the probe in the Nekt VPC reached") == 3  # orders-db twice, then analytics-db
+    assert "DISCONNECTED: analytics-db" in out
     assert "[ok] the probe in the Nekt VPC reached orders-db." in out
     # The facts of the real PostgreSQL behind the emulated endpoint, in the connect's summary and the probe's.
     assert out.count("│ DNS       │ 10.0.1.10 (inside the database VPC)") == 2
-    assert out.count("│ handshake │ PostgreSQL asks for SASL (SCRAM) without TLS") == 2
+    assert out.count("│ handshake │ PostgreSQL asks for SASL (SCRAM) without TLS") == 3  # and through the endpoint
     assert "REACHABLE: orders-db" in out
     assert "ec2 describe-vpc-peering-connections" in out
-    assert "DISCONNECTED: orders-db" in out and out.count("  removed ") == 6
+    # orders-db: its peering, 4 routes and rule; analytics-db: its endpoint and its group, configuration, share,
+    # rule, gateway and its group.
+    assert "DISCONNECTED: orders-db" in out and out.count("  removed ") == 6 + 7
     assert "Both accounts are back as they were before the connect" in out and "network ACLs (never changed)" in out
 
 

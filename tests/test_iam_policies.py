@@ -91,10 +91,11 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "ShareDatabaseFunction": (("resource_path",), {
         "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules",
         "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateTags",
-        "vpc-lattice:ListResourceGateways", "vpc-lattice:ListResourceConfigurations", "vpc-lattice:ListTagsForResource",
-        "vpc-lattice:GetResourceGateway", "vpc-lattice:CreateResourceGateway", "vpc-lattice:CreateResourceConfiguration",
-        "vpc-lattice:TagResource", "vpc-lattice:PutResourcePolicy", "ram:GetResourceShares",
-        "ram:GetResourceShareAssociations", "ram:CreateResourceShare", "ram:AssociateResourceShare", "ram:TagResource"}),
+        "vpc-lattice:ListResourceGateways", "vpc-lattice:ListResourceConfigurations",
+        "vpc-lattice:ListTagsForResource", "vpc-lattice:GetResourceGateway", "vpc-lattice:CreateResourceGateway",
+        "vpc-lattice:CreateResourceConfiguration", "vpc-lattice:TagResource", "vpc-lattice:PutResourcePolicy",
+        "ram:GetResourceShares", "ram:GetResourceShareAssociations", "ram:CreateResourceShare",
+        "ram:AssociateResourceShare", "ram:TagResource"}),
     "CreateResourceEndpointFunction": (("resource_path", "aws"), {
         "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeVpcEndpoints", "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",

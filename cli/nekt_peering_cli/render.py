@@ -141,8 +141,8 @@ def probe_facts(console: Console, facts: dict[str, Any]) -> None:
     """What the probe in the Nekt VPC saw: resolution, TCP, the server's answer."""
     table = Table("Probe", "Fact", title=f"from the Nekt VPC to {facts['host']}:{facts['port']} ({facts['engine']})",
                   title_justify="left")
-    resolved = ", ".join(f"{a['address']} ({'inside' if a['insideDatabaseVpc'] else 'outside'} the database VPC)"
-                         for a in facts.get("addresses", [])) or "nothing"
+    resolved = ", ".join(a["address"] + _where(a.get("insideDatabaseVpc")) for a in facts.get("addresses", [])) \
+        or "nothing"
     table.add_row("DNS", resolved)
     if "tcpConnectMs" in facts:
         table.add_row("TCP", f"connected to {facts['connectedTo']}:{facts['port']} in {facts['tcpConnectMs']} ms")
@@ -152,6 +152,11 @@ def probe_facts(console: Console, facts: dict[str, Any]) -> None:
     if facts.get("failedStage"):
         table.add_row(f"[red]failed: {facts['failedStage']}[/red]", facts.get("detail", ""))
     console.print(table)
+
+
+def _where(inside: bool | None) -> str:
+    """Whether an address is in the database's VPC; None: not asked (a resource endpoint's, in Nekt's VPC)."""
+    return "" if inside is None else f" ({'inside' if inside else 'outside'} the database VPC)"
 
 
 def planned(console: Console, plan: dict[str, Any]) -> None:

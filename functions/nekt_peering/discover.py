@@ -122,9 +122,9 @@ def discover(
         refusal = resource_plan.peering_refusal(facts)
         if refusal is not None and resource_plan.same_region(database, nekt):
             facts["mode"] = mode = "resource-endpoint"
+            why = str(refusal).split(". Nothing was changed")[0]  # not its remedy: this path is the remedy
             facts["modeReason"] = (f"auto: {database['identifier']} is private and cannot be peered with the Nekt "
-                                   f"VPC ({type(refusal).__name__}: {refusal}); the resource-endpoint path can "
-                                   "connect it")
+                                   f"VPC ({type(refusal).__name__}: {why}); the resource-endpoint path can connect it")
         elif refusal is not None:
             facts["modeReason"] = f"auto: peering. {resource_plan.other_region_reason(database, nekt)}"
     if mode == "resource-endpoint":

@@ -155,7 +155,8 @@ def run_probe(nekt_lambda: LambdaClient, function_arn: str, database: DatabaseFa
             f"the probe {function_arn} failed: {error.get('errorType')}: {error.get('errorMessage')}. Look at its "
             "log in the Nekt account and redeploy the Nekt account stack if it is not the released probe")
     if not facts.get("reachable"):
-        seen = ", ".join(f"{a['address']} ({'inside' if a['insideDatabaseVpc'] else 'outside'} the database VPC)"
+        seen = ", ".join(a["address"] + ("" if a.get("insideDatabaseVpc") is None else
+                                         f" ({'inside' if a['insideDatabaseVpc'] else 'outside'} the database VPC)")
                          for a in facts.get("addresses", [])) or "no address"
         raise Unreachable(f"from the Nekt VPC, {request['host']}:{request['port']} failed at stage "
                           f"{facts.get('failedStage')}: {facts.get('detail')}. Resolved to: {seen}")
