@@ -7,8 +7,8 @@ a re-check of the connected one's path (the check-path state machine), the platf
 the connected one through the API function, then two connects of clusters whose VPCs overlap Nekt's
 (auto: the resource-endpoint path, same Region), the second failing at Verify so that its compensations
 run. moto's random ids are seeded so the output is the same on every machine. Each event therefore
-ran through its handler in those runs; `sam local invoke <Function> -e events/<name>.json` takes them as they are. Regenerate with
-`make events` after changing the ASL or a stage.
+ran through its handler in those runs; `sam local invoke <Function> -e events/<name>.json` takes them
+as they are. Regenerate with `make events` after changing the ASL or a stage.
 """
 
 from __future__ import annotations
