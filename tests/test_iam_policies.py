@@ -109,10 +109,12 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "vpc-lattice:ListTagsForResource", "vpc-lattice:GetResourceGateway", "vpc-lattice:DeleteResourceConfiguration",
         "vpc-lattice:DeleteResourceGateway", "ram:GetResourceShares", "ram:DeleteResourceShare"}),
     # The probe's re-check: Discover's reads, the ACLs, and the probe (own role when Nekt is this account).
-    "CheckPathFunction": (("discover", "network_acls", "verify", "aws"), {
+    "CheckPathFunction": (("discover", "network_acls", "verify", "aws", "resource_plan", "resource_path"), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
         "ec2:DescribeNetworkAcls", "ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcPeeringConnections",
+        "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcEndpointAssociations", "vpc-lattice:ListResourceGateways",
+        "vpc-lattice:ListTagsForResource",
         "lambda:InvokeFunction",
         *NEKT_SIDE}),
     "ApiFunction": (("api", "connections", "registry"), {

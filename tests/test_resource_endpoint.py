@@ -122,6 +122,19 @@ def test_a_database_whose_vpc_overlaps_nekt_s_connects_through_a_resource_endpoi
     assert again.status == "SUCCEEDED", again.cause
     assert network_changes(calls) == {}
     assert again.output["hostname"] == result["hostname"]
+    # Checked again later, read-only, through the endpoint; then without the rule admitting the gateway.
+    check_input = {"database": {"identifier": "orders-db", "region": nekt.region}, "connectionId": "orders-db"}
+    checked = stack.run(check_input, state_machine="CheckPathStateMachine")
+    assert checked.status == "SUCCEEDED", checked.cause
+    assert checked.output["status"] == "REACHABLE" and checked.output["probe"]["reachable"]
+    rule_id = next(r["SecurityGroupRuleId"] for r in rules if "ReferencedGroupInfo" in r)
+    customer.client("ec2").revoke_security_group_ingress(GroupId=database.security_group_id,
+                                                         SecurityGroupRuleIds=[rule_id])
+    broken = stack.run(check_input, state_machine="CheckPathStateMachine")
+    assert (broken.status, broken.error) == ("FAILED", "VerificationFailed")
+    assert "the rule admitting the gateway's group not found" in (broken.error_message or "")
+    repaired = connect(stack, "orders-db", nekt.region)  # a connect again puts it back
+    assert repaired.status == "SUCCEEDED", repaired.cause
 
     gone = disconnect(stack, "orders-db", nekt.region)
 

@@ -498,3 +498,22 @@ def test_two_runs_of_one_connection_are_kept_apart_however_late_listings_show_th
     outcomes = sorted((stack.wait(arn).status, stack.wait(arn).error or "") for arn in (first, second))
 
     assert outcomes == [("FAILED", "ConnectionBusy"), ("SUCCEEDED", "")]
+
+
+def test_a_security_group_referenced_or_in_use_is_not_deleted(strict: StrictAws) -> None:
+    client = ec2()
+    vpc_id = vpc()
+    database = client.create_security_group(GroupName="db", Description="db", VpcId=vpc_id)["GroupId"]
+    gateway = client.create_security_group(GroupName="gateway", Description="gateway", VpcId=vpc_id)["GroupId"]
+    client.authorize_security_group_ingress(GroupId=database, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": gateway}]}])
+
+    with pytest.raises(ClientError) as referenced:
+        client.delete_security_group(GroupId=gateway)
+    assert code_of(referenced) == "DependencyViolation" and database in str(referenced.value)
+
+    with strict.relax("security-group-in-use"):  # plain moto: deleted, the rule left pointing at nothing
+        client.delete_security_group(GroupId=gateway)
+    assert gateway not in {g["GroupId"] for g in client.describe_security_groups()["SecurityGroups"]}
+    rules = client.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [database]}])
+    assert any(r.get("ReferencedGroupInfo", {}).get("GroupId") == gateway for r in rules["SecurityGroupRules"])

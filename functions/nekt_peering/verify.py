@@ -4,6 +4,7 @@ network ACLs evaluated on both sides, and a handshake from the probe in the Nekt
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from nekt_peering import dns
@@ -13,6 +14,7 @@ from nekt_peering.ingress import find_rule
 from nekt_peering.network_acls import check_network_acls, path_denials, read_network_acls
 from nekt_peering.peering import describe_peering
 from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE, plan
+from nekt_peering.resource_path import find_endpoints
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -195,10 +197,14 @@ def _check_route(route_table: dict[str, Any], route: dict[str, Any], peering_id:
     return _check(name, live.get("State") == "active", f"the route is {live.get('State')!r}")
 
 
-def check_path(facts: Facts, nekt_lambda: LambdaClient | None, probe_function_arn: str) -> Reachable:
+def check_path(facts: Facts, nekt_lambda: LambdaClient | None, probe_function_arn: str,
+               database_ec2: EC2Client | None = None, nekt_ec2: EC2Client | None = None) -> Reachable:
     """The stand-alone re-check of a connection, from facts Discover has just read: the plan must have
     nothing left to do (else something was removed: VerificationFailed), the network ACLs must allow
-    the path (Preflight's evaluation, NetworkAclDenies), and the probe must reach the database."""
+    the path (Preflight's evaluation, NetworkAclDenies), and the probe must reach the database. On the
+    resource-endpoint path (both EC2 clients given): Verify's checks of what the connection made, found again."""
+    if facts["mode"] == "resource-endpoint" and database_ec2 is not None and nekt_ec2 is not None:
+        return _check_resource_path(facts, database_ec2, nekt_ec2, nekt_lambda, probe_function_arn)
     planned = plan(facts)
     if planned["changes"]:
         raise VerificationFailed(
@@ -222,3 +228,39 @@ def check_path(facts: Facts, nekt_lambda: LambdaClient | None, probe_function_ar
         "path": probe["detail"] if probe else PATH_NOT_PROBED + (
             " (the probe checks the peering path only)" if facts["mode"] == "public" else ""),
     }
+
+
+def _check_resource_path(facts: Facts, database_ec2: EC2Client, nekt_ec2: EC2Client, nekt_lambda: LambdaClient | None,
+                         probe_function_arn: str) -> Reachable:
+    """The connection's gateway, the rule admitting it, its endpoint: found as Discover and the tags show them,
+    then checked live as Verify checks them."""
+    database = facts["database"]
+    found: Mapping[str, Any] = facts.get("resourcePath") or {}
+    gateway = found.get("gateway")
+    group = (gateway or {}).get("securityGroupIds", [None])[0]
+    rule = next((rule["ruleId"] for rule in database["securityGroupRules"] if group and rule.get("sourceGroupId") ==
+                 group and rule["fromPort"] == rule["toPort"] == database["port"]), None)
+    endpoints = find_endpoints(nekt_ec2, facts["settings"]["nektVpcId"], facts["request"]["connectionId"])
+    missing = [what for what, there in (("the resource gateway", gateway), ("the rule admitting the gateway's group",
+                                                                            rule), ("the resource endpoint", endpoints))
+               if not there]
+    if missing:
+        raise VerificationFailed(f"the connection is incomplete: {', '.join(missing)} not found. Nothing was changed: "
+                                 "connect again to repair it")
+    endpoint = endpoints[0]
+    state: dict[str, Any] = {
+        "discovery": facts,
+        "plan": {"mode": facts["mode"], "connectionId": facts["request"]["connectionId"],
+                 "database": {key: database[key] for key in
+                              ("identifier", "kind", "engine", "endpoint", "port", "accountId", "region", "vpcId")}},
+        "sharedDatabase": {"ingressRuleId": rule, "gatewaySecurityGroupId": group,
+                           "resourceGatewayId": gateway["resourceGatewayId"],  # type: ignore[index]
+                           "resourceConfigurationArn": endpoint.get("ResourceConfigurationArn"),
+                           "resourceShareArn": None},
+        "resourceEndpoint": {"vpcEndpointId": endpoint["VpcEndpointId"],
+                             "dnsName": (endpoint.get("DnsEntries") or [{}])[0].get("DnsName")},
+    }
+    verified = verify_resource_path(database_ec2, nekt_ec2, state, nekt_lambda, probe_function_arn)
+    return {"status": "REACHABLE", "mode": verified["mode"], "connectionId": verified["connectionId"],
+            "database": verified["database"], "checks": verified["checks"], "probe": verified["probe"],
+            "path": verified["path"]}

@@ -22,7 +22,10 @@ def check_path(event: Event) -> Reachable:
     request = ConnectRequest.parse(event.get("input"), default_region=settings.stack_region)
     session = database_session(request.region)
     nekt = functools.cache(lambda: nekt_session(settings, request.connection_id))  # one AssumeRole at most
-    facts = discover_facts(request, settings, client(session, "rds"), client(session, "ec2"),
-                           lambda: client(nekt(), "ec2"))
-    probing = settings.nekt_probe_function_arn and facts["mode"] == "peering"
-    return check_live_path(facts, client(nekt(), "lambda") if probing else None, settings.nekt_probe_function_arn)
+    database_ec2 = client(session, "ec2")
+    facts = discover_facts(request, settings, client(session, "rds"), database_ec2, lambda: client(nekt(), "ec2"),
+                           lattice_factory=lambda: client(session, "vpc-lattice"))
+    probing = settings.nekt_probe_function_arn and facts["mode"] != "public"
+    resource_path = facts["mode"] == "resource-endpoint"
+    return check_live_path(facts, client(nekt(), "lambda") if probing else None, settings.nekt_probe_function_arn,
+                           database_ec2 if resource_path else None, client(nekt(), "ec2") if resource_path else None)
