@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -208,18 +209,21 @@ def mariadb() -> Iterator[MariaDbServer]:
 
 def hold_until_both_tried_the_locks(stack: Stack, *functions: str) -> None:
     """Two runs started together overlap for sure: the first past its locks waits, at `functions`, until
-    the second has tried them too (a busy machine may otherwise let the first finish first)."""
-    tried, lock, both = [0], threading.Lock(), threading.Event()
+    the second has tried them too, its Take the locks ended, taken or refused (a busy machine may otherwise
+    let the first finish first, or release its locks while the second is still reading them)."""
 
-    def count(event: dict[str, Any]) -> None:
-        with lock:
-            tried[0] += 1
-            if tried[0] >= 2:
-                both.set()
+    def both_tried() -> bool:
+        ended = [call for call in list(stack.runtime.invocations)
+                 if call.logical_id == "TakeLocksFunction" and (call.result is not None or call.error)]
+        return len(ended) >= 2
 
-    stack.runtime.before_invoke("TakeLocksFunction", count)
+    def hold(event: dict[str, Any]) -> None:
+        deadline = time.monotonic() + 60
+        while not both_tried() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
     for function in functions:
-        stack.runtime.before_invoke(function, lambda event: both.wait(timeout=60) or None)
+        stack.runtime.before_invoke(function, hold)
 
 
 def start_together(stack: Stack, starts: list[tuple[dict[str, Any], str]]) -> list[Execution]:

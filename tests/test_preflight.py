@@ -500,3 +500,27 @@ def test_public_path_checks_the_database_side_against_the_nekt_public_ip_only() 
 
     with pytest.raises(NetworkAclDenies, match=f"inbound TCP 5432 from {NEKT_PUBLIC_IP}/32"):
         plan(facts(mode="public", database_acl_entries=entries, nekt_acl_entries=nekt_denies_all))
+
+
+# --- auto: what makes peering impossible, and what does not ------------------------------------------------
+
+
+@pytest.mark.parametrize(("changed", "refusal"), [
+    ({"db_cidrs": (NEKT_CIDR,)}, "CidrOverlap"),
+    ({"nekt_routes": [route(DB_CIDR, "pcx-0another000customer")]}, "RouteConflict"),
+    ({"quotas": {"nektVpcActivePeerings": 50}}, "QuotaExceeded"),
+], ids=["overlap", "another-customer-s-route", "peering-quota"])
+def test_auto_weighs_what_makes_peering_impossible(changed: dict[str, Any], refusal: str) -> None:
+    from nekt_peering.resource_plan import peering_refusal
+
+    assert peering_refusal(facts()) is None
+    found = peering_refusal(facts(**changed))
+    assert found is not None and type(found).__name__ == refusal
+
+
+def test_a_peering_in_a_state_to_settle_by_hand_is_not_a_reason_for_another_path() -> None:
+    from nekt_peering.resource_plan import peering_refusal
+
+    pending_from_nekt = peering("pending-acceptance", requester="nekt")
+    with pytest.raises(PeeringConflict):  # a person must act on it: auto does not route around it
+        peering_refusal(facts(peerings=(pending_from_nekt,)))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +38,7 @@ from emulator.topology import (
 )
 from nekt_peering import registry
 from nekt_peering.errors import VerificationFailed
-from tests.conftest import FAST_WAITS
+from tests.conftest import FAST_WAITS, hold_until_both_tried_the_locks, start_together
 
 DB_REGION = "us-east-2"
 StatementKey = tuple[str, str, int]  # (role's logical id, policy name, statement index)
@@ -248,20 +247,9 @@ def retried(world: World) -> tuple[bool, str]:
 
 def concurrent(world: World) -> tuple[bool, str]:
     """The same connection started twice at once: the second reads the first's input and stands down."""
-    arns: list[str] = []
-    gate = threading.Barrier(2)
-
-    def start() -> None:
-        gate.wait()
-        arns.append(world.stack.start(_connect_input(mode="peering")))
-
-    threads = [threading.Thread(target=start) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    executions = sorted((world.stack.wait(arn) for arn in arns), key=lambda execution: execution.status)
-    outcome = [(execution.status, execution.error) for execution in executions]
+    hold_until_both_tried_the_locks(world.stack, "PreflightFunction")
+    executions = start_together(world.stack, [(_connect_input(mode="peering"), "ConnectStateMachine")] * 2)
+    outcome = sorted((execution.status, execution.error) for execution in executions)
     return outcome == [("FAILED", "ConnectionBusy"), ("SUCCEEDED", None)], str(outcome)
 
 

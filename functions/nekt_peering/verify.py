@@ -45,12 +45,7 @@ def verify(database_ec2: EC2Client, nekt_ec2: EC2Client | None, state: dict[str,
             checks.append(_check(f"DNS resolution from the Nekt VPC is on ({side} side)",
                                  peering[side]["allowDnsResolutionFromRemoteVpc"],
                                  "AllowDnsResolutionFromRemoteVpc is off"))
-    failed = [check for check in checks if not check["ok"]]
-    if failed:
-        raise VerificationFailed(
-            "the connection is incomplete: " + "; ".join(f"{c['check']}: {c['detail']}" for c in failed)
-            + ". Run the workflow again to repair it; if this repeats, check for changes made outside it"
-        )
+    _refuse_unless_all_pass(checks)
     checks.append(check_live_network_acls(database_ec2, nekt_ec2, state["discovery"],
                                           "Verify read the ACLs after the changes"))
     probe = None
@@ -99,11 +94,7 @@ def verify_resource_path(database_ec2: EC2Client, nekt_ec2: EC2Client | None, st
     checks.append(_check(f"the database's resource configuration is accessible through {endpoint_id}",
                          any(a.get("AssociatedResourceAccessibility") == "Accessible" for a in associations),
                          "not accessible: the share was removed or not accepted"))
-    failed = [check for check in checks if not check["ok"]]
-    if failed:
-        raise VerificationFailed(
-            "the connection is incomplete: " + "; ".join(f"{c['check']}: {c['detail']}" for c in failed)
-            + ". Run the workflow again to repair it; if this repeats, check for changes made outside it")
+    _refuse_unless_all_pass(checks)
     checks.append(check_live_network_acls(database_ec2, None, state["discovery"],
                                           "Verify read the ACLs after the changes"))
     hostname = str(endpoint["dnsName"])
@@ -163,6 +154,14 @@ def run_probe(nekt_lambda: LambdaClient, function_arn: str, database: DatabaseFa
         raise Unreachable(f"from the Nekt VPC, {request['host']}:{request['port']} failed at stage "
                           f"{facts.get('failedStage')}: {facts.get('detail')}. Resolved to: {seen}")
     return cast("ProbeFacts", facts)  # the answer nekt_peering.probe.probe makes
+
+
+def _refuse_unless_all_pass(checks: list[Check]) -> None:
+    failed = [check for check in checks if not check["ok"]]
+    if failed:
+        raise VerificationFailed(
+            "the connection is incomplete: " + "; ".join(f"{c['check']}: {c['detail']}" for c in failed)
+            + ". Run the workflow again to repair it; if this repeats, check for changes made outside it")
 
 
 def _check(name: str, ok: bool, problem: str) -> Check:
