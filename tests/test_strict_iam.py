@@ -277,6 +277,17 @@ def _existing_peering(nekt: NektNetwork, vpc_id: str, requested_by: str) -> None
                           PeerRegion=nekt.region)
 
 
+def resource_endpoint_once(world: World) -> tuple[bool, str]:
+    """The resource-endpoint path (the database VPC overlaps Nekt's): one connect, then its disconnect."""
+    region = world.database.region
+    connected = world.stack.run({"database": {"identifier": "orders-db", "region": region}})
+    if connected.status != "SUCCEEDED" or connected.output["mode"] != "resource-endpoint":
+        return False, f"connect {connected.error}: {connected.error_message}"
+    disconnected = world.stack.run({"connectionId": "orders-db", "region": region},
+                                   state_machine="DisconnectStateMachine")
+    return disconnected.status == "SUCCEEDED", f"disconnect {disconnected.error}: {disconnected.error_message}"
+
+
 def resource_endpoint(world: World) -> tuple[bool, str]:
     """The resource-endpoint path (the database VPC overlaps Nekt's) for two databases of one VPC; the first's
     share loses its configuration (an operator's slip) and a connect again repairs it; then the first is
@@ -310,7 +321,8 @@ SCENARIOS: dict[str, Callable[[World], tuple[bool, str]]] = {
     "same-account": same_account, "retried": retried, "reused-from-database": reused, "rollback": rollback,
     "reused-from-nekt": reused, "connect-and-disconnect": connect_and_disconnect, "api": api,
     "concurrent": concurrent, "full-route-tables": full_route_tables, "check-path": check_path, "shared": shared,
-    "resource-endpoint-same-account": resource_endpoint, "resource-endpoint": resource_endpoint,
+    "resource-endpoint-same-account": resource_endpoint_once, "resource-endpoint-once": resource_endpoint_once,
+    "resource-endpoint": resource_endpoint,
 }
 
 
