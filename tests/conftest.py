@@ -213,12 +213,13 @@ def hold_until_both_tried_the_locks(stack: Stack, *functions: str) -> None:
     let the first finish first, or release its locks while the second is still reading them)."""
 
     def both_tried() -> bool:
-        ended = [call for call in list(stack.runtime.invocations)
-                 if call.logical_id == "TakeLocksFunction" and (call.result is not None or call.error)]
+        # Two executions' attempts, not one execution's attempt and its retry.
+        ended = {call.event.get("executionId") for call in list(stack.runtime.invocations)
+                 if call.logical_id == "TakeLocksFunction" and (call.result is not None or call.error)}
         return len(ended) >= 2
 
     def hold(event: dict[str, Any]) -> None:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not both_tried() and time.monotonic() < deadline:
             time.sleep(0.02)
 
