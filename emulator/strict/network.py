@@ -12,6 +12,7 @@ from typing import Any
 
 from moto.ec2.models import ec2_backends
 
+from emulator.strict.lattice import groups_in_use
 from emulator.strict.layer import AwsError, Call, Rule
 
 LIVE_REQUEST_STATES = frozenset({"initiating-request", "pending-acceptance"})
@@ -328,8 +329,6 @@ class SecurityGroupInUse(Rule):
     def before(self, call: Call) -> None:
         if call.operation != "DeleteSecurityGroup":
             return
-        from emulator.strict.lattice import groups_in_use  # lattice imports this module's neighbours
-
         group_id = call.params.get("GroupId", "")
         group = _backend(call).get_security_group_from_id(group_id)
         if group is None:

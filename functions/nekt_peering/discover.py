@@ -158,11 +158,13 @@ def read_quotas(facts: Facts, quotas_factory: Callable[[str], Any] | None) -> di
             near["database"].add(ROUTES_PER_TABLE)
         if routes_counted(nekt["routeTable"]) + len(database["cidrs"]) > ROUTES_PER_TABLE.default:
             near["nekt"].add(ROUTES_PER_TABLE)
-    limits: dict[str, dict[str, int]] = {}
+    # Read again for the resource-endpoint path's facts: what was read already is not asked twice.
+    limits = {side: dict(values) for side, values in (counts.get("limits") or {}).items()}
     for side, quotas in near.items():
-        if quotas and quotas_factory is not None:
+        unread = [quota for quota in sorted(quotas, key=str) if quota.code not in limits.get(side, {})]
+        if unread and quotas_factory is not None:
             service_quotas = quotas_factory(side)
-            limits[side] = {quota.code: _applied_quota(service_quotas, quota) for quota in sorted(quotas, key=str)}
+            limits.setdefault(side, {}).update({quota.code: _applied_quota(service_quotas, quota) for quota in unread})
     return limits
 
 

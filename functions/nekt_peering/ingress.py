@@ -104,18 +104,6 @@ def find_rule(ec2: EC2Client, group_id: str, port: int, cidr: str) -> RuleFacts 
     return None
 
 
-def find_group_rule(ec2: EC2Client, group_id: str, port: int, source_group_id: str) -> RuleFacts | None:
-    """The ingress rule admitting another security group (the resource gateway's) on the port, if any."""
-    paginator = ec2.get_paginator("describe_security_group_rules")
-    for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": [group_id]}]):
-        for rule in page["SecurityGroupRules"]:
-            facts = rule_facts(rule)
-            admits = facts.get("sourceGroupId") == source_group_id and facts["protocol"] == "tcp"
-            if admits and not rule.get("IsEgress") and facts["fromPort"] == facts["toPort"] == port:
-                return facts
-    return None
-
-
 def _ingress_record(planned: dict[str, Any], rule_id: str | None, created: bool) -> IngressRecord:
     return {"groupId": planned["groupId"], "port": planned["port"], "cidr": planned["cidr"],
             "ruleId": rule_id, "created": created}

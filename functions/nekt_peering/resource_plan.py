@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         PlannedConfiguration,
         PlannedResourcePath,
         ResourcePathFacts,
+        RuleFacts,
         SubnetZone,
     )
 
@@ -114,7 +115,7 @@ def plan_resource_path(facts: Mapping[str, Any]) -> PlannedResourcePath:
             found["nektResourceEndpoints"], 1, RESOURCE_ENDPOINTS_PER_VPC.limit(facts, "nekt"),
             "Ask Nekt support (the Nekt VPC holds one endpoint per customer database)")
     gateway_group = gateway["securityGroupIds"][0] if gateway and gateway["securityGroupIds"] else None
-    if not _admits_group(database, gateway_group):
+    if gateway_rule(database, gateway_group) is None:
         used, limit = len(database["securityGroupRules"]), RULES_PER_GROUP.limit(facts, "database")
         if used + 1 > limit:
             raise RULES_PER_GROUP.refuse(f"security group {database['securityGroupId']}", used, 1, limit,
@@ -137,11 +138,10 @@ def planned_configuration(database: Mapping[str, Any], database_arn: str) -> Pla
     return {"type": "SINGLE", "arn": None, "domainName": database["endpoint"], "port": int(database["port"])}
 
 
-def _admits_group(database: Mapping[str, Any], group_id: str | None) -> bool:
-    if group_id is None:
-        return False
-    return any(rule.get("sourceGroupId") == group_id and rule["protocol"] == "tcp"
-               and rule["fromPort"] == rule["toPort"] == database["port"] for rule in database["securityGroupRules"])
+def gateway_rule(database: Mapping[str, Any], group_id: str | None) -> RuleFacts | None:
+    """The database group's rule (as Discover read it) admitting the gateway's group on the database's port."""
+    return next((rule for rule in database["securityGroupRules"] if group_id and rule.get("sourceGroupId") == group_id
+                 and rule["protocol"] == "tcp" and rule["fromPort"] == rule["toPort"] == database["port"]), None)
 
 
 def _one_per_zone(zones: list[SubnetZone]) -> list[SubnetZone]:

@@ -15,6 +15,7 @@ from nekt_peering.network_acls import check_network_acls, path_denials, read_net
 from nekt_peering.peering import describe_peering
 from nekt_peering.preflight import DATABASE_SIDE, NEKT_SIDE, plan
 from nekt_peering.resource_path import find_endpoints
+from nekt_peering.resource_plan import gateway_rule
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -237,8 +238,8 @@ def _check_resource_path(facts: Facts, database_ec2: EC2Client, nekt_ec2: EC2Cli
     found: Mapping[str, Any] = facts.get("resourcePath") or {}
     gateway = found.get("gateway")
     group = (gateway or {}).get("securityGroupIds", [None])[0]
-    rule = next((rule["ruleId"] for rule in database["securityGroupRules"] if group and rule.get("sourceGroupId") ==
-                 group and rule["fromPort"] == rule["toPort"] == database["port"]), None)
+    admitting = gateway_rule(database, group)
+    rule = admitting["ruleId"] if admitting else None
     endpoints = find_endpoints(nekt_ec2, facts["settings"]["nektVpcId"], facts["request"]["connectionId"])
     missing = [what for what, there in (("the resource gateway", gateway), ("the rule admitting the gateway's group",
                                                                             rule), ("the resource endpoint", endpoints))

@@ -15,9 +15,10 @@ from nekt_peering.aws import error_code
 from nekt_peering.bookkeeping import network_resources
 from nekt_peering.discover import peering_facts, route_target
 from nekt_peering.errors import PeeringFailed
-from nekt_peering.ingress import find_group_rule, find_rule
+from nekt_peering.ingress import find_rule
 from nekt_peering.peering import describe_peering
 from nekt_peering.preflight import NEKT_SIDE
+from nekt_peering.resource_path import find_group_rule
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
