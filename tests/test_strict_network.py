@@ -18,6 +18,7 @@ from emulator.strict import AwsError, Call, Rule, StrictAws
 from emulator.strict.network import NewExecutionsInvisible, Quotas, share_vpc
 from emulator.topology import NektNetwork, account_session, create_database
 from nekt_peering import rollback
+from tests.conftest import hold_until_both_tried_the_locks
 
 REGION = "us-east-2"
 NEKT_ACCOUNT = "111111111111"
@@ -493,6 +494,7 @@ def test_two_runs_of_one_connection_are_kept_apart_however_late_listings_show_th
     assert isinstance(invisible, NewExecutionsInvisible)
     invisible.hidden_lists, invisible.seconds = 3, 60
     stack: Stack = deploy(nekt)
+    hold_until_both_tried_the_locks(stack, "PreflightFunction")  # a busy machine may finish the first first
 
     first, second = stack.start(INPUT), stack.start(INPUT)
     outcomes = sorted((stack.wait(arn).status, stack.wait(arn).error or "") for arn in (first, second))
