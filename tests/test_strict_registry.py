@@ -3,6 +3,7 @@ locks that do not trust what DescribeExecution cannot know yet."""
 
 from __future__ import annotations
 
+import threading
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto.dynamodb.models import DynamoDBBackend
 
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.strict import acting_as
@@ -92,3 +94,51 @@ def test_facts_read_before_another_run_released_the_network_are_read_again(deplo
 
     assert stale == {"acquired": True, "waited": True, "polls": 0, "waitSeconds": 1}
     assert again["acquired"] is True and again["waited"] is False
+
+
+def test_a_run_that_reads_the_locks_while_another_takes_them_is_told_busy(deploy: Any, nekt: NektNetwork) -> None:
+    """Both locks are read as one snapshot. Read one by one, the connection's could be seen free just
+    before another run took both and the network's held just after: the run would wait for the network,
+    then connect the connection again after the other, instead of failing ConnectionBusy at once."""
+    stack: Stack = deploy(nekt)
+    settings: Any = SimpleNamespace(max_polls=5, poll_interval_seconds=0)
+    first, second = _locks(stack, "first"), _locks(stack, "second")
+    taken: list[bool] = []
+
+    def the_first_takes_them(**_: Any) -> None:  # right after the second's first read of a lock
+        if not taken:
+            taken.append(first.take(settings, None, {})["acquired"])
+
+    for operation in ("GetItem", "TransactGetItems"):
+        second.dynamodb.meta.events.register(f"after-call.dynamodb.{operation}", the_first_takes_them)
+
+    with pytest.raises(bookkeeping.ConnectionBusy, match="first"):
+        second.take(settings, None, {})
+    assert taken == [True]
+
+
+def test_transact_get_items_is_one_snapshot(deploy: Any, nekt: NektNetwork, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's TransactGetItems reads item by item: a transaction writing both items between its two
+    reads would give one before and one after it, which AWS never returns."""
+    stack: Stack = deploy(nekt)
+    table = stack.tables["ConnectionsTable"]
+    dynamodb = boto3.client("dynamodb", region_name=stack.region)
+    keys = [registry.lock_key("connection#a"), registry.lock_key("network#a")]
+    for key in keys:
+        dynamodb.put_item(TableName=table, Item={**key, "version": {"N": "1"}})
+    writer = threading.Thread(target=lambda: dynamodb.transact_write_items(TransactItems=[
+        {"Put": {"TableName": table, "Item": {**key, "version": {"N": "2"}}}} for key in keys]))
+    read_one = DynamoDBBackend.get_item
+
+    def write_between_the_reads(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        item = read_one(backend, *args, **kwargs)
+        if not writer.is_alive() and writer.ident is None:
+            writer.start()
+            writer.join(timeout=0.5)  # it cannot finish while the read holds DynamoDB
+        return item
+
+    monkeypatch.setattr(DynamoDBBackend, "get_item", write_between_the_reads)
+    responses = dynamodb.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": key}} for key in keys])
+    writer.join()
+
+    assert [response["Item"]["version"]["N"] for response in responses["Responses"]] == ["1", "1"]

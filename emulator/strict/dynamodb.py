@@ -3,7 +3,9 @@
 AWS applies each write, conditional or not, and each transaction as one atomic, isolated step: two
 conditional writes to one item never both succeed ("Condition expressions", "TransactWriteItems").
 moto checks a condition and writes in plain Python, so two executions' threads can both pass the
-same condition. Serializing moto's DynamoDB operations gives them AWS's isolation.
+same condition; its TransactGetItems reads item by item, so a transaction can land between two of its
+reads, where AWS returns one snapshot ("TransactGetItems"). Serializing moto's DynamoDB operations, and
+the whole of TransactGetItems, gives them AWS's isolation.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 
 OPERATIONS = ("put_item", "get_item", "update_item", "delete_item", "query", "scan", "transact_write_items")
 _lock = threading.RLock()
@@ -22,14 +25,16 @@ _lock = threading.RLock()
 
 @contextmanager
 def atomic_dynamodb() -> Iterator[None]:
-    originals = {name: getattr(DynamoDBBackend, name) for name in OPERATIONS}
-    for name, original in originals.items():
-        setattr(DynamoDBBackend, name, _serialized(original))
+    originals: list[tuple[type, str, Any]] = [(DynamoDBBackend, name, getattr(DynamoDBBackend, name))
+                                              for name in OPERATIONS]
+    originals.append((DynamoHandler, "transact_get_items", DynamoHandler.transact_get_items))
+    for owner, name, original in originals:
+        setattr(owner, name, _serialized(original))
     try:
         yield
     finally:
-        for name, original in originals.items():
-            setattr(DynamoDBBackend, name, original)
+        for owner, name, original in originals:
+            setattr(owner, name, original)
 
 
 def _serialized(operation: Callable[..., Any]) -> Callable[..., Any]:

@@ -301,18 +301,19 @@ def _dynamodb_query(call: Call) -> Request:
 
 
 TRANSACT_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem",
-                    "ConditionCheck": "dynamodb:ConditionCheckItem"}
+                    "ConditionCheck": "dynamodb:ConditionCheckItem", "Get": "dynamodb:GetItem"}
 
 
-def _transact_write(call: Call) -> Request:
-    """TransactWriteItems is authorized item by item as the underlying PutItem, UpdateItem, DeleteItem or
-    ConditionCheckItem on each item's table ("Using IAM with DynamoDB transactions")."""
+def _transact(call: Call) -> Request:
+    """TransactWriteItems and TransactGetItems are authorized item by item as the underlying PutItem,
+    UpdateItem, DeleteItem, ConditionCheckItem or GetItem on each item's table ("Using IAM with DynamoDB
+    transactions")."""
     checks: list[tuple[str, list[Resource]]] = []
     for item in call.params["TransactItems"]:
         (kind, request), = item.items()
         arn = f"arn:{PARTITION}:dynamodb:{call.region}:{call.account_id}:table/{request['TableName']}"
         checks.append((TRANSACT_ACTIONS[kind], [Resource("table", arn, {
-            "dynamodb:EnclosingOperation": ["TransactWriteItems"]}, known={"dynamodb:EnclosingOperation"})]))
+            "dynamodb:EnclosingOperation": [call.operation]}, known={"dynamodb:EnclosingOperation"})]))
     return Request(checks)
 
 
@@ -580,7 +581,8 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("dynamodb", "DeleteItem"): _dynamodb_item,
     ("dynamodb", "UpdateItem"): _dynamodb_item,
     ("dynamodb", "Query"): _dynamodb_query,
-    ("dynamodb", "TransactWriteItems"): _transact_write,
+    ("dynamodb", "TransactWriteItems"): _transact,
+    ("dynamodb", "TransactGetItems"): _transact,
     **LATTICE_CONTEXTS,
 }
 

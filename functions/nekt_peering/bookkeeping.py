@@ -98,7 +98,9 @@ class Locks:
         wait_seconds = max(settings.poll_interval_seconds, 1)
         waiting = previous is not None and not previous["acquired"]
         polls = int(previous["polls"]) + 1 if waiting and previous else 0
-        held = {scope: self._lock(scope) for scope in self.scopes.values()}
+        held = self._locks()
+        if held is None:
+            return {"acquired": False, "waited": True, "polls": polls + 1, "waitSeconds": wait_seconds}
         if all(lock and lock.get("holder") == self.execution_arn for lock in held.values()):
             stale = any(not _read_after(read_at, lock) and _released_since(lock, read_at) for lock in held.values())
             return {"acquired": True, "waited": stale, "polls": 0, "waitSeconds": wait_seconds}
@@ -106,7 +108,10 @@ class Locks:
         for attempt in range(TRANSACTION_ATTEMPTS):
             now = self.clock()
             if attempt:
-                locks = {scope: self._lock(scope) for scope in self.scopes.values()}
+                read = self._locks()
+                if read is None:
+                    continue
+                locks = read
             takeover: dict[str, str] = {}
             for name, scope in self.scopes.items():
                 lock = locks[scope]
@@ -163,10 +168,20 @@ class Locks:
             "ExpressionAttributeValues": {":me": {"S": self.execution_arn}, ":at": {"S": registry.now()}},
         }} for scope in self.scopes.values()]
 
-    def _lock(self, scope: str) -> dict[str, Any] | None:
-        found = self.dynamodb.get_item(TableName=self.table, Key=registry.lock_key(scope),
-                                       ConsistentRead=True).get("Item")
-        return registry.from_item(found) if found else None
+    def _locks(self) -> dict[str, dict[str, Any] | None] | None:
+        """Both locks as one snapshot, by scope: two reads could see the connection's free before another
+        run's transaction took both and the network's held after it, and wait instead of ConnectionBusy.
+        None: DynamoDB refused the read while a write to one of them was under way."""
+        scopes = list(self.scopes.values())
+        try:
+            responses = self.dynamodb.transact_get_items(TransactItems=[
+                {"Get": {"TableName": self.table, "Key": registry.lock_key(scope)}} for scope in scopes])["Responses"]
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            return None
+        return {scope: registry.from_item(response["Item"]) if response.get("Item") else None
+                for scope, response in zip(scopes, responses, strict=True)}
 
     def _take(self, scope: str, seen: Mapping[str, Any] | None, now: float, settings: Settings,
               dead_holder: str | None) -> dict[str, Any]:
