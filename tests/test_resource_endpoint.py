@@ -6,6 +6,7 @@ registry afterwards."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import boto3
@@ -241,3 +242,103 @@ def test_a_failed_run_again_of_a_connected_connection_keeps_what_was_there(deplo
     assert differences(connected, snapshot(places(nekt))) == []  # its endpoint, share and gateway stay
     record = connection(stack, "orders-db")
     assert record["state"] == "CONNECTED" and record["lastError"]["error"] == "VerificationFailed"
+
+
+# --- Nekt's subnets: room for the endpoint, a zone in common --------------------------------------------
+
+
+def nekt_ec2(nekt: NektNetwork) -> Any:
+    return account_session(nekt.account_id, nekt.region).client("ec2")
+
+
+def take_all_but(nekt: NektNetwork, subnet_id: str, left: int) -> None:
+    """Another of Nekt's network interfaces holds all the subnet's free addresses but `left`."""
+    ec2 = nekt_ec2(nekt)
+    free = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["AvailableIpAddressCount"]
+    ec2.create_network_interface(SubnetId=subnet_id, SecondaryPrivateIpAddressCount=free - left - 1)
+
+
+def take_every_tenth(nekt: NektNetwork, subnet_id: str) -> None:
+    """Addresses held every tenth: over 200 free, never 16 in a row."""
+    ec2 = nekt_ec2(nekt)
+    cidr = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["CidrBlock"]
+    held = [str(ipaddress.ip_network(cidr)[index]) for index in range(9, 255, 10)]
+    ec2.create_network_interface(SubnetId=subnet_id, PrivateIpAddresses=[
+        {"PrivateIpAddress": address, "Primary": index == 0} for index, address in enumerate(held)])
+
+
+def test_the_endpoint_goes_in_the_nekt_subnets_with_room_for_it(deploy: Any, nekt: NektNetwork) -> None:
+    overlapping_cluster(nekt)
+    full, roomy = nekt.private_subnet_ids
+    take_all_but(nekt, full, 10)
+    stack = deploy(nekt)
+    before = snapshot(places(nekt))
+
+    plan = connect(stack, "orders-db", nekt.region, dryRun=True)
+    execution = connect(stack, "orders-db", nekt.region)
+
+    assert plan.output["resourcePath"]["endpoint"]["subnetIds"] == [roomy]
+    assert execution.status == "SUCCEEDED", execution.cause
+    endpoint = nekt_ec2(nekt).describe_vpc_endpoints(
+        VpcEndpointIds=[execution.output["resourcePath"]["vpcEndpointId"]])["VpcEndpoints"][0]
+    assert endpoint["SubnetIds"] == [roomy]
+    take_all_but(nekt, roomy, 10)  # its own endpoint's addresses are not asked for again
+    with aws_calls() as calls:
+        again = connect(stack, "orders-db", nekt.region)
+    assert again.status == "SUCCEEDED", again.cause
+    assert network_changes(calls) == {}
+    assert disconnect(stack, "orders-db", nekt.region).status == "SUCCEEDED"
+    assert differences(before, snapshot(places(nekt))) == []
+
+
+def test_no_room_for_the_endpoint_in_nekt_s_subnets_is_refused_before_any_change(
+        deploy: Any, nekt: NektNetwork) -> None:
+    overlapping_cluster(nekt)
+    for subnet_id in nekt.private_subnet_ids:
+        take_all_but(nekt, subnet_id, 10)
+    stack = deploy(nekt)
+    before = snapshot(places(nekt))
+
+    execution = connect(stack, "orders-db", nekt.region)
+
+    assert (execution.status, execution.error) == ("FAILED", "NoFreeAddresses")
+    assert f"{nekt.private_subnet_ids[0]} in {nekt.region}a" in (execution.cause or "")
+    assert "10 free" in (execution.cause or "") and "Nothing was changed" in (execution.cause or "")
+    assert differences(before, snapshot(places(nekt))) == []
+
+
+def test_free_addresses_not_in_one_block_are_a_named_error_and_the_run_is_undone(
+        deploy: Any, nekt: NektNetwork) -> None:
+    overlapping_cluster(nekt)
+    for subnet_id in nekt.private_subnet_ids:
+        take_every_tenth(nekt, subnet_id)
+    stack = deploy(nekt)
+    before = snapshot(places(nekt))
+
+    execution = connect(stack, "orders-db", nekt.region)
+
+    assert (execution.status, execution.error) == ("FAILED", "NoFreeAddresses")
+    assert "16 contiguous free addresses" in (execution.cause or "")
+    assert differences(before, snapshot(places(nekt))) == []  # the gateway, share and groups undone
+    assert registry_resources(stack) == {}
+
+
+def test_nekt_subnets_in_no_zone_of_the_database_are_refused_before_any_change(
+        deploy: Any, nekt: NektNetwork) -> None:
+    overlapping_cluster(nekt)  # subnets in zones a, b and c
+    ec2 = nekt_ec2(nekt)
+    for association in ec2.describe_route_tables(RouteTableIds=[nekt.private_route_table_id])["RouteTables"][0][
+            "Associations"]:
+        ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
+    ec2.delete_subnet(SubnetId=nekt.private_subnet_ids[1])
+    elsewhere = ec2.create_subnet(VpcId=nekt.vpc_id, CidrBlock="10.100.1.0/24",
+                                  AvailabilityZone=f"{nekt.region}d")["Subnet"]["SubnetId"]
+    ec2.associate_route_table(RouteTableId=nekt.private_route_table_id, SubnetId=elsewhere)
+    stack = deploy(nekt)
+    before = snapshot(places(nekt))
+
+    execution = connect(stack, "orders-db", nekt.region)
+
+    assert (execution.status, execution.error) == ("FAILED", "NoSharedZone")
+    assert f"{nekt.region}d" in (execution.cause or "") and "Nothing was changed" in (execution.cause or "")
+    assert differences(before, snapshot(places(nekt))) == []

@@ -63,7 +63,8 @@ def book(strict: StrictAws) -> LatticeBook:
 def _zones(account: str, subnet_ids: list[str]) -> list[SubnetZone]:
     subnets = client(account, "ec2").describe_subnets(SubnetIds=subnet_ids)["Subnets"]
     return [{"subnetId": s["SubnetId"], "zoneId": s["AvailabilityZoneId"], "zone": s["AvailabilityZone"],
-             "cidr": s["CidrBlock"], "ownerId": s["OwnerId"]} for s in subnets]
+             "cidr": s["CidrBlock"], "ownerId": s["OwnerId"], "freeAddresses": s["AvailableIpAddressCount"]}
+            for s in subnets]
 
 
 def connect_state(db: CustomerDatabase, nekt: NektNetwork, connection_id: str = "orders-db",
@@ -106,6 +107,7 @@ def connect_state(db: CustomerDatabase, nekt: NektNetwork, connection_id: str = 
     path_facts: ResourcePathFacts = {
         "databaseArn": arn, "databaseSubnets": _zones(db.account_id, db.subnet_ids),
         "nektSubnets": _zones(nekt.account_id, nekt.private_subnet_ids), "gateway": None, "nektResourceEndpoints": 0,
+        "connectionEndpoint": None,
     }
     facts: Facts = {
         "request": {"identifier": db.identifier, "region": REGION, "mode": "auto", "connectionId": connection_id,

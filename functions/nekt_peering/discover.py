@@ -130,7 +130,8 @@ def discover(
     if mode == "resource-endpoint":
         if lattice_factory is None:
             raise InvalidSettings("the resource-endpoint path needs a VPC Lattice client (redeploy the stack)")
-        facts["resourcePath"] = resource_plan.discover_resource_path(ec2, lattice_factory(), nekt_ec2, database, nekt)
+        facts["resourcePath"] = resource_plan.discover_resource_path(ec2, lattice_factory(), nekt_ec2, database, nekt,
+                                                                      request.connection_id)
         facts["quotas"]["limits"] = read_quotas(facts, quotas_factory)
     elif mode == "peering" and database["publiclyAccessible"]:
         check_dns_attributes(ec2, nekt_ec2, database, nekt)

@@ -56,6 +56,11 @@ class NoSharedZone(ConnectError):
     Zone (by zone id), which AWS requires between a resource gateway and a resource endpoint."""
 
 
+class NoFreeAddresses(ConnectError):
+    """The resource-endpoint path: none of Nekt's private subnets in the zones it shares with the database
+    has the 16 free addresses a resource endpoint takes in each of its subnets."""
+
+
 class RouteConflict(ConnectError):
     """A route to the same destination already exists through another target."""
 
@@ -168,6 +173,8 @@ WHAT_TO_DO: dict[str, str] = {
                      "then start again.",
     "NoSharedZone": "Add a subnet in one of Nekt's zones (named in the cause) to the database's subnet group, or ask "
                     "Nekt support for a private subnet in one of the database's zones, then start again.",
+    "NoFreeAddresses": "Ask Nekt support to free addresses in one of those subnets, or to add a private subnet in one "
+                       "of those zones, then start again.",
     "PeeringConflict": "Accept or delete it (named in the cause), then start again.",
     "PeeringMismatch": "Check who created that peering; delete it if unknown.",
     "PeeringFailed": "Check the Nekt account, region and VPC settings, then start again.",

@@ -29,6 +29,7 @@ from nekt_peering.aws import error_code, tag_dict, tag_list
 from nekt_peering.errors import (
     ChangeRefused,
     InvalidInput,
+    NoFreeAddresses,
     ResourceEndpointFailed,
     ResourceGatewayUnavailable,
     ResourcePathTimeout,
@@ -601,12 +602,21 @@ def _endpoint(nekt_ec2: EC2Client, path: PlannedResourcePath, configuration_arn:
             if found.get("ResourceConfigurationArn") == configuration_arn]
     if live:
         return live[0], False
-    name = f"nekt-{connection_id}"
-    created = nekt_ec2.create_vpc_endpoint(
-        VpcEndpointType="Resource", VpcId=endpoint["vpcId"], SubnetIds=endpoint["subnetIds"],
-        SecurityGroupIds=[group_id], ResourceConfigurationArn=configuration_arn, PrivateDnsEnabled=False,
-        TagSpecifications=[{"ResourceType": "vpc-endpoint", "Tags": tag_list(connection_tags(name, connection_id))}],
-    )["VpcEndpoint"]
+    tags = tag_list(connection_tags(f"nekt-{connection_id}", connection_id))
+    try:
+        created = nekt_ec2.create_vpc_endpoint(
+            VpcEndpointType="Resource", VpcId=endpoint["vpcId"], SubnetIds=endpoint["subnetIds"],
+            SecurityGroupIds=[group_id], ResourceConfigurationArn=configuration_arn, PrivateDnsEnabled=False,
+            TagSpecifications=[{"ResourceType": "vpc-endpoint", "Tags": tags}],
+        )["VpcEndpoint"]
+    except ClientError as error:
+        if error_code(error) != "InsufficientFreeAddressesInSubnet":
+            raise
+        raise NoFreeAddresses(  # Preflight saw enough free addresses, but not 16 in one block
+            f"AWS refused the resource endpoint in {', '.join(endpoint['subnetIds'])}: "
+            f"{error.response['Error'].get('Message', '')} It takes 16 contiguous free addresses in each subnet; "
+            "what this run made is undone. Ask Nekt support to free a block of 16 addresses in those subnets, or "
+            "to add a private subnet in their zones, then run again") from error
     return created, True
 
 
@@ -616,10 +626,15 @@ def find_endpoints(nekt_ec2: EC2Client, vpc_id: str, connection_tag: str) -> lis
     pages = paginator.paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
                                         {"Name": f"tag:{CONNECTION_TAG_KEY}", "Values": [connection_tag]}])
     return [endpoint for page in pages for endpoint in page["VpcEndpoints"]
-            if endpoint.get("VpcId") == vpc_id and endpoint.get("VpcEndpointType") == "Resource"
-            and endpoint.get("State") not in ENDPOINT_GONE
-            and tag_dict(endpoint.get("Tags")).get(CONNECTION_TAG_KEY) == connection_tag
-            and _managed(tag_dict(endpoint.get("Tags")))]
+            if endpoint.get("VpcId") == vpc_id and endpoint.get("State") not in ENDPOINT_GONE
+            and is_connection_endpoint(endpoint, connection_tag)]
+
+
+def is_connection_endpoint(endpoint: Mapping[str, Any], connection_tag: str) -> bool:
+    """A resource endpoint this product made for the connection (by its tags)."""
+    tags = tag_dict(endpoint.get("Tags"))
+    return (endpoint.get("VpcEndpointType") == "Resource" and tags.get(CONNECTION_TAG_KEY) == connection_tag
+            and _managed(tags))
 
 
 # --- Compensations -----------------------------------------------------------------------------------

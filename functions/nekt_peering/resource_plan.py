@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from nekt_peering.errors import CidrOverlap, ConnectError, NoSharedZone, QuotaExceeded, RouteConflict
+from nekt_peering.errors import CidrOverlap, ConnectError, NoFreeAddresses, NoSharedZone, QuotaExceeded, RouteConflict
 from nekt_peering.quotas import RESOURCE_ENDPOINTS_PER_VPC, RULES_PER_GROUP
-from nekt_peering.resource_path import find_product_gateway, gateway_name
+from nekt_peering.resource_path import find_product_gateway, gateway_name, is_connection_endpoint
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     )
 
 LIVE_ENDPOINT_STATES = frozenset({"PendingAcceptance", "Pending", "Available"})
+# A resource endpoint takes a block of 16 contiguous free addresses in each of its subnets
+# (docs/aws-fidelity.md, `resource-endpoint-addresses`): a subnet with fewer free cannot hold it.
+ENDPOINT_ADDRESSES = 16
 
 
 def same_region(database: Mapping[str, Any], nekt: Mapping[str, Any]) -> bool:
@@ -51,16 +54,19 @@ def other_region_reason(database: Mapping[str, Any], nekt: Mapping[str, Any]) ->
 
 
 def discover_resource_path(ec2: EC2Client, lattice: Any, nekt_ec2: EC2Client, database: DatabaseFacts,
-                           nekt: NektFacts) -> ResourcePathFacts:
+                           nekt: NektFacts, connection_id: str) -> ResourcePathFacts:
     endpoints = [endpoint for page in nekt_ec2.get_paginator("describe_vpc_endpoints").paginate(
         Filters=[{"Name": "vpc-id", "Values": [nekt["vpcId"]]}, {"Name": "vpc-endpoint-type", "Values": ["Resource"]}])
         for endpoint in page["VpcEndpoints"] if endpoint["State"] in LIVE_ENDPOINT_STATES]
+    own = next((endpoint for endpoint in endpoints if is_connection_endpoint(endpoint, connection_id)), None)
     return {
         "databaseArn": database.get("arn") or "",
         "databaseSubnets": subnet_zones(ec2, database["subnetIds"]),
         "nektSubnets": subnet_zones(nekt_ec2, nekt["privateSubnetIds"]),
         "gateway": find_product_gateway(lattice, database["vpcId"]),
         "nektResourceEndpoints": len(endpoints),
+        "connectionEndpoint": {"vpcEndpointId": own["VpcEndpointId"], "subnetIds": list(own.get("SubnetIds", []))}
+        if own else None,
     }
 
 
@@ -68,7 +74,8 @@ def subnet_zones(ec2: EC2Client, subnet_ids: list[str]) -> list[SubnetZone]:
     subnets = ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"] if subnet_ids else []
     return sorted(({"subnetId": subnet["SubnetId"], "zoneId": subnet.get("AvailabilityZoneId", ""),
                     "zone": subnet.get("AvailabilityZone", ""), "cidr": subnet["CidrBlock"],
-                    "ownerId": subnet.get("OwnerId", "")} for subnet in subnets), key=lambda zone: zone["subnetId"])
+                    "ownerId": subnet.get("OwnerId", ""), "freeAddresses": subnet.get("AvailableIpAddressCount", 0)}
+                   for subnet in subnets), key=lambda zone: zone["subnetId"])
 
 
 # auto -------------------------------------------------------------------------------------------------------
@@ -101,18 +108,21 @@ def plan_resource_path(facts: Mapping[str, Any]) -> PlannedResourcePath:
         gateway_zones = _one_per_zone(owned)
         gateway_subnets = [zone["subnetId"] for zone in gateway_zones]
     gateway_zone_ids = {zone["zoneId"] for zone in gateway_zones}
-    endpoint_zones = [zone for zone in _one_per_zone(found["nektSubnets"]) if zone["zoneId"] in gateway_zone_ids]
-    if not endpoint_zones:
+    shared_zones = [zone for zone in found["nektSubnets"] if zone["zoneId"] in gateway_zone_ids]
+    if not shared_zones:
         raise NoSharedZone(
             f"the database's subnets that can hold a resource gateway are in the Availability Zones "
             f"{_zones(gateway_zones)}, Nekt's private subnets in {_zones(found['nektSubnets'])}: AWS requires at "
             "least one zone in common (compared by zone id, the same in every account). Nothing was changed. Add "
             "a subnet in one of Nekt's zones to the database's subnet group, or ask Nekt support for a private "
             "subnet in one of the database's zones, then run again")
-    if found["nektResourceEndpoints"] + 1 > RESOURCE_ENDPOINTS_PER_VPC.limit(facts, "nekt"):
+    own = found.get("connectionEndpoint")
+    endpoint_subnets = list(own["subnetIds"]) if own else _endpoint_subnets(shared_zones)
+    needed = 0 if own else 1
+    if found["nektResourceEndpoints"] + needed > RESOURCE_ENDPOINTS_PER_VPC.limit(facts, "nekt"):
         raise RESOURCE_ENDPOINTS_PER_VPC.refuse(
             f"the Nekt VPC {nekt['vpcId']} (account {nekt['accountId']}, region {nekt['region']})",
-            found["nektResourceEndpoints"], 1, RESOURCE_ENDPOINTS_PER_VPC.limit(facts, "nekt"),
+            found["nektResourceEndpoints"], needed, RESOURCE_ENDPOINTS_PER_VPC.limit(facts, "nekt"),
             "Ask Nekt support (the Nekt VPC holds one endpoint per customer database)")
     gateway_group = gateway["securityGroupIds"][0] if gateway and gateway["securityGroupIds"] else None
     if gateway_rule(database, gateway_group) is None:
@@ -125,7 +135,7 @@ def plan_resource_path(facts: Mapping[str, Any]) -> PlannedResourcePath:
                     "subnetIds": gateway_subnets, "exists": gateway is not None},
         "configuration": planned_configuration(database, found["databaseArn"]),
         "share": nekt["accountId"] != account,
-        "endpoint": {"vpcId": nekt["vpcId"], "subnetIds": [zone["subnetId"] for zone in endpoint_zones],
+        "endpoint": {"vpcId": nekt["vpcId"], "subnetIds": endpoint_subnets,
                      "allowedCidrs": [nekt["cidr"]], "port": int(database["port"])},
     }
 
@@ -142,6 +152,21 @@ def gateway_rule(database: Mapping[str, Any], group_id: str | None) -> RuleFacts
     """The database group's rule (as Discover read it) admitting the gateway's group on the database's port."""
     return next((rule for rule in database["securityGroupRules"] if group_id and rule.get("sourceGroupId") == group_id
                  and rule["protocol"] == "tcp" and rule["fromPort"] == rule["toPort"] == database["port"]), None)
+
+
+def _endpoint_subnets(shared_zones: list[SubnetZone]) -> list[str]:
+    """One of Nekt's private subnets per zone shared with the gateway, among those with room for the endpoint
+    (a zone without one is left out: one zone in common is what AWS requires)."""
+    roomy = [zone for zone in shared_zones if zone["freeAddresses"] >= ENDPOINT_ADDRESSES]
+    if not roomy:
+        subnets = ", ".join(f"{zone['subnetId']} in {zone['zone']} ({zone['zoneId']}): {zone['freeAddresses']} free"
+                            for zone in shared_zones)
+        raise NoFreeAddresses(
+            f"a resource endpoint takes {ENDPOINT_ADDRESSES} contiguous free addresses in each of its subnets, and "
+            f"none of Nekt's private subnets in the zones the database's gateway can use has that many ({subnets}). "
+            "Nothing was changed. Ask Nekt support to free addresses in one of them, or to add a private subnet in "
+            "one of those zones, then run again")
+    return [zone["subnetId"] for zone in _one_per_zone(roomy)]
 
 
 def _one_per_zone(zones: list[SubnetZone]) -> list[SubnetZone]:

@@ -166,6 +166,14 @@ class SubnetZone(TypedDict):
     zone: str
     cidr: str
     ownerId: str  # another account's: a subnet shared with this one (no resource gateway there)
+    freeAddresses: int  # AvailableIpAddressCount: a resource endpoint takes 16 contiguous ones in each subnet
+
+
+class FoundEndpoint(TypedDict):
+    """A resource endpoint of the Nekt VPC (Discover)."""
+
+    vpcEndpointId: str
+    subnetIds: list[str]
 
 
 class FoundGateway(TypedDict):
@@ -188,6 +196,7 @@ class ResourcePathFacts(TypedDict):
     nektSubnets: list[SubnetZone]  # Nekt's private subnets
     gateway: FoundGateway | None
     nektResourceEndpoints: int  # resource VPC endpoints in the Nekt VPC (quota: 200 by default)
+    connectionEndpoint: FoundEndpoint | None  # this connection's own, made by an earlier run
 
 
 class Facts(TypedDict):

@@ -1147,7 +1147,7 @@ def validate___definitions_resourcepathfacts(data, custom_formats={}, name_prefi
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
-        data__missing_keys = set(['databaseArn', 'databaseSubnets', 'gateway', 'nektResourceEndpoints', 'nektSubnets']) - data.keys()
+        data__missing_keys = set(['connectionEndpoint', 'databaseArn', 'databaseSubnets', 'gateway', 'nektResourceEndpoints', 'nektSubnets']) - data.keys()
         if data__missing_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
@@ -1191,6 +1191,43 @@ def validate___definitions_resourcepathfacts(data, custom_formats={}, name_prefi
             data__nektResourceEndpoints = data["nektResourceEndpoints"]
             if not isinstance(data__nektResourceEndpoints, (int)) and not (isinstance(data__nektResourceEndpoints, float) and data__nektResourceEndpoints.is_integer()) or isinstance(data__nektResourceEndpoints, bool):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".nektResourceEndpoints must be integer", value=data__nektResourceEndpoints, name="" + (name_prefix or "data") + ".nektResourceEndpoints", definition=None, rule='type')
+        if "connectionEndpoint" in data_keys:
+            data_keys.remove("connectionEndpoint")
+            data__connectionEndpoint = data["connectionEndpoint"]
+            try:
+                if not isinstance(data__connectionEndpoint, (NoneType)):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionEndpoint must be null", value=data__connectionEndpoint, name="" + (name_prefix or "data") + ".connectionEndpoint", definition=None, rule='type')
+            except (JsonSchemaValueException, JsonSchemaValuesException):
+                validate___definitions_foundendpoint(data__connectionEndpoint, custom_formats, (name_prefix or "data") + ".connectionEndpoint")
+            else:
+                pass
+    return data
+
+def validate___definitions_foundendpoint(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['subnetIds', 'vpcEndpointId']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
+        data_keys = set(data.keys())
+        if "vpcEndpointId" in data_keys:
+            data_keys.remove("vpcEndpointId")
+            data__vpcEndpointId = data["vpcEndpointId"]
+            if not isinstance(data__vpcEndpointId, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcEndpointId must be string", value=data__vpcEndpointId, name="" + (name_prefix or "data") + ".vpcEndpointId", definition=None, rule='type')
+        if "subnetIds" in data_keys:
+            data_keys.remove("subnetIds")
+            data__subnetIds = data["subnetIds"]
+            if not isinstance(data__subnetIds, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds must be array", value=data__subnetIds, name="" + (name_prefix or "data") + ".subnetIds", definition=None, rule='type')
+            data__subnetIds_is_list = isinstance(data__subnetIds, (list, tuple))
+            if data__subnetIds_is_list:
+                data__subnetIds_len = len(data__subnetIds)
+                for data__subnetIds_x, data__subnetIds_item in enumerate(data__subnetIds):
+                    if not isinstance(data__subnetIds_item, (str)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + " must be string", value=data__subnetIds_item, name="" + (name_prefix or "data") + ".subnetIds[{data__subnetIds_x}]".format(**locals()) + "", definition=None, rule='type')
     return data
 
 def validate___definitions_foundgateway(data, custom_formats={}, name_prefix=None):
@@ -1251,7 +1288,7 @@ def validate___definitions_subnetzone(data, custom_formats={}, name_prefix=None)
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
-        data__missing_keys = set(['cidr', 'ownerId', 'subnetId', 'zone', 'zoneId']) - data.keys()
+        data__missing_keys = set(['cidr', 'freeAddresses', 'ownerId', 'subnetId', 'zone', 'zoneId']) - data.keys()
         if data__missing_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
         data_keys = set(data.keys())
@@ -1280,6 +1317,11 @@ def validate___definitions_subnetzone(data, custom_formats={}, name_prefix=None)
             data__ownerId = data["ownerId"]
             if not isinstance(data__ownerId, (str)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".ownerId must be string", value=data__ownerId, name="" + (name_prefix or "data") + ".ownerId", definition=None, rule='type')
+        if "freeAddresses" in data_keys:
+            data_keys.remove("freeAddresses")
+            data__freeAddresses = data["freeAddresses"]
+            if not isinstance(data__freeAddresses, (int)) and not (isinstance(data__freeAddresses, float) and data__freeAddresses.is_integer()) or isinstance(data__freeAddresses, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".freeAddresses must be integer", value=data__freeAddresses, name="" + (name_prefix or "data") + ".freeAddresses", definition=None, rule='type')
     return data
 
 def validate___definitions_quotafacts(data, custom_formats={}, name_prefix=None):
