@@ -40,13 +40,13 @@ NEKT_SIDE = {"sts:AssumeRole"}  # the functions that work in the Nekt account th
 # Function -> (the modules its handler runs, the actions those modules call). An action must be called
 # by name in one of the modules (ec2:CreateTags: through TagSpecifications on create, or create_tags).
 FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
-    "DiscoverFunction": (("discover", "network_acls", "aws", "resource_plan", "resource_path"), {
+    "DiscoverFunction": (("discover", "network_acls", "aws", "resource_plan", "resource_path", "registry"), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeNetworkAcls",
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints",
         "vpc-lattice:ListResourceGateways", "vpc-lattice:ListTagsForResource",
-        "servicequotas:GetServiceQuota", *NEKT_SIDE}),
+        "servicequotas:GetServiceQuota", "dynamodb:GetItem", *NEKT_SIDE}),
     "PreflightFunction": (("preflight",), set()),
     "RequestPeeringFunction": (("peering", "discover"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:CreateVpcPeeringConnection", "ec2:CreateTags"}),
@@ -109,12 +109,13 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "vpc-lattice:ListTagsForResource", "vpc-lattice:GetResourceGateway", "vpc-lattice:DeleteResourceConfiguration",
         "vpc-lattice:DeleteResourceGateway", "ram:GetResourceShares", "ram:DeleteResourceShare"}),
     # The probe's re-check: Discover's reads, the ACLs, and the probe (own role when Nekt is this account).
-    "CheckPathFunction": (("discover", "network_acls", "verify", "aws", "resource_plan", "resource_path"), {
+    "CheckPathFunction": (("discover", "network_acls", "verify", "aws", "resource_plan", "resource_path",
+                           "registry"), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
         "ec2:DescribeNetworkAcls", "ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcPeeringConnections",
         "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcEndpointAssociations", "vpc-lattice:ListResourceGateways",
-        "vpc-lattice:ListTagsForResource",
+        "vpc-lattice:ListTagsForResource", "dynamodb:GetItem",
         "lambda:InvokeFunction",
         *NEKT_SIDE}),
     "ApiFunction": (("api", "connections", "registry"), {

@@ -342,3 +342,43 @@ def test_nekt_subnets_in_no_zone_of_the_database_are_refused_before_any_change(
     assert (execution.status, execution.error) == ("FAILED", "NoSharedZone")
     assert f"{nekt.region}d" in (execution.cause or "") and "Nothing was changed" in (execution.cause or "")
     assert differences(before, snapshot(places(nekt))) == []
+
+
+# --- a connected connection keeps its path ---------------------------------------------------------------
+
+
+def test_a_connected_connection_keeps_its_path_when_auto_would_now_choose_another(
+        deploy: Any, nekt: NektNetwork) -> None:
+    """billing-db took the resource-endpoint path because orders-db, peered, has its CIDR; once orders-db is
+    gone, auto would peer billing-db: a connect again keeps its path (a change would leave the endpoint
+    counted where billing-db's disconnect no longer looks); asking for peering is refused, changing nothing."""
+    create_database("orders-db", region=nekt.region, cidr="10.0.0.0/16")
+    create_database("billing-db", region=nekt.region, cidr="10.0.0.0/16")
+    stack = deploy(nekt)
+    before = snapshot(places(nekt))
+    assert connect(stack, "orders-db", nekt.region).output["mode"] == "peering"
+    assert connect(stack, "billing-db", nekt.region).output["mode"] == "resource-endpoint"
+    assert disconnect(stack, "orders-db", nekt.region).status == "SUCCEEDED"
+    connected = snapshot(places(nekt))
+    fresh = connect(stack, "orders-db", nekt.region, dryRun=True)  # never connected: auto peers it again
+    assert fresh.output["mode"] == "peering"
+
+    plan = connect(stack, "billing-db", nekt.region, dryRun=True)
+    with aws_calls() as calls:
+        again = connect(stack, "billing-db", nekt.region)
+    refused = connect(stack, "billing-db", nekt.region, mode="peering")
+    checked = stack.run({"database": {"identifier": "billing-db", "region": nekt.region}, "connectionId": "billing-db"},
+                        state_machine="CheckPathStateMachine")
+
+    assert again.status == "SUCCEEDED", again.cause
+    assert plan.output["mode"] == again.output["mode"] == "resource-endpoint"
+    assert "connected by the resource-endpoint path, which it keeps" in plan.output["modeReason"]
+    assert network_changes(calls) == {}
+    assert (refused.status, refused.error) == ("FAILED", "ConnectedByAnotherPath")
+    assert "Disconnect it first" in (refused.cause or "")
+    assert checked.status == "SUCCEEDED", checked.cause
+    assert differences(connected, snapshot(places(nekt))) == []
+    assert connection(stack, "billing-db")["state"] == "CONNECTED"
+    assert disconnect(stack, "billing-db", nekt.region).status == "SUCCEEDED"
+    assert differences(before, snapshot(places(nekt))) == []
+    assert registry_resources(stack) == {}

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from nekt_peering import resource_plan
 from nekt_peering.aws import error_code, tag_dict
 from nekt_peering.errors import (
+    ConnectedByAnotherPath,
     DatabaseNotAvailable,
     DatabaseNotFound,
     InvalidInput,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from mypy_boto3_rds.type_defs import DBClusterTypeDef, DBInstanceTypeDef, DBSubnetGroupTypeDef
 
     from nekt_peering.shapes import (
+        ConnectionItem,
         DatabaseFacts,
         Facts,
         Mode,
@@ -82,17 +84,19 @@ def discover(
     nekt_ec2_factory: Callable[[], Any],
     quotas_factory: Callable[[str], Any] | None = None,
     lattice_factory: Callable[[], Any] | None = None,
+    connected: Mode | None = None,
 ) -> Facts:
     """Facts about both sides; the Nekt side (and its assumed role) only when the path needs it.
     `quotas_factory(side)`: a Service Quotas client in the database ("database") or Nekt ("nekt") account;
-    `lattice_factory()`: a VPC Lattice client in the database account (the resource-endpoint path)."""
+    `lattice_factory()`: a VPC Lattice client in the database account (the resource-endpoint path);
+    `connected`: the path the connection relies on now (connected_path), which `auto` keeps."""
     database = discover_database(rds, ec2, request.identifier, settings.stack_account_id, request.region)
-    mode = resolve_mode(request.mode, database)
+    mode = resolve_mode(request.mode, database, connected)
     facts: Facts = {
         "request": request.to_dict(),
         "settings": settings.to_dict(),
         "mode": mode,
-        "modeReason": mode_reason(request.mode, database),
+        "modeReason": mode_reason(request.mode, database, connected),
         "database": database,
         "nekt": None,
         "peerings": [],
@@ -118,7 +122,7 @@ def discover(
         }
     facts["quotas"] = {**counts, "limits": {}}  # type: ignore[typeddict-item]  # counts: the three keys
     facts["quotas"]["limits"] = read_quotas(facts, quotas_factory)
-    if mode == "peering" and request.mode == "auto":
+    if mode == "peering" and request.mode == "auto" and connected is None:
         refusal = resource_plan.peering_refusal(facts)
         if refusal is not None and resource_plan.same_region(database, nekt):
             facts["mode"] = mode = "resource-endpoint"
@@ -217,9 +221,31 @@ def _active_peerings_of(peerings: Sequence[VpcPeeringConnectionTypeDef], vpc_id:
                and vpc_id in (pcx["RequesterVpcInfo"].get("VpcId"), pcx["AccepterVpcInfo"].get("VpcId")))
 
 
-def resolve_mode(requested: str, database: DatabaseFacts) -> Mode:
+def connected_path(connection: ConnectionItem | None) -> Mode | None:
+    """The path a connection relies on now, by its registry item: None when it relies on nothing (never
+    connected, rolled back, disconnected)."""
+    if connection is None or not connection.get("relies"):
+        return None
+    return connection.get("mode")
+
+
+def resolve_mode(requested: str, database: DatabaseFacts, connected: Mode | None = None) -> Mode:
     """The path: as requested, or auto's first choice (Discover may then take the resource-endpoint path
-    when peering cannot be made: nekt_peering.resource_plan says the rule)."""
+    when peering cannot be made: nekt_peering.resource_plan says the rule). A connected connection keeps
+    its path: changing it would leave the old path's resources in place, counted where no disconnect of
+    the connection looks any more."""
+    if connected is not None and requested in ("auto", connected):
+        if connected == "public" and not database["publiclyAccessible"]:
+            raise ConnectedByAnotherPath(
+                f"{database['identifier']} is connected by the public path but is no longer publicly accessible. "
+                "Nothing was changed. Disconnect the connection, then connect it again: Nekt will reach it "
+                "privately")
+        return connected
+    if connected is not None:
+        raise ConnectedByAnotherPath(
+            f"the connection is connected by the {connected} path; this connect asks for {requested}. Nothing was "
+            f"changed. Disconnect it first, then connect with mode '{requested}' (or connect with mode 'auto' or "
+            f"'{connected}' to check and repair the path it has)")
     if requested == "auto":
         return "public" if database["publiclyAccessible"] else "peering"
     if requested == "public" and not database["publiclyAccessible"]:
@@ -230,9 +256,12 @@ def resolve_mode(requested: str, database: DatabaseFacts) -> Mode:
     return cast("Mode", requested)  # "peering", "public" or "resource-endpoint": the input schema allows no other
 
 
-def mode_reason(requested: str, database: DatabaseFacts) -> str:
+def mode_reason(requested: str, database: DatabaseFacts, connected: Mode | None = None) -> str:
     if requested != "auto":
         return "requested"
+    if connected is not None:
+        return (f"auto: the connection is connected by the {connected} path, which it keeps (a connection changes "
+                "path only by a disconnect, then a connect)")
     if database["publiclyAccessible"]:
         return f"auto: {database['identifier']} is publicly accessible, so Nekt reaches it by its public IP"
     return f"auto: {database['identifier']} is private, and peering its VPC with the Nekt VPC is possible"

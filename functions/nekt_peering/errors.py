@@ -51,6 +51,11 @@ class CidrOverlap(ConnectError):
     """A database VPC CIDR overlaps a Nekt VPC CIDR: AWS cannot peer them."""
 
 
+class ConnectedByAnotherPath(ConnectError):
+    """A connect asks for another path than the one the connection is connected by (or auto's kept path no
+    longer fits the database): a connection changes path only by a disconnect, then a connect."""
+
+
 class NoSharedZone(ConnectError):
     """The resource-endpoint path: the database's subnets and Nekt's private subnets share no Availability
     Zone (by zone id), which AWS requires between a resource gateway and a resource endpoint."""
@@ -171,6 +176,8 @@ WHAT_TO_DO: dict[str, str] = {
                    "range.",
     "RouteConflict": "Connect with `mode: auto` (same Region), or remove or change that route (named in the cause), "
                      "then start again.",
+    "ConnectedByAnotherPath": "Disconnect the connection, then connect it with the mode you want; or connect with "
+                              "mode `auto` to check and repair the path it has.",
     "NoSharedZone": "Add a subnet in one of Nekt's zones (named in the cause) to the database's subnet group, or ask "
                     "Nekt support for a private subnet in one of the database's zones, then start again.",
     "NoFreeAddresses": "Ask Nekt support to free addresses in one of those subnets, or to add a private subnet in one "

@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
+from nekt_peering import registry
 from nekt_peering.aws import client, database_session, nekt_session
+from nekt_peering.discover import connected_path
 from nekt_peering.discover import discover as discover_facts
 from nekt_peering.handlers.stage import Event, stage
 from nekt_peering.model import ConnectRequest, Settings
@@ -23,8 +25,10 @@ def check_path(event: Event) -> Reachable:
     session = database_session(request.region)
     nekt = functools.cache(lambda: nekt_session(settings, request.connection_id))  # one AssumeRole at most
     database_ec2 = client(session, "ec2")
+    connection = registry.get_connection(client(database_session(settings.stack_region), "dynamodb"),
+                                         registry.table_name(), request.connection_id)
     facts = discover_facts(request, settings, client(session, "rds"), database_ec2, lambda: client(nekt(), "ec2"),
-                           lattice_factory=lambda: client(session, "vpc-lattice"))
+                           lattice_factory=lambda: client(session, "vpc-lattice"), connected=connected_path(connection))
     probing = settings.nekt_probe_function_arn and facts["mode"] != "public"
     resource_path = facts["mode"] == "resource-endpoint"
     return check_live_path(facts, client(nekt(), "lambda") if probing else None, settings.nekt_probe_function_arn,

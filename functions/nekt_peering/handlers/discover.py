@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from nekt_peering import registry
 from nekt_peering.aws import client, database_session, nekt_session
+from nekt_peering.discover import connected_path
 from nekt_peering.discover import discover as discover_facts
 from nekt_peering.handlers.stage import Event, stage
 from nekt_peering.model import ConnectRequest, Settings
@@ -20,12 +22,15 @@ def discover(event: Event) -> Facts:
     request = ConnectRequest.parse(event.get("input"), default_region=settings.stack_region)
     session = database_session(request.region)
     read_at = datetime.now(UTC).isoformat(timespec="microseconds")  # what Take the locks compares with
+    connection = registry.get_connection(client(database_session(settings.stack_region), "dynamodb"),
+                                         registry.table_name(), request.connection_id)
     facts = discover_facts(
         request, settings, client(session, "rds"), client(session, "ec2"),
         lambda: client(nekt_session(settings, request.connection_id), "ec2"),
         lambda side: client(session if side == "database" else nekt_session(settings, request.connection_id),
                             "service-quotas"),
         lambda: client(session, "vpc-lattice"),
+        connected_path(connection),
     )
     facts["readAt"] = read_at
     return facts
