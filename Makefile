@@ -6,7 +6,8 @@
 #   make unit     the inner loop: pytest without the slowest end-to-end files (UNIT_SKIPS)
 #   make lint     ruff, mypy, cfn-lint, sam validate --lint, checkov (both templates: template.yaml and
 #                 nekt-account/template.yaml)
-#   make build    sam build (no container; needs a python3.13, the functions' runtime), then the packages' bytecode
+#   make build    sam build (no container; needs a python3.13, the functions' runtime), then the bytecode (nekt_peering's
+#                 in place of its sources)
 #                 (BUILD_ARGS=... passed to sam build)
 #   make demo     the nekt-peering CLI against an emulated AWS on 127.0.0.1:5123 (DEMO_ARGS=--keep, --port N, --host H)
 #   make events   the emulator's event samples (EVENTS_ARGS=... passed through)
@@ -171,8 +172,19 @@ build: venv
 	  echo "error: sam build needs python3.13 (the functions' runtime) on PATH or under $(PYENV_ROOT_DIR)/versions" >&2; exit 1; }
 	PATH="$(BUILD_PATH)" $(SAM_ENV) $(BIN)/sam build --template-file $(TEMPLATE) $(BUILD_ARGS)
 	@# Lambda's code is read-only: without bytecode in the package, every cold start compiles every module.
+	@# nekt_peering ships as bytecode alone, each module's .pyc where its .py was (Python imports it without a
+	@# source): source and bytecode both made every function's package twice as large (README, "Cold start and
+	@# package size"). Compiled from inside the function's directory, so tracebacks name nekt_peering/<module>.py.
+	@# The layer keeps its sources (nekt_peering.deferred_packages reads two of Powertools' __init__ as text);
 	@# unchecked-hash: the zip's 2-second mtimes would make timestamp-checked bytecode look stale.
-	PATH="$(BUILD_PATH)" python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
+	for dir in .aws-sam/build/*/; do \
+	  if [ -d "$$dir/nekt_peering" ]; then \
+	    (cd "$$dir" && PATH="$(BUILD_PATH)" python3.13 -m compileall -q -j 0 -b nekt_peering \
+	      && find nekt_peering -name '*.py' -delete); \
+	  else \
+	    PATH="$(BUILD_PATH)" python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash "$$dir"; \
+	  fi; \
+	done
 
 demo: venv databases
 	$(OFFLINE_AWS) $(BIN)/python -m emulator.demo $(DEMO_ARGS)

@@ -230,7 +230,7 @@ def built() -> Path | None:
 
 def package_sizes(build: Path | None) -> dict[str, int] | None:
     """Bytes of each function's own package and of each layer as `make build` leaves them to deploy
-    (`sam build`'s output and the bytecode compiled into it)."""
+    (`sam build`'s output, nekt_peering's sources replaced by their bytecode, the layer's compiled beside them)."""
     if build is None:
         return None
     return {
@@ -404,8 +404,8 @@ def render(costs: dict[str, ConnectCost], detection: tuple[float, float], concur
               f"handler module in a fresh interpreter, from {source}; median of {IMPORT_RUNS} interleaved runs, "
               "as a ratio to "
               f"`import boto3` alone ({boto3_time * 1000:.0f} ms here, in the same run) — goal ≤ 1.3x. Package "
-              "size: the function's own files as `make build` leaves them to deploy, bytecode included (goal "
-              "< 1 MB); the dependencies are in one layer.", "",
+              "size: the function's own files as `make build` leaves them to deploy (`nekt_peering` as bytecode "
+              "alone; goal < 1 MB); the dependencies are in one layer.", "",
               "| function | import / import boto3 | package size |", "|---|---:|---:|"]
     for logical_id in functions:
         size = f"{sizes[logical_id] / 1e6:.2f} MB" if sizes and logical_id in sizes else "run `make build`"
