@@ -457,6 +457,23 @@ def test_the_compensations_leave_both_accounts_as_before_and_twice_change_nothin
     assert lattice_state([CUSTOMER, NEKT]) == before
 
 
+def test_each_removal_step_waits_up_to_max_polls_on_its_own(
+        strict: StrictAws, overlapping: tuple[CustomerDatabase, NektNetwork]) -> None:
+    """With MaxPolls 5, the endpoint and then the gateway each take 3 polls to go: 6 together, but each
+    step has its own bound, so nothing is left behind."""
+    db, nekt = overlapping
+    before = lattice_state([CUSTOMER, NEKT])
+    state = connect_state(db, nekt, max_polls=5)
+    connect(state)
+    book(strict).timing = Timing(endpoint_deleting=3, gateway_deleting=3)
+    state["error"] = {"Error": "Unreachable", "Cause": "the probe could not reach the database"}
+
+    outcome = remove(state)
+
+    assert outcome["complete"] and not outcome["left"], outcome
+    assert lattice_state([CUSTOMER, NEKT]) == before
+
+
 def test_a_connect_that_failed_half_way_without_its_records_is_undone(
         strict: StrictAws, overlapping: tuple[CustomerDatabase, NektNetwork]) -> None:
     db, nekt = overlapping
@@ -527,7 +544,7 @@ def test_nothing_to_undo_is_no_call_that_changes_anything(
     with aws_calls() as calls:
         outcome = remove(state)
     assert outcome == {"undone": [], "left": [], "complete": True, "cause": "Removed: nothing (already disconnected).",
-                       "waiting": False, "peeringPolls": 0}
+                       "waiting": False, "stepPolls": 0}
     assert mutating(calls) == {} and lattice_state([CUSTOMER, NEKT]) == before
 
 

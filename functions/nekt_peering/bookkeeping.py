@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 _EXECUTION_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]+:[^:]+$")
 # Beyond the polls, what a run may spend holding its locks: Lambda retries, the stages themselves.
 LEASE_MARGIN_SECONDS = 3600
+POLL_LOOPS = 4
 TRANSACTION_ATTEMPTS = 3
 ENDED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 Clock = Callable[[], float]
@@ -52,9 +53,10 @@ def transact(dynamodb: DynamoDBClient, items: list[dict[str, Any]]) -> None:
 
 
 def lease_seconds(settings: Settings) -> int:
-    """Longer than any run can hold its locks: three bounded poll loops (request, active, rollback)
-    and the margin. A lock outliving its lease belongs to a run that died without releasing it."""
-    return 3 * settings.max_polls * max(settings.poll_interval_seconds, 1) + LEASE_MARGIN_SECONDS
+    """Longer than any run can hold its locks: the most bounded poll loops of one run (the resource-endpoint
+    path's four: gateway, endpoint, and each of their removals; peering has three) and the margin. A lock
+    outliving its lease belongs to a run that died without releasing it."""
+    return POLL_LOOPS * settings.max_polls * max(settings.poll_interval_seconds, 1) + LEASE_MARGIN_SECONDS
 
 
 def network_of(facts: Mapping[str, Any]) -> str:

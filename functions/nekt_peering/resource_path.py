@@ -712,7 +712,7 @@ def _wait_or_leave(state: Mapping[str, Any], rollback: Rollback, waiting_for: li
     if not waiting_for:
         return
     max_polls = _max_polls(state)
-    if rollback.peering_polls + 1 < max_polls:
+    if rollback.step_polls + 1 < max_polls:
         rollback.wait()
         return
     for what in waiting_for:

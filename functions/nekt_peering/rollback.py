@@ -42,8 +42,9 @@ class Rollback:
         self.undone: list[str] = list(previous.get("undone", []))
         self.left: list[str] = list(previous.get("left", []))
         self.error = state.get("error") or {}
-        # Deleting a peering may have to wait for AWS: the workflow waits and runs the step again.
-        self.peering_polls = int(previous.get("peeringPolls", 0))
+        # A step may have to wait for AWS to delete something: the workflow waits and runs it again, each
+        # step at most MaxPolls times (a step after one that did not wait starts counting anew).
+        self.step_polls = int(previous.get("stepPolls", 0)) if previous.get("waiting") else 0
         self.waiting = False
 
     def attempt(self, what: str, call: Callable[..., Any], **arguments: Any) -> None:
@@ -60,10 +61,10 @@ class Rollback:
 
     def wait(self) -> None:
         self.waiting = True
-        self.peering_polls += 1
+        self.step_polls += 1
 
     def result(self) -> RollbackProgress:
-        return self._outcome() | {"waiting": self.waiting, "peeringPolls": self.peering_polls}
+        return self._outcome() | {"waiting": self.waiting, "stepPolls": self.step_polls}
 
     def _outcome(self) -> RollbackProgress:
         if not self.error:  # a disconnect: nothing failed, the removal is the point
@@ -190,11 +191,11 @@ def delete_peering(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
     if not peerings:
         if known.get("peeringConnectionId") and not known.get("seen", True):
             waiting_for.append(f"peering {known['peeringConnectionId']} (not visible yet)")
-        elif not known and rollback.peering_polls < min(LOST_REQUEST_POLLS, max_polls) - 1:
+        elif not known and rollback.step_polls < min(LOST_REQUEST_POLLS, max_polls) - 1:
             waiting_for.append("a peering whose request may not be visible yet")
     if not waiting_for:
         return
-    if rollback.peering_polls + 1 < max_polls:
+    if rollback.step_polls + 1 < max_polls:
         rollback.wait()
     else:
         for what in waiting_for:

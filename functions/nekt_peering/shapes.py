@@ -486,8 +486,8 @@ class RollbackProgress(TypedDict):
     left: list[str]
     complete: bool
     cause: str
-    waiting: NotRequired[bool]  # the peering cannot be deleted yet: wait and run the step again
-    peeringPolls: NotRequired[int]
+    waiting: NotRequired[bool]  # what the step deletes is not gone yet: wait and run the step again
+    stepPolls: NotRequired[int]  # how often the waiting step has waited (each step at most MaxPolls)
 
 
 class DisconnectRequestFacts(TypedDict):

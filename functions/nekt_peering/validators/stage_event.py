@@ -378,11 +378,11 @@ def validate___definitions_rollbackprogress(data, custom_formats={}, name_prefix
             data__waiting = data["waiting"]
             if not isinstance(data__waiting, (bool)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".waiting must be boolean", value=data__waiting, name="" + (name_prefix or "data") + ".waiting", definition=None, rule='type')
-        if "peeringPolls" in data_keys:
-            data_keys.remove("peeringPolls")
-            data__peeringPolls = data["peeringPolls"]
-            if not isinstance(data__peeringPolls, (int)) and not (isinstance(data__peeringPolls, float) and data__peeringPolls.is_integer()) or isinstance(data__peeringPolls, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".peeringPolls must be integer", value=data__peeringPolls, name="" + (name_prefix or "data") + ".peeringPolls", definition=None, rule='type')
+        if "stepPolls" in data_keys:
+            data_keys.remove("stepPolls")
+            data__stepPolls = data["stepPolls"]
+            if not isinstance(data__stepPolls, (int)) and not (isinstance(data__stepPolls, float) and data__stepPolls.is_integer()) or isinstance(data__stepPolls, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".stepPolls must be integer", value=data__stepPolls, name="" + (name_prefix or "data") + ".stepPolls", definition=None, rule='type')
     return data
 
 def validate___definitions_dnsresolution(data, custom_formats={}, name_prefix=None):
