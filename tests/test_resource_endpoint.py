@@ -382,3 +382,27 @@ def test_a_connected_connection_keeps_its_path_when_auto_would_now_choose_anothe
     assert disconnect(stack, "billing-db", nekt.region).status == "SUCCEEDED"
     assert differences(before, snapshot(places(nekt))) == []
     assert registry_resources(stack) == {}
+
+
+def test_a_run_again_lost_in_share_the_database_keeps_the_connected_path(deploy: Any, nekt: NektNetwork) -> None:
+    """Share the database lost before returning its record (a Lambda timeout): the rollback has no record of
+    what the stage found, but the connection was connected by this path, so it keeps its endpoint, share and
+    configuration instead of removing what carries its tag."""
+    overlapping_cluster(nekt)
+    stack = deploy(nekt)
+    assert connect(stack, "orders-db", nekt.region).status == "SUCCEEDED"
+    connected = snapshot(places(nekt))
+
+    def lost(event: dict[str, Any]) -> None:
+        raise TimeoutError("Task timed out after 60.00 seconds")
+
+    stack.runtime.before_invoke("ShareDatabaseFunction", lost)
+    again = connect(stack, "orders-db", nekt.region)
+
+    assert (again.status, again.error) == ("FAILED", "TimeoutError")
+    assert differences(connected, snapshot(places(nekt))) == []
+    assert connection(stack, "orders-db")["state"] == "CONNECTED"
+    stack.runtime.before.clear()
+    checked = stack.run({"database": {"identifier": "orders-db", "region": nekt.region}, "connectionId": "orders-db"},
+                        state_machine="CheckPathStateMachine")
+    assert checked.status == "SUCCEEDED", checked.cause

@@ -97,6 +97,7 @@ def discover(
         "settings": settings.to_dict(),
         "mode": mode,
         "modeReason": mode_reason(request.mode, database, connected),
+        "connected": connected,
         "database": database,
         "nekt": None,
         "peerings": [],

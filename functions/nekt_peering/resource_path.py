@@ -681,11 +681,14 @@ def removal_of(ec2: EC2Client, lattice: Any, state: Mapping[str, Any]) -> Resour
 
 
 def kept(state: Mapping[str, Any]) -> set[str]:
-    """The connection's own resources a failed connect found already made (a connected connection run again):
-    "configuration", "share", "endpoint" (with its group), which its rollback keeps. A stage that crashed
-    before returning its record leaves no such evidence: what carries the tag goes."""
+    """The connection's own resources a failed connect keeps: "configuration", "share", "endpoint" (with its
+    group). All of them when the connection was connected by this path as the run began: it still relies on
+    them (its disconnect removes them), whatever a stage lost before returning its record. Otherwise those the
+    stages' records say they found already made."""
     if state.get("removal"):
         return set(state["removal"].get("keep") or [])
+    if state["discovery"].get("connected") == "resource-endpoint":
+        return {"configuration", "share", "endpoint"}
     shared: Mapping[str, Any] = state.get("sharedDatabase") or {}
     endpoint: Mapping[str, Any] = state.get("resourceEndpoint") or {}
     found = set()

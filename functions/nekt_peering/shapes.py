@@ -212,6 +212,7 @@ class Facts(TypedDict):
     readAt: NotRequired[str]  # when Discover began reading (ISO 8601, UTC): Take the locks compares it
     resourcePath: NotRequired[ResourcePathFacts | None]  # the resource-endpoint path's facts (that mode, or auto)
     modeReason: NotRequired[str]  # why this mode: what auto's rule found, or "requested"
+    connected: NotRequired[Mode | None]  # the path the connection relied on when the run began (its registry item)
 
 
 class ReusedPeering(TypedDict):

@@ -1140,6 +1140,11 @@ def validate___definitions_facts(data, custom_formats={}, name_prefix=None):
             data__modeReason = data["modeReason"]
             if not isinstance(data__modeReason, (str)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".modeReason must be string", value=data__modeReason, name="" + (name_prefix or "data") + ".modeReason", definition=None, rule='type')
+        if "connected" in data_keys:
+            data_keys.remove("connected")
+            data__connected = data["connected"]
+            if not (isinstance(data__connected, str) and data__connected == 'peering' or isinstance(data__connected, str) and data__connected == 'public' or isinstance(data__connected, str) and data__connected == 'resource-endpoint' or data__connected is None):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".connected must be one of ['peering', 'public', 'resource-endpoint', None]", value=data__connected, name="" + (name_prefix or "data") + ".connected", definition=None, rule='enum')
     return data
 
 def validate___definitions_resourcepathfacts(data, custom_formats={}, name_prefix=None):
