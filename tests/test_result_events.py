@@ -56,7 +56,7 @@ def test_a_failure_before_any_change_publishes_connection_failed_with_the_error(
     event = only_event(stack)
     assert event["detail-type"] == "Connection Failed"
     assert event["detail"] == {"status": "FAILED", "input": INPUT, "executionArn": execution.arn,
-                               "error": "CidrOverlap", "cause": execution.cause}
+                               "error": "CidrOverlap", "cause": execution.cause, "registry": {"state": "FAILED"}}
 
 
 def test_a_rolled_back_failure_publishes_the_original_error_and_what_was_undone(
@@ -76,8 +76,28 @@ def test_a_rolled_back_failure_publishes_the_original_error_and_what_was_undone(
     event = only_event(stack)
     assert event["detail-type"] == "Connection Failed"
     assert event["detail"] == {"status": "ROLLED_BACK", "connectionId": "orders-db", "executionArn": execution.arn,
-                               "error": "RuntimeError", "cause": execution.cause}
+                               "error": "RuntimeError", "cause": execution.cause, "registry": {"state": "FAILED"}}
     assert "Rolled back: ingress rule" in event["detail"]["cause"]
+
+
+def test_a_failed_run_again_of_a_connected_connection_says_it_is_still_connected(
+    deploy: Any, nekt: NektNetwork
+) -> None:
+    """What this run changed is undone (ROLLED_BACK), and the platform learns the connection still works."""
+    create_database()
+    stack = deploy(nekt)
+    assert stack.run(INPUT).status == "SUCCEEDED"
+
+    def fault(event: dict[str, Any]) -> None:
+        raise RuntimeError("injected: verify failed")
+
+    stack.runtime.before_invoke("VerifyFunction", fault)
+    again = stack.run(INPUT)
+
+    assert again.error == "RuntimeError"
+    failed = [event for event in stack.published() if event["detail-type"] == "Connection Failed"]
+    assert [(event["detail"]["status"], event["detail"]["registry"]) for event in failed] == [
+        ("ROLLED_BACK", {"state": "CONNECTED"})]
 
 
 def test_a_failed_rollback_publishes_rollback_failed(deploy: Any, nekt: NektNetwork) -> None:
@@ -95,7 +115,7 @@ def test_a_failed_rollback_publishes_rollback_failed(deploy: Any, nekt: NektNetw
     assert execution.error == "RollbackFailed"
     event = only_event(stack)
     assert event["detail"] | {"status": "FAILED", "error": "RollbackFailed", "originalError": "RuntimeError",
-                              "cause": execution.cause} == event["detail"]
+                              "cause": execution.cause, "registry": {"state": "FAILED"}} == event["detail"]
 
 
 def test_an_input_that_names_no_connection_publishes_nothing(deploy: Any, nekt: NektNetwork) -> None:

@@ -242,6 +242,11 @@ def test_a_compensation_that_cannot_run_fails_as_rollback_failed(deploy: Any) ->
     assert execution.status == "FAILED" and execution.error == "RollbackFailed"
     assert "nekt:connection-id=orders-db" in (execution.cause or "")
     assert "Rollback could not run" in execution.states_entered()
+    # Recorded all the same: the connection FAILED with the error, its locks released.
+    items = registry_items(world.stack)
+    connection = items["connection#orders-db/connection"]
+    assert connection["state"] == "FAILED" and connection["lastError"]["error"] == "RollbackFailed"
+    assert [key for key, item in items.items() if key.startswith("lock#") and item.get("holder")] == []
 
 
 def test_aws_throttling_is_absorbed_by_retries(deploy: Any) -> None:

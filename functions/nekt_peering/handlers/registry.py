@@ -90,6 +90,8 @@ def record_failure(event: Event) -> dict[str, Any]:
         return {"state": None}
     rollback = event.get("rollback") or {}
     error = event.get("error") or ({"Error": "DisconnectFailed"} if rollback else {})
+    if event.get("error") and rollback and not rollback.get("complete", True):
+        error = {"Error": "RollbackFailed"}  # the execution's error: what the rollback left is in the cause
     cause = rollback.get("cause") or cause_message(str(error.get("Cause", "")))
     # The locks it may hold: known once Discover (or Find) has said where the connection is.
     known = "registry" in event or bool((facts.get("database") or {}).get("vpcId"))
