@@ -251,9 +251,8 @@ def nekt_ec2(nekt: NektNetwork) -> Any:
     return account_session(nekt.account_id, nekt.region).client("ec2")
 
 
-def take_all_but(nekt: NektNetwork, subnet_id: str, left: int) -> None:
-    """Another of Nekt's network interfaces holds all the subnet's free addresses but `left`."""
-    ec2 = nekt_ec2(nekt)
+def take_all_but(ec2: Any, subnet_id: str, left: int) -> None:
+    """Another network interface holds all the subnet's free addresses but `left`."""
     free = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["AvailableIpAddressCount"]
     ec2.create_network_interface(SubnetId=subnet_id, SecondaryPrivateIpAddressCount=free - left - 1)
 
@@ -270,7 +269,7 @@ def take_every_tenth(nekt: NektNetwork, subnet_id: str) -> None:
 def test_the_endpoint_goes_in_the_nekt_subnets_with_room_for_it(deploy: Any, nekt: NektNetwork) -> None:
     overlapping_cluster(nekt)
     full, roomy = nekt.private_subnet_ids
-    take_all_but(nekt, full, 10)
+    take_all_but(nekt_ec2(nekt), full, 10)
     stack = deploy(nekt)
     before = snapshot(places(nekt))
 
@@ -282,7 +281,7 @@ def test_the_endpoint_goes_in_the_nekt_subnets_with_room_for_it(deploy: Any, nek
     endpoint = nekt_ec2(nekt).describe_vpc_endpoints(
         VpcEndpointIds=[execution.output["resourcePath"]["vpcEndpointId"]])["VpcEndpoints"][0]
     assert endpoint["SubnetIds"] == [roomy]
-    take_all_but(nekt, roomy, 10)  # its own endpoint's addresses are not asked for again
+    take_all_but(nekt_ec2(nekt), roomy, 10)  # its own endpoint's addresses are not asked for again
     with aws_calls() as calls:
         again = connect(stack, "orders-db", nekt.region)
     assert again.status == "SUCCEEDED", again.cause
@@ -295,7 +294,7 @@ def test_no_room_for_the_endpoint_in_nekt_s_subnets_is_refused_before_any_change
         deploy: Any, nekt: NektNetwork) -> None:
     overlapping_cluster(nekt)
     for subnet_id in nekt.private_subnet_ids:
-        take_all_but(nekt, subnet_id, 10)
+        take_all_but(nekt_ec2(nekt), subnet_id, 10)
     stack = deploy(nekt)
     before = snapshot(places(nekt))
 
@@ -304,6 +303,26 @@ def test_no_room_for_the_endpoint_in_nekt_s_subnets_is_refused_before_any_change
     assert (execution.status, execution.error) == ("FAILED", "NoFreeAddresses")
     assert f"{nekt.private_subnet_ids[0]} in {nekt.region}a" in (execution.cause or "")
     assert "10 free" in (execution.cause or "") and "Nothing was changed" in (execution.cause or "")
+    assert differences(before, snapshot(places(nekt))) == []
+
+
+def test_the_gateway_goes_in_the_database_subnets_with_room_and_none_is_refused(deploy: Any, nekt: NektNetwork) -> None:
+    database = overlapping_cluster(nekt)  # subnets in zones a, b and c
+    customer_ec2 = account_session(DEFAULT_ACCOUNT, nekt.region).client("ec2")
+    take_all_but(customer_ec2, database.subnet_ids[0], 10)
+    stack = deploy(nekt)
+
+    plan = connect(stack, "orders-db", nekt.region, dryRun=True)
+    assert plan.status == "SUCCEEDED", plan.cause
+    assert sorted(plan.output["resourcePath"]["gateway"]["subnetIds"]) == sorted(database.subnet_ids[1:])
+
+    for subnet_id in database.subnet_ids[1:]:
+        take_all_but(customer_ec2, subnet_id, 12)
+    before = snapshot(places(nekt))
+    refused = connect(stack, "orders-db", nekt.region)
+    assert (refused.status, refused.error) == ("FAILED", "NoFreeAddresses")
+    assert "a resource gateway takes 16 addresses" in (refused.cause or "")
+    assert f"{database.subnet_ids[0]} in {nekt.region}a" in (refused.cause or "") and "12 free" in (refused.cause or "")
     assert differences(before, snapshot(places(nekt))) == []
 
 

@@ -268,6 +268,36 @@ def test_resource_gateways_per_vpc_and_unique_names(strict: StrictAws) -> None:
         lattice.create_resource_gateway(name="first", vpcIdentifier=db.vpc_id, subnetIds=db.subnet_ids[:1])
 
 
+def test_a_resource_gateway_takes_its_addresses_in_each_subnet_until_it_is_gone(strict: StrictAws) -> None:
+    """Each of its network interfaces holds ipv4AddressesPerEni addresses (16 by default), not contiguous."""
+    db = create_database(region=REGION)
+    ec2, lattice = client("ec2"), client("vpc-lattice")
+    subnet = db.subnet_ids[0]
+
+    def free() -> int:
+        return int(ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["AvailableIpAddressCount"])
+
+    before = free()
+    ec2.create_network_interface(SubnetId=subnet, SecondaryPrivateIpAddressCount=before - 30)  # 29 left
+    gateway_id = lattice.create_resource_gateway(name="first", vpcIdentifier=db.vpc_id, subnetIds=[subnet])["id"]
+    assert free() == 29 - 16
+    with pytest.raises(ClientError) as full:
+        lattice.create_resource_gateway(name="second", vpcIdentifier=db.vpc_id, subnetIds=[subnet])
+    assert code_of(full) == "ValidationException" and "13 free IPv4 addresses" in str(full.value)
+    small = lattice.create_resource_gateway(name="small", vpcIdentifier=db.vpc_id, subnetIds=[subnet],
+                                            ipv4AddressesPerEni=4)
+    assert free() == 29 - 16 - 4
+    await_gateway(lattice, gateway_id, "ACTIVE")
+    lattice.delete_resource_gateway(resourceGatewayIdentifier=gateway_id)
+    with pytest.raises(ClientError):
+        await_gateway(lattice, gateway_id, "GONE")
+    assert free() == 29 - 4
+    with strict.relax("resource-gateway-addresses"):
+        lattice.create_resource_gateway(name="relaxed", vpcIdentifier=db.vpc_id, subnetIds=[subnet],
+                                        ipv4AddressesPerEni=100)
+    assert free() == 29 - 4 and small["ipv4AddressesPerEni"] == 4
+
+
 def test_a_configuration_needs_an_active_gateway_and_a_gateway_with_configurations_stays(strict: StrictAws) -> None:
     db = cluster_db()
     lattice = client("vpc-lattice")

@@ -266,6 +266,8 @@ class LatticeApi(Rule):
             gateway.state.tick()
             if gateway.state.status == "GONE":
                 del self.book.gateways[gateway.id]
+                for taken in self.book.addresses.values():  # its network interfaces go with it
+                    taken.pop(gateway.id, None)
                 gateway = None
         if gateway is None:
             raise _lattice_error("ResourceNotFoundException", f"Resource gateway {identifier} not found.")
@@ -483,6 +485,41 @@ class GatewaySubnets(Rule):
                 raise _lattice_error("ValidationException",
                                      f"Security group {group_id} is not in VPC {vpc_id}: the security groups must "
                                      "be in the same VPC.")
+
+
+class GatewayAddresses(Rule):
+    """A resource gateway has a network interface in each of its subnets with `ipv4AddressesPerEni` IPv4
+    addresses, 16 by default ("Create a resource gateway": "The default is 16 IPv4 addresses per ENI"): a
+    subnet with fewer free cannot hold it. The exact error AWS sends is not documented: ValidationException."""
+
+    name = "resource-gateway-addresses"
+
+    def __init__(self, book: LatticeBook) -> None:
+        self.book = book
+
+    def before(self, call: Call) -> None:
+        if call.service != "vpc-lattice" or call.operation != "CreateResourceGateway":
+            return
+        needed = int(call.params.get("ipv4AddressesPerEni", 16))
+        for subnet_id in call.params.get("subnetIds") or []:
+            subnet = _subnet(call.account_id, call.region, subnet_id)
+            if subnet is None:
+                continue
+            # As DescribeSubnets counts them (moto may give an ENI one of the subnet's reserved addresses).
+            free = subnet.available_ip_address_count - sum(
+                len(taken) for taken in self.book.addresses.get(subnet_id, {}).values())
+            if free < needed:
+                raise _lattice_error("ValidationException",
+                                     f"Subnet {subnet_id} has {free} free IPv4 addresses: the resource gateway's "
+                                     f"network interface there needs {needed} (ipv4AddressesPerEni).")
+
+    def after(self, call: Call, response: dict[str, Any]) -> None:
+        if call.service != "vpc-lattice" or call.operation != "CreateResourceGateway":
+            return
+        needed = int(call.params.get("ipv4AddressesPerEni", 16))
+        for subnet_id in call.params.get("subnetIds") or []:
+            free = free_addresses(call.account_id, call.region, subnet_id, self.book) or []
+            self.book.addresses.setdefault(subnet_id, {})[response["id"]] = free[:needed]
 
 
 class GatewayQuota(Rule):
@@ -1220,6 +1257,17 @@ def _used_addresses(account: str, region: str, subnet: Any, book: LatticeBook) -
     return used
 
 
+def free_addresses(account: str, region: str, subnet_id: str, book: LatticeBook) -> list[int] | None:
+    """The subnet's free addresses, in order (AWS reserves its first four and its last); None: no such subnet."""
+    subnet = _subnet(account, region, subnet_id)
+    if subnet is None:
+        return None
+    network = ipaddress.ip_network(subnet.cidr_block)
+    used = _used_addresses(account, region, subnet, book)
+    return [address for address in range(int(network.network_address) + 4, int(network.broadcast_address))
+            if address not in used]
+
+
 def free_block(account: str, region: str, subnet_id: str, book: LatticeBook,
                size: int = ENDPOINT_BLOCK) -> list[int] | None:
     """The first `size` contiguous free addresses of the subnet (AWS reserves its first four and its last)."""
@@ -1397,7 +1445,7 @@ def lattice_rules(book: LatticeBook | None = None) -> list[Rule]:
     """Checks first, then the rules that serve or complete the answer, then the lifecycle."""
     book = book or LatticeBook()
     INSTALLED[:] = [book]
-    return [GatewaySubnets(), GatewayQuota(book), UniqueNames(book), GatewayState(book), GatewayInUse(book),
+    return [GatewaySubnets(), GatewayAddresses(book), GatewayQuota(book), UniqueNames(book), GatewayState(book), GatewayInUse(book),
             ConfigurationDefinition(book), ArnResource(book), ArnResourceNotPublic(), ArnResourceClusterOnly(),
             ConfigurationInUse(book), RamShareable(book), EndpointConfiguration(book), EndpointSubnets(),
             EndpointZones(book), EndpointAddresses(book), EndpointPrivateDns(), EndpointQuota(book),

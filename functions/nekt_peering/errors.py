@@ -63,7 +63,8 @@ class NoSharedZone(ConnectError):
 
 class NoFreeAddresses(ConnectError):
     """The resource-endpoint path: none of Nekt's private subnets in the zones it shares with the database
-    has the 16 free addresses a resource endpoint takes in each of its subnets."""
+    has the 16 free addresses a resource endpoint takes in each of its subnets, or none of the database's
+    subnets has the 16 a new resource gateway takes."""
 
 
 class RouteConflict(ConnectError):
@@ -180,8 +181,9 @@ WHAT_TO_DO: dict[str, str] = {
                               "mode `auto` to check and repair the path it has.",
     "NoSharedZone": "Add a subnet in one of Nekt's zones (named in the cause) to the database's subnet group, or ask "
                     "Nekt support for a private subnet in one of the database's zones, then start again.",
-    "NoFreeAddresses": "Ask Nekt support to free addresses in one of those subnets, or to add a private subnet in one "
-                       "of those zones, then start again.",
+    "NoFreeAddresses": "Nekt's subnets: ask Nekt support to free addresses in one of them, or to add a private subnet "
+                       "in one of those zones. The database's: free addresses in one of its subnets, or add a subnet "
+                       "with room to its subnet group. Then start again.",
     "PeeringConflict": "Accept or delete it (named in the cause), then start again.",
     "PeeringMismatch": "Check who created that peering; delete it if unknown.",
     "PeeringFailed": "Check the Nekt account, region and VPC settings, then start again.",

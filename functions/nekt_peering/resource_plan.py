@@ -37,8 +37,10 @@ if TYPE_CHECKING:
 
 LIVE_ENDPOINT_STATES = frozenset({"PendingAcceptance", "Pending", "Available"})
 # A resource endpoint takes a block of 16 contiguous free addresses in each of its subnets
-# (docs/aws-fidelity.md, `resource-endpoint-addresses`): a subnet with fewer free cannot hold it.
+# (docs/aws-fidelity.md, `resource-endpoint-addresses`), a resource gateway 16 addresses in each of its (its
+# network interface's, ipv4AddressesPerEni's default): a subnet with fewer free cannot hold them.
 ENDPOINT_ADDRESSES = 16
+GATEWAY_ADDRESSES = 16
 
 
 def same_region(database: Mapping[str, Any], nekt: Mapping[str, Any]) -> bool:
@@ -105,7 +107,9 @@ def plan_resource_path(facts: Mapping[str, Any]) -> PlannedResourcePath:
         gateway_subnets = list(gateway["subnetIds"])
     else:
         owned = [zone for zone in found["databaseSubnets"] if zone["ownerId"] in ("", account)]
-        gateway_zones = _one_per_zone(owned)
+        gateway_zones = _one_per_zone(_with_room(owned, GATEWAY_ADDRESSES, "the database's subnets that can hold a "
+                                                 "resource gateway", "Free addresses in one of them (or add a "
+                                                 "subnet with room to the database's subnet group)"))
         gateway_subnets = [zone["subnetId"] for zone in gateway_zones]
     gateway_zone_ids = {zone["zoneId"] for zone in gateway_zones}
     shared_zones = [zone for zone in found["nektSubnets"] if zone["zoneId"] in gateway_zone_ids]
@@ -157,16 +161,24 @@ def gateway_rule(database: Mapping[str, Any], group_id: str | None) -> RuleFacts
 def _endpoint_subnets(shared_zones: list[SubnetZone]) -> list[str]:
     """One of Nekt's private subnets per zone shared with the gateway, among those with room for the endpoint
     (a zone without one is left out: one zone in common is what AWS requires)."""
-    roomy = [zone for zone in shared_zones if zone["freeAddresses"] >= ENDPOINT_ADDRESSES]
-    if not roomy:
-        subnets = ", ".join(f"{zone['subnetId']} in {zone['zone']} ({zone['zoneId']}): {zone['freeAddresses']} free"
-                            for zone in shared_zones)
-        raise NoFreeAddresses(
-            f"a resource endpoint takes {ENDPOINT_ADDRESSES} contiguous free addresses in each of its subnets, and "
-            f"none of Nekt's private subnets in the zones the database's gateway can use has that many ({subnets}). "
-            "Nothing was changed. Ask Nekt support to free addresses in one of them, or to add a private subnet in "
-            "one of those zones, then run again")
+    roomy = _with_room(shared_zones, ENDPOINT_ADDRESSES, "Nekt's private subnets in the zones the database's gateway "
+                       "can use", "Ask Nekt support to free addresses in one of them, or to add a private subnet in "
+                       "one of those zones", contiguous=True)
     return [zone["subnetId"] for zone in _one_per_zone(roomy)]
+
+
+def _with_room(zones: list[SubnetZone], needed: int, which: str, remedy: str, contiguous: bool = False
+               ) -> list[SubnetZone]:
+    """The subnets with `needed` free addresses; none of them (when there are subnets): NoFreeAddresses."""
+    roomy = [zone for zone in zones if zone["freeAddresses"] >= needed]
+    if zones and not roomy:
+        subnets = ", ".join(f"{zone['subnetId']} in {zone['zone']} ({zone['zoneId']}): {zone['freeAddresses']} free"
+                            for zone in zones)
+        thing = ("a resource endpoint takes {} contiguous free addresses in each of its subnets" if contiguous else
+                 "a resource gateway takes {} addresses in each of its subnets").format(needed)
+        raise NoFreeAddresses(f"{thing}, and none of {which} has that many ({subnets}). Nothing was changed. "
+                              f"{remedy}, then run again")
+    return roomy
 
 
 def _one_per_zone(zones: list[SubnetZone]) -> list[SubnetZone]:
