@@ -1445,11 +1445,11 @@ def lattice_rules(book: LatticeBook | None = None) -> list[Rule]:
     """Checks first, then the rules that serve or complete the answer, then the lifecycle."""
     book = book or LatticeBook()
     INSTALLED[:] = [book]
-    return [GatewaySubnets(), GatewayAddresses(book), GatewayQuota(book), UniqueNames(book), GatewayState(book), GatewayInUse(book),
-            ConfigurationDefinition(book), ArnResource(book), ArnResourceNotPublic(), ArnResourceClusterOnly(),
-            ConfigurationInUse(book), RamShareable(book), EndpointConfiguration(book), EndpointSubnets(),
-            EndpointZones(book), EndpointAddresses(book), EndpointPrivateDns(), EndpointQuota(book),
-            LatticeApi(book), RamShares(book), ResourceEndpoints(book), LatticeLifecycle(book)]
+    return [GatewaySubnets(), GatewayAddresses(book), GatewayQuota(book), UniqueNames(book), GatewayState(book),
+            GatewayInUse(book), ConfigurationDefinition(book), ArnResource(book), ArnResourceNotPublic(),
+            ArnResourceClusterOnly(), ConfigurationInUse(book), RamShareable(book), EndpointConfiguration(book),
+            EndpointSubnets(), EndpointZones(book), EndpointAddresses(book), EndpointPrivateDns(),
+            EndpointQuota(book), LatticeApi(book), RamShares(book), ResourceEndpoints(book), LatticeLifecycle(book)]
 
 
 # The data plane, as the probe sees it (emulator/network.py) ------------------------------------------------
