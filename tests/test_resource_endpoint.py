@@ -226,22 +226,33 @@ def test_an_instance_is_shared_by_its_endpoint_and_port_in_the_same_account(mode
     assert differences(before, snapshot(places(nekt))) == []
 
 
-def test_a_failed_run_again_of_a_connected_connection_keeps_what_was_there(deploy: Any, nekt: NektNetwork) -> None:
+@pytest.mark.parametrize(("stage", "fault", "error"), [
+    ("VerifyFunction", VerificationFailed("the connection is incomplete: (test) injected"), "VerificationFailed"),
+    # Lost before returning its record (a Lambda timeout): no record of what the stage found, but the
+    # connection was connected by this path as the run began.
+    ("ShareDatabaseFunction", TimeoutError("Task timed out after 60.00 seconds"), "TimeoutError"),
+])
+def test_a_failed_run_again_of_a_connected_connection_keeps_what_was_there(
+        stage: str, fault: Exception, error: str, deploy: Any, nekt: NektNetwork) -> None:
     overlapping_cluster(nekt)
     stack = deploy(nekt)
     assert connect(stack, "orders-db", nekt.region).status == "SUCCEEDED"
     connected = snapshot(places(nekt))
 
-    def fault(event: dict[str, Any]) -> None:
-        raise VerificationFailed("the connection is incomplete: (test) injected")
+    def fail(event: dict[str, Any]) -> None:
+        raise fault
 
-    stack.runtime.before_invoke("VerifyFunction", fault)
+    stack.runtime.before_invoke(stage, fail)
     again = connect(stack, "orders-db", nekt.region)
 
-    assert (again.status, again.error) == ("FAILED", "VerificationFailed")
+    assert (again.status, again.error) == ("FAILED", error)
     assert differences(connected, snapshot(places(nekt))) == []  # its endpoint, share and gateway stay
     record = connection(stack, "orders-db")
-    assert record["state"] == "CONNECTED" and record["lastError"]["error"] == "VerificationFailed"
+    assert record["state"] == "CONNECTED" and record["lastError"]["error"] == error
+    stack.runtime.before.clear()
+    checked = stack.run({"database": {"identifier": "orders-db", "region": nekt.region}, "connectionId": "orders-db"},
+                        state_machine="CheckPathStateMachine")
+    assert checked.status == "SUCCEEDED", checked.cause
 
 
 # --- Nekt's subnets: room for the endpoint, a zone in common --------------------------------------------
@@ -402,26 +413,3 @@ def test_a_connected_connection_keeps_its_path_when_auto_would_now_choose_anothe
     assert differences(before, snapshot(places(nekt))) == []
     assert registry_resources(stack) == {}
 
-
-def test_a_run_again_lost_in_share_the_database_keeps_the_connected_path(deploy: Any, nekt: NektNetwork) -> None:
-    """Share the database lost before returning its record (a Lambda timeout): the rollback has no record of
-    what the stage found, but the connection was connected by this path, so it keeps its endpoint, share and
-    configuration instead of removing what carries its tag."""
-    overlapping_cluster(nekt)
-    stack = deploy(nekt)
-    assert connect(stack, "orders-db", nekt.region).status == "SUCCEEDED"
-    connected = snapshot(places(nekt))
-
-    def lost(event: dict[str, Any]) -> None:
-        raise TimeoutError("Task timed out after 60.00 seconds")
-
-    stack.runtime.before_invoke("ShareDatabaseFunction", lost)
-    again = connect(stack, "orders-db", nekt.region)
-
-    assert (again.status, again.error) == ("FAILED", "TimeoutError")
-    assert differences(connected, snapshot(places(nekt))) == []
-    assert connection(stack, "orders-db")["state"] == "CONNECTED"
-    stack.runtime.before.clear()
-    checked = stack.run({"database": {"identifier": "orders-db", "region": nekt.region}, "connectionId": "orders-db"},
-                        state_machine="CheckPathStateMachine")
-    assert checked.status == "SUCCEEDED", checked.cause
