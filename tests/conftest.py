@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
 import threading
@@ -11,10 +12,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import botocore.compat
+import botocore.hooks
+import botocore.httpsession
 import botocore.loaders
 import botocore.session
 import pytest
 from hypothesis import settings
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulator.apigateway import rest_event
@@ -46,13 +52,44 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # ~1,000 AMIs per account/region, unused
 
 
-_shared_loader = functools.cache(botocore.loaders.create_loader)
+_parse_asl = AmazonStateLanguageParser.parse
 
 
-@pytest.fixture(autouse=True)
-def shared_botocore_loader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Speed only: every account_session() of the emulator would re-parse the service models."""
-    monkeypatch.setattr(botocore.session, "create_loader", _shared_loader)
+@functools.lru_cache(maxsize=8)  # a few deployments' definitions: the trees are large
+def _asl_tree(definition: str) -> Any:
+    return _parse_asl(definition)[1]
+
+
+def _parse_asl_once(definition: str) -> tuple[Any, Any]:
+    """moto parses a state machine's ASL at CreateStateMachine and again at every StartExecution: reuse the
+    syntax tree of the same text (parsing it is most of a deployment's cost), and make each execution's
+    evaluation components from it afresh, as moto does."""
+    tree = _asl_tree(definition)
+    return Preprocessor().visit(tree), tree
+
+
+def _accepts_kwargs(handler: Any) -> Any:
+    """botocore.compat.accepts_kwargs (inspect.getfullargspec(handler).varkw) read from a function's code
+    object: each botocore session registers hundreds of handlers, each checked."""
+    code = getattr(getattr(handler, "__func__", handler), "__code__", None)
+    if code is None:  # a partial, a callable object: inspect's answer
+        return botocore.compat.accepts_kwargs(handler)
+    return code.co_flags & inspect.CO_VARKEYWORDS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def speedups() -> Iterator[None]:
+    """Speed only, for every fixture of the session: work that moto and botocore redo for each client,
+    session or execution, whose result is the same every time."""
+    with pytest.MonkeyPatch.context() as patch:
+        # Every account_session() of the emulator would re-parse the service models.
+        patch.setattr(botocore.session, "create_loader", functools.cache(botocore.loaders.create_loader))
+        patch.setattr(botocore.hooks, "accepts_kwargs", _accepts_kwargs)
+        # Each client builds a TLS context; moto answers before any connection is made.
+        patch.setattr(botocore.httpsession, "create_urllib3_context",
+                      functools.cache(botocore.httpsession.create_urllib3_context))
+        patch.setattr(AmazonStateLanguageParser, "parse", staticmethod(_parse_asl_once))
+        yield
 
 
 @pytest.fixture

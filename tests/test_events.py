@@ -30,18 +30,18 @@ def test_every_function_has_an_event_and_every_event_a_function() -> None:
     assert sorted(Template().functions()) == sorted([*STAGE_ORDER, "ApiFunction"])
 
 
-def test_events_are_what_the_state_machine_passed_each_handler_in_a_successful_connect(strict: StrictAws) -> None:
+def test_events_are_what_the_state_machine_passed_each_handler_and_each_runs_through_it_again_changing_nothing(
+    strict: StrictAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One recording for both (it is most of the test's time): the events, and the emulated accounts they were
+    # recorded in, one connected and one rolled back, with the ids the events name.
     recorded = record_events(strict)
 
     for logical_id, event in recorded.items():
         committed = (EVENTS / event_file_name(logical_id)).read_text()
         assert committed == render(event), f"events/{event_file_name(logical_id)} is stale: run `make events`"
 
-
-def test_each_event_runs_through_its_handler_again_without_changing_anything(
-    strict: StrictAws, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    record_events(strict)  # the emulated accounts, one connected and one rolled back, with the ids the events name
+    # Each committed event through its handler again.
     # The registry table of the example stack, as `sam local invoke --env-vars events/env.json` gives it.
     monkeypatch.setenv("CONNECTIONS_TABLE", json.loads((EVENTS / "env.json").read_text())[
         "TakeLocksFunction"]["CONNECTIONS_TABLE"])
