@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from emulator.lambda_runtime import LambdaContext
+from emulator.lambda_runtime import FUNCTION_ENVIRONMENT, LambdaContext
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.strict.layer import emulated_aws
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_nekt_network
@@ -202,9 +202,10 @@ def test_a_tampered_stage_event_is_refused_or_adds_only_the_nekt_rule_and_routes
             stateMachineArn=stack.state_machine_arns["ConnectStateMachine"])["definition"])
         settings_data = definition["States"]["Load settings"]["Parameters"]["settings"]
         context = LambdaContext("fuzz", "arn:fuzz")
-        discovery = discover({"input": {"database": {"identifier": "orders-db", "region": DB_REGION},
-                                                 "dryRun": True},
-                                       "settings": settings_data, "executionId": "arn:fuzz"}, context)
+        with FUNCTION_ENVIRONMENT.of_function(stack.environment("DiscoverFunction")):
+            discovery = discover({"input": {"database": {"identifier": "orders-db", "region": DB_REGION},
+                                            "dryRun": True},
+                                  "settings": settings_data, "executionId": "arn:fuzz"}, context)
         plan = preflight({"discovery": discovery, "executionId": "arn:fuzz"}, context)
         peering = request_peering({"discovery": discovery, "plan": plan, "executionId": "arn:fuzz"}, context)
         peering = accept_peering({"discovery": discovery, "peering": peering, "executionId": "x"}, context)

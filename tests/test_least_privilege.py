@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from emulator.accounts import aws_calls, snapshot, wait_for_peering
-from emulator.lambda_runtime import LambdaContext, load_handler
+from emulator.lambda_runtime import FUNCTION_ENVIRONMENT, LambdaContext, load_handler
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.topology import EXTERNAL_ID, NektNetwork, account_session, create_database
 from nekt_peering import aws
@@ -113,8 +113,10 @@ def _settings(stack: Stack) -> dict[str, Any]:
 
 
 def _invoke(stack: Stack, logical_id: str, event: dict[str, Any]) -> Any:
+    """The handler itself (its named errors raised here), with the environment template.yaml gives it."""
     handler = load_handler(stack.template.functions()[logical_id])
-    return handler(event, LambdaContext(function_name=logical_id, invoked_function_arn=f"arn:{logical_id}"))
+    with FUNCTION_ENVIRONMENT.of_function(stack.environment(logical_id)):
+        return handler(event, LambdaContext(function_name=logical_id, invoked_function_arn=f"arn:{logical_id}"))
 
 
 @pytest.mark.parametrize(("field", "value", "error"), [

@@ -40,8 +40,9 @@ def allowed_rule(facts: dict[str, Any]) -> AllowedRule:
     else:
         cidr, lengths = facts["nekt"]["cidr"], VPC_PREFIX_LENGTHS
         if cidr not in facts["nekt"]["cidrs"]:
-            raise ChangeRefused(f"the Nekt CIDR {cidr} is not one of the Nekt VPC's CIDRs "
-                                f"({', '.join(facts['nekt']['cidrs'])}): no ingress rule was added")
+            raise ChangeRefused(f"refused to allow the Nekt CIDR {cidr}: it is not one of the Nekt VPC's CIDRs "
+                                f"({', '.join(facts['nekt']['cidrs'])}). Nothing was changed: start the connection "
+                                "again from the state machine")
     return AllowedRule(database["securityGroupId"], database["port"], cidr, lengths)
 
 
