@@ -403,6 +403,9 @@ def test_a_connected_connection_keeps_its_path_when_auto_would_now_choose_anothe
     assert again.status == "SUCCEEDED", again.cause
     assert plan.output["mode"] == again.output["mode"] == "resource-endpoint"
     assert "connected by the resource-endpoint path, which it keeps" in plan.output["modeReason"]
+    planned = {change["action"] for change in plan.output["changes"]}  # what Discover saw there is not planned
+    assert not planned & {"CreateResourceGateway", "AuthorizeSecurityGroupIngress", "CreateSecurityGroup",
+                          "CreateVpcEndpoint"}, planned
     assert network_changes(calls) == {}
     assert (refused.status, refused.error) == ("FAILED", "ConnectedByAnotherPath")
     assert "Disconnect it first" in (refused.cause or "")

@@ -205,21 +205,23 @@ def resource_path_changes(facts: Mapping[str, Any], planned: PlannedResourcePath
     configuration = planned["configuration"]
     target = configuration["arn"] if configuration["type"] == "ARN" else (
         f"{configuration['domainName']}:{configuration['port']}")
-    changes += [
-        {"action": "AuthorizeSecurityGroupIngress", "summary":
-         f"allow TCP {database['port']} from the resource gateway's security group on {database['securityGroupId']}"},
-        {"action": "CreateResourceConfiguration",
-         "summary": f"resource configuration ({configuration['type']}) for {target}"},
-    ]
+    gateway = facts["resourcePath"]["gateway"]
+    if gateway_rule(database, gateway["securityGroupIds"][0] if gateway and gateway["securityGroupIds"] else None
+                    ) is None:
+        changes.append({"action": "AuthorizeSecurityGroupIngress", "summary": f"allow TCP {database['port']} from "
+                        f"the resource gateway's security group on {database['securityGroupId']}"})
+    changes.append({"action": "CreateResourceConfiguration",
+                    "summary": f"resource configuration ({configuration['type']}) for {target}"})
     if planned["share"]:
         changes += [
             {"action": "CreateResourceShare", "summary": f"share it with account {nekt['accountId']} (AWS RAM)"},
             {"action": "AcceptResourceShareInvitation", "summary": f"accept the share in account {nekt['accountId']}"},
         ]
-    changes += [
-        {"action": "CreateSecurityGroup", "summary":
-         f"a security group for the endpoint in {nekt['vpcId']} admitting TCP {database['port']} from {nekt['cidr']}"},
-        {"action": "CreateVpcEndpoint", "summary":
-         f"resource VPC endpoint in {nekt['vpcId']}, subnets {', '.join(planned['endpoint']['subnetIds'])}"},
-    ]
+    if not facts["resourcePath"].get("connectionEndpoint"):  # the connection's own is there: kept as it is
+        changes += [
+            {"action": "CreateSecurityGroup", "summary": f"a security group for the endpoint in {nekt['vpcId']} "
+                                                         f"admitting TCP {database['port']} from {nekt['cidr']}"},
+            {"action": "CreateVpcEndpoint", "summary":
+             f"resource VPC endpoint in {nekt['vpcId']}, subnets {', '.join(planned['endpoint']['subnetIds'])}"},
+        ]
     return changes
