@@ -9,7 +9,7 @@ from nekt_peering import registry
 from nekt_peering.aws import client, database_session, nekt_session
 from nekt_peering.discover import connected_path
 from nekt_peering.discover import discover as discover_facts
-from nekt_peering.handlers.stage import Event, stage
+from nekt_peering.handlers.stage import Event, registry_dynamodb, stage
 from nekt_peering.model import ConnectRequest, Settings
 from nekt_peering.verify import check_path as check_live_path
 
@@ -25,8 +25,7 @@ def check_path(event: Event) -> Reachable:
     session = database_session(request.region)
     nekt = functools.cache(lambda: nekt_session(settings, request.connection_id))  # one AssumeRole at most
     database_ec2 = client(session, "ec2")
-    connection = registry.get_connection(client(database_session(settings.stack_region), "dynamodb"),
-                                         registry.table_name(), request.connection_id)
+    connection = registry.get_connection(registry_dynamodb(settings), registry.table_name(), request.connection_id)
     facts = discover_facts(request, settings, client(session, "rds"), database_ec2, lambda: client(nekt(), "ec2"),
                            lattice_factory=lambda: client(session, "vpc-lattice"), connected=connected_path(connection))
     probing = settings.nekt_probe_function_arn and facts["mode"] != "public"

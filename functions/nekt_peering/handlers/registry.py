@@ -8,18 +8,13 @@ from typing import TYPE_CHECKING, Any
 from nekt_peering import bookkeeping, registry
 from nekt_peering.aws import client, database_session
 from nekt_peering.errors import cause_message
-from nekt_peering.handlers.stage import Event, database_ec2, nekt_ec2, stage
+from nekt_peering.handlers.stage import Event, database_ec2, nekt_ec2, registry_dynamodb, stage
 from nekt_peering.model import Settings, connection_of
 from nekt_peering.verify_others import others_intact
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
     from nekt_peering.shapes import LockResult, Workflow
-
-
-def _dynamodb(settings: Settings) -> DynamoDBClient:
-    return client(database_session(settings.stack_region), "dynamodb")
 
 
 def _locks(settings: Settings, connection_id: str, network: str | None, execution_id: str, workflow: Workflow
@@ -27,8 +22,8 @@ def _locks(settings: Settings, connection_id: str, network: str | None, executio
     """A disconnect that found nothing of the connection anywhere has no network: its connection lock and a
     network lock of its own."""
     return bookkeeping.Locks(
-        _dynamodb(settings), client(database_session(settings.stack_region), "stepfunctions"), registry.table_name(),
-        connection_id, network or f"none:{connection_id}", execution_id, workflow)
+        registry_dynamodb(settings), client(database_session(settings.stack_region), "stepfunctions"),
+        registry.table_name(), connection_id, network or f"none:{connection_id}", execution_id, workflow)
 
 
 def _run_locks(event: Event) -> bookkeeping.Locks:
@@ -99,7 +94,7 @@ def record_failure(event: Event) -> dict[str, Any]:
     locks = (_locks(settings, connection_id, network, event["executionId"], workflow)
              if known or "locks" in event else None)
     state = bookkeeping.record_failure(
-        _dynamodb(settings), registry.table_name(), locks, connection_id, event["executionId"], workflow, error,
+        registry_dynamodb(settings), registry.table_name(), locks, connection_id, event["executionId"], workflow, error,
         cause, request=event.get("input") if workflow == "connect" else None)
     return {"state": state}
 

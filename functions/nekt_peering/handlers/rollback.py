@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from nekt_peering import registry, rollback
 from nekt_peering.aws import client, database_session, nekt_session
 from nekt_peering.disconnect_plan import plan_disconnect
-from nekt_peering.handlers.stage import Event, database_ec2, nekt_ec2, stage
+from nekt_peering.handlers.stage import Event, database_ec2, nekt_ec2, registry_dynamodb, stage
 from nekt_peering.model import DisconnectRequest, Settings
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def find_connection(event: Event) -> Event:
     read_at = registry.now()  # what Take the locks compares with
     plan = plan_disconnect(
         client(session, "ec2"), lambda: client(nekt_session(settings, request.connection_id), "ec2"),
-        client(database_session(settings.stack_region), "dynamodb"), registry.table_name(), request, settings)
+        registry_dynamodb(settings), registry.table_name(), request, settings)
     plan["discovery"]["readAt"] = read_at
     # The execution's state from here on (ResultPath $): with what Find needs to run again after a wait.
     return {**plan, "input": event["input"], "settings": event["settings"], "executionId": event["executionId"],

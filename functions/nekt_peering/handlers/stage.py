@@ -15,6 +15,7 @@ from nekt_peering.errors import AccessDenied
 from nekt_peering.model import Settings, check_stage_event
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ec2 import EC2Client
 
 logger = Logger(service="nekt-peering")
@@ -48,6 +49,11 @@ def stage(logic: Callable[[Event], Result]) -> Callable[[Event, Any], Result]:
             ) from None
 
     return handler
+
+
+def registry_dynamodb(settings: Settings) -> DynamoDBClient:
+    """DynamoDB where the registry table is: the stack's account and Region."""
+    return client(database_session(settings.stack_region), "dynamodb")
 
 
 def database_ec2(facts: Event) -> EC2Client:
