@@ -711,16 +711,9 @@ def _removal_tag(state: Mapping[str, Any]) -> str:
 
 
 def _wait_or_leave(state: Mapping[str, Any], rollback: Rollback, waiting_for: list[str]) -> None:
-    """Ask the workflow to wait and run the step again, at most MaxPolls times; then leave it, by id."""
-    if not waiting_for:
-        return
     max_polls = _max_polls(state)
-    if rollback.step_polls + 1 < max_polls:
-        rollback.wait()
-        return
-    for what in waiting_for:
-        rollback.could_not(what, f"AWS had not finished deleting it after {max_polls} polls: check it in the console "
-                                 "and delete what is left by hand")
+    rollback.wait_or_leave(waiting_for, max_polls, f"AWS had not finished deleting it after {max_polls} polls: check "
+                                                   "it in the console and delete what is left by hand")
 
 
 def remove_resource_endpoint(nekt_ec2: EC2Client, state: Mapping[str, Any], rollback: Rollback) -> None:

@@ -59,9 +59,17 @@ class Rollback:
     def could_not(self, what: str, why: str) -> None:
         self.left.append(f"{what} ({why})")
 
-    def wait(self) -> None:
-        self.waiting = True
-        self.step_polls += 1
+    def wait_or_leave(self, waiting_for: list[str], max_polls: int, why: str) -> None:
+        """Ask the workflow to wait and run the step again while AWS is not done with `waiting_for`, at most
+        `max_polls` times; then record each as left behind, `why`."""
+        if not waiting_for:
+            return
+        if self.step_polls + 1 < max_polls:
+            self.waiting = True
+            self.step_polls += 1
+            return
+        for what in waiting_for:
+            self.could_not(what, why)
 
     def result(self) -> RollbackProgress:
         return self._outcome() | {"waiting": self.waiting, "stepPolls": self.step_polls}
@@ -193,14 +201,8 @@ def delete_peering(ec2: Any, state: dict[str, Any], rollback: Rollback) -> None:
             waiting_for.append(f"peering {known['peeringConnectionId']} (not visible yet)")
         elif not known and rollback.step_polls < min(LOST_REQUEST_POLLS, max_polls) - 1:
             waiting_for.append("a peering whose request may not be visible yet")
-    if not waiting_for:
-        return
-    if rollback.step_polls + 1 < max_polls:
-        rollback.wait()
-    else:
-        for what in waiting_for:
-            rollback.could_not(what, f"AWS does not allow deleting it yet after {max_polls} polls: delete it in "
-                               "the VPC console once it is active or pending-acceptance")
+    rollback.wait_or_leave(waiting_for, max_polls, f"AWS does not allow deleting it yet after {max_polls} polls: "
+                           "delete it in the VPC console once it is active or pending-acceptance")
 
 
 def _created_peerings(ec2: Any, state: dict[str, Any]) -> list[PeeringFacts]:
