@@ -1270,16 +1270,10 @@ def free_addresses(account: str, region: str, subnet_id: str, book: LatticeBook)
 
 def free_block(account: str, region: str, subnet_id: str, book: LatticeBook,
                size: int = ENDPOINT_BLOCK) -> list[int] | None:
-    """The first `size` contiguous free addresses of the subnet (AWS reserves its first four and its last)."""
-    subnet = _subnet(account, region, subnet_id)
-    if subnet is None:
-        return None
-    network = ipaddress.ip_network(subnet.cidr_block)
-    first, last = int(network.network_address) + 4, int(network.broadcast_address) - 1
-    used = _used_addresses(account, region, subnet, book)
+    """The first `size` contiguous free addresses of the subnet."""
     run: list[int] = []
-    for address in range(first, last + 1):
-        run = [] if address in used else [*run, address]
+    for address in free_addresses(account, region, subnet_id, book) or []:
+        run = [*run, address] if run and address == run[-1] + 1 else [address]
         if len(run) == size:
             return run
     return None
