@@ -21,8 +21,8 @@
 #   make test-sam-local  the sam local test (tests/test_sam_local.py): builds, then invokes DiscoverFunction and
 #                 ApiFunction in containers against the demo; needs Docker (CI: root installs it, see .ci/run)
 #   make bench    what a connection costs, measured on the emulator -> docs/benchmarks.md (not in test)
-#   make validators  regenerates functions/nekt_peering/validators/: the inputs' from nekt_peering.model's
-#                 schemas, the stage event's derived from the TypedDicts of nekt_peering.shapes
+#   make validators  regenerates functions/nekt_peering/core/validators/: the inputs' from nekt_peering.core.model's
+#                 schemas, the stage event's derived from the TypedDicts of nekt_peering.core.shapes
 #   make clean    removes .venv, .venv-scan, .aws-sam and the tool caches
 #
 # Nothing here needs an AWS account or network access beyond PyPI (venv, sam build), and Debian's archive
@@ -175,7 +175,7 @@ build: venv
 	@# nekt_peering ships as bytecode alone, each module's .pyc where its .py was (Python imports it without a
 	@# source): source and bytecode both made every function's package twice as large (README, "Cold start and
 	@# package size"). Compiled from inside the function's directory, so tracebacks name nekt_peering/<module>.py.
-	@# The layer keeps its sources (nekt_peering.deferred_packages reads two of Powertools' __init__ as text);
+	@# The layer keeps its sources (nekt_peering.api.deferred_packages reads two of Powertools' __init__ as text);
 	@# unchecked-hash: the zip's 2-second mtimes would make timestamp-checked bytecode look stale.
 	for dir in .aws-sam/build/*/; do \
 	  if [ -d "$$dir/nekt_peering" ]; then \

@@ -31,8 +31,8 @@ from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.strict.layer import StrictAws, emulated_aws
 from emulator.template import ROOT
 from emulator.topology import create_database, create_nekt_network
-from nekt_peering.bookkeeping import CLOCK_MARGIN
-from nekt_peering.errors import VerificationFailed
+from nekt_peering.core.errors import VerificationFailed
+from nekt_peering.registry.bookkeeping import CLOCK_MARGIN
 
 SEED = 20261124
 EXECUTION_NAME = "orders-db-example"

@@ -9,8 +9,8 @@ from typing import Any
 
 import boto3
 
-from nekt_peering import bookkeeping
-from nekt_peering.shapes import ConnectionItem, ConnectionState, Workflow
+from nekt_peering.core.shapes import ConnectionItem, ConnectionState, Workflow
+from nekt_peering.registry import bookkeeping
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 

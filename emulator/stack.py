@@ -17,7 +17,7 @@ import boto3
 from emulator.lambda_runtime import LambdaRuntime
 from emulator.network import EmulatedNetwork
 from emulator.template import NEKT_TEMPLATE_PATH, RoleSpec, Template, iam_roles, resolve, sam_transformed
-from nekt_peering.errors import cause_message
+from nekt_peering.core.errors import cause_message
 
 DEFAULT_ACCOUNT = "123456789012"
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}

@@ -2,7 +2,7 @@
 
 Hand-picked cases, then hypothesis over the request schema: arbitrary JSON, and mutations of a
 valid request field by field. The property behind both: the API refuses exactly what the
-workflow's own schema refuses (functions/nekt_peering/schemas/connect_input.json, the one source).
+workflow's own schema refuses (functions/nekt_peering/core/schemas/connect_input.json, the one source).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from emulator.apigateway import rest_event
 from emulator.lambda_runtime import LambdaContext
-from nekt_peering.api import MAX_BODY_BYTES
-from nekt_peering.connections import field_errors
-from nekt_peering.model import CONNECT_INPUT_SCHEMA
+from nekt_peering.api.app import MAX_BODY_BYTES
+from nekt_peering.api.connections import field_errors
+from nekt_peering.core.model import CONNECT_INPUT_SCHEMA
 from tests.conftest import Api
 
 whole_schema = fastjsonschema.compile(CONNECT_INPUT_SCHEMA)

@@ -1,7 +1,7 @@
 """The API reads the registry: listings page through its Listing index (over 1,000 connections, one Query a
 page, no Step Functions call), a connection's status is its item with its current execution's live state,
 and the 409s come from the item and DescribeExecution. Items are put in the registry's own format
-(emulator/registry.py) where running executions cannot reach the case: a thousand connections, a run that
+(emulator/store.py) where running executions cannot reach the case: a thousand connections, a run that
 died without recording its end."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from emulator.accounts import aws_calls
 from emulator.apigateway import openapi
 from emulator.registry import connection_item, put, seed
 from emulator.topology import create_database
-from nekt_peering import registry
+from nekt_peering.registry import store
 from tests.conftest import Api, Gate
 
 INPUT = {"database": {"identifier": "orders-db", "region": "us-east-2"}}
@@ -33,7 +33,7 @@ def _table(api: Api) -> str:
 
 
 def _now() -> str:
-    return registry.now()
+    return store.now()
 
 
 def test_the_api_lists_more_than_1000_connections_page_by_page_with_one_query_each(api: Api) -> None:
@@ -71,7 +71,7 @@ def test_the_api_lists_more_than_1000_connections_page_by_page_with_one_query_ea
 def test_a_page_token_the_api_did_not_give_is_400_naming_nexttoken(api: Api) -> None:
     seed(_table(api), 3)
     token = api.call("GET", "/connections", query={"limit": "2"}).body["nextToken"]
-    forged = registry.encode_token({**registry.decode_token(token), "pk": {"S": "lock#connection#db-00001"}})
+    forged = store.encode_token({**store.decode_token(token), "pk": {"S": "lock#connection#db-00001"}})
     for bad in ("not-a-token", "eyJvZmZzZXQiOiAtMX0=", forged, token[:-4], "%%%"):
         reply = api.call("GET", "/connections", query={"nextToken": bad})
         assert reply.status == 400, bad
@@ -190,7 +190,7 @@ def test_a_connection_made_before_the_registry_is_found_by_its_executions_until_
     connected = api.stack.run(INPUT, name="orders-db_00000000000000aa")
     # As made by the version before the registry: no item (the run of this version wrote one).
     boto3.client("dynamodb", region_name=api.stack.region).delete_item(
-        TableName=_table(api), Key=registry.connection_key("orders-db"))
+        TableName=_table(api), Key=store.connection_key("orders-db"))
     create_database("db-b", cidr="10.2.0.0/16")
     planned = api.stack.run({"database": {"identifier": "db-b", "region": "us-east-2"}, "dryRun": True},
                             name="db-b_00000000000000bb")

@@ -17,7 +17,7 @@ from emulator.registry import seed
 from emulator.server import EmulatedAws
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.topology import CustomerDatabase, NektNetwork, create_database, create_nekt_network
-from nekt_peering.errors import WHAT_TO_DO, VerificationFailed
+from nekt_peering.core.errors import WHAT_TO_DO, VerificationFailed
 from nekt_peering_cli.app import app, main
 from tests.conftest import Gate
 

@@ -1,4 +1,4 @@
-"""nekt_peering.deferred_packages: a package whose __init__ is deferred gives what the real one gives,
+"""nekt_peering.api.deferred_packages: a package whose __init__ is deferred gives what the real one gives,
 the same objects, and runs its real __init__ the first time something only it can say is asked. Each
 case runs in a fresh interpreter, as the API function's cold start does."""
 
@@ -24,7 +24,7 @@ def run(code: str) -> str:
 def test_a_name_the_init_imports_loads_only_its_own_module() -> None:
     loaded = run(f"""
 import sys
-from nekt_peering.deferred_packages import defer_init
+from nekt_peering.api.deferred_packages import defer_init
 defer_init({PACKAGE!r})
 from {PACKAGE} import SQSEvent
 print(sorted(name for name in sys.modules if name.startswith({PACKAGE!r} + ".")))
@@ -36,7 +36,7 @@ print(sorted(name for name in sys.modules if name.startswith({PACKAGE!r} + "."))
 def test_the_deferred_package_gives_the_real_packages_objects_and_ends_as_it() -> None:
     checked = run(f"""
 import importlib, sys
-from nekt_peering.deferred_packages import defer_init
+from nekt_peering.api.deferred_packages import defer_init
 defer_init({PACKAGE!r})
 package = sys.modules[{PACKAGE!r}]
 early = {{name: getattr(package, name) for name in ("APIGatewayProxyEvent", "SQSEvent", "event_source")}}
@@ -55,7 +55,7 @@ def test_a_package_already_imported_is_left_as_it_is() -> None:
     assert run(f"""
 import importlib, sys
 real = importlib.import_module({PACKAGE!r})
-from nekt_peering.deferred_packages import defer_init
+from nekt_peering.api.deferred_packages import defer_init
 defer_init({PACKAGE!r})
 print(sys.modules[{PACKAGE!r}] is real and "__getattr__" not in vars(real))
 """) == "True"
@@ -64,7 +64,7 @@ print(sys.modules[{PACKAGE!r}] is real and "__getattr__" not in vars(real))
 def test_a_name_nobody_has_is_an_attribute_error_after_the_real_init() -> None:
     with pytest.raises(subprocess.CalledProcessError) as raised:
         run(f"""
-from nekt_peering.deferred_packages import defer_init
+from nekt_peering.api.deferred_packages import defer_init
 defer_init({PACKAGE!r})
 from {PACKAGE} import NoSuchEvent
 """)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from emulator.template import ROOT
-from nekt_peering import errors
+from nekt_peering.core import errors
 
 
 def _troubleshooting_rows() -> dict[str, tuple[str, str]]:

@@ -22,13 +22,14 @@ from emulator.lambda_runtime import FUNCTION_ENVIRONMENT, LambdaContext
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.strict.layer import emulated_aws
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_nekt_network
-from nekt_peering.errors import ChangeRefused, InvalidInput, InvalidSettings
+from nekt_peering.core.errors import ChangeRefused, InvalidInput, InvalidSettings
+from nekt_peering.core.model import Settings
+from nekt_peering.handlers.accept_peering import accept_peering
+from nekt_peering.handlers.authorize_ingress import authorize_ingress
 from nekt_peering.handlers.discover import discover
-from nekt_peering.handlers.ingress import authorize_ingress
-from nekt_peering.handlers.peering import accept_peering, request_peering
 from nekt_peering.handlers.preflight import preflight
-from nekt_peering.handlers.routes import update_routes
-from nekt_peering.model import Settings
+from nekt_peering.handlers.request_peering import request_peering
+from nekt_peering.handlers.update_routes import update_routes
 from tests.conftest import FAST_WAITS
 
 FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=False,

@@ -1,5 +1,5 @@
-"""Each function loads only its own stage: its handler module, imported in a fresh interpreter as
-Lambda imports it, brings in neither the API nor another family's stages, nor the X-Ray SDK. The
+"""Each function loads only its own stage and path: its handler module, imported in a fresh interpreter as
+Lambda imports it, brings in only the packages its row of ALLOWED names, never the X-Ray SDK. The
 Nekt account's probe, deployed without the layer, loads the standard library only."""
 
 from __future__ import annotations
@@ -14,13 +14,41 @@ from emulator.template import NEKT_TEMPLATE_PATH, Template
 
 TEMPLATE = Template()
 FUNCTIONS = TEMPLATE.functions()
-API_ONLY = ("nekt_peering.api", "nekt_peering.connections", "aws_lambda_powertools.event_handler")
-STAGE_LOGIC = ("nekt_peering.discover", "nekt_peering.preflight", "nekt_peering.peering", "nekt_peering.routes",
-               "nekt_peering.ingress", "nekt_peering.dns", "nekt_peering.verify", "nekt_peering.rollback",
-               "nekt_peering.network_acls")
+# The packages of nekt_peering each function may load: its own stage, its own path, and what they use
+# (nekt_peering/__init__.py has the layers). The table is the architecture: a function that starts loading
+# another path's package, or the API's, fails here until the table says why it should.
+PATHS = ("public", "peering", "resource_endpoint", "ingress")
+ALLOWED = {
+    "DiscoverFunction": {"connect", "registry", "resource_endpoint"},
+    "PreflightFunction": {"connect", *PATHS},
+    "VerifyFunction": {"connect", *PATHS},
+    "CheckPathFunction": {"connect", "registry", *PATHS},
+    "RequestPeeringFunction": {"peering"},
+    "PeeringStatusFunction": {"peering"},
+    "AcceptPeeringFunction": {"peering"},
+    "UpdateRoutesFunction": {"peering"},
+    "EnableDnsResolutionFunction": {"peering"},
+    "DeleteRoutesFunction": {"peering"},
+    "RestoreDnsResolutionFunction": {"peering"},
+    "DeletePeeringFunction": {"peering"},
+    "AuthorizeIngressFunction": {"ingress"},
+    "RevokeIngressFunction": {"ingress"},
+    "ShareDatabaseFunction": {"resource_endpoint"},
+    "CreateResourceEndpointFunction": {"resource_endpoint"},
+    "RemoveResourceEndpointFunction": {"resource_endpoint"},
+    "UnshareDatabaseFunction": {"resource_endpoint"},
+    "FindConnectionFunction": {"disconnect", "registry", "peering"},
+    "TakeLocksFunction": {"registry"},
+    "RecordConnectionFunction": {"registry"},
+    "RecordFailureFunction": {"registry"},
+    "RecordDisconnectFunction": {"disconnect", "registry", "ingress", "resource_endpoint"},
+    "ApiFunction": {"api", "registry"},
+}
+EVERY_FUNCTION = {"core", "handlers"}  # the shared core, and the function's entry module with handlers.stage
+API_ONLY = ("nekt_peering.api", "aws_lambda_powertools.event_handler")
 NEVER = ("aws_xray_sdk", "pydantic", "nekt_peering.probe")
 # What Powertools' event_handler and data_classes packages would load for the API, which uses the REST
-# resolver alone (nekt_peering.rest_resolver).
+# resolver alone (nekt_peering.api.rest_resolver).
 API_UNUSED = ("asyncio", "aws_lambda_powertools.event_handler.appsync",
               "aws_lambda_powertools.event_handler.bedrock_agent", "aws_lambda_powertools.event_handler.openapi.merge",
               "aws_lambda_powertools.utilities.data_classes.sqs_event",
@@ -51,14 +79,20 @@ def test_a_function_loads_its_own_entry_module_and_what_it_calls_only(function: 
     loaded = loaded_by(handler)
     own_module = handler.rpartition(".")[0]
     entry_modules = {name for name in loaded if name.startswith("nekt_peering.handlers.")}
+    packages = {name.split(".")[1] for name in loaded if name.startswith("nekt_peering.")}
 
     assert under(loaded, NEVER) == set()
-    assert entry_modules <= {own_module, "nekt_peering.handlers.stage"}
+    assert entry_modules <= {own_module, "nekt_peering.handlers.stage", "nekt_peering.handlers.locks"}
+    strays = packages - ALLOWED[function] - EVERY_FUNCTION
+    assert not strays, f"{function} loads {strays}"
     if function == "ApiFunction":
-        assert under(loaded, STAGE_LOGIC) == set(), "the API loads a stage's logic"
         assert under(loaded, API_UNUSED) == set(), "the API loads Powertools it does not use"
     else:
         assert under(loaded, API_ONLY) == set(), f"{function} loads the API's dependencies"
+
+
+def test_the_table_names_every_function_of_the_template() -> None:
+    assert set(ALLOWED) == set(FUNCTIONS)
 
 
 def test_every_handler_is_in_an_entry_module_of_its_own_family() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from nekt_peering.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG
+from nekt_peering.core.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = cfn_yaml.load(str(ROOT / "template.yaml"))

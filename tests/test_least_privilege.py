@@ -16,11 +16,11 @@ from emulator.accounts import aws_calls, snapshot, wait_for_peering
 from emulator.lambda_runtime import FUNCTION_ENVIRONMENT, LambdaContext, load_handler
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.topology import EXTERNAL_ID, NektNetwork, account_session, create_database
-from nekt_peering import aws
-from nekt_peering.errors import ChangeRefused, InvalidInput, VerificationFailed
-from nekt_peering.handlers.ingress import authorize_ingress
-from nekt_peering.handlers.routes import update_routes
+from nekt_peering.core import aws
+from nekt_peering.core.errors import ChangeRefused, InvalidInput, VerificationFailed
+from nekt_peering.handlers.authorize_ingress import authorize_ingress
 from nekt_peering.handlers.stage import logger as stage_logger
+from nekt_peering.handlers.update_routes import update_routes
 from tests.test_connect_workflow import assert_failed, assert_succeeded, connect_input, ingress_rules
 
 OTHER_ACCOUNT = "222222222222"

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from nekt_peering.errors import InvalidInput, InvalidSettings
-from nekt_peering.model import ConnectRequest, Settings
+from nekt_peering.core.errors import InvalidInput, InvalidSettings
+from nekt_peering.core.model import ConnectRequest, Settings
 
 # ---------------------------------------------------------------------------------------------
 # ConnectRequest

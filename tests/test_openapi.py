@@ -10,8 +10,9 @@ from openapi_spec_validator import validate
 
 from emulator.apigateway import OPENAPI_PATH, openapi
 from emulator.template import ROOT, Template
-from nekt_peering import api, connections
-from nekt_peering.model import CONNECT_INPUT_SCHEMA
+from nekt_peering.api import connections
+from nekt_peering.api.app import app as api_app
+from nekt_peering.core.model import CONNECT_INPUT_SCHEMA
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
@@ -28,7 +29,7 @@ def test_the_openapi_file_is_valid() -> None:
 def test_every_route_in_the_file_is_served_and_every_served_route_is_in_the_file() -> None:
     documented = {(method.upper(), _shape(path)) for path, item in openapi()["paths"].items()
                   for method in item if method in HTTP_METHODS}
-    served = {(route.method, _shape(route.path)) for route in api.app._static_routes + api.app._dynamic_routes}
+    served = {(route.method, _shape(route.path)) for route in api_app._static_routes + api_app._dynamic_routes}
 
     assert documented == served
     assert documented == {("POST", "/connections"), ("GET", "/connections"), ("GET", "/connections/{}"),
@@ -57,5 +58,5 @@ def test_the_template_deploys_this_file_and_the_api_function_checks_the_workflow
     assert body["Name"] == "AWS::Include"
     assert ROOT / body["Parameters"]["Location"] == OPENAPI_PATH
     assert "NektPlatformPrincipalArn" in template.body["Parameters"]
-    schema_file = ROOT / "functions" / "nekt_peering" / "schemas" / "connect_input.json"
+    schema_file = ROOT / "functions" / "nekt_peering" / "core" / "schemas" / "connect_input.json"
     assert connections.CONNECT_INPUT_SCHEMA is CONNECT_INPUT_SCHEMA == json.loads(schema_file.read_text())

@@ -19,8 +19,8 @@ from emulator.databases import PostgresServer, free_port
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.strict import StrictAws
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_probe
-from nekt_peering import shapes
-from nekt_peering.verify import PATH_NOT_PROBED
+from nekt_peering.connect.verify import PATH_NOT_PROBED
+from nekt_peering.core import shapes
 from tests.test_shapes import problems
 
 DB_REGION = "us-east-2"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from nekt_peering.errors import CidrOverlap, NetworkAclDenies, PeeringConflict, QuotaExceeded, RouteConflict
-from nekt_peering.preflight import plan
+from nekt_peering.connect.preflight import plan
+from nekt_peering.core.errors import CidrOverlap, NetworkAclDenies, PeeringConflict, QuotaExceeded, RouteConflict
 
 DB_ACCOUNT, NEKT_ACCOUNT = "123456789012", "111111111111"
 DB_VPC, NEKT_VPC = "vpc-0d8a7a5e0c0ffee01", "vpc-0e6c7a5e0c0ffee02"
@@ -511,7 +511,7 @@ def test_public_path_checks_the_database_side_against_the_nekt_public_ip_only() 
     ({"quotas": {"nektVpcActivePeerings": 50}}, "QuotaExceeded"),
 ], ids=["overlap", "another-customer-s-route", "peering-quota"])
 def test_auto_weighs_what_makes_peering_impossible(changed: dict[str, Any], refusal: str) -> None:
-    from nekt_peering.resource_plan import peering_refusal
+    from nekt_peering.connect.path_choice import peering_refusal
 
     assert peering_refusal(facts()) is None
     found = peering_refusal(facts(**changed))
@@ -519,7 +519,7 @@ def test_auto_weighs_what_makes_peering_impossible(changed: dict[str, Any], refu
 
 
 def test_a_peering_in_a_state_to_settle_by_hand_is_not_a_reason_for_another_path() -> None:
-    from nekt_peering.resource_plan import peering_refusal
+    from nekt_peering.connect.path_choice import peering_refusal
 
     pending_from_nekt = peering("pending-acceptance", requester="nekt")
     with pytest.raises(PeeringConflict):  # a person must act on it: auto does not route around it

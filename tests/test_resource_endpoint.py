@@ -16,8 +16,8 @@ from emulator.accounts import aws_calls, is_mutating, snapshot
 from emulator.databases import PostgresServer
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.topology import NektNetwork, account_session, add_database, create_database, create_probe
-from nekt_peering import registry
-from nekt_peering.errors import VerificationFailed
+from nekt_peering.core.errors import VerificationFailed
+from nekt_peering.registry import store
 
 DISCONNECT = "DisconnectStateMachine"
 PATH_SERVICES = ("ec2", "vpc-lattice", "ram")
@@ -58,12 +58,12 @@ def network_changes(calls: Any) -> dict[Any, int]:
 
 def registry_resources(stack: Stack) -> dict[str, list[str]]:
     items = boto3.client("dynamodb", region_name=stack.region).scan(TableName=stack.tables["ConnectionsTable"])["Items"]
-    return {value["resourceId"]: value.get("users", []) for value in map(registry.from_item, items)
+    return {value["resourceId"]: value.get("users", []) for value in map(store.from_item, items)
             if value["pk"].startswith("network#")}
 
 
 def connection(stack: Stack, connection_id: str) -> Any:
-    return registry.get_connection(boto3.client("dynamodb", region_name=stack.region),
+    return store.get_connection(boto3.client("dynamodb", region_name=stack.region),
                                    stack.tables["ConnectionsTable"], connection_id)
 
 
@@ -190,7 +190,7 @@ def test_two_databases_of_one_vpc_share_its_resource_gateway(deploy: Any, nekt: 
     gateway = first.output["resourcePath"]["resourceGatewayId"]
     assert second.output["resourcePath"]["resourceGatewayId"] == gateway
     assert second.output["hostname"] != first.output["hostname"]  # one endpoint per database
-    assert registry_resources(stack)[registry.gateway_id(gateway)] == ["billing-db", "orders-db"]
+    assert registry_resources(stack)[store.gateway_id(gateway)] == ["billing-db", "orders-db"]
 
     assert disconnect(stack, "orders-db", nekt.region).status == "SUCCEEDED"
     lattice = account_session(DEFAULT_ACCOUNT, nekt.region).client("vpc-lattice")

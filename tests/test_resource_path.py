@@ -23,11 +23,10 @@ from emulator.topology import (
     create_database,
     create_nekt_network,
 )
-from nekt_peering import resource_path
-from nekt_peering.errors import ChangeRefused, ResourcePathTimeout, ResourceShareRejected
-from nekt_peering.model import CONNECTION_TAG_KEY
-from nekt_peering.rollback import Rollback
-from nekt_peering.shapes import (
+from nekt_peering.core.compensation import Rollback
+from nekt_peering.core.errors import ChangeRefused, ResourcePathTimeout, ResourceShareRejected
+from nekt_peering.core.model import CONNECTION_TAG_KEY
+from nekt_peering.core.shapes import (
     DatabaseFacts,
     Facts,
     NektFacts,
@@ -37,6 +36,10 @@ from nekt_peering.shapes import (
     SettingsData,
     SubnetZone,
 )
+from nekt_peering.resource_endpoint.endpoint import create_resource_endpoint
+from nekt_peering.resource_endpoint.names import configuration_name
+from nekt_peering.resource_endpoint.share import share_database
+from nekt_peering.resource_endpoint.undo import removal_of, remove_resource_endpoint, unshare_database
 
 REGION = "us-east-1"
 CUSTOMER = DEFAULT_ACCOUNT
@@ -143,7 +146,7 @@ def connect_state(db: CustomerDatabase, nekt: NektNetwork, connection_id: str = 
 def share(state: dict[str, Any], account: str = CUSTOMER, polls: int = 10) -> dict[str, Any]:
     """Share the database, run again while it waits (as the workflow's Wait/Choice loop does)."""
     for _ in range(polls):
-        state["sharedDatabase"] = resource_path.share_database(*customer(account), state)
+        state["sharedDatabase"] = share_database(*customer(account), state)
         if not state["sharedDatabase"]["waiting"]:
             return dict(state["sharedDatabase"])
     raise AssertionError(f"still waiting: {state['sharedDatabase']}")
@@ -151,7 +154,7 @@ def share(state: dict[str, Any], account: str = CUSTOMER, polls: int = 10) -> di
 
 def endpoint(state: dict[str, Any], account: str = NEKT, polls: int = 10) -> dict[str, Any]:
     for _ in range(polls):
-        state["resourceEndpoint"] = resource_path.create_resource_endpoint(
+        state["resourceEndpoint"] = create_resource_endpoint(
             client(account, "ec2"), client(account, "ram"), state)
         if not state["resourceEndpoint"]["waiting"]:
             return dict(state["resourceEndpoint"])
@@ -167,8 +170,8 @@ def remove(state: dict[str, Any], nekt_account: str = NEKT, polls: int = 10) -> 
     """The compensations in the workflow's order, each run again while it waits: the Nekt side, then the
     customer's."""
     steps: list[Callable[[Rollback], None]] = [
-        lambda rollback: resource_path.remove_resource_endpoint(client(nekt_account, "ec2"), state, rollback),
-        lambda rollback: resource_path.unshare_database(*customer(), state, rollback),
+        lambda rollback: remove_resource_endpoint(client(nekt_account, "ec2"), state, rollback),
+        lambda rollback: unshare_database(*customer(), state, rollback),
     ]
     for step in steps:
         for _ in range(polls):
@@ -223,7 +226,7 @@ def test_an_overlapping_cluster_is_shared_by_its_arn_and_reached_through_a_resou
     db, nekt = overlapping
     state = connect_state(db, nekt)
 
-    first = resource_path.share_database(*customer(), state)
+    first = share_database(*customer(), state)
     assert (first["waiting"], first["polls"], first["gatewayStatus"]) == (True, 1, "CREATE_IN_PROGRESS")
     state["sharedDatabase"] = first
     shared = share(state)
@@ -340,14 +343,14 @@ def test_an_invitation_not_visible_yet_is_waited_for_within_max_polls(
     invitations = book(strict).invitations
     hidden = dict(invitations)
     invitations.clear()  # RAM is eventually consistent: the invitation is not there yet
-    waiting = resource_path.create_resource_endpoint(client(NEKT, "ec2"), client(NEKT, "ram"), state)
+    waiting = create_resource_endpoint(client(NEKT, "ec2"), client(NEKT, "ram"), state)
     assert (waiting["waiting"], waiting["polls"], waiting["vpcEndpointId"]) == (True, 1, None)
     assert client(NEKT, "ec2").describe_security_groups(Filters=[
         {"Name": "group-name", "Values": ["nekt-endpoint-orders-db"]}])["SecurityGroups"] == []
     state["resourceEndpoint"] = waiting
-    state["resourceEndpoint"] = resource_path.create_resource_endpoint(client(NEKT, "ec2"), client(NEKT, "ram"), state)
+    state["resourceEndpoint"] = create_resource_endpoint(client(NEKT, "ec2"), client(NEKT, "ram"), state)
     with pytest.raises(ResourcePathTimeout) as late:
-        resource_path.create_resource_endpoint(client(NEKT, "ec2"), client(NEKT, "ram"), state)
+        create_resource_endpoint(client(NEKT, "ec2"), client(NEKT, "ram"), state)
     assert "after 2 polls" in str(late.value) and state["sharedDatabase"]["resourceShareArn"] in str(late.value)
     invitations.update(hidden)
     state.pop("resourceEndpoint")
@@ -364,7 +367,7 @@ def test_a_rejected_invitation_is_a_named_error_and_nekt_s_account_is_untouched(
     nekt_ram.reject_resource_share_invitation(resourceShareInvitationArn=invitation["resourceShareInvitationArn"])
     before = lattice_state([NEKT])
     with pytest.raises(ResourceShareRejected) as rejected:
-        resource_path.create_resource_endpoint(client(NEKT, "ec2"), nekt_ram, state)
+        create_resource_endpoint(client(NEKT, "ec2"), nekt_ram, state)
     assert "REJECTED" in str(rejected.value) and state["sharedDatabase"]["resourceShareArn"] in str(rejected.value)
     assert lattice_state([NEKT]) == before
 
@@ -375,10 +378,10 @@ def test_a_slow_gateway_is_a_named_timeout_after_max_polls(
     book(strict).timing = Timing(gateway_creating=10)
     state = connect_state(db, nekt, max_polls=3)
     for polls in (1, 2, 3):
-        state["sharedDatabase"] = resource_path.share_database(*customer(), state)
+        state["sharedDatabase"] = share_database(*customer(), state)
         assert (state["sharedDatabase"]["waiting"], state["sharedDatabase"]["polls"]) == (True, polls)
     with pytest.raises(ResourcePathTimeout) as late:
-        resource_path.share_database(*customer(), state)
+        share_database(*customer(), state)
     assert state["sharedDatabase"]["resourceGatewayId"] in str(late.value) and "CREATE_IN_PROGRESS" in str(late.value)
 
 
@@ -386,7 +389,7 @@ def test_a_crash_after_the_gateway_s_create_reuses_it_and_still_marks_it_created
         strict: StrictAws, overlapping: tuple[CustomerDatabase, NektNetwork]) -> None:
     db, nekt = overlapping
     state = connect_state(db, nekt)
-    lost = resource_path.share_database(*customer(), state)  # its record never reached the execution
+    lost = share_database(*customer(), state)  # its record never reached the execution
     with aws_calls() as calls:
         shared = share(state)
     assert shared["resourceGatewayId"] == lost["resourceGatewayId"] and shared["gatewayCreated"]
@@ -424,7 +427,7 @@ def test_a_second_database_of_the_vpc_reuses_the_gateway_and_its_rule(
     assert shared["resourceConfigurationId"] != first["sharedDatabase"]["resourceConfigurationId"]
     assert endpoint(second)["state"] == "Available"
 
-    removal = resource_path.removal_of(*customer()[:2], second)
+    removal = removal_of(*customer()[:2], second)
     assert removal == {"connectionTag": "billing-db", "gateway": None, "ingress": None}
     assert remove(second)["complete"]
     assert lattice_state([CUSTOMER, NEKT]) == after_first  # the first connection's path is whole
@@ -486,7 +489,7 @@ def test_a_connect_that_failed_half_way_without_its_records_is_undone(
     finally:
         state.pop("resourceEndpoint", None)
     state.pop("sharedDatabase")
-    removal = resource_path.removal_of(*customer()[:2], state)
+    removal = removal_of(*customer()[:2], state)
     assert removal["gateway"] and removal["gateway"]["resourceGatewayId"]
     assert removal["ingress"] and removal["ingress"]["groupId"] == db.security_group_id
     assert remove(state)["complete"]
@@ -510,7 +513,7 @@ def test_a_connect_lost_between_the_gateway_s_group_and_the_gateway_is_undone(
             raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "lost"}}, "CreateResourceGateway")
 
     with pytest.raises(ClientError) as refused:
-        resource_path.share_database(ec2, LostOnCreate(), ram, state)
+        share_database(ec2, LostOnCreate(), ram, state)
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
     groups = client(CUSTOMER, "ec2").describe_security_groups(Filters=[
         {"Name": "group-name", "Values": [f"nekt-resource-gateway-{db.vpc_id}"]}])["SecurityGroups"]
@@ -525,11 +528,11 @@ def test_a_removal_stopped_half_way_is_finished_by_the_next_run(
     before = lattice_state([CUSTOMER, NEKT])
     state = connect_state(db, nekt)
     connect(state)
-    state["removal"] = resource_path.removal_of(*customer()[:2], state)  # as a disconnect's Find gives it
+    state["removal"] = removal_of(*customer()[:2], state)  # as a disconnect's Find gives it
     nekt_ec2 = client(NEKT, "ec2")
-    resource_path.remove_resource_endpoint(nekt_ec2, state, Rollback(state))  # deleting, then lost
+    remove_resource_endpoint(nekt_ec2, state, Rollback(state))  # deleting, then lost
     refused = Rollback(state)
-    resource_path.unshare_database(*customer(), state, refused)  # the endpoint still lives: refused, named
+    unshare_database(*customer(), state, refused)  # the endpoint still lives: refused, named
     assert any(state["sharedDatabase"]["resourceConfigurationId"] in left for left in refused.left)
     outcome = remove(state)
     assert outcome["complete"], outcome
@@ -589,8 +592,8 @@ def test_configuration_names_are_valid_and_distinct_for_every_connection_id() ->
     import re
 
     ids = ["orders-db", "Orders_DB", "orders_db", "a", "x" * 63, "A-" * 31 + "b", "9-to-5", "db--1"]
-    names = [resource_path.configuration_name(connection_id) for connection_id in ids]
+    names = [configuration_name(connection_id) for connection_id in ids]
     for name in names:
         assert 3 <= len(name) <= 40 and re.fullmatch(r"(?!rcfg-)(?![-])(?!.*[-]$)(?!.*[-]{2})[a-z0-9-]+", name), name
     assert len(set(names)) == len(names)
-    assert resource_path.configuration_name("orders-db") == resource_path.configuration_name("orders-db")
+    assert configuration_name("orders-db") == configuration_name("orders-db")

@@ -27,7 +27,7 @@ from emulator.topology import (
     create_database,
     create_nekt_network,
 )
-from nekt_peering import registry
+from nekt_peering.registry import store
 from tests.conftest import hold_until_both_tried_the_locks, start_together
 
 
@@ -86,7 +86,7 @@ def add_what_a_customer_already_had(nekt: NektNetwork, database: CustomerDatabas
 def registry_items(stack: Stack) -> dict[str, Any]:
     """The registry table, by key, without the timestamps and versions a write changes."""
     items = boto3.client("dynamodb", region_name=stack.region).scan(TableName=stack.tables["ConnectionsTable"])["Items"]
-    plain = (registry.from_item(item) for item in items)
+    plain = (store.from_item(item) for item in items)
     return {f"{value['pk']}/{value['sk']}": {key: inner for key, inner in value.items()
                           if key not in ("updatedAt", "version", "executions", "releasedAt", "acquiredAt")}
             for value in plain}

@@ -11,7 +11,7 @@ from typing import Any, Literal, NotRequired, Required, Union, get_args, get_ori
 import pytest
 
 from emulator.template import ROOT
-from nekt_peering import shapes
+from nekt_peering.core import shapes
 
 EVENTS = ROOT / "events"
 

@@ -15,7 +15,7 @@ import pytest
 from emulator.accounts import aws_calls, establish_peering, is_mutating, snapshot
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.topology import NektNetwork, account_session, add_database, create_database
-from nekt_peering import bookkeeping, registry
+from nekt_peering.registry import bookkeeping, store
 from tests.conftest import hold_until_both_tried_the_locks, start_together
 
 DISCONNECT = "DisconnectStateMachine"
@@ -46,13 +46,13 @@ def dynamodb(stack: Stack) -> Any:
 
 
 def item(stack: Stack, connection_id: str) -> Any:
-    return registry.get_connection(dynamodb(stack), stack.tables["ConnectionsTable"], connection_id)
+    return store.get_connection(dynamodb(stack), stack.tables["ConnectionsTable"], connection_id)
 
 
 def resources(stack: Stack) -> dict[str, list[str]]:
     """Every resource item of the table, by id, with its users."""
     items = dynamodb(stack).scan(TableName=stack.tables["ConnectionsTable"])["Items"]
-    return {value["resourceId"]: value.get("users", []) for value in map(registry.from_item, items)
+    return {value["resourceId"]: value.get("users", []) for value in map(store.from_item, items)
             if value["pk"].startswith("network#")}
 
 
@@ -76,7 +76,7 @@ def test_two_databases_of_one_vpc_share_what_they_rely_on(
     assert second["peeringConnectionId"] == first["peeringConnectionId"]
     assert not any(route["created"] for route in second["routes"])  # the same VPC: the same routes
     assert second["ingress"]["created"] is not same_security_group
-    peering = registry.peering_id(first["peeringConnectionId"])
+    peering = store.peering_id(first["peeringConnectionId"])
     assert resources(stack)[peering] == ["billing-db", "orders-db"]
 
     assert disconnect(stack, "orders-db").status == "SUCCEEDED"
@@ -160,7 +160,7 @@ def test_a_connect_and_a_disconnect_of_one_connection_never_run_at_once(deploy: 
 
 def _seed_lock(stack: Stack, scope: str, holder: str, expires_at: int) -> None:
     dynamodb(stack).put_item(TableName=stack.tables["ConnectionsTable"], Item={
-        **registry.lock_key(scope), **registry.to_item({"holder": holder, "connectionId": "orders-db",
+        **store.lock_key(scope), **store.to_item({"holder": holder, "connectionId": "orders-db",
                                                         "workflow": "connect", "expiresAt": expires_at})})
 
 
@@ -173,14 +173,14 @@ def test_a_lock_whose_holder_died_is_taken_over(deploy: Any, nekt: NektNetwork) 
     # And a holder that is no execution (a function invoked by hand) whose lease has ended.
     vpc_id = account_session(DEFAULT_ACCOUNT, REGION).client("rds").describe_db_instances()["DBInstances"][0][
         "DBSubnetGroup"]["VpcId"]
-    network = registry.peering_network(DEFAULT_ACCOUNT, REGION, vpc_id, nekt.account_id, nekt.region, nekt.vpc_id)
+    network = store.peering_network(DEFAULT_ACCOUNT, REGION, vpc_id, nekt.account_id, nekt.region, nekt.vpc_id)
     _seed_lock(stack, f"network#{network}", "sam-local-invoke", int(time.time()) - 1)
 
     execution = stack.run(connect_input("orders-db"))
 
     assert execution.status == "SUCCEEDED", execution.cause
     assert "Wait for the locks" not in execution.states_entered()
-    locks = [value for value in map(registry.from_item, dynamodb(stack).scan(
+    locks = [value for value in map(store.from_item, dynamodb(stack).scan(
         TableName=stack.tables["ConnectionsTable"])["Items"]) if value["pk"].startswith("lock#")]
     assert len(locks) == 2 and not any("holder" in lock for lock in locks)  # taken over, then released
 

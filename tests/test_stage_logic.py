@@ -13,8 +13,10 @@ import pytest
 from emulator.accounts import set_peering_status, wait_for_peering
 from emulator.stack import DEFAULT_ACCOUNT
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database
-from nekt_peering import discover, dns, ingress, peering, routes
-from nekt_peering.errors import (
+from nekt_peering.connect import discover
+from nekt_peering.connect.preflight import plan
+from nekt_peering.core.ec2 import find_peerings
+from nekt_peering.core.errors import (
     DatabaseNotAvailable,
     DatabaseNotFound,
     InvalidInput,
@@ -24,8 +26,10 @@ from nekt_peering.errors import (
     PeeringTimeout,
     RouteConflict,
 )
-from nekt_peering.model import ConnectRequest, Settings
-from nekt_peering.preflight import plan
+from nekt_peering.core.model import ConnectRequest, Settings
+from nekt_peering.ingress.authorize import allowed_rule, authorize_ingress, find_rule
+from nekt_peering.peering import dns, routes
+from nekt_peering.peering.request import accept_peering, check_status, request_peering
 
 DB_REGION = "us-east-2"
 OTHER_ACCOUNT = "222222222222"
@@ -59,7 +63,7 @@ class World:
 
     def request_peering(self, facts: dict[str, Any]) -> dict[str, Any]:
         """The request, once AWS shows it pending-acceptance in both accounts (as the workflow waits)."""
-        requested = peering.request_peering(self.db_ec2, facts, {"peering": None})
+        requested = request_peering(self.db_ec2, facts, {"peering": None})
         for ec2 in (self.db_ec2, self.nekt_ec2):
             wait_for_peering(ec2, requested["peeringConnectionId"], "pending-acceptance")
         return {**requested, "status": "pending-acceptance", "seen": True}
@@ -196,12 +200,12 @@ def test_nekt_route_table_setting_from_another_vpc_is_nekt_network_not_found(wor
 def test_live_peerings_are_found_in_either_direction_and_dead_ones_ignored(world: World) -> None:
     ours = world.request_peering(world.discover())["peeringConnectionId"]
 
-    found = discover.find_peerings(world.db_ec2, world.database.vpc_id, world.nekt.vpc_id)
+    found = find_peerings(world.db_ec2, world.database.vpc_id, world.nekt.vpc_id)
     assert [(p["peeringConnectionId"], p["status"]) for p in found] == [(ours, "pending-acceptance")]
     assert found[0]["requester"]["vpcId"] == world.database.vpc_id
 
     world.db_ec2.delete_vpc_peering_connection(VpcPeeringConnectionId=ours)
-    assert discover.find_peerings(world.db_ec2, world.database.vpc_id, world.nekt.vpc_id) == []
+    assert find_peerings(world.db_ec2, world.database.vpc_id, world.nekt.vpc_id) == []
 
 
 # --- routes -------------------------------------------------------------------------------------
@@ -266,10 +270,10 @@ def test_update_routes_writes_each_side_with_its_own_account(world: World) -> No
 
 def test_authorize_ingress_adds_one_tagged_nekt_rule_on_the_database_port(world: World) -> None:
     facts = world.discover()
-    planned, allowed = plan(facts)["ingress"], ingress.allowed_rule(facts)
+    planned, allowed = plan(facts)["ingress"], allowed_rule(facts)
 
-    first = ingress.authorize_ingress(world.db_ec2, planned, "orders", allowed)
-    second = ingress.authorize_ingress(world.db_ec2, planned, "orders", allowed)
+    first = authorize_ingress(world.db_ec2, planned, "orders", allowed)
+    second = authorize_ingress(world.db_ec2, planned, "orders", allowed)
 
     assert (first["created"], second["created"]) == (True, False)
     assert first["ruleId"] == second["ruleId"]
@@ -291,9 +295,9 @@ def test_authorize_ingress_adds_its_rule_beside_a_rule_for_another_port(world: W
                         "IpRanges": [{"CidrIp": "10.100.0.0/23"}]}])
     facts = world.discover()
 
-    assert ingress.authorize_ingress(world.db_ec2, plan(facts)["ingress"], "orders",
-                                     ingress.allowed_rule(facts))["created"] is True
-    assert ingress.find_rule(world.db_ec2, world.database.security_group_id, 3306, "10.100.0.0/23") is not None
+    assert authorize_ingress(world.db_ec2, plan(facts)["ingress"], "orders",
+                                     allowed_rule(facts))["created"] is True
+    assert find_rule(world.db_ec2, world.database.security_group_id, 3306, "10.100.0.0/23") is not None
 
 
 # --- peering: status ----------------------------------------------------------------------------
@@ -302,10 +306,10 @@ def test_authorize_ingress_adds_its_rule_beside_a_rule_for_another_port(world: W
 def test_check_status_counts_the_poll_and_reports_pending_acceptance(world: World) -> None:
     requested = world.request_peering(world.discover())
 
-    checked = peering.check_status(world.db_ec2, requested, "pending-acceptance", max_polls=5)
+    checked = check_status(world.db_ec2, requested, "pending-acceptance", max_polls=5)
 
     assert checked == {**requested, "status": "pending-acceptance", "polls": 1}
-    assert peering.check_status(world.db_ec2, checked, "pending-acceptance", max_polls=5)["polls"] == 2
+    assert check_status(world.db_ec2, checked, "pending-acceptance", max_polls=5)["polls"] == 2
 
 
 def test_check_status_fails_when_nekt_rejects_the_request(world: World) -> None:
@@ -313,7 +317,7 @@ def test_check_status_fails_when_nekt_rejects_the_request(world: World) -> None:
     world.nekt_ec2.reject_vpc_peering_connection(VpcPeeringConnectionId=requested["peeringConnectionId"])
 
     with pytest.raises(PeeringFailed, match="'rejected'"):
-        peering.check_status(world.db_ec2, requested, "pending-acceptance", max_polls=5)
+        check_status(world.db_ec2, requested, "pending-acceptance", max_polls=5)
 
 
 def test_check_status_fails_when_the_request_is_deleted(world: World) -> None:
@@ -321,14 +325,14 @@ def test_check_status_fails_when_the_request_is_deleted(world: World) -> None:
     world.db_ec2.delete_vpc_peering_connection(VpcPeeringConnectionId=requested["peeringConnectionId"])
 
     with pytest.raises(PeeringFailed, match="'deleted'|'deleting'"):  # deleting first across Regions
-        peering.check_status(world.db_ec2, requested, "active", max_polls=5)
+        check_status(world.db_ec2, requested, "active", max_polls=5)
 
 
 def test_check_status_keeps_polling_until_the_last_allowed_poll(world: World) -> None:
     requested = world.request_peering(world.discover())
     force_status(requested["peeringConnectionId"], "initiating-request")
 
-    checked = peering.check_status(world.db_ec2, {**requested, "polls": 1}, "pending-acceptance", max_polls=3)
+    checked = check_status(world.db_ec2, {**requested, "polls": 1}, "pending-acceptance", max_polls=3)
 
     assert (checked["status"], checked["polls"]) == ("initiating-request", 2)
 
@@ -338,7 +342,7 @@ def test_check_status_times_out_when_the_last_poll_is_not_the_awaited_status(wor
     force_status(requested["peeringConnectionId"], "initiating-request")
 
     with pytest.raises(PeeringTimeout) as raised:
-        peering.check_status(world.db_ec2, {**requested, "polls": 2}, "pending-acceptance", max_polls=3)
+        check_status(world.db_ec2, {**requested, "polls": 2}, "pending-acceptance", max_polls=3)
 
     assert "'initiating-request'" in str(raised.value) and "3 polls" in str(raised.value)
 
@@ -347,14 +351,14 @@ def test_check_status_awaiting_active_times_out_on_a_still_pending_peering(world
     requested = world.request_peering(world.discover())
 
     with pytest.raises(PeeringTimeout, match="'pending-acceptance'"):
-        peering.check_status(world.db_ec2, requested, "active", max_polls=1)
+        check_status(world.db_ec2, requested, "active", max_polls=1)
 
 
 def test_check_status_reaching_active_on_the_last_poll_is_not_a_timeout(world: World) -> None:
     requested = world.request_peering(world.discover())
     force_status(requested["peeringConnectionId"], "active")
 
-    checked = peering.check_status(world.db_ec2, {**requested, "polls": 4}, "active", max_polls=5)
+    checked = check_status(world.db_ec2, {**requested, "polls": 4}, "active", max_polls=5)
 
     assert (checked["status"], checked["polls"]) == ("active", 5)
 
@@ -366,8 +370,8 @@ def test_accept_twice_accepts_once_and_names_the_peering_in_the_nekt_account(wor
     facts = world.discover()
     requested = world.request_peering(facts)
 
-    first = peering.accept_peering(world.nekt_ec2, facts, requested)
-    second = peering.accept_peering(world.nekt_ec2, facts, first)
+    first = accept_peering(world.nekt_ec2, facts, requested)
+    second = accept_peering(world.nekt_ec2, facts, first)
 
     assert (first["accepted"], first["status"], first["polls"]) == (True, "provisioning", 0)
     assert (second["accepted"], second["status"]) == (False, "provisioning")
@@ -392,7 +396,7 @@ def test_accept_refuses_a_request_not_from_the_database_vpc(world: World, accoun
     claimed = {"peeringConnectionId": rogue, "status": "pending-acceptance", "created": True, "polls": 0}
 
     with pytest.raises(PeeringMismatch) as raised:
-        peering.accept_peering(world.nekt_ec2, facts, claimed)
+        accept_peering(world.nekt_ec2, facts, claimed)
 
     message = str(raised.value)
     assert rogue in message and rogue_vpc in message and world.database.vpc_id in message
@@ -407,7 +411,7 @@ def test_accept_of_a_rejected_request_fails(world: World) -> None:
     world.nekt_ec2.reject_vpc_peering_connection(VpcPeeringConnectionId=requested["peeringConnectionId"])
 
     with pytest.raises(PeeringFailed, match="'rejected'"):
-        peering.accept_peering(world.nekt_ec2, facts, requested)
+        accept_peering(world.nekt_ec2, facts, requested)
 
 
 # --- dns ----------------------------------------------------------------------------------------
@@ -415,7 +419,7 @@ def test_accept_of_a_rejected_request_fails(world: World) -> None:
 
 def test_enable_dns_resolution_on_the_database_side_once(world: World) -> None:
     facts = world.discover()
-    pcx = peering.accept_peering(world.nekt_ec2, facts, world.request_peering(facts))["peeringConnectionId"]
+    pcx = accept_peering(world.nekt_ec2, facts, world.request_peering(facts))["peeringConnectionId"]
     wait_for_peering(world.db_ec2, pcx, "active")  # AWS provisions an accepted peering for a few describes
 
     public = {**facts, "database": {**facts["database"], "publiclyAccessible": True}}
@@ -440,10 +444,10 @@ def test_enable_dns_resolution_on_the_database_side_once(world: World) -> None:
 def test_after_every_stage_a_new_discovery_plans_no_changes(world: World) -> None:
     facts = world.discover()
     first_plan = plan(facts)
-    pcx = peering.accept_peering(world.nekt_ec2, facts, world.request_peering(facts))["peeringConnectionId"]
+    pcx = accept_peering(world.nekt_ec2, facts, world.request_peering(facts))["peeringConnectionId"]
     wait_for_peering(world.db_ec2, pcx, "active")  # AWS provisions an accepted peering for a few describes
     routes.update_routes(world.db_ec2, world.nekt_ec2, first_plan["routes"], pcx, routes.allowed_routes(facts))
-    ingress.authorize_ingress(world.db_ec2, first_plan["ingress"], "orders-db", ingress.allowed_rule(facts))
+    authorize_ingress(world.db_ec2, first_plan["ingress"], "orders-db", allowed_rule(facts))
     dns.enable_dns_resolution(world.db_ec2, facts, pcx)
 
     again = plan(world.discover())

@@ -36,8 +36,8 @@ from emulator.topology import (
     create_database,
     create_nekt_network,
 )
-from nekt_peering import registry
-from nekt_peering.errors import VerificationFailed
+from nekt_peering.core.errors import VerificationFailed
+from nekt_peering.registry import store
 from tests.conftest import FAST_WAITS, hold_until_both_tried_the_locks, start_together
 
 DB_REGION = "us-east-2"
@@ -144,7 +144,7 @@ def _rolled_back(world: World, connect: Callable[[], Execution]) -> tuple[bool, 
 
 
 def _registry_says_failed_and_unlocked(stack: Stack) -> bool:
-    items = [registry.from_item(item) for item in boto3.client("dynamodb", region_name=stack.region).scan(
+    items = [store.from_item(item) for item in boto3.client("dynamodb", region_name=stack.region).scan(
         TableName=stack.tables["ConnectionsTable"])["Items"]]
     connection = next((item for item in items if item["pk"] == "connection#orders-db"), {})
     return connection.get("state") == "FAILED" and not any(

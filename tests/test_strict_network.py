@@ -17,7 +17,8 @@ from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.strict import AwsError, Call, Rule, StrictAws
 from emulator.strict.network import NewExecutionsInvisible, Quotas, share_vpc
 from emulator.topology import NektNetwork, account_session, create_database
-from nekt_peering import rollback
+from nekt_peering.core.compensation import Rollback
+from nekt_peering.peering.undo import restore_dns_resolution
 from tests.conftest import hold_until_both_tried_the_locks
 
 REGION = "us-east-2"
@@ -447,9 +448,9 @@ def test_restoring_the_dns_option_reports_what_it_could_not_read(strict: StrictA
              "discovery": {"mode": "peering", "database": {"identifier": "orders-db", "publiclyAccessible": True}},
              "plan": {"peering": {"peeringConnectionId": pcx, "databaseSide": "requester", "dnsResolution": False}}}
     strict.rules.insert(0, Refuse("DescribeVpcPeeringConnections", "UnauthorizedOperation", 403))
-    progress = rollback.Rollback(state)
+    progress = Rollback(state)
 
-    rollback.restore_dns_resolution(ec2(), state, progress)
+    restore_dns_resolution(ec2(), state, progress)
 
     assert progress.result()["complete"] is False
     assert progress.left == [f"DNS resolution option turned back off on {pcx} (requester side) (could not read it: "

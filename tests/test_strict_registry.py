@@ -16,7 +16,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.strict import acting_as
 from emulator.topology import NektNetwork
-from nekt_peering import bookkeeping, registry
+from nekt_peering.registry import bookkeeping, store
 
 NETWORK = "123456789012:us-east-2:vpc-0123456789abcdef0|111111111111:us-east-1:vpc-0fedcba9876543210"
 
@@ -51,7 +51,7 @@ def _locks(stack: Stack, execution: str = "run") -> bookkeeping.Locks:
 def _hold(stack: Stack, holder: str) -> None:
     boto3.client("dynamodb", region_name=stack.region).put_item(
         TableName=stack.tables["ConnectionsTable"],
-        Item={**registry.lock_key(f"network#{NETWORK}"), **registry.to_item(
+        Item={**store.lock_key(f"network#{NETWORK}"), **store.to_item(
             {"holder": holder, "connectionId": "billing-db", "workflow": "connect",
              "expiresAt": int(time.time()) + 3600})})
 
@@ -84,13 +84,13 @@ def test_a_holder_that_has_ended_gives_its_lock_up(deploy: Any, nekt: NektNetwor
 def test_facts_read_before_another_run_released_the_network_are_read_again(deploy: Any, nekt: NektNetwork) -> None:
     stack: Stack = deploy(nekt)
     settings: Any = SimpleNamespace(max_polls=5, poll_interval_seconds=0)
-    read_at = registry.now()
+    read_at = store.now()
     other = _locks(stack, "other")
     assert other.take(settings, None, {})["acquired"]
     other.release()
 
     stale = _locks(stack).take(settings, None, {}, read_at=read_at)
-    again = _locks(stack).take(settings, stale, {}, read_at=registry.now())
+    again = _locks(stack).take(settings, stale, {}, read_at=store.now())
 
     assert stale == {"acquired": True, "waited": True, "polls": 0, "waitSeconds": 1}
     assert again["acquired"] is True and again["waited"] is False
@@ -123,7 +123,7 @@ def test_transact_get_items_is_one_snapshot(deploy: Any, nekt: NektNetwork, monk
     stack: Stack = deploy(nekt)
     table = stack.tables["ConnectionsTable"]
     dynamodb = boto3.client("dynamodb", region_name=stack.region)
-    keys = [registry.lock_key("connection#a"), registry.lock_key("network#a")]
+    keys = [store.lock_key("connection#a"), store.lock_key("network#a")]
     for key in keys:
         dynamodb.put_item(TableName=table, Item={**key, "version": {"N": "1"}})
     writer = threading.Thread(target=lambda: dynamodb.transact_write_items(TransactItems=[

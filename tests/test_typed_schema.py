@@ -98,7 +98,7 @@ def test_what_it_cannot_translate_is_refused_when_generating(root: Any, rules: A
 
 
 def test_a_changed_shape_makes_the_committed_stage_validator_stale(monkeypatch: pytest.MonkeyPatch) -> None:
-    from nekt_peering import shapes
+    from nekt_peering.core import shapes
 
     class IngressRecord(shapes.IngressRecord):
         description: str  # a field added to a shape, validators not regenerated

@@ -9,8 +9,8 @@ from typing import Any
 import fastjsonschema
 import pytest
 
-from nekt_peering import model
-from nekt_peering.validators import connect_input, stage_event
+from nekt_peering.core import model
+from nekt_peering.core.validators import connect_input, stage_event
 from tools.generate_validators import ROOT, generated, stage_event_schema
 
 

@@ -1,4 +1,4 @@
-"""The `nekt-peering` command: the same connections as the REST API (nekt_peering.connections),
+"""The `nekt-peering` command: the same connections as the REST API (nekt_peering.api.connections),
 driven from a terminal against a deployed stack, or against the emulator with --endpoint-url.
 
 Exit codes: 0 done (connected, planned, disconnected, or a status that is not a failure),
@@ -19,8 +19,8 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
-from nekt_peering import connections
-from nekt_peering.connections import Refused
+from nekt_peering.api import connections
+from nekt_peering.api.connections import Refused
 from nekt_peering_cli import deployment, render
 from nekt_peering_cli.deployment import Deployment, Unusable
 

@@ -11,8 +11,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
-from nekt_peering.aws import CLIENT_CONFIG
-from nekt_peering.connections import Machines
+from nekt_peering.api.connections import Machines
+from nekt_peering.core.aws import CLIENT_CONFIG
 
 FALLBACK_STACK = "nekt-peering"
 REQUIRED_OUTPUTS = ("ConnectStateMachineArn", "DisconnectStateMachineArn", "ConnectionsTableName")

@@ -10,9 +10,9 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.table import Table
 
-from nekt_peering.aws import error_code
-from nekt_peering.connections import console_link
-from nekt_peering.errors import WHAT_TO_DO, cause_message
+from nekt_peering.api.connections import console_link
+from nekt_peering.core.aws import error_code
+from nekt_peering.core.errors import WHAT_TO_DO, cause_message
 
 # The states that are stages of the work (a Lambda task) or waits; Pass and Choice states are plumbing.
 SHOWN_STATE_TYPES = ("Task", "Wait")

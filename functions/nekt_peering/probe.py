@@ -7,8 +7,7 @@ message without password, the MySQL/MariaDB greeting (server version), SQL Serve
 response. Any other engine gets TCP only, and the facts say so. It reads no data, sends no secret,
 is bounded in time, and logs nothing but the facts.
 
-Standard library only: it is deployed alone in the Nekt account (nekt-account/template.yaml).
-"""
+Standard library only: it is deployed alone in the Nekt account (nekt-account/template.yaml)."""
 
 from __future__ import annotations
 

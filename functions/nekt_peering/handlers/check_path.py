@@ -5,16 +5,16 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from nekt_peering import registry
-from nekt_peering.aws import client, database_session, nekt_session
-from nekt_peering.discover import connected_path
-from nekt_peering.discover import discover as discover_facts
+from nekt_peering.connect.discover import discover as discover_facts
+from nekt_peering.connect.path_choice import connected_path
+from nekt_peering.connect.verify import check_path as check_live_path
+from nekt_peering.core.aws import client, database_session, nekt_session
+from nekt_peering.core.model import ConnectRequest, Settings
 from nekt_peering.handlers.stage import Event, registry_dynamodb, stage
-from nekt_peering.model import ConnectRequest, Settings
-from nekt_peering.verify import check_path as check_live_path
+from nekt_peering.registry import store
 
 if TYPE_CHECKING:
-    from nekt_peering.shapes import Reachable
+    from nekt_peering.core.shapes import Reachable
 
 
 @stage
@@ -25,7 +25,7 @@ def check_path(event: Event) -> Reachable:
     session = database_session(request.region)
     nekt = functools.cache(lambda: nekt_session(settings, request.connection_id))  # one AssumeRole at most
     database_ec2 = client(session, "ec2")
-    connection = registry.get_connection(registry_dynamodb(settings), registry.table_name(), request.connection_id)
+    connection = store.get_connection(registry_dynamodb(settings), store.table_name(), request.connection_id)
     facts = discover_facts(request, settings, client(session, "rds"), database_ec2, lambda: client(nekt(), "ec2"),
                            lattice_factory=lambda: client(session, "vpc-lattice"), connected=connected_path(connection))
     probing = settings.nekt_probe_function_arn and facts["mode"] != "public"

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from nekt_peering import registry
-from nekt_peering.aws import client, database_session, nekt_session
-from nekt_peering.discover import connected_path
-from nekt_peering.discover import discover as discover_facts
+from nekt_peering.connect.discover import discover as discover_facts
+from nekt_peering.connect.path_choice import connected_path
+from nekt_peering.core.aws import client, database_session, nekt_session
+from nekt_peering.core.model import ConnectRequest, Settings
 from nekt_peering.handlers.stage import Event, registry_dynamodb, stage
-from nekt_peering.model import ConnectRequest, Settings
+from nekt_peering.registry import store
 
 if TYPE_CHECKING:
-    from nekt_peering.shapes import Facts
+    from nekt_peering.core.shapes import Facts
 
 
 @stage
@@ -22,7 +22,7 @@ def discover(event: Event) -> Facts:
     request = ConnectRequest.parse(event.get("input"), default_region=settings.stack_region)
     session = database_session(request.region)
     read_at = datetime.now(UTC).isoformat(timespec="microseconds")  # what Take the locks compares with
-    connection = registry.get_connection(registry_dynamodb(settings), registry.table_name(), request.connection_id)
+    connection = store.get_connection(registry_dynamodb(settings), store.table_name(), request.connection_id)
     facts = discover_facts(
         request, settings, client(session, "rds"), client(session, "ec2"),
         lambda: client(nekt_session(settings, request.connection_id), "ec2"),

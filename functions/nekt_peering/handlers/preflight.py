@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nekt_peering.connect.preflight import plan as make_plan
 from nekt_peering.handlers.stage import Event, stage
-from nekt_peering.preflight import plan as make_plan
 
 if TYPE_CHECKING:
-    from nekt_peering.shapes import Plan
+    from nekt_peering.core.shapes import Plan
 
 
 @stage

@@ -10,13 +10,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from nekt_peering.aws import ACCESS_DENIED_CODES, client, database_session, error_code, nekt_session
-from nekt_peering.errors import AccessDenied
-from nekt_peering.model import Settings, check_stage_event
+from nekt_peering.core.aws import ACCESS_DENIED_CODES, client, database_session, error_code, nekt_session
+from nekt_peering.core.compensation import Rollback
+from nekt_peering.core.errors import AccessDenied
+from nekt_peering.core.model import Settings, check_stage_event
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ec2 import EC2Client
+
+    from nekt_peering.core.shapes import RollbackProgress
 
 logger = Logger(service="nekt-peering")
 
@@ -63,3 +66,10 @@ def database_ec2(facts: Event) -> EC2Client:
 def nekt_ec2(facts: Event) -> EC2Client:
     settings = Settings.from_dict(facts["settings"])
     return client(nekt_session(settings, facts["request"]["connectionId"]), "ec2")
+
+
+def compensate(event: Event, undo: Callable[[Rollback], None]) -> RollbackProgress:
+    """Run one compensation step over the rollback so far (the execution's `rollback`), and say how far it got."""
+    progress = Rollback(event)
+    undo(progress)
+    return progress.result()

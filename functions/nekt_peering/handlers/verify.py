@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nekt_peering.aws import client, nekt_session
+from nekt_peering.connect.verify import verify as verify_live_state
+from nekt_peering.core.aws import client, nekt_session
+from nekt_peering.core.model import Settings
 from nekt_peering.handlers.stage import Event, database_ec2, stage
-from nekt_peering.model import Settings
-from nekt_peering.verify import verify as verify_live_state
 
 if TYPE_CHECKING:
-    from nekt_peering.shapes import Connected
+    from nekt_peering.core.shapes import Connected
 
 
 @stage

@@ -1,0 +1,18 @@
+"""RestoreDnsResolutionFunction: compensation of Enable DNS resolution on a reused peering.
+
+Each compensation gets the whole execution state (what failed, what was planned and done) and returns the
+rollback so far, which the next one carries on."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nekt_peering.handlers.stage import Event, compensate, database_ec2, stage
+from nekt_peering.peering.undo import restore_dns_resolution as restore
+
+if TYPE_CHECKING:
+    from nekt_peering.core.shapes import RollbackProgress
+
+@stage
+def restore_dns_resolution(event: Event) -> RollbackProgress:
+    return compensate(event, lambda progress: restore(database_ec2(event["discovery"]), event, progress))

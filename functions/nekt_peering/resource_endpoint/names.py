@@ -1,0 +1,97 @@
+"""The resource-endpoint path's names, tags and states: what every stage of the path and its
+compensations look for, so each finds what another made."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from nekt_peering.core.errors import InvalidInput
+from nekt_peering.core.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, Settings
+
+if TYPE_CHECKING:
+
+    from nekt_peering.core.shapes import PlannedResourcePath
+
+GATEWAY_READY = "ACTIVE"
+GATEWAY_UNUSABLE = frozenset({"DELETE_IN_PROGRESS", "CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED"})
+SHARE_GONE = frozenset({"FAILED", "DELETING", "DELETED"})
+ENDPOINT_READY = "Available"
+ENDPOINT_FAILED = frozenset({"Failed", "Rejected", "Expired"})
+ENDPOINT_GONE = frozenset({"Deleted"})
+GATEWAY_RULE_DESCRIPTION = "Nekt resource gateway"
+ENDPOINT_RULE_DESCRIPTION = "Nekt private subnets"
+
+
+# --- names and tags ----------------------------------------------------------------------------------
+
+
+def gateway_name(vpc_id: str) -> str:
+    """The product's resource gateway of a VPC: one per VPC, whichever connection made it."""
+    return f"nekt-{vpc_id}"
+
+
+def gateway_group_name(vpc_id: str) -> str:
+    return f"nekt-resource-gateway-{vpc_id}"
+
+
+def endpoint_group_name(connection_id: str) -> str:
+    return f"nekt-endpoint-{connection_id}"
+
+
+def share_name(connection_id: str) -> str:
+    return f"nekt-{connection_id}"
+
+
+def configuration_name(connection_id: str) -> str:
+    """A VPC Lattice name (3-40 of a-z, 0-9 and single inner hyphens, unique in the account) that only this
+    connection id gives: its readable part lowercased and cut, and a hash of the whole id (ids differing
+    only in case or `_` get different names)."""
+    readable = re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", connection_id.lower())).strip("-")[:25].strip("-")
+    digest = hashlib.sha256(connection_id.encode()).hexdigest()[:8]
+    return "-".join(part for part in ("nekt", readable, digest) if part)
+
+
+def connection_tags(name: str, connection_id: str) -> dict[str, str]:
+    return {"Name": name, CONNECTION_TAG_KEY: connection_id, MANAGED_BY_TAG[0]: MANAGED_BY_TAG[1]}
+
+
+def ram_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"key": key, "value": value} for key, value in tags.items()]
+
+
+def managed(tags: Mapping[str, str]) -> bool:
+    return tags.get(MANAGED_BY_TAG[0]) == MANAGED_BY_TAG[1]
+
+
+def connection_id_of(state: Mapping[str, Any]) -> str:
+    return str(state["discovery"]["request"]["connectionId"])
+
+
+def max_polls_of(state: Mapping[str, Any]) -> int:
+    return Settings.from_dict(state["discovery"]["settings"]).max_polls
+
+
+def planned_path(state: Mapping[str, Any]) -> PlannedResourcePath:
+    path = state["plan"].get("resourcePath")
+    if not path:
+        raise InvalidInput("plan.resourcePath is missing: this stage is for the resource-endpoint path; start the "
+                           "connection from the state machine")
+    return path  # type: ignore[no-any-return]
+
+
+def lattice_tags(lattice: Any, arn: str) -> dict[str, str]:
+    return dict(lattice.list_tags_for_resource(resourceArn=arn).get("tags") or {})
+
+
+def all_pages(operation: Any, key: str, **arguments: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a VPC Lattice or RAM listing (nextToken pages)."""
+    token = None
+    while True:
+        page = operation(**arguments, **({"nextToken": token} if token else {}))
+        yield from page.get(key) or []
+        token = page.get("nextToken")
+        if not token:
+            return

@@ -1,0 +1,164 @@
+"""The resource-endpoint path's part of Preflight's plan: the gateway, configuration and endpoint to reuse or make.
+
+The database is shared as a VPC resource (AWS PrivateLink for VPC resources): a resource gateway in its
+VPC, a resource configuration for it, a RAM share to the Nekt account, a resource VPC endpoint in Nekt's
+private subnets. No peering and no route: overlapping CIDRs are allowed, and only the database's port is
+exposed. The path is same-Region only (docs/aws-fidelity.md, "Facts for the workflow")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from nekt_peering.core.errors import NoFreeAddresses, NoSharedZone
+from nekt_peering.core.quotas import RESOURCE_ENDPOINTS_PER_VPC, RULES_PER_GROUP
+from nekt_peering.resource_endpoint.names import gateway_name
+
+if TYPE_CHECKING:
+
+    from nekt_peering.core.shapes import Change, PlannedConfiguration, PlannedResourcePath, RuleFacts, SubnetZone
+
+# A resource endpoint takes a block of 16 contiguous free addresses in each of its subnets
+# (docs/aws-fidelity.md, `resource-endpoint-addresses`), a resource gateway 16 addresses in each of its (its
+# network interface's, ipv4AddressesPerEni's default): a subnet with fewer free cannot hold them.
+ENDPOINT_ADDRESSES = 16
+GATEWAY_ADDRESSES = 16
+
+
+def same_region(database: Mapping[str, Any], nekt: Mapping[str, Any]) -> bool:
+    return bool(database["region"] == nekt["region"])
+
+
+def other_region_reason(database: Mapping[str, Any], nekt: Mapping[str, Any]) -> str:
+    return (f"The resource-endpoint path (which allows overlapping CIDRs) needs the database in the Nekt VPC's "
+            f"Region ({nekt['region']}); {database['identifier']} is in {database['region']}")
+
+
+def plan_resource_path(facts: Mapping[str, Any]) -> PlannedResourcePath:
+    database, nekt, found = facts["database"], facts["nekt"], facts["resourcePath"]
+    gateway = found["gateway"]
+    account = database["accountId"]
+    if gateway is not None:
+        by_id = {zone["subnetId"]: zone for zone in found["databaseSubnets"]}
+        gateway_zones = [by_id[subnet] for subnet in gateway["subnetIds"] if subnet in by_id]
+        gateway_subnets = list(gateway["subnetIds"])
+    else:
+        owned = [zone for zone in found["databaseSubnets"] if zone["ownerId"] in ("", account)]
+        gateway_zones = _one_per_zone(_with_room(owned, GATEWAY_ADDRESSES, "the database's subnets that can hold a "
+                                                 "resource gateway", "Free addresses in one of them (or add a "
+                                                 "subnet with room to the database's subnet group)"))
+        gateway_subnets = [zone["subnetId"] for zone in gateway_zones]
+    gateway_zone_ids = {zone["zoneId"] for zone in gateway_zones}
+    shared_zones = [zone for zone in found["nektSubnets"] if zone["zoneId"] in gateway_zone_ids]
+    if not shared_zones:
+        raise NoSharedZone(
+            f"the database's subnets that can hold a resource gateway are in the Availability Zones "
+            f"{_zones(gateway_zones)}, Nekt's private subnets in {_zones(found['nektSubnets'])}: AWS requires at "
+            "least one zone in common (compared by zone id, the same in every account). Nothing was changed. Add "
+            "a subnet in one of Nekt's zones to the database's subnet group, or ask Nekt support for a private "
+            "subnet in one of the database's zones, then run again")
+    own = found.get("connectionEndpoint")
+    endpoint_subnets = list(own["subnetIds"]) if own else _endpoint_subnets(shared_zones)
+    needed = 0 if own else 1
+    if found["nektResourceEndpoints"] + needed > RESOURCE_ENDPOINTS_PER_VPC.limit(facts, "nekt"):
+        raise RESOURCE_ENDPOINTS_PER_VPC.refuse(
+            f"the Nekt VPC {nekt['vpcId']} (account {nekt['accountId']}, region {nekt['region']})",
+            found["nektResourceEndpoints"], needed, RESOURCE_ENDPOINTS_PER_VPC.limit(facts, "nekt"),
+            "Ask Nekt support (the Nekt VPC holds one endpoint per customer database)")
+    gateway_group = gateway["securityGroupIds"][0] if gateway and gateway["securityGroupIds"] else None
+    if gateway_rule(database, gateway_group) is None:
+        used, limit = len(database["securityGroupRules"]), RULES_PER_GROUP.limit(facts, "database")
+        if used + 1 > limit:
+            raise RULES_PER_GROUP.refuse(f"security group {database['securityGroupId']}", used, 1, limit,
+                                         "Remove inbound rules it no longer uses")
+    return {
+        "gateway": {"resourceGatewayId": gateway["resourceGatewayId"] if gateway else None,
+                    "subnetIds": gateway_subnets, "exists": gateway is not None},
+        "configuration": planned_configuration(database, found["databaseArn"]),
+        "share": nekt["accountId"] != account,
+        "endpoint": {"vpcId": nekt["vpcId"], "subnetIds": endpoint_subnets,
+                     "allowedCidrs": [nekt["cidr"]], "port": int(database["port"])},
+    }
+
+
+def planned_configuration(database: Mapping[str, Any], database_arn: str) -> PlannedConfiguration:
+    """An Aurora cluster not publicly accessible by its ARN, which follows fail-overs (AWS documents the ARN
+    type with cluster ARNs and refuses a publicly accessible cluster); anything else by its endpoint and port."""
+    if database["kind"] == "cluster" and not database["publiclyAccessible"]:
+        return {"type": "ARN", "arn": database_arn, "domainName": None, "port": int(database["port"])}
+    return {"type": "SINGLE", "arn": None, "domainName": database["endpoint"], "port": int(database["port"])}
+
+
+def gateway_rule(database: Mapping[str, Any], group_id: str | None) -> RuleFacts | None:
+    """The database group's rule (as Discover read it) admitting the gateway's group on the database's port."""
+    return next((rule for rule in database["securityGroupRules"] if group_id and rule.get("sourceGroupId") == group_id
+                 and rule["protocol"] == "tcp" and rule["fromPort"] == rule["toPort"] == database["port"]), None)
+
+
+def _endpoint_subnets(shared_zones: list[SubnetZone]) -> list[str]:
+    """One of Nekt's private subnets per zone shared with the gateway, among those with room for the endpoint
+    (a zone without one is left out: one zone in common is what AWS requires)."""
+    roomy = _with_room(shared_zones, ENDPOINT_ADDRESSES, "Nekt's private subnets in the zones the database's gateway "
+                       "can use", "Ask Nekt support to free addresses in one of them, or to add a private subnet in "
+                       "one of those zones", contiguous=True)
+    return [zone["subnetId"] for zone in _one_per_zone(roomy)]
+
+
+def _with_room(zones: list[SubnetZone], needed: int, which: str, remedy: str, contiguous: bool = False
+               ) -> list[SubnetZone]:
+    """The subnets with `needed` free addresses; none of them (when there are subnets): NoFreeAddresses."""
+    roomy = [zone for zone in zones if zone["freeAddresses"] >= needed]
+    if zones and not roomy:
+        subnets = ", ".join(f"{zone['subnetId']} in {zone['zone']} ({zone['zoneId']}): {zone['freeAddresses']} free"
+                            for zone in zones)
+        thing = ("a resource endpoint takes {} contiguous free addresses in each of its subnets" if contiguous else
+                 "a resource gateway takes {} addresses in each of its subnets").format(needed)
+        raise NoFreeAddresses(f"{thing}, and none of {which} has that many ({subnets}). Nothing was changed. "
+                              f"{remedy}, then run again")
+    return roomy
+
+
+def _one_per_zone(zones: list[SubnetZone]) -> list[SubnetZone]:
+    chosen: dict[str, SubnetZone] = {}
+    for zone in sorted(zones, key=lambda zone: zone["subnetId"]):
+        chosen.setdefault(zone["zoneId"], zone)
+    return sorted(chosen.values(), key=lambda zone: zone["zoneId"])
+
+
+def _zones(zones: list[SubnetZone]) -> str:
+    return ", ".join(sorted({f"{zone['zone']} ({zone['zoneId']})" for zone in zones})) or "none"
+
+
+def resource_path_changes(facts: Mapping[str, Any], planned: PlannedResourcePath) -> list[Change]:
+    database, nekt = facts["database"], facts["nekt"]
+    changes: list[Change] = []
+    if not planned["gateway"]["exists"]:
+        changes += [
+            {"action": "CreateSecurityGroup",
+             "summary": f"a security group for the resource gateway in {database['vpcId']}"},
+            {"action": "CreateResourceGateway", "summary": f"resource gateway {gateway_name(database['vpcId'])} in "
+                                                           f"subnets {', '.join(planned['gateway']['subnetIds'])}"},
+        ]
+    configuration = planned["configuration"]
+    target = configuration["arn"] if configuration["type"] == "ARN" else (
+        f"{configuration['domainName']}:{configuration['port']}")
+    gateway = facts["resourcePath"]["gateway"]
+    if gateway_rule(database, gateway["securityGroupIds"][0] if gateway and gateway["securityGroupIds"] else None
+                    ) is None:
+        changes.append({"action": "AuthorizeSecurityGroupIngress", "summary": f"allow TCP {database['port']} from "
+                        f"the resource gateway's security group on {database['securityGroupId']}"})
+    changes.append({"action": "CreateResourceConfiguration",
+                    "summary": f"resource configuration ({configuration['type']}) for {target}"})
+    if planned["share"]:
+        changes += [
+            {"action": "CreateResourceShare", "summary": f"share it with account {nekt['accountId']} (AWS RAM)"},
+            {"action": "AcceptResourceShareInvitation", "summary": f"accept the share in account {nekt['accountId']}"},
+        ]
+    if not facts["resourcePath"].get("connectionEndpoint"):  # the connection's own is there: kept as it is
+        changes += [
+            {"action": "CreateSecurityGroup", "summary": f"a security group for the endpoint in {nekt['vpcId']} "
+                                                         f"admitting TCP {database['port']} from {nekt['cidr']}"},
+            {"action": "CreateVpcEndpoint", "summary":
+             f"resource VPC endpoint in {nekt['vpcId']}, subnets {', '.join(planned['endpoint']['subnetIds'])}"},
+        ]
+    return changes

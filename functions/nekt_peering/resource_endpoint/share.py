@@ -1,0 +1,354 @@
+"""The resource-endpoint path: the database shared with Nekt as a VPC resource (AWS PrivateLink for VPC
+resources), and its compensations.
+
+Share the database (the customer's account): the product's resource gateway in the database VPC (one per
+VPC, reused by every connection of a database there), the database's security group admitting the
+gateway's security group on the database's port, a resource configuration for the database on that
+gateway, and a RAM share of it with the Nekt account. Create the resource endpoint (the Nekt account):
+accept the share's invitation, the endpoint's security group, and a resource VPC endpoint in Nekt's
+private subnets, whose DNS name is the hostname Nekt connects to.
+
+Every step looks before it creates, so each stage is safe to run twice and after a crash half way, and
+everything created is tagged with the connection when it is created. A stage that must wait for AWS (a
+gateway being created, an invitation not visible yet, an endpoint pending) returns its record with
+`waiting` for the workflow to run it again, at most MaxPolls times. docs/aws-fidelity.md ("PrivateLink
+for VPC resources") has the sources of the AWS behaviour relied on here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from nekt_peering.core.aws import error_code, tag_dict, tag_list
+from nekt_peering.core.errors import ChangeRefused, ResourceGatewayUnavailable, ResourcePathTimeout
+from nekt_peering.core.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, Settings
+from nekt_peering.resource_endpoint.names import (
+    GATEWAY_READY,
+    GATEWAY_RULE_DESCRIPTION,
+    GATEWAY_UNUSABLE,
+    SHARE_GONE,
+    all_pages,
+    configuration_name,
+    connection_id_of,
+    connection_tags,
+    gateway_group_name,
+    gateway_name,
+    lattice_tags,
+    managed,
+    max_polls_of,
+    planned_path,
+    ram_tags,
+    share_name,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import SecurityGroupRuleTypeDef
+
+    from nekt_peering.core.shapes import FoundGateway, PlannedResourcePath, SharedDatabase
+
+
+# --- Share the database (the customer's account) ------------------------------------------------------
+
+
+def share_database(ec2: EC2Client, lattice: Any, ram: Any, state: Mapping[str, Any]) -> SharedDatabase:
+    """The database shared as a resource configuration on the product's resource gateway of its VPC, and
+    (another Nekt account) shared with Nekt by RAM. Runs as the stack's own role in the database account."""
+    facts, path = state["discovery"], planned_path(state)
+    connection_id = connection_id_of(state)
+    previous: Mapping[str, Any] = state.get("sharedDatabase") or {}
+    gateway, gateway_created = _gateway(ec2, lattice, facts, path, previous)
+    group_id = _gateway_group(gateway)
+    record: SharedDatabase = {
+        "resourceGatewayId": gateway["resourceGatewayId"], "resourceGatewayArn": gateway["resourceGatewayArn"],
+        "gatewayStatus": gateway["status"], "gatewaySecurityGroupId": group_id, "gatewayCreated": gateway_created,
+        "ingressRuleId": None, "ingressCreated": False, "resourceConfigurationId": None,
+        "resourceConfigurationArn": None, "configurationCreated": False, "resourceShareArn": None,
+        "shareCreated": False, "waiting": False, "polls": int(previous.get("polls", 0)),
+    }
+    if gateway["status"] != GATEWAY_READY:
+        polls = record["polls"] + 1
+        if polls > max_polls_of(state):
+            raise ResourcePathTimeout(
+                f"resource gateway {gateway['resourceGatewayId']} in {facts['database']['vpcId']} is still "
+                f"{gateway['status']} after {polls - 1} polls. Look at it in the VPC console (PrivateLink and "
+                "Lattice, Resource gateways); raise MaxPolls or PollIntervalSeconds if AWS is slow, then start again")
+        return record | {"waiting": True, "polls": polls}
+    rule_id, ingress_created = _admit_gateway(ec2, facts, group_id, connection_id)
+    configuration, configuration_created = _configuration(lattice, facts, path, gateway, previous)
+    record |= {"ingressRuleId": rule_id, "ingressCreated": ingress_created,
+               "resourceConfigurationId": configuration["id"], "resourceConfigurationArn": configuration["arn"],
+               "configurationCreated": configuration_created}
+    if path["share"]:
+        share_arn, share_created = _share(ram, facts, configuration["arn"], previous)
+        record |= {"resourceShareArn": share_arn, "shareCreated": share_created}
+    return record
+
+
+def _gateway(ec2: EC2Client, lattice: Any, facts: Mapping[str, Any], path: PlannedResourcePath,
+             previous: Mapping[str, Any]) -> tuple[FoundGateway, bool]:
+    """The gateway to share through, and whether this connection created it: the plan's (reused), else the
+    one an earlier run of the stage found or made, else the product's of the VPC, else a new one."""
+    connection_id, vpc_id = facts["request"]["connectionId"], facts["database"]["vpcId"]
+    planned_id = path["gateway"]["resourceGatewayId"]
+    known_id = planned_id or previous.get("resourceGatewayId")
+    if known_id:
+        gateway = _usable(get_gateway(lattice, known_id), known_id, vpc_id)
+        return gateway, planned_id is None and bool(previous.get("gatewayCreated"))
+    found = find_product_gateway(lattice, vpc_id) or _create_gateway(ec2, lattice, facts, path)
+    # The plan reused none: a gateway tagged with this connection was created by this execution (a
+    # retried or crashed run of the stage finds it here) and goes with a rollback.
+    return _usable(found, found["resourceGatewayId"], vpc_id), found["connectionTag"] == connection_id
+
+
+def _usable(gateway: FoundGateway | None, gateway_id: str, vpc_id: str) -> FoundGateway:
+    if gateway is None or gateway["status"] in GATEWAY_UNUSABLE:
+        status = "gone" if gateway is None else gateway["status"]
+        raise ResourceGatewayUnavailable(
+            f"resource gateway {gateway_id} in {vpc_id} is {status}: nothing can be shared through it. Start the "
+            "connection again (once it is gone, if it is being deleted): the connection then creates a new one")
+    return gateway
+
+
+def get_gateway(lattice: Any, gateway_id: str) -> FoundGateway | None:
+    """A resource gateway by id (None: gone), with its tags."""
+    try:
+        gateway = lattice.get_resource_gateway(resourceGatewayIdentifier=gateway_id)
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return None
+        raise
+    return _found_gateway(lattice, gateway)
+
+
+def find_product_gateway(lattice: Any, vpc_id: str) -> FoundGateway | None:
+    """This product's resource gateway of the VPC (by its name, `nekt-<vpc-id>`, which is unique in the
+    account), or None. A gateway of that name that this product did not tag is refused: it cannot be
+    created beside it, and it is not the product's to use."""
+    for gateway in all_pages(lattice.list_resource_gateways, "items"):
+        if gateway.get("name") != gateway_name(vpc_id) or gateway.get("vpcIdentifier") != vpc_id:
+            continue
+        found = _found_gateway(lattice, gateway)
+        if found is not None and found["connectionTag"] is None:
+            raise ResourceGatewayUnavailable(
+                f"a resource gateway named {gateway_name(vpc_id)} ({found['resourceGatewayId']}) in {vpc_id} was "
+                f"not made by this product (no {MANAGED_BY_TAG[0]} and {CONNECTION_TAG_KEY} tags). Rename or delete "
+                "it, then start again")
+        return found
+    return None
+
+
+def _found_gateway(lattice: Any, gateway: Mapping[str, Any]) -> FoundGateway | None:
+    """The gateway as the facts hold it; `connectionTag` None: not this product's."""
+    try:
+        tags = lattice_tags(lattice, gateway["arn"])
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return None  # deleted between the list and this look
+        raise
+    return {"resourceGatewayId": gateway["id"], "resourceGatewayArn": gateway["arn"], "status": gateway["status"],
+            "securityGroupIds": list(gateway.get("securityGroupIds") or []),
+            "subnetIds": list(gateway.get("subnetIds") or []),
+            "connectionTag": tags.get(CONNECTION_TAG_KEY) if managed(tags) else None}
+
+
+def _create_gateway(ec2: EC2Client, lattice: Any, facts: Mapping[str, Any], path: PlannedResourcePath) -> FoundGateway:
+    connection_id, vpc_id = facts["request"]["connectionId"], facts["database"]["vpcId"]
+    group_id = _gateway_security_group(ec2, vpc_id, connection_id)
+    name = gateway_name(vpc_id)
+    try:
+        created = lattice.create_resource_gateway(
+            name=name, vpcIdentifier=vpc_id, subnetIds=path["gateway"]["subnetIds"], securityGroupIds=[group_id],
+            ipAddressType="IPV4", tags=connection_tags(name, connection_id))
+    except ClientError as error:
+        # A first attempt's gateway, not listed a moment ago: the name is taken. Look again.
+        found = find_product_gateway(lattice, vpc_id) if error_code(error) == "ConflictException" else None
+        if found is None:
+            raise
+        return found
+    return {"resourceGatewayId": created["id"], "resourceGatewayArn": created["arn"], "status": created["status"],
+            "securityGroupIds": list(created.get("securityGroupIds") or [group_id]),
+            "subnetIds": list(created.get("subnetIds") or []), "connectionTag": connection_id}
+
+
+def _gateway_security_group(ec2: EC2Client, vpc_id: str, connection_id: str) -> str:
+    """The gateway's own security group: its rules control the traffic from the gateway to the databases
+    it shares. The default egress rule (all traffic out) is kept: what reaches a database is decided by
+    the database's own group, which admits this group on the database's port only."""
+    name = gateway_group_name(vpc_id)
+    found = group_named(ec2, vpc_id, name)
+    if found:
+        return found
+    tags = tag_list(connection_tags(name, connection_id))
+    try:
+        return ec2.create_security_group(
+            GroupName=name, VpcId=vpc_id,
+            Description="Nekt resource gateway: traffic from the gateway to the databases shared with Nekt",
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": tags}],
+        )["GroupId"]
+    except ClientError as error:
+        found = group_named(ec2, vpc_id, name) if error_code(error) == "InvalidGroup.Duplicate" else None
+        if not found:
+            raise
+        return found
+
+
+def group_named(ec2: EC2Client, vpc_id: str, name: str) -> str | None:
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
+                                                   {"Name": "group-name", "Values": [name]}])["SecurityGroups"]
+    return next((group["GroupId"] for group in groups if group["GroupName"] == name), None)
+
+
+def _gateway_group(gateway: FoundGateway) -> str:
+    if not gateway["securityGroupIds"]:
+        raise ResourceGatewayUnavailable(f"resource gateway {gateway['resourceGatewayId']} has no security group: "
+                                         "the database's group cannot admit it. Delete it, then start again")
+    return gateway["securityGroupIds"][0]
+
+
+def _admit_gateway(ec2: EC2Client, facts: Mapping[str, Any], gateway_group: str,
+                   connection_id: str) -> tuple[str, bool]:
+    """The database's security group admits the gateway's group (a group reference, not a CIDR: the
+    database sees the gateway's addresses) on TCP at the database's port. An identical rule is reused.
+    Created: tagged with this connection and not among the rules Discover read before any change."""
+    database = facts["database"]
+    group_id, port = database["securityGroupId"], database["port"]
+    if type(port) is not int or not 0 < port < 65536:
+        raise ChangeRefused(f"the database's port {port!r} is not a TCP port: no ingress rule was added")
+    existing = find_group_rule(ec2, group_id, port, gateway_group)
+    if existing is None:
+        tags = connection_tags(f"Nekt {connection_id}", connection_id)
+        try:
+            created = ec2.authorize_security_group_ingress(
+                GroupId=group_id,
+                IpPermissions=[{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "UserIdGroupPairs": [
+                    {"GroupId": gateway_group, "Description": GATEWAY_RULE_DESCRIPTION}]}],
+                TagSpecifications=[{"ResourceType": "security-group-rule", "Tags": tag_list(tags)}],
+            )
+        except ClientError as error:
+            existing = find_group_rule(ec2, group_id, port, gateway_group) if error_code(
+                error) == "InvalidPermission.Duplicate" else None
+            if existing is None:
+                raise
+        else:
+            return created["SecurityGroupRules"][0]["SecurityGroupRuleId"], True
+    before = {rule["ruleId"] for rule in database.get("securityGroupRules") or []}
+    ours = tag_dict(existing.get("Tags")).get(CONNECTION_TAG_KEY) == connection_id
+    return existing["SecurityGroupRuleId"], ours and existing["SecurityGroupRuleId"] not in before
+
+
+def find_group_rule(ec2: EC2Client, group_id: str, port: int, source_group: str) -> SecurityGroupRuleTypeDef | None:
+    """The ingress rule of `group_id` admitting exactly TCP `port` from the security group `source_group`."""
+    for rule in group_rules(ec2, group_id):
+        if (not rule.get("IsEgress") and rule.get("IpProtocol") == "tcp" and rule.get("FromPort") == port
+                and rule.get("ToPort") == port and rule.get("ReferencedGroupInfo", {}).get("GroupId") == source_group):
+            return rule
+    return None
+
+
+def group_rules(ec2: EC2Client, group_id: str) -> Iterator[SecurityGroupRuleTypeDef]:
+    paginator = ec2.get_paginator("describe_security_group_rules")
+    for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": [group_id]}]):
+        yield from page["SecurityGroupRules"]
+
+
+def _configuration(lattice: Any, facts: Mapping[str, Any], path: PlannedResourcePath, gateway: FoundGateway,
+                   previous: Mapping[str, Any]) -> tuple[dict[str, str], bool]:
+    """This connection's resource configuration (found by its name, and its tag), else a new one: type
+    ARN for an Aurora cluster (the endpoint follows fail-overs), else SINGLE on the endpoint's DNS name and
+    port. Created: by this stage (this run or an earlier one of this execution that recorded it)."""
+    connection_id = facts["request"]["connectionId"]
+    name = configuration_name(connection_id)
+    found = find_configuration(lattice, connection_id)
+    if found is not None:
+        return found, bool(previous.get("configurationCreated"))
+    arguments = _configuration_arguments(facts, path)
+    try:
+        created = lattice.create_resource_configuration(
+            name=name, resourceGatewayIdentifier=gateway["resourceGatewayId"],
+            # Exposed to the resource endpoints it is shared with only, never through a shared service network.
+            allowAssociationToShareableServiceNetwork=False, tags=connection_tags(name, connection_id), **arguments)
+    except ClientError as error:
+        found = find_configuration(lattice, connection_id) if error_code(error) == "ConflictException" else None
+        if found is None:
+            raise
+        return found, bool(previous.get("configurationCreated"))
+    return {"id": created["id"], "arn": created["arn"]}, True
+
+
+def _configuration_arguments(facts: Mapping[str, Any], path: PlannedResourcePath) -> dict[str, Any]:
+    """The plan's definition, checked against the facts: only this database, on its own port, is shared."""
+    planned, database = path["configuration"], facts["database"]
+    database_arn = (facts.get("resourcePath") or {}).get("databaseArn")
+    if planned["type"] == "ARN":
+        if not planned["arn"] or planned["arn"] != database_arn:
+            raise ChangeRefused(f"refused to share {planned['arn']!r}: the database's ARN is {database_arn!r}. A "
+                                "connection shares its own database only. Nothing was shared: start the connection "
+                                "again from the state machine")
+        return {"type": "ARN", "resourceConfigurationDefinition": {"arnResource": {"arn": planned["arn"]}}}
+    if planned["type"] != "SINGLE" or planned["domainName"] != database["endpoint"] or planned["port"] != database[
+            "port"] or not planned["domainName"]:
+        raise ChangeRefused(f"refused to share {planned.get('domainName')!r} port {planned.get('port')!r} "
+                            f"({planned.get('type')!r}): the database's endpoint is {database['endpoint']!r}, port "
+                            f"{database['port']!r}. A connection shares its own database only, on its port. Nothing "
+                            "was shared: start the connection again from the state machine")
+    return {"type": "SINGLE", "portRanges": [str(planned["port"])], "protocol": "TCP",
+            "resourceConfigurationDefinition": {"dnsResource": {"domainName": planned["domainName"],
+                                                                "ipAddressType": "IPV4"}}}
+
+
+def find_configuration(lattice: Any, connection_id: str) -> dict[str, str] | None:
+    """This connection's resource configuration: its name, and its tag (a configuration of that name that
+    is not tagged with the connection is not this product's, and is left alone)."""
+    name = configuration_name(connection_id)
+    for item in all_pages(lattice.list_resource_configurations, "items"):
+        if item.get("name") != name:
+            continue
+        try:
+            tags = lattice_tags(lattice, item["arn"])
+        except ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                return None
+            raise
+        if tags.get(CONNECTION_TAG_KEY) == connection_id and managed(tags):
+            return {"id": item["id"], "arn": item["arn"]}
+        raise ChangeRefused(f"a resource configuration named {name} ({item['id']}) exists and is not tagged "
+                            f"{CONNECTION_TAG_KEY}={connection_id}: it is not this connection's. Rename or delete it, "
+                            "then start again")
+    return None
+
+
+def _share(ram: Any, facts: Mapping[str, Any], configuration_arn: str, previous: Mapping[str, Any]) -> tuple[str, bool]:
+    """This connection's RAM share of the configuration with the Nekt account, else a new one. Nekt is
+    outside the customer's Organization: external principals allowed (Nekt then gets an invitation)."""
+    connection_id = facts["request"]["connectionId"]
+    nekt_account = Settings.from_dict(facts["settings"]).nekt_account_id
+    found = find_shares(ram, connection_id)
+    if found:
+        share_arn = str(found[0]["resourceShareArn"])
+        associated = ram.get_resource_share_associations(
+            associationType="RESOURCE", resourceShareArns=[share_arn])["resourceShareAssociations"]
+        if not any(a["associatedEntity"] == configuration_arn and a["status"] in ("ASSOCIATED", "ASSOCIATING")
+                   for a in associated):
+            # The share outlived its configuration (a rollback that could not delete the share): put the new one in.
+            ram.associate_resource_share(resourceShareArn=share_arn, resourceArns=[configuration_arn])
+        return share_arn, bool(previous.get("shareCreated"))
+    name = share_name(connection_id)
+    created = ram.create_resource_share(
+        name=name, resourceArns=[configuration_arn], principals=[nekt_account], allowExternalPrincipals=True,
+        tags=ram_tags(connection_tags(name, connection_id)))["resourceShare"]
+    return str(created["resourceShareArn"]), True
+
+
+def find_shares(ram: Any, connection_tag: str) -> list[dict[str, Any]]:
+    """The account's live RAM shares tagged with the connection (and the product's tag)."""
+    shares = all_pages(ram.get_resource_shares, "resourceShares", resourceOwner="SELF",
+                    tagFilters=[{"tagKey": CONNECTION_TAG_KEY, "tagValues": [connection_tag]}])
+    return [share for share in shares if share.get("status") not in SHARE_GONE and _share_tags(share).get(
+        CONNECTION_TAG_KEY) == connection_tag and managed(_share_tags(share))]
+
+
+def _share_tags(share: Mapping[str, Any]) -> dict[str, str]:
+    return {tag["key"]: tag.get("value", "") for tag in share.get("tags") or []}
