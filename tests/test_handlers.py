@@ -19,7 +19,8 @@ FUNCTIONS = TEMPLATE.functions()
 # another path's package, or the API's, fails here until the table says why it should.
 PATHS = ("public", "peering", "resource_endpoint", "ingress")
 ALLOWED = {
-    "DiscoverFunction": {"connect", "registry", "resource_endpoint"},
+    # auto weighs peering's plan (its refusal) before it takes the resource-endpoint path
+    "DiscoverFunction": {"connect", "registry", "peering", "ingress", "resource_endpoint"},
     "PreflightFunction": {"connect", *PATHS},
     "VerifyFunction": {"connect", *PATHS},
     "CheckPathFunction": {"connect", "registry", *PATHS},
