@@ -6,6 +6,8 @@
 #   make unit     the inner loop: pytest without the slowest end-to-end files (UNIT_SKIPS)
 #   make lint     ruff, mypy, cfn-lint, sam validate --lint, checkov (both templates: template.yaml and
 #                 nekt-account/template.yaml)
+#   make docs     the documentation site (mkdocs.yml, docs/) with mkdocs build --strict into build/site: a broken
+#                 link or anchor between pages, or a page left out of the nav, fails it (part of make test)
 #   make build    sam build (no container; needs a python3.13, the functions' runtime), then the bytecode (nekt_peering's
 #                 in place of its sources)
 #                 (BUILD_ARGS=... passed to sam build)
@@ -108,7 +110,7 @@ $(SCAN_VENV)/.installed: requirements-scan.txt $(VENV)/.installed
 	$(SCAN_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
 	@touch $@
 
-test: lint pytest
+test: lint docs pytest
 
 lint: ruff mypy cfn-lint sam-validate checkov
 
@@ -130,6 +132,12 @@ sam-validate: venv
 checkov: venv
 	$(OFFLINE_AWS) BC_SKIP_MAPPING=TRUE $(SCAN_BIN)/checkov --quiet --compact --skip-download \
 	  --framework cloudformation $(foreach template,$(TEMPLATES),--file $(template))
+
+# mkdocs.yml sets strict and makes every link problem a warning; nothing is fetched (no plugin but search).
+# NO_MKDOCS_2_WARNING: silences the notice Material for MkDocs prints on every build.
+.PHONY: docs
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 
 # Two workers: the machines have two cores, and most tests wait on moto's threads as much as they compute.
 # --dist loadfile: a file's tests run on one worker, so a module fixture (test_strict_iam.py's baseline,
