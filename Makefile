@@ -181,8 +181,9 @@ build: venv
 	PATH="$(BUILD_PATH)" $(SAM_ENV) $(BIN)/sam build --template-file $(TEMPLATE) $(BUILD_ARGS)
 	@# Lambda's code is read-only: without bytecode in the package, every cold start compiles every module.
 	@# nekt_peering ships as bytecode alone, each module's .pyc where its .py was (Python imports it without a
-	@# source): source and bytecode both made every function's package twice as large (README, "Cold start and
-	@# package size"). Compiled from inside the function's directory, so tracebacks name nekt_peering/<module>.py.
+	@# source): source and bytecode both made every function's package twice as large (docs/costs-and-benchmarks.md,
+	@# "Cold start and package size"). Compiled from inside the function's directory, so tracebacks name
+	@# nekt_peering/<module>.py.
 	@# The layer keeps its sources (nekt_peering.deferred_packages reads two of Powertools' __init__ as text);
 	@# unchecked-hash: the zip's 2-second mtimes would make timestamp-checked bytecode look stale.
 	for dir in .aws-sam/build/*/; do \
@@ -206,7 +207,7 @@ bench: venv
 	$(OFFLINE_AWS) $(BIN)/python -m emulator.bench
 
 # sam local: the functions run x86_64 here, whatever the template deploys (arm64 by default), so that an
-# x86 machine needs no emulation. README, "Running a function locally (sam local)".
+# x86 machine needs no emulation. docs/usage.md, "Running a function locally (sam local)".
 ARCHITECTURE ?= x86_64
 FUNCTION ?= DiscoverFunction
 EVENT ?= events/discover.json
