@@ -6,6 +6,8 @@
 #   make unit     the inner loop: pytest without the slowest end-to-end files (UNIT_SKIPS)
 #   make lint     ruff, mypy, cfn-lint, sam validate --lint, checkov (both templates: template.yaml and
 #                 nekt-account/template.yaml)
+#   make docs     the documentation site (mkdocs.yml, docs/) with mkdocs build --strict into build/site: a broken
+#                 link or anchor between pages, or a page left out of the nav, fails it (part of make test)
 #   make build    sam build (no container; needs a python3.13, the functions' runtime), then the bytecode (nekt_peering's
 #                 in place of its sources)
 #                 (BUILD_ARGS=... passed to sam build)
@@ -108,7 +110,7 @@ $(SCAN_VENV)/.installed: requirements-scan.txt $(VENV)/.installed
 	$(SCAN_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
 	@touch $@
 
-test: lint pytest
+test: lint docs pytest
 
 lint: ruff mypy cfn-lint sam-validate checkov
 
@@ -130,6 +132,12 @@ sam-validate: venv
 checkov: venv
 	$(OFFLINE_AWS) BC_SKIP_MAPPING=TRUE $(SCAN_BIN)/checkov --quiet --compact --skip-download \
 	  --framework cloudformation $(foreach template,$(TEMPLATES),--file $(template))
+
+# mkdocs.yml sets strict and makes every link problem a warning; nothing is fetched (no plugin but search).
+# NO_MKDOCS_2_WARNING: silences the notice Material for MkDocs prints on every build.
+.PHONY: docs
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 
 # Two workers: the machines have two cores, and most tests wait on moto's threads as much as they compute.
 # --dist loadfile: a file's tests run on one worker, so a module fixture (test_strict_iam.py's baseline,
@@ -173,8 +181,9 @@ build: venv
 	PATH="$(BUILD_PATH)" $(SAM_ENV) $(BIN)/sam build --template-file $(TEMPLATE) $(BUILD_ARGS)
 	@# Lambda's code is read-only: without bytecode in the package, every cold start compiles every module.
 	@# nekt_peering ships as bytecode alone, each module's .pyc where its .py was (Python imports it without a
-	@# source): source and bytecode both made every function's package twice as large (README, "Cold start and
-	@# package size"). Compiled from inside the function's directory, so tracebacks name nekt_peering/<module>.py.
+	@# source): source and bytecode both made every function's package twice as large (docs/costs-and-benchmarks.md,
+	@# "Cold start and package size"). Compiled from inside the function's directory, so tracebacks name
+	@# nekt_peering/<module>.py.
 	@# The layer keeps its sources (nekt_peering.api.deferred_packages reads two of Powertools' __init__ as text);
 	@# unchecked-hash: the zip's 2-second mtimes would make timestamp-checked bytecode look stale.
 	for dir in .aws-sam/build/*/; do \
@@ -198,7 +207,7 @@ bench: venv
 	$(OFFLINE_AWS) $(BIN)/python -m emulator.bench
 
 # sam local: the functions run x86_64 here, whatever the template deploys (arm64 by default), so that an
-# x86 machine needs no emulation. README, "Running a function locally (sam local)".
+# x86 machine needs no emulation. docs/usage.md, "Running a function locally (sam local)".
 ARCHITECTURE ?= x86_64
 FUNCTION ?= DiscoverFunction
 EVENT ?= events/discover.json
