@@ -1,5 +1,5 @@
 """statemachine/*.asl.json are generated (`make statemachines`, tools/generate_statemachines.py): the committed
-files must be what the generator writes."""
+files must be what the generator writes, byte for byte."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import json
 
 import pytest
 
-from tools.generate_statemachines import OUTPUT, definitions
+from tools.generate_statemachines import OUTPUT, ROOT, definitions, generated
+
+
+def test_committed_state_machines_are_what_the_generator_writes() -> None:
+    for path, text in generated().items():
+        assert path.is_file() and path.read_text() == text, (
+            f"{path.relative_to(ROOT)} is stale, or was edited by hand: change tools/generate_statemachines.py, "
+            "run `make statemachines` and commit both")
 
 
 @pytest.mark.parametrize("name", sorted(definitions()))
