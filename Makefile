@@ -25,6 +25,8 @@
 #   make bench    what a connection costs, measured on the emulator -> docs/benchmarks.md (not in test)
 #   make validators  regenerates functions/nekt_peering/core/validators/: the inputs' from nekt_peering.core.model's
 #                 schemas, the stage event's derived from the TypedDicts of nekt_peering.core.shapes
+#   make statemachines  regenerates statemachine/*.asl.json from tools/generate_statemachines.py (the
+#                 compensation chain and the Retry/Catch policies stated once: docs/state-machines.md)
 #   make clean    removes .venv, .venv-scan, .aws-sam and the tool caches
 #
 # Nothing here needs an AWS account or network access beyond PyPI (venv, sam build), and Debian's archive
@@ -67,7 +69,7 @@ PGSERVER_WHEEL := pgserver==0.1.4
 POSTGRES_DIR := $(VENV)/postgresql
 
 .PHONY: venv test unit lint ruff mypy cfn-lint sam-validate checkov pytest build demo events bench databases validators \
-	invoke lambda-image test-sam-local clean
+	statemachines invoke lambda-image test-sam-local clean
 
 venv: $(VENV)/.installed $(SCAN_VENV)/.installed
 
@@ -226,6 +228,9 @@ test-sam-local: venv
 
 validators: venv
 	$(BIN)/python -m tools.generate_validators
+
+statemachines: venv
+	$(BIN)/python -m tools.generate_statemachines
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
