@@ -37,58 +37,64 @@ UNSCOPABLE_WRITES = {
 
 NEKT_SIDE = {"sts:AssumeRole"}  # the functions that work in the Nekt account through the accepter role
 
-# Function -> (the modules its handler runs, the actions those modules call). An action must be called
-# by name in one of the modules (ec2:CreateTags: through TagSpecifications on create, or create_tags).
+# Function -> (the modules its handler runs, under functions/nekt_peering, the actions those modules call). An
+# action must be called by name in one of the modules (ec2:CreateTags: through TagSpecifications on create, or
+# create_tags).
 FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
-    "DiscoverFunction": (("discover", "network_acls", "aws", "resource_plan", "resource_path", "registry"), {
+    "DiscoverFunction": (("connect/discover", "core/ec2", "core/network_acls", "core/aws",
+                          "resource_endpoint/discover", "resource_endpoint/plan", "resource_endpoint/share",
+                          "resource_endpoint/endpoint", "resource_endpoint/names", "registry/store"), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeNetworkAcls",
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints",
         "vpc-lattice:ListResourceGateways", "vpc-lattice:ListTagsForResource",
         "servicequotas:GetServiceQuota", "dynamodb:GetItem", *NEKT_SIDE}),
-    "PreflightFunction": (("preflight",), set()),
-    "RequestPeeringFunction": (("peering", "discover"), {
+    "PreflightFunction": (("connect/preflight",), set()),
+    "RequestPeeringFunction": (("peering/request", "core/ec2", "connect/discover"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:CreateVpcPeeringConnection", "ec2:CreateTags"}),
-    "PeeringStatusFunction": (("peering",), {"ec2:DescribeVpcPeeringConnections"}),
-    "AcceptPeeringFunction": (("peering", "aws"), {
+    "PeeringStatusFunction": (("peering/request", "core/ec2"), {"ec2:DescribeVpcPeeringConnections"}),
+    "AcceptPeeringFunction": (("peering/request", "core/ec2", "core/aws"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:AcceptVpcPeeringConnection", *NEKT_SIDE}),
-    "UpdateRoutesFunction": (("routes", "aws"), {"ec2:CreateRoute", "ec2:DescribeRouteTables", *NEKT_SIDE}),
-    "AuthorizeIngressFunction": (("ingress",), {
+    "UpdateRoutesFunction": (("peering/routes", "core/aws"
+), {"ec2:CreateRoute", "ec2:DescribeRouteTables", *NEKT_SIDE}),
+    "AuthorizeIngressFunction": (("ingress/authorize",), {
         "ec2:AuthorizeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules", "ec2:CreateTags"}),
-    "EnableDnsResolutionFunction": (("dns", "peering"), {
+    "EnableDnsResolutionFunction": (("peering/dns", "peering/request", "core/ec2"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:ModifyVpcPeeringConnectionOptions"}),
     # lambda:InvokeFunction: the probe, with the function's own role when Nekt is this account.
-    "VerifyFunction": (("verify", "network_acls", "ingress", "peering", "aws"), {
+    "VerifyFunction": (("connect/verify", "core/network_acls", "ingress/authorize", "peering/request", "core/ec2",
+                        "core/aws"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeNetworkAcls", "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcEndpointAssociations",
         "lambda:InvokeFunction", *NEKT_SIDE}),
-    "RevokeIngressFunction": (("rollback", "ingress"), {
+    "RevokeIngressFunction": (("ingress/revoke", "ingress/authorize"), {
         "ec2:DescribeSecurityGroupRules", "ec2:RevokeSecurityGroupIngress"}),
-    "DeleteRoutesFunction": (("rollback", "discover", "aws"), {
+    "DeleteRoutesFunction": (("peering/undo", "connect/discover", "core/ec2", "core/aws"), {
         "ec2:DescribeRouteTables", "ec2:DescribeVpcPeeringConnections", "ec2:DeleteRoute", *NEKT_SIDE}),
-    "RestoreDnsResolutionFunction": (("rollback", "peering"), {
+    "RestoreDnsResolutionFunction": (("peering/undo", "peering/request", "core/ec2"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:ModifyVpcPeeringConnectionOptions"}),
-    "DeletePeeringFunction": (("rollback", "discover", "peering"), {
+    "DeletePeeringFunction": (("peering/undo", "connect/discover", "core/ec2", "peering/request"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:DeleteVpcPeeringConnection"}),
-    "FindConnectionFunction": (("rollback", "disconnect_plan", "bookkeeping", "registry", "aws"), {
+    "FindConnectionFunction": (("disconnect/plan", "peering/undo", "registry/bookkeeping", "registry/store",
+                                "core/aws"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         "dynamodb:GetItem", "dynamodb:Query", *NEKT_SIDE}),
     # The registry (dynamodb: the table's items, often through one TransactWriteItems).
-    "TakeLocksFunction": (("bookkeeping", "registry"), {
+    "TakeLocksFunction": (("registry/bookkeeping", "registry/store"), {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "states:DescribeExecution"}),
-    "RecordConnectionFunction": (("bookkeeping", "registry"), {
+    "RecordConnectionFunction": (("registry/bookkeeping", "registry/store"), {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
-    "RecordFailureFunction": (("bookkeeping", "registry"), {
+    "RecordFailureFunction": (("registry/bookkeeping", "registry/store"), {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
-    "RecordDisconnectFunction": (("bookkeeping", "registry", "verify_others", "peering", "ingress", "discover",
-                                  "aws"), {
+    "RecordDisconnectFunction": (("registry/bookkeeping", "registry/store", "disconnect/others_intact",
+                                  "peering/request", "core/ec2", "ingress/authorize", "connect/discover", "core/aws"), {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         "vpc-lattice:GetResourceGateway", *NEKT_SIDE}),
     # The resource-endpoint path: the database's account, then the Nekt account (own role when Nekt is this
     # account: nothing to share or accept then).
-    "ShareDatabaseFunction": (("resource_path",), {
+    "ShareDatabaseFunction": (("resource_endpoint/share", "resource_endpoint/names"), {
         "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules",
         "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateTags",
         "vpc-lattice:ListResourceGateways", "vpc-lattice:ListResourceConfigurations",
@@ -96,21 +102,25 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "vpc-lattice:CreateResourceConfiguration", "vpc-lattice:TagResource", "vpc-lattice:PutResourcePolicy",
         "ram:GetResourceShares", "ram:GetResourceShareAssociations", "ram:CreateResourceShare",
         "ram:AssociateResourceShare", "ram:TagResource"}),
-    "CreateResourceEndpointFunction": (("resource_path", "aws"), {
+    "CreateResourceEndpointFunction": (("resource_endpoint/endpoint", "resource_endpoint/share",
+                                        "resource_endpoint/names", "core/aws"), {
         "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeVpcEndpoints", "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
         "ec2:CreateVpcEndpoint", "ec2:CreateTags", *NEKT_SIDE}),
-    "RemoveResourceEndpointFunction": (("resource_path", "aws"), {
+    "RemoveResourceEndpointFunction": (("resource_endpoint/share", "resource_endpoint/endpoint",
+                                        "resource_endpoint/undo", "resource_endpoint/names", "core/aws"), {
         "ec2:DescribeVpcEndpoints", "ec2:DescribeSecurityGroups", "ec2:DeleteVpcEndpoints", "ec2:DeleteSecurityGroup",
         *NEKT_SIDE}),
-    "UnshareDatabaseFunction": (("resource_path",), {
+    "UnshareDatabaseFunction": (("resource_endpoint/share", "resource_endpoint/endpoint", "resource_endpoint/undo",
+                                 "resource_endpoint/names"), {
         "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:RevokeSecurityGroupIngress",
         "ec2:DeleteSecurityGroup", "vpc-lattice:ListResourceGateways", "vpc-lattice:ListResourceConfigurations",
         "vpc-lattice:ListTagsForResource", "vpc-lattice:GetResourceGateway", "vpc-lattice:DeleteResourceConfiguration",
         "vpc-lattice:DeleteResourceGateway", "ram:GetResourceShares", "ram:DeleteResourceShare"}),
     # The probe's re-check: Discover's reads, the ACLs, and the probe (own role when Nekt is this account).
-    "CheckPathFunction": (("discover", "network_acls", "verify", "aws", "resource_plan", "resource_path",
-                           "registry"), {
+    "CheckPathFunction": (("connect/discover", "core/ec2", "core/network_acls", "connect/verify", "core/aws",
+                           "resource_endpoint/discover", "resource_endpoint/plan", "resource_endpoint/share",
+                           "resource_endpoint/endpoint", "resource_endpoint/names", "registry/store"), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
         "ec2:DescribeNetworkAcls", "ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcPeeringConnections",
@@ -118,14 +128,16 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "vpc-lattice:ListTagsForResource", "dynamodb:GetItem",
         "lambda:InvokeFunction",
         *NEKT_SIDE}),
-    "ApiFunction": (("api", "connections", "registry"), {
+    "ApiFunction": (("api/app", "api/connections", "registry/store"), {
         "states:StartExecution", "states:ListExecutions", "states:DescribeExecution", "states:GetExecutionHistory",
         "dynamodb:GetItem", "dynamodb:Query"}),
 }
 
 # The Nekt-side calls of the stages above (through nekt_session), all the accepter role may do.
-ACCEPTER_ROLE = (("discover", "network_acls", "peering", "routes", "verify", "rollback", "resource_plan",
-                  "resource_path"), {
+ACCEPTER_ROLE = (("connect/discover", "core/ec2", "core/network_acls", "peering/request", "peering/routes",
+                  "connect/verify", "core/compensation", "ingress/revoke", "peering/undo", "disconnect/plan",
+                  "resource_endpoint/discover", "resource_endpoint/plan", "resource_endpoint/share",
+                  "resource_endpoint/endpoint", "resource_endpoint/undo", "resource_endpoint/names"), {
     "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
     "ec2:DescribeVpcPeeringConnections", "ec2:DescribeNetworkAcls", "ec2:AcceptVpcPeeringConnection",
     "ec2:CreateTags", "ec2:CreateRoute", "ec2:DeleteRoute", "servicequotas:GetServiceQuota",
@@ -203,8 +215,8 @@ IMPLIED_BY = {
     "ec2:DescribeSubnets": ("create_resource_gateway(", "create_vpc_endpoint("),
     "ec2:DescribeSecurityGroups": ("create_resource_gateway(", "create_vpc_endpoint("),
     "vpc-lattice:TagResource": ("create_resource_gateway(", "create_resource_configuration("),
-    "ram:TagResource": ("create_resource_share(",),
-    "vpc-lattice:PutResourcePolicy": ("create_resource_share(",),
+    "ram:TagResource": ("create_resource_share("),
+    "vpc-lattice:PutResourcePolicy": ("create_resource_share("),
 }
 
 
