@@ -7,12 +7,13 @@ is still undone. Each step is safe to run twice and content with nothing to undo
 that cannot undo something records it by id under `left` and the chain goes on; the
 execution then fails as RollbackFailed with that list.
 
-The disconnect workflow runs the same steps over `owned_by_connection`: what the connection's
-tags say this product created for it, in the shape Preflight's plan gives a failed connect."""
+The disconnect workflow runs the same steps over what the connection's tags say this product created for it
+(nekt_peering.disconnect.plan), in the shape Preflight's plan gives a failed connect. Each path's steps are in
+its package (ingress.revoke, peering.undo, resource_endpoint.undo); this module is what they share."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -78,6 +79,11 @@ class Rollback:
         else:
             cause = f"{original_message(self.error)} Rolled back: {undone}."
         return {"undone": self.undone, "left": self.left, "complete": not self.left, "cause": cause}
+
+
+def connection_id_of(state: Mapping[str, Any]) -> str:
+    """The connection a run is for, from its state (what Discover, or Find what to remove, read)."""
+    return str(state["discovery"]["request"]["connectionId"])
 
 
 def original_message(error: dict[str, Any]) -> str:

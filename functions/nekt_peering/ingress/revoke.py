@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nekt_peering.core.compensation import Rollback
+from nekt_peering.core.compensation import Rollback, connection_id_of
 from nekt_peering.core.model import CONNECTION_TAG_KEY
 from nekt_peering.ingress.authorize import find_rule
 
@@ -20,14 +20,10 @@ def revoke_ingress(ec2: EC2Client, state: dict[str, Any], rollback: Rollback) ->
             continue
         rule = find_rule(ec2, planned["groupId"], planned["port"], planned["cidr"])
         # The connection it was created for: this one, or (a disconnect) the one whose rule it shared.
-        owner = planned.get("connectionTag") or _connection_id(state)
+        owner = planned.get("connectionTag") or connection_id_of(state)
         if rule is None or rule["tags"].get(CONNECTION_TAG_KEY) != owner:
             continue  # never created, or an identical rule someone else added: not ours
         rollback.attempt(
             f"ingress rule {rule['ruleId']} (tcp/{planned['port']} from {planned['cidr']}) on {planned['groupId']}",
             ec2.revoke_security_group_ingress, GroupId=planned["groupId"], SecurityGroupRuleIds=[rule["ruleId"]],
         )
-
-
-def _connection_id(state: dict[str, Any]) -> str:
-    return str(state["discovery"]["request"]["connectionId"])

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from nekt_peering.core.aws import error_code
-from nekt_peering.core.compensation import Rollback
+from nekt_peering.core.compensation import Rollback, connection_id_of
 from nekt_peering.core.ec2 import DATABASE_SIDE, NEKT_SIDE, describe_peering, find_peerings, peering_facts, route_target
 from nekt_peering.core.errors import PeeringFailed
 from nekt_peering.core.model import CONNECTION_TAG_KEY, Settings
@@ -147,14 +147,10 @@ def connection_peering_id(ec2: Any, state: dict[str, Any]) -> str | None:
     return created[0] if created else None
 
 
-def _connection_id(state: dict[str, Any]) -> str:
-    return str(state["discovery"]["request"]["connectionId"])
-
-
 def _peering_owner(state: dict[str, Any]) -> str:
     """The connection the peering to delete was created for: this one, or (a disconnect) the one whose
     peering this connection was the last to rely on."""
-    return str((state.get("peering") or {}).get("connectionTag") or _connection_id(state))
+    return str((state.get("peering") or {}).get("connectionTag") or connection_id_of(state))
 
 
 def routes_to(peering: PeeringFacts, database_ec2: Any, nekt_ec2_factory: Callable[[], Any],

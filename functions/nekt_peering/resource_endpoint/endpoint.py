@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from nekt_peering.core.aws import error_code, tag_dict, tag_list
+from nekt_peering.core.compensation import connection_id_of
 from nekt_peering.core.errors import (
     ChangeRefused,
     InvalidInput,
@@ -26,7 +27,6 @@ from nekt_peering.resource_endpoint.names import (
     ENDPOINT_READY,
     ENDPOINT_RULE_DESCRIPTION,
     all_pages,
-    connection_id_of,
     connection_tags,
     endpoint_group_name,
     managed,

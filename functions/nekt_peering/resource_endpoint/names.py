@@ -66,10 +66,6 @@ def managed(tags: Mapping[str, str]) -> bool:
     return tags.get(MANAGED_BY_TAG[0]) == MANAGED_BY_TAG[1]
 
 
-def connection_id_of(state: Mapping[str, Any]) -> str:
-    return str(state["discovery"]["request"]["connectionId"])
-
-
 def max_polls_of(state: Mapping[str, Any]) -> int:
     return Settings.from_dict(state["discovery"]["settings"]).max_polls
 

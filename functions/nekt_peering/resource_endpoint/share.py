@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from nekt_peering.core.aws import error_code, tag_dict, tag_list
+from nekt_peering.core.compensation import connection_id_of
 from nekt_peering.core.errors import ChangeRefused, ResourceGatewayUnavailable, ResourcePathTimeout
 from nekt_peering.core.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, Settings
 from nekt_peering.resource_endpoint.names import (
@@ -31,7 +32,6 @@ from nekt_peering.resource_endpoint.names import (
     SHARE_GONE,
     all_pages,
     configuration_name,
-    connection_id_of,
     connection_tags,
     gateway_group_name,
     gateway_name,

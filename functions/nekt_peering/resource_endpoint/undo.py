@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from nekt_peering.core.aws import error_code, tag_dict
+from nekt_peering.core.compensation import connection_id_of
 from nekt_peering.core.errors import ChangeRefused
 from nekt_peering.core.model import CONNECTION_TAG_KEY, Settings
 from nekt_peering.resource_endpoint.endpoint import find_endpoints
 from nekt_peering.resource_endpoint.names import (
-    connection_id_of,
     endpoint_group_name,
     gateway_group_name,
     managed,
