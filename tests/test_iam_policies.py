@@ -41,9 +41,9 @@ NEKT_SIDE = {"sts:AssumeRole"}  # the functions that work in the Nekt account th
 # action must be called by name in one of the modules (ec2:CreateTags: through TagSpecifications on create, or
 # create_tags).
 FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
-    "DiscoverFunction": (("connect/discover", "core/ec2", "core/network_acls", "core/aws",
-                          "resource_endpoint/discover", "resource_endpoint/plan", "resource_endpoint/share",
-                          "resource_endpoint/endpoint", "resource_endpoint/names", "registry/store"), {
+    "DiscoverFunction": (("connect/discover", "connect/path_choice", "core/ec2", "core/network_acls", "core/aws",
+                          "resource_endpoint/discover", "resource_endpoint/find", "resource_endpoint/names",
+                          "registry/store"), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeNetworkAcls",
@@ -94,7 +94,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "vpc-lattice:GetResourceGateway", *NEKT_SIDE}),
     # The resource-endpoint path: the database's account, then the Nekt account (own role when Nekt is this
     # account: nothing to share or accept then).
-    "ShareDatabaseFunction": (("resource_endpoint/share", "resource_endpoint/names"), {
+    "ShareDatabaseFunction": (("resource_endpoint/share", "resource_endpoint/find", "resource_endpoint/names"), {
         "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules",
         "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateTags",
         "vpc-lattice:ListResourceGateways", "vpc-lattice:ListResourceConfigurations",
@@ -102,25 +102,24 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "vpc-lattice:CreateResourceConfiguration", "vpc-lattice:TagResource", "vpc-lattice:PutResourcePolicy",
         "ram:GetResourceShares", "ram:GetResourceShareAssociations", "ram:CreateResourceShare",
         "ram:AssociateResourceShare", "ram:TagResource"}),
-    "CreateResourceEndpointFunction": (("resource_endpoint/endpoint", "resource_endpoint/share",
+    "CreateResourceEndpointFunction": (("resource_endpoint/endpoint", "resource_endpoint/find",
                                         "resource_endpoint/names", "core/aws"), {
         "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeVpcEndpoints", "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
         "ec2:CreateVpcEndpoint", "ec2:CreateTags", *NEKT_SIDE}),
-    "RemoveResourceEndpointFunction": (("resource_endpoint/share", "resource_endpoint/endpoint",
-                                        "resource_endpoint/undo", "resource_endpoint/names", "core/aws"), {
+    "RemoveResourceEndpointFunction": (("resource_endpoint/undo", "resource_endpoint/find",
+                                        "resource_endpoint/names", "core/aws"), {
         "ec2:DescribeVpcEndpoints", "ec2:DescribeSecurityGroups", "ec2:DeleteVpcEndpoints", "ec2:DeleteSecurityGroup",
         *NEKT_SIDE}),
-    "UnshareDatabaseFunction": (("resource_endpoint/share", "resource_endpoint/endpoint", "resource_endpoint/undo",
-                                 "resource_endpoint/names"), {
+    "UnshareDatabaseFunction": (("resource_endpoint/undo", "resource_endpoint/find", "resource_endpoint/names"), {
         "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:RevokeSecurityGroupIngress",
         "ec2:DeleteSecurityGroup", "vpc-lattice:ListResourceGateways", "vpc-lattice:ListResourceConfigurations",
         "vpc-lattice:ListTagsForResource", "vpc-lattice:GetResourceGateway", "vpc-lattice:DeleteResourceConfiguration",
         "vpc-lattice:DeleteResourceGateway", "ram:GetResourceShares", "ram:DeleteResourceShare"}),
     # The probe's re-check: Discover's reads, the ACLs, and the probe (own role when Nekt is this account).
     "CheckPathFunction": (("connect/discover", "core/ec2", "core/network_acls", "connect/verify", "core/aws",
-                           "resource_endpoint/discover", "resource_endpoint/plan", "resource_endpoint/share",
-                           "resource_endpoint/endpoint", "resource_endpoint/names", "registry/store"), {
+                           "resource_endpoint/discover", "resource_endpoint/find", "resource_endpoint/names",
+                           "registry/store"), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
         "ec2:DescribeNetworkAcls", "ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcPeeringConnections",
@@ -136,7 +135,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
 # The Nekt-side calls of the stages above (through nekt_session), all the accepter role may do.
 ACCEPTER_ROLE = (("connect/discover", "core/ec2", "core/network_acls", "peering/request", "peering/routes",
                   "connect/verify", "core/compensation", "ingress/revoke", "peering/undo", "disconnect/plan",
-                  "resource_endpoint/discover", "resource_endpoint/plan", "resource_endpoint/share",
+                  "resource_endpoint/discover", "resource_endpoint/plan", "resource_endpoint/find",
                   "resource_endpoint/endpoint", "resource_endpoint/undo", "resource_endpoint/names"), {
     "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
     "ec2:DescribeVpcPeeringConnections", "ec2:DescribeNetworkAcls", "ec2:AcceptVpcPeeringConnection",

@@ -16,7 +16,7 @@ from nekt_peering.core.ec2 import NEKT_SIDE, describe_peering, peering_facts, ro
 from nekt_peering.core.errors import PeeringFailed
 from nekt_peering.ingress.authorize import find_rule
 from nekt_peering.registry.bookkeeping import network_resources
-from nekt_peering.resource_endpoint.share import find_group_rule
+from nekt_peering.resource_endpoint.find import find_group_rule
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nekt_peering.resource_endpoint.endpoint import is_connection_endpoint
-from nekt_peering.resource_endpoint.share import find_product_gateway
+from nekt_peering.resource_endpoint.find import find_product_gateway, is_connection_endpoint
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from nekt_peering.core.aws import error_code, tag_dict, tag_list
+from nekt_peering.core.aws import error_code, tag_list
 from nekt_peering.core.compensation import connection_id_of
 from nekt_peering.core.errors import (
     ChangeRefused,
@@ -20,7 +20,8 @@ from nekt_peering.core.errors import (
     ResourcePathTimeout,
     ResourceShareRejected,
 )
-from nekt_peering.core.model import CONNECTION_TAG_KEY, Settings
+from nekt_peering.core.model import Settings
+from nekt_peering.resource_endpoint.find import find_endpoints, group_named, group_rules
 from nekt_peering.resource_endpoint.names import (
     ENDPOINT_FAILED,
     ENDPOINT_GONE,
@@ -29,11 +30,9 @@ from nekt_peering.resource_endpoint.names import (
     all_pages,
     connection_tags,
     endpoint_group_name,
-    managed,
     max_polls_of,
     planned_path,
 )
-from nekt_peering.resource_endpoint.share import group_named, group_rules
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -224,20 +223,3 @@ def _endpoint(nekt_ec2: EC2Client, path: PlannedResourcePath, configuration_arn:
             "what this run made is undone. Ask Nekt support to free a block of 16 addresses in those subnets, or "
             "to add a private subnet in their zones, then run again") from error
     return created, True
-
-
-def find_endpoints(nekt_ec2: EC2Client, vpc_id: str, connection_tag: str) -> list[VpcEndpointTypeDef]:
-    """The resource endpoints of the VPC tagged with the connection, but those AWS shows Deleted."""
-    paginator = nekt_ec2.get_paginator("describe_vpc_endpoints")
-    pages = paginator.paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
-                                        {"Name": f"tag:{CONNECTION_TAG_KEY}", "Values": [connection_tag]}])
-    return [endpoint for page in pages for endpoint in page["VpcEndpoints"]
-            if endpoint.get("VpcId") == vpc_id and endpoint.get("State") not in ENDPOINT_GONE
-            and is_connection_endpoint(endpoint, connection_tag)]
-
-
-def is_connection_endpoint(endpoint: Mapping[str, Any], connection_tag: str) -> bool:
-    """A resource endpoint this product made for the connection (by its tags)."""
-    tags = tag_dict(endpoint.get("Tags"))
-    return (endpoint.get("VpcEndpointType") == "Resource" and tags.get(CONNECTION_TAG_KEY) == connection_tag
-            and managed(tags))

@@ -16,7 +16,7 @@ for VPC resources") has the sources of the AWS behaviour relied on here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -24,19 +24,23 @@ from botocore.exceptions import ClientError
 from nekt_peering.core.aws import error_code, tag_dict, tag_list
 from nekt_peering.core.compensation import connection_id_of
 from nekt_peering.core.errors import ChangeRefused, ResourceGatewayUnavailable, ResourcePathTimeout
-from nekt_peering.core.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, Settings
+from nekt_peering.core.model import CONNECTION_TAG_KEY, Settings
+from nekt_peering.resource_endpoint.find import (
+    find_configuration,
+    find_group_rule,
+    find_product_gateway,
+    find_shares,
+    get_gateway,
+    group_named,
+)
 from nekt_peering.resource_endpoint.names import (
     GATEWAY_READY,
     GATEWAY_RULE_DESCRIPTION,
     GATEWAY_UNUSABLE,
-    SHARE_GONE,
-    all_pages,
     configuration_name,
     connection_tags,
     gateway_group_name,
     gateway_name,
-    lattice_tags,
-    managed,
     max_polls_of,
     planned_path,
     ram_tags,
@@ -45,7 +49,6 @@ from nekt_peering.resource_endpoint.names import (
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
-    from mypy_boto3_ec2.type_defs import SecurityGroupRuleTypeDef
 
     from nekt_peering.core.shapes import FoundGateway, PlannedResourcePath, SharedDatabase
 
@@ -112,48 +115,6 @@ def _usable(gateway: FoundGateway | None, gateway_id: str, vpc_id: str) -> Found
     return gateway
 
 
-def get_gateway(lattice: Any, gateway_id: str) -> FoundGateway | None:
-    """A resource gateway by id (None: gone), with its tags."""
-    try:
-        gateway = lattice.get_resource_gateway(resourceGatewayIdentifier=gateway_id)
-    except ClientError as error:
-        if error_code(error) == "ResourceNotFoundException":
-            return None
-        raise
-    return _found_gateway(lattice, gateway)
-
-
-def find_product_gateway(lattice: Any, vpc_id: str) -> FoundGateway | None:
-    """This product's resource gateway of the VPC (by its name, `nekt-<vpc-id>`, which is unique in the
-    account), or None. A gateway of that name that this product did not tag is refused: it cannot be
-    created beside it, and it is not the product's to use."""
-    for gateway in all_pages(lattice.list_resource_gateways, "items"):
-        if gateway.get("name") != gateway_name(vpc_id) or gateway.get("vpcIdentifier") != vpc_id:
-            continue
-        found = _found_gateway(lattice, gateway)
-        if found is not None and found["connectionTag"] is None:
-            raise ResourceGatewayUnavailable(
-                f"a resource gateway named {gateway_name(vpc_id)} ({found['resourceGatewayId']}) in {vpc_id} was "
-                f"not made by this product (no {MANAGED_BY_TAG[0]} and {CONNECTION_TAG_KEY} tags). Rename or delete "
-                "it, then start again")
-        return found
-    return None
-
-
-def _found_gateway(lattice: Any, gateway: Mapping[str, Any]) -> FoundGateway | None:
-    """The gateway as the facts hold it; `connectionTag` None: not this product's."""
-    try:
-        tags = lattice_tags(lattice, gateway["arn"])
-    except ClientError as error:
-        if error_code(error) == "ResourceNotFoundException":
-            return None  # deleted between the list and this look
-        raise
-    return {"resourceGatewayId": gateway["id"], "resourceGatewayArn": gateway["arn"], "status": gateway["status"],
-            "securityGroupIds": list(gateway.get("securityGroupIds") or []),
-            "subnetIds": list(gateway.get("subnetIds") or []),
-            "connectionTag": tags.get(CONNECTION_TAG_KEY) if managed(tags) else None}
-
-
 def _create_gateway(ec2: EC2Client, lattice: Any, facts: Mapping[str, Any], path: PlannedResourcePath) -> FoundGateway:
     connection_id, vpc_id = facts["request"]["connectionId"], facts["database"]["vpcId"]
     group_id = _gateway_security_group(ec2, vpc_id, connection_id)
@@ -195,12 +156,6 @@ def _gateway_security_group(ec2: EC2Client, vpc_id: str, connection_id: str) -> 
         return found
 
 
-def group_named(ec2: EC2Client, vpc_id: str, name: str) -> str | None:
-    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
-                                                   {"Name": "group-name", "Values": [name]}])["SecurityGroups"]
-    return next((group["GroupId"] for group in groups if group["GroupName"] == name), None)
-
-
 def _gateway_group(gateway: FoundGateway) -> str:
     if not gateway["securityGroupIds"]:
         raise ResourceGatewayUnavailable(f"resource gateway {gateway['resourceGatewayId']} has no security group: "
@@ -237,21 +192,6 @@ def _admit_gateway(ec2: EC2Client, facts: Mapping[str, Any], gateway_group: str,
     before = {rule["ruleId"] for rule in database.get("securityGroupRules") or []}
     ours = tag_dict(existing.get("Tags")).get(CONNECTION_TAG_KEY) == connection_id
     return existing["SecurityGroupRuleId"], ours and existing["SecurityGroupRuleId"] not in before
-
-
-def find_group_rule(ec2: EC2Client, group_id: str, port: int, source_group: str) -> SecurityGroupRuleTypeDef | None:
-    """The ingress rule of `group_id` admitting exactly TCP `port` from the security group `source_group`."""
-    for rule in group_rules(ec2, group_id):
-        if (not rule.get("IsEgress") and rule.get("IpProtocol") == "tcp" and rule.get("FromPort") == port
-                and rule.get("ToPort") == port and rule.get("ReferencedGroupInfo", {}).get("GroupId") == source_group):
-            return rule
-    return None
-
-
-def group_rules(ec2: EC2Client, group_id: str) -> Iterator[SecurityGroupRuleTypeDef]:
-    paginator = ec2.get_paginator("describe_security_group_rules")
-    for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": [group_id]}]):
-        yield from page["SecurityGroupRules"]
 
 
 def _configuration(lattice: Any, facts: Mapping[str, Any], path: PlannedResourcePath, gateway: FoundGateway,
@@ -299,27 +239,6 @@ def _configuration_arguments(facts: Mapping[str, Any], path: PlannedResourcePath
                                                                 "ipAddressType": "IPV4"}}}
 
 
-def find_configuration(lattice: Any, connection_id: str) -> dict[str, str] | None:
-    """This connection's resource configuration: its name, and its tag (a configuration of that name that
-    is not tagged with the connection is not this product's, and is left alone)."""
-    name = configuration_name(connection_id)
-    for item in all_pages(lattice.list_resource_configurations, "items"):
-        if item.get("name") != name:
-            continue
-        try:
-            tags = lattice_tags(lattice, item["arn"])
-        except ClientError as error:
-            if error_code(error) == "ResourceNotFoundException":
-                return None
-            raise
-        if tags.get(CONNECTION_TAG_KEY) == connection_id and managed(tags):
-            return {"id": item["id"], "arn": item["arn"]}
-        raise ChangeRefused(f"a resource configuration named {name} ({item['id']}) exists and is not tagged "
-                            f"{CONNECTION_TAG_KEY}={connection_id}: it is not this connection's. Rename or delete it, "
-                            "then start again")
-    return None
-
-
 def _share(ram: Any, facts: Mapping[str, Any], configuration_arn: str, previous: Mapping[str, Any]) -> tuple[str, bool]:
     """This connection's RAM share of the configuration with the Nekt account, else a new one. Nekt is
     outside the customer's Organization: external principals allowed (Nekt then gets an invitation)."""
@@ -340,15 +259,3 @@ def _share(ram: Any, facts: Mapping[str, Any], configuration_arn: str, previous:
         name=name, resourceArns=[configuration_arn], principals=[nekt_account], allowExternalPrincipals=True,
         tags=ram_tags(connection_tags(name, connection_id)))["resourceShare"]
     return str(created["resourceShareArn"]), True
-
-
-def find_shares(ram: Any, connection_tag: str) -> list[dict[str, Any]]:
-    """The account's live RAM shares tagged with the connection (and the product's tag)."""
-    shares = all_pages(ram.get_resource_shares, "resourceShares", resourceOwner="SELF",
-                    tagFilters=[{"tagKey": CONNECTION_TAG_KEY, "tagValues": [connection_tag]}])
-    return [share for share in shares if share.get("status") not in SHARE_GONE and _share_tags(share).get(
-        CONNECTION_TAG_KEY) == connection_tag and managed(_share_tags(share))]
-
-
-def _share_tags(share: Mapping[str, Any]) -> dict[str, str]:
-    return {tag["key"]: tag.get("value", "") for tag in share.get("tags") or []}

@@ -13,20 +13,20 @@ from nekt_peering.core.aws import error_code, tag_dict
 from nekt_peering.core.compensation import connection_id_of
 from nekt_peering.core.errors import ChangeRefused
 from nekt_peering.core.model import CONNECTION_TAG_KEY, Settings
-from nekt_peering.resource_endpoint.endpoint import find_endpoints
-from nekt_peering.resource_endpoint.names import (
-    endpoint_group_name,
-    gateway_group_name,
-    managed,
-    max_polls_of,
-)
-from nekt_peering.resource_endpoint.share import (
+from nekt_peering.resource_endpoint.find import (
     find_configuration,
+    find_endpoints,
     find_group_rule,
     find_product_gateway,
     find_shares,
     get_gateway,
     group_named,
+)
+from nekt_peering.resource_endpoint.names import (
+    endpoint_group_name,
+    gateway_group_name,
+    managed,
+    max_polls_of,
 )
 
 if TYPE_CHECKING:
