@@ -1,4 +1,4 @@
-"""A database shared as a VPC resource (emulator/strict/lattice.py): the customer account shares a
+"""A database shared as a VPC resource (emulator/strict/lattice/): the customer account shares a
 resource configuration for its RDS database with the Nekt account, Nekt accepts and makes a resource
 endpoint, and everything is deleted in reverse; then each of AWS's rules refusing what AWS refuses, and,
 relaxed, what plain moto (or a laxer reading) would have let through. docs/aws-fidelity.md, "PrivateLink

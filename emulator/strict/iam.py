@@ -317,7 +317,7 @@ def _transact(call: Call) -> Request:
     return Request(checks)
 
 
-# --- a database shared as a VPC resource (emulator/strict/lattice.py) ------------------------------------------
+# --- a database shared as a VPC resource (emulator/strict/lattice/) ------------------------------------------
 
 
 def _lattice_book(call: Call) -> Any:

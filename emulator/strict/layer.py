@@ -13,7 +13,7 @@ the answer the client gets:
   it keeps (a peering's lifecycle, tags per account) from what succeeded.
 
 A rule may also serve a call moto does not implement (VPC Lattice's resource gateways, RAM's
-invitations: emulator/strict/lattice.py) by raising `Served` with the answer from `before`; the
+invitations: emulator/strict/lattice/) by raising `Served` with the answer from `before`; the
 answer is checked against botocore's model of the operation's output before the client sees it.
 
 Each rule has a name; a test relaxes one on purpose with `strict.relax(name)` to show the plain

@@ -12,5 +12,6 @@ from emulator.strict.peerings import peering_rules
 
 
 def all_rules() -> list[Rule]:
-    lattice = LatticeBook()  # IAM reads the ARNs and tags of what the lattice rules serve
-    return [*iam_rules(lattice), *peering_rules(), *network_rules(), *lattice_rules(lattice)]
+    # What the lattice rules serve: IAM reads their ARNs and tags, the network the security groups they use.
+    lattice = LatticeBook()
+    return [*iam_rules(lattice), *peering_rules(), *network_rules(lattice), *lattice_rules(lattice)]
