@@ -2,4 +2,27 @@
 AWS's own rules where moto is permissive (emulator.strict, docs/aws-fidelity.md).
 
 Used by the tests and by `make demo`. Not deployed.
+
+Its layers, from the bottom; a module imports from its own layer or lower ones, never higher, and no
+two modules import each other, even through others (tests/test_emulator_layers.py holds the table):
+
+0. The strict layer's machinery, which knows no rule: emulator.strict.layer (botocore's hooks, `Call`,
+   `Rule`, `AwsError`, `StrictAws` given its rules, `acting_as`), strict.shapes (an answer is one AWS
+   could send), strict.dynamodb (DynamoDB's atomicity). The package emulator.strict re-exports the first.
+1. AWS's rules, one module or package per part of AWS: strict.iam, strict.peerings, strict.network,
+   strict.lattice (a database shared as a VPC resource: VPC Lattice, RAM, resource endpoints).
+2. strict.rules: every rule, in the order AWS applies them.
+3. The emulated AWS: emulator.aws (moto, the rules and DynamoDB's atomicity in this process:
+   `emulated_aws`), emulator.server (the same over HTTP, for other processes).
+4. template.yaml deployed onto it: emulator.template (reads the template as CloudFormation would),
+   lambda_runtime (the handlers, run in process as their roles), network (the probe's DNS and TCP),
+   stack (functions, roles, tables and state machines; executions).
+5. The world around a deployment: emulator.topology (the Nekt and customer accounts, VPCs,
+   databases), accounts (reading and bending their state), apigateway (API Gateway's events),
+   registry (seeding the connections table), databases (real database servers), costs (AWS's prices).
+6. The tools, run as `python -m`: emulator.demo (`make demo`), emulator.events (`make events`),
+   emulator.bench (`make bench`).
+
+A lower layer that needs something of a higher one is given it: `StrictAws(rules)` is handed its rules
+by emulator.aws; the network rules are handed the lattice rules' book.
 """

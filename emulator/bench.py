@@ -24,9 +24,9 @@ import botocore.loaders
 import botocore.session
 
 from emulator.accounts import aws_calls, is_mutating, set_peering_status
+from emulator.aws import emulated_aws
 from emulator.costs import HOURS_PER_MONTH, PRICES, MonthlyCost, PathName, Payer, monthly_cost
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
-from emulator.strict.layer import emulated_aws
 from emulator.template import ROOT, Template
 from emulator.topology import create_database, create_nekt_network
 

@@ -28,9 +28,9 @@ from typing import Any
 import typer
 from moto.moto_api._internal import mock_random
 
-from emulator import events
 from emulator.accounts import snapshot
 from emulator.databases import PostgresServer
+from emulator.events import ROLLBACK_INPUT, SEED
 from emulator.server import DEFAULT_PORT, EmulatedAws, PortInUse
 from emulator.stack import Stack
 from emulator.topology import (
@@ -139,10 +139,10 @@ def _seed(port: int) -> tuple[NektNetwork, CustomerDatabase]:
     """The accounts of the recorded events/ (same seed, same order), so that their ids are this
     emulator's: `sam local invoke DiscoverFunction -e events/discover.json` reads the same VPCs.
     orders-db listens on `port`, where the real PostgreSQL is."""
-    mock_random.seed(events.SEED)
+    mock_random.seed(SEED)
     nekt = create_nekt_network()
     database = create_database(port=port)
-    create_database(events.ROLLBACK_INPUT["database"]["identifier"], cidr="10.30.0.0/16")
+    create_database(ROLLBACK_INPUT["database"]["identifier"], cidr="10.30.0.0/16")
     return nekt, database
 
 

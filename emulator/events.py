@@ -27,8 +27,9 @@ from moto.moto_api._internal import mock_random
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulator.apigateway import rest_event
+from emulator.aws import emulated_aws
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
-from emulator.strict.layer import StrictAws, emulated_aws
+from emulator.strict.layer import StrictAws
 from emulator.template import ROOT
 from emulator.topology import create_database, create_nekt_network
 from nekt_peering.core.errors import VerificationFailed

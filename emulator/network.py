@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import socket
 
-from emulator.strict import lattice
+from emulator.strict.lattice.dataplane import endpoint_path
 from nekt_peering import probe
 
 LOOPBACK = "127.0.0.1"
@@ -40,8 +40,8 @@ class EmulatedNetwork(probe.Network):
     def _follow_resource_endpoint(self, host: str) -> list[str]:
         """A resource endpoint's DNS name resolves to the endpoint's address in Nekt's subnet; TCP to it
         reaches the database when the database is served and its security group admits the resource
-        gateway's (emulator.strict.lattice.endpoint_path): the path's own data plane, read at each lookup."""
-        path = lattice.endpoint_path(host)
+        gateway's (emulator.strict.lattice.dataplane): the path's own data plane, read at each lookup."""
+        path = endpoint_path(host)
         if path is None:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         if path.admitted and any(address in self.served for address in self.names.get(path.target_host, [])):

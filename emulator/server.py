@@ -18,14 +18,10 @@ from typing import Any
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
-from emulator.strict import StrictAws
+from emulator.aws import MOTO_CONFIG, strict_aws
 from emulator.strict.dynamodb import atomic_dynamodb
 
 DEFAULT_PORT = 5123
-
-# What mock_aws(config=MOTO_CONFIG) sets for the in-process tests: run state machines, and Lambda
-# without Docker (whose invoke emulator.lambda_runtime replaces).
-SERVER_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
 class PortInUse(Exception):
@@ -38,7 +34,7 @@ class EmulatedAws:
         self._server: ThreadedMotoServer | None = None
         self._saved: dict[str, str | None] = {}
         self._saved_config: dict[str, Any] = {}
-        self.strict = StrictAws()
+        self.strict = strict_aws()
         self._atomic = ExitStack()
 
     @property
@@ -61,7 +57,7 @@ class EmulatedAws:
         self._server.start()
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST"))
         config: dict[str, Any] = default_user_config  # type: ignore[assignment]
-        for section, values in SERVER_CONFIG.items():
+        for section, values in MOTO_CONFIG.items():  # what mock_aws(config=MOTO_CONFIG) sets in process
             self._saved_config[section] = dict(config.get(section, {}))
             config.setdefault(section, {}).update(values)
         # MOTO_PORT: where moto's Step Functions interpreter sends its own calls (Lambda, EventBridge).

@@ -20,7 +20,6 @@ from emulator.template import NEKT_TEMPLATE_PATH, RoleSpec, Template, iam_roles,
 from nekt_peering.core.errors import cause_message
 
 DEFAULT_ACCOUNT = "123456789012"
-MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 
 from emulator.stack import DEFAULT_ACCOUNT, placeholder_zip
+from emulator.strict.layer import HARNESS_ROLE_NAME
 from emulator.template import NEKT_TEMPLATE_PATH, Template, iam_roles, resolve
 
 NEKT_ACCOUNT = "111111111111"
@@ -21,7 +22,7 @@ def account_session(account_id: str, region: str) -> boto3.Session:
     if account_id == DEFAULT_ACCOUNT:
         return boto3.Session(region_name=region)
     credentials = boto3.client("sts", region_name=region).assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/emulator-admin", RoleSessionName="emulator",
+        RoleArn=f"arn:aws:iam::{account_id}:role/{HARNESS_ROLE_NAME}", RoleSessionName="emulator",
     )["Credentials"]
     return boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],

@@ -24,11 +24,11 @@ from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulator.apigateway import rest_event
+from emulator.aws import emulated_aws
 from emulator.databases import MariaDbServer, PostgresServer
 from emulator.lambda_runtime import LambdaContext, load_handler
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.strict import StrictAws, acting_as
-from emulator.strict.layer import emulated_aws
 from emulator.template import Template
 from emulator.topology import NektNetwork, create_nekt_network
 

@@ -18,9 +18,9 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from emulator.aws import emulated_aws
 from emulator.lambda_runtime import FUNCTION_ENVIRONMENT, LambdaContext
 from emulator.stack import DEFAULT_ACCOUNT, Stack
-from emulator.strict.layer import emulated_aws
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_nekt_network
 from nekt_peering.core.errors import ChangeRefused, InvalidInput, InvalidSettings
 from nekt_peering.core.model import Settings

@@ -23,10 +23,11 @@ from botocore.exceptions import ClientError
 
 from emulator.accounts import establish_peering, snapshot
 from emulator.apigateway import rest_event
+from emulator.aws import emulated_aws
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.strict import StrictAws, acting_as
 from emulator.strict.iam import Iam, Request, Resource, evaluate, statement_matches
-from emulator.strict.layer import Principal, emulated_aws
+from emulator.strict.layer import Principal
 from emulator.template import NEKT_TEMPLATE_PATH, Template, iam_roles, sam_transformed
 from emulator.topology import (
     CustomerDatabase,

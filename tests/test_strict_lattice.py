@@ -1,4 +1,4 @@
-"""A database shared as a VPC resource (emulator/strict/lattice.py): the customer account shares a
+"""A database shared as a VPC resource (emulator/strict/lattice/): the customer account shares a
 resource configuration for its RDS database with the Nekt account, Nekt accepts and makes a resource
 endpoint, and everything is deleted in reverse; then each of AWS's rules refusing what AWS refuses, and,
 relaxed, what plain moto (or a laxer reading) would have let through. docs/aws-fidelity.md, "PrivateLink
@@ -699,7 +699,7 @@ def path_as_roles(provider: Any, consumer: Any) -> None:
 
 
 def test_each_side_s_role_is_evaluated_and_each_statement_is_needed() -> None:
-    from emulator.strict.layer import emulated_aws
+    from emulator.aws import emulated_aws
 
     with emulated_aws():
         path_as_roles(role_session(CUSTOMER, "provider", PROVIDER_STATEMENTS),
@@ -715,7 +715,7 @@ def test_each_side_s_role_is_evaluated_and_each_statement_is_needed() -> None:
 
 
 def test_a_share_of_another_resource_type_or_an_untagged_gateway_is_refused_by_the_conditions() -> None:
-    from emulator.strict.layer import emulated_aws
+    from emulator.aws import emulated_aws
 
     with emulated_aws():
         provider = role_session(CUSTOMER, "provider", PROVIDER_STATEMENTS)

@@ -30,6 +30,7 @@ from typing import Any
 from moto.ec2.models import ec2_backends
 from moto.iam.models import iam_backends
 
+from emulator.strict.lattice.book import LatticeBook
 from emulator.strict.layer import AwsError, Call, Principal, Rule
 
 PARTITION = "aws"
@@ -317,10 +318,10 @@ def _transact(call: Call) -> Request:
     return Request(checks)
 
 
-# --- a database shared as a VPC resource (emulator/strict/lattice.py) ------------------------------------------
+# --- a database shared as a VPC resource (emulator/strict/lattice/) ------------------------------------------
 
 
-def _lattice_book(call: Call) -> Any:
+def _lattice_book(call: Call) -> LatticeBook | None:
     """The lattice rules' book (the resources they serve), which Iam puts in the call's context."""
     return call.context.get("lattice")
 
@@ -466,7 +467,7 @@ def _on_invitation(call: Call) -> Request:
     book = _lattice_book(call)
     invitation = book.invitations.get(arn) if book is not None else None
     keys: dict[str, list[str]] = {}
-    if invitation is not None:
+    if book is not None and invitation is not None:
         keys = {"ram:ShareOwnerAccountId": [invitation.sender],
                 "ram:ResourceShareName": [book.shares[invitation.share_arn].name]}
     return Request([(call_action(call), [Resource("resource-share-invitation", arn, keys,
@@ -822,9 +823,9 @@ class Iam(Rule):
 
     name = "iam"
 
-    def __init__(self, lattice: Any = None) -> None:
+    def __init__(self, lattice: LatticeBook | None = None) -> None:
         self.decisions: list[tuple[str, str, Verdict]] = []  # (role, action, verdict): for tests
-        self.lattice = lattice  # emulator.strict.lattice's book: the resources it serves, for their ARNs and tags
+        self.lattice = lattice  # the lattice rules' book: the resources they serve, for their ARNs and tags
 
     def before(self, call: Call) -> None:
         principal = call.principal
@@ -863,5 +864,5 @@ class Iam(Rule):
         return AwsError(code, message, status)
 
 
-def iam_rules(lattice: Any = None) -> list[Rule]:
+def iam_rules(lattice: LatticeBook | None = None) -> list[Rule]:
     return [Iam(lattice)]

@@ -13,11 +13,14 @@ the answer the client gets:
   it keeps (a peering's lifecycle, tags per account) from what succeeded.
 
 A rule may also serve a call moto does not implement (VPC Lattice's resource gateways, RAM's
-invitations: emulator/strict/lattice.py) by raising `Served` with the answer from `before`; the
+invitations: emulator/strict/lattice/) by raising `Served` with the answer from `before`; the
 answer is checked against botocore's model of the operation's output before the client sees it.
 
 Each rule has a name; a test relaxes one on purpose with `strict.relax(name)` to show the plain
 moto behaviour it guards against.
+
+This module is the machinery only: it knows no rule. `StrictAws` is given its rules (AWS's, in order:
+emulator.strict.rules.all_rules), and emulator.aws puts it together with moto.
 """
 
 from __future__ import annotations
@@ -131,10 +134,10 @@ HARNESS_ROLE_NAME = "emulator-admin"
 
 
 class StrictAws:
-    """The rules of AWS, installed on every botocore client this process creates while installed."""
+    """The rules given, installed on every botocore client this process creates while installed."""
 
-    def __init__(self, rules: list[Rule] | None = None) -> None:
-        self.rules: list[Rule] = rules if rules is not None else default_rules()
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules: list[Rule] = rules
         self.relaxed: set[str] = set()
         self.refusals: list[tuple[str, str, str]] = []  # (operation, error code, message), for tests
         self._lock = threading.RLock()
@@ -225,21 +228,3 @@ def _served_response(model: Any, response: dict[str, Any]) -> tuple[AWSResponse,
     http = AWSResponse("https://strict.emulator", status, {}, MockRawResponse(b""))  # type: ignore[arg-type]
     return http, {**response, "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "strict-emulator"}}
 
-
-def default_rules() -> list[Rule]:
-    """Every rule, in the order AWS applies them: who may call first, then what the call may do."""
-    from emulator.strict.rules import all_rules
-
-    return all_rules()
-
-
-@contextmanager
-def emulated_aws() -> Iterator[StrictAws]:
-    """moto in process, as the tests, the events and the bench use it, with AWS's rules on."""
-    from moto import mock_aws
-
-    from emulator.stack import MOTO_CONFIG
-    from emulator.strict.dynamodb import atomic_dynamodb
-
-    with mock_aws(config=MOTO_CONFIG), StrictAws() as layer, atomic_dynamodb():
-        yield layer

@@ -12,7 +12,7 @@ from typing import Any
 
 from moto.ec2.models import ec2_backends
 
-from emulator.strict.lattice import groups_in_use
+from emulator.strict.lattice.book import LatticeBook
 from emulator.strict.layer import AwsError, Call, Rule
 
 LIVE_REQUEST_STATES = frozenset({"initiating-request", "pending-acceptance"})
@@ -322,9 +322,12 @@ class SecurityGroupInUse(Rule):
     """DeleteSecurityGroup of a group "associated with an instance or network interface, is referenced by
     another security group in the same VPC" fails with DependencyViolation (API_DeleteSecurityGroup). moto
     deletes it and leaves the rules that reference it. The interfaces here: a resource gateway's or a
-    resource endpoint's (emulator/strict/lattice.py) not yet deleted."""
+    resource endpoint's (emulator/strict/lattice/) not yet deleted, which the lattice rules' book knows."""
 
     name = "security-group-in-use"
+
+    def __init__(self, lattice: LatticeBook) -> None:
+        self.lattice = lattice
 
     def before(self, call: Call) -> None:
         if call.operation != "DeleteSecurityGroup":
@@ -337,12 +340,13 @@ class SecurityGroupInUse(Rule):
                               if other.id != group_id
                               for rule in [*other.ingress_rules, *other.egress_rules]
                               if (rule.source_group or {}).get("GroupId") == group_id})
-        users = groups_in_use(call.account_id, call.region).get(group_id, [])
+        users = self.lattice.groups_in_use(call.account_id, call.region).get(group_id, [])
         if referencing or users:
             raise AwsError("DependencyViolation", f"resource {group_id} has a dependent object: "
                                                   f"{', '.join([*referencing, *users])}")
 
 
-def network_rules() -> list[Rule]:
+def network_rules(lattice: LatticeBook) -> list[Rule]:
+    """`lattice`: the lattice rules' book, whose gateways and endpoints use security groups."""
     return [SharedVpcOwner(), Quotas(), PeeringOptions(), TagsPerAccount(), PeeringFilters(),
-            NewExecutionsInvisible(), SecurityGroupInUse()]
+            NewExecutionsInvisible(), SecurityGroupInUse(lattice)]

@@ -4,14 +4,14 @@ rules also serve what moto does not implement)."""
 
 from __future__ import annotations
 
+from emulator.strict.iam import iam_rules
+from emulator.strict.lattice import LatticeBook, lattice_rules
 from emulator.strict.layer import Rule
+from emulator.strict.network import network_rules
+from emulator.strict.peerings import peering_rules
 
 
 def all_rules() -> list[Rule]:
-    from emulator.strict.iam import iam_rules
-    from emulator.strict.lattice import LatticeBook, lattice_rules
-    from emulator.strict.network import network_rules
-    from emulator.strict.peerings import peering_rules
-
-    lattice = LatticeBook()  # IAM reads the ARNs and tags of what the lattice rules serve
-    return [*iam_rules(lattice), *peering_rules(), *network_rules(), *lattice_rules(lattice)]
+    # What the lattice rules serve: IAM reads their ARNs and tags, the network the security groups they use.
+    lattice = LatticeBook()
+    return [*iam_rules(lattice), *peering_rules(), *network_rules(lattice), *lattice_rules(lattice)]

@@ -1,0 +1,265 @@
+"""What the lattice rules know: the resource gateways, resource configurations, RAM shares and their
+invitations, and resource endpoints made while they are installed, each with its status; the lookups as
+the caller's account and Region see them; and the errors AWS answers when a lookup finds nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from moto.ec2.models import ec2_backends
+from moto.moto_api._internal import mock_random
+
+from emulator.strict.layer import AwsError, Call, Rule
+
+PARTITION = "aws"
+
+
+
+
+@dataclass
+class Timing:
+    """How many ticks still show each transient status. A tick is a GetResourceGateway of that gateway, or
+    a DescribeVpcEndpoints / DescribeVpcEndpointAssociations that could show that endpoint. With 1, the
+    create answers CREATE_IN_PROGRESS (Pending), so does the first poll, and the second ACTIVE (Available):
+    a caller has to poll."""
+
+    gateway_creating: int = 1
+    gateway_deleting: int = 1
+    endpoint_pending: int = 1
+    endpoint_deleting: int = 1
+
+
+TRANSIENT = frozenset({"CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "Pending", "Deleting"})
+
+
+@dataclass
+class Transient:
+    """A status; a transient one lasts `remaining` more ticks, then becomes `then` (None: the thing is gone,
+    status GONE)."""
+
+    status: str
+    remaining: int = 0
+    then: str | None = None
+
+    def tick(self) -> None:
+        if self.remaining > 0:
+            self.remaining -= 1
+        elif self.status in TRANSIENT:
+            self.status, self.then = self.then or "GONE", None
+
+
+@dataclass
+class Gateway:
+    id: str
+    name: str
+    account: str
+    region: str
+    vpc_id: str
+    subnet_ids: list[str]
+    security_group_ids: list[str]
+    ip_address_type: str
+    ipv4_per_eni: int
+    tags: dict[str, str]
+    created_at: datetime
+    state: Transient = field(default_factory=lambda: Transient("ACTIVE"))
+    updated_at: datetime | None = None
+
+    @property
+    def arn(self) -> str:
+        return f"arn:{PARTITION}:vpc-lattice:{self.region}:{self.account}:resourcegateway/{self.id}"
+
+
+@dataclass
+class Configuration:
+    id: str
+    name: str
+    account: str
+    region: str
+    type: str
+    gateway_id: str | None
+    group_id: str | None
+    port_ranges: list[str]
+    protocol: str
+    definition: dict[str, Any] | None
+    allow_shareable_network: bool
+    tags: dict[str, str]
+    created_at: datetime
+    custom_domain: str | None = None
+
+    @property
+    def arn(self) -> str:
+        return f"arn:{PARTITION}:vpc-lattice:{self.region}:{self.account}:resourceconfiguration/{self.id}"
+
+
+@dataclass
+class Share:
+    arn: str
+    name: str
+    owner: str
+    region: str
+    allow_external: bool
+    tags: list[dict[str, str]]
+    created_at: datetime
+    resources: dict[str, str] = field(default_factory=dict)  # resource ARN -> association status
+    principals: dict[str, str] = field(default_factory=dict)  # account -> association status
+    status: str = "ACTIVE"
+    updated_at: datetime | None = None
+
+
+@dataclass
+class Invitation:
+    arn: str
+    share_arn: str
+    sender: str
+    receiver: str
+    region: str
+    sent_at: datetime
+    status: str = "PENDING"
+
+
+@dataclass
+class Endpoint:
+    """A resource VPC endpoint: moto keeps the VPCEndPoint (describe, delete, tags); this keeps what moto
+    does not: its configuration, lifecycle, DNS names and the addresses it takes in its subnets."""
+
+    id: str
+    account: str
+    region: str
+    vpc_id: str
+    configuration_arn: str
+    subnet_ids: list[str]
+    dns_name: str
+    hosted_zone_id: str
+    private_dns: bool
+    association_id: str
+    state: Transient = field(default_factory=lambda: Transient("Available"))
+
+
+@dataclass
+class LatticeBook:
+    """What the rules know of the resource gateways, configurations, shares and resource endpoints made
+    while they were installed. `organization_sharing`: accounts in one Organization with RAM sharing
+    enabled (no invitations between them); empty by default, as between a customer and Nekt."""
+
+    timing: Timing = field(default_factory=Timing)
+    gateways: dict[str, Gateway] = field(default_factory=dict)
+    configurations: dict[str, Configuration] = field(default_factory=dict)
+    shares: dict[str, Share] = field(default_factory=dict)
+    invitations: dict[str, Invitation] = field(default_factory=dict)
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    addresses: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # subnet -> owner id -> addresses
+    organization_sharing: set[str] = field(default_factory=set)
+    limits: dict[str, int] = field(default_factory=lambda: {"resource-gateways-per-vpc": 100,
+                                                            "resource-endpoints-per-vpc": 200})
+
+    # --- lookups as the caller's account and Region see them ---------------------------------------------
+
+    def gateway(self, call: Call, identifier: str) -> Gateway | None:
+        found = self.gateways.get(identifier.rsplit("/", 1)[-1])
+        if found is None or (found.account, found.region) != (call.account_id, call.region):
+            return None
+        if identifier.startswith("arn:") and identifier != found.arn:
+            return None
+        return found
+
+    def configuration(self, call: Call, identifier: str, shared: bool = False) -> Configuration | None:
+        """The caller's own configuration; with `shared`, also one shared with it in an accepted share."""
+        found = self.configurations.get(identifier.rsplit("/", 1)[-1])
+        if found is None or found.region != call.region:
+            return None
+        if identifier.startswith("arn:") and identifier != found.arn:
+            return None
+        if found.account == call.account_id or (shared and self.shared_with(found, call.account_id)):
+            return found
+        return None
+
+    def shared_with(self, configuration: Configuration, account: str) -> bool:
+        return any(share.status == "ACTIVE" and share.resources.get(configuration.arn) == "ASSOCIATED"
+                   and share.principals.get(account) == "ASSOCIATED" for share in self.shares.values()
+                   if share.region == configuration.region)
+
+    def share(self, call: Call, arn: str) -> Share | None:
+        found = self.shares.get(arn)
+        if found is None or found.region != call.region or found.status == "DELETED":
+            return None
+        return found
+
+    def shared_or_own(self, configuration: Configuration, endpoint: Endpoint) -> bool:
+        return configuration.account == endpoint.account or self.shared_with(configuration, endpoint.account)
+
+    def live_endpoints(self, configuration_arn: str) -> list[Endpoint]:
+        return [endpoint for endpoint in self.endpoints.values()
+                if endpoint.configuration_arn == configuration_arn and endpoint.state.status != "Deleted"]
+
+    def groups_in_use(self, account: str, region: str) -> dict[str, list[str]]:
+        """Security groups the resource gateways and resource endpoints not yet deleted use, with their users
+        (for DeleteSecurityGroup's DependencyViolation: emulator.strict.network.SecurityGroupInUse)."""
+        used: dict[str, list[str]] = {}
+        for gateway in self.gateways.values():
+            if (gateway.account, gateway.region) == (account, region):
+                for group_id in gateway.security_group_ids:
+                    used.setdefault(group_id, []).append(gateway.id)
+        for endpoint in self.endpoints.values():
+            if (endpoint.account, endpoint.region) == (account, region) and endpoint.state.status != "Deleted":
+                vpce = ec2_backends[account][region].vpc_end_points.get(endpoint.id)
+                for group_id in getattr(vpce, "security_group_ids", None) or []:
+                    used.setdefault(group_id, []).append(endpoint.id)
+        return used
+
+
+class BookRule(Rule):
+    """A rule that reads, or keeps, what the lattice rules know."""
+
+    def __init__(self, book: LatticeBook) -> None:
+        self.book = book
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def random_hex(length: int) -> str:
+    return "".join(mock_random.choice("0123456789abcdef") for _ in range(length))
+
+
+# VPC Lattice's errors carry their own HTTP status; RAM's and EC2's are 400.
+STATUS = {"ValidationException": 400, "ConflictException": 409, "ResourceNotFoundException": 404,
+          "ServiceQuotaExceededException": 402, "AccessDeniedException": 403}
+
+
+def error(code: str, message: str) -> AwsError:
+    return AwsError(code, message, STATUS.get(code, 400))
+
+
+# What AWS answers when the caller has no such thing (another account's or Region's is not found either):
+# the kind of thing -> (error code, message with the identifier the caller gave).
+NOT_FOUND = {
+    "resource gateway": ("ResourceNotFoundException", "Resource gateway {} not found."),
+    "resource configuration": ("ResourceNotFoundException", "Resource configuration {} not found."),
+    "lattice resource": ("ResourceNotFoundException", "Resource {} not found."),
+    "arn resource": ("ResourceNotFoundException", "{} not found."),
+    "lattice vpc": ("ResourceNotFoundException", "VPC {} not found."),
+    "lattice subnet": ("ResourceNotFoundException", "Subnet {} not found."),
+    "lattice security group": ("ResourceNotFoundException", "Security group {} not found."),
+    "resource share": ("UnknownResourceException", "ResourceShare {} could not be found."),
+    "invitation": ("ResourceShareInvitationArnNotFoundException", "ResourceShareInvitation {} could not be found."),
+    "subnet": ("InvalidSubnetID.NotFound", "The subnet ID '{}' does not exist"),
+    "security group": ("InvalidGroup.NotFound", "The security group '{}' does not exist"),
+}
+
+Found = TypeVar("Found")
+
+
+def not_found(kind: str, identifier: str) -> AwsError:
+    code, message = NOT_FOUND[kind]
+    return error(code, message.format(identifier))
+
+
+def require(found: Found | None, kind: str, identifier: str) -> Found:
+    """`found`, or AWS's not-found error for that kind of thing (`NOT_FOUND`)."""
+    if found is None:
+        raise not_found(kind, identifier)
+    return found
+
