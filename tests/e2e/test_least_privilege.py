@@ -21,7 +21,7 @@ from nekt_peering.errors import ChangeRefused, InvalidInput, VerificationFailed
 from nekt_peering.handlers.ingress import authorize_ingress
 from nekt_peering.handlers.routes import update_routes
 from nekt_peering.handlers.stage import logger as stage_logger
-from tests.test_connect_workflow import assert_failed, assert_succeeded, connect_input, ingress_rules
+from tests.e2e.test_connect_workflow import assert_failed, assert_succeeded, connect_input, ingress_rules
 
 OTHER_ACCOUNT = "222222222222"
 DB_REGION = "us-east-2"
