@@ -19,9 +19,11 @@
 #   make demo     the nekt-peering CLI against an emulated AWS on 127.0.0.1:5123 (DEMO_ARGS=--keep, --port N, --host H)
 #   make events   the emulator's event samples (EVENTS_ARGS=... passed through)
 #   make databases  the real database servers the tests and the demo start on 127.0.0.1: PostgreSQL's
-#                 binaries from the pgserver wheel (PyPI) into .venv/postgresql; Debian's postgresql
-#                 (for a TLS-only server: the wheel is built without SSL) and mariadb-server, installed
-#                 with apt-get (as root) when missing
+#                 binaries from the pgserver wheel (PyPI), unpacked outside the checkout, where the user
+#                 PostgreSQL runs as can reach them whatever directory the checkout is in (as root:
+#                 /var/cache/nekt-peering; else ~/.cache/nekt-peering; `python -m emulator.databases where`);
+#                 Debian's postgresql (for a TLS-only server: the wheel is built without SSL) and
+#                 mariadb-server, installed with apt-get (as root) when missing
 #   make invoke   sam local invoke FUNCTION with EVENT in a Lambda container, against `make demo DEMO_ARGS=--keep`
 #                 (after make build; ARCHITECTURE=x86_64 by default; Docker and the Lambda base image)
 #   make lambda-image  a local stand-in for the Lambda base image, for machines that cannot pull it (root)
@@ -30,7 +32,8 @@
 #   make bench    what a connection costs, measured on the emulator -> docs/benchmarks.md (not in test)
 #   make validators  regenerates functions/nekt_peering/validators/: the inputs' from nekt_peering.model's
 #                 schemas, the stage event's derived from the TypedDicts of nekt_peering.shapes
-#   make clean    removes .venv, .venv-scan, .aws-sam and the tool caches
+#   make clean    removes .venv, .venv-scan, .aws-sam and the tool caches (not make databases' PostgreSQL,
+#                 a cache shared by every checkout)
 #
 # Nothing here needs an AWS account or network access beyond PyPI (venv, sam build), and Debian's archive
 # for make lambda-image. checkov runs
@@ -65,11 +68,6 @@ SAM_ENV := SAM_CLI_TELEMETRY=0
 # The venv's own bin comes last, as a fallback when the venv itself is a 3.13.
 PY313_DIRS := $(patsubst %/python3.13,%,$(wildcard $(PYENV_ROOT_DIR)/versions/3.13*/bin/python3.13))
 BUILD_PATH := $(foreach dir,$(PY313_DIRS),$(dir):)$$PATH:$(abspath $(BIN))
-
-# PostgreSQL 16 as the pgserver wheel bundles it (bin/ and lib/), whatever Python runs the venv: the
-# binaries do not depend on it, and the wheel exists for CPython 3.12.
-PGSERVER_WHEEL := pgserver==0.1.4
-POSTGRES_DIR := $(VENV)/postgresql
 
 .PHONY: venv test all-checks unit integration e2e integration-e2e lint ruff mypy cfn-lint sam-validate checkov \
 	build demo events bench databases validators invoke lambda-image test-sam-local clean
@@ -169,7 +167,10 @@ e2e: $(VENV)/.installed databases
 integration-e2e: $(VENV)/.installed databases
 	+$(BIN)/pytest $(XDIST) tests/integration tests/e2e $(PYTEST_ARGS)
 
-databases: $(POSTGRES_DIR)/pgserver/pginstall/bin/initdb
+# PostgreSQL's binaries outside the checkout (emulator/databases.py, postgres_home: where it chooses, why),
+# downloaded with .venv's pip when missing; Debian's servers with apt-get.
+databases: $(VENV)/.installed
+	$(BIN)/python -m emulator.databases install-postgresql
 	@missing=""; \
 	command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing="mariadb-server"; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
@@ -181,12 +182,6 @@ databases: $(POSTGRES_DIR)/pgserver/pginstall/bin/initdb
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    $$missing >/dev/null; \
 	fi
-
-$(POSTGRES_DIR)/pgserver/pginstall/bin/initdb: | $(VENV)/.installed
-	rm -rf $(POSTGRES_DIR) $(VENV)/wheels
-	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-	  --python-version 3.12 --platform manylinux2014_$$(uname -m) --dest $(VENV)/wheels $(PGSERVER_WHEEL)
-	$(BIN)/python -m emulator.databases unpack-postgresql $(VENV)/wheels/pgserver-*.whl $(POSTGRES_DIR)
 
 build: venv
 	@PATH="$(BUILD_PATH)" command -v python3.13 >/dev/null || { \
