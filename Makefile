@@ -2,8 +2,15 @@
 #
 #   make venv     .venv with requirements-dev.txt (newest Python 3.13/3.12/3.11 found; PYTHON=... to choose)
 #                 and .venv-scan with requirements-scan.txt (checkov, whose pins conflict with .venv's)
-#   make test     lint + type check + template checks + pytest (on PYTEST_WORKERS=2 pytest-xdist workers)
-#   make unit     the inner loop: pytest without the slowest end-to-end files (UNIT_SKIPS)
+#   make test     lint + type check + template checks + every tier of tests: the unit tier beside the checks,
+#                 integration and e2e in one pytest session on PYTEST_WORKERS=2 pytest-xdist workers (TEST_JOBS=2
+#                 make jobs at once; --keep-going reports every failing one)
+#   make unit     the inner loop: tests/unit, logic only (no emulator, database server, network or other
+#                 program: tests/unit/conftest.py refuses them), in one process; needs .venv alone
+#   make integration  tests/integration: the handlers and the strict emulator on moto, no state machine run
+#   make e2e      tests/e2e: the real ASL on moto's Step Functions, the real database servers (make databases),
+#                 the CLI and the demo over HTTP (test_sam_local.py is make test-sam-local's)
+#                 (PYTEST_ARGS=... is passed to each of their pytest runs, make test's too: -x, -k WORDS, a file)
 #   make lint     ruff, mypy, cfn-lint, sam validate --lint, checkov (both templates: template.yaml and
 #                 nekt-account/template.yaml)
 #   make docs     the documentation site (mkdocs.yml, docs/) with mkdocs build --strict into build/site: a broken
@@ -14,20 +21,23 @@
 #   make demo     the nekt-peering CLI against an emulated AWS on 127.0.0.1:5123 (DEMO_ARGS=--keep, --port N, --host H)
 #   make events   the emulator's event samples (EVENTS_ARGS=... passed through)
 #   make databases  the real database servers the tests and the demo start on 127.0.0.1: PostgreSQL's
-#                 binaries from the pgserver wheel (PyPI) into .venv/postgresql; Debian's postgresql
-#                 (for a TLS-only server: the wheel is built without SSL) and mariadb-server, installed
-#                 with apt-get (as root) when missing
+#                 binaries from the pgserver wheel (PyPI), unpacked outside the checkout, where the user
+#                 PostgreSQL runs as can reach them whatever directory the checkout is in (as root:
+#                 /var/cache/nekt-peering; else ~/.cache/nekt-peering; `python -m emulator.databases where`);
+#                 Debian's postgresql (for a TLS-only server: the wheel is built without SSL) and
+#                 mariadb-server, installed with apt-get (as root) when missing
 #   make invoke   sam local invoke FUNCTION with EVENT in a Lambda container, against `make demo DEMO_ARGS=--keep`
 #                 (after make build; ARCHITECTURE=x86_64 by default; Docker and the Lambda base image)
 #   make lambda-image  a local stand-in for the Lambda base image, for machines that cannot pull it (root)
-#   make test-sam-local  the sam local test (tests/test_sam_local.py): builds, then invokes DiscoverFunction and
+#   make test-sam-local  the sam local test (tests/e2e/test_sam_local.py): builds, then invokes DiscoverFunction and
 #                 ApiFunction in containers against the demo; needs Docker (CI: root installs it, see .ci/run)
 #   make bench    what a connection costs, measured on the emulator -> docs/benchmarks.md (not in test)
 #   make validators  regenerates functions/nekt_peering/core/validators/: the inputs' from nekt_peering.core.model's
 #                 schemas, the stage event's derived from the TypedDicts of nekt_peering.core.shapes
 #   make statemachines  regenerates statemachine/*.asl.json from tools/generate_statemachines.py (the
 #                 compensation chain and the Retry/Catch policies stated once: docs/state-machines.md)
-#   make clean    removes .venv, .venv-scan, .aws-sam and the tool caches
+#   make clean    removes .venv, .venv-scan, .aws-sam and the tool caches (not make databases' PostgreSQL,
+#                 a cache shared by every checkout)
 #
 # Nothing here needs an AWS account or network access beyond PyPI (venv, sam build), and Debian's archive
 # for make lambda-image. checkov runs
@@ -63,13 +73,8 @@ SAM_ENV := SAM_CLI_TELEMETRY=0
 PY313_DIRS := $(patsubst %/python3.13,%,$(wildcard $(PYENV_ROOT_DIR)/versions/3.13*/bin/python3.13))
 BUILD_PATH := $(foreach dir,$(PY313_DIRS),$(dir):)$$PATH:$(abspath $(BIN))
 
-# PostgreSQL 16 as the pgserver wheel bundles it (bin/ and lib/), whatever Python runs the venv: the
-# binaries do not depend on it, and the wheel exists for CPython 3.12.
-PGSERVER_WHEEL := pgserver==0.1.4
-POSTGRES_DIR := $(VENV)/postgresql
-
-.PHONY: venv test unit lint ruff mypy cfn-lint sam-validate checkov pytest build demo events bench databases validators \
-	statemachines invoke lambda-image test-sam-local clean
+.PHONY: venv test all-checks unit integration e2e integration-e2e lint ruff mypy cfn-lint sam-validate checkov \
+	build demo events bench databases validators statemachines invoke lambda-image test-sam-local clean
 
 venv: $(VENV)/.installed $(SCAN_VENV)/.installed
 
@@ -112,7 +117,16 @@ $(SCAN_VENV)/.installed: requirements-scan.txt $(VENV)/.installed
 	$(SCAN_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
 	@touch $@
 
-test: lint docs pytest
+# Two make jobs at once (TEST_JOBS): the slow tiers' session, first, on its two workers, and beside it the
+# checks one after the other, then the unit tier: each check runs on one core, and the session leaves a
+# worker idle at its end. --output-sync: each check's output whole, when it ends; the session's as it goes
+# (its line starts with `+`, which output-sync leaves alone: `make -n test` runs it too).
+TEST_JOBS ?= 2
+
+test:
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target all-checks
+
+all-checks: integration-e2e unit lint docs
 
 lint: ruff mypy cfn-lint sam-validate checkov
 
@@ -143,22 +157,30 @@ docs: venv
 
 # Two workers: the machines have two cores, and most tests wait on moto's threads as much as they compute.
 # --dist loadfile: a file's tests run on one worker, so a module fixture (test_strict_iam.py's baseline,
-# every scenario once) is set up once. Each worker starts its own database servers (free ports, own
-# directories: emulator/databases.py).
+# every scenario once) is set up once; tests/conftest.py puts the longest files first (LONGEST_FILES). Each
+# worker starts its own database servers (free ports, own directories: emulator/databases.py).
 PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST_ARGS ?=
 
-pytest: venv databases
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+# One process: xdist's workers would cost more to start than the tier takes.
+unit: $(VENV)/.installed
+	$(BIN)/pytest -p no:xdist tests/unit $(PYTEST_ARGS)
 
-# Every test file but the slowest end-to-end ones, which `make test` runs: a new test file is in unless
-# it is added here.
-UNIT_SKIPS := test_strict_iam test_rollback test_fuzz_least_privilege test_path test_demo test_cli \
-	test_api_bad_input test_events test_disconnect test_connect_workflow test_shared_connections
+integration: $(VENV)/.installed
+	$(BIN)/pytest $(XDIST) tests/integration $(PYTEST_ARGS)
 
-unit: venv databases
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(foreach file,$(UNIT_SKIPS),--ignore=tests/$(file).py)
+e2e: $(VENV)/.installed databases
+	$(BIN)/pytest $(XDIST) tests/e2e $(PYTEST_ARGS)
 
-databases: $(POSTGRES_DIR)/pgserver/pginstall/bin/initdb
+# make test's: both slow tiers in one session, so that its workers share them out to the end.
+integration-e2e: $(VENV)/.installed databases
+	+$(BIN)/pytest $(XDIST) tests/integration tests/e2e $(PYTEST_ARGS)
+
+# PostgreSQL's binaries outside the checkout (emulator/databases.py, postgres_home: where it chooses, why),
+# downloaded with .venv's pip when missing; Debian's servers with apt-get.
+databases: $(VENV)/.installed
+	$(BIN)/python -m emulator.databases install-postgresql
 	@missing=""; \
 	command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing="mariadb-server"; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
@@ -170,12 +192,6 @@ databases: $(POSTGRES_DIR)/pgserver/pginstall/bin/initdb
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    $$missing >/dev/null; \
 	fi
-
-$(POSTGRES_DIR)/pgserver/pginstall/bin/initdb: | $(VENV)/.installed
-	rm -rf $(POSTGRES_DIR) $(VENV)/wheels
-	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-	  --python-version 3.12 --platform manylinux2014_$$(uname -m) --dest $(VENV)/wheels $(PGSERVER_WHEEL)
-	$(BIN)/python -m emulator.databases unpack-postgresql $(VENV)/wheels/pgserver-*.whl $(POSTGRES_DIR)
 
 build: venv
 	@PATH="$(BUILD_PATH)" command -v python3.13 >/dev/null || { \
@@ -224,7 +240,7 @@ lambda-image: venv
 	  PATH="$(BUILD_PATH)" tools/lambda-base-image.sh $(ARCHITECTURE) $(BIN)/pip; fi
 
 test-sam-local: venv
-	$(BIN)/pytest -m sam_local tests/test_sam_local.py
+	$(BIN)/pytest -m sam_local tests/e2e/test_sam_local.py
 
 validators: venv
 	$(BIN)/python -m tools.generate_validators

@@ -1,16 +1,21 @@
 """Real database servers on 127.0.0.1, for the probe's tests and the demo: PostgreSQL (the binaries of
-the pgserver wheel, which `make databases` unpacks into .venv/postgresql), a TLS-only PostgreSQL
-(Debian's postgresql: the wheel is built without SSL) and MariaDB (Debian's mariadb-server). Each
-listens on a free loopback port, keeps its data in a temporary directory, and is stopped by its PID.
+the pgserver wheel, which `make databases` unpacks: install_postgresql), a TLS-only PostgreSQL (Debian's
+postgresql: the wheel is built without SSL) and MariaDB (Debian's mariadb-server). Each listens on a free
+loopback port, keeps its data in a temporary directory, and is stopped by its PID.
 
 PostgreSQL refuses to run as root: as root, its files and process belong to the system user
-`pgserver` (created when missing), as pgserver itself does.
+`pgserver` (created when missing), as pgserver itself does. That user must reach the binaries and the
+data directory, whatever directory the checkout is in (a `mktemp -d`, /root: only root enters those), so
+neither is under the checkout: the binaries are unpacked into a cache outside it (postgres_home:
+/var/cache/nekt-peering as root), the data go to a temporary directory every user can traverse
+(server_directory), and a place pgserver cannot reach is refused before initdb, naming it.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import platform
 import pwd
 import shutil
 import signal
@@ -23,13 +28,63 @@ import time
 import zipfile
 from pathlib import Path
 
-from emulator.template import ROOT
-
-POSTGRES_BIN = Path(os.environ.get("NEKT_POSTGRES_BIN",
-                                   ROOT / ".venv" / "postgresql" / "pgserver" / "pginstall" / "bin"))
+# PostgreSQL 16 as the pgserver wheel bundles it (bin/ and lib/), whatever Python runs the venv: the
+# binaries do not depend on it, and the wheel exists for CPython 3.12.
+PGSERVER_WHEEL = "pgserver==0.1.4"
 POSTGRES_USER = "pgserver"
 PASSWORD = "not-a-real-password"
 START_TIMEOUT = 60.0
+
+
+def postgres_home() -> Path:
+    """Where `make databases` unpacks the pgserver wheel's PostgreSQL, one directory per wheel and machine:
+    /var/cache/nekt-peering/... as root (root's, readable and traversable by every user, pgserver included),
+    else the user's cache (XDG_CACHE_HOME, ~/.cache). NEKT_POSTGRES_HOME chooses another."""
+    if os.environ.get("NEKT_POSTGRES_HOME"):
+        return Path(os.environ["NEKT_POSTGRES_HOME"])
+    if os.geteuid() == 0:
+        base = Path("/var/cache/nekt-peering")
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nekt-peering"
+    return base / f"postgresql-{PGSERVER_WHEEL.replace('==', '-')}-{platform.machine()}"
+
+
+def postgres_bin() -> Path:
+    """The pgserver PostgreSQL's bin/ (NEKT_POSTGRES_BIN: another PostgreSQL's)."""
+    if os.environ.get("NEKT_POSTGRES_BIN"):
+        return Path(os.environ["NEKT_POSTGRES_BIN"])
+    return postgres_home() / "pgserver" / "pginstall" / "bin"
+
+
+def unreachable_by(path: Path, user: str) -> Path | None:
+    """The first directory on the way to `path` (itself included) that `user` may not search, or None: the
+    mode bits, as the kernel reads them for a user that is not root (a user not created yet: as `other`)."""
+    try:
+        account = pwd.getpwnam(user)
+        uid, groups = account.pw_uid, {account.pw_gid} | set(os.getgrouplist(user, account.pw_gid))
+    except KeyError:
+        uid, groups = -1, set()
+    path = Path(os.path.abspath(path))
+    for directory in [*reversed(path.parents), path]:
+        mode = directory.stat()
+        bit = (stat.S_IXUSR if mode.st_uid == uid else stat.S_IXGRP if mode.st_gid in groups else stat.S_IXOTH)
+        if not mode.st_mode & bit:
+            return directory
+    return None
+
+
+def servers_base() -> Path:
+    """Where the servers' temporary directories go. As root, the PostgreSQL user must traverse every
+    directory above its own: the temporary directory (TMPDIR) when it can, else /tmp."""
+    base = Path(tempfile.gettempdir())
+    if os.geteuid() == 0 and unreachable_by(base, POSTGRES_USER) is not None:
+        return Path("/tmp")
+    return base
+
+
+def server_directory(prefix: str) -> Path:
+    """A new temporary directory for a server's files (servers_base)."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=servers_base()))
 
 
 class ServerUnavailable(RuntimeError):
@@ -79,9 +134,9 @@ class PostgresServer:
 
     def __init__(self, tls_only: bool = False) -> None:
         self.tls_only = tls_only
-        self.bin = debian_postgres_bin() if tls_only else POSTGRES_BIN
+        self.bin = debian_postgres_bin() if tls_only else postgres_bin()
         self.port = free_port()
-        self.directory = Path(tempfile.mkdtemp(prefix="nekt-postgres-"))
+        self.directory = server_directory("nekt-postgres-")
         self.data = self.directory / "data"
         self.pid: int | None = None
 
@@ -102,6 +157,14 @@ class PostgresServer:
         password_file.write_text(PASSWORD)
         self.directory.chmod(0o755)
         self._own(self.directory)
+        if os.geteuid() == 0:
+            for needed in (self.bin / "initdb", self.directory):
+                blocked = unreachable_by(needed, POSTGRES_USER)
+                if blocked is not None:
+                    raise ServerUnavailable(
+                        f"PostgreSQL runs as {POSTGRES_USER} (it refuses root), who cannot enter {blocked}, on the "
+                        f"way to {needed}: `make databases` puts the binaries in {postgres_home()} (NEKT_POSTGRES_BIN "
+                        "and TMPDIR must name directories every user can traverse)")
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
                   "--auth=scram-sha-256", f"--pwfile={password_file}")
         if self.tls_only:
@@ -142,7 +205,7 @@ class PostgresServer:
 class MariaDbServer:
     def __init__(self) -> None:
         self.port = free_port()
-        self.directory = Path(tempfile.mkdtemp(prefix="nekt-mariadb-"))
+        self.directory = server_directory("nekt-mariadb-")
         self.pid: int | None = None
 
     def start(self) -> MariaDbServer:
@@ -214,8 +277,52 @@ def unpack_postgresql(wheel: Path, destination: Path) -> None:
             target.chmod(stat.S_IMODE(member.external_attr >> 16) or 0o644)
 
 
+def _readable_by_all(root: Path) -> None:
+    """Directories 755, files readable by all (executable by all when by their owner): root's umask may be 077."""
+    for directory, _, files in os.walk(root):
+        os.chmod(directory, 0o755)
+        for name in files:
+            path = os.path.join(directory, name)
+            mode = stat.S_IMODE(os.lstat(path).st_mode)
+            if not os.path.islink(path):
+                os.chmod(path, mode | 0o444 | (0o111 if mode & stat.S_IXUSR else 0))
+
+
+def install_postgresql() -> Path:
+    """The pgserver wheel's PostgreSQL in postgres_home(), downloaded with this Python's pip when missing
+    (what `make databases` runs); its bin/."""
+    home = postgres_home()
+    initdb = home / "pgserver" / "pginstall" / "bin" / "initdb"
+    if initdb.exists():
+        return initdb.parent
+    home.parent.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0 and not os.environ.get("NEKT_POSTGRES_HOME"):
+        home.parent.chmod(0o755)  # /var/cache/nekt-peering: root's, traversable by pgserver
+    print(f"Installing PostgreSQL ({PGSERVER_WHEEL}) into {home}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=home.parent) as staging:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
+                        "--only-binary=:all:", "--python-version", "3.12",
+                        "--platform", f"manylinux2014_{platform.machine()}", "--dest", staging, PGSERVER_WHEEL],
+                       check=True)
+        unpacked = Path(staging) / "postgresql"
+        unpack_postgresql(next(Path(staging).glob("pgserver-*.whl")), unpacked)
+        _readable_by_all(unpacked)
+        try:
+            unpacked.rename(home)  # whole or not at all: a run stopped halfway leaves nothing to mistake
+        except OSError:
+            if not initdb.exists():  # not another `make databases` that finished first
+                raise
+    return initdb.parent
+
+
+USAGE = """usage: python -m emulator.databases install-postgresql | where
+  install-postgresql  the pgserver wheel's PostgreSQL into its cache directory, when missing (make databases)
+  where               the directories the servers' files are in"""
+
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["unpack-postgresql"] and len(sys.argv) == 4:
-        unpack_postgresql(Path(sys.argv[2]), Path(sys.argv[3]))
+    if sys.argv[1:] == ["install-postgresql"]:
+        print(f"PostgreSQL: {install_postgresql()}")
+    elif sys.argv[1:] == ["where"]:
+        print(f"PostgreSQL binaries: {postgres_bin()}\nservers' data: {servers_base()}")
     else:
-        sys.exit("usage: python -m emulator.databases unpack-postgresql WHEEL DESTINATION")
+        sys.exit(USAGE)

@@ -21,7 +21,7 @@ from emulator.strict import StrictAws
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_probe
 from nekt_peering.connect.verify import PATH_NOT_PROBED
 from nekt_peering.core import shapes
-from tests.test_shapes import problems
+from tests.unit.test_shapes import problems
 
 DB_REGION = "us-east-2"
 DB_ADDRESS = "10.0.1.10"  # in the database's first subnet (10.0.1.0/24)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tools.import_graph import cycles, import_graph, layer_of, upward_imports
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions" / "nekt_peering"
 
 # nekt_peering/__init__.py says the same in words.

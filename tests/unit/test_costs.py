@@ -12,7 +12,7 @@ import pytest
 
 from emulator.costs import HOURS_PER_MONTH, HOURS_PER_MONTH_SOURCE, PATHS, PRICES, Prices, monthly_cost
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "aws-fidelity.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "aws-fidelity.md"
 
 
 def distinct_prices() -> Prices:

@@ -21,7 +21,7 @@ from nekt_peering.core.errors import ChangeRefused, InvalidInput, VerificationFa
 from nekt_peering.handlers.authorize_ingress import authorize_ingress
 from nekt_peering.handlers.stage import logger as stage_logger
 from nekt_peering.handlers.update_routes import update_routes
-from tests.test_connect_workflow import assert_failed, assert_succeeded, connect_input, ingress_rules
+from tests.e2e.test_connect_workflow import assert_failed, assert_succeeded, connect_input, ingress_rules
 
 OTHER_ACCOUNT = "222222222222"
 DB_REGION = "us-east-2"

@@ -18,7 +18,7 @@ from cfnlint.decode import cfn_yaml
 
 from nekt_peering.core.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MAIN = cfn_yaml.load(str(ROOT / "template.yaml"))
 NEKT = cfn_yaml.load(str(ROOT / "nekt-account" / "template.yaml"))
 PACKAGE = ROOT / "functions" / "nekt_peering"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tools.import_graph import cycles, import_graph, layer_of, upward_imports
 
-EMULATOR = Path(__file__).resolve().parent.parent / "emulator"
+EMULATOR = Path(__file__).resolve().parents[2] / "emulator"
 
 # Module or package -> its layer (a package names every module in it that has no row of its own).
 LAYERS = {

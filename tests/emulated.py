@@ -1,0 +1,242 @@
+"""The emulated AWS for the integration and end-to-end tiers (tests/integration, tests/e2e; their conftest.py
+import the fixtures from here): moto with the strict layer, the real template deployed, realistic accounts, the
+API function as API Gateway calls it, and the real database servers of the end-to-end tests. The unit tier
+(tests/unit) never imports this module: it runs without moto.
+
+Test files import its helpers as `from tests.conftest import Api, Gate, ...` (tests/conftest.py hands them
+over from here on first use), or from here directly."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.compat
+import botocore.hooks
+import botocore.httpsession
+import botocore.loaders
+import botocore.session
+import pytest
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+from emulator.apigateway import rest_event
+from emulator.aws import emulated_aws
+from emulator.databases import MariaDbServer, PostgresServer
+from emulator.lambda_runtime import LambdaContext, load_handler
+from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
+from emulator.strict import StrictAws, acting_as
+from emulator.template import Template
+from emulator.topology import NektNetwork, create_nekt_network
+
+FAST_WAITS = {"PollIntervalSeconds": "0", "MaxPolls": "5"}
+
+
+_parse_asl = AmazonStateLanguageParser.parse
+
+
+@functools.lru_cache(maxsize=8)  # a few deployments' definitions: the trees are large
+def _asl_tree(definition: str) -> Any:
+    return _parse_asl(definition)[1]
+
+
+def _parse_asl_once(definition: str) -> tuple[Any, Any]:
+    """moto parses a state machine's ASL at CreateStateMachine and again at every StartExecution: reuse the
+    syntax tree of the same text (parsing it is most of a deployment's cost), and make each execution's
+    evaluation components from it afresh, as moto does."""
+    tree = _asl_tree(definition)
+    return Preprocessor().visit(tree), tree
+
+
+def _accepts_kwargs(handler: Any) -> Any:
+    """botocore.compat.accepts_kwargs (inspect.getfullargspec(handler).varkw) read from a function's code
+    object: each botocore session registers hundreds of handlers, each checked."""
+    code = getattr(getattr(handler, "__func__", handler), "__code__", None)
+    if code is None:  # a partial, a callable object: inspect's answer
+        return botocore.compat.accepts_kwargs(handler)
+    return code.co_flags & inspect.CO_VARKEYWORDS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def speedups() -> Iterator[None]:
+    """Speed only, for every fixture of the session: work that moto and botocore redo for each client,
+    session or execution, whose result is the same every time."""
+    with pytest.MonkeyPatch.context() as patch:
+        # Every account_session() of the emulator would re-parse the service models.
+        patch.setattr(botocore.session, "create_loader", functools.cache(botocore.loaders.create_loader))
+        patch.setattr(botocore.hooks, "accepts_kwargs", _accepts_kwargs)
+        # Each client builds a TLS context; moto answers before any connection is made.
+        patch.setattr(botocore.httpsession, "create_urllib3_context",
+                      functools.cache(botocore.httpsession.create_urllib3_context))
+        patch.setattr(AmazonStateLanguageParser, "parse", staticmethod(_parse_asl_once))
+        yield
+
+
+@pytest.fixture
+def strict() -> Iterator[StrictAws]:
+    """moto with AWS's rules on (emulator.strict): a test relaxes one on purpose with strict.relax(name)."""
+    with emulated_aws() as layer:
+        yield layer
+
+
+@pytest.fixture
+def aws(strict: StrictAws) -> None:
+    return None
+
+
+@pytest.fixture
+def deploy(aws: None) -> Iterator[Callable[..., Stack]]:
+    """deploy(nekt, **parameters): the template deployed against that Nekt network."""
+    stacks: list[Stack] = []
+
+    def _deploy(nekt: NektNetwork, **parameters: str) -> Stack:
+        stack = Stack({**nekt.stack_parameters(), **FAST_WAITS, **parameters}).deploy()
+        stacks.append(stack)
+        return stack
+
+    yield _deploy
+    for stack in stacks:
+        stack.close()
+
+
+@pytest.fixture
+def nekt(aws: None) -> NektNetwork:
+    """Nekt in its own account and region (us-east-1), as for most customers."""
+    return create_nekt_network()
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+
+
+@dataclass
+class Api:
+    """The deployed ApiFunction, called as API Gateway calls it (REST proxy events)."""
+
+    stack: Stack
+    handler: Callable[[dict[str, Any], Any], Any]
+
+    def call(self, method: str, path: str, body: Any = None, raw: str | None = None,
+             query: dict[str, str] | None = None, base64_body: bool = False) -> Reply:
+        text = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        event = rest_event(method, path, text, query, base64_body=base64_body)
+        context = LambdaContext(function_name="ApiFunction", invoked_function_arn="arn:aws:lambda:::ApiFunction")
+        with acting_as(self.stack.role_arns["ApiFunction"]):  # API Gateway invokes it with its role
+            response = self.handler(event, context)
+        assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
+        return Reply(response["statusCode"], json.loads(response["body"]))
+
+    def executions(self) -> list[dict[str, Any]]:
+        """Every execution of the stack, newest first, as moto holds them: not through ListExecutions, which
+        the strict layer delays for a just-started execution as AWS does."""
+        backend = stepfunctions_parser_backends[DEFAULT_ACCOUNT][self.stack.region]
+        found = [execution for arn in self.stack.state_machine_arns.values()
+                 for execution in backend.describe_state_machine(arn).executions]
+        return [{"executionArn": execution.execution_arn, "status": execution.status}
+                for execution in sorted(found, key=lambda execution: execution.start_date, reverse=True)]
+
+    def settle(self) -> None:
+        for execution in self.executions():
+            self.stack.wait(execution["executionArn"])
+
+
+@pytest.fixture
+def api(deploy: Any, nekt: NektNetwork, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """The ApiFunction on the strict emulator, ListExecutions' delay included: the API reads the registry."""
+    stack = deploy(nekt)
+    for name, value in stack.environment("ApiFunction").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_REGION", stack.region)
+    client = Api(stack, load_handler(Template().functions()["ApiFunction"]))
+    yield client
+    for gate in Gate.opened:  # a failed assertion must not leave a stage held
+        gate.released.set()
+    Gate.opened.clear()
+    client.settle()  # no execution outlives its test's emulated AWS
+
+
+class Gate:
+    """Holds a stage until the test lets it go, so GET can see the execution running there."""
+
+    opened: list[Gate] = []
+
+    def __init__(self, stack: Stack, function: str) -> None:
+        self.reached, self.released = threading.Event(), threading.Event()
+        stack.runtime.before_invoke(function, self._hold)
+        Gate.opened.append(self)
+
+    def _hold(self, event: dict[str, Any]) -> None:
+        self.reached.set()
+        assert self.released.wait(timeout=60)
+
+
+def hold_until_both_tried_the_locks(stack: Stack, *functions: str) -> None:
+    """Two runs started together overlap for sure: the first past its locks waits, at `functions`, until
+    the second has tried them too, its Take the locks ended, taken or refused (a busy machine may otherwise
+    let the first finish first, or release its locks while the second is still reading them)."""
+
+    def both_tried() -> bool:
+        # Two executions' attempts, not one execution's attempt and its retry.
+        ended = {call.event.get("executionId") for call in list(stack.runtime.invocations)
+                 if call.logical_id == "TakeLocksFunction" and (call.result is not None or call.error)}
+        return len(ended) >= 2
+
+    def hold(event: dict[str, Any]) -> None:
+        deadline = time.monotonic() + 120
+        while not both_tried() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    for function in functions:
+        stack.runtime.before_invoke(function, hold)
+
+
+def start_together(stack: Stack, starts: list[tuple[dict[str, Any], str]]) -> list[Execution]:
+    """Start the executions, each (input, state machine), as close together as the emulator allows; their
+    outcomes, in the order of `starts`."""
+    arns: dict[int, str] = {}
+    gate = threading.Barrier(len(starts))
+
+    def start(index: int, execution_input: dict[str, Any], machine: str) -> None:
+        gate.wait()
+        arns[index] = stack.start(execution_input, state_machine=machine)
+
+    threads = [threading.Thread(target=start, args=(index, *start_)) for index, start_ in enumerate(starts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [stack.wait(arns[index], timeout=300) for index in range(len(starts))]
+
+
+# Real database servers on 127.0.0.1 (emulator/databases.py; `make databases` installs them), one of
+# each per test session: starting PostgreSQL costs seconds.
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_tls_only() -> Iterator[PostgresServer]:
+    server = PostgresServer(tls_only=True).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDbServer]:
+    server = MariaDbServer().start()
+    yield server
+    server.stop()
