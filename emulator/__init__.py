@@ -4,7 +4,7 @@ AWS's own rules where moto is permissive (emulator.strict, docs/aws-fidelity.md)
 Used by the tests and by `make demo`. Not deployed.
 
 Its layers, from the bottom; a module imports from its own layer or lower ones, never higher, and no
-two modules import each other, even through others (tests/test_emulator_layers.py holds the table):
+two modules import each other, even through others (tests/unit/test_emulator_layers.py holds the table):
 
 0. The strict layer's machinery, which knows no rule: emulator.strict.layer (botocore's hooks, `Call`,
    `Rule`, `AwsError`, `StrictAws` given its rules, `acting_as`), strict.shapes (an answer is one AWS

@@ -228,7 +228,7 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 
 if __name__ == "__main__":
-    # `make demo DEMO_ARGS=--keep` is ended with SIGTERM too (tests/test_sam_local.py): exit through the
+    # `make demo DEMO_ARGS=--keep` is ended with SIGTERM too (tests/e2e/test_sam_local.py): exit through the
     # finally blocks, so that the demo's PostgreSQL is stopped and its directory removed.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     raise SystemExit(main())

@@ -9,7 +9,7 @@ removal(), record_failure() and publish() give each Task its policy. docs/state-
 is generated rather than a nested state machine.
 
 The JSON is what deploys (template.yaml's DefinitionUri) and what the tests run: edit this file, run
-`make statemachines`, commit both. tests/test_statemachines.py fails while a committed file differs from
+`make statemachines`, commit both. tests/unit/test_statemachines.py fails while a committed file differs from
 what this writes, and checks every Task against the policy, stated there a second time as a table.
 """
 

@@ -155,7 +155,7 @@ def cause_message(cause: str) -> str:
 
 
 # What a person does about each error: the `nekt-peering` CLI prints it after the cause, and the
-# README's troubleshooting table says the same (tests/test_docs.py compares them).
+# README's troubleshooting table says the same (tests/unit/test_docs.py compares them).
 WHAT_TO_DO: dict[str, str] = {
     "InvalidInput": "Fix the field and start again; start a connection from the state machine rather than a "
                     "hand-edited stage event.",

@@ -3,7 +3,7 @@
 Discover's facts, Preflight's plan and each stage's result are JSON in the execution's state; these
 TypedDicts say what each holds. The stage logic returns them (mypy checks each field it writes, but
 for three dicts built from others and cast: the database facts, the settings, the plan's database
-summary), the handlers are typed with them, and tests/test_shapes.py checks them against what the
+summary), the handlers are typed with them, and tests/unit/test_shapes.py checks them against what the
 stages really passed in the recorded run (events/). They cost nothing at run time: the functions import
 this module for mypy only.
 
@@ -11,11 +11,11 @@ What a stage accepts from an event it did not make itself is untrusted JSON unti
 be invoked by hand with any event. model.check_stage_event checks it against StageEvent below, whose
 JSON schema `make validators` derives from these types (tools/typed_schema.py), with the patterns and
 bounds a type cannot say (STAGE_EVENT_RULES), and generates ahead of time. Change a shape, run `make
-validators`: tests/test_validators.py fails until then.
+validators`: tests/unit/test_validators.py fails until then.
 """
 
 # No `from __future__ import annotations`: NotRequired must be seen when each class is made, so that
-# __required_keys__ is right for tests/test_shapes.py. Imported by the functions only for mypy.
+# __required_keys__ is right for tests/unit/test_shapes.py. Imported by the functions only for mypy.
 import json
 from importlib import resources
 from typing import Any, Literal, NotRequired, TypedDict
