@@ -10,7 +10,8 @@
 #   make integration  tests/integration: the handlers and the strict emulator on moto, no state machine run
 #   make e2e      tests/e2e: the real ASL on moto's Step Functions, the real database servers (make databases),
 #                 the CLI and the demo over HTTP (test_sam_local.py is make test-sam-local's)
-#                 (PYTEST_ARGS=... is passed to each of their pytest runs, make test's too: -x, -k WORDS, a file)
+#                 (PYTEST_ARGS=... is passed to each of their pytest runs, make test's too: -x, -k WORDS;
+#                 PYTEST_WORKERS=0 runs integration and e2e in one process; one file: .venv/bin/pytest FILE)
 #   make lint     ruff, mypy, cfn-lint, sam validate --lint, checkov (both templates: template.yaml and
 #                 nekt-account/template.yaml)
 #   make docs     the documentation site (mkdocs.yml, docs/) with mkdocs build --strict into build/site: a broken
@@ -160,7 +161,8 @@ docs: venv
 # every scenario once) is set up once; tests/conftest.py puts the longest files first (LONGEST_FILES). Each
 # worker starts its own database servers (free ports, own directories: emulator/databases.py).
 PYTEST_WORKERS ?= 2
-XDIST := -n $(PYTEST_WORKERS) --dist loadfile
+# --no-loadscope-reorder: the files in tests/conftest.py's order (LONGEST_FILES first), not by number of tests.
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 PYTEST_ARGS ?=
 
 # One process: xdist's workers would cost more to start than the tier takes.

@@ -8,9 +8,12 @@ over from here on first use), or from here directly."""
 
 from __future__ import annotations
 
+import collections
+import copy
 import functools
 import inspect
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,17 +26,26 @@ import botocore.httpsession
 import botocore.loaders
 import botocore.session
 import pytest
-from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from antlr4 import CommonTokenStream, InputStream
+from antlr4.tree.Tree import TerminalNode
+from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
+from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+from moto.stepfunctions.parser.asl.parse.asl_parser import (
+    AmazonStateLanguageParser,
+    ASLParserException,
+    SyntaxErrorListener,
+)
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+import emulator.stack
 from emulator.apigateway import rest_event
 from emulator.aws import emulated_aws
 from emulator.databases import MariaDbServer, PostgresServer
 from emulator.lambda_runtime import LambdaContext, load_handler
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.strict import StrictAws, acting_as
-from emulator.template import Template
+from emulator.template import Template, sam_transformed
 from emulator.topology import NektNetwork, create_nekt_network
 
 FAST_WAITS = {"PollIntervalSeconds": "0", "MaxPolls": "5"}
@@ -47,12 +59,131 @@ def _asl_tree(definition: str) -> Any:
     return _parse_asl(definition)[1]
 
 
+# A definition differs from one deployment to the next only by the values CloudFormation substitutes
+# for its ${...} (the Nekt VPC's and route table's ids, which moto draws afresh in each emulated AWS), so
+# the same text was parsed again at each deployment: most of a deployment's cost, a few hundred times a
+# run. Template.definition notes, for each text it returns, its ASL file with a sentinel in place of
+# each ${...} and the value that took each sentinel's place; the ASL file is parsed once, and a
+# deployment's tree is that tree with its values in the sentinels' tokens. Each value is lexed on its own
+# to be sure it makes the token the sentinel made (else, and for any text not noted, the text is parsed).
+_SENTINEL = "@@nekt-substitution-{}@@"
+_NOTED: collections.OrderedDict[str, tuple[str, dict[str, str]]] = collections.OrderedDict()
+_real_definition = Template.definition
+
+
+def _definition_noted(self: Template, logical_id: str, *args: Any, **kwargs: Any) -> str:
+    text: str = _real_definition(self, logical_id, *args, **kwargs)
+    raw = self.state_machine(logical_id).definition_path.read_text()
+    parts = re.split(r"\$\{([A-Za-z_]\w*)\}", raw)  # literal, key, literal, key, ..., literal
+    pattern, seen = [], set()
+    for index, part in enumerate(parts):
+        if index % 2 == 0:
+            pattern.append(re.escape(part))
+        else:
+            pattern.append(f"(?P={part})" if part in seen else f"(?P<{part}>[^\"\\\\]*?)")
+            seen.add(part)
+    matched = re.fullmatch("".join(pattern), text, re.DOTALL)
+    if matched is not None:
+        canonical = "".join(part if index % 2 == 0 else _SENTINEL.format(part) for index, part in enumerate(parts))
+        values = {_SENTINEL.format(key): matched.group(key) for key in seen}
+        if functools.reduce(lambda done, item: done.replace(*item), values.items(), canonical) == text:
+            _NOTED[text] = (canonical, values)
+            while len(_NOTED) > 32:
+                _NOTED.popitem(last=False)
+    return text
+
+
+class _NotTheSameToken(Exception):
+    pass
+
+
+@functools.lru_cache(maxsize=8)
+def _syntax_tree(text: str) -> Any:
+    """The ASL's syntax tree alone, as AmazonStateLanguageParser.parse makes it (its sentinels would not pass
+    the evaluation components' checks)."""
+    errors = SyntaxErrorListener()
+    parser = ASLParser(CommonTokenStream(ASLLexer(InputStream(text))))
+    parser.removeErrorListeners()
+    parser.addErrorListener(errors)
+    tree = parser.state_machine()
+    if errors.errors:
+        raise ASLParserException(errors=errors.errors)
+    return tree
+
+
+def _lexed_alone(text: str) -> list[int]:
+    lexer = ASLLexer(InputStream(text))
+    lexer.removeErrorListeners()
+    return [token.type for token in lexer.getAllTokens()]
+
+
+@functools.lru_cache(maxsize=8)
+def _holding_sentinels(canonical: str) -> frozenset[int]:
+    """The ids of the nodes of _syntax_tree(canonical) with a sentinel's token under them."""
+    found: set[int] = set()
+
+    def walk(node: Any) -> bool:
+        if isinstance(node, TerminalNode):
+            holds = "@@nekt-substitution-" in node.symbol.text
+        else:
+            holds = any([walk(child) for child in node.children or ()])
+        if holds:
+            found.add(id(node))
+        return holds
+
+    walk(_syntax_tree(canonical))
+    return frozenset(found)
+
+
+def _with_values(node: Any, holding: frozenset[int], values: dict[str, str]) -> Any:
+    """The tree `node` with the values in place of the sentinels: the nodes above a sentinel are copies,
+    the rest is shared (nothing reads a node's parent, and nothing changes a tree)."""
+    if id(node) not in holding:
+        return node
+    copied = copy.copy(node)
+    if isinstance(node, TerminalNode):
+        text = node.symbol.text
+        for sentinel, value in values.items():
+            text = text.replace(sentinel, value)
+        if _lexed_alone(text) != [node.symbol.type]:
+            raise _NotTheSameToken(text)
+        copied.symbol = node.symbol.clone()
+        copied.symbol.text = text
+    else:
+        copied.children = [_with_values(child, holding, values) for child in node.children]
+        for original, child in zip(node.children, copied.children, strict=True):
+            if child is not original:
+                child.parentCtx = copied
+    return copied
+
+
 def _parse_asl_once(definition: str) -> tuple[Any, Any]:
     """moto parses a state machine's ASL at CreateStateMachine and again at every StartExecution: reuse the
-    syntax tree of the same text (parsing it is most of a deployment's cost), and make each execution's
-    evaluation components from it afresh, as moto does."""
-    tree = _asl_tree(definition)
+    syntax tree of the same text, and of the same ASL file (_NOTED), and make each execution's evaluation
+    components from it afresh, as moto does."""
+    noted = _NOTED.get(definition)
+    tree = None
+    if noted is not None:
+        canonical, values = noted
+        try:
+            tree = _with_values(_syntax_tree(canonical), _holding_sentinels(canonical), values)
+        except (ASLParserException, _NotTheSameToken):
+            tree = None
+    if tree is None:
+        tree = _asl_tree(definition)
     return Preprocessor().visit(tree), tree
+
+
+@functools.lru_cache(maxsize=4)
+def _sam_transformed_json(body: str, region: str) -> str:
+    return json.dumps(sam_transformed(json.loads(body), region))
+
+
+def _sam_transformed_once(body: dict[str, Any], region: str) -> dict[str, Any]:
+    """SAM's transform of the same template in the same Region, run once (a tenth of a second, at each
+    deployment), each caller given its own copy."""
+    transformed: dict[str, Any] = json.loads(_sam_transformed_json(json.dumps(body, sort_keys=True), region))
+    return transformed
 
 
 def _accepts_kwargs(handler: Any) -> Any:
@@ -76,6 +207,8 @@ def speedups() -> Iterator[None]:
         patch.setattr(botocore.httpsession, "create_urllib3_context",
                       functools.cache(botocore.httpsession.create_urllib3_context))
         patch.setattr(AmazonStateLanguageParser, "parse", staticmethod(_parse_asl_once))
+        patch.setattr(Template, "definition", _definition_noted)
+        patch.setattr(emulator.stack, "sam_transformed", _sam_transformed_once)
         yield
 
 
