@@ -94,28 +94,29 @@ def tier_of(path: Path) -> str | None:
 # The longest files first, longest first (make test's session runs with --no-loadscope-reorder, which
 # keeps this order; xdist would otherwise order the files by their number of tests): under --dist loadfile
 # a worker runs a file whole, so the longest starts at once while the other worker takes the rest, and
-# what is left for the end is short, instead of a long file last with a worker idle. Seconds measured
-# with `pytest --durations` per file (a quiet 2-core machine, before tests/emulated.py's parse cache);
-# a file not listed comes after these, in collection order.
+# what is left for the end is short, instead of a long file last with a worker idle. Seconds per file
+# measured in `make test` (a 2-core machine, little else running); a file not listed comes after these,
+# in collection order.
 LONGEST_FILES = (
-    "tests/e2e/test_strict_iam.py",  # 274 s
-    "tests/e2e/test_rollback.py",  # 118 s
-    "tests/e2e/test_cli.py",  # 55 s
-    "tests/e2e/test_demo.py",  # 48 s, half of it the demo's 1 s waits
-    "tests/e2e/test_resource_endpoint.py",  # 40 s
-    "tests/e2e/test_shared_connections.py",  # 37 s
-    "tests/e2e/test_connect_workflow.py",  # 37 s
-    "tests/e2e/test_disconnect.py",  # 34 s
-    "tests/e2e/test_strict_network.py",  # 33 s
-    "tests/integration/test_api_bad_input.py",  # 32 s
-    "tests/integration/test_fuzz_least_privilege.py",  # 31 s in 3 tests
-    "tests/e2e/test_path.py",  # 27 s
-    "tests/e2e/test_api.py",  # 23 s
-    "tests/e2e/test_least_privilege.py",  # 20 s
-    "tests/e2e/test_api_registry.py",  # 19 s
-    "tests/integration/test_resource_path.py",  # 18 s
-    "tests/e2e/test_strict_peerings.py",  # 18 s
-    "tests/e2e/test_events.py",  # 17 s
+    "tests/e2e/test_strict_iam.py",  # 185 s
+    "tests/e2e/test_rollback.py",  # 78 s
+    "tests/e2e/test_cli.py",  # 48 s
+    "tests/e2e/test_demo.py",  # 45 s, most of it the demo's 1 s waits
+    "tests/e2e/test_resource_endpoint.py",  # 37 s
+    "tests/e2e/test_shared_connections.py",  # 33 s
+    "tests/e2e/test_disconnect.py",  # 28 s
+    "tests/integration/test_fuzz_least_privilege.py",  # 23 s in 3 tests
+    "tests/e2e/test_strict_network.py",  # 22 s
+    "tests/e2e/test_connect_workflow.py",  # 22 s
+    "tests/e2e/test_path.py",  # 20 s
+    "tests/integration/test_api_bad_input.py",  # 20 s
+    "tests/e2e/test_api.py",  # 18 s
+    "tests/e2e/test_api_registry.py",  # 14 s
+    "tests/e2e/test_least_privilege.py",  # 14 s
+    "tests/integration/test_resource_path.py",  # 13 s
+    "tests/e2e/test_events.py",  # 13 s
+    "tests/e2e/test_strict_peerings.py",  # 12 s
+    "tests/e2e/test_probe.py",  # 11 s, starting the servers
 )
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import botocore.client
 import botocore.compat
 import botocore.hooks
 import botocore.httpsession
@@ -186,6 +187,24 @@ def _sam_transformed_once(body: dict[str, Any], region: str) -> dict[str, Any]:
     return transformed
 
 
+_create_client_class = botocore.client.ClientCreator._create_client_class
+_CLIENT_CLASSES: dict[tuple[str, int], tuple[Any, type]] = {}
+
+
+def _create_client_class_once(self: botocore.client.ClientCreator, service_name: str, service_model: Any) -> type:
+    """A client's class, made once per service model (its methods and their docs, a third of a client's
+    cost; the emulator and the handlers make thousands of clients a run) instead of at each client. The
+    class depends on nothing else: the handlers of creating-client-class that change it are botocore's and
+    boto3's own, the same in every session."""
+    description = service_model._service_description  # the loader's (cached) JSON: kept alive here
+    known = _CLIENT_CLASSES.get((service_name, id(description)))
+    if known is not None and known[0] is description:
+        return known[1]
+    made: type = _create_client_class(self, service_name, service_model)
+    _CLIENT_CLASSES[(service_name, id(description))] = (description, made)
+    return made
+
+
 def _accepts_kwargs(handler: Any) -> Any:
     """botocore.compat.accepts_kwargs (inspect.getfullargspec(handler).varkw) read from a function's code
     object: each botocore session registers hundreds of handlers, each checked."""
@@ -203,6 +222,7 @@ def speedups() -> Iterator[None]:
         # Every account_session() of the emulator would re-parse the service models.
         patch.setattr(botocore.session, "create_loader", functools.cache(botocore.loaders.create_loader))
         patch.setattr(botocore.hooks, "accepts_kwargs", _accepts_kwargs)
+        patch.setattr(botocore.client.ClientCreator, "_create_client_class", _create_client_class_once)
         # Each client builds a TLS context; moto answers before any connection is made.
         patch.setattr(botocore.httpsession, "create_urllib3_context",
                       functools.cache(botocore.httpsession.create_urllib3_context))
