@@ -3,7 +3,7 @@
 fastjsonschema.compile() writes and exec()s a validator's source at import, tens of milliseconds of
 every cold start; compile_to_code() writes the same source once, here, into
 functions/nekt_peering/validators/, where the functions import it like any module.
-tests/test_validators.py fails while a committed validator differs from what this writes.
+tests/unit/test_validators.py fails while a committed validator differs from what this writes.
 
 The inputs' schemas are nekt_peering.model's; the stage event's is derived from the TypedDict
 nekt_peering.shapes.StageEvent (tools/typed_schema.py) with the rules shapes.py gives beside it, so

@@ -1,5 +1,5 @@
 """nekt_peering.shapes says what the stages pass each other: checked here against what they really
-passed in the recorded run (events/, which tests/test_events.py keeps equal to a fresh run), key by
+passed in the recorded run (events/, which tests/e2e/test_events.py keeps equal to a fresh run), key by
 key and type by type, so a stage that adds, drops or retypes a field fails until shapes.py says so."""
 
 from __future__ import annotations
