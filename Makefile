@@ -119,7 +119,7 @@ $(SCAN_VENV)/.installed: requirements-scan.txt $(VENV)/.installed
 	@touch $@
 
 # Two make jobs at once (TEST_JOBS): the slow tiers' session, first, on its two workers, and beside it the
-# checks one after the other, then the unit tier: each check runs on one core, and the session leaves a
+# unit tier, then the checks one after the other: each check runs on one core, and the session leaves a
 # worker idle at its end. --output-sync: each check's output whole, when it ends; the session's as it goes
 # (its line starts with `+`, which output-sync leaves alone: `make -n test` runs it too).
 TEST_JOBS ?= 2
@@ -156,7 +156,8 @@ checkov: venv
 docs: venv
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 
-# Two workers: the machines have two cores, and most tests wait on moto's threads as much as they compute.
+# Two workers: the machines have two cores, and the session is CPU-bound (a file's CPU time is about its
+# wall time, measured; the demo's waits are the exception).
 # --dist loadfile: a file's tests run on one worker, so a module fixture (test_strict_iam.py's baseline,
 # every scenario once) is set up once; tests/conftest.py puts the longest files first (LONGEST_FILES). Each
 # worker starts its own database servers (free ports, own directories: emulator/databases.py).
