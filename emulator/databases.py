@@ -149,6 +149,13 @@ class PostgresServer:
                                + (log.read_text()[-2000:] if log.exists() else ""))
 
     def start(self) -> PostgresServer:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # a server that did not start leaves no directory, or process, behind
+            raise
+
+    def _start(self) -> PostgresServer:
         if not (self.bin / "initdb").exists():
             raise ServerUnavailable(f"no PostgreSQL in {self.bin}: run `make databases`")
         if os.geteuid() == 0:
@@ -209,6 +216,13 @@ class MariaDbServer:
         self.pid: int | None = None
 
     def start(self) -> MariaDbServer:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> MariaDbServer:
         server = shutil.which("mariadbd") or ("/usr/sbin/mariadbd" if os.path.exists("/usr/sbin/mariadbd") else None)
         install = shutil.which("mariadb-install-db")
         if server is None or install is None:
@@ -229,9 +243,11 @@ class MariaDbServer:
 
     def stop(self) -> None:
         if self.pid is not None:
-            os.kill(self.pid, signal.SIGTERM)
             try:
+                os.kill(self.pid, signal.SIGTERM)
                 os.waitpid(self.pid, 0)
+            except ProcessLookupError:  # it exited and was reaped: a start that failed
+                pass
             except ChildProcessError:
                 _wait_for_exit(self.pid)
             self.pid = None

@@ -9,6 +9,7 @@ over from here on first use), or from here directly."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import functools
 import inspect
@@ -74,7 +75,14 @@ _real_definition = Template.definition
 
 def _definition_noted(self: Template, logical_id: str, *args: Any, **kwargs: Any) -> str:
     text: str = _real_definition(self, logical_id, *args, **kwargs)
-    raw = self.state_machine(logical_id).definition_path.read_text()
+    # Should Template change shape, the text is parsed, as before.
+    with contextlib.suppress(AttributeError, KeyError, OSError, re.error):
+        _note(text, self.state_machine(logical_id).definition_path.read_text())
+    return text
+
+
+def _note(text: str, raw: str) -> None:
+    """Notes `text` as `raw` (the ASL file) with values in its ${...}, when it is exactly that."""
     parts = re.split(r"\$\{([A-Za-z_]\w*)\}", raw)  # literal, key, literal, key, ..., literal
     pattern, seen = [], set()
     for index, part in enumerate(parts):
@@ -91,7 +99,6 @@ def _definition_noted(self: Template, logical_id: str, *args: Any, **kwargs: Any
             _NOTED[text] = (canonical, values)
             while len(_NOTED) > 32:
                 _NOTED.popitem(last=False)
-    return text
 
 
 class _NotTheSameToken(Exception):
