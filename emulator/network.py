@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import socket
 
-from emulator.strict.lattice.dataplane import endpoint_path
+from emulator.strict.lattice.dataplane import EndpointPath, endpoint_path
 from nekt_peering import probe
 
 LOOPBACK = "127.0.0.1"
@@ -33,17 +33,18 @@ class EmulatedNetwork(probe.Network):
             self.served.discard(address)
 
     def resolve(self, host: str, port: int) -> list[str]:
+        path = endpoint_path(host)
+        if path is not None:
+            return self._follow_resource_endpoint(path)
         if host not in self.names:
-            return self._follow_resource_endpoint(host)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return list(self.names[host])
 
-    def _follow_resource_endpoint(self, host: str) -> list[str]:
-        """A resource endpoint's DNS name resolves to the endpoint's address in Nekt's subnet; TCP to it
+    def _follow_resource_endpoint(self, path: EndpointPath) -> list[str]:
+        """A resource endpoint's DNS name (and, with private DNS, the database's own name: the Nekt VPC's
+        private hosted zone answers first) resolves to the endpoint's address in Nekt's subnet; TCP to it
         reaches the database when the database is served and its security group admits the resource
         gateway's (emulator.strict.lattice.dataplane): the path's own data plane, read at each lookup."""
-        path = endpoint_path(host)
-        if path is None:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         if path.admitted and any(address in self.served for address in self.names.get(path.target_host, [])):
             self.served.add(path.address)
         else:

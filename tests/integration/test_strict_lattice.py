@@ -81,17 +81,35 @@ def await_gateway(lattice: Any, gateway_id: str, status: str, polls: int = 10) -
     raise AssertionError(f"{gateway_id} never {status}")
 
 
-def cluster_configuration(db: CustomerDatabase, gateway_id: str, name: str = "orders-db") -> dict[str, Any]:
+def cluster_configuration(db: CustomerDatabase, gateway_id: str, name: str = "orders-db",
+                          wait: bool = True) -> dict[str, Any]:
+    """An ARN configuration of the cluster; with `wait`, polled until ACTIVE (its create is asynchronous)."""
     arn = f"arn:aws:rds:{db.region}:{db.account_id}:cluster:{db.identifier}"
-    return dict(client("vpc-lattice", db.account_id, db.region).create_resource_configuration(
+    lattice = client("vpc-lattice", db.account_id, db.region)
+    created = dict(lattice.create_resource_configuration(
         name=name, type="ARN", resourceGatewayIdentifier=gateway_id,
         resourceConfigurationDefinition={"arnResource": {"arn": arn}}))
+    if wait:
+        await_configuration(lattice, created["id"], "ACTIVE")
+    return created
+
+
+def await_configuration(lattice: Any, configuration_id: str, status: str, polls: int = 10) -> None:
+    for _ in range(polls):
+        if lattice.get_resource_configuration(resourceConfigurationIdentifier=configuration_id)["status"] == status:
+            return
+    raise AssertionError(f"{configuration_id} never {status}")
 
 
 def share_with_nekt(configuration_arn: str, account: str = CUSTOMER) -> tuple[str, str]:
-    """(share ARN, Nekt's invitation ARN)."""
-    share = client("ram", account).create_resource_share(name="nekt-orders-db", resourceArns=[configuration_arn],
-                                                        principals=[NEKT])["resourceShare"]
+    """(share ARN, Nekt's invitation ARN), once the configuration's association is ASSOCIATED."""
+    ram = client("ram", account)
+    share = ram.create_resource_share(name="nekt-orders-db", resourceArns=[configuration_arn],
+                                      principals=[NEKT])["resourceShare"]
+    for _ in range(10):
+        if ram.get_resource_share_associations(associationType="RESOURCE", resourceShareArns=[
+                share["resourceShareArn"]])["resourceShareAssociations"][0]["status"] == "ASSOCIATED":
+            break
     invitation = client("ram", NEKT).get_resource_share_invitations(resourceShareArns=[share["resourceShareArn"]])[
         "resourceShareInvitations"][0]
     return str(share["resourceShareArn"]), str(invitation["resourceShareInvitationArn"])
@@ -132,16 +150,34 @@ def test_a_customer_shares_its_cluster_with_nekt_which_reaches_it_through_a_reso
         client("vpc-lattice", NEKT).get_resource_gateway(resourceGatewayIdentifier=created["id"])
     assert code_of(other_account) == "ResourceNotFoundException"
 
-    configuration = cluster_configuration(db, created["id"])
+    configuration = cluster_configuration(db, created["id"], wait=False)
     assert (configuration["status"], configuration["type"], configuration["resourceGatewayId"]) == (
-        "ACTIVE", "ARN", created["id"])
-    assert [item["id"] for item in lattice.list_resource_configurations(resourceGatewayIdentifier=created["id"])[
-        "items"]] == [configuration["id"]]
+        "CREATE_IN_PROGRESS", "ARN", created["id"])  # asynchronous, as its status enum allows
+    with pytest.raises(ClientError) as too_soon:
+        ram.create_resource_share(name="too-soon", resourceArns=[configuration["arn"]], principals=[NEKT])
+    assert code_of(too_soon) == "InvalidParameterException"
+    assert lattice.get_resource_configuration(resourceConfigurationIdentifier=configuration["id"])[
+        "status"] == "CREATE_IN_PROGRESS"
+    assert lattice.get_resource_configuration(resourceConfigurationIdentifier=configuration["id"])[
+        "status"] == "ACTIVE"
+    listed = lattice.list_resource_configurations(resourceGatewayIdentifier=created["id"])["items"]
+    children = [item for item in listed if item["id"] != configuration["id"]]
+    assert [item["id"] for item in listed if item["type"] == "ARN"] == [configuration["id"]]
+    assert {(child["type"], child["amazonManaged"], child["resourceConfigurationGroupId"]) for child in children} == {
+        ("CHILD", True, configuration["id"])}  # one per cluster endpoint, made by AWS
+    cluster = client("rds").describe_db_clusters(DBClusterIdentifier=db.identifier)["DBClusters"][0]
+    assert sorted(lattice.get_resource_configuration(resourceConfigurationIdentifier=child["id"])[
+        "resourceConfigurationDefinition"]["dnsResource"]["domainName"] for child in children) == sorted(
+        [cluster["Endpoint"], cluster["ReaderEndpoint"]])
     assert client("vpc-lattice", NEKT).list_resource_configurations()["items"] == []
 
     share = ram.create_resource_share(name="nekt-orders-db", resourceArns=[configuration["arn"]],
                                       principals=[NEKT])["resourceShare"]
     assert share["status"] == "ACTIVE" and share["owningAccountId"] == CUSTOMER
+    resource = ram.get_resource_share_associations(associationType="RESOURCE")["resourceShareAssociations"]
+    assert [a["status"] for a in resource] == ["ASSOCIATING"]  # then ASSOCIATED, at a later look
+    assert ram.get_resource_share_associations(associationType="RESOURCE")["resourceShareAssociations"][0][
+        "status"] == "ASSOCIATED"
     principal = ram.get_resource_share_associations(associationType="PRINCIPAL")["resourceShareAssociations"]
     assert [(a["associatedEntity"], a["status"]) for a in principal] == [(NEKT, "ASSOCIATING")]
 
@@ -176,13 +212,15 @@ def test_a_customer_shares_its_cluster_with_nekt_which_reaches_it_through_a_reso
     assert endpoint_state(endpoint["VpcEndpointId"])["State"] == "Pending"
     available = endpoint_state(endpoint["VpcEndpointId"])
     assert available["State"] == "Available"
-    dns_name = available["DnsEntries"][0]["DnsName"]
-    assert dns_name.startswith(f"{endpoint['VpcEndpointId']}.{configuration['id']}.")
-    assert dns_name.endswith(f".vpc-lattice-rsc.{REGION}.on.aws")
-    association = nekt_ec2.describe_vpc_endpoint_associations(VpcEndpointIds=[endpoint["VpcEndpointId"]])[
-        "VpcEndpointAssociations"][0]
-    assert (association["AssociatedResourceAccessibility"], association["DnsEntry"]["DnsName"],
-            association["AssociatedResourceArn"]) == ("Accessible", dns_name, configuration["arn"])
+    assert "DnsEntries" not in available  # documented for interface endpoints only: the names are elsewhere
+    associations = nekt_ec2.describe_vpc_endpoint_associations(VpcEndpointIds=[endpoint["VpcEndpointId"]])[
+        "VpcEndpointAssociations"]
+    assert sorted(a["AssociatedResourceArn"] for a in associations) == sorted(child["arn"] for child in children)
+    for association in associations:  # one DNS name per cluster endpoint
+        dns_name = association["DnsEntry"]["DnsName"]
+        assert association["AssociatedResourceAccessibility"] == "Accessible" and "PrivateDnsEntry" not in association
+        assert dns_name.startswith(f"{endpoint['VpcEndpointId']}.rcfg-")
+        assert dns_name.endswith(f".vpc-lattice-rsc.{REGION}.on.aws")
     assert client("ec2").describe_vpc_endpoint_associations()["VpcEndpointAssociations"] == []  # per account
 
     # Deleted in reverse: the endpoint, the share, the configuration, the gateway.
@@ -192,6 +230,14 @@ def test_a_customer_shares_its_cluster_with_nekt_which_reaches_it_through_a_reso
     assert ram.delete_resource_share(resourceShareArn=share["resourceShareArn"])["returnValue"] is True
     assert nekt_ram.get_resource_shares(resourceOwner="OTHER-ACCOUNTS")["resourceShares"] == []
     lattice.delete_resource_configuration(resourceConfigurationIdentifier=configuration["id"])
+    with pytest.raises(ClientError) as still_there:  # the configuration is being deleted: still on the gateway
+        lattice.delete_resource_gateway(resourceGatewayIdentifier=created["id"])
+    assert code_of(still_there) == "ConflictException"
+    await_configuration(lattice, configuration["id"], "DELETE_IN_PROGRESS")
+    with pytest.raises(ClientError) as configuration_gone:
+        lattice.get_resource_configuration(resourceConfigurationIdentifier=configuration["id"])
+    assert code_of(configuration_gone) == "ResourceNotFoundException"
+    assert lattice.list_resource_configurations()["items"] == []  # its children went with it
     deleting = lattice.delete_resource_gateway(resourceGatewayIdentifier=created["id"])
     assert deleting["status"] == "DELETE_IN_PROGRESS"
     assert lattice.get_resource_gateway(resourceGatewayIdentifier=created["id"])["status"] == "DELETE_IN_PROGRESS"
@@ -428,9 +474,11 @@ def test_ram_shares_only_the_caller_s_own_configurations_and_never_a_child(stric
     lattice = client("vpc-lattice")
     gateway_id = gateway_for(db)
     group = lattice.create_resource_configuration(name="group", type="GROUP", resourceGatewayIdentifier=gateway_id)
+    await_configuration(lattice, group["id"], "ACTIVE")
     child = lattice.create_resource_configuration(
         name="child", type="CHILD", resourceConfigurationGroupIdentifier=group["id"],
         resourceConfigurationDefinition={"ipResource": {"ipAddress": "10.0.1.10"}})
+    await_configuration(lattice, child["id"], "ACTIVE")
     with pytest.raises(ClientError) as child_share:
         client("ram").create_resource_share(name="child", resourceArns=[child["arn"]], principals=[NEKT])
     assert code_of(child_share) == "InvalidParameterException"
@@ -465,6 +513,7 @@ def test_only_the_invited_account_accepts_once_and_within_an_organization_there_
     other = client("vpc-lattice").create_resource_configuration(
         name="other", type="SINGLE", resourceGatewayIdentifier=configuration["resourceGatewayId"],
         resourceConfigurationDefinition={"ipResource": {"ipAddress": "10.0.1.10"}})
+    await_configuration(client("vpc-lattice"), other["id"], "ACTIVE")
     share = client("ram").create_resource_share(name="in-org", resourceArns=[other["arn"]], principals=[NEKT])
     arn = share["resourceShare"]["resourceShareArn"]
     assert client("ram", NEKT).get_resource_share_invitations(resourceShareArns=[arn])[
@@ -563,12 +612,13 @@ def test_private_dns_needs_the_vpc_s_dns_attributes_and_gives_the_cluster_s_own_
     assert code_of(no_dns) == "InvalidParameter" and "enableDnsHostnames" in str(no_dns.value)
     endpoint = resource_endpoint(consumer_vpc(dns=True), arn, PrivateDnsEnabled=True)
     endpoint_state(endpoint["VpcEndpointId"])
-    names = [entry["DnsName"] for entry in endpoint_state(endpoint["VpcEndpointId"])["DnsEntries"]]
+    assert "DnsEntries" not in endpoint_state(endpoint["VpcEndpointId"])
     cluster = client("rds").describe_db_clusters(DBClusterIdentifier=db.identifier)["DBClusters"][0]
-    assert names[1] == cluster["Endpoint"] and names[0].endswith(".on.aws")
-    association = client("ec2", NEKT).describe_vpc_endpoint_associations(
-        VpcEndpointIds=[endpoint["VpcEndpointId"]])["VpcEndpointAssociations"][0]
-    assert association["PrivateDnsEntry"]["DnsName"] == cluster["Endpoint"]
+    associations = client("ec2", NEKT).describe_vpc_endpoint_associations(
+        VpcEndpointIds=[endpoint["VpcEndpointId"]])["VpcEndpointAssociations"]
+    assert sorted(a["PrivateDnsEntry"]["DnsName"] for a in associations) == sorted(
+        [cluster["Endpoint"], cluster["ReaderEndpoint"]])  # each cluster endpoint keeps its own name
+    assert all(a["DnsEntry"]["DnsName"].endswith(".on.aws") for a in associations)
 
 
 def test_resource_endpoints_per_vpc(strict: StrictAws) -> None:
@@ -618,7 +668,9 @@ PROVIDER_STATEMENTS: list[dict[str, Any]] = [
                                                        f"{LATTICE}:resourceconfiguration/*"],
      "Condition": {**TAGGED, "StringLike": {"vpc-lattice:CreateAction": "Create*"}}},
     {"Action": ["ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs"], "Resource": "*"},
-    {"Action": ["vpc-lattice:GetResourceGateway"], "Resource": f"{LATTICE}:resourcegateway/*"},
+    {"Action": ["vpc-lattice:GetResourceGateway", "vpc-lattice:GetResourceConfiguration"],
+     "Resource": [f"{LATTICE}:resourcegateway/*", f"{LATTICE}:resourceconfiguration/*"]},
+    {"Action": "ram:GetResourceShareAssociations", "Resource": "*"},
     {"Action": "vpc-lattice:CreateResourceConfiguration", "Resource": [f"{LATTICE}:resourceconfiguration/*",
                                                                      f"{LATTICE}:resourcegateway/*"],
      "Condition": TAGGED},
@@ -677,8 +729,11 @@ def path_as_roles(provider: Any, consumer: Any) -> None:
     configuration = lattice.create_resource_configuration(
         name="orders-db", type="ARN", resourceGatewayIdentifier=gateway_id, tags=TAG,
         resourceConfigurationDefinition={"arnResource": {"arn": f"arn:aws:rds:{REGION}:{CUSTOMER}:cluster:orders-db"}})
+    await_configuration(lattice, configuration["id"], "ACTIVE")
     share = ram.create_resource_share(name="nekt-orders-db", resourceArns=[configuration["arn"]], principals=[NEKT],
                                       tags=[{"key": "nekt:managed-by", "value": "nekt-peering"}])["resourceShare"]
+    for _ in range(2):  # ASSOCIATING, then ASSOCIATED: Nekt sees the configuration only then
+        ram.get_resource_share_associations(associationType="RESOURCE")
     nekt_ram, nekt_ec2 = consumer.client("ram"), consumer.client("ec2")
     invitation = nekt_ram.get_resource_share_invitations()["resourceShareInvitations"][0]
     nekt_ram.accept_resource_share_invitation(resourceShareInvitationArn=invitation["resourceShareInvitationArn"])
@@ -695,6 +750,9 @@ def path_as_roles(provider: Any, consumer: Any) -> None:
         nekt_ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])
     ram.delete_resource_share(resourceShareArn=share["resourceShareArn"])
     lattice.delete_resource_configuration(resourceConfigurationIdentifier=configuration["id"])
+    await_configuration(lattice, configuration["id"], "DELETE_IN_PROGRESS")  # then gone: the gateway goes after it
+    with pytest.raises(ClientError):
+        lattice.get_resource_configuration(resourceConfigurationIdentifier=configuration["id"])
     lattice.delete_resource_gateway(resourceGatewayIdentifier=gateway_id)
 
 

@@ -41,6 +41,7 @@ from emulator.strict.lattice.configurations import (
     ArnResourceNotPublic,
     ConfigurationDefinition,
     ConfigurationInUse,
+    ConfigurationState,
 )
 from emulator.strict.lattice.endpoints import (
     EndpointAddresses,
@@ -66,4 +67,4 @@ def lattice_rules(book: LatticeBook | None = None) -> list[Rule]:
             GatewayInUse(book), ConfigurationDefinition(book), ArnResource(book), ArnResourceNotPublic(),
             ArnResourceClusterOnly(), ConfigurationInUse(book), RamShareable(book), EndpointConfiguration(book),
             EndpointSubnets(), EndpointZones(book), EndpointAddresses(book), EndpointPrivateDns(),
-            EndpointQuota(book), LatticeApi(book), RamShares(book), ResourceEndpoints(book), LatticeLifecycle(book)]
+            EndpointQuota(book), ConfigurationState(book), LatticeApi(book), RamShares(book), ResourceEndpoints(book), LatticeLifecycle(book)]

@@ -16,22 +16,24 @@ from emulator.strict.layer import AwsError, Call, Rule
 PARTITION = "aws"
 
 
-
-
 @dataclass
 class Timing:
-    """How many ticks still show each transient status. A tick is a GetResourceGateway of that gateway, or
-    a DescribeVpcEndpoints / DescribeVpcEndpointAssociations that could show that endpoint. With 1, the
-    create answers CREATE_IN_PROGRESS (Pending), so does the first poll, and the second ACTIVE (Available):
-    a caller has to poll."""
+    """How many ticks still show each transient status. A tick is a GetResourceGateway of that gateway, a
+    GetResourceConfiguration or ListResourceConfigurations that could show that configuration, a
+    GetResourceShareAssociations of that share, or a DescribeVpcEndpoints / DescribeVpcEndpointAssociations
+    that could show that endpoint. With 1, the create answers CREATE_IN_PROGRESS (Pending, ASSOCIATING), so
+    does the first poll, and the second ACTIVE (Available, ASSOCIATED): a caller has to poll."""
 
     gateway_creating: int = 1
     gateway_deleting: int = 1
+    configuration_creating: int = 1
+    configuration_deleting: int = 1
+    share_associating: int = 1
     endpoint_pending: int = 1
     endpoint_deleting: int = 1
 
 
-TRANSIENT = frozenset({"CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "Pending", "Deleting"})
+TRANSIENT = frozenset({"CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "Pending", "Deleting", "ASSOCIATING"})
 
 
 @dataclass
@@ -48,6 +50,9 @@ class Transient:
             self.remaining -= 1
         elif self.status in TRANSIENT:
             self.status, self.then = self.then or "GONE", None
+
+
+GONE = Transient("GONE")
 
 
 @dataclass
@@ -87,6 +92,9 @@ class Configuration:
     tags: dict[str, str]
     created_at: datetime
     custom_domain: str | None = None
+    state: Transient = field(default_factory=lambda: Transient("ACTIVE"))
+    failure_reason: str | None = None  # CREATE_FAILED: why
+    amazon_managed: bool = False  # a child AWS made for an ARN configuration's endpoint
 
     @property
     def arn(self) -> str:
@@ -102,7 +110,7 @@ class Share:
     allow_external: bool
     tags: list[dict[str, str]]
     created_at: datetime
-    resources: dict[str, str] = field(default_factory=dict)  # resource ARN -> association status
+    resources: dict[str, Transient] = field(default_factory=dict)  # resource ARN -> association status
     principals: dict[str, str] = field(default_factory=dict)  # account -> association status
     status: str = "ACTIVE"
     updated_at: datetime | None = None
@@ -135,6 +143,17 @@ class Endpoint:
     private_dns: bool
     association_id: str
     state: Transient = field(default_factory=lambda: Transient("Available"))
+    child_names: dict[str, tuple[str, str]] = field(default_factory=dict)  # child ARN -> (association, DNS name)
+
+
+@dataclass(frozen=True)
+class Association:
+    """What a resource endpoint reaches: its configuration, or each CHILD of it (an Aurora cluster's
+    endpoints), each with its own association id and DNS name."""
+
+    id: str
+    configuration: Configuration
+    dns_name: str
 
 
 @dataclass
@@ -151,6 +170,7 @@ class LatticeBook:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     addresses: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # subnet -> owner id -> addresses
     organization_sharing: set[str] = field(default_factory=set)
+    failing: dict[str, str] = field(default_factory=dict)  # configuration name -> the failureReason AWS gives it
     limits: dict[str, int] = field(default_factory=lambda: {"resource-gateways-per-vpc": 100,
                                                             "resource-endpoints-per-vpc": 200})
 
@@ -176,9 +196,32 @@ class LatticeBook:
         return None
 
     def shared_with(self, configuration: Configuration, account: str) -> bool:
-        return any(share.status == "ACTIVE" and share.resources.get(configuration.arn) == "ASSOCIATED"
+        """Shared with the account in a share it accepted; a CHILD with its group (its parent)."""
+        if configuration.group_id is not None:
+            parent = self.configurations.get(configuration.group_id)
+            return parent is not None and self.shared_with(parent, account)
+        return any(share.status == "ACTIVE" and share.resources.get(configuration.arn, GONE).status == "ASSOCIATED"
                    and share.principals.get(account) == "ASSOCIATED" for share in self.shares.values()
                    if share.region == configuration.region)
+
+    def status(self, configuration: Configuration) -> Transient:
+        """A configuration's status; an Amazon-managed child's is its parent's."""
+        parent = self.configurations.get(configuration.group_id or "") if configuration.amazon_managed else None
+        return parent.state if parent is not None else configuration.state
+
+    def look_at(self, configuration: Configuration) -> Configuration | None:
+        """A look that moves the configuration's status on: None once it is gone (its children go with it)."""
+        if configuration.amazon_managed:
+            return configuration if configuration.id in self.configurations else None
+        configuration.state.tick()
+        if configuration.state.status != "GONE":
+            return configuration
+        for gone in [configuration, *self.children(configuration)]:
+            del self.configurations[gone.id]
+        return None
+
+    def children(self, configuration: Configuration) -> list[Configuration]:
+        return [child for child in self.configurations.values() if child.group_id == configuration.id]
 
     def share(self, call: Call, arn: str) -> Share | None:
         found = self.shares.get(arn)
@@ -192,6 +235,22 @@ class LatticeBook:
     def live_endpoints(self, configuration_arn: str) -> list[Endpoint]:
         return [endpoint for endpoint in self.endpoints.values()
                 if endpoint.configuration_arn == configuration_arn and endpoint.state.status != "Deleted"]
+
+    def associations(self, endpoint: Endpoint) -> list[Association]:
+        """The endpoint's associations: one for its configuration, or one per child when it has children."""
+        configuration = self.configurations.get(endpoint.configuration_arn.rsplit("/", 1)[-1])
+        if configuration is None:
+            return []
+        children = self.children(configuration)
+        if not children:
+            return [Association(endpoint.association_id, configuration, endpoint.dns_name)]
+        found = []
+        for child in children:
+            association_id, name = endpoint.child_names.setdefault(child.arn, (
+                f"vpce-rsc-asc-{random_hex(17)}",
+                f"{endpoint.id}.{child.id}.{random_hex(7)}.vpc-lattice-rsc.{endpoint.region}.on.aws"))
+            found.append(Association(association_id, child, name))
+        return found
 
     def groups_in_use(self, account: str, region: str) -> dict[str, list[str]]:
         """Security groups the resource gateways and resource endpoints not yet deleted use, with their users

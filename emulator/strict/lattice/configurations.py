@@ -9,7 +9,16 @@ from collections.abc import Callable
 from typing import Any
 
 from emulator.strict.lattice.backends import cluster_members, database_vpc, rds_database
-from emulator.strict.lattice.book import BookRule, Configuration, LatticeBook, error, now, random_hex, require
+from emulator.strict.lattice.book import (
+    BookRule,
+    Configuration,
+    LatticeBook,
+    Transient,
+    error,
+    now,
+    random_hex,
+    require,
+)
 from emulator.strict.lattice.gateways import gateway_named
 from emulator.strict.layer import AwsError, Call, Rule
 
@@ -17,9 +26,13 @@ PRIVATE_RANGES = [ipaddress.ip_network(cidr) for cidr in ("10.0.0.0/8", "100.64.
                                                           "192.168.0.0/16")]
 
 
-def configuration_named(book: LatticeBook, call: Call, shared: bool = False) -> Configuration:
+def configuration_named(book: LatticeBook, call: Call, shared: bool = False, tick: bool = False) -> Configuration:
+    """The configuration the call names; with `tick`, a look that moves its status on (a deleted one goes)."""
     identifier = call.params["resourceConfigurationIdentifier"]
-    return require(book.configuration(call, identifier, shared), "resource configuration", identifier)
+    found = book.configuration(call, identifier, shared)
+    if found is not None and tick:
+        found = book.look_at(found)
+    return require(found, "resource configuration", identifier)
 
 
 # --- the operations ----------------------------------------------------------------------------------------
@@ -40,42 +53,70 @@ def create(book: LatticeBook, call: Call) -> dict[str, Any]:
         group = require(book.configuration(call, identifier), "resource configuration", identifier)
         group_id, gateway_id = group.id, group.gateway_id
     default_ports = [] if kind == "ARN" else ["1-65535"]
+    failure = book.failing.pop(params["name"], None)
     configuration = Configuration(
         f"rcfg-{random_hex(17)}", params["name"], call.account_id, call.region, kind, gateway_id, group_id,
         list(params.get("portRanges") or default_ports), params.get("protocol", "TCP"),
         # "The default is false" (API_CreateResourceConfiguration).
         params.get("resourceConfigurationDefinition"), bool(params.get("allowAssociationToShareableServiceNetwork",
                                                                        False)),
-        dict(params.get("tags") or {}), now(), params.get("customDomainName"))
+        dict(params.get("tags") or {}), now(), params.get("customDomainName"),
+        Transient("CREATE_IN_PROGRESS", book.timing.configuration_creating, "CREATE_FAILED" if failure else "ACTIVE"),
+        failure)
     book.configurations[configuration.id] = configuration
-    answer = describe(configuration)
+    if kind == "ARN":
+        _endpoint_children(book, configuration)
+    answer = describe(book, configuration)
     for member in ("amazonManaged", "lastUpdatedAt"):
         answer.pop(member)
+    answer.pop("failureReason", None)  # not known yet: the create is in progress
     return answer
 
 
+def _endpoint_children(book: LatticeBook, parent: Configuration) -> None:
+    """An ARN configuration of an Aurora cluster: a CHILD for each of the cluster's endpoints, made and managed
+    by AWS (`amazonManaged`), which a resource endpoint reaches one by one (one association, one DNS name each)."""
+    found = rds_database(((parent.definition or {}).get("arnResource") or {}).get("arn", ""))
+    if found is None or found[0] != "cluster":
+        return
+    cluster = found[1]
+    for role, host in (("writer", cluster.endpoint), ("reader", cluster.reader_endpoint)):
+        child = Configuration(
+            f"rcfg-{random_hex(17)}", f"{parent.name}-{role}"[:40], parent.account, parent.region, "CHILD",
+            parent.gateway_id, parent.id, [], parent.protocol,
+            {"dnsResource": {"domainName": str(host), "ipAddressType": "IPV4"}}, False, {}, parent.created_at,
+            amazon_managed=True)
+        book.configurations[child.id] = child
+
+
 def get(book: LatticeBook, call: Call) -> dict[str, Any]:
-    return describe(configuration_named(book, call, shared=True))
+    return describe(book, configuration_named(book, call, shared=True, tick=True))
 
 
 def delete(book: LatticeBook, call: Call) -> dict[str, Any]:
+    """Asynchronous: DELETE_IN_PROGRESS (its children with it) until a later look finds it gone."""
     configuration = configuration_named(book, call)
-    del book.configurations[configuration.id]
+    if configuration.state.status != "DELETE_IN_PROGRESS":
+        configuration.state = Transient("DELETE_IN_PROGRESS", book.timing.configuration_deleting, None)
     for share in book.shares.values():  # RAM drops a deleted resource from its shares
         if configuration.arn in share.resources:
-            share.resources[configuration.arn] = "DISASSOCIATED"
+            share.resources[configuration.arn] = Transient("DISASSOCIATED")
     return {}
 
 
 def list_(book: LatticeBook, call: Call) -> dict[str, Any]:
     gateway = call.params.get("resourceGatewayIdentifier")
     gateway_id = gateway.rsplit("/", 1)[-1] if gateway else None
+    group = call.params.get("resourceConfigurationGroupIdentifier")
+    group_id = group.rsplit("/", 1)[-1] if group else None
     items = []
-    for c in book.configurations.values():
-        if (c.account, c.region) != (call.account_id, call.region) or (gateway_id and c.gateway_id != gateway_id):
+    for c in list(book.configurations.values()):
+        if (c.account, c.region) != (call.account_id, call.region) or (gateway_id and c.gateway_id != gateway_id) \
+                or (group_id and c.group_id != group_id) or book.look_at(c) is None:
             continue
-        item: dict[str, Any] = {"id": c.id, "name": c.name, "arn": c.arn, "type": c.type, "status": "ACTIVE",
-                                "amazonManaged": False, "createdAt": c.created_at, "lastUpdatedAt": c.created_at}
+        item: dict[str, Any] = {"id": c.id, "name": c.name, "arn": c.arn, "type": c.type,
+                                "status": book.status(c).status, "amazonManaged": c.amazon_managed,
+                                "createdAt": c.created_at, "lastUpdatedAt": c.created_at}
         if c.gateway_id:
             item["resourceGatewayId"] = c.gateway_id
         if c.group_id:
@@ -84,12 +125,13 @@ def list_(book: LatticeBook, call: Call) -> dict[str, Any]:
     return {"items": items}
 
 
-def describe(configuration: Configuration) -> dict[str, Any]:
+def describe(book: LatticeBook, configuration: Configuration) -> dict[str, Any]:
+    status = book.status(configuration).status
     answer: dict[str, Any] = {
         "id": configuration.id, "name": configuration.name, "arn": configuration.arn, "type": configuration.type,
         "allowAssociationToShareableServiceNetwork": configuration.allow_shareable_network,
-        "protocol": configuration.protocol, "status": "ACTIVE", "createdAt": configuration.created_at,
-        "amazonManaged": False, "lastUpdatedAt": configuration.created_at}
+        "protocol": configuration.protocol, "status": status, "createdAt": configuration.created_at,
+        "amazonManaged": configuration.amazon_managed, "lastUpdatedAt": configuration.created_at}
     if configuration.port_ranges:
         answer["portRanges"] = configuration.port_ranges
     if configuration.gateway_id:
@@ -100,6 +142,8 @@ def describe(configuration: Configuration) -> dict[str, Any]:
         answer["resourceConfigurationDefinition"] = configuration.definition
     if configuration.custom_domain:
         answer["customDomainName"] = configuration.custom_domain
+    if status == "CREATE_FAILED" and configuration.failure_reason:
+        answer["failureReason"] = configuration.failure_reason
     return answer
 
 
@@ -245,7 +289,45 @@ class ConfigurationInUse(BookRule):
         if configuration is None:
             return
         users = [e.id for e in self.book.live_endpoints(configuration.arn)]
-        users += [c.id for c in self.book.configurations.values() if c.group_id == configuration.id]
+        users += [c.id for c in self.book.children(configuration) if not c.amazon_managed]
         if users:
             raise error("ConflictException", f"Resource configuration {configuration.id} is in use by "
                                              f"{', '.join(users)}.")
+
+
+class ConfigurationState(BookRule):
+    """Only an ACTIVE resource configuration is shared (RAM), reached (a resource endpoint) or deleted while
+    it is being created; an Amazon-managed CHILD is not deleted on its own. AWS documents the statuses
+    (CREATE_IN_PROGRESS … CREATE_FAILED, `failureReason`), not what a call on a configuration in each answers:
+    the emulator refuses, the stricter possibility, so the product waits for ACTIVE."""
+
+    name = "resource-configuration-state"
+
+    def before(self, call: Call) -> None:
+        for arn in self._configurations(call):
+            configuration = self.book.configuration(call, arn, shared=True)
+            if configuration is None:
+                continue
+            status = self.book.status(configuration).status
+            if call.operation == "DeleteResourceConfiguration":
+                if configuration.amazon_managed:
+                    raise error("ValidationException", f"Resource configuration {configuration.id} is managed by "
+                                                       "Amazon: it goes with its parent.")
+                if status != "CREATE_IN_PROGRESS":
+                    continue
+            elif status == "ACTIVE":
+                continue
+            code = {"ram": "InvalidParameterException", "ec2": "InvalidParameter"}.get(call.service,
+                                                                                      "ConflictException")
+            raise error(code, f"Resource configuration {configuration.arn} is {status}.")
+
+    @staticmethod
+    def _configurations(call: Call) -> list[str]:
+        if call.service == "ram" and call.operation in ("CreateResourceShare", "AssociateResourceShare"):
+            return [arn for arn in call.params.get("resourceArns") or [] if ":resourceconfiguration/" in arn]
+        if call.service == "ec2" and call.operation == "CreateVpcEndpoint" and \
+                call.params.get("VpcEndpointType") == "Resource":
+            return [call.params.get("ResourceConfigurationArn") or ""]
+        if call.service == "vpc-lattice" and call.operation == "DeleteResourceConfiguration":
+            return [call.params["resourceConfigurationIdentifier"]]
+        return []

@@ -10,7 +10,8 @@ from typing import Any
 from moto.rds.models import rds_backends
 
 from emulator.strict.lattice.backends import database_address, ec2, rds_database
-from emulator.strict.lattice.book import Configuration, Gateway, LatticeBook
+from emulator.strict.lattice.book import Configuration, Endpoint, Gateway, LatticeBook
+from emulator.strict.lattice.endpoints import private_dns_name
 
 # The book of the lattice rules made last (one emulated AWS per test or server): emulator.network reads the
 # data plane without a handle on the strict layer that the stack's network runs beside.
@@ -28,12 +29,22 @@ class EndpointPath:
 
 
 def endpoint_path(host: str) -> EndpointPath | None:
+    """Where `host` leads from the consumer's VPC: an association's DNS name, or (private DNS) the database's
+    own name, of an Available resource endpoint. None: no endpoint answers for that name."""
     book = INSTALLED[-1] if INSTALLED else None
-    endpoint = next((e for e in book.endpoints.values() if e.dns_name == host), None) if book else None
-    if book is None or endpoint is None or endpoint.state.status != "Available":
-        return None
-    configuration = book.configurations.get(endpoint.configuration_arn.rsplit("/", 1)[-1])
-    if configuration is None or not configuration.definition or not book.shared_or_own(configuration, endpoint):
+    for endpoint in book.endpoints.values() if book else []:
+        if endpoint.state.status != "Available":
+            continue
+        for association in book.associations(endpoint):  # type: ignore[union-attr]
+            if host not in (association.dns_name, private_dns_name(book, endpoint, association.configuration)):
+                continue
+            return _path(book, endpoint, association.configuration)  # type: ignore[arg-type]
+    return None
+
+
+def _path(book: LatticeBook, endpoint: Endpoint, configuration: Configuration) -> EndpointPath | None:
+    if not configuration.definition or not book.shared_or_own(configuration, endpoint) or \
+            book.status(configuration).status != "ACTIVE":
         return None
     found, target = _configuration_target(configuration)
     gateway = book.gateways.get(configuration.gateway_id or "")
@@ -57,7 +68,8 @@ def _configuration_target(configuration: Configuration) -> tuple[Any | None, str
     domain = (definition.get("dnsResource") or {}).get("domainName")
     backend = rds_backends[configuration.account][configuration.region]
     database = next((db for db in [*backend.databases.values(), *backend.clusters.values()]
-                     if domain in (getattr(db, "address", None), getattr(db, "endpoint", None))), None)
+                     if domain in (getattr(db, "address", None), getattr(db, "endpoint", None),
+                                   getattr(db, "reader_endpoint", None))), None)
     return database, domain
 
 

@@ -8,7 +8,15 @@ import functools
 from typing import Any
 
 from emulator.strict.lattice.backends import database_address, ec2, free_block, rds_database, subnet_of
-from emulator.strict.lattice.book import BookRule, Endpoint, LatticeBook, Transient, random_hex, require
+from emulator.strict.lattice.book import (
+    BookRule,
+    Configuration,
+    Endpoint,
+    LatticeBook,
+    Transient,
+    random_hex,
+    require,
+)
 from emulator.strict.layer import AwsError, Call, Rule, Served
 from emulator.strict.shapes import check_output
 
@@ -97,7 +105,6 @@ class ResourceEndpoints(BookRule):
             groups = [default.id] if default is not None else []
         made.security_group_ids = groups
         self._show(endpoint, answer)
-        answer.pop("DnsEntries", None)  # AWS's create answer has none yet (the CLI reference's example)
         check_answer(call, {"VpcEndpoint": answer})
 
     def _show(self, endpoint: Endpoint, answer: dict[str, Any]) -> None:
@@ -110,9 +117,11 @@ class ResourceEndpoints(BookRule):
             "VpcEndpointType": "Resource", "State": endpoint.state.status, "IpAddressType": "ipv4",
             "ResourceConfigurationArn": endpoint.configuration_arn, "PrivateDnsEnabled": endpoint.private_dns,
             "Groups": [{"GroupId": g, "GroupName": _group_name(backend, g)} for g in groups],
-            "DnsEntries": _dns_entries(self.book, endpoint) if endpoint.state.status == "Available" else [],
             "NetworkInterfaceIds": [],
         })
+        # botocore's model documents DnsEntries for interface endpoints only: a resource endpoint's names are
+        # on its associations. The pessimistic reading: absent here.
+        answer.pop("DnsEntries", None)
 
     def _release(self, endpoint: Endpoint) -> None:
         for blocks in self.book.addresses.values():
@@ -125,18 +134,22 @@ class ResourceEndpoints(BookRule):
             if (endpoint.account, endpoint.region) != (call.account_id, call.region) or endpoint.state.status in (
                     "Deleted",) or (asked and endpoint.id not in asked):
                 continue
-            accessible = endpoint.state.status == "Available" and (
-                self.book.configuration(call, endpoint.configuration_arn, shared=True) is not None)
-            association: dict[str, Any] = {
-                "Id": endpoint.association_id, "VpcEndpointId": endpoint.id,
-                "AssociatedResourceAccessibility": "Accessible" if accessible else "Inaccessible",
-                "DnsEntry": {"DnsName": endpoint.dns_name, "HostedZoneId": endpoint.hosted_zone_id},
-                "AssociatedResourceArn": endpoint.configuration_arn}
-            private = _private_dns_name(self.book, endpoint)
-            if private:
-                association["PrivateDnsEntry"] = {"DnsName": private, "HostedZoneId": endpoint.hosted_zone_id}
-            found.append(association)
-        return {"VpcEndpointAssociations": found}
+            for association in self.book.associations(endpoint):
+                accessible = endpoint.state.status == "Available" and self.book.status(
+                    association.configuration).status == "ACTIVE" and self.book.shared_or_own(
+                    association.configuration, endpoint)
+                answer: dict[str, Any] = {
+                    "Id": association.id, "VpcEndpointId": endpoint.id,
+                    "AssociatedResourceAccessibility": "Accessible" if accessible else "Inaccessible",
+                    "DnsEntry": {"DnsName": association.dns_name, "HostedZoneId": endpoint.hosted_zone_id},
+                    "AssociatedResourceArn": association.configuration.arn}
+                private = private_dns_name(self.book, endpoint, association.configuration)
+                if private:
+                    answer["PrivateDnsEntry"] = {"DnsName": private, "HostedZoneId": endpoint.hosted_zone_id}
+                found.append(answer)
+        response = {"VpcEndpointAssociations": found}
+        check_answer(call, response)
+        return response
 
 
 @functools.cache
@@ -156,22 +169,17 @@ def _group_name(backend: Any, group_id: str) -> str:
     return str(group.name) if group is not None else group_id
 
 
-def _private_dns_name(book: LatticeBook, endpoint: Endpoint) -> str | None:
-    """With private DNS, an ARN configuration's database keeps its own name: the cluster's endpoint."""
-    configuration = book.configurations.get(endpoint.configuration_arn.rsplit("/", 1)[-1])
-    if not endpoint.private_dns or configuration is None or not configuration.definition:
+def private_dns_name(book: LatticeBook, endpoint: Endpoint, configuration: Configuration) -> str | None:
+    """With private DNS, an ARN configuration's database keeps its own names: each child's (an Aurora cluster's
+    writer and reader endpoints), else the database's address."""
+    if not endpoint.private_dns:
         return None
-    arn = (configuration.definition.get("arnResource") or {}).get("arn", "")
-    found = rds_database(arn)
+    domain = ((configuration.definition or {}).get("dnsResource") or {}).get("domainName")
+    if configuration.amazon_managed and domain:
+        return str(domain)
+    arn = ((configuration.definition or {}).get("arnResource") or {}).get("arn", "")
+    found = rds_database(arn) if arn else None
     return database_address(*found) if found is not None else None
-
-
-def _dns_entries(book: LatticeBook, endpoint: Endpoint) -> list[dict[str, str]]:
-    entries = [{"DnsName": endpoint.dns_name, "HostedZoneId": endpoint.hosted_zone_id}]
-    private = _private_dns_name(book, endpoint)
-    if private:
-        entries.append({"DnsName": private, "HostedZoneId": endpoint.hosted_zone_id})
-    return entries
 
 
 # --- the rules of a resource endpoint ------------------------------------------------------------------------

@@ -9,7 +9,17 @@ from typing import Any
 
 from moto.moto_api._internal import mock_random
 
-from emulator.strict.lattice.book import PARTITION, BookRule, Invitation, Share, error, not_found, now, require
+from emulator.strict.lattice.book import (
+    PARTITION,
+    BookRule,
+    Invitation,
+    Share,
+    Transient,
+    error,
+    not_found,
+    now,
+    require,
+)
 from emulator.strict.layer import Call, Served
 
 RESOURCE_CONFIGURATION_TYPE = "vpc-lattice:ResourceConfiguration"  # RAM's name for the resource type
@@ -52,8 +62,8 @@ class RamShares(BookRule):
         return answer
 
     def _associate(self, call: Call, share: Share, resources: list[str], principals: list[str]) -> None:
-        for arn in resources:
-            share.resources[arn] = "ASSOCIATED"
+        for arn in resources:  # ASSOCIATING first, as every association (RAM's ResourceShareAssociation statuses)
+            share.resources[arn] = Transient("ASSOCIATING", self.book.timing.share_associating, "ASSOCIATED")
         for principal in principals:
             if principal in self.book.organization_sharing and share.owner in self.book.organization_sharing:
                 share.principals[principal] = "ASSOCIATED"
@@ -81,7 +91,7 @@ class RamShares(BookRule):
         changed = []
         for arn in call.params.get("resourceArns") or []:
             if arn in share.resources:
-                share.resources[arn] = "DISASSOCIATED"
+                share.resources[arn] = Transient("DISASSOCIATED")
                 changed.append(arn)
         for principal in call.params.get("principals") or []:
             if principal in share.principals:
@@ -95,7 +105,7 @@ class RamShares(BookRule):
         share.status = "DELETED"
         share.updated_at = now()
         for arn in share.resources:
-            share.resources[arn] = "DISASSOCIATED"
+            share.resources[arn] = Transient("DISASSOCIATED")
         for principal in share.principals:
             share.principals[principal] = "DISASSOCIATED"
         answer: dict[str, Any] = {"returnValue": True}
@@ -131,6 +141,8 @@ class RamShares(BookRule):
                 continue  # RAM lists the associations of the caller's own shares
             if params.get("resourceShareArns") and share.arn not in params["resourceShareArns"]:
                 continue
+            for status in share.resources.values():  # a look at the share's associations: time passes
+                status.tick()
             for association in _associations(share):
                 if association["associationType"] != kind:
                     continue
@@ -153,7 +165,7 @@ class RamShares(BookRule):
                     owner == "OTHER-ACCOUNTS" and share.principals.get(call.account_id) == "ASSOCIATED")):
                 continue
             for arn, status in share.resources.items():
-                if status == "ASSOCIATED":
+                if status.status == "ASSOCIATED":
                     found.append({"arn": arn, "type": RESOURCE_CONFIGURATION_TYPE, "resourceShareArn": share.arn,
                                   "status": "AVAILABLE", "creationTime": share.created_at,
                                   "lastUpdatedTime": share.updated_at or share.created_at,
@@ -243,7 +255,7 @@ def _describe_share(share: Share) -> dict[str, Any]:
 
 def _associations(share: Share) -> list[dict[str, Any]]:
     found = []
-    for entity, status, kind in [*((arn, s, "RESOURCE") for arn, s in share.resources.items()),
+    for entity, status, kind in [*((arn, s.status, "RESOURCE") for arn, s in share.resources.items()),
                                  *((account, s, "PRINCIPAL") for account, s in share.principals.items())]:
         association = {"resourceShareArn": share.arn, "resourceShareName": share.name, "associatedEntity": entity,
                        "associationType": kind, "status": status, "creationTime": share.created_at,
