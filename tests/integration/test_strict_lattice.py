@@ -167,8 +167,7 @@ def test_a_customer_shares_its_cluster_with_nekt_which_reaches_it_through_a_reso
         ("CHILD", True, configuration["id"])}  # one per cluster endpoint, made by AWS
     cluster = client("rds").describe_db_clusters(DBClusterIdentifier=db.identifier)["DBClusters"][0]
     assert sorted(lattice.get_resource_configuration(resourceConfigurationIdentifier=child["id"])[
-        "resourceConfigurationDefinition"]["dnsResource"]["domainName"] for child in children) == sorted(
-        [cluster["Endpoint"], cluster["ReaderEndpoint"]])
+        "customDomainName"] for child in children) == sorted([cluster["Endpoint"], cluster["ReaderEndpoint"]])
     assert client("vpc-lattice", NEKT).list_resource_configurations()["items"] == []
 
     share = ram.create_resource_share(name="nekt-orders-db", resourceArns=[configuration["arn"]],

@@ -95,6 +95,7 @@ class Configuration:
     state: Transient = field(default_factory=lambda: Transient("ACTIVE"))
     failure_reason: str | None = None  # CREATE_FAILED: why
     amazon_managed: bool = False  # a child AWS made for an ARN configuration's endpoint
+    endpoint: str | None = None  # such a child's: the RDS endpoint it reaches
 
     @property
     def arn(self) -> str:
@@ -171,6 +172,7 @@ class LatticeBook:
     addresses: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # subnet -> owner id -> addresses
     organization_sharing: set[str] = field(default_factory=set)
     failing: dict[str, str] = field(default_factory=dict)  # configuration name -> the failureReason AWS gives it
+    child_domain_names: bool = True  # an ARN configuration's children show their endpoint as customDomainName
     limits: dict[str, int] = field(default_factory=lambda: {"resource-gateways-per-vpc": 100,
                                                             "resource-endpoints-per-vpc": 200})
 

@@ -43,7 +43,7 @@ def endpoint_path(host: str) -> EndpointPath | None:
 
 
 def _path(book: LatticeBook, endpoint: Endpoint, configuration: Configuration) -> EndpointPath | None:
-    if not configuration.definition or not book.shared_or_own(configuration, endpoint) or \
+    if not (configuration.definition or configuration.endpoint) or not book.shared_or_own(configuration, endpoint) or \
             book.status(configuration).status != "ACTIVE":
         return None
     found, target = _configuration_target(configuration)
@@ -58,7 +58,7 @@ def _path(book: LatticeBook, endpoint: Endpoint, configuration: Configuration) -
 
 def _configuration_target(configuration: Configuration) -> tuple[Any | None, str | None]:
     """(moto's database, the host the gateway connects to) of an ARN or DNS configuration."""
-    definition = configuration.definition or {}
+    definition = configuration.definition or {"dnsResource": {"domainName": configuration.endpoint}}
     if "arnResource" in definition:
         found = rds_database(definition["arnResource"].get("arn", ""))
         if found is None:

@@ -174,9 +174,8 @@ def private_dns_name(book: LatticeBook, endpoint: Endpoint, configuration: Confi
     writer and reader endpoints), else the database's address."""
     if not endpoint.private_dns:
         return None
-    domain = ((configuration.definition or {}).get("dnsResource") or {}).get("domainName")
-    if configuration.amazon_managed and domain:
-        return str(domain)
+    if configuration.endpoint:  # an Aurora cluster's writer or reader child
+        return configuration.endpoint
     arn = ((configuration.definition or {}).get("arnResource") or {}).get("arn", "")
     found = rds_database(arn) if arn else None
     return database_address(*found) if found is not None else None

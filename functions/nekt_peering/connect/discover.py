@@ -274,10 +274,11 @@ def _describe_cluster(rds: RDSClient, identifier: str) -> dict[str, Any] | None:
         rds.describe_db_instances(DBInstanceIdentifier=member)["DBInstances"][0].get("PubliclyAccessible")
         for member in members
     )
-    return _database_facts(
+    facts = _database_facts(
         identifier, "cluster", cluster, cluster["Status"], cluster.get("Endpoint"), cluster.get("Port"), public,
         subnet_group,
     )
+    return facts | {"readerEndpoint": cluster.get("ReaderEndpoint")}
 
 
 def _database_facts(

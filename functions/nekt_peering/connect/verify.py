@@ -89,15 +89,17 @@ def verify_resource_path(database_ec2: EC2Client, nekt_ec2: EC2Client | None, st
         if nekt_ec2 is not None else {}
     checks.append(_check(f"resource endpoint {endpoint_id} is Available", live.get("State") == "Available",
                          f"its state is {live.get('State')!r}"))
-    associations = nekt_ec2.describe_vpc_endpoint_associations(VpcEndpointIds=[endpoint_id])[
-        "VpcEndpointAssociations"] if nekt_ec2 is not None else []
+    names = endpoint_names(nekt_ec2, endpoint_id, list(shared.get("endpoints") or []), database) \
+        if nekt_ec2 is not None else None
+    chosen = connect_to(names, state["discovery"]["request"].get("endpoint", "writer")) if names else None
     checks.append(_check(f"the database's resource configuration is accessible through {endpoint_id}",
-                         any(a.get("AssociatedResourceAccessibility") == "Accessible" for a in associations),
-                         "not accessible: the share was removed or not accepted"))
+                         chosen is not None and chosen["accessible"],
+                         "not accessible: the share was removed or not accepted" if names else
+                         "AWS shows no association with a DNS name for it"))
     _refuse_unless_all_pass(checks)
     checks.append(check_live_network_acls(database_ec2, None, state["discovery"],
                                           "Verify read the ACLs after the changes"))
-    hostname = str(endpoint["dnsName"])
+    hostname = hostname_of(chosen)  # type: ignore[arg-type]  # refused above when None
     probe = None
     if nekt_lambda is not None and probe_function_arn:
         # No CIDRs: the endpoint's addresses are Nekt's own, so "inside the database VPC" does not apply.
@@ -115,7 +117,8 @@ def verify_resource_path(database_ec2: EC2Client, nekt_ec2: EC2Client | None, st
         "dnsResolution": None,
         "resourcePath": {"resourceGatewayId": shared["resourceGatewayId"],
                          "resourceConfigurationArn": shared["resourceConfigurationArn"],
-                         "resourceShareArn": shared["resourceShareArn"], "vpcEndpointId": endpoint_id},
+                         "resourceShareArn": shared["resourceShareArn"], "vpcEndpointId": endpoint_id,
+                         "names": names or [], "tls": tls_advice(chosen, names or [])},  # type: ignore[arg-type]
         "checks": checks,
         "probe": probe,
         "path": probe["detail"] if probe else PATH_NOT_PROBED,
@@ -253,11 +256,11 @@ def _check_resource_path(facts: Facts, database_ec2: EC2Client, nekt_ec2: EC2Cli
                  "database": {key: database[key] for key in
                               ("identifier", "kind", "engine", "endpoint", "port", "accountId", "region", "vpcId")}},
         "sharedDatabase": {"ingressRuleId": rule, "gatewaySecurityGroupId": group,
+                           "endpoints": found.get("endpoints") or [],
                            "resourceGatewayId": gateway["resourceGatewayId"],  # type: ignore[index]
                            "resourceConfigurationArn": endpoint.get("ResourceConfigurationArn"),
                            "resourceShareArn": None},
-        "resourceEndpoint": {"vpcEndpointId": endpoint["VpcEndpointId"],
-                             "dnsName": (endpoint.get("DnsEntries") or [{}])[0].get("DnsName")},
+        "resourceEndpoint": {"vpcEndpointId": endpoint["VpcEndpointId"]},
     }
     verified = verify_resource_path(database_ec2, nekt_ec2, state, nekt_lambda, probe_function_arn)
     return {"status": "REACHABLE", "mode": verified["mode"], "connectionId": verified["connectionId"],

@@ -136,13 +136,17 @@ class ResourceShareRejected(ConnectError):
     """The Nekt account's invitation to the database's RAM resource share was rejected or expired."""
 
 
+class ResourceConfigurationFailed(ConnectError):
+    """AWS reports the database's resource configuration CREATE_FAILED; the cause quotes its failureReason."""
+
+
 class ResourceEndpointFailed(ConnectError):
     """AWS reports the resource VPC endpoint in the Nekt VPC as failed, rejected or expired."""
 
 
 class ResourcePathTimeout(ConnectError):
-    """The resource gateway, the share's invitation or the resource endpoint did not get ready within
-    MaxPolls polls."""
+    """The resource gateway, the resource configuration, the share, its invitation or the resource endpoint
+    did not get ready within MaxPolls polls."""
 
 
 def cause_message(cause: str) -> str:
@@ -207,6 +211,8 @@ WHAT_TO_DO: dict[str, str] = {
                                   "a gateway this product did not make, rename or delete it first.",
     "ResourceShareRejected": "Delete the resource share named in the cause in the database account (RAM console), "
                              "then start the connection again: Nekt accepts the new share's invitation itself.",
+    "ResourceConfigurationFailed": "Fix what AWS's reason (quoted in the cause) names, often the database's state "
+                                   "or a permission of the database account's role, then start the connection again.",
     "ResourceEndpointFailed": "Check the endpoint named in the cause in the Nekt VPC console (free addresses in the "
                               "subnets, the share still accepted), then start the connection again.",
     "ResourcePathTimeout": "Look at the resource named in the cause in the console; raise `MaxPolls`/"

@@ -61,6 +61,7 @@ class ConnectRequest:
     mode: str
     connection_id: str
     dry_run: bool
+    endpoint: str = "writer"  # an Aurora cluster's endpoint Nekt connects to: writer or reader
 
     @classmethod
     def parse(cls, raw: Any, default_region: str) -> ConnectRequest:
@@ -73,6 +74,7 @@ class ConnectRequest:
             mode=raw.get("mode", "auto"),
             connection_id=raw.get("connectionId", database["identifier"]),
             dry_run=raw.get("dryRun", False),
+            endpoint=database.get("endpoint", "writer"),
         )
 
     def to_dict(self) -> RequestFacts:
@@ -82,6 +84,7 @@ class ConnectRequest:
             "mode": self.mode,
             "connectionId": self.connection_id,
             "dryRun": self.dry_run,
+            "endpoint": self.endpoint,
         }
 
 

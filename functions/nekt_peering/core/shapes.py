@@ -33,6 +33,7 @@ class RequestFacts(TypedDict):
     mode: str  # "auto", "peering" or "public", as requested
     connectionId: str
     dryRun: bool
+    endpoint: NotRequired[Literal["writer", "reader"]]  # an Aurora cluster's endpoint Nekt connects to
 
 
 class SettingsData(TypedDict):
@@ -100,7 +101,8 @@ class DatabaseFacts(TypedDict):
     kind: Literal["instance", "cluster"]
     engine: str | None
     status: str
-    endpoint: str | None
+    endpoint: str | None  # an instance's address, a cluster's (writer) endpoint
+    readerEndpoint: NotRequired[str | None]  # a cluster's
     port: int | None
     publiclyAccessible: bool
     arn: NotRequired[str | None]
@@ -197,6 +199,8 @@ class ResourcePathFacts(TypedDict):
     gateway: FoundGateway | None
     nektResourceEndpoints: int  # resource VPC endpoints in the Nekt VPC (quota: 200 by default)
     connectionEndpoint: FoundEndpoint | None  # this connection's own, made by an earlier run
+    nektVpcDns: NotRequired[bool]  # the Nekt VPC has DNS hostnames and DNS support on (private DNS needs both)
+    endpoints: NotRequired[list[DatabaseEndpoint]]  # what the connection's own configuration reaches, when there is one
 
 
 class Facts(TypedDict):
@@ -282,6 +286,7 @@ class PlannedEndpoint(TypedDict):
     subnetIds: list[str]  # Nekt's private subnets, one per zone, in the zones the gateway has
     allowedCidrs: list[str]  # Nekt's private subnets: the endpoint's security group admits them on the port
     port: int
+    privateDns: NotRequired[bool]  # the database's own names resolve to the endpoint in the Nekt VPC
 
 
 class PlannedResourcePath(TypedDict):
@@ -369,8 +374,28 @@ class SharedDatabase(TypedDict):
     configurationCreated: bool
     resourceShareArn: str | None  # None: Nekt is this account, nothing to share
     shareCreated: bool
+    endpoints: NotRequired[list[DatabaseEndpoint]]  # once the configuration is ACTIVE
     waiting: bool
     polls: int
+
+
+class DatabaseEndpoint(TypedDict):
+    """One of the database's endpoints as the resource endpoint reaches it: an Aurora cluster's writer or
+    reader (each a CHILD configuration AWS made for it), or an instance's one endpoint (role `database`)."""
+
+    role: Literal["writer", "reader", "database", "unknown"]  # unknown: AWS showed no name that tells it
+    resourceConfigurationArn: str  # what the resource endpoint's association for it names
+    domainName: str | None  # the database's own name for it (what its certificate covers), when AWS shows it
+
+
+class EndpointName(TypedDict):
+    """A name of the resource endpoint, for one database endpoint it reaches (one association)."""
+
+    role: Literal["writer", "reader", "database", "unknown"]
+    dnsName: str  # the association's own name (*.vpc-lattice-rsc.<region>.on.aws): resolves from anywhere
+    privateDnsName: str | None  # with private DNS: the database's own name, resolved to the endpoint in the Nekt VPC
+    domainName: str | None  # the database's own name for that endpoint, when AWS shows it
+    accessible: bool
 
 
 class ResourceEndpointRecord(TypedDict):
@@ -382,7 +407,9 @@ class ResourceEndpointRecord(TypedDict):
     state: str  # the endpoint's: Pending, Available, ... ("" before it exists)
     securityGroupId: str | None
     created: bool
-    dnsName: str | None  # the endpoint's DNS name: the hostname Nekt connects to
+    dnsName: str | None  # the hostname Nekt connects to (its privateDnsName when there is one, else dnsName)
+    names: NotRequired[list[EndpointName]]  # once Available, one per database endpoint (an Aurora writer, reader)
+    privateDns: NotRequired[bool]  # asked for: the database's own names resolve to the endpoint in the Nekt VPC
     waiting: bool
     polls: int
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nekt_peering.resource_endpoint.find import find_product_gateway, is_connection_endpoint
+from nekt_peering.resource_endpoint.find import (
+    database_endpoints,
+    find_configuration,
+    find_product_gateway,
+    is_connection_endpoint,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -21,6 +26,7 @@ def discover_resource_path(ec2: EC2Client, lattice: Any, nekt_ec2: EC2Client, da
         Filters=[{"Name": "vpc-id", "Values": [nekt["vpcId"]]}, {"Name": "vpc-endpoint-type", "Values": ["Resource"]}])
         for endpoint in page["VpcEndpoints"] if endpoint["State"] in LIVE_ENDPOINT_STATES]
     own = next((endpoint for endpoint in endpoints if is_connection_endpoint(endpoint, connection_id)), None)
+    configuration = find_configuration(lattice, connection_id) if own else None
     return {
         "databaseArn": database.get("arn") or "",
         "databaseSubnets": subnet_zones(ec2, database["subnetIds"]),
@@ -29,7 +35,15 @@ def discover_resource_path(ec2: EC2Client, lattice: Any, nekt_ec2: EC2Client, da
         "nektResourceEndpoints": len(endpoints),
         "connectionEndpoint": {"vpcEndpointId": own["VpcEndpointId"], "subnetIds": list(own.get("SubnetIds", []))}
         if own else None,
+        "nektVpcDns": all(_vpc_attribute(nekt_ec2, nekt["vpcId"], name) for name in ("enableDnsHostnames",
+                                                                                      "enableDnsSupport")),
+        **({"endpoints": database_endpoints(lattice, {"database": database}, configuration)} if configuration else {}),
     }
+
+
+def _vpc_attribute(ec2: EC2Client, vpc_id: str, attribute: str) -> bool:
+    described: Any = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)  # type: ignore[arg-type]
+    return bool((described.get(attribute[0].upper() + attribute[1:]) or {}).get("Value"))
 
 
 def subnet_zones(ec2: EC2Client, subnet_ids: list[str]) -> list[SubnetZone]:

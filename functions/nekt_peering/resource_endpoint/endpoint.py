@@ -21,7 +21,14 @@ from nekt_peering.core.errors import (
     ResourceShareRejected,
 )
 from nekt_peering.core.model import Settings
-from nekt_peering.resource_endpoint.find import find_endpoints, group_named, group_rules
+from nekt_peering.resource_endpoint.find import (
+    connect_to,
+    endpoint_names,
+    find_endpoints,
+    group_named,
+    group_rules,
+    hostname_of,
+)
 from nekt_peering.resource_endpoint.names import (
     ENDPOINT_FAILED,
     ENDPOINT_GONE,
@@ -70,7 +77,8 @@ def create_resource_endpoint(nekt_ec2: EC2Client, nekt_ram: Any, state: Mapping[
                 return _waiting(state, record, f"the invitation to resource share {shared['resourceShareArn']}, "
                                                "which the Nekt account does not see yet")
         group_id = _endpoint_security_group(nekt_ec2, facts, path, connection_id_of(state))
-        endpoint, created = _endpoint(nekt_ec2, path, configuration_arn, group_id, connection_id_of(state))
+        endpoint, created = _endpoint(nekt_ec2, path, configuration_arn, group_id, connection_id_of(state),
+                                      private_dns=bool(path["endpoint"].get("privateDns")))
     status = endpoint.get("State", "")
     record |= {"vpcEndpointId": endpoint["VpcEndpointId"], "state": status, "securityGroupId": group_id,
                "created": record["created"] or created}
@@ -78,12 +86,16 @@ def create_resource_endpoint(nekt_ec2: EC2Client, nekt_ram: Any, state: Mapping[
         raise ResourceEndpointFailed(
             f"resource endpoint {endpoint['VpcEndpointId']} in {path['endpoint']['vpcId']} is {status}. Check it in "
             "the VPC console (Endpoints) and that the database's share is still accepted, then start again")
+    record["privateDns"] = bool(endpoint.get("PrivateDnsEnabled"))
     if status != ENDPOINT_READY:
         return _waiting(state, record, f"resource endpoint {endpoint['VpcEndpointId']} ({status})")
-    entries = endpoint.get("DnsEntries") or []
-    if not entries or not entries[0].get("DnsName"):
-        return _waiting(state, record, f"the DNS name of resource endpoint {endpoint['VpcEndpointId']}")
-    return record | {"dnsName": entries[0]["DnsName"]}
+    names = endpoint_names(nekt_ec2, endpoint["VpcEndpointId"], list(shared.get("endpoints") or []),
+                           facts["database"])
+    if names is None:
+        return _waiting(state, record, f"the DNS names of resource endpoint {endpoint['VpcEndpointId']} (its "
+                                       "associations)")
+    chosen = connect_to(names, facts["request"].get("endpoint", "writer"))
+    return record | {"dnsName": hostname_of(chosen), "names": names}
 
 
 def _pending_endpoint(nekt_ec2: EC2Client, previous: Mapping[str, Any],
@@ -201,7 +213,7 @@ def _refuse_unless_nekt(facts: Mapping[str, Any], vpc_id: str, port: int, cidrs:
 
 
 def _endpoint(nekt_ec2: EC2Client, path: PlannedResourcePath, configuration_arn: str, group_id: str,
-              connection_id: str) -> tuple[VpcEndpointTypeDef, bool]:
+              connection_id: str, private_dns: bool) -> tuple[VpcEndpointTypeDef, bool]:
     endpoint = path["endpoint"]
     live = [found for found in find_endpoints(nekt_ec2, endpoint["vpcId"], connection_id)
             if found.get("ResourceConfigurationArn") == configuration_arn]
@@ -211,7 +223,7 @@ def _endpoint(nekt_ec2: EC2Client, path: PlannedResourcePath, configuration_arn:
     try:
         created = nekt_ec2.create_vpc_endpoint(
             VpcEndpointType="Resource", VpcId=endpoint["vpcId"], SubnetIds=endpoint["subnetIds"],
-            SecurityGroupIds=[group_id], ResourceConfigurationArn=configuration_arn, PrivateDnsEnabled=False,
+            SecurityGroupIds=[group_id], ResourceConfigurationArn=configuration_arn, PrivateDnsEnabled=private_dns,
             TagSpecifications=[{"ResourceType": "vpc-endpoint", "Tags": tags}],
         )["VpcEndpoint"]
     except ClientError as error:

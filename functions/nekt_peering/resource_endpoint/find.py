@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ec2.type_defs import SecurityGroupRuleTypeDef, VpcEndpointTypeDef
 
-    from nekt_peering.core.shapes import FoundGateway
+    from nekt_peering.core.shapes import DatabaseEndpoint, EndpointName, FoundGateway
 
 
 def get_gateway(lattice: Any, gateway_id: str) -> FoundGateway | None:
@@ -143,3 +143,72 @@ def is_connection_endpoint(endpoint: Mapping[str, Any], connection_tag: str) -> 
     tags = tag_dict(endpoint.get("Tags"))
     return (endpoint.get("VpcEndpointType") == "Resource" and tags.get(CONNECTION_TAG_KEY) == connection_tag
             and managed(tags))
+
+
+def database_endpoints(lattice: Any, facts: Mapping[str, Any], configuration: Mapping[str, str]
+                       ) -> list[DatabaseEndpoint]:
+    """What a resource endpoint will reach, by the configuration each of its associations names: for an Aurora
+    cluster's ARN configuration the CHILD configurations AWS makes for it ("Child resource configurations are
+    automatically managed by AWS"; one association each), else the configuration itself. Which child is the
+    writer is not documented: a child's `customDomainName` (a user's report: the RDS endpoint's name) tells it
+    when present; else the Nekt side tells it by the association's private DNS name (endpoint_names)."""
+    database = facts["database"]
+    children = [item for item in all_pages(lattice.list_resource_configurations, "items")
+                if item.get("resourceConfigurationGroupId") == configuration["id"]]
+    if not children:
+        return [{"role": "writer" if database["kind"] == "cluster" else "database",
+                 "resourceConfigurationArn": configuration["arn"], "domainName": database["endpoint"]}]
+    return sorted(({"role": _role(database, child.get("customDomainName")), "resourceConfigurationArn": child["arn"],
+                    "domainName": child.get("customDomainName")} for child in children),
+                  key=lambda endpoint: (ROLE_ORDER.index(endpoint["role"]), endpoint["resourceConfigurationArn"]))
+
+
+ROLE_ORDER = ("writer", "reader", "database", "unknown")
+
+
+def _role(database: Mapping[str, Any], name: str | None) -> Any:
+    return {database.get("endpoint"): "writer", database.get("readerEndpoint"): "reader"}.get(name, "unknown") \
+        if name else "unknown"
+
+
+def endpoint_names(nekt_ec2: EC2Client, endpoint_id: str, endpoints: list[DatabaseEndpoint],
+                   database: Mapping[str, Any]) -> list[EndpointName] | None:
+    """The resource endpoint's DNS names, one per database endpoint it reaches, from its associations (AWS
+    documents a resource endpoint's names there, not in DescribeVpcEndpoints' DnsEntries, which is for interface
+    endpoints); None while an association or its name is not there yet."""
+    associations: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = nekt_ec2.describe_vpc_endpoint_associations(VpcEndpointIds=[endpoint_id], **(
+            {"NextToken": token} if token else {}))
+        associations += page.get("VpcEndpointAssociations") or []
+        token = page.get("NextToken")
+        if not token:
+            break
+    by_arn = {association.get("AssociatedResourceArn"): association for association in associations
+              if (association.get("DnsEntry") or {}).get("DnsName")}
+    if not endpoints:  # not known from the database's side (a record from before this was kept): every association
+        endpoints = [{"role": "unknown", "resourceConfigurationArn": str(arn), "domainName": None} for arn in by_arn]
+    names: list[EndpointName] = []
+    for endpoint in endpoints:
+        association = by_arn.get(endpoint["resourceConfigurationArn"])
+        if association is None:
+            return None
+        private = (association.get("PrivateDnsEntry") or {}).get("DnsName")
+        role = endpoint["role"] if endpoint["role"] != "unknown" else _role(database, private)
+        names.append({"role": role, "dnsName": association["DnsEntry"]["DnsName"], "privateDnsName": private,
+                      "domainName": endpoint["domainName"] or private,
+                      "accessible": association.get("AssociatedResourceAccessibility") == "Accessible"})
+    return sorted(names, key=lambda name: ROLE_ORDER.index(name["role"])) or None
+
+
+def connect_to(names: list[EndpointName], wanted: str) -> EndpointName:
+    """The endpoint Nekt connects to: the one asked for (writer by default), else the first (an instance's only
+    one; a cluster's when AWS showed no name that tells writer from reader: the result says so)."""
+    return next((name for name in names if name["role"] == wanted), names[0])
+
+
+def hostname_of(name: EndpointName) -> str:
+    """With private DNS the database's own name resolves to the endpoint in the Nekt VPC: its certificate
+    covers it. Otherwise the endpoint's own name."""
+    return name["privateDnsName"] or name["dnsName"]

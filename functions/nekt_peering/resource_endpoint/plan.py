@@ -71,13 +71,17 @@ def plan_resource_path(facts: Mapping[str, Any]) -> PlannedResourcePath:
         if used + 1 > limit:
             raise RULES_PER_GROUP.refuse(f"security group {database['securityGroupId']}", used, 1, limit,
                                          "Remove inbound rules it no longer uses")
+    configuration = planned_configuration(database, found["databaseArn"])
     return {
         "gateway": {"resourceGatewayId": gateway["resourceGatewayId"] if gateway else None,
                     "subnetIds": gateway_subnets, "exists": gateway is not None},
-        "configuration": planned_configuration(database, found["databaseArn"]),
+        "configuration": configuration,
         "share": nekt["accountId"] != account,
         "endpoint": {"vpcId": nekt["vpcId"], "subnetIds": endpoint_subnets,
-                     "allowedCidrs": [nekt["cidr"]], "port": int(database["port"])},
+                     "allowedCidrs": [nekt["cidr"]], "port": int(database["port"]),
+                     # An ARN configuration's database keeps its own names (its certificate's) through the endpoint:
+                     # private DNS, which needs the Nekt VPC's DNS hostnames and DNS support.
+                     "privateDns": configuration["type"] == "ARN" and bool(found.get("nektVpcDns"))},
     }
 
 

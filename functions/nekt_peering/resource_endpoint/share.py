@@ -23,9 +23,15 @@ from botocore.exceptions import ClientError
 
 from nekt_peering.core.aws import error_code, tag_dict, tag_list
 from nekt_peering.core.compensation import connection_id_of
-from nekt_peering.core.errors import ChangeRefused, ResourceGatewayUnavailable, ResourcePathTimeout
+from nekt_peering.core.errors import (
+    ChangeRefused,
+    ResourceConfigurationFailed,
+    ResourceGatewayUnavailable,
+    ResourcePathTimeout,
+)
 from nekt_peering.core.model import CONNECTION_TAG_KEY, Settings
 from nekt_peering.resource_endpoint.find import (
+    database_endpoints,
     find_configuration,
     find_group_rule,
     find_product_gateway,
@@ -34,6 +40,8 @@ from nekt_peering.resource_endpoint.find import (
     group_named,
 )
 from nekt_peering.resource_endpoint.names import (
+    CONFIGURATION_READY,
+    CONFIGURATION_UNUSABLE,
     GATEWAY_READY,
     GATEWAY_RULE_DESCRIPTION,
     GATEWAY_UNUSABLE,
@@ -72,22 +80,60 @@ def share_database(ec2: EC2Client, lattice: Any, ram: Any, state: Mapping[str, A
         "shareCreated": False, "waiting": False, "polls": int(previous.get("polls", 0)),
     }
     if gateway["status"] != GATEWAY_READY:
-        polls = record["polls"] + 1
-        if polls > max_polls_of(state):
-            raise ResourcePathTimeout(
-                f"resource gateway {gateway['resourceGatewayId']} in {facts['database']['vpcId']} is still "
-                f"{gateway['status']} after {polls - 1} polls. Look at it in the VPC console (PrivateLink and "
-                "Lattice, Resource gateways); raise MaxPolls or PollIntervalSeconds if AWS is slow, then start again")
-        return record | {"waiting": True, "polls": polls}
+        return _waiting(state, record, f"resource gateway {gateway['resourceGatewayId']} in "
+                                       f"{facts['database']['vpcId']} ({gateway['status']})")
     rule_id, ingress_created = _admit_gateway(ec2, facts, group_id, connection_id)
     configuration, configuration_created = _configuration(lattice, facts, path, gateway, previous)
     record |= {"ingressRuleId": rule_id, "ingressCreated": ingress_created,
                "resourceConfigurationId": configuration["id"], "resourceConfigurationArn": configuration["arn"],
                "configurationCreated": configuration_created}
+    status = _configuration_status(lattice, configuration["id"])
+    if status != CONFIGURATION_READY:  # created asynchronously: shared only once ACTIVE
+        return _waiting(state, record, f"resource configuration {configuration['id']} ({status})")
+    record["endpoints"] = database_endpoints(lattice, facts, configuration)
     if path["share"]:
         share_arn, share_created = _share(ram, facts, configuration["arn"], previous)
         record |= {"resourceShareArn": share_arn, "shareCreated": share_created}
+        association = _association_status(ram, share_arn, configuration["arn"])
+        if association != "ASSOCIATED":  # Nekt sees the configuration only once it is
+            return _waiting(state, record, f"the association of {configuration['id']} with resource share "
+                                           f"{share_arn} ({association})")
     return record
+
+
+def _waiting(state: Mapping[str, Any], record: SharedDatabase, what: str) -> SharedDatabase:
+    polls = record["polls"] + 1
+    if polls > max_polls_of(state):
+        raise ResourcePathTimeout(f"still waiting for {what} after {polls - 1} polls. Look at it in the VPC console "
+                                  "(PrivateLink and Lattice) or the RAM console; raise MaxPolls or "
+                                  "PollIntervalSeconds if AWS is slow, then start again")
+    return record | {"waiting": True, "polls": polls}
+
+
+def _configuration_status(lattice: Any, configuration_id: str) -> str:
+    """ACTIVE, or still CREATE_IN_PROGRESS; CREATE_FAILED (or gone) is an error quoting AWS's reason."""
+    try:
+        found = lattice.get_resource_configuration(resourceConfigurationIdentifier=configuration_id)
+    except ClientError as error:
+        if error_code(error) != "ResourceNotFoundException":
+            raise
+        found = {"status": "gone"}
+    status = str(found.get("status", ""))
+    if status in CONFIGURATION_UNUSABLE:
+        reason = found.get("failureReason") or "AWS gave no reason"
+        raise ResourceConfigurationFailed(
+            f"resource configuration {configuration_id} is {status}: {reason}. What this run made is undone. Fix "
+            "what the reason names (the database's state, a permission of the database account's role), then start "
+            "the connection again")
+    return status
+
+
+def _association_status(ram: Any, share_arn: str, configuration_arn: str) -> str:
+    associations = ram.get_resource_share_associations(
+        associationType="RESOURCE", resourceShareArns=[share_arn], resourceArn=configuration_arn)[
+        "resourceShareAssociations"]
+    statuses = [association["status"] for association in associations]
+    return "ASSOCIATED" if "ASSOCIATED" in statuses else ", ".join(statuses) or "not associated yet"
 
 
 def _gateway(ec2: EC2Client, lattice: Any, facts: Mapping[str, Any], path: PlannedResourcePath,
