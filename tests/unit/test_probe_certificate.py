@@ -23,7 +23,7 @@ from nekt_peering import probe
 from nekt_peering.probe import certificate_facts, certificate_summary, covers, read_certificate
 
 DATABASE = "orders-db.cluster-abc.us-east-1.rds.amazonaws.com"
-ENDPOINT = "rcfg-0abc-vpce-0def.rcfg-0abc.4232ccc.vpc-lattice-rsc.us-east-1.on.aws"  # a resource endpoint's name
+ENDPOINT = "vpce-0abc123.rcfg-0def456.4232ccc.vpc-lattice-rsc.us-east-1.on.aws"  # a resource endpoint's name
 
 
 def der(pem: bytes) -> bytes:
