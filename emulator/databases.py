@@ -13,7 +13,6 @@ neither is under the checkout: the binaries are unpacked into a cache outside it
 
 from __future__ import annotations
 
-import datetime
 import os
 import platform
 import pwd
@@ -26,7 +25,10 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
+
+from emulator.certificates import self_signed
 
 # PostgreSQL 16 as the pgserver wheel bundles it (bin/ and lib/), whatever Python runs the venv: the
 # binaries do not depend on it, and the wheel exists for CPython 3.12.
@@ -130,10 +132,15 @@ def debian_postgres_bin() -> Path:
 
 
 class PostgresServer:
-    """`PostgresServer(tls_only=True)`: Debian's build (pgserver's has no SSL), `hostssl` lines only."""
+    """`PostgresServer(tls_only=True)`: Debian's build (pgserver's has no SSL), `hostssl` lines only, and a
+    self-signed certificate: for `localhost` (its CN, no subjectAltName), or for `certificate_names` (the
+    subjectAltName's DNS names, the first also the CN), the names a client verifying it may connect by."""
 
-    def __init__(self, tls_only: bool = False) -> None:
+    def __init__(self, tls_only: bool = False, certificate_names: Sequence[str] = ()) -> None:
+        if certificate_names and not tls_only:
+            raise ValueError("certificate_names needs tls_only=True: pgserver's PostgreSQL has no TLS")
         self.tls_only = tls_only
+        self.certificate_names = list(certificate_names)
         self.bin = debian_postgres_bin() if tls_only else postgres_bin()
         self.port = free_port()
         self.directory = server_directory("nekt-postgres-")
@@ -182,7 +189,7 @@ class PostgresServer:
         return self
 
     def _tls_only(self) -> None:
-        key, certificate = _self_signed()
+        key, certificate = _certificate(self.certificate_names)
         (self.data / "server.key").write_bytes(key)
         (self.data / "server.key").chmod(0o600)
         (self.data / "server.crt").write_bytes(certificate)
@@ -210,7 +217,14 @@ class PostgresServer:
 
 
 class MariaDbServer:
-    def __init__(self) -> None:
+    """`MariaDbServer(tls=True)` also offers TLS (a client may still go without), with a self-signed certificate
+    as PostgresServer's: for `localhost`, or for `certificate_names`."""
+
+    def __init__(self, tls: bool = False, certificate_names: Sequence[str] = ()) -> None:
+        if certificate_names and not tls:
+            raise ValueError("certificate_names needs tls=True")
+        self.tls = tls
+        self.certificate_names = list(certificate_names)
         self.port = free_port()
         self.directory = server_directory("nekt-mariadb-")
         self.pid: int | None = None
@@ -232,11 +246,17 @@ class MariaDbServer:
         subprocess.run([install, "--no-defaults", *user, f"--datadir={data}",
                         "--auth-root-authentication-method=normal", "--skip-test-db"],
                        check=True, capture_output=True, timeout=START_TIMEOUT)
+        tls = []
+        if self.tls:
+            key, certificate = _certificate(self.certificate_names)
+            (self.directory / "server.key").write_bytes(key)
+            (self.directory / "server.crt").write_bytes(certificate)
+            tls = [f"--ssl-key={self.directory / 'server.key'}", f"--ssl-cert={self.directory / 'server.crt'}"]
         with log.open("wb") as output:
             process = subprocess.Popen(
                 [server, "--no-defaults", *user, f"--datadir={data}", f"--socket={self.directory / 'sock'}",
                  f"--port={self.port}", "--bind-address=127.0.0.1", f"--pid-file={self.directory / 'pid'}",
-                 "--skip-name-resolve"], stdout=output, stderr=subprocess.STDOUT)
+                 "--skip-name-resolve", *tls], stdout=output, stderr=subprocess.STDOUT)
         self.pid = process.pid
         _wait_for_port(self.port, process, log)
         return self
@@ -254,29 +274,16 @@ class MariaDbServer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+def _certificate(names: list[str]) -> tuple[bytes, bytes]:
+    """A key and a self-signed certificate: for `names` (the first also the CN), else for localhost."""
+    return self_signed(names[0], dns_names=names) if names else self_signed()
+
+
 def _ensure_system_user(name: str) -> None:
     try:
         pwd.getpwnam(name)
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
-
-
-def _self_signed() -> tuple[bytes, bytes]:
-    """A key and a self-signed certificate for localhost (cryptography comes with moto)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
-                   .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
-    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()),
-            certificate.public_bytes(serialization.Encoding.PEM))
 
 
 def unpack_postgresql(wheel: Path, destination: Path) -> None:

@@ -7,6 +7,13 @@ message without password, the MySQL/MariaDB greeting (server version), SQL Serve
 response. Any other engine gets TCP only, and the facts say so. It reads no data, sends no secret,
 is bounded in time, and logs nothing but the facts.
 
+When PostgreSQL or MySQL/MariaDB offers TLS, the probe takes it without verifying the certificate (it
+sends nothing secret), then reads that certificate (a small DER reader: the subject's CN, the
+subjectAltName's DNS names and IP addresses, notAfter) and says whether its names cover the host it
+connected to, as a client verifying the name would check (RFC 6125; `sslmode=verify-full`,
+`VERIFY_IDENTITY`): `handshake.certificate`. On a resource endpoint the host is the endpoint's name,
+which a certificate made for the database's name does not cover. A fact, never a refusal.
+
 Standard library only: it is deployed alone in the Nekt account (nekt-account/template.yaml)."""
 
 from __future__ import annotations
@@ -16,10 +23,11 @@ import json
 import logging
 import socket
 import ssl
+import string
 import struct
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 DNS_TIMEOUT = 3.0
 TCP_TIMEOUT = 3.0
@@ -156,12 +164,10 @@ def postgresql(connection: socket.socket, host: str) -> dict[str, Any]:
     if answer not in (b"S", b"N"):
         raise ValueError(f"the SSLRequest was answered {answer!r}, not S or N")
     stream: Any = connection
+    certificate = None
     if answer == b"S":
-        context = ssl.create_default_context()
-        # Only the server's answer matters and nothing secret is sent: any certificate will do.
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        stream = context.wrap_socket(connection, server_hostname=host)
+        stream = _tls(connection, host)
+        certificate = certificate_facts(stream.getpeercert(binary_form=True), host)
     parameters = b"".join(f"{key}\0{value}\0".encode() for key, value in
                           (("user", PROBE_USER), ("database", PROBE_USER), ("application_name", "nekt-peering-probe")))
     body = struct.pack("!i", PROTOCOL_3) + parameters + b"\0"
@@ -184,11 +190,19 @@ def postgresql(connection: socket.socket, host: str) -> dict[str, Any]:
                                 "message": fields.get("M", "")}
         facts["summary"] = f"PostgreSQL refused the probe's user ({fields.get('C', '')}: {fields.get('M', '')})"
     facts["summary"] += " over TLS" if facts["tls"] else " without TLS"
+    if certificate is not None:
+        facts["certificate"] = certificate
+        facts["summary"] += "; " + certificate_summary(certificate, "sslmode=verify-full", "sslmode=verify-ca")
     return facts
 
 
+# MySQL/MariaDB: the client/server protocol (dev.mysql.com/doc/dev/mysql-server/latest/PAGE_PROTOCOL.html).
+CLIENT_PROTOCOL_41, CLIENT_SSL, CLIENT_SECURE_CONNECTION = 0x200, 0x800, 0x8000
+
+
 def mysql(connection: socket.socket, host: str) -> dict[str, Any]:
-    """The server speaks first: its greeting (protocol 10) carries the version; an error packet is an answer too."""
+    """The server speaks first: its greeting (protocol 10) carries the version and whether it offers TLS; an
+    error packet is an answer too. When TLS is offered, the probe asks for it to read the certificate."""
     length = int.from_bytes(_receive(connection, 3), "little")
     _receive(connection, 1)  # sequence id
     if not 1 <= length <= 65536:
@@ -201,9 +215,24 @@ def mysql(connection: socket.socket, host: str) -> dict[str, Any]:
                 "summary": f"MySQL refused the probe ({code}: {message})"}
     if payload[0] != 10:
         raise ValueError(f"protocol version {payload[0]} in the greeting, not 10")
-    version = payload[1:payload.index(b"\0", 1)].decode(errors="replace")
-    return {"protocol": "mysql", "protocolVersion": 10, "serverVersion": version,
-            "summary": f"MySQL protocol 10 greeting, server {version}"}
+    end_of_version = payload.index(b"\0", 1)
+    version = payload[1:end_of_version].decode(errors="replace")
+    facts: dict[str, Any] = {"protocol": "mysql", "protocolVersion": 10, "serverVersion": version,
+                             "summary": f"MySQL protocol 10 greeting, server {version}"}
+    # After the version: thread id (4), the first 8 bytes of the auth data, a filler, the capabilities' low 2 bytes.
+    capabilities = int.from_bytes(payload[end_of_version + 14:end_of_version + 16], "little")
+    facts["tls"] = bool(capabilities & CLIENT_SSL)
+    if facts["tls"]:  # an SSL request (sequence 1), TLS, and no login: the certificate is all the probe wants
+        request = struct.pack("<IIB23x", CLIENT_SSL | CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION, 1 << 24, 33)
+        connection.sendall(len(request).to_bytes(3, "little") + b"\x01" + request)
+        try:
+            with _tls(connection, host) as stream:
+                facts["certificate"] = certificate_facts(stream.getpeercert(binary_form=True), host)
+        except (OSError, ssl.SSLError) as error:  # the greeting came: the server answered as MySQL all the same
+            facts["certificate"] = {"host": host, "error": f"the TLS handshake failed: {_reason(error)}"}
+        facts["summary"] += ", TLS offered; " + certificate_summary(facts["certificate"], "ssl-mode=VERIFY_IDENTITY",
+                                                                     "ssl-mode=VERIFY_CA")
+    return facts
 
 
 def sqlserver(connection: socket.socket, host: str) -> dict[str, Any]:
@@ -229,6 +258,161 @@ def sqlserver(connection: socket.socket, host: str) -> dict[str, Any]:
 
 
 HANDSHAKES = {"postgresql": postgresql, "mysql": mysql, "sqlserver": sqlserver}
+
+
+# TLS: the server's certificate, read but not verified.
+def _tls(connection: socket.socket, host: str) -> ssl.SSLSocket:
+    """TLS without verification: only the server's answer matters and nothing secret is sent, so any
+    certificate will do; whether it would pass a verifying client is a fact (certificate_facts)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context.wrap_socket(connection, server_hostname=host)
+
+
+def certificate_facts(der: bytes | None, host: str) -> dict[str, Any]:
+    """The server certificate's names, whether they cover `host` (the name the probe connected to, as a
+    client does), and its expiry; an unreadable certificate is a fact too, not a failed handshake."""
+    if der is None:
+        return {"host": host, "error": "the server sent no certificate"}
+    try:
+        certificate = read_certificate(der)
+    except (ValueError, IndexError) as error:  # IndexError: a SEQUENCE with fewer elements than X.509's
+        return {"host": host, "error": f"unreadable certificate: {_reason(error)}"}
+    return {"host": host, "names": certificate.names(), "coversHost": covers(certificate, host),
+            "notAfter": certificate.not_after}
+
+
+def certificate_summary(certificate: dict[str, Any], verify_full: str, verify_ca: str) -> str:
+    """In plain words, with what a client that verifies names (`verify_full`) would do, and what else works."""
+    host = certificate["host"]
+    if "error" in certificate:
+        return f"its certificate was not read ({certificate['error']})"
+    if certificate["coversHost"]:
+        return f"its certificate covers {host}"
+    names = ", ".join(certificate["names"]) or "no name"
+    return (f"its certificate names {names}, not {host}: a client verifying the name ({verify_full}) would refuse "
+            f"it; use {verify_ca} with the issuer's CA, or connect by a name the certificate covers")
+
+
+# X.509 (RFC 5280), read only as far as the facts need, from the certificate's DER encoding:
+#   Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signature }
+#   TBSCertificate ::= SEQUENCE { [0] version OPTIONAL, serialNumber, signature, issuer, validity, subject,
+#                                 subjectPublicKeyInfo, [1] [2] unique ids OPTIONAL, [3] extensions OPTIONAL }
+SEQUENCE, UTC_TIME, GENERALIZED_TIME = 0x30, 0x17, 0x18
+VERSION, EXTENSIONS, DNS_NAME, IP_ADDRESS = 0xA0, 0xA3, 0x82, 0x87  # context tags; the last two in GeneralName
+COMMON_NAME = bytes([0x55, 0x04, 0x03])  # 2.5.4.3, an OID's content octets
+SUBJECT_ALT_NAME = bytes([0x55, 0x1D, 0x11])  # 2.5.29.17
+LABEL_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-")
+
+
+class Certificate(NamedTuple):
+    common_names: list[str]  # the subject's CN attributes
+    dns_names: list[str]  # subjectAltName dNSName entries
+    ip_addresses: list[str]  # subjectAltName iPAddress entries
+    not_after: str  # ISO 8601, UTC
+
+    def names(self) -> list[str]:
+        """The names a verifying client compares the host with (covers)."""
+        return [*self.dns_names, *self.ip_addresses, *([] if self.dns_names else self.common_names)]
+
+
+def _element(data: bytes, position: int) -> tuple[int, bytes, int]:
+    """The DER element at `position`: its tag, its content, and the position after it."""
+    if position + 2 > len(data):
+        raise ValueError("truncated")
+    tag, length = data[position], data[position + 1]
+    position += 2
+    if tag & 0x1F == 0x1F:
+        raise ValueError("a multi-byte tag, which X.509 does not use")
+    if length & 0x80:  # the long form: the next (length & 0x7F) bytes hold the length
+        size = length & 0x7F
+        if not 1 <= size <= 4 or position + size > len(data):
+            raise ValueError("a bad length")
+        length, position = int.from_bytes(data[position:position + size], "big"), position + size
+    if position + length > len(data):
+        raise ValueError("truncated")
+    return tag, data[position:position + length], position + length
+
+
+def _elements(content: bytes) -> list[tuple[int, bytes]]:
+    """The elements a SEQUENCE or SET holds, in order: (tag, content)."""
+    found, position = [], 0
+    while position < len(content):
+        tag, value, position = _element(content, position)
+        found.append((tag, value))
+    return found
+
+
+def _sequence(content: bytes) -> list[tuple[int, bytes]]:
+    tag, value, end = _element(content, 0)
+    if tag != SEQUENCE or end != len(content):
+        raise ValueError(f"a SEQUENCE expected, tag {tag:#x} found")
+    return _elements(value)
+
+
+def read_certificate(der: bytes) -> Certificate:
+    """The subject's CNs, the subjectAltName's DNS names and IP addresses, and notAfter of a DER certificate."""
+    tbs = _sequence(der)[0][1]
+    fields = _elements(tbs)
+    if fields and fields[0][0] == VERSION:
+        fields = fields[1:]
+    if len(fields) < 6:
+        raise ValueError("too few fields in the TBSCertificate")
+    (_, validity), (_, subject) = fields[3], fields[4]
+    common_names = []
+    for _, relative_name in _elements(subject):  # Name ::= SEQUENCE OF SET OF SEQUENCE { type, value }
+        for _, attribute in _elements(relative_name):
+            (_, oid), (_, value) = _elements(attribute)[:2]
+            if oid == COMMON_NAME:  # a UTF8String or PrintableString (RFC 5280 4.1.2.6): UTF-8 reads both
+                common_names.append(value.decode(errors="replace"))
+    dns_names: list[str] = []
+    ip_addresses: list[str] = []
+    for tag, extensions in fields[6:]:
+        if tag != EXTENSIONS:
+            continue
+        for _, extension in _sequence(extensions):
+            parts = _elements(extension)  # extnID, critical (optional), extnValue: an OCTET STRING of DER
+            if parts[0][1] != SUBJECT_ALT_NAME:
+                continue
+            for kind, value in _sequence(parts[-1][1]):
+                if kind == DNS_NAME:
+                    dns_names.append(value.decode("ascii", errors="replace"))
+                elif kind == IP_ADDRESS and len(value) in (4, 16):
+                    ip_addresses.append(str(ipaddress.ip_address(value)))
+    return Certificate(common_names, dns_names, ip_addresses, _time(*_elements(validity)[1]))
+
+
+def _time(kind: int, value: bytes) -> str:
+    """UTCTime (YYMMDDHHMMSSZ, 50-99 are 19xx) or GeneralizedTime (YYYYMMDDHHMMSSZ) -> ISO 8601."""
+    text = value.decode("ascii", errors="replace")
+    if kind == UTC_TIME and len(text) == 13:
+        text = ("19" if text[:2] >= "50" else "20") + text
+    elif kind != GENERALIZED_TIME or len(text) != 15:
+        raise ValueError(f"an unexpected time {text!r}")
+    return f"{text[:4]}-{text[4:6]}-{text[6:8]}T{text[8:10]}:{text[10:12]}:{text[12:14]}Z"
+
+
+def covers(certificate: Certificate, host: str) -> bool:
+    """Whether a client verifying the name would accept the certificate for `host`, by the rules of RFC 6125
+    as OpenSSL applies them for Python's ssl: an IP address against the iPAddress entries only; a name
+    against the dNSName entries, or the subject's CNs when there is none."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return any(_matches(name, host) for name in certificate.dns_names or certificate.common_names)
+    return any(ipaddress.ip_address(entry) == address for entry in certificate.ip_addresses)
+
+
+def _matches(pattern: str, host: str) -> bool:
+    """Case-insensitive equality, or a wildcard that is the whole left-most label of a pattern with two
+    labels or more after it: *.example.com covers a.example.com, not a.b.example.com nor example.com."""
+    pattern, host = pattern.lower(), host.lower()
+    suffix = pattern.removeprefix("*.")
+    if suffix == pattern or "*" in suffix or suffix.count(".") < 1:
+        return pattern == host
+    label, _, rest = host.partition(".")
+    return rest == suffix and label != "" and set(label) <= LABEL_CHARACTERS
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -442,13 +442,24 @@ class ServerError(TypedDict, total=False):
     message: str
 
 
+class ServerCertificate(TypedDict):
+    """The server's TLS certificate as the probe read it, without verifying it (nekt_peering.probe)."""
+
+    host: str  # the name the probe connected to, which a client verifying the name checks the certificate for
+    names: NotRequired[list[str]]  # subjectAltName DNS names and IP addresses; the subject's CN when no DNS name
+    coversHost: NotRequired[bool]  # whether those names cover `host` (RFC 6125)
+    notAfter: NotRequired[str]  # ISO 8601, UTC
+    error: NotRequired[str]  # instead of the three above: no certificate, or one the probe could not read
+
+
 class Handshake(TypedDict):
     """The server's first answer in its own protocol, as nekt_peering.probe reads it."""
 
     protocol: Literal["postgresql", "mysql", "sqlserver"] | None  # None: TCP only
     summary: NotRequired[str]
     note: NotRequired[str]  # why TCP only
-    tls: NotRequired[bool]
+    tls: NotRequired[bool]  # PostgreSQL: TLS used; MySQL: TLS offered (then the probe used it)
+    certificate: NotRequired[ServerCertificate]  # with TLS
     authentication: NotRequired[str]
     serverError: NotRequired[ServerError]
     protocolVersion: NotRequired[int]
