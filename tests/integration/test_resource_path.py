@@ -92,6 +92,7 @@ def connect_state(db: CustomerDatabase, nekt: NektNetwork, connection_id: str = 
     database: DatabaseFacts = {
         "identifier": db.identifier, "kind": "cluster" if db.kind == "cluster" else "instance",
         "engine": "postgres", "status": "available", "endpoint": endpoint, "port": db.port,
+        "readerEndpoint": described.get("ReaderEndpoint"),
         "publiclyAccessible": False, "vpcId": db.vpc_id, "securityGroupIds": [db.security_group_id],
         "securityGroupId": db.security_group_id, "accountId": db.account_id, "region": REGION, "cidrs": db.cidrs,
         "routeTables": [], "subnetIds": db.subnet_ids, "subnetCidrs": [],
@@ -262,7 +263,14 @@ def test_an_overlapping_cluster_is_shared_by_its_arn_and_reached_through_a_resou
 
     made = endpoint(state)
     assert made["invitationAccepted"] and made["created"] and made["state"] == "Available"
-    assert made["dnsName"].startswith(f"{made['vpcEndpointId']}.{shared['resourceConfigurationId']}.")
+    cluster = client(CUSTOMER, "rds").describe_db_clusters(DBClusterIdentifier=db.identifier)[
+        "DBClusters"][0]
+    # One name per cluster endpoint, from the endpoint's associations; Nekt connects to the writer's.
+    assert [(name["role"], name["domainName"], name["accessible"]) for name in made["names"]] == [
+        ("writer", cluster["Endpoint"], True), ("reader", cluster["ReaderEndpoint"], True)]
+    assert [endpoint["role"] for endpoint in shared["endpoints"]] == ["writer", "reader"]
+    assert made["dnsName"] == made["names"][0]["dnsName"] and made["names"][0]["privateDnsName"] is None
+    assert made["dnsName"].startswith(f"{made['vpcEndpointId']}.rcfg-")
     assert made["dnsName"].endswith(f".vpc-lattice-rsc.{REGION}.on.aws")
     nekt_ec2 = client(NEKT, "ec2")
     described = nekt_ec2.describe_vpc_endpoints(VpcEndpointIds=[made["vpcEndpointId"]])["VpcEndpoints"][0]

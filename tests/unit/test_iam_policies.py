@@ -48,7 +48,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeNetworkAcls",
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints",
-        "vpc-lattice:ListResourceGateways", "vpc-lattice:ListTagsForResource",
+        "vpc-lattice:ListResourceGateways", "vpc-lattice:ListResourceConfigurations", "vpc-lattice:ListTagsForResource",
         "servicequotas:GetServiceQuota", "dynamodb:GetItem", *NEKT_SIDE}),
     "PreflightFunction": (("connect/preflight",), set()),
     "RequestPeeringFunction": (("peering/request", "core/ec2", "connect/discover"), {
@@ -64,7 +64,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "ec2:DescribeVpcPeeringConnections", "ec2:ModifyVpcPeeringConnectionOptions"}),
     # lambda:InvokeFunction: the probe, with the function's own role when Nekt is this account.
     "VerifyFunction": (("connect/verify", "core/network_acls", "ingress/authorize", "peering/request", "core/ec2",
-                        "core/aws"), {
+                        "core/aws", "resource_endpoint/find"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeNetworkAcls", "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcEndpointAssociations",
         "lambda:InvokeFunction", *NEKT_SIDE}),
@@ -98,7 +98,8 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules",
         "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateTags",
         "vpc-lattice:ListResourceGateways", "vpc-lattice:ListResourceConfigurations",
-        "vpc-lattice:ListTagsForResource", "vpc-lattice:GetResourceGateway", "vpc-lattice:CreateResourceGateway",
+        "vpc-lattice:ListTagsForResource", "vpc-lattice:GetResourceGateway", "vpc-lattice:GetResourceConfiguration",
+        "vpc-lattice:CreateResourceGateway",
         "vpc-lattice:CreateResourceConfiguration", "vpc-lattice:TagResource", "vpc-lattice:PutResourcePolicy",
         "ram:GetResourceShares", "ram:GetResourceShareAssociations", "ram:CreateResourceShare",
         "ram:AssociateResourceShare", "ram:TagResource"}),
@@ -124,7 +125,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
         "ec2:DescribeNetworkAcls", "ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcPeeringConnections",
         "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcEndpointAssociations", "vpc-lattice:ListResourceGateways",
-        "vpc-lattice:ListTagsForResource", "dynamodb:GetItem",
+        "vpc-lattice:ListResourceConfigurations", "vpc-lattice:ListTagsForResource", "dynamodb:GetItem",
         "lambda:InvokeFunction",
         *NEKT_SIDE}),
     "ApiFunction": (("api/app", "api/connections", "registry/store"), {

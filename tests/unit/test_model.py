@@ -53,7 +53,7 @@ def test_request_dict_form_is_the_execution_data_shape() -> None:
     request = ConnectRequest("orders-db", "us-east-2", "public", "orders", True)
 
     assert request.to_dict() == {"identifier": "orders-db", "region": "us-east-2", "mode": "public",
-                                 "connectionId": "orders", "dryRun": True}
+                                 "connectionId": "orders", "dryRun": True, "endpoint": "writer"}
 
 
 def _db(**fields: Any) -> dict[str, Any]:

@@ -66,5 +66,5 @@ def lattice_rules(book: LatticeBook | None = None) -> list[Rule]:
     return [GatewaySubnets(), GatewayAddresses(book), GatewayQuota(book), UniqueNames(book), GatewayState(book),
             GatewayInUse(book), ConfigurationDefinition(book), ArnResource(book), ArnResourceNotPublic(),
             ArnResourceClusterOnly(), ConfigurationInUse(book), RamShareable(book), EndpointConfiguration(book),
-            EndpointSubnets(), EndpointZones(book), EndpointAddresses(book), EndpointPrivateDns(),
+            EndpointSubnets(), EndpointZones(book), EndpointAddresses(book), EndpointPrivateDns(book),
             EndpointQuota(book), ConfigurationState(book), LatticeApi(book), RamShares(book), ResourceEndpoints(book), LatticeLifecycle(book)]

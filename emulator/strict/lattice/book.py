@@ -145,6 +145,8 @@ class Endpoint:
     association_id: str
     state: Transient = field(default_factory=lambda: Transient("Available"))
     child_names: dict[str, tuple[str, str]] = field(default_factory=dict)  # child ARN -> (association, DNS name)
+    dns_preference: str = "VERIFIED_DOMAINS_ONLY"  # DnsOptions.PrivateDnsPreference (with private DNS)
+    specified_domains: list[str] = field(default_factory=list)  # DnsOptions.PrivateDnsSpecifiedDomains
 
 
 @dataclass(frozen=True)

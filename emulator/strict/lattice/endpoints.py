@@ -4,6 +4,7 @@ AWS adds (the configuration, DNS names, addresses, lifecycle) and AWS's rules fo
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 from typing import Any
 
@@ -21,6 +22,16 @@ from emulator.strict.layer import AwsError, Call, Rule, Served
 from emulator.strict.shapes import check_output
 
 ENDPOINT_BLOCK = 16  # addresses a resource endpoint takes in each subnet (docs/aws-fidelity.md: not AWS's pages)
+
+
+def candidate(call: Call, endpoint_id: str = "") -> Endpoint:
+    """The resource endpoint a CreateVpcEndpoint asks for, as the book keeps it (names given once it is made)."""
+    options = call.params.get("DnsOptions") or {}
+    return Endpoint(endpoint_id, call.account_id, call.region, call.params.get("VpcId", ""),
+                    call.params.get("ResourceConfigurationArn") or "", list(call.params.get("SubnetIds") or []), "",
+                    "", bool(call.params.get("PrivateDnsEnabled", False)),  # false unless asked (CLI reference)
+                    "", dns_preference=options.get("PrivateDnsPreference", "VERIFIED_DOMAINS_ONLY"),
+                    specified_domains=list(options.get("PrivateDnsSpecifiedDomains") or []))
 
 
 def creating_endpoint(call: Call) -> bool:
@@ -82,17 +93,12 @@ class ResourceEndpoints(BookRule):
     def _created(self, call: Call, answer: dict[str, Any]) -> None:
         configuration_arn = call.params.get("ResourceConfigurationArn") or ""
         configuration_id = configuration_arn.rsplit("/", 1)[-1]
-        configuration = self.book.configurations.get(configuration_id)  # None: a check was relaxed
         endpoint_id = answer["VpcEndpointId"]
         backend = ec2(call.account_id, call.region)
         vpc = backend.vpcs[call.params["VpcId"]]
-        private_dns = bool(call.params.get("PrivateDnsEnabled", False))  # false unless asked (CLI reference)
-        endpoint = Endpoint(endpoint_id, call.account_id, call.region, vpc.id, configuration_arn,
-                            list(call.params.get("SubnetIds") or []),
-                            f"{endpoint_id}.{configuration_id}.{random_hex(7)}.vpc-lattice-rsc.{call.region}.on.aws",
-                            "Z" + random_hex(20).upper(), private_dns and configuration is not None and
-                            configuration.type == "ARN",
-                            f"vpce-rsc-asc-{random_hex(17)}")
+        endpoint = candidate(call, endpoint_id)
+        endpoint.dns_name = f"{endpoint_id}.{configuration_id}.{random_hex(7)}.vpc-lattice-rsc.{call.region}.on.aws"
+        endpoint.hosted_zone_id, endpoint.association_id = "Z" + random_hex(20).upper(), f"vpce-rsc-asc-{random_hex(17)}"
         self.book.endpoints[endpoint_id] = endpoint
         for subnet_id in endpoint.subnet_ids:
             block = free_block(call.account_id, call.region, subnet_id, self.book, ENDPOINT_BLOCK)
@@ -119,6 +125,9 @@ class ResourceEndpoints(BookRule):
             "Groups": [{"GroupId": g, "GroupName": _group_name(backend, g)} for g in groups],
             "NetworkInterfaceIds": [],
         })
+        if endpoint.private_dns:
+            answer["DnsOptions"] = {**answer.get("DnsOptions", {}), "PrivateDnsPreference": endpoint.dns_preference,
+                                    "PrivateDnsSpecifiedDomains": endpoint.specified_domains}
         # botocore's model documents DnsEntries for interface endpoints only: a resource endpoint's names are
         # on its associations. The pessimistic reading: absent here.
         answer.pop("DnsEntries", None)
@@ -170,15 +179,30 @@ def _group_name(backend: Any, group_id: str) -> str:
 
 
 def private_dns_name(book: LatticeBook, endpoint: Endpoint, configuration: Configuration) -> str | None:
-    """With private DNS, an ARN configuration's database keeps its own names: each child's (an Aurora cluster's
-    writer and reader endpoints), else the database's address."""
+    """The name the Nekt VPC's private hosted zone gives this association, if any. AWS makes one for "resource
+    configurations that use ARNs" (each child's: an Aurora cluster's writer and reader endpoints; else the
+    database's address), and for a custom domain name by the endpoint's DnsOptions: VERIFIED_DOMAINS_ONLY (the
+    default) only a verified one (none is here: verification is not emulated), SPECIFIED_DOMAINS_ONLY only one
+    it names, ALL_DOMAINS any. Pessimistic: SPECIFIED_DOMAINS_ONLY names an ARN configuration's too."""
     if not endpoint.private_dns:
         return None
-    if configuration.endpoint:  # an Aurora cluster's writer or reader child
-        return configuration.endpoint
-    arn = ((configuration.definition or {}).get("arnResource") or {}).get("arn", "")
-    found = rds_database(arn) if arn else None
-    return database_address(*found) if found is not None else None
+    managed_by_aws = True
+    if configuration.endpoint:
+        name = configuration.endpoint
+    elif configuration.type == "ARN":
+        found = rds_database(((configuration.definition or {}).get("arnResource") or {}).get("arn", ""))
+        if found is None:
+            return None
+        name = database_address(*found)
+    elif configuration.custom_domain:
+        name, managed_by_aws = configuration.custom_domain, False
+    else:
+        return None
+    specified = any(fnmatch.fnmatchcase(name.lower(), domain.lower()) for domain in endpoint.specified_domains)
+    allowed = {"ALL_DOMAINS": True, "SPECIFIED_DOMAINS_ONLY": specified,
+               "VERIFIED_DOMAINS_AND_SPECIFIED_DOMAINS": managed_by_aws or specified}.get(endpoint.dns_preference,
+                                                                                        managed_by_aws)
+    return name if allowed else None
 
 
 # --- the rules of a resource endpoint ------------------------------------------------------------------------
@@ -288,19 +312,51 @@ class EndpointAddresses(BookRule):
                                "resource endpoint.")
 
 
-class EndpointPrivateDns(Rule):
+class EndpointPrivateDns(BookRule):
     """Private DNS for a resource endpoint needs the VPC's DNS hostnames and DNS resolution attributes on
-    ("ensure that the attributes Enable DNS hostnames and Enable DNS support are enabled for your VPC")."""
+    ("ensure that the attributes Enable DNS hostnames and Enable DNS support are enabled for your VPC");
+    DnsOptions' PrivateDnsPreference "Only supported when private DNS is enabled", PrivateDnsSpecifiedDomains
+    only with a preference that names domains. Two endpoints of a VPC serving one name privately: not documented
+    for resource endpoints; refused here (the stricter possibility, as interface endpoints are)."""
 
     name = "resource-endpoint-private-dns"
 
     def before(self, call: Call) -> None:
-        if not creating_endpoint(call) or not call.params.get("PrivateDnsEnabled"):
+        if not creating_endpoint(call):
             return
+        options = call.params.get("DnsOptions") or {}
+        if not call.params.get("PrivateDnsEnabled"):
+            if options.get("PrivateDnsPreference") or options.get("PrivateDnsSpecifiedDomains"):
+                raise AwsError("InvalidParameter", "DnsOptions.PrivateDnsPreference and PrivateDnsSpecifiedDomains "
+                                                   "are only supported when private DNS is enabled.")
+            return
+        if options.get("PrivateDnsSpecifiedDomains") and options.get("PrivateDnsPreference") not in (
+                "SPECIFIED_DOMAINS_ONLY", "VERIFIED_DOMAINS_AND_SPECIFIED_DOMAINS"):
+            raise AwsError("InvalidParameter", "PrivateDnsSpecifiedDomains is only supported with the private DNS "
+                                               "preference verified-domains-and-specified-domains or "
+                                               "specified-domains-only.")
         vpc = ec2(call.account_id, call.region).vpcs.get(call.params.get("VpcId"))
         if vpc is not None and not (vpc.enable_dns_hostnames and vpc.enable_dns_support):
             raise AwsError("InvalidParameter", f"To enable private DNS, VPC {vpc.id} needs the enableDnsHostnames "
                                                "and enableDnsSupport attributes on.")
+        configuration = self.book.configuration(call, call.params.get("ResourceConfigurationArn") or "", shared=True)
+        if configuration is None:
+            return
+        wanted = _private_names(self.book, candidate(call), configuration)
+        for other in self.book.endpoints.values():
+            if other.vpc_id != call.params.get("VpcId") or other.state.status == "Deleted":
+                continue
+            other_configuration = self.book.configurations.get(other.configuration_arn.rsplit("/", 1)[-1])
+            taken = wanted & _private_names(self.book, other, other_configuration) if other_configuration else set()
+            if taken:
+                raise AwsError("InvalidParameter", f"private-dns-enabled cannot be set because there is already a "
+                                                   f"conflicting DNS domain for {', '.join(sorted(taken))} in the VPC "
+                                                   f"{vpc.id if vpc else ''} (endpoint {other.id}).")
+
+
+def _private_names(book: LatticeBook, endpoint: Endpoint, configuration: Configuration) -> set[str]:
+    targets = book.children(configuration) or [configuration]
+    return {name for target in targets if (name := private_dns_name(book, endpoint, target))}
 
 
 class EndpointQuota(BookRule):

@@ -34,9 +34,13 @@ class Rollback:
         self.undone: list[str] = list(previous.get("undone", []))
         self.left: list[str] = list(previous.get("left", []))
         self.error = state.get("error") or {}
-        # A step may have to wait for AWS to delete something: the workflow waits and runs it again, each
-        # step at most MaxPolls times (a step after one that did not wait starts counting anew).
-        self.step_polls = int(previous.get("stepPolls", 0)) if previous.get("waiting") else 0
+        # A step may have to wait for AWS to delete something: the workflow waits and runs it again, at most
+        # MaxPolls times for each thing it waits for (a step after one that did not wait, or a wait for something
+        # else, such as the gateway once its configuration is gone, starts counting anew).
+        waited = bool(previous.get("waiting"))
+        self.step_polls = int(previous.get("stepPolls", 0)) if waited else 0
+        self.waited_for: list[str] = list(previous.get("waitingFor") or []) if waited else []
+        self.waiting_for: list[str] = []
         self.waiting = False
 
     def attempt(self, what: str, call: Callable[..., Any], **arguments: Any) -> None:
@@ -56,15 +60,18 @@ class Rollback:
         `max_polls` times; then record each as left behind, `why`."""
         if not waiting_for:
             return
+        if waiting_for != self.waited_for:
+            self.step_polls, self.waited_for = 0, list(waiting_for)
         if self.step_polls + 1 < max_polls:
-            self.waiting = True
+            self.waiting, self.waiting_for = True, list(waiting_for)
             self.step_polls += 1
             return
         for what in waiting_for:
             self.could_not(what, why)
 
     def result(self) -> RollbackProgress:
-        return self._outcome() | {"waiting": self.waiting, "stepPolls": self.step_polls}
+        return self._outcome() | {"waiting": self.waiting, "stepPolls": self.step_polls} | (
+            {"waitingFor": self.waiting_for} if self.waiting else {})
 
     def _outcome(self) -> RollbackProgress:
         if not self.error:  # a disconnect: nothing failed, the removal is the point

@@ -190,6 +190,15 @@ class FoundGateway(TypedDict):
     connectionTag: str | None  # the connection it was created for
 
 
+class DatabaseEndpoint(TypedDict):
+    """One of the database's endpoints as the resource endpoint reaches it: an Aurora cluster's writer or
+    reader (each a CHILD configuration AWS made for it), or an instance's one endpoint (role `database`)."""
+
+    role: Literal["writer", "reader", "database", "unknown"]  # unknown: AWS showed no name that tells it
+    resourceConfigurationArn: str  # what the resource endpoint's association for it names
+    domainName: str | None  # the database's own name for it (what its certificate covers), when AWS shows it
+
+
 class ResourcePathFacts(TypedDict):
     """What the resource-endpoint path needs beyond the database's facts (Discover, for that mode or auto)."""
 
@@ -200,6 +209,7 @@ class ResourcePathFacts(TypedDict):
     nektResourceEndpoints: int  # resource VPC endpoints in the Nekt VPC (quota: 200 by default)
     connectionEndpoint: FoundEndpoint | None  # this connection's own, made by an earlier run
     nektVpcDns: NotRequired[bool]  # the Nekt VPC has DNS hostnames and DNS support on (private DNS needs both)
+    privateNamesInUse: NotRequired[list[str]]  # names other resource endpoints of the Nekt VPC serve privately
     endpoints: NotRequired[list[DatabaseEndpoint]]  # what the connection's own configuration reaches, when there is one
 
 
@@ -287,6 +297,7 @@ class PlannedEndpoint(TypedDict):
     allowedCidrs: list[str]  # Nekt's private subnets: the endpoint's security group admits them on the port
     port: int
     privateDns: NotRequired[bool]  # the database's own names resolve to the endpoint in the Nekt VPC
+    privateDnsNames: NotRequired[list[str]]  # those names (the endpoint's DnsOptions name exactly them)
 
 
 class PlannedResourcePath(TypedDict):
@@ -376,16 +387,8 @@ class SharedDatabase(TypedDict):
     shareCreated: bool
     endpoints: NotRequired[list[DatabaseEndpoint]]  # once the configuration is ACTIVE
     waiting: bool
-    polls: int
-
-
-class DatabaseEndpoint(TypedDict):
-    """One of the database's endpoints as the resource endpoint reaches it: an Aurora cluster's writer or
-    reader (each a CHILD configuration AWS made for it), or an instance's one endpoint (role `database`)."""
-
-    role: Literal["writer", "reader", "database", "unknown"]  # unknown: AWS showed no name that tells it
-    resourceConfigurationArn: str  # what the resource endpoint's association for it names
-    domainName: str | None  # the database's own name for it (what its certificate covers), when AWS shows it
+    waitingFor: NotRequired[str]  # what: the gateway, the configuration, the share's association
+    polls: int  # polls of what it waits for (at most MaxPolls for each)
 
 
 class EndpointName(TypedDict):
@@ -411,7 +414,8 @@ class ResourceEndpointRecord(TypedDict):
     names: NotRequired[list[EndpointName]]  # once Available, one per database endpoint (an Aurora writer, reader)
     privateDns: NotRequired[bool]  # asked for: the database's own names resolve to the endpoint in the Nekt VPC
     waiting: bool
-    polls: int
+    waitingFor: NotRequired[str]  # what: the invitation, the endpoint, its names
+    polls: int  # polls of what it waits for (at most MaxPolls for each)
 
 
 class ResourcePathRemoval(TypedDict):
@@ -526,7 +530,8 @@ class RollbackProgress(TypedDict):
     complete: bool
     cause: str
     waiting: NotRequired[bool]  # what the step deletes is not gone yet: wait and run the step again
-    stepPolls: NotRequired[int]  # how often the waiting step has waited (each step at most MaxPolls)
+    stepPolls: NotRequired[int]  # how often the waiting step has waited for it (at most MaxPolls for each thing)
+    waitingFor: NotRequired[list[str]]  # what the waiting step waits for
 
 
 class DisconnectRequestFacts(TypedDict):

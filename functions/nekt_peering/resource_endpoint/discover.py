@@ -27,6 +27,8 @@ def discover_resource_path(ec2: EC2Client, lattice: Any, nekt_ec2: EC2Client, da
         for endpoint in page["VpcEndpoints"] if endpoint["State"] in LIVE_ENDPOINT_STATES]
     own = next((endpoint for endpoint in endpoints if is_connection_endpoint(endpoint, connection_id)), None)
     configuration = find_configuration(lattice, connection_id) if own else None
+    others = [endpoint["VpcEndpointId"] for endpoint in endpoints if endpoint.get("PrivateDnsEnabled")
+              and endpoint is not own]
     return {
         "databaseArn": database.get("arn") or "",
         "databaseSubnets": subnet_zones(ec2, database["subnetIds"]),
@@ -35,10 +37,27 @@ def discover_resource_path(ec2: EC2Client, lattice: Any, nekt_ec2: EC2Client, da
         "nektResourceEndpoints": len(endpoints),
         "connectionEndpoint": {"vpcEndpointId": own["VpcEndpointId"], "subnetIds": list(own.get("SubnetIds", []))}
         if own else None,
+        "privateNamesInUse": _private_names(nekt_ec2, others),
         "nektVpcDns": all(_vpc_attribute(nekt_ec2, nekt["vpcId"], name) for name in ("enableDnsHostnames",
                                                                                       "enableDnsSupport")),
         **({"endpoints": database_endpoints(lattice, {"database": database}, configuration)} if configuration else {}),
     }
+
+
+def _private_names(nekt_ec2: EC2Client, endpoint_ids: list[str]) -> list[str]:
+    """The names other resource endpoints of the Nekt VPC serve by private DNS (their associations')."""
+    names: set[str] = set()
+    for start in range(0, len(endpoint_ids), 50):
+        token = None
+        while True:
+            page = nekt_ec2.describe_vpc_endpoint_associations(VpcEndpointIds=endpoint_ids[start:start + 50], **(
+                {"NextToken": token} if token else {}))
+            names |= {association["PrivateDnsEntry"]["DnsName"] for association in page.get(
+                "VpcEndpointAssociations") or [] if (association.get("PrivateDnsEntry") or {}).get("DnsName")}
+            token = page.get("NextToken")
+            if not token:
+                break
+    return sorted(names)
 
 
 def _vpc_attribute(ec2: EC2Client, vpc_id: str, attribute: str) -> bool:

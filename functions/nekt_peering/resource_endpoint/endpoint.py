@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ec2.type_defs import VpcEndpointTypeDef
 
-    from nekt_peering.core.shapes import PlannedResourcePath, ResourceEndpointRecord
+    from nekt_peering.core.shapes import PlannedEndpoint, PlannedResourcePath, ResourceEndpointRecord
 
 
 # --- Create the resource endpoint (the Nekt account) -------------------------------------------------------
@@ -74,11 +74,10 @@ def create_resource_endpoint(nekt_ec2: EC2Client, nekt_ram: Any, state: Mapping[
             visible, accepted = _accept_share(nekt_ram, str(shared["resourceShareArn"]), facts)
             record["invitationAccepted"] = record["invitationAccepted"] or accepted
             if not visible:
-                return _waiting(state, record, f"the invitation to resource share {shared['resourceShareArn']}, "
-                                               "which the Nekt account does not see yet")
+                return _waiting(state, record, "invitation", f"the invitation to resource share "
+                                f"{shared['resourceShareArn']}, which the Nekt account does not see yet")
         group_id = _endpoint_security_group(nekt_ec2, facts, path, connection_id_of(state))
-        endpoint, created = _endpoint(nekt_ec2, path, configuration_arn, group_id, connection_id_of(state),
-                                      private_dns=bool(path["endpoint"].get("privateDns")))
+        endpoint, created = _endpoint(nekt_ec2, path, configuration_arn, group_id, connection_id_of(state))
     status = endpoint.get("State", "")
     record |= {"vpcEndpointId": endpoint["VpcEndpointId"], "state": status, "securityGroupId": group_id,
                "created": record["created"] or created}
@@ -88,12 +87,12 @@ def create_resource_endpoint(nekt_ec2: EC2Client, nekt_ram: Any, state: Mapping[
             "the VPC console (Endpoints) and that the database's share is still accepted, then start again")
     record["privateDns"] = bool(endpoint.get("PrivateDnsEnabled"))
     if status != ENDPOINT_READY:
-        return _waiting(state, record, f"resource endpoint {endpoint['VpcEndpointId']} ({status})")
+        return _waiting(state, record, "endpoint", f"resource endpoint {endpoint['VpcEndpointId']} ({status})")
     names = endpoint_names(nekt_ec2, endpoint["VpcEndpointId"], list(shared.get("endpoints") or []),
                            facts["database"])
     if names is None:
-        return _waiting(state, record, f"the DNS names of resource endpoint {endpoint['VpcEndpointId']} (its "
-                                       "associations)")
+        return _waiting(state, record, "names", f"the DNS names of resource endpoint {endpoint['VpcEndpointId']} "
+                                                "(its associations)")
     chosen = connect_to(names, facts["request"].get("endpoint", "writer"))
     return record | {"dnsName": hostname_of(chosen), "names": names}
 
@@ -113,12 +112,15 @@ def _pending_endpoint(nekt_ec2: EC2Client, previous: Mapping[str, Any],
                  and endpoint.get("ResourceConfigurationArn") == configuration_arn), None)
 
 
-def _waiting(state: Mapping[str, Any], record: ResourceEndpointRecord, what: str) -> ResourceEndpointRecord:
-    polls = record["polls"] + 1
+def _waiting(state: Mapping[str, Any], record: ResourceEndpointRecord, waiting_for: str,
+             what: str) -> ResourceEndpointRecord:
+    """Run the stage again after a wait, at most MaxPolls times for each thing it waits for."""
+    previous: Mapping[str, Any] = state.get("resourceEndpoint") or {}
+    polls = (record["polls"] if previous.get("waitingFor", waiting_for) == waiting_for else 0) + 1
     if polls > max_polls_of(state):
         raise ResourcePathTimeout(f"still waiting for {what} after {polls - 1} polls. Look at it in the console; "
                                   "raise MaxPolls or PollIntervalSeconds if AWS is slow, then start again")
-    return record | {"waiting": True, "polls": polls}
+    return record | {"waiting": True, "waitingFor": waiting_for, "polls": polls}
 
 
 def _accept_share(nekt_ram: Any, share_arn: str, facts: Mapping[str, Any]) -> tuple[bool, bool]:
@@ -212,8 +214,17 @@ def _refuse_unless_nekt(facts: Mapping[str, Any], vpc_id: str, port: int, cidrs:
                             "changed in the Nekt account: start the connection again from the state machine")
 
 
+def _private_dns(endpoint: PlannedEndpoint) -> dict[str, Any]:
+    """Private DNS for the database's own names, and only those (SPECIFIED_DOMAINS_ONLY: no other name of the Nekt
+    VPC is taken over, whether AWS counts the name as verified or not)."""
+    if not endpoint.get("privateDns"):
+        return {"PrivateDnsEnabled": False}
+    return {"PrivateDnsEnabled": True, "DnsOptions": {"PrivateDnsPreference": "SPECIFIED_DOMAINS_ONLY",
+                                                      "PrivateDnsSpecifiedDomains": endpoint["privateDnsNames"]}}
+
+
 def _endpoint(nekt_ec2: EC2Client, path: PlannedResourcePath, configuration_arn: str, group_id: str,
-              connection_id: str, private_dns: bool) -> tuple[VpcEndpointTypeDef, bool]:
+              connection_id: str) -> tuple[VpcEndpointTypeDef, bool]:
     endpoint = path["endpoint"]
     live = [found for found in find_endpoints(nekt_ec2, endpoint["vpcId"], connection_id)
             if found.get("ResourceConfigurationArn") == configuration_arn]
@@ -223,8 +234,8 @@ def _endpoint(nekt_ec2: EC2Client, path: PlannedResourcePath, configuration_arn:
     try:
         created = nekt_ec2.create_vpc_endpoint(
             VpcEndpointType="Resource", VpcId=endpoint["vpcId"], SubnetIds=endpoint["subnetIds"],
-            SecurityGroupIds=[group_id], ResourceConfigurationArn=configuration_arn, PrivateDnsEnabled=private_dns,
-            TagSpecifications=[{"ResourceType": "vpc-endpoint", "Tags": tags}],
+            SecurityGroupIds=[group_id], ResourceConfigurationArn=configuration_arn,
+            TagSpecifications=[{"ResourceType": "vpc-endpoint", "Tags": tags}], **_private_dns(endpoint),
         )["VpcEndpoint"]
     except ClientError as error:
         if error_code(error) != "InsufficientFreeAddressesInSubnet":

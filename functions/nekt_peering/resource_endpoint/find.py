@@ -96,8 +96,8 @@ def group_rules(ec2: EC2Client, group_id: str) -> Iterator[SecurityGroupRuleType
 
 
 def find_configuration(lattice: Any, connection_id: str) -> dict[str, str] | None:
-    """This connection's resource configuration: its name, and its tag (a configuration of that name that
-    is not tagged with the connection is not this product's, and is left alone)."""
+    """This connection's resource configuration (id, arn, status): by its name, and its tag (a configuration of
+    that name that is not tagged with the connection is not this product's, and is left alone)."""
     name = configuration_name(connection_id)
     for item in all_pages(lattice.list_resource_configurations, "items"):
         if item.get("name") != name:
@@ -109,7 +109,7 @@ def find_configuration(lattice: Any, connection_id: str) -> dict[str, str] | Non
                 return None
             raise
         if tags.get(CONNECTION_TAG_KEY) == connection_id and managed(tags):
-            return {"id": item["id"], "arn": item["arn"]}
+            return {"id": item["id"], "arn": item["arn"], "status": item.get("status", "")}
         raise ChangeRefused(f"a resource configuration named {name} ({item['id']}) exists and is not tagged "
                             f"{CONNECTION_TAG_KEY}={connection_id}: it is not this connection's. Rename or delete it, "
                             "then start again")

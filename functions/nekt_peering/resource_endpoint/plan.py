@@ -79,10 +79,19 @@ def plan_resource_path(facts: Mapping[str, Any]) -> PlannedResourcePath:
         "share": nekt["accountId"] != account,
         "endpoint": {"vpcId": nekt["vpcId"], "subnetIds": endpoint_subnets,
                      "allowedCidrs": [nekt["cidr"]], "port": int(database["port"]),
-                     # An ARN configuration's database keeps its own names (its certificate's) through the endpoint:
-                     # private DNS, which needs the Nekt VPC's DNS hostnames and DNS support.
-                     "privateDns": configuration["type"] == "ARN" and bool(found.get("nektVpcDns"))},
+                     **private_dns(database, found)},
     }
+
+
+def private_dns(database: Mapping[str, Any], found: Mapping[str, Any]) -> dict[str, Any]:
+    """The database keeps its own names (those its certificate covers) through the endpoint: private DNS for
+    exactly those names (an ARN configuration's by AWS, an instance's as the configuration's custom domain
+    name), which needs the Nekt VPC's DNS hostnames and DNS support, and no other endpoint of the Nekt VPC
+    serving one of them already (another connection to the same database). Else the endpoint's own names."""
+    names = [name for name in (database["endpoint"], database.get("readerEndpoint")) if name]
+    if not found.get("nektVpcDns") or set(names) & set(found.get("privateNamesInUse") or []):
+        return {"privateDns": False, "privateDnsNames": []}
+    return {"privateDns": True, "privateDnsNames": names}
 
 
 def planned_configuration(database: Mapping[str, Any], database_arn: str) -> PlannedConfiguration:

@@ -80,8 +80,8 @@ def share_database(ec2: EC2Client, lattice: Any, ram: Any, state: Mapping[str, A
         "shareCreated": False, "waiting": False, "polls": int(previous.get("polls", 0)),
     }
     if gateway["status"] != GATEWAY_READY:
-        return _waiting(state, record, f"resource gateway {gateway['resourceGatewayId']} in "
-                                       f"{facts['database']['vpcId']} ({gateway['status']})")
+        return _waiting(state, record, "gateway", f"resource gateway {gateway['resourceGatewayId']} in "
+                                                  f"{facts['database']['vpcId']} ({gateway['status']})")
     rule_id, ingress_created = _admit_gateway(ec2, facts, group_id, connection_id)
     configuration, configuration_created = _configuration(lattice, facts, path, gateway, previous)
     record |= {"ingressRuleId": rule_id, "ingressCreated": ingress_created,
@@ -89,25 +89,27 @@ def share_database(ec2: EC2Client, lattice: Any, ram: Any, state: Mapping[str, A
                "configurationCreated": configuration_created}
     status = _configuration_status(lattice, configuration["id"])
     if status != CONFIGURATION_READY:  # created asynchronously: shared only once ACTIVE
-        return _waiting(state, record, f"resource configuration {configuration['id']} ({status})")
+        return _waiting(state, record, "configuration", f"resource configuration {configuration['id']} ({status})")
     record["endpoints"] = database_endpoints(lattice, facts, configuration)
     if path["share"]:
         share_arn, share_created = _share(ram, facts, configuration["arn"], previous)
         record |= {"resourceShareArn": share_arn, "shareCreated": share_created}
         association = _association_status(ram, share_arn, configuration["arn"])
         if association != "ASSOCIATED":  # Nekt sees the configuration only once it is
-            return _waiting(state, record, f"the association of {configuration['id']} with resource share "
-                                           f"{share_arn} ({association})")
+            return _waiting(state, record, "association", f"the association of {configuration['id']} with "
+                                                              f"resource share {share_arn} ({association})")
     return record
 
 
-def _waiting(state: Mapping[str, Any], record: SharedDatabase, what: str) -> SharedDatabase:
-    polls = record["polls"] + 1
+def _waiting(state: Mapping[str, Any], record: SharedDatabase, waiting_for: str, what: str) -> SharedDatabase:
+    """Run the stage again after a wait, at most MaxPolls times for each thing it waits for."""
+    previous: Mapping[str, Any] = state.get("sharedDatabase") or {}
+    polls = (record["polls"] if previous.get("waitingFor", "gateway") == waiting_for else 0) + 1
     if polls > max_polls_of(state):
         raise ResourcePathTimeout(f"still waiting for {what} after {polls - 1} polls. Look at it in the VPC console "
                                   "(PrivateLink and Lattice) or the RAM console; raise MaxPolls or "
                                   "PollIntervalSeconds if AWS is slow, then start again")
-    return record | {"waiting": True, "polls": polls}
+    return record | {"waiting": True, "waitingFor": waiting_for, "polls": polls}
 
 
 def _configuration_status(lattice: Any, configuration_id: str) -> str:
@@ -280,7 +282,10 @@ def _configuration_arguments(facts: Mapping[str, Any], path: PlannedResourcePath
                             f"({planned.get('type')!r}): the database's endpoint is {database['endpoint']!r}, port "
                             f"{database['port']!r}. A connection shares its own database only, on its port. Nothing "
                             "was shared: start the connection again from the state machine")
+    # Its own name as the custom domain name (AWS allows "a third-party or AWS domain", unverified): with it, the
+    # resource endpoint can serve the database's own name in the Nekt VPC, which its certificate covers.
     return {"type": "SINGLE", "portRanges": [str(planned["port"])], "protocol": "TCP",
+            "customDomainName": planned["domainName"],
             "resourceConfigurationDefinition": {"dnsResource": {"domainName": planned["domainName"],
                                                                 "ipAddressType": "IPV4"}}}
 

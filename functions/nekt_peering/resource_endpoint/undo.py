@@ -182,9 +182,8 @@ def unshare_database(ec2: EC2Client, lattice: Any, ram: Any, state: Mapping[str,
                          resourceShareArn=share["resourceShareArn"])
     configuration = None if "configuration" in keep else _listed(
         rollback, f"the resource configuration of {connection_tag}", find_configuration, lattice, connection_tag)
-    if configuration:
-        rollback.attempt(f"resource configuration {configuration['id']}", lattice.delete_resource_configuration,
-                         resourceConfigurationIdentifier=configuration["id"])
+    if configuration and _delete_configuration(lattice, state, configuration, rollback):
+        return  # AWS deletes it asynchronously: the gateway cannot go before it is gone
     ingress = removal.get("ingress")
     if ingress:
         _revoke_gateway_rule(ec2, ingress["groupId"], ingress["ruleId"], rollback)
@@ -201,6 +200,23 @@ def unshare_database(ec2: EC2Client, lattice: Any, ram: Any, state: Mapping[str,
             return
         if groups and managed(tag_dict(groups[0].get("Tags"))):
             _delete_group(ec2, group_id, f"security group {group_id} ({groups[0]['GroupName']})", rollback)
+
+
+def _delete_configuration(lattice: Any, state: Mapping[str, Any], configuration: Mapping[str, str],
+                          rollback: Rollback) -> bool:
+    """Delete the connection's configuration; True while AWS still shows it (being created: it cannot be
+    deleted yet; being deleted: its gateway cannot go before it)."""
+    what = f"resource configuration {configuration['id']}"
+    status = configuration.get("status", "")
+    if status not in ("CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS"):
+        before = len(rollback.left)
+        rollback.attempt(what, lattice.delete_resource_configuration,
+                         resourceConfigurationIdentifier=configuration["id"])
+        if len(rollback.left) > before:
+            return False  # refused (an endpoint still uses it, a permission): left, named
+        status = "DELETE_IN_PROGRESS"
+    _wait_or_leave(state, rollback, [f"{what} ({status})"])
+    return True
 
 
 def _listed(rollback: Rollback, what: str, find: Any, *arguments: Any) -> Any:

@@ -60,6 +60,11 @@ def validate(data, custom_formats={}, name_prefix=None):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.region must be shorter than or equal to 25 characters", value=data__database__region, name="" + (name_prefix or "data") + ".database.region", definition=None, rule='maxLength')
                         if not REGEX_PATTERNS['^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$'].search(data__database__region):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.region must match pattern ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", value=data__database__region, name="" + (name_prefix or "data") + ".database.region", definition=None, rule='pattern')
+                if "endpoint" in data__database_keys:
+                    data__database_keys.remove("endpoint")
+                    data__database__endpoint = data__database["endpoint"]
+                    if not (isinstance(data__database__endpoint, str) and data__database__endpoint == 'writer' or isinstance(data__database__endpoint, str) and data__database__endpoint == 'reader'):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.endpoint must be one of ['writer', 'reader']", value=data__database__endpoint, name="" + (name_prefix or "data") + ".database.endpoint", definition=None, rule='enum')
                 if data__database_keys:
                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must not contain "+str(data__database_keys)+" properties", value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='additionalProperties')
         if "mode" in data_keys:

@@ -239,16 +239,72 @@ def validate___definitions_resourceendpointrecord(data, custom_formats={}, name_
             data__dnsName = data["dnsName"]
             if not isinstance(data__dnsName, (str, NoneType)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".dnsName must be string or null", value=data__dnsName, name="" + (name_prefix or "data") + ".dnsName", definition=None, rule='type')
+        if "names" in data_keys:
+            data_keys.remove("names")
+            data__names = data["names"]
+            if not isinstance(data__names, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".names must be array", value=data__names, name="" + (name_prefix or "data") + ".names", definition=None, rule='type')
+            data__names_is_list = isinstance(data__names, (list, tuple))
+            if data__names_is_list:
+                data__names_len = len(data__names)
+                for data__names_x, data__names_item in enumerate(data__names):
+                    validate___definitions_endpointname(data__names_item, custom_formats, (name_prefix or "data") + ".names[{data__names_x}]".format(**locals()))
+        if "privateDns" in data_keys:
+            data_keys.remove("privateDns")
+            data__privateDns = data["privateDns"]
+            if not isinstance(data__privateDns, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateDns must be boolean", value=data__privateDns, name="" + (name_prefix or "data") + ".privateDns", definition=None, rule='type')
         if "waiting" in data_keys:
             data_keys.remove("waiting")
             data__waiting = data["waiting"]
             if not isinstance(data__waiting, (bool)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".waiting must be boolean", value=data__waiting, name="" + (name_prefix or "data") + ".waiting", definition=None, rule='type')
+        if "waitingFor" in data_keys:
+            data_keys.remove("waitingFor")
+            data__waitingFor = data["waitingFor"]
+            if not isinstance(data__waitingFor, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".waitingFor must be string", value=data__waitingFor, name="" + (name_prefix or "data") + ".waitingFor", definition=None, rule='type')
         if "polls" in data_keys:
             data_keys.remove("polls")
             data__polls = data["polls"]
             if not isinstance(data__polls, (int)) and not (isinstance(data__polls, float) and data__polls.is_integer()) or isinstance(data__polls, bool):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".polls must be integer", value=data__polls, name="" + (name_prefix or "data") + ".polls", definition=None, rule='type')
+    return data
+
+def validate___definitions_endpointname(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['accessible', 'dnsName', 'domainName', 'privateDnsName', 'role']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
+        data_keys = set(data.keys())
+        if "role" in data_keys:
+            data_keys.remove("role")
+            data__role = data["role"]
+            if not (isinstance(data__role, str) and data__role == 'writer' or isinstance(data__role, str) and data__role == 'reader' or isinstance(data__role, str) and data__role == 'database' or isinstance(data__role, str) and data__role == 'unknown'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".role must be one of ['writer', 'reader', 'database', 'unknown']", value=data__role, name="" + (name_prefix or "data") + ".role", definition=None, rule='enum')
+        if "dnsName" in data_keys:
+            data_keys.remove("dnsName")
+            data__dnsName = data["dnsName"]
+            if not isinstance(data__dnsName, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".dnsName must be string", value=data__dnsName, name="" + (name_prefix or "data") + ".dnsName", definition=None, rule='type')
+        if "privateDnsName" in data_keys:
+            data_keys.remove("privateDnsName")
+            data__privateDnsName = data["privateDnsName"]
+            if not isinstance(data__privateDnsName, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateDnsName must be string or null", value=data__privateDnsName, name="" + (name_prefix or "data") + ".privateDnsName", definition=None, rule='type')
+        if "domainName" in data_keys:
+            data_keys.remove("domainName")
+            data__domainName = data["domainName"]
+            if not isinstance(data__domainName, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".domainName must be string or null", value=data__domainName, name="" + (name_prefix or "data") + ".domainName", definition=None, rule='type')
+        if "accessible" in data_keys:
+            data_keys.remove("accessible")
+            data__accessible = data["accessible"]
+            if not isinstance(data__accessible, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".accessible must be boolean", value=data__accessible, name="" + (name_prefix or "data") + ".accessible", definition=None, rule='type')
     return data
 
 def validate___definitions_shareddatabase(data, custom_formats={}, name_prefix=None):
@@ -320,16 +376,57 @@ def validate___definitions_shareddatabase(data, custom_formats={}, name_prefix=N
             data__shareCreated = data["shareCreated"]
             if not isinstance(data__shareCreated, (bool)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".shareCreated must be boolean", value=data__shareCreated, name="" + (name_prefix or "data") + ".shareCreated", definition=None, rule='type')
+        if "endpoints" in data_keys:
+            data_keys.remove("endpoints")
+            data__endpoints = data["endpoints"]
+            if not isinstance(data__endpoints, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".endpoints must be array", value=data__endpoints, name="" + (name_prefix or "data") + ".endpoints", definition=None, rule='type')
+            data__endpoints_is_list = isinstance(data__endpoints, (list, tuple))
+            if data__endpoints_is_list:
+                data__endpoints_len = len(data__endpoints)
+                for data__endpoints_x, data__endpoints_item in enumerate(data__endpoints):
+                    validate___definitions_databaseendpoint(data__endpoints_item, custom_formats, (name_prefix or "data") + ".endpoints[{data__endpoints_x}]".format(**locals()))
         if "waiting" in data_keys:
             data_keys.remove("waiting")
             data__waiting = data["waiting"]
             if not isinstance(data__waiting, (bool)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".waiting must be boolean", value=data__waiting, name="" + (name_prefix or "data") + ".waiting", definition=None, rule='type')
+        if "waitingFor" in data_keys:
+            data_keys.remove("waitingFor")
+            data__waitingFor = data["waitingFor"]
+            if not isinstance(data__waitingFor, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".waitingFor must be string", value=data__waitingFor, name="" + (name_prefix or "data") + ".waitingFor", definition=None, rule='type')
         if "polls" in data_keys:
             data_keys.remove("polls")
             data__polls = data["polls"]
             if not isinstance(data__polls, (int)) and not (isinstance(data__polls, float) and data__polls.is_integer()) or isinstance(data__polls, bool):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".polls must be integer", value=data__polls, name="" + (name_prefix or "data") + ".polls", definition=None, rule='type')
+    return data
+
+def validate___definitions_databaseendpoint(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition=None, rule='type')
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['domainName', 'resourceConfigurationArn', 'role']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition=None, rule='required')
+        data_keys = set(data.keys())
+        if "role" in data_keys:
+            data_keys.remove("role")
+            data__role = data["role"]
+            if not (isinstance(data__role, str) and data__role == 'writer' or isinstance(data__role, str) and data__role == 'reader' or isinstance(data__role, str) and data__role == 'database' or isinstance(data__role, str) and data__role == 'unknown'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".role must be one of ['writer', 'reader', 'database', 'unknown']", value=data__role, name="" + (name_prefix or "data") + ".role", definition=None, rule='enum')
+        if "resourceConfigurationArn" in data_keys:
+            data_keys.remove("resourceConfigurationArn")
+            data__resourceConfigurationArn = data["resourceConfigurationArn"]
+            if not isinstance(data__resourceConfigurationArn, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".resourceConfigurationArn must be string", value=data__resourceConfigurationArn, name="" + (name_prefix or "data") + ".resourceConfigurationArn", definition=None, rule='type')
+        if "domainName" in data_keys:
+            data_keys.remove("domainName")
+            data__domainName = data["domainName"]
+            if not isinstance(data__domainName, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".domainName must be string or null", value=data__domainName, name="" + (name_prefix or "data") + ".domainName", definition=None, rule='type')
     return data
 
 def validate___definitions_rollbackprogress(data, custom_formats={}, name_prefix=None):
@@ -383,6 +480,17 @@ def validate___definitions_rollbackprogress(data, custom_formats={}, name_prefix
             data__stepPolls = data["stepPolls"]
             if not isinstance(data__stepPolls, (int)) and not (isinstance(data__stepPolls, float) and data__stepPolls.is_integer()) or isinstance(data__stepPolls, bool):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".stepPolls must be integer", value=data__stepPolls, name="" + (name_prefix or "data") + ".stepPolls", definition=None, rule='type')
+        if "waitingFor" in data_keys:
+            data_keys.remove("waitingFor")
+            data__waitingFor = data["waitingFor"]
+            if not isinstance(data__waitingFor, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".waitingFor must be array", value=data__waitingFor, name="" + (name_prefix or "data") + ".waitingFor", definition=None, rule='type')
+            data__waitingFor_is_list = isinstance(data__waitingFor, (list, tuple))
+            if data__waitingFor_is_list:
+                data__waitingFor_len = len(data__waitingFor)
+                for data__waitingFor_x, data__waitingFor_item in enumerate(data__waitingFor):
+                    if not isinstance(data__waitingFor_item, (str)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".waitingFor[{data__waitingFor_x}]".format(**locals()) + " must be string", value=data__waitingFor_item, name="" + (name_prefix or "data") + ".waitingFor[{data__waitingFor_x}]".format(**locals()) + "", definition=None, rule='type')
     return data
 
 def validate___definitions_dnsresolution(data, custom_formats={}, name_prefix=None):
@@ -959,6 +1067,22 @@ def validate___definitions_plannedendpoint(data, custom_formats={}, name_prefix=
             data__port = data["port"]
             if not isinstance(data__port, (int)) and not (isinstance(data__port, float) and data__port.is_integer()) or isinstance(data__port, bool):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be integer", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='type')
+        if "privateDns" in data_keys:
+            data_keys.remove("privateDns")
+            data__privateDns = data["privateDns"]
+            if not isinstance(data__privateDns, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateDns must be boolean", value=data__privateDns, name="" + (name_prefix or "data") + ".privateDns", definition=None, rule='type')
+        if "privateDnsNames" in data_keys:
+            data_keys.remove("privateDnsNames")
+            data__privateDnsNames = data["privateDnsNames"]
+            if not isinstance(data__privateDnsNames, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateDnsNames must be array", value=data__privateDnsNames, name="" + (name_prefix or "data") + ".privateDnsNames", definition=None, rule='type')
+            data__privateDnsNames_is_list = isinstance(data__privateDnsNames, (list, tuple))
+            if data__privateDnsNames_is_list:
+                data__privateDnsNames_len = len(data__privateDnsNames)
+                for data__privateDnsNames_x, data__privateDnsNames_item in enumerate(data__privateDnsNames):
+                    if not isinstance(data__privateDnsNames_item, (str)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateDnsNames[{data__privateDnsNames_x}]".format(**locals()) + " must be string", value=data__privateDnsNames_item, name="" + (name_prefix or "data") + ".privateDnsNames[{data__privateDnsNames_x}]".format(**locals()) + "", definition=None, rule='type')
     return data
 
 def validate___definitions_plannedconfiguration(data, custom_formats={}, name_prefix=None):
@@ -1206,6 +1330,32 @@ def validate___definitions_resourcepathfacts(data, custom_formats={}, name_prefi
                 validate___definitions_foundendpoint(data__connectionEndpoint, custom_formats, (name_prefix or "data") + ".connectionEndpoint")
             else:
                 pass
+        if "nektVpcDns" in data_keys:
+            data_keys.remove("nektVpcDns")
+            data__nektVpcDns = data["nektVpcDns"]
+            if not isinstance(data__nektVpcDns, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".nektVpcDns must be boolean", value=data__nektVpcDns, name="" + (name_prefix or "data") + ".nektVpcDns", definition=None, rule='type')
+        if "privateNamesInUse" in data_keys:
+            data_keys.remove("privateNamesInUse")
+            data__privateNamesInUse = data["privateNamesInUse"]
+            if not isinstance(data__privateNamesInUse, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateNamesInUse must be array", value=data__privateNamesInUse, name="" + (name_prefix or "data") + ".privateNamesInUse", definition=None, rule='type')
+            data__privateNamesInUse_is_list = isinstance(data__privateNamesInUse, (list, tuple))
+            if data__privateNamesInUse_is_list:
+                data__privateNamesInUse_len = len(data__privateNamesInUse)
+                for data__privateNamesInUse_x, data__privateNamesInUse_item in enumerate(data__privateNamesInUse):
+                    if not isinstance(data__privateNamesInUse_item, (str)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateNamesInUse[{data__privateNamesInUse_x}]".format(**locals()) + " must be string", value=data__privateNamesInUse_item, name="" + (name_prefix or "data") + ".privateNamesInUse[{data__privateNamesInUse_x}]".format(**locals()) + "", definition=None, rule='type')
+        if "endpoints" in data_keys:
+            data_keys.remove("endpoints")
+            data__endpoints = data["endpoints"]
+            if not isinstance(data__endpoints, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".endpoints must be array", value=data__endpoints, name="" + (name_prefix or "data") + ".endpoints", definition=None, rule='type')
+            data__endpoints_is_list = isinstance(data__endpoints, (list, tuple))
+            if data__endpoints_is_list:
+                data__endpoints_len = len(data__endpoints)
+                for data__endpoints_x, data__endpoints_item in enumerate(data__endpoints):
+                    validate___definitions_databaseendpoint(data__endpoints_item, custom_formats, (name_prefix or "data") + ".endpoints[{data__endpoints_x}]".format(**locals()))
     return data
 
 def validate___definitions_foundendpoint(data, custom_formats={}, name_prefix=None):
@@ -1764,6 +1914,11 @@ def validate___definitions_databasefacts(data, custom_formats={}, name_prefix=No
                 data__endpoint_len = len(data__endpoint)
                 if data__endpoint_len > 255:
                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".endpoint must be shorter than or equal to 255 characters", value=data__endpoint, name="" + (name_prefix or "data") + ".endpoint", definition=None, rule='maxLength')
+        if "readerEndpoint" in data_keys:
+            data_keys.remove("readerEndpoint")
+            data__readerEndpoint = data["readerEndpoint"]
+            if not isinstance(data__readerEndpoint, (str, NoneType)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".readerEndpoint must be string or null", value=data__readerEndpoint, name="" + (name_prefix or "data") + ".readerEndpoint", definition=None, rule='type')
         if "port" in data_keys:
             data_keys.remove("port")
             data__port = data["port"]
@@ -2041,6 +2196,11 @@ def validate___definitions_requestfacts(data, custom_formats={}, name_prefix=Non
             data__dryRun = data["dryRun"]
             if not isinstance(data__dryRun, (bool)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".dryRun must be boolean", value=data__dryRun, name="" + (name_prefix or "data") + ".dryRun", definition=None, rule='type')
+        if "endpoint" in data_keys:
+            data_keys.remove("endpoint")
+            data__endpoint = data["endpoint"]
+            if not (isinstance(data__endpoint, str) and data__endpoint == 'writer' or isinstance(data__endpoint, str) and data__endpoint == 'reader'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".endpoint must be one of ['writer', 'reader']", value=data__endpoint, name="" + (name_prefix or "data") + ".endpoint", definition=None, rule='enum')
     return data
 
 def validate___definitions_foundfacts(data, custom_formats={}, name_prefix=None):
