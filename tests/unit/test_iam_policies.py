@@ -48,6 +48,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeNetworkAcls",
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints",
+        "ec2:DescribeVpcEndpointAssociations",
         "vpc-lattice:ListResourceGateways", "vpc-lattice:ListResourceConfigurations", "vpc-lattice:ListTagsForResource",
         "servicequotas:GetServiceQuota", "dynamodb:GetItem", *NEKT_SIDE}),
     "PreflightFunction": (("connect/preflight",), set()),
@@ -106,8 +107,8 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "CreateResourceEndpointFunction": (("resource_endpoint/endpoint", "resource_endpoint/find",
                                         "resource_endpoint/names", "core/aws"), {
         "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules",
-        "ec2:DescribeVpcEndpoints", "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
-        "ec2:CreateVpcEndpoint", "ec2:CreateTags", *NEKT_SIDE}),
+        "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcEndpointAssociations", "ec2:CreateSecurityGroup",
+        "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateVpcEndpoint", "ec2:CreateTags", *NEKT_SIDE}),
     "RemoveResourceEndpointFunction": (("resource_endpoint/undo", "resource_endpoint/find",
                                         "resource_endpoint/names", "core/aws"), {
         "ec2:DescribeVpcEndpoints", "ec2:DescribeSecurityGroups", "ec2:DeleteVpcEndpoints", "ec2:DeleteSecurityGroup",

@@ -13,7 +13,8 @@ from nekt_peering.core.errors import Unreachable, VerificationFailed
 from nekt_peering.core.network_acls import check_network_acls, path_denials, read_network_acls
 from nekt_peering.ingress.authorize import find_rule
 from nekt_peering.peering import dns
-from nekt_peering.resource_endpoint.find import find_endpoints
+from nekt_peering.resource_endpoint.find import connect_to, endpoint_names, find_endpoints, hostname_of
+from nekt_peering.resource_endpoint.names import tls_advice
 from nekt_peering.resource_endpoint.plan import gateway_rule
 
 if TYPE_CHECKING:

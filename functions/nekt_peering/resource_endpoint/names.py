@@ -93,3 +93,21 @@ def all_pages(operation: Any, key: str, **arguments: Any) -> Iterator[dict[str, 
         token = page.get("nextToken")
         if not token:
             return
+
+
+def tls_advice(chosen: Mapping[str, Any] | None, names: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """How a client that verifies the server's certificate connects: by the database's own name where the Nekt
+    VPC resolves it to the endpoint (private DNS), else by the endpoint's name with the issuer checked only."""
+    if chosen is None:
+        return {"hostname": None, "verifyFull": False, "advice": "no name yet"}
+    if chosen.get("privateDnsName"):
+        return {"hostname": chosen["privateDnsName"], "verifyFull": True, "advice": (
+            f"{chosen['privateDnsName']} is the database's own name, which its certificate covers; in the Nekt VPC "
+            "it resolves to the resource endpoint. sslmode=verify-full (PostgreSQL) and ssl-mode=VERIFY_IDENTITY "
+            "(MySQL) work, with the RDS certificate bundle")}
+    own = chosen.get("domainName") or "the database's own name"
+    return {"hostname": chosen["dnsName"], "verifyFull": False, "advice": (
+        f"{chosen['dnsName']} is the resource endpoint's name, which the database's certificate (for {own}) does not "
+        "cover: use sslmode=verify-ca (PostgreSQL) or ssl-mode=VERIFY_CA (MySQL) with the RDS certificate bundle, "
+        "which checks the certificate's issuer, not its name. To connect by the database's own name (verify-full), "
+        "turn on DNS hostnames and DNS support in the Nekt VPC, then connect again")}
