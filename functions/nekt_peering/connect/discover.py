@@ -34,8 +34,11 @@ from nekt_peering.core.model import ConnectRequest, Settings
 from nekt_peering.core.network_acls import read_network_acls
 from nekt_peering.core.quotas import (
     ACTIVE_PEERINGS_PER_VPC,
+    CONFIGURATIONS_PER_CONNECTION,
     OUTSTANDING_REQUESTS,
+    RESOURCE_CONFIGURATIONS_PER_REGION,
     RESOURCE_ENDPOINTS_PER_VPC,
+    RESOURCE_GATEWAYS_PER_VPC,
     ROUTES_PER_TABLE,
     RULES_PER_GROUP,
     Quota,
@@ -132,6 +135,11 @@ def read_quotas(facts: Facts, quotas_factory: Callable[[str], Any] | None) -> di
     resource_path = facts.get("resourcePath")
     if resource_path and resource_path["nektResourceEndpoints"] + 1 > RESOURCE_ENDPOINTS_PER_VPC.default:
         near["nekt"].add(RESOURCE_ENDPOINTS_PER_VPC)
+    if resource_path and resource_path.get("vpcGateways", 0) + 1 > RESOURCE_GATEWAYS_PER_VPC.default:
+        near["database"].add(RESOURCE_GATEWAYS_PER_VPC)
+    if resource_path and resource_path.get("configurations", 0) + CONFIGURATIONS_PER_CONNECTION > \
+            RESOURCE_CONFIGURATIONS_PER_REGION.default:
+        near["database"].add(RESOURCE_CONFIGURATIONS_PER_REGION)
     if nekt is not None and "outstandingRequests" in counts:
         if counts["outstandingRequests"] + 1 > OUTSTANDING_REQUESTS.default:
             near["database"].add(OUTSTANDING_REQUESTS)
@@ -155,7 +163,7 @@ def read_quotas(facts: Facts, quotas_factory: Callable[[str], Any] | None) -> di
 
 def _applied_quota(service_quotas: Any, quota: Quota) -> int:
     try:
-        value = service_quotas.get_service_quota(ServiceCode="vpc", QuotaCode=quota.code)["Quota"]["Value"]
+        value = service_quotas.get_service_quota(ServiceCode=quota.service, QuotaCode=quota.code)["Quota"]["Value"]
     except ClientError as error:
         if error_code(error) != "NoSuchResourceException":  # never changed from the default
             raise

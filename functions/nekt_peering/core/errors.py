@@ -56,6 +56,12 @@ class ConnectedByAnotherPath(ConnectError):
     longer fits the database): a connection changes path only by a disconnect, then a connect."""
 
 
+class ResourcePathUnsupported(ConnectError):
+    """The resource-endpoint path cannot connect this database: another Region than the Nekt VPC's, publicly
+    accessible, or only Availability Zones VPC Lattice does not support; or the product's gateway in its VPC has
+    too few addresses for the connections Nekt opens. Found by Preflight: nothing was changed."""
+
+
 class NoSharedZone(ConnectError):
     """The resource-endpoint path: the database's subnets and Nekt's private subnets share no Availability
     Zone (by zone id), which AWS requires between a resource gateway and a resource endpoint."""
@@ -183,6 +189,8 @@ WHAT_TO_DO: dict[str, str] = {
                      "then start again.",
     "ConnectedByAnotherPath": "Disconnect the connection, then connect it with the mode you want; or connect with "
                               "mode `auto` to check and repair the path it has.",
+    "ResourcePathUnsupported": "Do what the cause says: connect with mode `auto` (Nekt then takes the path that "
+                               "can connect it), or move the database's subnets to zones VPC Lattice supports.",
     "NoSharedZone": "Add a subnet in one of Nekt's zones (named in the cause) to the database's subnet group, or ask "
                     "Nekt support for a private subnet in one of the database's zones, then start again.",
     "NoFreeAddresses": "Nekt's subnets: ask Nekt support to free addresses in one of them, or to add a private subnet "

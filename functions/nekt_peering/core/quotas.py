@@ -22,6 +22,8 @@ class Quota:
     code: str
     default: int
     counted: str  # what it counts, for the message
+    service: str = "vpc"  # its Service Quotas service code
+    service_name: str = "Amazon Virtual Private Cloud"
 
     def limit(self, facts: Mapping[str, Any], side: str) -> int:
         """The account's value when Discover read it, else AWS's default."""
@@ -30,10 +32,9 @@ class Quota:
 
     def refuse(self, where: str, used: int, needed: int, limit: int, free: str) -> QuotaExceeded:
         return QuotaExceeded(
-            f"{where} already has {used} {self.counted}, and this connection needs {needed} more: the Amazon VPC "
-            f"quota '{self.name}' ({self.code}) is {limit} there. Nothing was changed. {free}, or request an increase "
-            f"of {self.code} in Service Quotas (Amazon Virtual Private Cloud) in that account and region, then run "
-            "again"
+            f"{where} already has {used} {self.counted}, and this connection needs {needed} more: the quota "
+            f"'{self.name}' ({self.code}) is {limit} there. Nothing was changed. {free}, or request an increase "
+            f"of {self.code} in Service Quotas ({self.service_name}) in that account and region, then run again"
         )
 
 
@@ -42,6 +43,15 @@ OUTSTANDING_REQUESTS = Quota("Outstanding VPC peering connection requests", "L-D
                              "outstanding peering requests")
 ROUTES_PER_TABLE = Quota("Routes per route table", "L-93826ACB", 50, "routes")
 RESOURCE_ENDPOINTS_PER_VPC = Quota("Resource VPC endpoints per VPC", "L-CA6CC422", 200, "resource VPC endpoints")
+# VPC Lattice's ("Quotas for Amazon VPC Lattice"). Gateways per VPC: the quota table says 500, the resource
+# gateway pages "A VPC can have a maximum of 100 resource gateways": the lower one, until AWS agrees with itself.
+RESOURCE_GATEWAYS_PER_VPC = Quota("Resource gateways per VPC", "L-0DCA4434", 100, "resource gateways",
+                                  "vpc-lattice", "Amazon VPC Lattice")
+RESOURCE_CONFIGURATIONS_PER_REGION = Quota("Resource configurations per AWS Region", "L-5FF8F9B9", 2000,
+                                           "resource configurations", "vpc-lattice", "Amazon VPC Lattice")
+# A connection's configurations: an Aurora cluster's ARN one and the writer and reader children AWS makes for it
+# (whether children count against the quota is not documented: they are counted).
+CONFIGURATIONS_PER_CONNECTION = 3
 RULES_PER_GROUP = Quota("Inbound or outbound rules per security group", "L-0EA8095F", 60, "inbound rules")
 
 

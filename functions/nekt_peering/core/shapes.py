@@ -188,6 +188,7 @@ class FoundGateway(TypedDict):
     securityGroupIds: list[str]
     subnetIds: list[str]
     connectionTag: str | None  # the connection it was created for
+    ipv4AddressesPerEni: NotRequired[int]  # each address carries up to 55,000 connections to one destination
 
 
 class DatabaseEndpoint(TypedDict):
@@ -210,6 +211,9 @@ class ResourcePathFacts(TypedDict):
     connectionEndpoint: FoundEndpoint | None  # this connection's own, made by an earlier run
     nektVpcDns: NotRequired[bool]  # the Nekt VPC has DNS hostnames and DNS support on (private DNS needs both)
     privateNamesInUse: NotRequired[list[str]]  # names other resource endpoints of the Nekt VPC serve privately
+    vpcGateways: NotRequired[int]  # resource gateways in the database VPC, anyone's (quota L-0DCA4434)
+    configurations: NotRequired[int]  # resource configurations of the database account in its Region (L-5FF8F9B9)
+    configurationExists: NotRequired[bool]  # this connection's own is there (made by an earlier run)
     endpoints: NotRequired[list[DatabaseEndpoint]]  # what the connection's own configuration reaches, when there is one
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nekt_peering.resource_endpoint.names import all_pages
 from nekt_peering.resource_endpoint.find import (
     database_endpoints,
     find_configuration,
@@ -26,7 +27,10 @@ def discover_resource_path(ec2: EC2Client, lattice: Any, nekt_ec2: EC2Client, da
         Filters=[{"Name": "vpc-id", "Values": [nekt["vpcId"]]}, {"Name": "vpc-endpoint-type", "Values": ["Resource"]}])
         for endpoint in page["VpcEndpoints"] if endpoint["State"] in LIVE_ENDPOINT_STATES]
     own = next((endpoint for endpoint in endpoints if is_connection_endpoint(endpoint, connection_id)), None)
-    configuration = find_configuration(lattice, connection_id) if own else None
+    configuration = find_configuration(lattice, connection_id)
+    configurations = list(all_pages(lattice.list_resource_configurations, "items"))
+    gateways = [gateway for gateway in all_pages(lattice.list_resource_gateways, "items")
+                if gateway.get("vpcIdentifier") == database["vpcId"]]
     others = [endpoint["VpcEndpointId"] for endpoint in endpoints if endpoint.get("PrivateDnsEnabled")
               and endpoint is not own]
     return {
@@ -40,7 +44,10 @@ def discover_resource_path(ec2: EC2Client, lattice: Any, nekt_ec2: EC2Client, da
         "privateNamesInUse": _private_names(nekt_ec2, others),
         "nektVpcDns": all(_vpc_attribute(nekt_ec2, nekt["vpcId"], name) for name in ("enableDnsHostnames",
                                                                                       "enableDnsSupport")),
-        **({"endpoints": database_endpoints(lattice, {"database": database}, configuration)} if configuration else {}),
+        "vpcGateways": len(gateways), "configurations": len(configurations),
+        "configurationExists": configuration is not None,
+        **({"endpoints": database_endpoints(lattice, {"database": database}, configuration)}
+           if configuration and own else {}),
     }
 
 

@@ -71,7 +71,8 @@ def _found_gateway(lattice: Any, gateway: Mapping[str, Any]) -> FoundGateway | N
     return {"resourceGatewayId": gateway["id"], "resourceGatewayArn": gateway["arn"], "status": gateway["status"],
             "securityGroupIds": list(gateway.get("securityGroupIds") or []),
             "subnetIds": list(gateway.get("subnetIds") or []),
-            "connectionTag": tags.get(CONNECTION_TAG_KEY) if managed(tags) else None}
+            "connectionTag": tags.get(CONNECTION_TAG_KEY) if managed(tags) else None,
+            "ipv4AddressesPerEni": int(gateway.get("ipv4AddressesPerEni") or 16)}
 
 
 def group_named(ec2: EC2Client, vpc_id: str, name: str) -> str | None:

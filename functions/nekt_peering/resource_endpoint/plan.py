@@ -10,19 +10,39 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from nekt_peering.core.errors import NoFreeAddresses, NoSharedZone
-from nekt_peering.core.quotas import RESOURCE_ENDPOINTS_PER_VPC, RULES_PER_GROUP
+from nekt_peering.core.errors import NoFreeAddresses, NoSharedZone, ResourcePathUnsupported
+from nekt_peering.core.quotas import (
+    CONFIGURATIONS_PER_CONNECTION,
+    RESOURCE_CONFIGURATIONS_PER_REGION,
+    RESOURCE_ENDPOINTS_PER_VPC,
+    RESOURCE_GATEWAYS_PER_VPC,
+    RULES_PER_GROUP,
+    Quota,
+)
 from nekt_peering.resource_endpoint.names import gateway_name
 
 if TYPE_CHECKING:
 
-    from nekt_peering.core.shapes import Change, PlannedConfiguration, PlannedResourcePath, RuleFacts, SubnetZone
+    from nekt_peering.core.shapes import (
+        Change,
+        FoundGateway,
+        PlannedConfiguration,
+        PlannedResourcePath,
+        RuleFacts,
+        SubnetZone,
+    )
 
 # A resource endpoint takes a block of 16 contiguous free addresses in each of its subnets
 # (docs/aws-fidelity.md, `resource-endpoint-addresses`), a resource gateway 16 addresses in each of its (its
 # network interface's, ipv4AddressesPerEni's default): a subnet with fewer free cannot hold them.
 ENDPOINT_ADDRESSES = 16
 GATEWAY_ADDRESSES = 16
+# "The following Availability Zones aren't supported for VPC Lattice" (Quotas for Amazon VPC Lattice).
+UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "apne1-az3", "apne2-az2", "euc1-az2", "euw1-az4", "cac1-az3",
+                                  "ilc1-az2"})
+# "Each IPv4 address can support up to 55,000 simultaneous connections per destination IP" (resource gateways).
+CONNECTIONS_PER_ADDRESS = 55_000
+PEAK_CONNECTIONS = 10_000  # the most simultaneous connections Nekt opens to one database (its pools' ceiling)
 
 
 def same_region(database: Mapping[str, Any], nekt: Mapping[str, Any]) -> bool:
@@ -36,20 +56,30 @@ def other_region_reason(database: Mapping[str, Any], nekt: Mapping[str, Any]) ->
 
 def plan_resource_path(facts: Mapping[str, Any]) -> PlannedResourcePath:
     database, nekt, found = facts["database"], facts["nekt"], facts["resourcePath"]
+    _refuse_what_the_path_cannot_connect(database, nekt)
     gateway = found["gateway"]
     account = database["accountId"]
     if gateway is not None:
         by_id = {zone["subnetId"]: zone for zone in found["databaseSubnets"]}
         gateway_zones = [by_id[subnet] for subnet in gateway["subnetIds"] if subnet in by_id]
         gateway_subnets = list(gateway["subnetIds"])
+        _refuse_a_gateway_too_small(gateway, database)
     else:
+        _refuse_past_a_quota(facts, RESOURCE_GATEWAYS_PER_VPC, "vpcGateways", 1, f"the database VPC "
+                             f"{database['vpcId']}", "Delete resource gateways this VPC no longer uses")
         owned = [zone for zone in found["databaseSubnets"] if zone["ownerId"] in ("", account)]
-        gateway_zones = _one_per_zone(_with_room(owned, GATEWAY_ADDRESSES, "the database's subnets that can hold a "
+        gateway_zones = _one_per_zone(_with_room(_supported(owned, "the database's subnets", database["vpcId"]),
+                                                 GATEWAY_ADDRESSES, "the database's subnets that can hold a "
                                                  "resource gateway", "Free addresses in one of them (or add a "
                                                  "subnet with room to the database's subnet group)"))
         gateway_subnets = [zone["subnetId"] for zone in gateway_zones]
+    if not found.get("configurationExists"):
+        _refuse_past_a_quota(facts, RESOURCE_CONFIGURATIONS_PER_REGION, "configurations",
+                             CONFIGURATIONS_PER_CONNECTION, f"account {account} in region {database['region']}",
+                             "Delete resource configurations the account no longer uses")
     gateway_zone_ids = {zone["zoneId"] for zone in gateway_zones}
-    shared_zones = [zone for zone in found["nektSubnets"] if zone["zoneId"] in gateway_zone_ids]
+    nekt_zones = _supported(found["nektSubnets"], "Nekt's private subnets", nekt["vpcId"])
+    shared_zones = [zone for zone in nekt_zones if zone["zoneId"] in gateway_zone_ids]
     if not shared_zones:
         raise NoSharedZone(
             f"the database's subnets that can hold a resource gateway are in the Availability Zones "
@@ -92,6 +122,49 @@ def private_dns(database: Mapping[str, Any], found: Mapping[str, Any]) -> dict[s
     if not found.get("nektVpcDns") or set(names) & set(found.get("privateNamesInUse") or []):
         return {"privateDns": False, "privateDnsNames": []}
     return {"privateDns": True, "privateDnsNames": names}
+
+
+def _refuse_what_the_path_cannot_connect(database: Mapping[str, Any], nekt: Mapping[str, Any]) -> None:
+    if not same_region(database, nekt):
+        raise ResourcePathUnsupported(f"{other_region_reason(database, nekt)}: a resource endpoint reaches a resource "
+                                      "configuration of its own Region. Nothing was changed. Connect with mode "
+                                      "'peering' or 'auto' (peering works across Regions)")
+    if database["publiclyAccessible"]:
+        raise ResourcePathUnsupported(
+            f"{database['identifier']} is publicly accessible: AWS refuses a resource configuration for a publicly "
+            "accessible cluster, and Nekt reaches a publicly accessible database by its public address. Nothing was "
+            "changed. Connect with mode 'public' or 'auto', or make it private (not publicly accessible) first")
+
+
+def _supported(zones: list[SubnetZone], which: str, vpc_id: str) -> list[SubnetZone]:
+    """The subnets in zones VPC Lattice supports (AWS lists the others by zone id; for a resource endpoint's
+    subnets as well: the stricter reading, the page names VPC Lattice as a whole)."""
+    supported = [zone for zone in zones if zone["zoneId"] not in UNSUPPORTED_ZONE_IDS]
+    if zones and not supported:
+        raise ResourcePathUnsupported(
+            f"{which} in {vpc_id} are all in Availability Zones VPC Lattice does not support "
+            f"({_zones(zones)}; unsupported: {', '.join(sorted(UNSUPPORTED_ZONE_IDS))}). Nothing was changed. Add a "
+            "subnet in another zone (for Nekt's, ask Nekt support), or connect with mode 'auto' or 'peering'")
+    return supported
+
+
+def _refuse_a_gateway_too_small(gateway: FoundGateway, database: Mapping[str, Any]) -> None:
+    """Each of a gateway's addresses carries up to 55,000 simultaneous connections to one destination, and the
+    number is fixed when the gateway is made."""
+    capacity = gateway.get("ipv4AddressesPerEni", GATEWAY_ADDRESSES) * CONNECTIONS_PER_ADDRESS
+    if capacity < PEAK_CONNECTIONS:
+        raise ResourcePathUnsupported(
+            f"resource gateway {gateway['resourceGatewayId']} in {database['vpcId']} has "
+            f"{gateway.get('ipv4AddressesPerEni')} IPv4 addresses per network interface: {capacity} simultaneous "
+            f"connections to {database['identifier']}, fewer than the {PEAK_CONNECTIONS} Nekt may open. Nothing was "
+            "changed. Disconnect every connection of that VPC (the gateway then goes), then connect again")
+
+
+def _refuse_past_a_quota(facts: Mapping[str, Any], quota: Quota, counted: str, needed: int, where: str,
+                         free: str) -> None:
+    used, limit = int(facts["resourcePath"].get(counted, 0)), quota.limit(facts, "database")
+    if used + needed > limit:
+        raise quota.refuse(where, used, needed, limit, free)
 
 
 def planned_configuration(database: Mapping[str, Any], database_arn: str) -> PlannedConfiguration:

@@ -1346,6 +1346,21 @@ def validate___definitions_resourcepathfacts(data, custom_formats={}, name_prefi
                 for data__privateNamesInUse_x, data__privateNamesInUse_item in enumerate(data__privateNamesInUse):
                     if not isinstance(data__privateNamesInUse_item, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".privateNamesInUse[{data__privateNamesInUse_x}]".format(**locals()) + " must be string", value=data__privateNamesInUse_item, name="" + (name_prefix or "data") + ".privateNamesInUse[{data__privateNamesInUse_x}]".format(**locals()) + "", definition=None, rule='type')
+        if "vpcGateways" in data_keys:
+            data_keys.remove("vpcGateways")
+            data__vpcGateways = data["vpcGateways"]
+            if not isinstance(data__vpcGateways, (int)) and not (isinstance(data__vpcGateways, float) and data__vpcGateways.is_integer()) or isinstance(data__vpcGateways, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcGateways must be integer", value=data__vpcGateways, name="" + (name_prefix or "data") + ".vpcGateways", definition=None, rule='type')
+        if "configurations" in data_keys:
+            data_keys.remove("configurations")
+            data__configurations = data["configurations"]
+            if not isinstance(data__configurations, (int)) and not (isinstance(data__configurations, float) and data__configurations.is_integer()) or isinstance(data__configurations, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".configurations must be integer", value=data__configurations, name="" + (name_prefix or "data") + ".configurations", definition=None, rule='type')
+        if "configurationExists" in data_keys:
+            data_keys.remove("configurationExists")
+            data__configurationExists = data["configurationExists"]
+            if not isinstance(data__configurationExists, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".configurationExists must be boolean", value=data__configurationExists, name="" + (name_prefix or "data") + ".configurationExists", definition=None, rule='type')
         if "endpoints" in data_keys:
             data_keys.remove("endpoints")
             data__endpoints = data["endpoints"]
@@ -1436,6 +1451,11 @@ def validate___definitions_foundgateway(data, custom_formats={}, name_prefix=Non
             data__connectionTag = data["connectionTag"]
             if not isinstance(data__connectionTag, (str, NoneType)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".connectionTag must be string or null", value=data__connectionTag, name="" + (name_prefix or "data") + ".connectionTag", definition=None, rule='type')
+        if "ipv4AddressesPerEni" in data_keys:
+            data_keys.remove("ipv4AddressesPerEni")
+            data__ipv4AddressesPerEni = data["ipv4AddressesPerEni"]
+            if not isinstance(data__ipv4AddressesPerEni, (int)) and not (isinstance(data__ipv4AddressesPerEni, float) and data__ipv4AddressesPerEni.is_integer()) or isinstance(data__ipv4AddressesPerEni, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".ipv4AddressesPerEni must be integer", value=data__ipv4AddressesPerEni, name="" + (name_prefix or "data") + ".ipv4AddressesPerEni", definition=None, rule='type')
     return data
 
 def validate___definitions_subnetzone(data, custom_formats={}, name_prefix=None):
