@@ -361,20 +361,116 @@ def _lattice_tag_on_create(created: Resource, create_action: str) -> tuple[str, 
 
 
 def _dependent(call: Call, *actions: str) -> list[tuple[str, list[Resource]]]:
-    """The Service Authorization Reference's dependent actions: authorized too, on "*" (describes)."""
+    """The Service Authorization Reference's dependent actions, and the describes of the VPC Lattice User
+    Guide's "Amazon VPC Lattice API permissions": authorized too, on "*"."""
     return [(action, [Resource("", "*", {"ec2:Region": [call.region]}, known={"ec2:Region"})]) for action in actions]
+
+
+# What VPC Lattice does in the caller's account with the caller's permissions, "Amazon VPC Lattice API
+# permissions" (https://docs.aws.amazon.com/vpc-lattice/latest/ug/additional-api-permissions.html): "for some
+# VPC Lattice actions, you must grant IAM identities permission to call specific actions from other AWS APIs".
+# The network interfaces are the service's: their ids and tags are not the caller's to give, so a policy
+# names them by pattern (network-interface/*) and by their subnet and VPC (ec2:Subnet, ec2:Vpc).
+GATEWAY_INTERFACE_ACTIONS = ("ec2:CreateNetworkInterfacePermission", "ec2:AssignPrivateIpAddresses",
+                             "ec2:AssignIpv6Addresses", "ec2:DeleteNetworkInterface")
+
+
+def _subnet(call: Call, subnet_id: str, vpc_id: str | None = None) -> Resource:
+    """A subnet named in a call; ec2:Vpc where the action takes it (CreateNetworkInterface)."""
+    resource = Resource("subnet", _ec2_arn(call, "subnet", subnet_id), {"ec2:SubnetID": [subnet_id],
+                                                                         **_tags_of(call, subnet_id)},
+                        known={"ec2:SubnetID", *RESOURCE_TAG_KEYS})
+    if vpc_id is not None:
+        resource.keys["ec2:Vpc"] = [_ec2_arn(call, "vpc", vpc_id)]
+        resource.known.add("ec2:Vpc")
+    return resource
+
+
+def _interfaces(call: Call, vpc_id: str, subnet_ids: Iterable[str]) -> list[Resource]:
+    """The gateway's network interfaces, one in each of its subnets."""
+    return [Resource("network-interface", _ec2_arn(call, "network-interface", "*"), {
+        "ec2:Subnet": [_ec2_arn(call, "subnet", subnet_id)], "ec2:Vpc": [_ec2_arn(call, "vpc", vpc_id)]},
+        known={"ec2:Subnet", "ec2:Vpc", *RESOURCE_TAG_KEYS}) for subnet_id in subnet_ids]
+
+
+def _gateway_interfaces(call: Call, vpc_id: str) -> list[tuple[str, list[Resource]]]:
+    """CreateResourceGateway's network interfaces: created in each subnet with the gateway's security groups
+    (none given: the VPC's default group, as the lattice rules give it), then given their addresses."""
+    subnet_ids = list(call.params.get("subnetIds") or [])
+    group_ids = list(call.params.get("securityGroupIds") or [])
+    if not group_ids:
+        default = _ec2(call).get_default_security_group(vpc_id)
+        group_ids = [default.id] if default is not None else []
+    subnets = [_subnet(call, subnet_id, vpc_id) for subnet_id in subnet_ids]
+    created = Resource("network-interface", _ec2_arn(call, "network-interface", "*"), known=set(TAG_KEYS))
+    interfaces = _interfaces(call, vpc_id, subnet_ids)
+    return [("ec2:CreateNetworkInterface", [created, *subnets, *(_security_group(call, g) for g in group_ids)]),
+            *((action, interfaces) for action in GATEWAY_INTERFACE_ACTIONS)]
+
+
+LATTICE_SERVICE = "vpc-lattice.amazonaws.com"
+
+
+def _service_linked_role_arn(account: str) -> str:
+    return f"arn:{PARTITION}:iam::{account}:role/aws-service-role/{LATTICE_SERVICE}/AWSServiceRoleForVpcLattice"
+
+
+def _service_linked_role(call: Call) -> list[tuple[str, list[Resource]]]:
+    """The account's first VPC Lattice resource creates AWSServiceRoleForVpcLattice with the caller's
+    iam:CreateServiceLinkedRole ("Using service-linked roles for Amazon VPC Lattice"); once it exists, no call
+    needs it. `Iam.after` creates it in moto's IAM."""
+    arn = _service_linked_role_arn(call.account_id)
+    if role(arn) is not None:
+        return []
+    return [("iam:CreateServiceLinkedRole", [Resource("role", arn, {"iam:AWSServiceName": [LATTICE_SERVICE]},
+                                                      known={"iam:AWSServiceName"})])]
+
+
+def _creates_lattice_resource(call: Call) -> bool:
+    """A resource gateway or configuration; a resource VPC endpoint (its association with the configuration
+    is a VPC Lattice resource, ResourceEndpointAssociation)."""
+    if (call.service, call.operation) == ("ec2", "CreateVpcEndpoint"):
+        return call.params.get("VpcEndpointType") == "Resource"
+    return (call.service, call.operation) in (("vpc-lattice", "CreateResourceGateway"),
+                                              ("vpc-lattice", "CreateResourceConfiguration"))
 
 
 def _create_resource_gateway(call: Call) -> Request:
     tags = _lattice_request_tags(call.params)
+    vpc_id = call.params.get("vpcIdentifier", "")
     gateway = Resource("ResourceGateway", _lattice_arn(call, "resourcegateway", "*"),
-                       {**tags, "vpc-lattice:VpcId": [call.params.get("vpcIdentifier", "")]},
+                       {**tags, "vpc-lattice:VpcId": [vpc_id]},
                        known={*TAG_KEYS, "vpc-lattice:VpcId", "vpc-lattice:CreateAction"})
     checks = [("vpc-lattice:CreateResourceGateway", [gateway]),
-              *_dependent(call, "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs")]
+              *_dependent(call, "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs",
+                          "ec2:DescribeNetworkInterfaces"),
+              *_gateway_interfaces(call, vpc_id), *_service_linked_role(call)]
     if tags:
         checks.append(_lattice_tag_on_create(gateway, "CreateResourceGateway"))
     return Request(checks)
+
+
+def _delete_resource_gateway(call: Call) -> Request:
+    """DeleteResourceGateway, and its network interfaces deleted with the caller's ec2:DeleteNetworkInterface."""
+    identifier = call.params["resourceGatewayIdentifier"]
+    checks = [("vpc-lattice:DeleteResourceGateway", [_lattice_resource(call, "resourcegateway", identifier)])]
+    book = _lattice_book(call)
+    found = book.gateways.get(identifier.rsplit("/", 1)[-1]) if book is not None else None
+    if found is not None and found.subnet_ids:
+        checks.append(("ec2:DeleteNetworkInterface", _interfaces(call, found.vpc_id, found.subnet_ids)))
+    return Request(checks)
+
+
+def _database_reads(call: Call) -> list[tuple[str, list[Resource]]]:
+    """CreateResourceConfiguration's rds:DescribeDBInstances and rds:DescribeDBClusters: on the database an
+    ARN configuration names, the other kind (a cluster's instances) on all of the account's; on all of them
+    for the other types, which the page does not set apart."""
+    arn = ((call.params.get("resourceConfigurationDefinition") or {}).get("arnResource") or {}).get("arn", "")
+    every = f"arn:{PARTITION}:rds:{call.region}:{call.account_id}"
+    instances = arn if ":rds:" in arn and ":db:" in arn else f"{every}:db:*"
+    clusters = arn if ":rds:" in arn and ":cluster:" in arn else f"{every}:cluster:*"
+    return [("rds:DescribeDBInstances", [Resource("db", instances)]),
+            ("rds:DescribeDBClusters", [Resource("cluster", clusters)])]
 
 
 def _create_resource_configuration(call: Call) -> Request:
@@ -387,7 +483,8 @@ def _create_resource_configuration(call: Call) -> Request:
         gateway.keys |= tags  # the request's tags are request keys: every resource of the call has them
         gateway.known |= TAG_KEYS | {"vpc-lattice:CreateAction"}
         resources.append(gateway)
-    checks = [("vpc-lattice:CreateResourceConfiguration", resources)]
+    checks = [("vpc-lattice:CreateResourceConfiguration", resources), *_dependent(call, "ec2:DescribeSubnets"),
+              *_database_reads(call), *_service_linked_role(call)]
     if tags:
         checks.append(_lattice_tag_on_create(configuration, "CreateResourceConfiguration"))
     return Request(checks)
@@ -503,12 +600,12 @@ def _create_vpc_endpoint(call: Call) -> Request:
                         known={*TAG_KEYS, "ec2:VpceServiceName", "ec2:VpceServiceOwner", "ec2:VpceServiceRegion",
                                "ec2:VpceMultiRegion", "ec2:VpcePrivateDnsPreference",
                                "ec2:VpcePrivateDnsSpecifiedDomains"})
-    subnets = [Resource("subnet", _ec2_arn(call, "subnet", subnet_id),
-                        {"ec2:SubnetID": [subnet_id], **_tags_of(call, subnet_id)},
-                        known={"ec2:SubnetID", *RESOURCE_TAG_KEYS}) for subnet_id in params.get("SubnetIds") or []]
+    subnets = [_subnet(call, subnet_id) for subnet_id in params.get("SubnetIds") or []]
     groups = [_security_group(call, group_id) for group_id in params.get("SecurityGroupIds") or []]
     checks = [("ec2:CreateVpcEndpoint", [_vpc(call, params["VpcId"]), endpoint, *subnets, *groups]),
               *_dependent(call, "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs")]
+    if _creates_lattice_resource(call):
+        checks.extend(_service_linked_role(call))
     if any(spec.get("ResourceType") == "vpc-endpoint" for spec in params.get("TagSpecifications", [])):
         checks.append(("ec2:CreateTags", [_tag_on_create(endpoint, "CreateVpcEndpoint")]))
     return Request(checks)
@@ -524,7 +621,7 @@ def _delete_vpc_endpoints(call: Call) -> Request:
 LATTICE_CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("vpc-lattice", "CreateResourceGateway"): _create_resource_gateway,
     ("vpc-lattice", "GetResourceGateway"): _on_lattice("resourcegateway", "resourceGatewayIdentifier"),
-    ("vpc-lattice", "DeleteResourceGateway"): _on_lattice("resourcegateway", "resourceGatewayIdentifier"),
+    ("vpc-lattice", "DeleteResourceGateway"): _delete_resource_gateway,
     ("vpc-lattice", "ListResourceGateways"): _no_resource_of(set()),
     ("vpc-lattice", "CreateResourceConfiguration"): _create_resource_configuration,
     ("vpc-lattice", "GetResourceConfiguration"): _on_lattice("resourceconfiguration",
@@ -842,6 +939,14 @@ class Iam(Rule):
         self.decisions.append((principal.arn, call_action(call), verdict))
         if not verdict.allowed:
             raise self._refusal(call, verdict)
+
+    def after(self, call: Call, response: dict[str, Any]) -> None:
+        """VPC Lattice's service-linked role, once the account's first Lattice resource is made (by anyone)."""
+        if _creates_lattice_resource(call) and role(_service_linked_role_arn(call.account_id)) is None:
+            iam_backends[call.account_id]["global"].create_role(
+                "AWSServiceRoleForVpcLattice", json.dumps({"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": LATTICE_SERVICE}, "Action": "sts:AssumeRole"}]}),
+                f"/aws-service-role/{LATTICE_SERVICE}/", None, "", [], "3600", linked_service=LATTICE_SERVICE)
 
     @staticmethod
     def _trust(call: Call, principal: Principal, identity: Verdict) -> Verdict:

@@ -661,18 +661,32 @@ TAG = {"nekt:managed-by": "nekt-peering"}
 TAGGED = {"StringEquals": {"aws:RequestTag/nekt:managed-by": "nekt-peering"}}
 OWNED = {"StringEquals": {"aws:ResourceTag/nekt:managed-by": "nekt-peering"}}
 LATTICE = f"arn:aws:vpc-lattice:{REGION}:{CUSTOMER}"
+LATTICE_ROLE = "arn:aws:iam::{account}:role/aws-service-role/vpc-lattice.amazonaws.com/AWSServiceRoleForVpcLattice"
+LATTICE_SERVICE = {"StringEquals": {"iam:AWSServiceName": "vpc-lattice.amazonaws.com"}}
 PROVIDER_STATEMENTS: list[dict[str, Any]] = [
     {"Action": "vpc-lattice:CreateResourceGateway", "Resource": f"{LATTICE}:resourcegateway/*", "Condition": TAGGED},
     {"Action": "vpc-lattice:TagResource", "Resource": [f"{LATTICE}:resourcegateway/*",
                                                        f"{LATTICE}:resourceconfiguration/*"],
      "Condition": {**TAGGED, "StringLike": {"vpc-lattice:CreateAction": "Create*"}}},
-    {"Action": ["ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs"], "Resource": "*"},
+    {"Action": ["ec2:DescribeSecurityGroups", "ec2:DescribeVpcs"], "Resource": "*"},
     {"Action": ["vpc-lattice:GetResourceGateway", "vpc-lattice:GetResourceConfiguration"],
      "Resource": [f"{LATTICE}:resourcegateway/*", f"{LATTICE}:resourceconfiguration/*"]},
     {"Action": "ram:GetResourceShareAssociations", "Resource": "*"},
     {"Action": "vpc-lattice:CreateResourceConfiguration", "Resource": [f"{LATTICE}:resourceconfiguration/*",
                                                                      f"{LATTICE}:resourcegateway/*"],
      "Condition": TAGGED},
+    # What VPC Lattice does with the caller's permissions ("Amazon VPC Lattice API permissions"), one action a
+    # statement: the gateway's network interfaces, the configuration's reads, the service-linked role.
+    *({"Action": action, "Resource": "*"} for action in ("ec2:DescribeSubnets", "ec2:DescribeNetworkInterfaces")),
+    {"Action": "ec2:CreateNetworkInterface", "Resource": [
+        f"arn:aws:ec2:{REGION}:{CUSTOMER}:{kind}/*" for kind in ("network-interface", "subnet", "security-group")]},
+    *({"Action": action, "Resource": f"arn:aws:ec2:{REGION}:{CUSTOMER}:network-interface/*"} for action in (
+        "ec2:CreateNetworkInterfacePermission", "ec2:AssignPrivateIpAddresses", "ec2:AssignIpv6Addresses",
+        "ec2:DeleteNetworkInterface")),
+    {"Action": "rds:DescribeDBClusters", "Resource": f"arn:aws:rds:{REGION}:{CUSTOMER}:cluster:orders-db"},
+    {"Action": "rds:DescribeDBInstances", "Resource": f"arn:aws:rds:{REGION}:{CUSTOMER}:db:*"},
+    {"Action": "iam:CreateServiceLinkedRole", "Resource": LATTICE_ROLE.format(account=CUSTOMER),
+     "Condition": LATTICE_SERVICE},
     {"Action": "vpc-lattice:PutResourcePolicy", "Resource": f"{LATTICE}:resourceconfiguration/*", "Condition": OWNED},
     {"Action": "ram:CreateResourceShare", "Resource": "*", "Condition": {
         "StringEquals": {"ram:RequestedResourceType": "vpc-lattice:ResourceConfiguration",
@@ -694,6 +708,9 @@ CONSUMER_STATEMENTS: list[dict[str, Any]] = [
     {"Action": ["ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs", "ec2:DescribeVpcEndpoints",
                 "ec2:DescribeVpcEndpointAssociations"], "Resource": "*"},
     {"Action": "ec2:DeleteVpcEndpoints", "Resource": f"arn:aws:ec2:{REGION}:{NEKT}:vpc-endpoint/*", "Condition": OWNED},
+    # The account's first VPC Lattice resource: the endpoint's association with the configuration (pessimistic).
+    {"Action": "iam:CreateServiceLinkedRole", "Resource": LATTICE_ROLE.format(account=NEKT),
+     "Condition": LATTICE_SERVICE},
 ]
 
 
@@ -786,3 +803,70 @@ def test_a_share_of_another_resource_type_or_an_untagged_gateway_is_refused_by_t
         with pytest.raises(ClientError) as not_ours:
             provider.client("vpc-lattice").delete_resource_gateway(resourceGatewayIdentifier=gateway_id)
         assert "vpc-lattice:DeleteResourceGateway" in str(not_ours.value)
+
+
+# What VPC Lattice does with the caller's permissions, per call ("Amazon VPC Lattice API permissions", and the
+# service-linked role): the statement allowing one of them is removed just before the call, which then fails
+# naming it. ec2:DeleteNetworkInterface twice: CreateResourceGateway lists it, and DeleteResourceGateway.
+ADDITIONAL_PERMISSIONS = [
+    *(("CreateResourceGateway", action) for action in (
+        "ec2:DescribeSubnets", "ec2:DescribeNetworkInterfaces", "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission", "ec2:AssignPrivateIpAddresses", "ec2:AssignIpv6Addresses",
+        "ec2:DeleteNetworkInterface", "iam:CreateServiceLinkedRole")),
+    *(("CreateResourceConfiguration", action) for action in (
+        "ec2:DescribeSubnets", "rds:DescribeDBInstances", "rds:DescribeDBClusters")),
+    ("DeleteResourceGateway", "ec2:DeleteNetworkInterface"),
+]
+
+
+@pytest.mark.parametrize(("operation", "action"), ADDITIONAL_PERMISSIONS)
+def test_each_call_needs_what_vpc_lattice_does_with_the_caller_s_permissions(operation: str, action: str) -> None:
+    from emulator.aws import emulated_aws
+
+    def before(step: str) -> None:
+        if step == operation:
+            [index] = [index for index, statement in enumerate(PROVIDER_STATEMENTS) if statement["Action"] == action]
+            client("iam").delete_role_policy(RoleName="provider", PolicyName=f"statement-{index}")
+
+    with emulated_aws():
+        lattice = role_session(CUSTOMER, "provider", PROVIDER_STATEMENTS).client("vpc-lattice")
+        db = cluster_db()
+        with pytest.raises(ClientError) as refused:
+            before("CreateResourceGateway")
+            gateway_id = lattice.create_resource_gateway(name="orders-db-gateway", vpcIdentifier=db.vpc_id,
+                                                         subnetIds=db.subnet_ids[:2], tags=TAG)["id"]
+            await_gateway(lattice, gateway_id, "ACTIVE")
+            before("CreateResourceConfiguration")
+            configuration = lattice.create_resource_configuration(
+                name="orders-db", type="ARN", resourceGatewayIdentifier=gateway_id, tags=TAG,
+                resourceConfigurationDefinition={"arnResource": {
+                    "arn": f"arn:aws:rds:{REGION}:{CUSTOMER}:cluster:{db.identifier}"}})
+            lattice.delete_resource_configuration(resourceConfigurationIdentifier=configuration["id"])
+            before("DeleteResourceGateway")
+            lattice.delete_resource_gateway(resourceGatewayIdentifier=gateway_id)
+    assert code_of(refused) == "AccessDeniedException" and refused.value.operation_name == operation
+    assert f"is not authorized to perform: {action} on resource" in str(refused.value)
+
+
+def test_the_service_linked_role_is_made_once_per_account_and_only_for_vpc_lattice() -> None:
+    """The first Lattice resource creates AWSServiceRoleForVpcLattice with the caller's permission, conditioned on
+    iam:AWSServiceName; after it exists, nobody needs that permission."""
+    from emulator.aws import emulated_aws
+
+    statements = [statement for statement in PROVIDER_STATEMENTS
+                  if statement["Action"] != "iam:CreateServiceLinkedRole"]
+    another_service = {"Action": "iam:CreateServiceLinkedRole", "Resource": LATTICE_ROLE.format(account=CUSTOMER),
+                       "Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}}}
+    with emulated_aws():
+        lattice = role_session(CUSTOMER, "provider", [*statements, another_service]).client("vpc-lattice")
+        db = cluster_db()
+        with pytest.raises(ClientError) as refused:
+            lattice.create_resource_gateway(name="orders-db-gateway", vpcIdentifier=db.vpc_id,
+                                            subnetIds=db.subnet_ids[:2], tags=TAG)
+        assert f"perform: iam:CreateServiceLinkedRole on resource: {LATTICE_ROLE.format(account=CUSTOMER)}" in str(
+            refused.value)
+        gateway_for(db, name="someone-else-s")  # the harness makes the account's first one: the role now exists
+        role = client("iam").get_role(RoleName="AWSServiceRoleForVpcLattice")["Role"]
+        assert role["Path"] == "/aws-service-role/vpc-lattice.amazonaws.com/"
+        lattice.create_resource_gateway(name="orders-db-gateway", vpcIdentifier=db.vpc_id,
+                                        subnetIds=db.subnet_ids[:2], tags=TAG)

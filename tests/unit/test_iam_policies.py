@@ -37,6 +37,13 @@ UNSCOPABLE_WRITES = {
 
 NEKT_SIDE = {"sts:AssumeRole"}  # the functions that work in the Nekt account through the accepter role
 
+# What VPC Lattice does with the caller's permissions when it makes a gateway and a configuration ("Amazon VPC
+# Lattice API permissions"; the account's first Lattice resource creates the service-linked role).
+LATTICE_ON_OUR_BEHALF = {
+    "ec2:DescribeNetworkInterfaces", "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+    "ec2:AssignPrivateIpAddresses", "ec2:AssignIpv6Addresses", "ec2:DeleteNetworkInterface",
+    "rds:DescribeDBInstances", "rds:DescribeDBClusters", "iam:CreateServiceLinkedRole"}
+
 # Function -> (the modules its handler runs, under functions/nekt_peering, the actions those modules call). An
 # action must be called by name in one of the modules (ec2:CreateTags: through TagSpecifications on create, or
 # create_tags).
@@ -103,7 +110,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "vpc-lattice:CreateResourceGateway",
         "vpc-lattice:CreateResourceConfiguration", "vpc-lattice:TagResource", "vpc-lattice:PutResourcePolicy",
         "ram:GetResourceShares", "ram:GetResourceShareAssociations", "ram:CreateResourceShare",
-        "ram:AssociateResourceShare", "ram:TagResource"}),
+        "ram:AssociateResourceShare", "ram:TagResource", *LATTICE_ON_OUR_BEHALF}),
     "CreateResourceEndpointFunction": (("resource_endpoint/endpoint", "resource_endpoint/find",
                                         "resource_endpoint/names", "core/aws"), {
         "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules",
@@ -117,7 +124,8 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:RevokeSecurityGroupIngress",
         "ec2:DeleteSecurityGroup", "vpc-lattice:ListResourceGateways", "vpc-lattice:ListResourceConfigurations",
         "vpc-lattice:ListTagsForResource", "vpc-lattice:GetResourceGateway", "vpc-lattice:DeleteResourceConfiguration",
-        "vpc-lattice:DeleteResourceGateway", "ram:GetResourceShares", "ram:DeleteResourceShare"}),
+        "vpc-lattice:DeleteResourceGateway", "ram:GetResourceShares", "ram:DeleteResourceShare",
+        "ec2:DeleteNetworkInterface"}),
     # The probe's re-check: Discover's reads, the ACLs, and the probe (own role when Nekt is this account).
     "CheckPathFunction": (("connect/discover", "core/ec2", "core/network_acls", "connect/verify", "core/aws",
                            "resource_endpoint/discover", "resource_endpoint/find", "resource_endpoint/names",
@@ -147,7 +155,7 @@ ACCEPTER_ROLE = (("connect/discover", "core/ec2", "core/network_acls", "peering/
     "ram:GetResourceShareInvitations", "ram:GetResourceShares", "ram:AcceptResourceShareInvitation",
     "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcEndpoints",
     "ec2:DescribeVpcEndpointAssociations", "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
-    "ec2:CreateVpcEndpoint", "ec2:DeleteSecurityGroup", "ec2:DeleteVpcEndpoints"})
+    "ec2:CreateVpcEndpoint", "ec2:DeleteSecurityGroup", "ec2:DeleteVpcEndpoints", "iam:CreateServiceLinkedRole"})
 
 STATE_MACHINE_ACTIONS = {"lambda:InvokeFunction", "events:PutEvents", *UNSCOPABLE_WRITES}
 
@@ -210,14 +218,23 @@ def snake(action: str) -> str:
 
 
 # What AWS authorizes for a call besides its own action (the Service Authorization Reference's dependent
-# actions; tags on create; the resource policy RAM attaches to a configuration it shares).
+# actions; tags on create; the resource policy RAM attaches to a configuration it shares; what VPC Lattice does
+# with the caller's permissions, and its service-linked role, which a resource endpoint may create too).
 IMPLIED_BY = {
     "ec2:DescribeVpcs": ("create_resource_gateway(", "create_vpc_endpoint("),
-    "ec2:DescribeSubnets": ("create_resource_gateway(", "create_vpc_endpoint("),
+    "ec2:DescribeSubnets": ("create_resource_gateway(", "create_vpc_endpoint(", "create_resource_configuration("),
     "ec2:DescribeSecurityGroups": ("create_resource_gateway(", "create_vpc_endpoint("),
     "vpc-lattice:TagResource": ("create_resource_gateway(", "create_resource_configuration("),
-    "ram:TagResource": ("create_resource_share("),
-    "vpc-lattice:PutResourcePolicy": ("create_resource_share("),
+    "ram:TagResource": ("create_resource_share(",),
+    "vpc-lattice:PutResourcePolicy": ("create_resource_share(",),
+    **dict.fromkeys(("ec2:DescribeNetworkInterfaces", "ec2:CreateNetworkInterface",
+                     "ec2:CreateNetworkInterfacePermission", "ec2:AssignPrivateIpAddresses",
+                     "ec2:AssignIpv6Addresses"), ("create_resource_gateway(",)),
+    "ec2:DeleteNetworkInterface": ("create_resource_gateway(", ".delete_resource_gateway"),
+    "rds:DescribeDBInstances": ("create_resource_configuration(",),
+    "rds:DescribeDBClusters": ("create_resource_configuration(",),
+    "iam:CreateServiceLinkedRole": ("create_resource_gateway(", "create_resource_configuration(",
+                                    "create_vpc_endpoint("),
 }
 
 
