@@ -416,3 +416,63 @@ def test_a_connected_connection_keeps_its_path_when_auto_would_now_choose_anothe
     assert differences(before, snapshot(places(nekt))) == []
     assert registry_resources(stack) == {}
 
+
+
+# --- TLS: the name Nekt connects by, and the certificate (issue 22) -----------------------------------------
+
+
+def test_nekt_reaches_the_cluster_by_the_names_its_certificate_covers_and_a_second_connection_is_told_how(
+        deploy: Any, nekt: NektNetwork) -> None:
+    """With DNS hostnames and DNS support in the Nekt VPC, the resource endpoint serves the cluster's own writer
+    and reader names there (private DNS for exactly those names): Nekt connects by them, and a TLS-only server's
+    certificate for them verifies. A second connection to the same cluster cannot serve the same names again: it
+    connects by the endpoint's own name, which the certificate does not cover, and the result says which TLS
+    setting works."""
+    server = PostgresServer(tls_only=True)
+    overlapping_cluster(nekt, port=server.port)
+    rds = account_session(DEFAULT_ACCOUNT, nekt.region).client("rds")
+    cluster = rds.describe_db_clusters(DBClusterIdentifier="orders-db")["DBClusters"][0]
+    writer, reader = cluster["Endpoint"], cluster["ReaderEndpoint"]
+    server.certificate_names = [writer, reader]
+    server.start()
+    try:
+        nekt_ec2 = account_session(nekt.account_id, nekt.region).client("ec2")
+        nekt_ec2.modify_vpc_attribute(VpcId=nekt.vpc_id, EnableDnsHostnames={"Value": True})
+        stack = deploy(nekt, NektProbeFunctionArn=create_probe(nekt))
+        stack.network.place(writer, "10.100.1.10")
+        stack.network.place(reader, "10.100.1.11")
+        before = snapshot(places(nekt))
+
+        execution = connect(stack, "orders-db", nekt.region)
+
+        assert execution.status == "SUCCEEDED", execution.cause
+        result = execution.output
+        assert result["hostname"] == writer
+        assert [(name["role"], name["privateDnsName"]) for name in result["resourcePath"]["names"]] == [
+            ("writer", writer), ("reader", reader)]
+        assert result["resourcePath"]["tls"]["verifyFull"] is True
+        certificate = result["probe"]["handshake"]["certificate"]
+        assert (certificate["host"], certificate["coversHost"]) == (writer, True)
+        endpoint = nekt_ec2.describe_vpc_endpoints(VpcEndpointIds=[result["resourcePath"]["vpcEndpointId"]])[
+            "VpcEndpoints"][0]
+        assert endpoint["PrivateDnsEnabled"] and endpoint["DnsOptions"]["PrivateDnsPreference"] == \
+            "SPECIFIED_DOMAINS_ONLY" and sorted(endpoint["DnsOptions"]["PrivateDnsSpecifiedDomains"]) == sorted(
+            [writer, reader])
+
+        second = stack.run({"database": {"identifier": "orders-db", "region": nekt.region, "endpoint": "reader"},
+                            "connectionId": "orders-db-reports"})
+
+        assert second.status == "SUCCEEDED", second.cause
+        names = second.output["resourcePath"]["names"]
+        assert [(name["role"], name["privateDnsName"]) for name in names] == [("writer", None), ("reader", None)]
+        assert second.output["hostname"] == names[1]["dnsName"] != names[0]["dnsName"]  # the reader's, by its role
+        tls = second.output["resourcePath"]["tls"]
+        assert tls["verifyFull"] is False and "sslmode=verify-ca" in tls["advice"]
+        certificate = second.output["probe"]["handshake"]["certificate"]
+        assert (certificate["coversHost"], certificate["names"]) == (False, [writer, reader])
+
+        for connection_id in ("orders-db-reports", "orders-db"):
+            assert disconnect(stack, connection_id, nekt.region).status == "SUCCEEDED"
+        assert differences(before, snapshot(places(nekt))) == []
+    finally:
+        server.stop()

@@ -101,6 +101,17 @@ def await_configuration(lattice: Any, configuration_id: str, status: str, polls:
     raise AssertionError(f"{configuration_id} never {status}")
 
 
+def await_configuration_gone(lattice: Any, configuration_id: str, polls: int = 10) -> None:
+    """A deleted configuration is DELETE_IN_PROGRESS for a while: its gateway cannot go before it is gone."""
+    for _ in range(polls):
+        try:
+            lattice.get_resource_configuration(resourceConfigurationIdentifier=configuration_id)
+        except ClientError as gone:
+            assert gone.response["Error"]["Code"] == "ResourceNotFoundException"
+            return
+    raise AssertionError(f"{configuration_id} never gone")
+
+
 def share_with_nekt(configuration_arn: str, account: str = CUSTOMER) -> tuple[str, str]:
     """(share ARN, Nekt's invitation ARN), once the configuration's association is ASSOCIATED."""
     ram = client("ram", account)
@@ -766,9 +777,7 @@ def path_as_roles(provider: Any, consumer: Any) -> None:
         nekt_ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])
     ram.delete_resource_share(resourceShareArn=share["resourceShareArn"])
     lattice.delete_resource_configuration(resourceConfigurationIdentifier=configuration["id"])
-    await_configuration(lattice, configuration["id"], "DELETE_IN_PROGRESS")  # then gone: the gateway goes after it
-    with pytest.raises(ClientError):
-        lattice.get_resource_configuration(resourceConfigurationIdentifier=configuration["id"])
+    await_configuration_gone(lattice, configuration["id"])  # the gateway goes after it
     lattice.delete_resource_gateway(resourceGatewayIdentifier=gateway_id)
 
 
@@ -841,7 +850,9 @@ def test_each_call_needs_what_vpc_lattice_does_with_the_caller_s_permissions(ope
                 name="orders-db", type="ARN", resourceGatewayIdentifier=gateway_id, tags=TAG,
                 resourceConfigurationDefinition={"arnResource": {
                     "arn": f"arn:aws:rds:{REGION}:{CUSTOMER}:cluster:{db.identifier}"}})
+            await_configuration(lattice, configuration["id"], "ACTIVE")
             lattice.delete_resource_configuration(resourceConfigurationIdentifier=configuration["id"])
+            await_configuration_gone(lattice, configuration["id"])
             before("DeleteResourceGateway")
             lattice.delete_resource_gateway(resourceGatewayIdentifier=gateway_id)
     assert code_of(refused) == "AccessDeniedException" and refused.value.operation_name == operation
@@ -870,3 +881,116 @@ def test_the_service_linked_role_is_made_once_per_account_and_only_for_vpc_latti
         assert role["Path"] == "/aws-service-role/vpc-lattice.amazonaws.com/"
         lattice.create_resource_gateway(name="orders-db-gateway", vpcIdentifier=db.vpc_id,
                                         subnetIds=db.subnet_ids[:2], tags=TAG)
+
+
+# --- issue 22: what the documentation says, and the pessimistic reading where it is silent ------------------
+
+
+def test_a_configuration_that_fails_says_why_and_is_never_active(strict: StrictAws) -> None:
+    db = cluster_db()
+    lattice = client("vpc-lattice")
+    book(strict).failing["orders-db"] = "The DB cluster orders-db is not in the available state."
+    created = cluster_configuration(db, gateway_for(db), wait=False)
+    assert created["status"] == "CREATE_IN_PROGRESS" and "failureReason" not in created
+    await_configuration(lattice, created["id"], "CREATE_FAILED")
+    failed = lattice.get_resource_configuration(resourceConfigurationIdentifier=created["id"])
+    assert failed["failureReason"] == "The DB cluster orders-db is not in the available state."
+    with pytest.raises(ClientError) as not_shared:
+        client("ram").create_resource_share(name="failed", resourceArns=[created["arn"]], principals=[NEKT])
+    assert code_of(not_shared) == "InvalidParameterException"
+    lattice.delete_resource_configuration(resourceConfigurationIdentifier=created["id"])  # a failed one goes
+    await_configuration_gone(lattice, created["id"])
+
+
+def test_a_configuration_being_created_is_not_deleted_and_a_child_never_on_its_own(strict: StrictAws) -> None:
+    db = cluster_db()
+    lattice = client("vpc-lattice")
+    created = cluster_configuration(db, gateway_for(db), wait=False)
+    with pytest.raises(ClientError) as too_soon:
+        lattice.delete_resource_configuration(resourceConfigurationIdentifier=created["id"])
+    assert code_of(too_soon) == "ConflictException"
+    await_configuration(lattice, created["id"], "ACTIVE")
+    child = next(item for item in lattice.list_resource_configurations()["items"] if item["type"] == "CHILD")
+    with pytest.raises(ClientError) as managed:
+        lattice.delete_resource_configuration(resourceConfigurationIdentifier=child["id"])
+    assert code_of(managed) == "ValidationException" and "managed by Amazon" in str(managed.value)
+
+
+def test_the_children_s_names_may_be_absent_and_then_only_private_dns_tells_writer_from_reader(
+        strict: StrictAws) -> None:
+    """Which field of a child names its endpoint is not documented: with `child_domain_names` off (the pessimistic
+    reading) no child shows one, and the consumer's associations show the database's names only by private DNS."""
+    book(strict).child_domain_names = False
+    db = cluster_db()
+    arn = shared_configuration(db)
+    children = [item for item in client("vpc-lattice").list_resource_configurations()["items"]
+                if item["type"] == "CHILD"]
+    assert len(children) == 2 and not any("customDomainName" in child for child in children)
+    endpoint = resource_endpoint(consumer_vpc(dns=True), arn, PrivateDnsEnabled=True)
+    endpoint_state(endpoint["VpcEndpointId"])
+    cluster = client("rds").describe_db_clusters(DBClusterIdentifier=db.identifier)["DBClusters"][0]
+    associations = client("ec2", NEKT).describe_vpc_endpoint_associations(
+        VpcEndpointIds=[endpoint["VpcEndpointId"]])["VpcEndpointAssociations"]
+    assert sorted(a["PrivateDnsEntry"]["DnsName"] for a in associations) == sorted(
+        [cluster["Endpoint"], cluster["ReaderEndpoint"]])
+
+
+def test_an_instance_s_custom_domain_name_is_served_privately_only_where_the_endpoint_names_it(
+        strict: StrictAws) -> None:
+    """A custom domain name may be "a third-party or AWS domain"; unverified, a consumer gets a private hosted zone
+    for it only with ALL_DOMAINS or a preference that names it (VERIFIED_DOMAINS_ONLY is the default)."""
+    db = create_database(region=REGION)
+    address = client("rds").describe_db_instances(DBInstanceIdentifier=db.identifier)["DBInstances"][0][
+        "Endpoint"]["Address"]
+    lattice = client("vpc-lattice")
+    configuration = lattice.create_resource_configuration(
+        name="orders-db", type="SINGLE", resourceGatewayIdentifier=gateway_for(db), portRanges=[str(db.port)],
+        customDomainName=address, resourceConfigurationDefinition={"dnsResource": {"domainName": address,
+                                                                                   "ipAddressType": "IPV4"}})
+    await_configuration(lattice, configuration["id"], "ACTIVE")
+    _, invitation = share_with_nekt(configuration["arn"])
+    client("ram", NEKT).accept_resource_share_invitation(resourceShareInvitationArn=invitation)
+
+    def private_names(**options: Any) -> list[str]:
+        made = resource_endpoint(consumer_vpc(dns=True), configuration["arn"], PrivateDnsEnabled=True, **options)
+        associations = client("ec2", NEKT).describe_vpc_endpoint_associations(
+            VpcEndpointIds=[made["VpcEndpointId"]])["VpcEndpointAssociations"]
+        return [a["PrivateDnsEntry"]["DnsName"] for a in associations if "PrivateDnsEntry" in a]
+
+    assert private_names() == []  # VERIFIED_DOMAINS_ONLY: unverified, no zone
+    assert private_names(DnsOptions={"PrivateDnsPreference": "SPECIFIED_DOMAINS_ONLY",
+                                     "PrivateDnsSpecifiedDomains": ["*.example.com"]}) == []
+    assert private_names(DnsOptions={"PrivateDnsPreference": "SPECIFIED_DOMAINS_ONLY",
+                                     "PrivateDnsSpecifiedDomains": [address]}) == [address]
+    with pytest.raises(ClientError) as without_private_dns:
+        resource_endpoint(consumer_vpc(dns=True), configuration["arn"],
+                          DnsOptions={"PrivateDnsPreference": "ALL_DOMAINS"})
+    assert code_of(without_private_dns) == "InvalidParameter"
+
+
+def test_two_endpoints_of_one_vpc_do_not_serve_one_name_privately(strict: StrictAws) -> None:
+    db = cluster_db()
+    arn = shared_configuration(db)
+    consumer = consumer_vpc(dns=True)
+    resource_endpoint(consumer, arn, PrivateDnsEnabled=True)
+    with pytest.raises(ClientError) as conflict:
+        resource_endpoint(consumer, arn, PrivateDnsEnabled=True)
+    assert code_of(conflict) == "InvalidParameter" and "conflicting DNS domain" in str(conflict.value)
+    resource_endpoint(consumer, arn)  # without private DNS: its own names only
+
+
+def test_no_resource_gateway_or_endpoint_in_a_zone_vpc_lattice_does_not_support(strict: StrictAws) -> None:
+    db = cluster_db()
+    ec2 = client("ec2")
+    unsupported = ec2.create_subnet(VpcId=db.vpc_id, CidrBlock="10.0.200.0/24",
+                                    AvailabilityZone=f"{REGION}e")["Subnet"]  # moto: us-east-1e is use1-az3
+    assert unsupported["AvailabilityZoneId"] == "use1-az3"
+    with pytest.raises(ClientError) as refused:
+        client("vpc-lattice").create_resource_gateway(name="far", vpcIdentifier=db.vpc_id,
+                                                      subnetIds=[unsupported["SubnetId"]])
+    assert code_of(refused) == "ValidationException" and "use1-az3" in str(refused.value)
+    arn = shared_configuration(db)
+    consumer = consumer_vpc(zones=("e",))
+    with pytest.raises(ClientError) as endpoint_refused:
+        resource_endpoint(consumer, arn)
+    assert code_of(endpoint_refused) == "InvalidParameter" and "does not support" in str(endpoint_refused.value)

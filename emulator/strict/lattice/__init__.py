@@ -52,7 +52,14 @@ from emulator.strict.lattice.endpoints import (
     EndpointZones,
     ResourceEndpoints,
 )
-from emulator.strict.lattice.gateways import GatewayAddresses, GatewayInUse, GatewayQuota, GatewayState, GatewaySubnets
+from emulator.strict.lattice.gateways import (
+    GatewayAddresses,
+    GatewayInUse,
+    GatewayQuota,
+    GatewayState,
+    GatewaySubnets,
+    LatticeZones,
+)
 from emulator.strict.lattice.ram import RamShareable, RamShares
 from emulator.strict.layer import Rule
 
@@ -63,8 +70,10 @@ def lattice_rules(book: LatticeBook | None = None) -> list[Rule]:
     """Checks first, then the rules that serve or complete the answer, then the lifecycle."""
     book = book or LatticeBook()
     dataplane.INSTALLED[:] = [book]
-    return [GatewaySubnets(), GatewayAddresses(book), GatewayQuota(book), UniqueNames(book), GatewayState(book),
-            GatewayInUse(book), ConfigurationDefinition(book), ArnResource(book), ArnResourceNotPublic(),
-            ArnResourceClusterOnly(), ConfigurationInUse(book), RamShareable(book), EndpointConfiguration(book),
-            EndpointSubnets(), EndpointZones(book), EndpointAddresses(book), EndpointPrivateDns(book),
-            EndpointQuota(book), ConfigurationState(book), LatticeApi(book), RamShares(book), ResourceEndpoints(book), LatticeLifecycle(book)]
+    return [
+        GatewaySubnets(), LatticeZones(), GatewayAddresses(book), GatewayQuota(book), UniqueNames(book),
+        GatewayState(book), GatewayInUse(book), ConfigurationDefinition(book), ArnResource(book),
+        ArnResourceNotPublic(), ArnResourceClusterOnly(), ConfigurationInUse(book), RamShareable(book),
+        EndpointConfiguration(book), EndpointSubnets(), EndpointZones(book), EndpointAddresses(book),
+        EndpointPrivateDns(book), EndpointQuota(book), ConfigurationState(book), LatticeApi(book), RamShares(book),
+        ResourceEndpoints(book), LatticeLifecycle(book)]

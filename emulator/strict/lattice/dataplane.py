@@ -31,14 +31,15 @@ class EndpointPath:
 def endpoint_path(host: str) -> EndpointPath | None:
     """Where `host` leads from the consumer's VPC: an association's DNS name, or (private DNS) the database's
     own name, of an Available resource endpoint. None: no endpoint answers for that name."""
-    book = INSTALLED[-1] if INSTALLED else None
-    for endpoint in book.endpoints.values() if book else []:
+    if not INSTALLED:
+        return None
+    book = INSTALLED[-1]
+    for endpoint in book.endpoints.values():
         if endpoint.state.status != "Available":
             continue
-        for association in book.associations(endpoint):  # type: ignore[union-attr]
-            if host not in (association.dns_name, private_dns_name(book, endpoint, association.configuration)):
-                continue
-            return _path(book, endpoint, association.configuration)  # type: ignore[arg-type]
+        for association in book.associations(endpoint):
+            if host in (association.dns_name, private_dns_name(book, endpoint, association.configuration)):
+                return _path(book, endpoint, association.configuration)
     return None
 
 

@@ -98,7 +98,8 @@ class ResourceEndpoints(BookRule):
         vpc = backend.vpcs[call.params["VpcId"]]
         endpoint = candidate(call, endpoint_id)
         endpoint.dns_name = f"{endpoint_id}.{configuration_id}.{random_hex(7)}.vpc-lattice-rsc.{call.region}.on.aws"
-        endpoint.hosted_zone_id, endpoint.association_id = "Z" + random_hex(20).upper(), f"vpce-rsc-asc-{random_hex(17)}"
+        endpoint.hosted_zone_id = "Z" + random_hex(20).upper()
+        endpoint.association_id = f"vpce-rsc-asc-{random_hex(17)}"
         self.book.endpoints[endpoint_id] = endpoint
         for subnet_id in endpoint.subnet_ids:
             block = free_block(call.account_id, call.region, subnet_id, self.book, ENDPOINT_BLOCK)

@@ -205,3 +205,29 @@ class GatewayInUse(BookRule):
         if attached:
             raise error("ConflictException", f"Resource gateway {gateway.id} has resource configurations associated "
                                              f"with it ({', '.join(attached)}): delete them first.")
+
+
+# "The following Availability Zones aren't supported for VPC Lattice" (Quotas for Amazon VPC Lattice).
+UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "apne1-az3", "apne2-az2", "euc1-az2", "euw1-az4", "cac1-az3",
+                                  "ilc1-az2"})
+
+
+class LatticeZones(Rule):
+    """No resource gateway in a zone VPC Lattice does not support (documented), and, the stricter reading (the
+    page names VPC Lattice as a whole), no resource endpoint there either. Zones by id."""
+
+    name = "lattice-zones"
+
+    def before(self, call: Call) -> None:
+        if creating_gateway(call):
+            subnets, code = call.params.get("subnetIds") or [], "ValidationException"
+        elif call.service == "ec2" and call.operation == "CreateVpcEndpoint" and \
+                call.params.get("VpcEndpointType") == "Resource":
+            subnets, code = call.params.get("SubnetIds") or [], "InvalidParameter"
+        else:
+            return
+        for subnet_id in subnets:
+            subnet = subnet_of(call.account_id, call.region, subnet_id)
+            if subnet is not None and subnet.availability_zone_id in UNSUPPORTED_ZONE_IDS:
+                raise error(code, f"Subnet {subnet_id} is in Availability Zone {subnet.availability_zone_id}, which "
+                                  "VPC Lattice does not support.")

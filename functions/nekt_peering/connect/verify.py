@@ -21,7 +21,16 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_lambda import LambdaClient
 
-    from nekt_peering.core.shapes import Check, Connected, DatabaseFacts, Facts, PeeringSide, ProbeFacts, Reachable
+    from nekt_peering.core.shapes import (
+        Check,
+        Connected,
+        DatabaseFacts,
+        EndpointName,
+        Facts,
+        PeeringSide,
+        ProbeFacts,
+        Reachable,
+    )
 
 PATH_NOT_PROBED = "configuration verified, path not probed"
 
@@ -100,7 +109,7 @@ def verify_resource_path(database_ec2: EC2Client, nekt_ec2: EC2Client | None, st
     _refuse_unless_all_pass(checks)
     checks.append(check_live_network_acls(database_ec2, None, state["discovery"],
                                           "Verify read the ACLs after the changes"))
-    hostname = hostname_of(chosen)  # type: ignore[arg-type]  # refused above when None
+    hostname = hostname_of(cast("EndpointName", chosen))  # refused above when None
     probe = None
     if nekt_lambda is not None and probe_function_arn:
         # No CIDRs: the endpoint's addresses are Nekt's own, so "inside the database VPC" does not apply.
@@ -119,7 +128,7 @@ def verify_resource_path(database_ec2: EC2Client, nekt_ec2: EC2Client | None, st
         "resourcePath": {"resourceGatewayId": shared["resourceGatewayId"],
                          "resourceConfigurationArn": shared["resourceConfigurationArn"],
                          "resourceShareArn": shared["resourceShareArn"], "vpcEndpointId": endpoint_id,
-                         "names": names or [], "tls": tls_advice(chosen, names or [])},  # type: ignore[arg-type]
+                         "names": names or [], "tls": tls_advice(chosen)},
         "checks": checks,
         "probe": probe,
         "path": probe["detail"] if probe else PATH_NOT_PROBED,

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import fastjsonschema
 
@@ -61,7 +61,7 @@ class ConnectRequest:
     mode: str
     connection_id: str
     dry_run: bool
-    endpoint: str = "writer"  # an Aurora cluster's endpoint Nekt connects to: writer or reader
+    endpoint: Literal["writer", "reader"] = "writer"  # an Aurora cluster's endpoint Nekt connects to
 
     @classmethod
     def parse(cls, raw: Any, default_region: str) -> ConnectRequest:

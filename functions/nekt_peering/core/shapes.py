@@ -489,11 +489,21 @@ class ProbeFacts(TypedDict):
     handshake: NotRequired[Handshake]
 
 
+class TlsAdvice(TypedDict):
+    """How a client that verifies the server's certificate connects on the resource-endpoint path."""
+
+    hostname: str | None
+    verifyFull: bool  # the hostname is the database's own name, which its certificate covers
+    advice: str
+
+
 class ResourcePathResult(TypedDict):
     resourceGatewayId: str
     resourceConfigurationArn: str | None
     resourceShareArn: str | None
     vpcEndpointId: str
+    names: NotRequired[list[EndpointName]]  # one per database endpoint the resource endpoint reaches
+    tls: NotRequired[TlsAdvice]
 
 
 class Connected(TypedDict):

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nekt_peering.resource_endpoint.names import all_pages
 from nekt_peering.resource_endpoint.find import (
     database_endpoints,
+    endpoint_associations,
     find_configuration,
     find_product_gateway,
     is_connection_endpoint,
 )
+from nekt_peering.resource_endpoint.names import all_pages
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -33,7 +34,7 @@ def discover_resource_path(ec2: EC2Client, lattice: Any, nekt_ec2: EC2Client, da
                 if gateway.get("vpcIdentifier") == database["vpcId"]]
     others = [endpoint["VpcEndpointId"] for endpoint in endpoints if endpoint.get("PrivateDnsEnabled")
               and endpoint is not own]
-    return {
+    facts: ResourcePathFacts = {
         "databaseArn": database.get("arn") or "",
         "databaseSubnets": subnet_zones(ec2, database["subnetIds"]),
         "nektSubnets": subnet_zones(nekt_ec2, nekt["privateSubnetIds"]),
@@ -46,25 +47,16 @@ def discover_resource_path(ec2: EC2Client, lattice: Any, nekt_ec2: EC2Client, da
                                                                                       "enableDnsSupport")),
         "vpcGateways": len(gateways), "configurations": len(configurations),
         "configurationExists": configuration is not None,
-        **({"endpoints": database_endpoints(lattice, {"database": database}, configuration)}
-           if configuration and own else {}),
     }
+    if configuration and own:
+        facts["endpoints"] = database_endpoints(lattice, {"database": database}, configuration)
+    return facts
 
 
 def _private_names(nekt_ec2: EC2Client, endpoint_ids: list[str]) -> list[str]:
     """The names other resource endpoints of the Nekt VPC serve by private DNS (their associations')."""
-    names: set[str] = set()
-    for start in range(0, len(endpoint_ids), 50):
-        token = None
-        while True:
-            page = nekt_ec2.describe_vpc_endpoint_associations(VpcEndpointIds=endpoint_ids[start:start + 50], **(
-                {"NextToken": token} if token else {}))
-            names |= {association["PrivateDnsEntry"]["DnsName"] for association in page.get(
-                "VpcEndpointAssociations") or [] if (association.get("PrivateDnsEntry") or {}).get("DnsName")}
-            token = page.get("NextToken")
-            if not token:
-                break
-    return sorted(names)
+    return sorted({association["PrivateDnsEntry"]["DnsName"] for association in endpoint_associations(
+        nekt_ec2, endpoint_ids) if (association.get("PrivateDnsEntry") or {}).get("DnsName")})
 
 
 def _vpc_attribute(ec2: EC2Client, vpc_id: str, attribute: str) -> bool:

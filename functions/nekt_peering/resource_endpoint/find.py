@@ -177,17 +177,8 @@ def endpoint_names(nekt_ec2: EC2Client, endpoint_id: str, endpoints: list[Databa
     """The resource endpoint's DNS names, one per database endpoint it reaches, from its associations (AWS
     documents a resource endpoint's names there, not in DescribeVpcEndpoints' DnsEntries, which is for interface
     endpoints); None while an association or its name is not there yet."""
-    associations: list[dict[str, Any]] = []
-    token = None
-    while True:
-        page = nekt_ec2.describe_vpc_endpoint_associations(VpcEndpointIds=[endpoint_id], **(
-            {"NextToken": token} if token else {}))
-        associations += page.get("VpcEndpointAssociations") or []
-        token = page.get("NextToken")
-        if not token:
-            break
-    by_arn = {association.get("AssociatedResourceArn"): association for association in associations
-              if (association.get("DnsEntry") or {}).get("DnsName")}
+    by_arn = {association.get("AssociatedResourceArn"): association for association in
+              endpoint_associations(nekt_ec2, [endpoint_id]) if (association.get("DnsEntry") or {}).get("DnsName")}
     if not endpoints:  # not known from the database's side (a record from before this was kept): every association
         endpoints = [{"role": "unknown", "resourceConfigurationArn": str(arn), "domainName": None} for arn in by_arn]
     names: list[EndpointName] = []
@@ -201,6 +192,20 @@ def endpoint_names(nekt_ec2: EC2Client, endpoint_id: str, endpoints: list[Databa
                       "domainName": endpoint["domainName"] or private,
                       "accessible": association.get("AssociatedResourceAccessibility") == "Accessible"})
     return sorted(names, key=lambda name: ROLE_ORDER.index(name["role"])) or None
+
+
+def endpoint_associations(nekt_ec2: EC2Client, endpoint_ids: list[str]) -> list[Any]:
+    """The associations of resource endpoints (every page; at most 50 endpoints a call)."""
+    found: list[Any] = []
+    for start in range(0, len(endpoint_ids), 50):
+        arguments: dict[str, Any] = {"VpcEndpointIds": endpoint_ids[start:start + 50]}
+        while True:
+            page = nekt_ec2.describe_vpc_endpoint_associations(**arguments)
+            found += page.get("VpcEndpointAssociations") or []
+            if not page.get("NextToken"):
+                break
+            arguments["NextToken"] = page["NextToken"]
+    return found
 
 
 def connect_to(names: list[EndpointName], wanted: str) -> EndpointName:

@@ -13,7 +13,7 @@ from nekt_peering.core.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, Settings
 
 if TYPE_CHECKING:
 
-    from nekt_peering.core.shapes import PlannedResourcePath
+    from nekt_peering.core.shapes import PlannedResourcePath, TlsAdvice
 
 GATEWAY_READY = "ACTIVE"
 GATEWAY_UNUSABLE = frozenset({"DELETE_IN_PROGRESS", "CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED"})
@@ -95,7 +95,7 @@ def all_pages(operation: Any, key: str, **arguments: Any) -> Iterator[dict[str, 
             return
 
 
-def tls_advice(chosen: Mapping[str, Any] | None, names: list[Mapping[str, Any]]) -> dict[str, Any]:
+def tls_advice(chosen: Mapping[str, Any] | None) -> TlsAdvice:
     """How a client that verifies the server's certificate connects: by the database's own name where the Nekt
     VPC resolves it to the endpoint (private DNS), else by the endpoint's name with the issuer checked only."""
     if chosen is None:

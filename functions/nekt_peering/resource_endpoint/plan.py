@@ -109,7 +109,7 @@ def plan_resource_path(facts: Mapping[str, Any]) -> PlannedResourcePath:
         "share": nekt["accountId"] != account,
         "endpoint": {"vpcId": nekt["vpcId"], "subnetIds": endpoint_subnets,
                      "allowedCidrs": [nekt["cidr"]], "port": int(database["port"]),
-                     **private_dns(database, found)},
+                     **private_dns(database, found)},  # type: ignore[typeddict-item]
     }
 
 
