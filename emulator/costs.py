@@ -24,6 +24,7 @@ PRIVATELINK_PRICING = "https://aws.amazon.com/privatelink/pricing/"
 PRIVATELINK_PRICING_JA = "https://aws.amazon.com/jp/privatelink/pricing/"
 LATTICE_PRICING = "https://aws.amazon.com/vpc/lattice/pricing/"
 LATTICE_PRICING_KO = "https://aws.amazon.com/ko/vpc/lattice/pricing/"
+LATTICE_GUIDE_PRICING = "https://docs.aws.amazon.com/vpc-lattice/latest/ug/pricing.html"
 ACCESS_RESOURCES = "https://docs.aws.amazon.com/vpc/latest/privatelink/privatelink-access-resources.html"
 PEERING_CHARGES = "https://aws.amazon.com/blogs/networking-and-content-delivery/demystifying-amazon-vpc-peering-charges"
 SAP_PEERING = "https://docs.aws.amazon.com/sap/latest/general/rise-connection-peering.html"
@@ -59,8 +60,9 @@ class Prices:
         "resource endpoint tiers: first 1 PB $0.01, next 4 PB $0.006, over 5 PB $0.004 (the page's Japanese "
         "edition; the English copy stored here stops before them)")
     resource_gateway_hour: Rate = Rate(
-        0.0, "hour", "per resource gateway or resource configuration per hour", ACCESS_RESOURCES, False,
-        "none documented: the pages price VPC resources per GB processed only; assumed $0")
+        0.0, "hour", "per resource gateway or resource configuration per hour", ACCESS_RESOURCES, True,
+        "\"When you enable access to your resources using resource configurations and resource gateways, you are "
+        "billed per GB data processed by your resource gateways\": no hourly charge")
     resource_gateway_gb: Rate = Rate(
         0.01, "GB", "per GB of VPC resource data processed, billed to the resource's owner (first 1 PB)",
         LATTICE_PRICING_KO, False,
@@ -68,8 +70,7 @@ class Prices:
         "its figures were not (cut off in the stored copy): assumed $0.01, as the resource endpoint's first tier")
     resource_path_cross_zone_gb: Rate = Rate(
         0.0, "GB", "per GB crossing zones between a resource endpoint, its gateway and the database",
-        ACCESS_RESOURCES, False,
-        "whether this path's traffic is also billed as regional data transfer is not in the pages found: assumed $0")
+        LATTICE_GUIDE_PRICING, True, "\"Additionally, there are no inter-AZ data transfer charges in VPC Lattice.\"")
     peering_hour: Rate = Rate(
         0.0, "hour", "per peering connection per hour", PEERING_CHARGES, True,
         "\"There is no charge to create a VPC peering connection\"; only data transfer across zones and Regions")

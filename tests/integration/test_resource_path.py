@@ -5,6 +5,7 @@ makes no change; a crash half way is picked up; the compensations leave both acc
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,12 @@ from emulator.topology import (
     create_nekt_network,
 )
 from nekt_peering.core.compensation import Rollback
-from nekt_peering.core.errors import ChangeRefused, ResourcePathTimeout, ResourceShareRejected
+from nekt_peering.core.errors import (
+    ChangeRefused,
+    ResourceConfigurationFailed,
+    ResourcePathTimeout,
+    ResourceShareRejected,
+)
 from nekt_peering.core.model import CONNECTION_TAG_KEY
 from nekt_peering.core.shapes import (
     DatabaseFacts,
@@ -605,3 +611,54 @@ def test_configuration_names_are_valid_and_distinct_for_every_connection_id() ->
         assert 3 <= len(name) <= 40 and re.fullmatch(r"(?!rcfg-)(?![-])(?!.*[-]$)(?!.*[-]{2})[a-z0-9-]+", name), name
     assert len(set(names)) == len(names)
     assert configuration_name("orders-db") == configuration_name("orders-db")
+
+
+# --- issue 22: every asynchronous step waited for, each within its own bound --------------------------------
+
+
+def test_a_slow_configuration_and_share_are_each_waited_for_and_undone_in_the_order_aws_requires(
+        strict: StrictAws, overlapping: tuple[CustomerDatabase, NektNetwork]) -> None:
+    """With MaxPolls 4, the gateway, the configuration and the share's association are each slow to be ready, and
+    the configuration and the gateway to go: each wait has its own bound, nothing is left behind, and the gateway
+    is deleted only once its configuration is gone (AWS refuses it before)."""
+    db, nekt = overlapping
+    before = lattice_state([CUSTOMER, NEKT])
+    state = connect_state(db, nekt, max_polls=4)
+    book(strict).timing = Timing(gateway_creating=3, configuration_creating=3, share_associating=3,
+                                 configuration_deleting=2, gateway_deleting=2)
+    waited_for = []
+    for _ in range(12):
+        state["sharedDatabase"] = share_database(*customer(), state)
+        waited_for.append(state["sharedDatabase"].get("waitingFor") if state["sharedDatabase"]["waiting"] else None)
+        if not state["sharedDatabase"]["waiting"]:
+            break
+    waits = [w for w in waited_for if w]
+    assert [kind for kind, _ in itertools.groupby(waits)] == ["gateway", "configuration", "association"]
+    assert len(waits) > 4  # more than MaxPolls in all: each wait has its own bound
+    endpoint(state)
+    state["error"] = {"Error": "Unreachable", "Cause": "the probe could not reach the database"}
+
+    with aws_calls() as calls:
+        outcome = remove(state)
+
+    assert outcome["complete"] and not outcome["left"], outcome
+    assert calls[("vpc-lattice", "DeleteResourceGateway")] == 1  # never refused: asked once the configuration went
+    assert lattice_state([CUSTOMER, NEKT]) == before
+
+
+def test_a_configuration_aws_fails_is_a_named_error_quoting_its_reason_and_is_undone(
+        strict: StrictAws, overlapping: tuple[CustomerDatabase, NektNetwork]) -> None:
+    db, nekt = overlapping
+    before = lattice_state([CUSTOMER, NEKT])
+    state = connect_state(db, nekt)
+    book(strict).failing[configuration_name("orders-db")] = "The DB cluster orders-db is being modified."
+    with pytest.raises(ResourceConfigurationFailed) as failed:
+        share(state)
+    assert "CREATE_FAILED: The DB cluster orders-db is being modified." in str(failed.value)
+    assert state["sharedDatabase"]["configurationCreated"]  # the record a rollback needs, kept from the last poll
+    state["error"] = {"Error": "ResourceConfigurationFailed", "Cause": str(failed.value)}
+
+    outcome = remove(state)
+
+    assert outcome["complete"], outcome
+    assert lattice_state([CUSTOMER, NEKT]) == before
