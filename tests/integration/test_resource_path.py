@@ -5,6 +5,7 @@ makes no change; a crash half way is picked up; the compensations leave both acc
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +45,7 @@ from nekt_peering.core.shapes import (
 )
 from nekt_peering.resource_endpoint.endpoint import create_resource_endpoint
 from nekt_peering.resource_endpoint.names import configuration_name
+from nekt_peering.resource_endpoint.plan import plan_resource_path
 from nekt_peering.resource_endpoint.share import share_database
 from nekt_peering.resource_endpoint.undo import removal_of, remove_resource_endpoint, unshare_database
 
@@ -661,4 +663,29 @@ def test_a_configuration_aws_fails_is_a_named_error_quoting_its_reason_and_is_un
     outcome = remove(state)
 
     assert outcome["complete"], outcome
+    assert lattice_state([CUSTOMER, NEKT]) == before
+
+
+@pytest.mark.parametrize("reading", ["documented", "pessimistic"])
+def test_the_path_works_under_both_readings_of_what_aws_leaves_open(
+        reading: str, strict: StrictAws, overlapping: tuple[CustomerDatabase, NektNetwork]) -> None:
+    """Documented (the CLI examples): a gateway and a configuration ACTIVE at once, a child naming its endpoint.
+    Pessimistic: both created asynchronously, and no child field naming its endpoint: then only the associations'
+    private DNS names, with DNS on in the Nekt VPC, tell the writer from the reader."""
+    db, nekt = overlapping
+    client(NEKT, "ec2").modify_vpc_attribute(VpcId=nekt.vpc_id, EnableDnsHostnames={"Value": True})
+    before = lattice_state([CUSTOMER, NEKT])
+    state = connect_state(db, nekt)
+    state["plan"]["resourcePath"]["endpoint"] |= plan_resource_path(state["discovery"] | {
+        "resourcePath": state["discovery"]["resourcePath"] | {"nektVpcDns": True}})["endpoint"]
+    book(strict).child_domain_names = reading == "documented"
+    with strict.relax("lattice-lifecycle") if reading == "documented" else contextlib.nullcontext():
+        connect(state)
+        made = state["resourceEndpoint"]
+        cluster = client(CUSTOMER, "rds").describe_db_clusters(DBClusterIdentifier=db.identifier)["DBClusters"][0]
+        assert [(name["role"], name["privateDnsName"]) for name in made["names"]] == [
+            ("writer", cluster["Endpoint"]), ("reader", cluster["ReaderEndpoint"])]
+        assert made["dnsName"] == cluster["Endpoint"]
+        state["error"] = {"Error": "Unreachable", "Cause": "the probe could not reach the database"}
+        assert remove(state)["complete"]
     assert lattice_state([CUSTOMER, NEKT]) == before

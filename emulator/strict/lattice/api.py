@@ -61,8 +61,8 @@ class UniqueNames(BookRule):
 
 
 class LatticeLifecycle(BookRule):
-    """A resource gateway is CREATE_IN_PROGRESS, then ACTIVE; deleted, DELETE_IN_PROGRESS, then gone
-    (ResourceNotFoundException). A resource endpoint is Pending, then Available; deleted, Deleting, then
+    """A resource gateway, and a resource configuration, is CREATE_IN_PROGRESS, then ACTIVE (a configuration may
+    end CREATE_FAILED); deleted, DELETE_IN_PROGRESS, then gone (ResourceNotFoundException). A resource endpoint is Pending, then Available; deleted, Deleting, then
     Deleted. Each transient status lasts `Timing`'s ticks. Relaxed, a new thing is ready at once and a
     deleted one gone at the next look (as moto would have it)."""
 
@@ -77,6 +77,15 @@ class LatticeLifecycle(BookRule):
         elif call.service == "vpc-lattice" and call.operation == "DeleteResourceGateway":
             if call.context.get("deleting"):
                 self.book.gateways[response["id"]].state.remaining = timing.gateway_deleting
+        elif call.service == "vpc-lattice" and call.operation == "CreateResourceConfiguration":
+            configuration = self.book.configurations[response["id"]]
+            configuration.state = Transient("CREATE_IN_PROGRESS", timing.configuration_creating,
+                                            configuration.state.status)
+            response["status"] = configuration.state.status
+        elif call.service == "vpc-lattice" and call.operation == "DeleteResourceConfiguration":
+            if call.context.get("deleting"):
+                identifier = call.params["resourceConfigurationIdentifier"]
+                self.book.configurations[identifier.rsplit("/", 1)[-1]].state.remaining = timing.configuration_deleting
         elif call.service == "ec2" and call.operation == "CreateVpcEndpoint":
             endpoint = self.book.endpoints.get(response["VpcEndpoint"]["VpcEndpointId"])
             if endpoint is not None:

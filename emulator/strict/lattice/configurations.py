@@ -61,7 +61,7 @@ def create(book: LatticeBook, call: Call) -> dict[str, Any]:
         params.get("resourceConfigurationDefinition"), bool(params.get("allowAssociationToShareableServiceNetwork",
                                                                        False)),
         dict(params.get("tags") or {}), now(), params.get("customDomainName"),
-        Transient("CREATE_IN_PROGRESS", book.timing.configuration_creating, "CREATE_FAILED" if failure else "ACTIVE"),
+        Transient("CREATE_FAILED" if failure else "ACTIVE"),  # emulator.strict.lattice.api's lifecycle delays it
         failure)
     book.configurations[configuration.id] = configuration
     if kind == "ARN":
@@ -97,10 +97,11 @@ def get(book: LatticeBook, call: Call) -> dict[str, Any]:
 
 
 def delete(book: LatticeBook, call: Call) -> dict[str, Any]:
-    """Asynchronous: DELETE_IN_PROGRESS (its children with it) until a later look finds it gone."""
+    """DELETE_IN_PROGRESS (its children with it) until the next look, or as long as the lifecycle says."""
     configuration = configuration_named(book, call)
     if configuration.state.status != "DELETE_IN_PROGRESS":
-        configuration.state = Transient("DELETE_IN_PROGRESS", book.timing.configuration_deleting, None)
+        configuration.state = Transient("DELETE_IN_PROGRESS", 0, None)
+        call.context["deleting"] = True
     for share in book.shares.values():  # RAM drops a deleted resource from its shares
         if configuration.arn in share.resources:
             share.resources[configuration.arn] = Transient("DISASSOCIATED")
