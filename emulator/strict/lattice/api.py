@@ -62,9 +62,10 @@ class UniqueNames(BookRule):
 
 class LatticeLifecycle(BookRule):
     """A resource gateway, and a resource configuration, is CREATE_IN_PROGRESS, then ACTIVE (a configuration may
-    end CREATE_FAILED); deleted, DELETE_IN_PROGRESS, then gone (ResourceNotFoundException). A resource endpoint is Pending, then Available; deleted, Deleting, then
-    Deleted. Each transient status lasts `Timing`'s ticks. Relaxed, a new thing is ready at once and a
-    deleted one gone at the next look (as moto would have it)."""
+    end CREATE_FAILED); deleted, DELETE_IN_PROGRESS, then gone (ResourceNotFoundException). A resource endpoint
+    is Pending, then Available; deleted, Deleting, then Deleted. Each transient status lasts `Timing`'s ticks.
+    Relaxed, a new thing is ready at once and a deleted one gone at the next look (as the CLI examples show
+    them, and as moto would have it)."""
 
     name = "lattice-lifecycle"
 
