@@ -46,6 +46,14 @@ ModeOption = Annotated[Mode, typer.Option(help="auto: public path for a publicly
 ConnectionIdOption = Annotated[str | None, typer.Option(help="Names the connection (default: the identifier).")]
 
 
+class Endpoint(StrEnum):
+    writer = "writer"
+    reader = "reader"
+
+
+EndpointOption = Annotated[Endpoint, typer.Option(help="An Aurora cluster's endpoint Nekt connects to.")]
+
+
 @dataclass
 class Target:
     """Where the commands act; the stack is looked up only when a command needs it."""
@@ -95,10 +103,11 @@ def connect(
     region: DatabaseRegionOption = None,
     mode: ModeOption = Mode.auto,
     connection_id: ConnectionIdOption = None,
+    endpoint: EndpointOption = Endpoint.writer,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only: list the changes, make none.")] = False,
 ) -> None:
     """Connect a database, following each stage until it is connected (or rolled back)."""
-    _run_connect(_target(context), _request(db, region, mode, connection_id, dry_run))
+    _run_connect(_target(context), _request(db, region, mode, connection_id, dry_run, endpoint))
 
 
 @app.command()
@@ -108,9 +117,10 @@ def plan(
     region: DatabaseRegionOption = None,
     mode: ModeOption = Mode.auto,
     connection_id: ConnectionIdOption = None,
+    endpoint: EndpointOption = Endpoint.writer,
 ) -> None:
     """Print the changes a connect would make (a dry run: nothing is changed)."""
-    _run_connect(_target(context), _request(db, region, mode, connection_id, dry_run=True))
+    _run_connect(_target(context), _request(db, region, mode, connection_id, True, endpoint))
 
 
 @app.command()
@@ -195,8 +205,10 @@ def probe(context: typer.Context,
         render.probe_facts(target.console, output["probe"])
 
 
-def _request(db: str, region: str | None, mode: Mode, connection_id: str | None, dry_run: bool) -> dict[str, Any]:
-    database = {"identifier": db} | ({"region": region} if region else {})
+def _request(db: str, region: str | None, mode: Mode, connection_id: str | None, dry_run: bool,
+             endpoint: Endpoint = Endpoint.writer) -> dict[str, Any]:
+    database = {"identifier": db} | ({"region": region} if region else {}) | (
+        {"endpoint": endpoint.value} if endpoint != Endpoint.writer else {})
     body: dict[str, Any] = {"database": database, "mode": mode.value, "dryRun": dry_run}
     if connection_id is not None:
         body["connectionId"] = connection_id

@@ -117,6 +117,9 @@ def connected(console: Console, result: dict[str, Any]) -> None:
         if resource_path.get("resourceShareArn"):
             table.add_row("RAM share", resource_path["resourceShareArn"], "accepted by the Nekt account", "")
         table.add_row("resource endpoint", resource_path["vpcEndpointId"], str(result.get("hostname")), "")
+        for name in resource_path.get("names") or []:
+            table.add_row(f"  {name['role']}", name["privateDnsName"] or name["dnsName"], name.get("domainName") or "",
+                          "" if name["accessible"] else "not accessible")
     ingress = result["ingress"]
     if ingress:
         table.add_row("ingress rule", ingress["groupId"],
@@ -133,6 +136,9 @@ def connected(console: Console, result: dict[str, Any]) -> None:
         mark = "[green]ok[/green]" if check["ok"] else "[red]FAILED[/red]"
         console.print(f"  [{mark}] {check['check']}")
     console.print(f"  [bold]path[/bold]: {result.get('path') or 'not probed'}", soft_wrap=True)
+    tls = (resource_path or {}).get("tls")
+    if tls:
+        console.print(f"  [bold]TLS[/bold]: {tls['advice']}", soft_wrap=True)
     if result.get("probe"):
         probe_facts(console, result["probe"])
 

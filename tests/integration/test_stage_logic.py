@@ -56,9 +56,9 @@ class World:
     rds: Any
     nekt_ec2: Any
 
-    def discover(self, mode: str = "auto") -> dict[str, Any]:
-        request = ConnectRequest.parse({"database": {"identifier": self.database.identifier, "region": DB_REGION},
-                                        "mode": mode}, default_region="us-east-1")
+    def discover(self, mode: str = "auto", **database: str) -> dict[str, Any]:
+        request = ConnectRequest.parse({"database": {"identifier": self.database.identifier, "region": DB_REGION,
+                                                     **database}, "mode": mode}, default_region="us-east-1")
         return discover.discover(request, self.settings, self.rds, self.db_ec2, lambda: self.nekt_ec2)
 
     def request_peering(self, facts: dict[str, Any]) -> dict[str, Any]:
@@ -159,6 +159,19 @@ def test_auto_mode_for_a_public_database_is_public_and_never_touches_the_nekt_ac
 def test_public_mode_for_a_private_database_is_invalid_input(world: World) -> None:
     with pytest.raises(InvalidInput, match="not publicly accessible"):
         world.discover(mode="public")
+
+
+def test_the_reader_endpoint_of_an_instance_is_invalid_input(world: World) -> None:
+    with pytest.raises(InvalidInput, match="has no reader endpoint"):
+        world.discover(endpoint="reader")
+
+
+def test_a_cluster_s_reader_endpoint_is_among_its_facts(aws: None) -> None:
+    create_database(identifier="analytics", region=DB_REGION, kind="cluster", engine="postgresql")
+    rds, ec2 = client(DEFAULT_ACCOUNT, DB_REGION, "rds"), client(DEFAULT_ACCOUNT, DB_REGION, "ec2")
+    found = discover.discover_database(rds, ec2, "analytics", DEFAULT_ACCOUNT, DB_REGION)
+    assert found["readerEndpoint"] == rds.describe_db_clusters(DBClusterIdentifier="analytics")["DBClusters"][0][
+        "ReaderEndpoint"] and ".cluster-ro-" in found["readerEndpoint"]
 
 
 # --- discover: the Nekt network -----------------------------------------------------------------

@@ -256,3 +256,12 @@ def test_non_ascii_digit_account_id_is_refused() -> None:
     arabic_indic_ones = "\u0661" * 12
     with pytest.raises(InvalidSettings, match="NektAccountId"):
         Settings.parse(settings(nektAccountId=arabic_indic_ones, nektAccepterRoleArn="", nektExternalId=""))
+
+
+def test_an_aurora_cluster_s_reader_endpoint_may_be_asked_for_and_nothing_else() -> None:
+    assert ConnectRequest.parse({"database": {"identifier": "orders-db", "endpoint": "reader"}}, "us-east-1").endpoint \
+        == "reader"
+    assert ConnectRequest.parse({"database": {"identifier": "orders-db"}}, "us-east-1").endpoint == "writer"
+    with pytest.raises(InvalidInput) as refused:
+        ConnectRequest.parse({"database": {"identifier": "orders-db", "endpoint": "custom"}}, "us-east-1")
+    assert "endpoint" in str(refused.value)

@@ -25,6 +25,7 @@ from nekt_peering.core.ec2 import (
 from nekt_peering.core.errors import (
     DatabaseNotAvailable,
     DatabaseNotFound,
+    InvalidInput,
     InvalidSettings,
     NektNetworkNotFound,
     SharedVpcNotSupported,
@@ -80,6 +81,9 @@ def discover(
     `lattice_factory()`: a VPC Lattice client in the database account (the resource-endpoint path);
     `connected`: the path the connection relies on now (connected_path), which `auto` keeps."""
     database = discover_database(rds, ec2, request.identifier, settings.stack_account_id, request.region)
+    if request.endpoint == "reader" and not database.get("readerEndpoint"):
+        raise InvalidInput(f"database.endpoint is 'reader' but {request.identifier} is an RDS instance, which has no "
+                           "reader endpoint: leave it out (or 'writer'). Nothing was changed")
     mode = resolve_mode(request.mode, database, connected)
     facts: Facts = {
         "request": request.to_dict(),
