@@ -28,8 +28,8 @@ def discover_resource_path(ec2: EC2Client, lattice: Any, nekt_ec2: EC2Client, da
         Filters=[{"Name": "vpc-id", "Values": [nekt["vpcId"]]}, {"Name": "vpc-endpoint-type", "Values": ["Resource"]}])
         for endpoint in page["VpcEndpoints"] if endpoint["State"] in LIVE_ENDPOINT_STATES]
     own = next((endpoint for endpoint in endpoints if is_connection_endpoint(endpoint, connection_id)), None)
-    configuration = find_configuration(lattice, connection_id)
-    configurations = list(all_pages(lattice.list_resource_configurations, "items"))
+    configurations = list(all_pages(lattice.list_resource_configurations, "items"))  # read once, used thrice
+    configuration = find_configuration(lattice, connection_id, configurations)
     gateways = [gateway for gateway in all_pages(lattice.list_resource_gateways, "items")
                 if gateway.get("vpcIdentifier") == database["vpcId"]]
     others = [endpoint["VpcEndpointId"] for endpoint in endpoints if endpoint.get("PrivateDnsEnabled")
@@ -49,7 +49,7 @@ def discover_resource_path(ec2: EC2Client, lattice: Any, nekt_ec2: EC2Client, da
         "configurationExists": configuration is not None,
     }
     if configuration and own:
-        facts["endpoints"] = database_endpoints(lattice, {"database": database}, configuration)
+        facts["endpoints"] = database_endpoints(lattice, {"database": database}, configuration, configurations)
     return facts
 
 

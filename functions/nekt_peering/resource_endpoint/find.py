@@ -4,7 +4,7 @@ Read-only: Discover, the stages, their compensations and the disconnect's check 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -96,11 +96,12 @@ def group_rules(ec2: EC2Client, group_id: str) -> Iterator[SecurityGroupRuleType
         yield from page["SecurityGroupRules"]
 
 
-def find_configuration(lattice: Any, connection_id: str) -> dict[str, str] | None:
+def find_configuration(lattice: Any, connection_id: str, listed: Iterable[Mapping[str, Any]] | None = None
+                       ) -> dict[str, str] | None:
     """This connection's resource configuration (id, arn, status): by its name, and its tag (a configuration of
     that name that is not tagged with the connection is not this product's, and is left alone)."""
     name = configuration_name(connection_id)
-    for item in all_pages(lattice.list_resource_configurations, "items"):
+    for item in all_pages(lattice.list_resource_configurations, "items") if listed is None else listed:
         if item.get("name") != name:
             continue
         try:
@@ -146,16 +147,16 @@ def is_connection_endpoint(endpoint: Mapping[str, Any], connection_tag: str) -> 
             and managed(tags))
 
 
-def database_endpoints(lattice: Any, facts: Mapping[str, Any], configuration: Mapping[str, str]
-                       ) -> list[DatabaseEndpoint]:
+def database_endpoints(lattice: Any, facts: Mapping[str, Any], configuration: Mapping[str, str],
+                       listed: Iterable[Mapping[str, Any]] | None = None) -> list[DatabaseEndpoint]:
     """What a resource endpoint will reach, by the configuration each of its associations names: for an Aurora
     cluster's ARN configuration the CHILD configurations AWS makes for it ("Child resource configurations are
     automatically managed by AWS"; one association each), else the configuration itself. Which child is the
     writer is not documented: a child's `customDomainName` (a user's report: the RDS endpoint's name) tells it
     when present; else the Nekt side tells it by the association's private DNS name (endpoint_names)."""
     database = facts["database"]
-    children = [item for item in all_pages(lattice.list_resource_configurations, "items")
-                if item.get("resourceConfigurationGroupId") == configuration["id"]]
+    children = [item for item in (all_pages(lattice.list_resource_configurations, "items") if listed is None
+                                  else listed) if item.get("resourceConfigurationGroupId") == configuration["id"]]
     if not children:
         return [{"role": "writer" if database["kind"] == "cluster" else "database",
                  "resourceConfigurationArn": configuration["arn"], "domainName": database["endpoint"]}]
