@@ -606,6 +606,12 @@ def _create_vpc_endpoint(call: Call) -> Request:
               *_dependent(call, "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs")]
     if _creates_lattice_resource(call):
         checks.extend(_service_linked_role(call))
+    if params.get("PrivateDnsEnabled"):
+        # The reference lists route53:AssociateVPCWithHostedZone among CreateVpcEndpoint's dependent actions: a
+        # private hosted zone is associated with the VPC (for a resource endpoint, a hidden AWS-managed one, whose
+        # id the caller cannot know). Whether AWS asks it for a resource endpoint is not said: it is required.
+        checks.append(("route53:AssociateVPCWithHostedZone", [
+            Resource("hostedzone", f"arn:{PARTITION}:route53:::hostedzone/*", known={"route53:VPCs"})]))
     if any(spec.get("ResourceType") == "vpc-endpoint" for spec in params.get("TagSpecifications", [])):
         checks.append(("ec2:CreateTags", [_tag_on_create(endpoint, "CreateVpcEndpoint")]))
     return Request(checks)

@@ -332,6 +332,9 @@ def build_world(scenario: str, stack_name: str = "nekt-peering", **parameters: s
         nekt = create_nekt_network(account_id=DEFAULT_ACCOUNT) if scenario.endswith("same-account") else \
             create_nekt_network()
         database = create_database(region=nekt.region, cidr="10.100.0.0/16", kind="cluster", engine="postgresql")
+        # DNS hostnames on in the Nekt VPC: the endpoint gets private DNS for the cluster's names (every statement).
+        account_session(nekt.account_id, nekt.region).client("ec2").modify_vpc_attribute(
+            VpcId=nekt.vpc_id, EnableDnsHostnames={"Value": True})
         stack = Stack({**nekt.stack_parameters(), **FAST_WAITS, **parameters}, name=stack_name).deploy()
         return World(stack, nekt, database)
     if scenario == "same-account":

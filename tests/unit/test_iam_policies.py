@@ -115,7 +115,8 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
                                         "resource_endpoint/names", "core/aws"), {
         "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcEndpointAssociations", "ec2:CreateSecurityGroup",
-        "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateVpcEndpoint", "ec2:CreateTags", *NEKT_SIDE}),
+        "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateVpcEndpoint", "ec2:CreateTags",
+        "route53:AssociateVPCWithHostedZone", *NEKT_SIDE}),
     "RemoveResourceEndpointFunction": (("resource_endpoint/undo", "resource_endpoint/find",
                                         "resource_endpoint/names", "core/aws"), {
         "ec2:DescribeVpcEndpoints", "ec2:DescribeSecurityGroups", "ec2:DeleteVpcEndpoints", "ec2:DeleteSecurityGroup",
@@ -155,7 +156,8 @@ ACCEPTER_ROLE = (("connect/discover", "core/ec2", "core/network_acls", "peering/
     "ram:GetResourceShareInvitations", "ram:GetResourceShares", "ram:AcceptResourceShareInvitation",
     "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcEndpoints",
     "ec2:DescribeVpcEndpointAssociations", "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
-    "ec2:CreateVpcEndpoint", "ec2:DeleteSecurityGroup", "ec2:DeleteVpcEndpoints", "iam:CreateServiceLinkedRole"})
+    "ec2:CreateVpcEndpoint", "ec2:DeleteSecurityGroup", "ec2:DeleteVpcEndpoints", "iam:CreateServiceLinkedRole",
+    "route53:AssociateVPCWithHostedZone"})
 
 STATE_MACHINE_ACTIONS = {"lambda:InvokeFunction", "events:PutEvents", *UNSCOPABLE_WRITES}
 
@@ -235,6 +237,7 @@ IMPLIED_BY = {
     "rds:DescribeDBClusters": ("create_resource_configuration(",),
     "iam:CreateServiceLinkedRole": ("create_resource_gateway(", "create_resource_configuration(",
                                     "create_vpc_endpoint("),
+    "route53:AssociateVPCWithHostedZone": ("PrivateDnsEnabled",),  # private DNS's hosted zone, on create
 }
 
 
