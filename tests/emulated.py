@@ -288,12 +288,16 @@ class Api:
     def call(self, method: str, path: str, body: Any = None, raw: str | None = None,
              query: dict[str, str] | None = None, base64_body: bool = False) -> Reply:
         text = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        event = rest_event(method, path, text, query, base64_body=base64_body)
-        context = LambdaContext(function_name="ApiFunction", invoked_function_arn="arn:aws:lambda:::ApiFunction")
-        with acting_as(self.stack.role_arns["ApiFunction"]):  # API Gateway invokes it with its role
-            response = self.handler(event, context)
+        response = self.invoke(rest_event(method, path, text, query, base64_body=base64_body))
         assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
         return Reply(response["statusCode"], json.loads(response["body"]))
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The function's answer to a REST proxy event, invoked as API Gateway invokes it (with its role)."""
+        context = LambdaContext(function_name="ApiFunction", invoked_function_arn="arn:aws:lambda:::ApiFunction")
+        with acting_as(self.stack.role_arns["ApiFunction"]):
+            response: dict[str, Any] = self.handler(event, context)
+        return response
 
     def executions(self) -> list[dict[str, Any]]:
         """Every execution of the stack, newest first, as moto holds them: not through ListExecutions, which
