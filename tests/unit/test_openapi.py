@@ -10,6 +10,7 @@ import pytest
 import yaml
 from openapi_schema_validator import OAS30Validator
 
+from emulator.template import Template, find_in_map
 from nekt_peering.core.model import CONNECT_INPUT_SCHEMA
 from tools.generate_openapi import DOCUMENT, MARKER, ROOT, StaleSource, document, release_version
 from tools.openapi_schema import UnconvertedKeyword, components, convert
@@ -30,8 +31,12 @@ def test_the_generated_part_is_made_from_the_sources_not_kept_from_the_file() ->
         document(head)
 
 
-def test_the_document_describes_this_release() -> None:
+def test_the_document_and_the_stack_say_this_release() -> None:
+    stack = Template()
+
     assert yaml.safe_load(COMMITTED)["info"]["version"] == release_version()
+    assert find_in_map(stack.body["Mappings"], stack.body["Outputs"]["Version"]["Value"]) == release_version(), (
+        "template.yaml's Release mapping is not pyproject.toml's version: set it")
 
 
 def _document_validator(name: str) -> Any:
