@@ -9,14 +9,15 @@ a decision rather than a document that a client generator or API Gateway reads d
 - `$schema` is dropped (the document says which dialect); `title`, `description` and the validation
   keywords both dialects share are kept.
 - `definitions` become components of their own (`#/definitions/X` -> `#/components/schemas/X`).
-- `type: [T, "null"]` is `type: T` with `nullable: true`; several non-null types are an `anyOf`.
-- `enum` with `null` keeps it and adds `nullable: true` (OpenAPI 3.0.3's reading of nullable enums).
+- `null`: OpenAPI 3.0 has no null type, and its `nullable` adds null only beside a `type` in the same schema
+  (3.0.3's reading, which openapi-schema-validator and this project's tests hold). So `type: [T, "null"]`
+  is `type: T` with `nullable: true`; anything else that may be null (a `$ref`, several types, a union of
+  shapes) is an `anyOf` of its options and NULL, `{enum: [null], nullable: true}`, which both readings
+  and schemathesis take as "null", and nothing else.
+- `enum` with `null` keeps it and adds `nullable: true` (no `type` beside it: the enum alone decides).
 - `const: V` is `enum: [V]`.
 - typed_schema's union chains (`if`/`then`/`else`, each `if` naming one option) are an `anyOf` of the
-  options, `null` among them becoming `nullable: true`; a `$ref` made nullable is wrapped in `allOf`,
-  as OpenAPI 3.0 ignores a `$ref`'s siblings. `allOf: [$ref]` with `nullable` is the form client
-  generators and schemathesis read as "that shape, or null"; OpenAPI 3.0.3's strictest reading (nullable
-  only beside `type`) would refuse the null, but then 3.0 has no way to say it at all.
+  options (one option alone is itself), `null` among them as above.
 - `examples` is refused: OpenAPI 3.0 has only `example`, which API Gateway's models do not take; an
   example belongs on the operation's media type, in the hand-written part of api/openapi.yaml.
 """
@@ -31,6 +32,7 @@ SHARED = frozenset({"title", "description", "type", "enum", "default", "required
 SUBSCHEMAS = frozenset({"items", "additionalProperties", "not"})
 SCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf"})
 COMPONENTS = "#/components/schemas/"
+NULL: dict[str, Any] = {"enum": [None], "nullable": True}
 
 
 class UnconvertedKeyword(ValueError):
@@ -89,13 +91,13 @@ def _reference(target: str) -> str:
 
 
 def _typed(schema: dict[str, Any]) -> dict[str, Any]:
-    """`type: [..]`: null as `nullable`, and the others one type or an anyOf of them."""
+    """`type: [..]`: one type (with `nullable` when null is one of them), or an anyOf of them (and NULL)."""
     types = [kind for kind in schema["type"] if kind != "null"]
     rest = {key: value for key, value in schema.items() if key != "type"}
-    nullable = {"nullable": True} if len(types) < len(schema["type"]) else {}
+    nullable = len(types) < len(schema["type"])
     if len(types) == 1:
-        return {"type": types[0], **rest, **nullable}
-    return {"anyOf": [{"type": kind} for kind in types], **rest, **nullable}
+        return {"type": types[0], **rest, **({"nullable": True} if nullable else {})}
+    return {"anyOf": [{"type": kind} for kind in types] + ([NULL] if nullable else []), **rest}
 
 
 def _options(schema: dict[str, Any]) -> list[dict[str, Any]]:
@@ -111,9 +113,8 @@ def _options(schema: dict[str, Any]) -> list[dict[str, Any]]:
 def _union(options: list[dict[str, Any]]) -> dict[str, Any]:
     nullable = any(option == {"type": "null"} for option in options)
     others = [convert(option) for option in options if option != {"type": "null"}]
-    if len(others) == 1:
-        [only] = others
-        if not nullable:
-            return only
-        return {"allOf": [only], "nullable": True} if "$ref" in only else {**only, "nullable": True}
-    return {"anyOf": others, **({"nullable": True} if nullable else {})}
+    if len(others) == 1 and not nullable:
+        return others[0]
+    if len(others) == 1 and "type" in others[0] and "$ref" not in others[0]:
+        return {**others[0], "nullable": True}
+    return {"anyOf": others + ([NULL] if nullable else [])}

@@ -68,17 +68,33 @@ def test_the_documented_connect_input_decides_as_the_workflows_schema(value: Any
     assert _document_validator("ConnectInput").is_valid(value) == workflow_accepts()
 
 
+@pytest.mark.parametrize(("value", "valid"), [
+    (None, True),
+    ({"groupId": "sg-1", "port": 5432, "cidr": "10.0.0.0/16", "ruleId": None, "created": True}, True),
+    ({"groupId": "sg-1"}, False),
+    ("sg-1", False),
+])
+def test_a_nullable_shape_is_null_or_that_shape_and_nothing_else(value: Any, valid: bool) -> None:
+    ingress = yaml.safe_load(COMMITTED)["components"]["schemas"]["Connected"]["properties"]["ingress"]
+    schemas = yaml.safe_load(COMMITTED)["components"]["schemas"]
+
+    assert OAS30Validator({**ingress, "components": {"schemas": schemas}}).is_valid(value) == valid
+
+
 @pytest.mark.parametrize(("draft7", "openapi"), [
     ({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"}, {"type": "object"}),
     ({"type": ["string", "null"]}, {"type": "string", "nullable": True}),
     ({"type": ["string", "integer"]}, {"anyOf": [{"type": "string"}, {"type": "integer"}]}),
-    ({"type": ["string", "integer", "null"]}, {"anyOf": [{"type": "string"}, {"type": "integer"}], "nullable": True}),
+    ({"type": ["string", "integer", "null"]},
+     {"anyOf": [{"type": "string"}, {"type": "integer"}, {"enum": [None], "nullable": True}]}),
     ({"enum": ["a", None]}, {"enum": ["a", None], "nullable": True}),
     ({"const": "CONNECTED"}, {"enum": ["CONNECTED"]}),
     ({"$ref": "#/definitions/Plan"}, {"$ref": "#/components/schemas/Plan"}),
     ({"if": {"type": "null"}, "then": {}, "else": {"$ref": "#/definitions/Plan"}},
-     {"allOf": [{"$ref": "#/components/schemas/Plan"}], "nullable": True}),
+     {"anyOf": [{"$ref": "#/components/schemas/Plan"}, {"enum": [None], "nullable": True}]}),
     ({"if": {"type": "null"}, "then": {}, "else": {"type": "object"}}, {"type": "object", "nullable": True}),
+    ({"if": {"type": "null"}, "then": {}, "else": {"if": {"type": "string"}, "then": {}, "else": {"type": "integer"}}},
+     {"anyOf": [{"type": "string"}, {"type": "integer"}, {"enum": [None], "nullable": True}]}),
     ({"if": {"type": "string"}, "then": {}, "else": {"type": "array", "items": {"type": "string"}}},
      {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
     ({"if": {"type": "object", "required": ["status"]}, "then": {"$ref": "#/definitions/Plan"},
