@@ -35,6 +35,8 @@
 #   make bench    what a connection costs, measured on the emulator -> docs/benchmarks.md (not in test)
 #   make validators  regenerates functions/nekt_peering/core/validators/: the inputs' from nekt_peering.core.model's
 #                 schemas, the stage event's derived from the TypedDicts of nekt_peering.core.shapes
+#   make openapi  regenerates api/openapi.yaml's schemas (below its marker line) and info.version: the connect
+#                 input's from its JSON schema, the answers' from nekt_peering.core.shapes; pyproject's version
 #   make statemachines  regenerates statemachine/*.asl.json from tools/generate_statemachines.py (the
 #                 compensation chain and the Retry/Catch policies stated once: docs/state-machines.md)
 #   make clean    removes .venv, .venv-scan, .aws-sam and the tool caches (not make databases' PostgreSQL,
@@ -75,7 +77,7 @@ PY313_DIRS := $(patsubst %/python3.13,%,$(wildcard $(PYENV_ROOT_DIR)/versions/3.
 BUILD_PATH := $(foreach dir,$(PY313_DIRS),$(dir):)$$PATH:$(abspath $(BIN))
 
 .PHONY: venv test all-checks unit integration e2e integration-e2e lint ruff mypy cfn-lint sam-validate checkov \
-	build demo events bench databases validators statemachines invoke lambda-image test-sam-local clean
+	build demo events bench databases validators openapi statemachines invoke lambda-image test-sam-local clean
 
 venv: $(VENV)/.installed $(SCAN_VENV)/.installed
 
@@ -247,6 +249,9 @@ test-sam-local: venv
 
 validators: venv
 	$(BIN)/python -m tools.generate_validators
+
+openapi: venv
+	$(BIN)/python -m tools.generate_openapi
 
 statemachines: venv
 	$(BIN)/python -m tools.generate_statemachines

@@ -9,8 +9,11 @@ from __future__ import annotations
 import base64
 import re
 import uuid
+from collections.abc import Callable, Iterable
 from functools import cache
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl
 
 import yaml
 
@@ -80,3 +83,32 @@ def rest_event(method: str, path: str, body: str | None = None, query: dict[str,
         "body": body,
         "isBase64Encoded": base64_body,
     }
+
+
+def wsgi_app(invoke: Callable[[dict[str, Any]], dict[str, Any]], stage: str = "v1") -> Callable[..., Iterable[bytes]]:
+    """The API as an HTTP server would serve it, for an HTTP client in the same process (the schema fuzzer):
+    each request under /<stage> becomes the REST proxy event API Gateway would pass `invoke`, and its
+    answer the HTTP response. What API Gateway answers itself, the function never sees: 403 for a request
+    with no Authorization header (AWS_IAM; a signature is not verified here), or outside the stage."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(f"/{stage}/") or "HTTP_AUTHORIZATION" not in environ:
+            start_response("403 Forbidden", [("Content-Type", "application/json")])
+            return [b'{"message": "Missing Authentication Token"}']
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        # WSGI hands the path over as latin-1 text. API Gateway passes a body of no binary media type (this API
+        # declares none) as text, a proxy event's string: bytes that are not UTF-8 are U+FFFD here.
+        event = rest_event(environ["REQUEST_METHOD"],
+                           path.removeprefix(f"/{stage}").encode("latin-1").decode("utf-8", "replace"),
+                           raw.decode("utf-8", "replace") if raw else None, query or None)
+        response = invoke(event)
+        headers = [(name, value) for name, values in response.get("multiValueHeaders", {}).items() for value in values]
+        status = response["statusCode"]
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+        body = response.get("body") or ""
+        return [base64.b64decode(body) if response.get("isBase64Encoded") else body.encode("utf-8")]
+
+    return app

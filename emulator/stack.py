@@ -16,7 +16,7 @@ import boto3
 
 from emulator.lambda_runtime import LambdaRuntime
 from emulator.network import EmulatedNetwork
-from emulator.template import NEKT_TEMPLATE_PATH, RoleSpec, Template, iam_roles, resolve, sam_transformed
+from emulator.template import NEKT_TEMPLATE_PATH, RoleSpec, Template, find_in_map, iam_roles, resolve, sam_transformed
 from nekt_peering.core.errors import cause_message
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -119,13 +119,17 @@ class Stack:
         return self
 
     def publish_outputs(self) -> dict[str, str]:
-        """A CloudFormation stack named like this one whose outputs are the template's `Ref` outputs
-        (the state machine and function ARNs, the table names), so a client finds this deployment as it finds a real
-        one: `describe-stacks` by name."""
+        """A CloudFormation stack named like this one whose outputs are the template's `Ref` outputs (the state
+        machine and function ARNs, the table names) and its Version, so a client finds this deployment as it finds
+        a real one: `describe-stacks` by name."""
         references = {**self.function_arns, **self.state_machine_arns, **self.tables}
+        mappings = self.template.body.get("Mappings", {})
         outputs = {key: references[output["Value"]["Ref"]]
                    for key, output in self.template.body.get("Outputs", {}).items()
                    if isinstance(output["Value"], dict) and output["Value"].get("Ref") in references}
+        outputs |= {key: find_in_map(mappings, output["Value"])
+                    for key, output in self.template.body.get("Outputs", {}).items()
+                    if isinstance(output["Value"], dict) and "Fn::FindInMap" in output["Value"]}
         body = {"Resources": {"Deployment": {"Type": "AWS::Logs::LogGroup",
                                              "Properties": {"LogGroupName": f"/emulator/{self.name}/deployment"}}},
                 "Outputs": {key: {"Value": value} for key, value in outputs.items()}}

@@ -77,11 +77,20 @@ class Template:
         values = {**self.parameter_defaults(), **parameters, **pseudo}
         text = spec.definition_path.read_text()
         for key, expression in spec.substitutions.items():
-            text = text.replace("${" + key + "}", _escape(_resolve(expression, function_arns, values)))
+            resolved = _resolve(find_in_map(self.body.get("Mappings", {}), expression), function_arns, values)
+            text = text.replace("${" + key + "}", _escape(resolved))
         json.loads(text)
         if "${" in text:
             raise ValueError(f"{spec.definition_path} has a ${{...}} that template.yaml does not substitute")
         return text
+
+
+def find_in_map(mappings: dict[str, Any], expression: Any) -> Any:
+    """Fn::FindInMap of literal keys (the template's Release mapping) as its value; any other expression as it is."""
+    if isinstance(expression, dict) and list(expression) == ["Fn::FindInMap"]:
+        mapping, top, second = expression["Fn::FindInMap"]
+        return mappings[mapping][top][second]
+    return expression
 
 
 def _resolve(expression: Any, function_arns: dict[str, str], values: dict[str, str]) -> str:

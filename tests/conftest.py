@@ -105,6 +105,7 @@ LONGEST_FILES = (
     "tests/e2e/test_resource_endpoint.py",  # 37 s
     "tests/e2e/test_shared_connections.py",  # 33 s
     "tests/e2e/test_disconnect.py",  # 28 s
+    "tests/integration/test_api_contract.py",  # 34 s: 5 operations, 40 examples each and the coverage cases
     "tests/integration/test_fuzz_least_privilege.py",  # 23 s in 3 tests
     "tests/e2e/test_strict_network.py",  # 22 s
     "tests/e2e/test_connect_workflow.py",  # 22 s

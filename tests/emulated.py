@@ -41,7 +41,7 @@ from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 import emulator.stack
-from emulator.apigateway import rest_event
+from emulator.apigateway import openapi, resource_of, rest_event
 from emulator.aws import emulated_aws
 from emulator.databases import MariaDbServer, PostgresServer
 from emulator.lambda_runtime import LambdaContext, load_handler
@@ -288,12 +288,17 @@ class Api:
     def call(self, method: str, path: str, body: Any = None, raw: str | None = None,
              query: dict[str, str] | None = None, base64_body: bool = False) -> Reply:
         text = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        event = rest_event(method, path, text, query, base64_body=base64_body)
-        context = LambdaContext(function_name="ApiFunction", invoked_function_arn="arn:aws:lambda:::ApiFunction")
-        with acting_as(self.stack.role_arns["ApiFunction"]):  # API Gateway invokes it with its role
-            response = self.handler(event, context)
+        response = self.invoke(rest_event(method, path, text, query, base64_body=base64_body))
         assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
+        assert_as_documented(method, path, response["statusCode"], response["body"])
         return Reply(response["statusCode"], json.loads(response["body"]))
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The function's answer to a REST proxy event, invoked as API Gateway invokes it (with its role)."""
+        context = LambdaContext(function_name="ApiFunction", invoked_function_arn="arn:aws:lambda:::ApiFunction")
+        with acting_as(self.stack.role_arns["ApiFunction"]):
+            response: dict[str, Any] = self.handler(event, context)
+        return response
 
     def executions(self) -> list[dict[str, Any]]:
         """Every execution of the stack, newest first, as moto holds them: not through ListExecutions, which
@@ -307,6 +312,32 @@ class Api:
     def settle(self) -> None:
         for execution in self.executions():
             self.stack.wait(execution["executionArn"])
+
+
+@functools.cache
+def _contract() -> Any:
+    """api/openapi.yaml as schemathesis reads it (OpenAPI 3.0's nullable and the rest, as a client would)."""
+    import schemathesis
+
+    return schemathesis.openapi.from_dict(copy.deepcopy(openapi()))
+
+
+def assert_as_documented(method: str, path: str, status: int, body: str) -> None:
+    """Every answer a test gets through Api.call is one api/openapi.yaml documents: a status the operation
+    lists, and a body its schema for that status describes. A route the document does not have is API
+    Gateway's to answer (the function never sees it): not checked here."""
+    from requests import Request
+    from schemathesis.core.transport import Response
+
+    resource, _ = resource_of(path)
+    operations = openapi()["paths"].get(resource, {})
+    if method.lower() not in operations:
+        return
+    assert str(status) in operations[method.lower()]["responses"], (
+        f"{method} {path} answered {status}, which api/openapi.yaml does not document: {body}")
+    request = Request(method, f"https://abcdef1234.execute-api.us-east-1.amazonaws.com/v1{path}").prepare()
+    response = Response(status, {"Content-Type": ["application/json"]}, body.encode(), request, 0.0, True)
+    _contract()[resource][method.upper()].validate_response(response)
 
 
 @pytest.fixture

@@ -93,9 +93,11 @@ def record_failure(comment: str, error_path: str, next_state: str) -> State:
 
 def publish(comment: str, detail_type: str, detail: str | dict[str, Any], next_state: str) -> State:
     """A result event on the default bus: PUBLISH_RETRY; a failure into $.publishError, and on as if sent.
-    `detail`: a path (the detail is that part of the data) or the detail's Parameters."""
+    `detail`: a path (the detail is that part of the data) or the detail's Parameters; either way with the
+    `version` of the release that published it (load_settings' RELEASE)."""
     entry = {"EventBusName": "default", "Source": "nekt.peering", "DetailType": detail_type,
-             **({"Detail.$": detail} if isinstance(detail, str) else {"Detail": detail})}
+             **({"Detail.$": f"States.JsonMerge({detail}, $.release, false)"} if isinstance(detail, str)
+                else {"Detail": {**detail, "version.$": "$.release.version"}})}
     return {"Type": "Task", "Comment": comment, "Resource": "arn:aws:states:::events:putEvents",
             "Parameters": {"Entries": [entry]}, "ResultPath": None, "Retry": PUBLISH_RETRY,
             "Catch": catch("$.publishError", next_state), "Next": next_state}
@@ -109,11 +111,18 @@ SETTINGS = ["stackAccountId", "stackRegion", "nektAccountId", "nektRegion", "nek
             "nektProbeFunctionArn"]
 
 
+# The release the stack runs (template.yaml's Release mapping), which every result event names. In the data
+# rather than as a literal object in publish()'s JsonMerge: an intrinsic function's string argument must escape
+# its braces, which moto's interpreter does not undo as Step Functions does.
+RELEASE = {"version": "${Version}"}
+
+
 def load_settings(workflow: str | None, next_state: str) -> State:
-    """Each setting is template.yaml's DefinitionSubstitutions of its name, capitalized."""
+    """Each setting is template.yaml's DefinitionSubstitutions of its name, capitalized. A workflow that publishes
+    result events (named: connect, disconnect) has RELEASE too."""
     settings = {name: "${" + name[0].upper() + name[1:] + "}" for name in SETTINGS}
     parameters = {"input.$": "$", "executionId.$": "$$.Execution.Id", "settings": settings,
-                  **({} if workflow is None else {"workflow": workflow})}
+                  **({} if workflow is None else {"workflow": workflow, "release": RELEASE})}
     return {"Type": "Pass", "Comment": "Deployment settings, substituted by template.yaml, become part of the "
             "execution's data.", "Parameters": parameters, "Next": next_state}
 
@@ -454,7 +463,7 @@ def disconnect() -> dict[str, Any]:
             "any connection. Changes nothing. Ordered catchers: InvalidInput fails with no result event (as in the "
             "connect workflow); anything else publishes the failure, States.DataLimitExceeded (which States.ALL does "
             "not catch) by name.",
-            "FindConnection", "$", failed, "Take the locks", stage_input("input", "settings"),
+            "FindConnection", "$", failed, "Take the locks", stage_input("input", "settings", "release"),
             named=[("InvalidInput", "Disconnect failed")]),
         **locks("The connection's lock (ConnectionBusy while a connect of it runs) and its network's (runs that "
                 "change one VPC pair take turns), with the connection's registry item DISCONNECTING, in one "

@@ -14,6 +14,7 @@ import pytest
 from emulator.accounts import aws_calls, establish_peering, is_mutating, set_peering_status, snapshot
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.topology import NektNetwork, account_session, create_database, create_nekt_network
+from tools.generate_openapi import release_version
 
 DISCONNECT = "DisconnectStateMachine"
 
@@ -69,7 +70,7 @@ def test_connect_then_disconnect_leaves_both_accounts_as_before_the_connect(topo
         assert sum(what.startswith("route ") for what in output["removed"]) == len(connected["routes"])
     assert any(what.startswith(f"ingress rule {connected['ingress']['ruleId']}") for what in output["removed"])
     assert results(stack) == [("Connection Connected", "CONNECTED"), ("Connection Disconnected", "DISCONNECTED")]
-    assert stack.published()[-1]["detail"] == output
+    assert stack.published()[-1]["detail"] == output | {"version": release_version()}
 
 
 def test_disconnecting_twice_is_success_and_the_second_changes_nothing(deploy: Any, nekt: NektNetwork) -> None:
@@ -193,7 +194,8 @@ def test_a_peering_that_is_never_deleted_times_out_and_says_so(deploy: Any, nekt
     assert "waiting for 'deleted'" in (execution.error_message or "")
     event = stack.published()[-1]
     assert event["detail-type"] == "Connection Disconnect Failed"
-    assert event["detail"] | {"error": "PeeringTimeout", "executionArn": execution.arn} == event["detail"]
+    assert event["detail"] | {"error": "PeeringTimeout", "executionArn": execution.arn,
+                              "version": release_version()} == event["detail"]
 
 
 def test_a_removal_aws_refuses_fails_as_disconnect_failed_naming_what_is_left(

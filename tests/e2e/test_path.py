@@ -21,6 +21,7 @@ from emulator.strict import StrictAws
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_probe
 from nekt_peering.connect.verify import PATH_NOT_PROBED
 from nekt_peering.core import shapes
+from tests.emulated import assert_as_documented
 from tests.unit.test_shapes import problems
 
 DB_REGION = "us-east-2"
@@ -211,8 +212,9 @@ def test_an_endpoint_the_nekt_vpc_cannot_resolve_is_unreachable_at_dns(world: Wo
 
 
 def probe_via_api(world: World, connection_id: str = "orders-db") -> tuple[int, dict[str, Any]]:
-    answer = world.stack.invoke("ApiFunction", rest_event("POST", f"/connections/{connection_id}/probe",
-                                                          region=world.stack.region))
+    path = f"/connections/{connection_id}/probe"
+    answer = world.stack.invoke("ApiFunction", rest_event("POST", path, region=world.stack.region))
+    assert_as_documented("POST", path, answer["statusCode"], answer["body"])
     return answer["statusCode"], json.loads(answer["body"])
 
 

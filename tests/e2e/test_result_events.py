@@ -9,9 +9,12 @@ from typing import Any
 
 from emulator.stack import Stack
 from emulator.topology import NektNetwork, create_database
+from tools.generate_openapi import release_version
 
 SOURCE = "nekt.peering"
 INPUT = {"database": {"identifier": "orders-db", "region": "us-east-2"}}
+# Every event names the release that published it: pyproject.toml's version, which the template carries.
+RELEASE = {"version": release_version()}
 
 
 def only_event(stack: Stack) -> dict[str, Any]:
@@ -28,7 +31,7 @@ def test_a_connection_publishes_connection_connected_with_the_output(deploy: Any
 
     event = only_event(stack)
     assert event["detail-type"] == "Connection Connected"
-    assert event["detail"] == execution.output
+    assert event["detail"] == execution.output | RELEASE
     assert execution.arn in event["resources"]
 
 
@@ -40,7 +43,7 @@ def test_a_dry_run_publishes_the_plan(deploy: Any, nekt: NektNetwork) -> None:
 
     event = only_event(stack)
     assert (event["detail-type"], event["detail"]["status"]) == ("Connection Planned", "PLANNED")
-    assert event["detail"] == execution.output
+    assert event["detail"] == execution.output | RELEASE
 
 
 def test_a_failure_before_any_change_publishes_connection_failed_with_the_error(
@@ -56,7 +59,8 @@ def test_a_failure_before_any_change_publishes_connection_failed_with_the_error(
     event = only_event(stack)
     assert event["detail-type"] == "Connection Failed"
     assert event["detail"] == {"status": "FAILED", "input": INPUT, "executionArn": execution.arn,
-                               "error": "CidrOverlap", "cause": execution.cause, "registry": {"state": "FAILED"}}
+                               "error": "CidrOverlap", "cause": execution.cause, "registry": {"state": "FAILED"},
+                               **RELEASE}
 
 
 def test_a_rolled_back_failure_publishes_the_original_error_and_what_was_undone(
@@ -76,7 +80,8 @@ def test_a_rolled_back_failure_publishes_the_original_error_and_what_was_undone(
     event = only_event(stack)
     assert event["detail-type"] == "Connection Failed"
     assert event["detail"] == {"status": "ROLLED_BACK", "connectionId": "orders-db", "executionArn": execution.arn,
-                               "error": "RuntimeError", "cause": execution.cause, "registry": {"state": "FAILED"}}
+                               "error": "RuntimeError", "cause": execution.cause, "registry": {"state": "FAILED"},
+                               **RELEASE}
     assert "Rolled back: ingress rule" in event["detail"]["cause"]
 
 
@@ -115,7 +120,7 @@ def test_a_failed_rollback_publishes_rollback_failed(deploy: Any, nekt: NektNetw
     assert execution.error == "RollbackFailed"
     event = only_event(stack)
     assert event["detail"] | {"status": "FAILED", "error": "RollbackFailed", "originalError": "RuntimeError",
-                              "cause": execution.cause, "registry": {"state": "FAILED"}} == event["detail"]
+                              "cause": execution.cause, "registry": {"state": "FAILED"}, **RELEASE} == event["detail"]
 
 
 def test_an_input_that_names_no_connection_publishes_nothing(deploy: Any, nekt: NektNetwork) -> None:

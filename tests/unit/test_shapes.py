@@ -66,6 +66,7 @@ RECORDED = {
     "Authorize ingress's rule": (event("verify")["ingress"], shapes.IngressRecord),
     "Enable DNS resolution's result": (event("verify")["dnsResolution"], shapes.DnsResolution),
     "a compensation's rollback": (event("delete_peering")["rollback"], shapes.RollbackProgress),
+    "the disconnect's Summarize": (event("record_disconnect")["result"], shapes.Disconnected),
 }
 
 

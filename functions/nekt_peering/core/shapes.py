@@ -536,6 +536,17 @@ class Reachable(TypedDict):
     path: str
 
 
+class Disconnected(TypedDict):
+    """The disconnect's output and the detail of its result event, made by its Summarize state (no stage
+    returns it): what it removed, by id, and the peering as it last saw it (None: it had none)."""
+
+    status: Literal["DISCONNECTED"]
+    connectionId: str
+    region: str
+    peering: PeeringRecord | None
+    removed: list[str]
+
+
 class RollbackProgress(TypedDict):
     """What each compensation returns and the next one carries on."""
 

@@ -20,6 +20,7 @@ def find_connection(event: Event) -> Event:
         client(session, "ec2"), lambda: client(nekt_session(settings, request.connection_id), "ec2"),
         registry_dynamodb(settings), store.table_name(), request, settings)
     plan["discovery"]["readAt"] = read_at
-    # The execution's state from here on (ResultPath $): with what Find needs to run again after a wait.
+    # The execution's state from here on (ResultPath $): with what Find needs to run again after a wait, and the
+    # release the result events name.
     return {**plan, "input": event["input"], "settings": event["settings"], "executionId": event["executionId"],
-            "workflow": "disconnect"}
+            "workflow": "disconnect", **({"release": event["release"]} if "release" in event else {})}
