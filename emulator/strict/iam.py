@@ -36,7 +36,8 @@ from emulator.strict.layer import AwsError, Call, Principal, Rule
 PARTITION = "aws"
 # botocore service id -> IAM prefix
 SERVICE_PREFIX = {"ec2": "ec2", "rds": "rds", "sts": "sts", "sfn": "states", "service-quotas": "servicequotas",
-                  "lambda": "lambda", "dynamodb": "dynamodb", "vpc-lattice": "vpc-lattice", "ram": "ram"}
+                  "lambda": "lambda", "dynamodb": "dynamodb", "vpc-lattice": "vpc-lattice", "ram": "ram",
+                  "redshift": "redshift"}
 
 
 # --- the Service Authorization Reference -------------------------------------------------------------------
@@ -251,6 +252,13 @@ def _rds(kind: str, parameter: str) -> Callable[[Call], Request]:
         return Request([(call_action(call), [Resource(kind, f"arn:{PARTITION}:rds:{call.region}:{call.account_id}"
                                                             f":{kind}:{name}")])])
     return build
+
+
+def _redshift_clusters(call: Call) -> Request:
+    """DescribeClusters: on the named cluster (arn:...:redshift:region:account:cluster:name), else on all."""
+    name = call.params.get("ClusterIdentifier") or "*"
+    return Request([("redshift:DescribeClusters", [
+        Resource("cluster", f"arn:{PARTITION}:redshift:{call.region}:{call.account_id}:cluster:{name}")])])
 
 
 def _states(kind: str, parameter: str) -> Callable[[Call], Request]:
@@ -654,7 +662,7 @@ LATTICE_CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
 CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     **{("ec2", operation): _no_resource for operation in (
         "DescribeVpcs", "DescribeSubnets", "DescribeRouteTables", "DescribeSecurityGroupRules",
-        "DescribeVpcPeeringConnections", "DescribeNetworkAcls")},
+        "DescribeVpcPeeringConnections", "DescribeNetworkAcls", "DescribeInstances", "DescribeNetworkInterfaces")},
     ("lambda", "Invoke"): _invoke,
     ("ec2", "DescribeVpcAttribute"): _vpc_attribute,
     ("service-quotas", "GetServiceQuota"): _service_quota,
@@ -670,6 +678,8 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("rds", "DescribeDBInstances"): _rds("db", "DBInstanceIdentifier"),
     ("rds", "DescribeDBClusters"): _rds("cluster", "DBClusterIdentifier"),
     ("rds", "DescribeDBSubnetGroups"): _rds("subgrp", "DBSubnetGroupName"),
+    ("redshift", "DescribeClusters"): _redshift_clusters,
+    ("redshift", "DescribeClusterSubnetGroups"): _no_resource,
     ("sts", "AssumeRole"): _assume_role,
     ("sfn", "StartExecution"): _states("stateMachine", "stateMachineArn"),
     ("sfn", "ListExecutions"): _states("stateMachine", "stateMachineArn"),

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nekt_peering.core.errors import AddressNotFound, DatabaseNotAvailable
+from nekt_peering.databases.ec2_instance import SERVING_INSTANCE_STATES
 from nekt_peering.databases.facts import database_facts, not_serving
 
 if TYPE_CHECKING:
@@ -41,6 +42,13 @@ def describe_address(ec2: EC2Client, request: ConnectRequest, account_id: str, r
     status = interface.get("Status", "")
     if status not in SERVING_INTERFACE_STATES:
         raise not_serving(request.identifier, f"{status} (its network interface {interface['NetworkInterfaceId']})")
+    # A stopped instance keeps its interface attached (`in-use`): the instance's own state says whether it serves.
+    instance_id = (interface.get("Attachment") or {}).get("InstanceId")
+    if instance_id:
+        instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        if instance["State"]["Name"] not in SERVING_INSTANCE_STATES:
+            raise not_serving(request.identifier, f"{instance['State']['Name']} (instance {instance_id}, which holds "
+                                                  f"{host})")
     groups = [group["GroupId"] for group in interface.get("Groups", [])]
     if not groups:
         raise DatabaseNotAvailable(

@@ -32,6 +32,7 @@ def database_facts(
 
 
 def not_serving(identifier: str, status: str) -> DatabaseNotAvailable:
+    """`status`: AWS's state, possibly followed by what it is the state of."""
     return DatabaseNotAvailable(
         f"{identifier} is {status!r}, a state in which it serves no connection: wait until it is available and "
         "run again. Nothing was changed"
