@@ -150,3 +150,32 @@ def test_an_instance_or_cluster_that_does_not_exist_is_database_not_found(deploy
     assert "i-0123456789abcdef0" in missing_instance.error_message
     assert (missing_cluster.status, missing_cluster.error) == ("FAILED", "DatabaseNotFound")
     assert "Redshift" in missing_cluster.error_message
+
+
+@pytest.mark.parametrize(("request_kind", "kind", "port", "definition"), [
+    pytest.param("redshift", "redshift", 5439, "dnsResource", id="redshift"),
+    pytest.param("ec2", "ec2", 5432, "ipResource", id="ec2"),
+    pytest.param("address", "ec2", 5432, "ipResource", id="address"),
+])
+def test_each_kind_whose_vpc_overlaps_nekt_s_connects_through_a_resource_endpoint(
+        request_kind: str, kind: str, port: int, definition: str, deploy: Any, nekt: NektNetwork) -> None:
+    """ARN configurations are RDS's: the others are a SINGLE configuration on the endpoint's DNS name (Redshift)
+    or private IP address (an instance, an address)."""
+    database = create_database(identifier="analytics", region=nekt.region, cidr="10.100.0.0/16", kind=kind, port=port)
+    stack: Stack = deploy(nekt)
+    region_places = sorted({(DEFAULT_ACCOUNT, nekt.region), (nekt.account_id, nekt.region)})
+    before = snapshot(region_places)
+
+    result = succeeded(stack.run(database.connect_input(request_kind)))
+
+    assert result["mode"] == "resource-endpoint" and result["peeringConnectionId"] is None
+    lattice = account_session(DEFAULT_ACCOUNT, nekt.region).client("vpc-lattice")
+    configuration = lattice.get_resource_configuration(
+        resourceConfigurationIdentifier=result["resourcePath"]["resourceConfigurationArn"])
+    assert configuration["type"] == "SINGLE" and configuration["portRanges"] == [str(port)]
+    assert list(configuration["resourceConfigurationDefinition"]) == [definition]
+    if definition == "ipResource":
+        assert configuration["resourceConfigurationDefinition"]["ipResource"]["ipAddress"] == database.private_ip
+        assert ".vpc-lattice-rsc." in result["hostname"]  # an address has no name of its own to keep
+    succeeded(stack.run({"connectionId": result["connectionId"], "region": nekt.region}, state_machine=DISCONNECT))
+    assert snapshot(region_places) == before

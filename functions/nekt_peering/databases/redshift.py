@@ -15,10 +15,10 @@ from nekt_peering.databases.facts import database_facts, not_serving
 if TYPE_CHECKING:
     from nekt_peering.core.model import ConnectRequest
 
-# Of the ClusterStatus values (Redshift API Reference, Cluster), only `available` is sure to serve
-# connections: `modifying`, `resizing` and `rebooting` may restart it or make it read-only, so a connect
+# Of the ClusterStatus values (botocore's redshift Cluster.ClusterStatus), only the `available` ones are sure to
+# serve connections: `modifying`, `resizing` and `rebooting` may restart it or make it read-only, so a connect
 # waits for them (the pessimistic reading).
-SERVING_CLUSTER_STATES = frozenset({"available"})
+SERVING_CLUSTER_STATES = frozenset({"available", "available, prep-for-resize", "available, resize-cleanup"})
 
 
 def describe(request: ConnectRequest, client: Callable[[str], Any], account_id: str, region: str) -> dict[str, Any]:
