@@ -10,7 +10,7 @@ import pytest
 
 from emulator.accounts import snapshot
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
-from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database
+from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_probe
 
 DISCONNECT = "DisconnectStateMachine"
 REGION = "us-east-2"
@@ -179,3 +179,24 @@ def test_each_kind_whose_vpc_overlaps_nekt_s_connects_through_a_resource_endpoin
         assert ".vpc-lattice-rsc." in result["hostname"]  # an address has no name of its own to keep
     succeeded(stack.run({"connectionId": result["connectionId"], "region": nekt.region}, state_machine=DISCONNECT))
     assert snapshot(region_places) == before
+
+
+@pytest.mark.parametrize(("request_kind", "kind"), [pytest.param("redshift", "redshift", id="redshift"),
+                                                    pytest.param("ec2", "ec2", id="ec2")])
+def test_connected_only_after_the_probe_spoke_postgresql_to_the_kind_from_the_nekt_vpc(
+        request_kind: str, kind: str, deploy: Any, nekt: NektNetwork, postgres: Any) -> None:
+    """Redshift speaks PostgreSQL's protocol; a database on EC2 says its engine. The emulated endpoint (the
+    cluster's name, the instance's address) reaches a real PostgreSQL on 127.0.0.1 (emulator/network.py)."""
+    database = database_of(kind, postgres.port)
+    create_probe(nekt)
+    stack: Stack = deploy(nekt)
+    discovered = succeeded(stack.run({**database.connect_input(request_kind), "dryRun": True}))
+    endpoint = discovered["database"]["endpoint"]
+    stack.network.place(endpoint, database.private_ip or "10.0.1.10")
+
+    result = succeeded(stack.run(database.connect_input(request_kind)))
+
+    probe = result["probe"]
+    assert probe["reachable"] is True and probe["host"] == endpoint
+    assert probe["handshake"]["protocol"] == "postgresql"
+    assert probe["engine"] == ("redshift" if kind == "redshift" else "postgres")
