@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from moto.rds.models import rds_backends
 
 from emulator.stack import DEFAULT_ACCOUNT, placeholder_zip
 from emulator.strict.layer import HARNESS_ROLE_NAME
@@ -158,6 +159,7 @@ class CustomerDatabase:
         by_kind: dict[str, dict[str, Any]] = {
             "rds": {"identifier": self.identifier},
             "redshift": {"kind": "redshift", "identifier": self.identifier},
+            "docdb": {"kind": "docdb", "identifier": self.identifier},
             "ec2": {"kind": "ec2", "instanceId": self.instance_id, "port": self.port, "engine": "postgres"},
             "address": {"kind": "address", "host": self.private_ip, "port": self.port, "vpcId": self.vpc_id},
         }
@@ -176,8 +178,8 @@ def create_database(
     engine: str = "postgres",
 ) -> CustomerDatabase:
     """A private database whose subnets sit on two route tables, plus one subnet on the main table. `kind`:
-    "instance" or "cluster" (RDS, Aurora), "redshift" (a provisioned cluster), "ec2" (an instance in subnet a;
-    publicly accessible: with a public address)."""
+    "instance" or "cluster" (RDS, Aurora), "redshift" (a provisioned cluster), "docdb" (a DocumentDB cluster),
+    "ec2" (an instance in subnet a; publicly accessible: with a public address)."""
     session = account_session(account_id, region)
     ec2, rds = session.client("ec2"), session.client("rds")
     vpc_id = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=_tags("vpc", f"{identifier}-vpc"))["Vpc"]["VpcId"]
@@ -228,7 +230,12 @@ def create_database(
                                SubnetIds=subnet_ids)
     common: dict[str, Any] = {"DBSubnetGroupName": subnet_group, "VpcSecurityGroupIds": [group_id],
                               "MasterUsername": "admin_user", "MasterUserPassword": "not-a-real-password", "Port": port}
-    if kind == "cluster":
+    if kind == "docdb":
+        # moto's RDS refuses the docdb engine (DocumentDB shares RDS's management API, which moto serves): the
+        # cluster is made as Aurora PostgreSQL and given DocumentDB's engine, as DescribeDBClusters then answers it.
+        rds.create_db_cluster(DBClusterIdentifier=identifier, Engine="aurora-postgresql", **common)
+        rds_backends[account_id][region].clusters[identifier].engine = "docdb"
+    elif kind == "cluster":
         rds.create_db_cluster(DBClusterIdentifier=identifier, Engine=f"aurora-{engine}", **common)
         rds.create_db_instance(DBInstanceIdentifier=f"{identifier}-1", DBClusterIdentifier=identifier,
                                Engine=f"aurora-{engine}", DBInstanceClass="db.r6g.large",

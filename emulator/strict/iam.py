@@ -37,7 +37,7 @@ PARTITION = "aws"
 # botocore service id -> IAM prefix
 SERVICE_PREFIX = {"ec2": "ec2", "rds": "rds", "sts": "sts", "sfn": "states", "service-quotas": "servicequotas",
                   "lambda": "lambda", "dynamodb": "dynamodb", "vpc-lattice": "vpc-lattice", "ram": "ram",
-                  "redshift": "redshift"}
+                  "redshift": "redshift", "docdb": "rds"}  # DocumentDB's management API is RDS's
 
 
 # --- the Service Authorization Reference -------------------------------------------------------------------
@@ -678,6 +678,8 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("rds", "DescribeDBInstances"): _rds("db", "DBInstanceIdentifier"),
     ("rds", "DescribeDBClusters"): _rds("cluster", "DBClusterIdentifier"),
     ("rds", "DescribeDBSubnetGroups"): _rds("subgrp", "DBSubnetGroupName"),
+    ("docdb", "DescribeDBClusters"): _rds("cluster", "DBClusterIdentifier"),
+    ("docdb", "DescribeDBSubnetGroups"): _rds("subgrp", "DBSubnetGroupName"),
     ("redshift", "DescribeClusters"): _redshift_clusters,
     ("redshift", "DescribeClusterSubnetGroups"): _no_resource,
     ("sts", "AssumeRole"): _assume_role,

@@ -19,6 +19,7 @@ NEKT_PUBLIC_IP = "100.27.146.35"
 # (the request's database.kind, the topology's kind, the port the database listens on)
 KINDS = [
     pytest.param("redshift", "redshift", 5439, id="redshift"),
+    pytest.param("docdb", "docdb", 27017, id="docdb"),
     pytest.param("ec2", "ec2", 5432, id="ec2"),
     pytest.param("address", "ec2", 3306, id="address"),
 ]
@@ -107,13 +108,15 @@ def test_a_publicly_accessible_kind_takes_the_public_path(
     assert snapshot(places(nekt)) == before
 
 
-@pytest.mark.parametrize("kind", ["redshift", "ec2", "address"])
+@pytest.mark.parametrize("kind", ["redshift", "docdb", "ec2", "address"])
 def test_a_database_in_a_state_that_serves_no_traffic_is_refused_by_name_with_nothing_changed(
         kind: str, deploy: Any, nekt: NektNetwork) -> None:
-    database = database_of("redshift" if kind == "redshift" else "ec2", 5432)
+    database = database_of(kind if kind in ("redshift", "docdb") else "ec2", 5432)
     session = account_session(DEFAULT_ACCOUNT, REGION)
     if kind == "redshift":
         session.client("redshift").pause_cluster(ClusterIdentifier=database.identifier)
+    elif kind == "docdb":
+        session.client("docdb").stop_db_cluster(DBClusterIdentifier=database.identifier)
     else:
         session.client("ec2").stop_instances(InstanceIds=[database.instance_id])
     stack: Stack = deploy(nekt)
@@ -145,22 +148,28 @@ def test_an_instance_or_cluster_that_does_not_exist_is_database_not_found(deploy
     missing_instance = stack.run({"database": {"kind": "ec2", "instanceId": "i-0123456789abcdef0", "port": 5432,
                                                "region": REGION}})
     missing_cluster = stack.run({"database": {"kind": "redshift", "identifier": "nothing-here", "region": REGION}})
+    create_database(identifier="orders-db", region=REGION, cidr="10.50.0.0/16", kind="cluster", engine="postgresql")
+    aurora_as_docdb = stack.run({"database": {"kind": "docdb", "identifier": "orders-db", "region": REGION}})
 
     assert (missing_instance.status, missing_instance.error) == ("FAILED", "DatabaseNotFound")
     assert "i-0123456789abcdef0" in missing_instance.error_message
     assert (missing_cluster.status, missing_cluster.error) == ("FAILED", "DatabaseNotFound")
     assert "Redshift" in missing_cluster.error_message
+    # DocumentDB shares RDS's API: an Aurora cluster is no DocumentDB cluster.
+    assert (aurora_as_docdb.status, aurora_as_docdb.error) == ("FAILED", "DatabaseNotFound")
+    assert "DocumentDB" in aurora_as_docdb.error_message
 
 
 @pytest.mark.parametrize(("request_kind", "kind", "port", "definition"), [
     pytest.param("redshift", "redshift", 5439, "dnsResource", id="redshift"),
+    pytest.param("docdb", "docdb", 27017, "dnsResource", id="docdb"),
     pytest.param("ec2", "ec2", 5432, "ipResource", id="ec2"),
     pytest.param("address", "ec2", 5432, "ipResource", id="address"),
 ])
 def test_each_kind_whose_vpc_overlaps_nekt_s_connects_through_a_resource_endpoint(
         request_kind: str, kind: str, port: int, definition: str, deploy: Any, nekt: NektNetwork) -> None:
-    """ARN configurations are RDS's: the others are a SINGLE configuration on the endpoint's DNS name (Redshift)
-    or private IP address (an instance, an address)."""
+    """ARN configurations are RDS's: the others are a SINGLE configuration on the endpoint's DNS name (Redshift,
+    DocumentDB) or private IP address (an instance, an address)."""
     database = create_database(identifier="analytics", region=nekt.region, cidr="10.100.0.0/16", kind=kind, port=port)
     stack: Stack = deploy(nekt)
     region_places = sorted({(DEFAULT_ACCOUNT, nekt.region), (nekt.account_id, nekt.region)})

@@ -46,7 +46,8 @@ LATTICE_ON_OUR_BEHALF = {
 
 # Discover's reading of the database, one module per database.kind (nekt_peering.databases), and what the kinds
 # beyond RDS read.
-DATABASE_KINDS = ("databases/rds", "databases/redshift", "databases/ec2_instance", "databases/address")
+DATABASE_KINDS = ("databases/rds", "databases/redshift", "databases/docdb", "databases/ec2_instance",
+                  "databases/address")
 DATABASE_KIND_READS = {"ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "redshift:DescribeClusters",
                        "redshift:DescribeClusterSubnetGroups"}
 

@@ -56,6 +56,7 @@ def test_sqlserver_prelogin_is_sent_as_ms_tds_says_and_the_version_read_from_the
 @pytest.mark.parametrize(("engine", "protocol"), [
     ("postgres", "postgresql"), ("aurora-postgresql", "postgresql"), ("redshift", "postgresql"),
     ("mysql", "mysql"), ("mariadb", "mysql"), ("sqlserver-ee", "sqlserver"), ("oracle-ee", None), ("mongodb", None),
+    ("docdb", None),
 ])
 def test_each_engine_is_spoken_to_in_its_protocol_or_by_tcp_alone(engine: str, protocol: str | None) -> None:
     assert probe.protocol_of(engine) == protocol

@@ -65,7 +65,7 @@ def client(session: boto3.Session, service: Literal["sts"]) -> STSClient: ...
 @overload
 def client(session: boto3.Session, service: Literal["service-quotas"]) -> ServiceQuotasClient: ...
 @overload
-def client(session: boto3.Session, service: Literal["vpc-lattice", "ram", "redshift"]) -> Any: ...  # no stubs installed
+def client(session: boto3.Session, service: Literal["vpc-lattice", "ram", "redshift", "docdb"]) -> Any: ...  # no stubs
 def client(session: boto3.Session, service: str) -> Any:
     return session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 

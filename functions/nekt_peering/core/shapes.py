@@ -25,7 +25,7 @@ Side = Literal["database", "nekt"]
 PeeringSide = Literal["requester", "accepter"]
 
 
-DatabaseKind = Literal["rds", "redshift", "ec2", "address"]  # the request's database.kind
+DatabaseKind = Literal["rds", "redshift", "docdb", "ec2", "address"]  # the request's database.kind
 
 
 class RequestFacts(TypedDict):
@@ -107,9 +107,9 @@ class NetworkAcl(TypedDict):
 
 class DatabaseFacts(TypedDict):
     identifier: str
-    # What the database is: an RDS instance or Aurora cluster, a Redshift cluster ("redshift"), an EC2
-    # instance ("ec2"), or the network interface holding the address given ("address").
-    kind: Literal["instance", "cluster", "redshift", "ec2", "address"]
+    # What the database is: an RDS instance or Aurora cluster, a Redshift cluster ("redshift"), a DocumentDB
+    # cluster ("docdb"), an EC2 instance ("ec2"), or the network interface holding the address given ("address").
+    kind: Literal["instance", "cluster", "redshift", "docdb", "ec2", "address"]
     engine: str | None
     status: str
     endpoint: str | None  # an instance's address, a cluster's (writer) endpoint

@@ -1,5 +1,6 @@
 """What Discover reads about the database itself, one module per kind (the request's database.kind), each
-with its own read-only API: rds (an RDS instance or Aurora cluster), redshift (a provisioned cluster), ec2
+with its own read-only API: rds (an RDS instance or Aurora cluster), redshift (a provisioned cluster), docdb
+(a DocumentDB cluster), ec2
 (an instance), address (the network interface holding a private address). Each answers the same facts
 (DatabaseFacts' own part: kind, engine, status, endpoint, port, publicly accessible, ARN, VPC, subnets,
 security groups), or a named error with nothing changed; connect.discover adds the network around them.
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from nekt_peering.databases import address, ec2_instance, rds, redshift
+from nekt_peering.databases import address, docdb, ec2_instance, rds, redshift
 
 if TYPE_CHECKING:
     from nekt_peering.core.model import ConnectRequest
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 DESCRIBERS: dict[str, Callable[[ConnectRequest, Callable[[str], Any], str, str], dict[str, Any]]] = {
     "rds": rds.describe,
     "redshift": redshift.describe,
+    "docdb": docdb.describe,
     "ec2": ec2_instance.describe,
     "address": address.describe,
 }
