@@ -160,6 +160,7 @@ class CustomerDatabase:
             "rds": {"identifier": self.identifier},
             "redshift": {"kind": "redshift", "identifier": self.identifier},
             "docdb": {"kind": "docdb", "identifier": self.identifier},
+            "redshift-serverless": {"kind": "redshift-serverless", "identifier": self.identifier},
             "ec2": {"kind": "ec2", "instanceId": self.instance_id, "port": self.port, "engine": "postgres"},
             "address": {"kind": "address", "host": self.private_ip, "port": self.port, "vpcId": self.vpc_id},
         }
@@ -178,7 +179,8 @@ def create_database(
     engine: str = "postgres",
 ) -> CustomerDatabase:
     """A private database whose subnets sit on two route tables, plus one subnet on the main table. `kind`:
-    "instance" or "cluster" (RDS, Aurora), "redshift" (a provisioned cluster), "docdb" (a DocumentDB cluster),
+    "instance" or "cluster" (RDS, Aurora), "redshift" (a provisioned cluster), "redshift-serverless" (a workgroup,
+    which the strict layer serves), "docdb" (a DocumentDB cluster),
     "ec2" (an instance in subnet a; publicly accessible: with a public address)."""
     session = account_session(account_id, region)
     ec2, rds = session.client("ec2"), session.client("rds")
@@ -213,6 +215,12 @@ def create_database(
                                 MasterUsername="admin_user", MasterUserPassword="Not-a-real-passw0rd",
                                 ClusterSubnetGroupName=f"{identifier}-subnets", VpcSecurityGroupIds=[group_id],
                                 PubliclyAccessible=publicly_accessible, Port=port)
+        return CustomerDatabase(identifier, account_id, region, kind, vpc_id, cidrs, subnet_ids,
+                                route_table_ids + [main["RouteTableId"]], main["RouteTableId"], group_id, port)
+    if kind == "redshift-serverless":  # served by the strict layer (emulator/strict/serverless.py)
+        session.client("redshift-serverless").create_workgroup(
+            workgroupName=identifier, namespaceName=f"{identifier}-namespace", subnetIds=subnet_ids,
+            securityGroupIds=[group_id], port=port, publiclyAccessible=publicly_accessible)
         return CustomerDatabase(identifier, account_id, region, kind, vpc_id, cidrs, subnet_ids,
                                 route_table_ids + [main["RouteTableId"]], main["RouteTableId"], group_id, port)
     if kind == "ec2":

@@ -42,6 +42,7 @@ class Mode(StrEnum):
 class Kind(StrEnum):
     rds = "rds"
     redshift = "redshift"
+    redshift_serverless = "redshift-serverless"
     docdb = "docdb"
     ec2 = "ec2"
     address = "address"
@@ -50,9 +51,10 @@ class Kind(StrEnum):
 # The request options of connect and plan (the request's database.* fields; its schema says which kind takes which).
 DatabaseOption = Annotated[str | None, typer.Option(
     "--db", help="rds: the DB instance or Aurora cluster identifier; redshift, docdb: the cluster identifier; "
+                 "redshift-serverless: the workgroup's name; "
                  "ec2, address: optional, the name the connection carries.")]
-KindOption = Annotated[Kind, typer.Option(help="Where the database runs: rds, redshift, docdb, ec2 (--instance-id, "
-                                               "--port) or address (--host, --port, --vpc-id).")]
+KindOption = Annotated[Kind, typer.Option(help="Where the database runs: rds, redshift, redshift-serverless, docdb, "
+                                               "ec2 (--instance-id, --port) or address (--host, --port, --vpc-id).")]
 InstanceIdOption = Annotated[str | None, typer.Option(help="ec2: the instance the database runs on.")]
 HostOption = Annotated[str | None, typer.Option(help="address: the database's private IPv4 address.")]
 PortOption = Annotated[int | None, typer.Option(help="ec2, address: the port the database listens on.")]

@@ -32,12 +32,14 @@ from moto.iam.models import iam_backends
 
 from emulator.strict.lattice.book import LatticeBook
 from emulator.strict.layer import AwsError, Call, Principal, Rule
+from emulator.strict.serverless import workgroup_arn
 
 PARTITION = "aws"
 # botocore service id -> IAM prefix
 SERVICE_PREFIX = {"ec2": "ec2", "rds": "rds", "sts": "sts", "sfn": "states", "service-quotas": "servicequotas",
                   "lambda": "lambda", "dynamodb": "dynamodb", "vpc-lattice": "vpc-lattice", "ram": "ram",
-                  "redshift": "redshift", "docdb": "rds"}  # DocumentDB's management API is RDS's
+                  "redshift": "redshift", "redshift-serverless": "redshift-serverless",
+                  "docdb": "rds"}  # DocumentDB's management API is RDS's
 
 
 # --- the Service Authorization Reference -------------------------------------------------------------------
@@ -259,6 +261,13 @@ def _redshift_clusters(call: Call) -> Request:
     name = call.params.get("ClusterIdentifier") or "*"
     return Request([("redshift:DescribeClusters", [
         Resource("cluster", f"arn:{PARTITION}:redshift:{call.region}:{call.account_id}:cluster:{name}")])])
+
+
+def _serverless_workgroup(call: Call) -> Request:
+    """GetWorkgroup: on the workgroup (arn:...:redshift-serverless:region:account:workgroup/<id>), whose id the
+    emulator derives from its name (emulator/strict/serverless.py)."""
+    arn = workgroup_arn(call.account_id, call.region, call.params["workgroupName"])
+    return Request([("redshift-serverless:GetWorkgroup", [Resource("workgroup", arn)])])
 
 
 def _states(kind: str, parameter: str) -> Callable[[Call], Request]:
@@ -682,6 +691,7 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("docdb", "DescribeDBSubnetGroups"): _rds("subgrp", "DBSubnetGroupName"),
     ("redshift", "DescribeClusters"): _redshift_clusters,
     ("redshift", "DescribeClusterSubnetGroups"): _no_resource,
+    ("redshift-serverless", "GetWorkgroup"): _serverless_workgroup,
     ("sts", "AssumeRole"): _assume_role,
     ("sfn", "StartExecution"): _states("stateMachine", "stateMachineArn"),
     ("sfn", "ListExecutions"): _states("stateMachine", "stateMachineArn"),

@@ -10,6 +10,7 @@ import pytest
 
 from emulator.accounts import snapshot
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
+from emulator.strict import StrictAws
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_probe
 
 DISCONNECT = "DisconnectStateMachine"
@@ -19,6 +20,7 @@ NEKT_PUBLIC_IP = "100.27.146.35"
 # (the request's database.kind, the topology's kind, the port the database listens on)
 KINDS = [
     pytest.param("redshift", "redshift", 5439, id="redshift"),
+    pytest.param("redshift-serverless", "redshift-serverless", 5439, id="redshift-serverless"),
     pytest.param("docdb", "docdb", 27017, id="docdb"),
     pytest.param("ec2", "ec2", 5432, id="ec2"),
     pytest.param("address", "ec2", 3306, id="address"),
@@ -91,7 +93,9 @@ def test_each_kind_connects_by_peering_and_disconnects_leaving_both_accounts_as_
 
 
 @pytest.mark.parametrize(("request_kind", "kind", "port"), [
-    pytest.param("redshift", "redshift", 5439, id="redshift"), pytest.param("ec2", "ec2", 5432, id="ec2")])
+    pytest.param("redshift", "redshift", 5439, id="redshift"),
+    pytest.param("redshift-serverless", "redshift-serverless", 5439, id="redshift-serverless"),
+    pytest.param("ec2", "ec2", 5432, id="ec2")])
 def test_a_publicly_accessible_kind_takes_the_public_path(
         request_kind: str, kind: str, port: int, deploy: Any, nekt: NektNetwork) -> None:
     database = database_of(kind, port, public=True)
@@ -108,12 +112,15 @@ def test_a_publicly_accessible_kind_takes_the_public_path(
     assert snapshot(places(nekt)) == before
 
 
-@pytest.mark.parametrize("kind", ["redshift", "docdb", "ec2", "address"])
+@pytest.mark.parametrize("kind", ["redshift", "redshift-serverless", "docdb", "ec2", "address"])
 def test_a_database_in_a_state_that_serves_no_traffic_is_refused_by_name_with_nothing_changed(
-        kind: str, deploy: Any, nekt: NektNetwork) -> None:
-    database = database_of(kind if kind in ("redshift", "docdb") else "ec2", 5432)
+        kind: str, deploy: Any, nekt: NektNetwork, strict: StrictAws) -> None:
+    database = database_of(kind if kind in ("redshift", "redshift-serverless", "docdb") else "ec2", 5432)
     session = account_session(DEFAULT_ACCOUNT, REGION)
-    if kind == "redshift":
+    if kind == "redshift-serverless":
+        serverless: Any = strict.rule("redshift-serverless-api")
+        serverless.set_status(DEFAULT_ACCOUNT, REGION, database.identifier, "MODIFYING")
+    elif kind == "redshift":
         session.client("redshift").pause_cluster(ClusterIdentifier=database.identifier)
     elif kind == "docdb":
         session.client("docdb").stop_db_cluster(DBClusterIdentifier=database.identifier)
@@ -163,6 +170,7 @@ def test_an_instance_or_cluster_that_does_not_exist_is_database_not_found(deploy
 @pytest.mark.parametrize(("request_kind", "kind", "port", "definition"), [
     pytest.param("redshift", "redshift", 5439, "dnsResource", id="redshift"),
     pytest.param("docdb", "docdb", 27017, "dnsResource", id="docdb"),
+    pytest.param("redshift-serverless", "redshift-serverless", 5439, "dnsResource", id="redshift-serverless"),
     pytest.param("ec2", "ec2", 5432, "ipResource", id="ec2"),
     pytest.param("address", "ec2", 5432, "ipResource", id="address"),
 ])

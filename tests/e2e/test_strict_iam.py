@@ -318,12 +318,14 @@ def resource_endpoint(world: World) -> tuple[bool, str]:
 
 
 def database_kinds(world: World) -> tuple[bool, str]:
-    """A database on EC2 named by its address and a Redshift cluster (database.kind), each connected by
-    peering, its path checked again (Discover's reads, in the check-path role too), then disconnected."""
+    """A database on EC2 named by its address, a Redshift cluster and a Serverless workgroup (database.kind), each
+    connected by peering, its path checked again (Discover's reads, in the check-path role too), then disconnected."""
     warehouse = create_database(identifier="warehouse", region=DB_REGION, cidr="10.30.0.0/16", kind="ec2")
     analytics = create_database(identifier="analytics", region=DB_REGION, cidr="10.40.0.0/16", kind="redshift",
                                 port=5439)
-    for database, kind in ((warehouse, "address"), (analytics, "redshift")):
+    serverless = create_database(identifier="serverless", region=DB_REGION, cidr="10.50.0.0/16",
+                                 kind="redshift-serverless", port=5439)
+    for database, kind in ((warehouse, "address"), (analytics, "redshift"), (serverless, "redshift-serverless")):
         request = database.connect_input(kind, mode="peering")
         connected = world.stack.run(request)
         if connected.status != "SUCCEEDED":

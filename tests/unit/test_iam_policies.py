@@ -46,10 +46,10 @@ LATTICE_ON_OUR_BEHALF = {
 
 # Discover's reading of the database, one module per database.kind (nekt_peering.databases), and what the kinds
 # beyond RDS read.
-DATABASE_KINDS = ("databases/rds", "databases/redshift", "databases/docdb", "databases/ec2_instance",
-                  "databases/address")
+DATABASE_KINDS = ("databases/rds", "databases/redshift", "databases/redshift_serverless", "databases/docdb",
+                  "databases/ec2_instance", "databases/address")
 DATABASE_KIND_READS = {"ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "redshift:DescribeClusters",
-                       "redshift:DescribeClusterSubnetGroups"}
+                       "redshift:DescribeClusterSubnetGroups", "redshift-serverless:GetWorkgroup"}
 
 # Function -> (the modules its handler runs, under functions/nekt_peering, the actions those modules call). An
 # action must be called by name in one of the modules (ec2:CreateTags: through TagSpecifications on create, or

@@ -125,6 +125,8 @@ BAD_INPUTS = [
     pytest.param({"database": {"kind": "redshift", "instanceId": "i-0abc1234"}}, ["database", "identifier"],
                  id="redshift-without-identifier"),
     pytest.param({"database": {"kind": "docdb"}}, ["database", "identifier"], id="docdb-without-identifier"),
+    pytest.param({"database": {"kind": "redshift-serverless"}}, ["database", "identifier"],
+                 id="redshift-serverless-without-identifier"),
     pytest.param({"database": {"kind": "docdb", "identifier": "documents", "port": 27017}},
                  ["database.port", "kind 'docdb'"], id="docdb-port"),
     pytest.param({**_db(), "vpcId": "vpc-0abc1234"}, ["the input", "vpcId"], id="unknown-top-level-field"),

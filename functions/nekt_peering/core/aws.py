@@ -65,7 +65,9 @@ def client(session: boto3.Session, service: Literal["sts"]) -> STSClient: ...
 @overload
 def client(session: boto3.Session, service: Literal["service-quotas"]) -> ServiceQuotasClient: ...
 @overload
-def client(session: boto3.Session, service: Literal["vpc-lattice", "ram", "redshift", "docdb"]) -> Any: ...  # no stubs
+def client(  # no stubs installed for these
+    session: boto3.Session, service: Literal["vpc-lattice", "ram", "redshift", "docdb", "redshift-serverless"],
+) -> Any: ...
 def client(session: boto3.Session, service: str) -> Any:
     return session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 

@@ -65,6 +65,7 @@ KIND_FIELDS: dict[str, frozenset[str]] = {
     "rds": frozenset({"identifier", "endpoint"}),
     "redshift": frozenset({"identifier"}),
     "docdb": frozenset({"identifier"}),
+    "redshift-serverless": frozenset({"identifier"}),
     "ec2": frozenset({"instanceId", "port", "engine", "identifier"}),
     "address": frozenset({"host", "port", "vpcId", "engine", "identifier"}),
 }
@@ -135,7 +136,7 @@ def database_kind_errors(database: dict[str, Any]) -> list[tuple[str, str]]:
     if kind == "address" and not ipaddress.IPv4Address(database["host"]).is_private:
         errors.append(("database.host", f"database.host is {database['host']}, not a private IPv4 address: a "
                                         "database reachable at a public address is connected by its AWS kind "
-                                        "(rds, redshift, docdb, ec2)"))
+                                        "(rds, redshift, redshift-serverless, docdb, ec2)"))
     return errors
 
 

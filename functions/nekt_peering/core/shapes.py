@@ -25,7 +25,8 @@ Side = Literal["database", "nekt"]
 PeeringSide = Literal["requester", "accepter"]
 
 
-DatabaseKind = Literal["rds", "redshift", "docdb", "ec2", "address"]  # the request's database.kind
+# The request's database.kind.
+DatabaseKind = Literal["rds", "redshift", "redshift-serverless", "docdb", "ec2", "address"]
 
 
 class RequestFacts(TypedDict):
@@ -107,9 +108,10 @@ class NetworkAcl(TypedDict):
 
 class DatabaseFacts(TypedDict):
     identifier: str
-    # What the database is: an RDS instance or Aurora cluster, a Redshift cluster ("redshift"), a DocumentDB
-    # cluster ("docdb"), an EC2 instance ("ec2"), or the network interface holding the address given ("address").
-    kind: Literal["instance", "cluster", "redshift", "docdb", "ec2", "address"]
+    # What the database is: an RDS instance or Aurora cluster, a Redshift cluster ("redshift") or Serverless
+    # workgroup ("redshift-serverless"), a DocumentDB cluster ("docdb"), an EC2 instance ("ec2"), or the network
+    # interface holding the address given ("address").
+    kind: Literal["instance", "cluster", "redshift", "redshift-serverless", "docdb", "ec2", "address"]
     engine: str | None
     status: str
     endpoint: str | None  # an instance's address, a cluster's (writer) endpoint

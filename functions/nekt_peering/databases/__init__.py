@@ -1,6 +1,6 @@
 """What Discover reads about the database itself, one module per kind (the request's database.kind), each
-with its own read-only API: rds (an RDS instance or Aurora cluster), redshift (a provisioned cluster), docdb
-(a DocumentDB cluster), ec2
+with its own read-only API: rds (an RDS instance or Aurora cluster), redshift (a provisioned cluster),
+redshift-serverless (a workgroup), docdb (a DocumentDB cluster), ec2
 (an instance), address (the network interface holding a private address). Each answers the same facts
 (DatabaseFacts' own part: kind, engine, status, endpoint, port, publicly accessible, ARN, VPC, subnets,
 security groups), or a named error with nothing changed; connect.discover adds the network around them.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from nekt_peering.databases import address, docdb, ec2_instance, rds, redshift
+from nekt_peering.databases import address, docdb, ec2_instance, rds, redshift, redshift_serverless
 
 if TYPE_CHECKING:
     from nekt_peering.core.model import ConnectRequest
@@ -22,6 +22,7 @@ DESCRIBERS: dict[str, Callable[[ConnectRequest, Callable[[str], Any], str, str],
     "rds": rds.describe,
     "redshift": redshift.describe,
     "docdb": docdb.describe,
+    "redshift-serverless": redshift_serverless.describe,
     "ec2": ec2_instance.describe,
     "address": address.describe,
 }

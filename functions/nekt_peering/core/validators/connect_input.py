@@ -61,8 +61,8 @@ def validate(data, custom_formats={}, name_prefix=None):
                     if "kind" in data__database_keys:
                         data__database_keys.remove("kind")
                         data__database__kind = data__database["kind"]
-                        if not (isinstance(data__database__kind, str) and data__database__kind == 'rds' or isinstance(data__database__kind, str) and data__database__kind == 'redshift' or isinstance(data__database__kind, str) and data__database__kind == 'docdb'):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.kind must be one of ['rds', 'redshift', 'docdb']", value=data__database__kind, name="" + (name_prefix or "data") + ".database.kind", definition=None, rule='enum')
+                        if not (isinstance(data__database__kind, str) and data__database__kind == 'rds' or isinstance(data__database__kind, str) and data__database__kind == 'redshift' or isinstance(data__database__kind, str) and data__database__kind == 'redshift-serverless' or isinstance(data__database__kind, str) and data__database__kind == 'docdb'):
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.kind must be one of ['rds', 'redshift', 'redshift-serverless', 'docdb']", value=data__database__kind, name="" + (name_prefix or "data") + ".database.kind", definition=None, rule='enum')
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 pass
             else:
@@ -117,8 +117,8 @@ def validate(data, custom_formats={}, name_prefix=None):
                 if "kind" in data__database_keys:
                     data__database_keys.remove("kind")
                     data__database__kind = data__database["kind"]
-                    if not (isinstance(data__database__kind, str) and data__database__kind == 'rds' or isinstance(data__database__kind, str) and data__database__kind == 'redshift' or isinstance(data__database__kind, str) and data__database__kind == 'docdb' or isinstance(data__database__kind, str) and data__database__kind == 'ec2' or isinstance(data__database__kind, str) and data__database__kind == 'address'):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.kind must be one of ['rds', 'redshift', 'docdb', 'ec2', 'address']", value=data__database__kind, name="" + (name_prefix or "data") + ".database.kind", definition=None, rule='enum')
+                    if not (isinstance(data__database__kind, str) and data__database__kind == 'rds' or isinstance(data__database__kind, str) and data__database__kind == 'redshift' or isinstance(data__database__kind, str) and data__database__kind == 'redshift-serverless' or isinstance(data__database__kind, str) and data__database__kind == 'docdb' or isinstance(data__database__kind, str) and data__database__kind == 'ec2' or isinstance(data__database__kind, str) and data__database__kind == 'address'):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.kind must be one of ['rds', 'redshift', 'redshift-serverless', 'docdb', 'ec2', 'address']", value=data__database__kind, name="" + (name_prefix or "data") + ".database.kind", definition=None, rule='enum')
                 if "identifier" in data__database_keys:
                     data__database_keys.remove("identifier")
                     data__database__identifier = data__database["identifier"]

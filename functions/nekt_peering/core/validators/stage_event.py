@@ -1915,8 +1915,8 @@ def validate___definitions_databasefacts(data, custom_formats={}, name_prefix=No
         if "kind" in data_keys:
             data_keys.remove("kind")
             data__kind = data["kind"]
-            if not (isinstance(data__kind, str) and data__kind == 'instance' or isinstance(data__kind, str) and data__kind == 'cluster' or isinstance(data__kind, str) and data__kind == 'redshift' or isinstance(data__kind, str) and data__kind == 'docdb' or isinstance(data__kind, str) and data__kind == 'ec2' or isinstance(data__kind, str) and data__kind == 'address'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".kind must be one of ['instance', 'cluster', 'redshift', 'docdb', 'ec2', 'address']", value=data__kind, name="" + (name_prefix or "data") + ".kind", definition=None, rule='enum')
+            if not (isinstance(data__kind, str) and data__kind == 'instance' or isinstance(data__kind, str) and data__kind == 'cluster' or isinstance(data__kind, str) and data__kind == 'redshift' or isinstance(data__kind, str) and data__kind == 'redshift-serverless' or isinstance(data__kind, str) and data__kind == 'docdb' or isinstance(data__kind, str) and data__kind == 'ec2' or isinstance(data__kind, str) and data__kind == 'address'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".kind must be one of ['instance', 'cluster', 'redshift', 'redshift-serverless', 'docdb', 'ec2', 'address']", value=data__kind, name="" + (name_prefix or "data") + ".kind", definition=None, rule='enum')
         if "engine" in data_keys:
             data_keys.remove("engine")
             data__engine = data["engine"]
@@ -2226,8 +2226,8 @@ def validate___definitions_requestfacts(data, custom_formats={}, name_prefix=Non
         if "kind" in data_keys:
             data_keys.remove("kind")
             data__kind = data["kind"]
-            if not (isinstance(data__kind, str) and data__kind == 'rds' or isinstance(data__kind, str) and data__kind == 'redshift' or isinstance(data__kind, str) and data__kind == 'docdb' or isinstance(data__kind, str) and data__kind == 'ec2' or isinstance(data__kind, str) and data__kind == 'address'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".kind must be one of ['rds', 'redshift', 'docdb', 'ec2', 'address']", value=data__kind, name="" + (name_prefix or "data") + ".kind", definition=None, rule='enum')
+            if not (isinstance(data__kind, str) and data__kind == 'rds' or isinstance(data__kind, str) and data__kind == 'redshift' or isinstance(data__kind, str) and data__kind == 'redshift-serverless' or isinstance(data__kind, str) and data__kind == 'docdb' or isinstance(data__kind, str) and data__kind == 'ec2' or isinstance(data__kind, str) and data__kind == 'address'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".kind must be one of ['rds', 'redshift', 'redshift-serverless', 'docdb', 'ec2', 'address']", value=data__kind, name="" + (name_prefix or "data") + ".kind", definition=None, rule='enum')
         if "instanceId" in data_keys:
             data_keys.remove("instanceId")
             data__instanceId = data["instanceId"]
