@@ -6,7 +6,8 @@ customer account with private PostgreSQL databases in us-east-2 (subnets on two 
 the main one) and an Aurora cluster in us-east-1 whose VPC overlaps Nekt's, deploys template.yaml's
 functions and state machines into it, then runs the CLI exactly as an operator runs it against AWS,
 only with --endpoint-url: plan, connect (by peering), probe, then plan and connect the overlapping
-cluster (auto: a resource endpoint), then disconnect both. Behind orders-db's endpoint, and the cluster's,
+cluster (auto: a resource endpoint), then connect a Redshift cluster (--kind redshift, by peering), then
+disconnect all three. Behind orders-db's endpoint, and the cluster's,
 is a real PostgreSQL on 127.0.0.1 (emulator/databases.py): the endpoint resolves, from the Nekt VPC, to a
 private address of its subnet that reaches it (the cluster through its resource endpoint), so Verify's
 probe does a real handshake. It ends by comparing both accounts with how they were before the connects.
@@ -27,6 +28,7 @@ from typing import Any
 
 import typer
 from moto.moto_api._internal import mock_random
+from moto.redshift.models import redshift_backends
 
 from emulator.accounts import snapshot
 from emulator.databases import PostgresServer
@@ -80,6 +82,9 @@ DATABASE_ADDRESS = "10.0.1.10"
 # The cluster whose VPC overlaps Nekt's, and its address in its own VPC (what its resource gateway reaches).
 OVERLAPPING = "analytics-db"
 OVERLAPPING_ADDRESS = "10.100.1.10"
+# A Redshift cluster (database.kind redshift) in the customer's Region, and its address in its own VPC.
+WAREHOUSE = "warehouse"
+WAREHOUSE_ADDRESS = "10.40.1.10"
 
 
 def _run(aws: EmulatedAws, keep: bool, stop: threading.Event | None) -> int:
@@ -105,6 +110,11 @@ def _run_with(aws: EmulatedAws, keep: bool, stop: threading.Event | None, postgr
     cluster_endpoint = account_session(overlapping.account_id, overlapping.region).client("rds").describe_db_clusters(
         DBClusterIdentifier=OVERLAPPING)["DBClusters"][0]["Endpoint"]
     stack.network.place(cluster_endpoint, OVERLAPPING_ADDRESS)
+    warehouse = create_database(WAREHOUSE, region=database.region, cidr="10.40.0.0/16", kind="redshift",
+                                port=postgres.port)
+    warehouse_endpoint = account_session(warehouse.account_id, warehouse.region).client("redshift").describe_clusters(
+        ClusterIdentifier=WAREHOUSE)["Clusters"][0]["Endpoint"]["Address"]
+    stack.network.place(warehouse_endpoint, WAREHOUSE_ADDRESS)
     try:
         _describe(aws, nekt, database, stack)
         print(f"Behind {endpoint}: a real PostgreSQL on 127.0.0.1:{postgres.port}; from the Nekt VPC the "
@@ -113,26 +123,34 @@ def _run_with(aws: EmulatedAws, keep: bool, stop: threading.Event | None, postgr
         print(f"And {OVERLAPPING}, an Aurora PostgreSQL cluster in {overlapping.region} whose VPC "
               f"{overlapping.vpc_id} (10.100.0.0/16) overlaps the Nekt VPC: peering is impossible, so `auto` "
               "shares it as a VPC resource and Nekt reaches it through a resource endpoint.\n")
+        print(f"And {WAREHOUSE}, a Redshift cluster (--kind redshift) in {warehouse.region}, VPC {warehouse.vpc_id} "
+              f"(10.40.0.0/16): the same workflow peers it; the probe speaks PostgreSQL to it.\n")
         places = [(nekt.account_id, nekt.region), (database.account_id, database.region),
                   (overlapping.account_id, overlapping.region)]
         before = snapshot(places)
         target = ["--endpoint-url", aws.endpoint_url, "--region", STACK_REGION]
         db = ["--db", database.identifier, "--region", database.region]
         other = ["--db", OVERLAPPING, "--region", overlapping.region]
+        redshift = ["--kind", "redshift", "--db", WAREHOUSE, "--region", warehouse.region]
         if (_cli(*target, "plan", *db) != 0 or _cli(*target, "connect", *db) != 0
                 or _cli(*target, "probe", database.identifier) != 0
-                or _cli(*target, "plan", *other) != 0 or _cli(*target, "connect", *other) != 0):
+                or _cli(*target, "plan", *other) != 0 or _cli(*target, "connect", *other) != 0
+                or _cli(*target, "connect", *redshift) != 0):
             return 1
         _look_yourself(aws, nekt, database)
         if keep:
             _keep_running(aws, stop)
             return 0
-        if _cli(*target, "disconnect", OVERLAPPING) != 0 \
+        if _cli(*target, "disconnect", WAREHOUSE) != 0 or _cli(*target, "disconnect", OVERLAPPING) != 0 \
                 or _cli(*target, "disconnect", database.identifier) != 0:
             return 1
         return _compare(before, snapshot(places))
     finally:
         stack.close()
+        # moto's reset keeps every Redshift backend it holds, and a second demo in one process (the tests) then
+        # draws other ids after the seed than events/ records (observed): forget them, as a new process would.
+        for regions in redshift_backends.values():
+            regions.clear()
 
 
 def _seed(port: int) -> tuple[NektNetwork, CustomerDatabase]:

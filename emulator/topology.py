@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from moto.rds.models import rds_backends
 
 from emulator.stack import DEFAULT_ACCOUNT, placeholder_zip
 from emulator.strict.layer import HARNESS_ROLE_NAME
@@ -149,6 +150,21 @@ class CustomerDatabase:
     main_route_table_id: str = ""
     security_group_id: str = ""
     port: int = 5432
+    instance_id: str = ""  # kind ec2: the instance the database runs on
+    private_ip: str = ""  # kind ec2: its primary private address (what kind address names)
+
+    def connect_input(self, kind: str | None = None, **extra: Any) -> dict[str, Any]:
+        """The connect input naming this database by its kind (or by `kind`: an ec2 one as an address)."""
+        kind = kind or {"instance": "rds", "cluster": "rds"}.get(self.kind, self.kind)
+        by_kind: dict[str, dict[str, Any]] = {
+            "rds": {"identifier": self.identifier},
+            "redshift": {"kind": "redshift", "identifier": self.identifier},
+            "docdb": {"kind": "docdb", "identifier": self.identifier},
+            "redshift-serverless": {"kind": "redshift-serverless", "identifier": self.identifier},
+            "ec2": {"kind": "ec2", "instanceId": self.instance_id, "port": self.port, "engine": "postgres"},
+            "address": {"kind": "address", "host": self.private_ip, "port": self.port, "vpcId": self.vpc_id},
+        }
+        return {"database": {**by_kind[kind], "region": self.region}, **extra}
 
 
 def create_database(
@@ -162,7 +178,10 @@ def create_database(
     port: int = 5432,
     engine: str = "postgres",
 ) -> CustomerDatabase:
-    """A private database whose subnets sit on two route tables, plus one subnet on the main table."""
+    """A private database whose subnets sit on two route tables, plus one subnet on the main table. `kind`:
+    "instance" or "cluster" (RDS, Aurora), "redshift" (a provisioned cluster), "redshift-serverless" (a workgroup,
+    which the strict layer serves), "docdb" (a DocumentDB cluster),
+    "ec2" (an instance in subnet a; publicly accessible: with a public address)."""
     session = account_session(account_id, region)
     ec2, rds = session.client("ec2"), session.client("rds")
     vpc_id = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=_tags("vpc", f"{identifier}-vpc"))["Vpc"]["VpcId"]
@@ -188,12 +207,43 @@ def create_database(
     group_id = ec2.create_security_group(
         GroupName=f"{identifier}-sg", Description=f"{identifier} database", VpcId=vpc_id,
     )["GroupId"]
+    if kind == "redshift":
+        redshift = session.client("redshift")
+        redshift.create_cluster_subnet_group(ClusterSubnetGroupName=f"{identifier}-subnets", Description=identifier,
+                                             SubnetIds=subnet_ids)
+        redshift.create_cluster(ClusterIdentifier=identifier, NodeType="ra3.xlplus", ClusterType="single-node",
+                                MasterUsername="admin_user", MasterUserPassword="Not-a-real-passw0rd",
+                                ClusterSubnetGroupName=f"{identifier}-subnets", VpcSecurityGroupIds=[group_id],
+                                PubliclyAccessible=publicly_accessible, Port=port)
+        return CustomerDatabase(identifier, account_id, region, kind, vpc_id, cidrs, subnet_ids,
+                                route_table_ids + [main["RouteTableId"]], main["RouteTableId"], group_id, port)
+    if kind == "redshift-serverless":  # served by the strict layer (emulator/strict/serverless.py)
+        session.client("redshift-serverless").create_workgroup(
+            workgroupName=identifier, namespaceName=f"{identifier}-namespace", subnetIds=subnet_ids,
+            securityGroupIds=[group_id], port=port, publiclyAccessible=publicly_accessible)
+        return CustomerDatabase(identifier, account_id, region, kind, vpc_id, cidrs, subnet_ids,
+                                route_table_ids + [main["RouteTableId"]], main["RouteTableId"], group_id, port)
+    if kind == "ec2":
+        instance = ec2.run_instances(
+            # The tests load no AMI (MOTO_EC2_LOAD_DEFAULT_AMIS): moto launches an unknown image id with a warning.
+            ImageId="ami-0b5eea76982371e91", InstanceType="t4g.small", MinCount=1, MaxCount=1,
+            NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet_ids[0], "Groups": [group_id],
+                                "AssociatePublicIpAddress": publicly_accessible}],
+            TagSpecifications=_tags("instance", identifier))["Instances"][0]
+        return CustomerDatabase(identifier, account_id, region, kind, vpc_id, cidrs, subnet_ids[:1],
+                                route_table_ids[:1], main["RouteTableId"], group_id, port,
+                                instance["InstanceId"], instance["PrivateIpAddress"])
     subnet_group = f"{identifier}-subnets"
     rds.create_db_subnet_group(DBSubnetGroupName=subnet_group, DBSubnetGroupDescription=identifier,
                                SubnetIds=subnet_ids)
     common: dict[str, Any] = {"DBSubnetGroupName": subnet_group, "VpcSecurityGroupIds": [group_id],
                               "MasterUsername": "admin_user", "MasterUserPassword": "not-a-real-password", "Port": port}
-    if kind == "cluster":
+    if kind == "docdb":
+        # moto's RDS refuses the docdb engine (DocumentDB shares RDS's management API, which moto serves): the
+        # cluster is made as Aurora PostgreSQL and given DocumentDB's engine, as DescribeDBClusters then answers it.
+        rds.create_db_cluster(DBClusterIdentifier=identifier, Engine="aurora-postgresql", **common)
+        rds_backends[account_id][region].clusters[identifier].engine = "docdb"
+    elif kind == "cluster":
         rds.create_db_cluster(DBClusterIdentifier=identifier, Engine=f"aurora-{engine}", **common)
         rds.create_db_instance(DBInstanceIdentifier=f"{identifier}-1", DBClusterIdentifier=identifier,
                                Engine=f"aurora-{engine}", DBInstanceClass="db.r6g.large",

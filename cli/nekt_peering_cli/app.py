@@ -27,7 +27,8 @@ from nekt_peering_cli.deployment import Deployment, Unusable
 app = typer.Typer(
     name="nekt-peering", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    help="Connect a private RDS/Aurora database to the Nekt VPC through a deployed nekt-peering stack.",
+    help="Connect a private AWS database (RDS/Aurora, Redshift, on EC2, or by address) to the Nekt VPC through a "
+         "deployed nekt-peering stack.",
 )
 
 
@@ -38,8 +39,28 @@ class Mode(StrEnum):
     resource_endpoint = "resource-endpoint"
 
 
-# The request options of connect and plan.
-DatabaseOption = Annotated[str, typer.Option("--db", help="RDS DB instance or Aurora DB cluster identifier.")]
+class Kind(StrEnum):
+    rds = "rds"
+    redshift = "redshift"
+    redshift_serverless = "redshift-serverless"
+    docdb = "docdb"
+    ec2 = "ec2"
+    address = "address"
+
+
+# The request options of connect and plan (the request's database.* fields; its schema says which kind takes which).
+DatabaseOption = Annotated[str | None, typer.Option(
+    "--db", help="rds: the DB instance or Aurora cluster identifier; redshift, docdb: the cluster identifier; "
+                 "redshift-serverless: the workgroup's name; "
+                 "ec2, address: optional, the name the connection carries.")]
+KindOption = Annotated[Kind, typer.Option(help="Where the database runs: rds, redshift, redshift-serverless, docdb, "
+                                               "ec2 (--instance-id, --port) or address (--host, --port, --vpc-id).")]
+InstanceIdOption = Annotated[str | None, typer.Option(help="ec2: the instance the database runs on.")]
+HostOption = Annotated[str | None, typer.Option(help="address: the database's private IPv4 address.")]
+PortOption = Annotated[int | None, typer.Option(help="ec2, address: the port the database listens on.")]
+VpcIdOption = Annotated[str | None, typer.Option(help="address: the VPC the address is in.")]
+EngineOption = Annotated[str | None, typer.Option(
+    help="ec2, address: postgres, mysql, mariadb, sqlserver, oracle, mongodb or redshift (the probe's protocol).")]
 DatabaseRegionOption = Annotated[str | None, typer.Option(
     "--region", help="The database's region (default: the stack's).")]
 ModeOption = Annotated[Mode, typer.Option(help="auto: public path for a publicly accessible database.")]
@@ -99,28 +120,42 @@ def _target(context: typer.Context) -> Target:
 @app.command()
 def connect(
     context: typer.Context,
-    db: DatabaseOption,
+    db: DatabaseOption = None,
     region: DatabaseRegionOption = None,
     mode: ModeOption = Mode.auto,
     connection_id: ConnectionIdOption = None,
     endpoint: EndpointOption = Endpoint.writer,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only: list the changes, make none.")] = False,
+    kind: KindOption = Kind.rds,
+    instance_id: InstanceIdOption = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    vpc_id: VpcIdOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Connect a database, following each stage until it is connected (or rolled back)."""
-    _run_connect(_target(context), _request(db, region, mode, connection_id, dry_run, endpoint))
+    database = _database(db, kind, instanceId=instance_id, host=host, port=port, vpcId=vpc_id, engine=engine)
+    _run_connect(_target(context), _request(database, region, mode, connection_id, dry_run, endpoint))
 
 
 @app.command()
 def plan(
     context: typer.Context,
-    db: DatabaseOption,
+    db: DatabaseOption = None,
     region: DatabaseRegionOption = None,
     mode: ModeOption = Mode.auto,
     connection_id: ConnectionIdOption = None,
     endpoint: EndpointOption = Endpoint.writer,
+    kind: KindOption = Kind.rds,
+    instance_id: InstanceIdOption = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    vpc_id: VpcIdOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Print the changes a connect would make (a dry run: nothing is changed)."""
-    _run_connect(_target(context), _request(db, region, mode, connection_id, True, endpoint))
+    database = _database(db, kind, instanceId=instance_id, host=host, port=port, vpcId=vpc_id, engine=engine)
+    _run_connect(_target(context), _request(database, region, mode, connection_id, True, endpoint))
 
 
 @app.command()
@@ -205,9 +240,16 @@ def probe(context: typer.Context,
         render.probe_facts(target.console, output["probe"])
 
 
-def _request(db: str, region: str | None, mode: Mode, connection_id: str | None, dry_run: bool,
+def _database(db: str | None, kind: Kind, **fields: Any) -> dict[str, Any]:
+    """The request's database as the options name it: only the options given (the schema, checked where the
+    connect starts, refuses a missing or a misplaced one by name, exit 2)."""
+    return ({"kind": kind.value} if kind != Kind.rds else {}) | ({"identifier": db} if db is not None else {}) | {
+        key: value for key, value in fields.items() if value is not None}
+
+
+def _request(database: dict[str, Any], region: str | None, mode: Mode, connection_id: str | None, dry_run: bool,
              endpoint: Endpoint = Endpoint.writer) -> dict[str, Any]:
-    database = {"identifier": db} | ({"region": region} if region else {}) | (
+    database = database | ({"region": region} if region else {}) | (
         {"endpoint": endpoint.value} if endpoint != Endpoint.writer else {})
     body: dict[str, Any] = {"database": database, "mode": mode.value, "dryRun": dry_run}
     if connection_id is not None:

@@ -32,11 +32,14 @@ from moto.iam.models import iam_backends
 
 from emulator.strict.lattice.book import LatticeBook
 from emulator.strict.layer import AwsError, Call, Principal, Rule
+from emulator.strict.serverless import workgroup_arn
 
 PARTITION = "aws"
 # botocore service id -> IAM prefix
 SERVICE_PREFIX = {"ec2": "ec2", "rds": "rds", "sts": "sts", "sfn": "states", "service-quotas": "servicequotas",
-                  "lambda": "lambda", "dynamodb": "dynamodb", "vpc-lattice": "vpc-lattice", "ram": "ram"}
+                  "lambda": "lambda", "dynamodb": "dynamodb", "vpc-lattice": "vpc-lattice", "ram": "ram",
+                  "redshift": "redshift", "redshift-serverless": "redshift-serverless",
+                  "docdb": "rds"}  # DocumentDB's management API is RDS's
 
 
 # --- the Service Authorization Reference -------------------------------------------------------------------
@@ -251,6 +254,20 @@ def _rds(kind: str, parameter: str) -> Callable[[Call], Request]:
         return Request([(call_action(call), [Resource(kind, f"arn:{PARTITION}:rds:{call.region}:{call.account_id}"
                                                             f":{kind}:{name}")])])
     return build
+
+
+def _redshift_clusters(call: Call) -> Request:
+    """DescribeClusters: on the named cluster (arn:...:redshift:region:account:cluster:name), else on all."""
+    name = call.params.get("ClusterIdentifier") or "*"
+    return Request([("redshift:DescribeClusters", [
+        Resource("cluster", f"arn:{PARTITION}:redshift:{call.region}:{call.account_id}:cluster:{name}")])])
+
+
+def _serverless_workgroup(call: Call) -> Request:
+    """GetWorkgroup: on the workgroup (arn:...:redshift-serverless:region:account:workgroup/<id>), whose id the
+    emulator derives from its name (emulator/strict/serverless.py)."""
+    arn = workgroup_arn(call.account_id, call.region, call.params["workgroupName"])
+    return Request([("redshift-serverless:GetWorkgroup", [Resource("workgroup", arn)])])
 
 
 def _states(kind: str, parameter: str) -> Callable[[Call], Request]:
@@ -660,7 +677,7 @@ LATTICE_CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
 CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     **{("ec2", operation): _no_resource for operation in (
         "DescribeVpcs", "DescribeSubnets", "DescribeRouteTables", "DescribeSecurityGroupRules",
-        "DescribeVpcPeeringConnections", "DescribeNetworkAcls")},
+        "DescribeVpcPeeringConnections", "DescribeNetworkAcls", "DescribeInstances", "DescribeNetworkInterfaces")},
     ("lambda", "Invoke"): _invoke,
     ("ec2", "DescribeVpcAttribute"): _vpc_attribute,
     ("service-quotas", "GetServiceQuota"): _service_quota,
@@ -676,6 +693,11 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("rds", "DescribeDBInstances"): _rds("db", "DBInstanceIdentifier"),
     ("rds", "DescribeDBClusters"): _rds("cluster", "DBClusterIdentifier"),
     ("rds", "DescribeDBSubnetGroups"): _rds("subgrp", "DBSubnetGroupName"),
+    ("docdb", "DescribeDBClusters"): _rds("cluster", "DBClusterIdentifier"),
+    ("docdb", "DescribeDBSubnetGroups"): _rds("subgrp", "DBSubnetGroupName"),
+    ("redshift", "DescribeClusters"): _redshift_clusters,
+    ("redshift", "DescribeClusterSubnetGroups"): _no_resource,
+    ("redshift-serverless", "GetWorkgroup"): _serverless_workgroup,
     ("sts", "AssumeRole"): _assume_role,
     ("sfn", "StartExecution"): _states("stateMachine", "stateMachineArn"),
     ("sfn", "ListExecutions"): _states("stateMachine", "stateMachineArn"),

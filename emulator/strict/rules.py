@@ -9,9 +9,11 @@ from emulator.strict.lattice import LatticeBook, lattice_rules
 from emulator.strict.layer import Rule
 from emulator.strict.network import network_rules
 from emulator.strict.peerings import peering_rules
+from emulator.strict.serverless import serverless_rules
 
 
 def all_rules() -> list[Rule]:
     # What the lattice rules serve: IAM reads their ARNs and tags, the network the security groups they use.
     lattice = LatticeBook()
-    return [*iam_rules(lattice), *peering_rules(), *network_rules(lattice), *lattice_rules(lattice)]
+    return [*iam_rules(lattice), *peering_rules(), *network_rules(lattice), *lattice_rules(lattice),
+            *serverless_rules()]

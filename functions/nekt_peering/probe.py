@@ -39,9 +39,10 @@ DNS, TCP_TIMEOUT_STAGE, TCP_REFUSED, TCP_OTHER, HANDSHAKE = "DNS", "TCP timeout"
 
 
 def protocol_of(engine: str) -> str | None:
-    """RDS engine name -> the protocol the probe speaks to it (None: TCP only)."""
+    """RDS engine name (or a database kind's engine) -> the protocol the probe speaks to it (None: TCP only).
+    Redshift speaks PostgreSQL's protocol (version 3)."""
     engine = engine.lower()
-    if "postgres" in engine:
+    if "postgres" in engine or engine == "redshift":
         return "postgresql"
     if engine.startswith(("mysql", "mariadb", "aurora-mysql")) or engine == "aurora":
         return "mysql"

@@ -136,8 +136,24 @@ def test_a_refused_start_changes_nothing_and_a_missing_connection_is_a_failure(s
         "peerings"] == {}
 
 
+def test_a_database_on_ec2_connects_by_its_instance_and_port(served: Served) -> None:
+    warehouse = create_database("warehouse", cidr="10.30.0.0/16", kind="ec2")
+
+    result = served.run("connect", "--kind", "ec2", "--instance-id", warehouse.instance_id, "--port", "5432",
+                        "--engine", "postgres", "--region", "us-east-2")
+
+    assert result.exit_code == 0
+    assert f"CONNECTED: {warehouse.instance_id}" in result.output
+    assert f"tcp/5432 from {served.nekt.cidr}" in result.output
+
+
 @pytest.mark.parametrize(("arguments", "says"), [
-    (["connect", "--region", "us-east-2"], "Missing option '--db'"),
+    (["connect", "--region", "us-east-2"], "database.identifier is required"),
+    (["connect", "--kind", "ec2", "--port", "5432"], "database.instanceId is required"),
+    (["connect", "--kind", "address", "--host", "10.0.1.4", "--port", "5432", "--vpc-id", "vpc-0abc1234",
+      "--endpoint", "reader"], "database.endpoint does not apply"),
+    (["connect", "--db", "orders-db", "--engine", "postgres"], "database.engine does not apply"),
+    (["connect", "--kind", "mongo"], "Invalid value for '--kind'"),
     (["connect", "--db", "orders-db", "--mode", "sideways"], "Invalid value for '--mode'"),
     (["connect", "--db", "orders db!"], "database.identifier"),
     (["connect", "--db", "orders-db", "--connection-id", "-starts-with-a-dash"], "connectionId"),

@@ -33,27 +33,29 @@ def test_demo_plans_connects_disconnects_and_leaves_both_accounts_as_they_were(
                   "Enable DNS resolution", "Verify"):
         assert re.search(rf"\d+\.\d\ds  ✓ {stage} \(\d+\.\d\ds\)", out), stage
     assert "CONNECTED: orders-db (orders-db." in out
-    assert len(re.findall(r"│ route \((nekt|database)\)", out)) == 4
+    assert len(re.findall(r"│ route \((nekt|database)\)", out)) == 4 + 4  # orders-db's, then the warehouse's
     # The connect's 8 checks (the network ACLs and the probe among them; no DNS check: the demo database
-    # is private), then the probe command's 3, then the resource-endpoint connect's 5.
-    assert out.count("[ok]") == 16 and "FAILED" not in out
+    # is private), then the probe command's 3, then the resource-endpoint connect's 5, then the Redshift's 8.
+    assert out.count("[ok]") == 16 + 8 and "FAILED" not in out
     # The cluster whose VPC overlaps Nekt's: auto says why it takes the resource-endpoint path, and the probe
     # reaches the real PostgreSQL through the endpoint's DNS name.
     assert "PLANNED: 8 change(s), nothing done yet, by resource-endpoint" in out
     assert "auto: analytics-db is private and cannot be peered with the Nekt VPC (CidrOverlap:" in out
     assert re.search(r"Nekt connects to vpce-[0-9a-f]+\.rcfg-[0-9a-f]+\.[0-9a-f]+\.vpc-lattice-rsc\.us-east-1\.on\.aws",
                      out)
-    assert out.count("[ok] the probe in the Nekt VPC reached") == 3  # orders-db twice, then analytics-db
+    assert out.count("[ok] the probe in the Nekt VPC reached") == 4  # orders-db twice, analytics-db, warehouse
+    # A Redshift cluster (--kind redshift), peered by the same workflow; the probe speaks PostgreSQL to it.
+    assert "CONNECTED: warehouse (warehouse." in out and "DISCONNECTED: warehouse" in out
     assert "DISCONNECTED: analytics-db" in out
     assert "[ok] the probe in the Nekt VPC reached orders-db." in out
     # The facts of the real PostgreSQL behind the emulated endpoint, in the connect's summary and the probe's.
     assert out.count("│ DNS       │ 10.0.1.10 (inside the database VPC)") == 2
-    assert out.count("│ handshake │ PostgreSQL asks for SASL (SCRAM) without TLS") == 3  # and through the endpoint
+    assert out.count("│ handshake │ PostgreSQL asks for SASL (SCRAM) without TLS") == 4  # and endpoint, Redshift
     assert "REACHABLE: orders-db" in out
     assert "ec2 describe-vpc-peering-connections" in out
-    # orders-db: its peering, 4 routes and rule; analytics-db: its endpoint and its group, configuration, share,
-    # rule, gateway and its group.
-    assert "DISCONNECTED: orders-db" in out and out.count("  removed ") == 6 + 7
+    # orders-db and the warehouse: a peering, 4 routes and a rule each; analytics-db: its endpoint and its group,
+    # configuration, share, rule, gateway and its group.
+    assert "DISCONNECTED: orders-db" in out and out.count("  removed ") == 6 + 6 + 7
     assert "Both accounts are back as they were before the connect" in out and "network ACLs (never changed)" in out
 
 

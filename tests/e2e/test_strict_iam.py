@@ -317,13 +317,37 @@ def resource_endpoint(world: World) -> tuple[bool, str]:
     return True, ""
 
 
+def database_kinds(world: World) -> tuple[bool, str]:
+    """A database on EC2 named by its address, a Redshift cluster and a Serverless workgroup (database.kind), each
+    connected by peering, its path checked again (Discover's reads, in the check-path role too), then disconnected."""
+    warehouse = create_database(identifier="warehouse", region=DB_REGION, cidr="10.30.0.0/16", kind="ec2")
+    analytics = create_database(identifier="analytics", region=DB_REGION, cidr="10.40.0.0/16", kind="redshift",
+                                port=5439)
+    serverless = create_database(identifier="serverless", region=DB_REGION, cidr="10.50.0.0/16",
+                                 kind="redshift-serverless", port=5439)
+    for database, kind in ((warehouse, "address"), (analytics, "redshift"), (serverless, "redshift-serverless")):
+        request = database.connect_input(kind, mode="peering")
+        connected = world.stack.run(request)
+        if connected.status != "SUCCEEDED":
+            return False, f"connect {kind} {connected.error}: {connected.error_message}"
+        connection_id = connected.output["connectionId"]
+        checked = world.stack.run({**request, "connectionId": connection_id}, state_machine="CheckPathStateMachine")
+        if checked.status != "SUCCEEDED":
+            return False, f"check path {kind} {checked.error}: {checked.error_message}"
+        disconnected = world.stack.run({"connectionId": connection_id, "region": DB_REGION},
+                                       state_machine="DisconnectStateMachine")
+        if disconnected.status != "SUCCEEDED":
+            return False, f"disconnect {kind} {disconnected.error}: {disconnected.error_message}"
+    return True, ""
+
+
 # Cheapest first: a statement is removed in the first scenario that needs it.
 SCENARIOS: dict[str, Callable[[World], tuple[bool, str]]] = {
     "same-account": same_account, "retried": retried, "reused-from-database": reused, "rollback": rollback,
     "reused-from-nekt": reused, "connect-and-disconnect": connect_and_disconnect, "api": api,
     "concurrent": concurrent, "full-route-tables": full_route_tables, "check-path": check_path, "shared": shared,
     "resource-endpoint-same-account": resource_endpoint_once, "resource-endpoint-once": resource_endpoint_once,
-    "resource-endpoint": resource_endpoint,
+    "resource-endpoint": resource_endpoint, "database-kinds": database_kinds,
 }
 
 
@@ -386,7 +410,7 @@ def baseline() -> dict[str, Outcome]:
 
 
 # Once per process, even if pytest sets the module's fixtures up again. `make test` (--dist loadfile) runs
-# this whole file on one pytest-xdist worker, so the 10 scenarios run once per test run.
+# this whole file on one pytest-xdist worker, so the scenarios run once per test run.
 @functools.cache
 def _baseline() -> dict[str, Outcome]:
     outcomes = {}
@@ -589,9 +613,9 @@ def test_refusals_are_worded_as_each_service_words_them(deployed: World) -> None
 
 def test_an_operation_without_a_request_context_is_refused_loudly(deployed: World) -> None:
     with acting_as(deployed.stack.role_arns["DiscoverFunction"]), pytest.raises(ClientError) as refused:
-        boto3.client("ec2", region_name=DB_REGION).describe_instances()
+        boto3.client("ec2", region_name=DB_REGION).describe_key_pairs()
     assert refused.value.response["Error"]["Code"] == "NotEmulated"
-    assert "ec2:DescribeInstances" in str(refused.value) and "emulator/strict/iam.py" in str(refused.value)
+    assert "ec2:DescribeKeyPairs" in str(refused.value) and "emulator/strict/iam.py" in str(refused.value)
 
 
 def test_a_condition_key_the_emulator_does_not_set_is_refused_loudly(deployed: World) -> None:

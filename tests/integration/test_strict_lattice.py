@@ -402,7 +402,9 @@ def test_the_owner_lists_the_tags_of_its_gateways_and_configurations(strict: Str
     {"type": "SINGLE", "portRanges": ["5432-70000"],
      "resourceConfigurationDefinition": {"ipResource": {"ipAddress": "10.0.1.10"}}},
     {"type": "GROUP", "resourceConfigurationDefinition": {"ipResource": {"ipAddress": "10.0.1.10"}}},
-], ids=["arn-with-a-dns-name", "public-ip", "udp", "port-out-of-range", "group-with-a-definition"])
+    {"type": "SINGLE", "resourceConfigurationDefinition": {"ipResource": {"ipAddress": "172.16.0.10"}}},
+], ids=["arn-with-a-dns-name", "public-ip", "udp", "port-out-of-range", "group-with-a-definition",
+        "private-ip-outside-the-vpc"])
 def test_each_type_of_configuration_takes_its_own_definition(strict: StrictAws, request_: dict[str, Any]) -> None:
     db = create_database(region=REGION)
     gateway_id = gateway_for(db)
@@ -412,6 +414,14 @@ def test_each_type_of_configuration_takes_its_own_definition(strict: StrictAws, 
     assert code_of(refused) == "ValidationException"
     with strict.relax("resource-configuration-definition"):
         lattice.create_resource_configuration(name="bad", resourceGatewayIdentifier=gateway_id, **request_)
+
+
+def test_a_database_on_an_instance_is_shared_by_its_private_address_in_the_gateway_s_vpc(strict: StrictAws) -> None:
+    db = create_database(region=REGION)
+    created = client("vpc-lattice").create_resource_configuration(
+        name="warehouse", type="SINGLE", resourceGatewayIdentifier=gateway_for(db), portRanges=["5432"],
+        resourceConfigurationDefinition={"ipResource": {"ipAddress": "10.0.1.10"}})
+    assert (created["type"], created["portRanges"]) == ("SINGLE", ["5432"])
 
 
 def test_a_database_shared_by_its_endpoint_and_port_is_a_single_dns_configuration(strict: StrictAws) -> None:

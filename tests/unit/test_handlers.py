@@ -20,10 +20,10 @@ FUNCTIONS = TEMPLATE.functions()
 PATHS = ("public", "peering", "resource_endpoint", "ingress")
 ALLOWED = {
     # auto weighs peering's plan (its refusal) before it takes the resource-endpoint path
-    "DiscoverFunction": {"connect", "registry", "peering", "ingress", "resource_endpoint"},
+    "DiscoverFunction": {"connect", "databases", "registry", "peering", "ingress", "resource_endpoint"},
     "PreflightFunction": {"connect", *PATHS},
     "VerifyFunction": {"connect", *PATHS},
-    "CheckPathFunction": {"connect", "registry", *PATHS},
+    "CheckPathFunction": {"connect", "databases", "registry", *PATHS},
     "RequestPeeringFunction": {"peering"},
     "PeeringStatusFunction": {"peering"},
     "AcceptPeeringFunction": {"peering"},

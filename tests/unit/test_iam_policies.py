@@ -44,20 +44,27 @@ LATTICE_ON_OUR_BEHALF = {
     "ec2:AssignPrivateIpAddresses", "ec2:AssignIpv6Addresses", "ec2:DeleteNetworkInterface",
     "rds:DescribeDBInstances", "rds:DescribeDBClusters", "iam:CreateServiceLinkedRole"}
 
+# Discover's reading of the database, one module per database.kind (nekt_peering.databases), and what the kinds
+# beyond RDS read.
+DATABASE_KINDS = ("databases/rds", "databases/redshift", "databases/redshift_serverless", "databases/docdb",
+                  "databases/ec2_instance", "databases/address")
+DATABASE_KIND_READS = {"ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "redshift:DescribeClusters",
+                       "redshift:DescribeClusterSubnetGroups", "redshift-serverless:GetWorkgroup"}
+
 # Function -> (the modules its handler runs, under functions/nekt_peering, the actions those modules call). An
 # action must be called by name in one of the modules (ec2:CreateTags: through TagSpecifications on create, or
 # create_tags).
 FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "DiscoverFunction": (("connect/discover", "connect/path_choice", "core/ec2", "core/network_acls", "core/aws",
                           "resource_endpoint/discover", "resource_endpoint/find", "resource_endpoint/names",
-                          "registry/store"), {
+                          "registry/store", *DATABASE_KINDS), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeNetworkAcls",
         "ec2:DescribeVpcPeeringConnections", "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints",
         "ec2:DescribeVpcEndpointAssociations",
         "vpc-lattice:ListResourceGateways", "vpc-lattice:ListResourceConfigurations", "vpc-lattice:ListTagsForResource",
-        "servicequotas:GetServiceQuota", "dynamodb:GetItem", *NEKT_SIDE}),
+        "servicequotas:GetServiceQuota", "dynamodb:GetItem", *DATABASE_KIND_READS, *NEKT_SIDE}),
     "PreflightFunction": (("connect/preflight",), set()),
     "RequestPeeringFunction": (("peering/request", "core/ec2", "connect/discover"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:CreateVpcPeeringConnection", "ec2:CreateTags"}),
@@ -130,13 +137,13 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     # The probe's re-check: Discover's reads, the ACLs, and the probe (own role when Nekt is this account).
     "CheckPathFunction": (("connect/discover", "core/ec2", "core/network_acls", "connect/verify", "core/aws",
                            "resource_endpoint/discover", "resource_endpoint/find", "resource_endpoint/names",
-                           "registry/store"), {
+                           "registry/store", *DATABASE_KINDS), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
         "ec2:DescribeNetworkAcls", "ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcPeeringConnections",
         "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcEndpointAssociations", "vpc-lattice:ListResourceGateways",
         "vpc-lattice:ListResourceConfigurations", "vpc-lattice:ListTagsForResource", "dynamodb:GetItem",
-        "lambda:InvokeFunction",
+        "lambda:InvokeFunction", *DATABASE_KIND_READS,
         *NEKT_SIDE}),
     "ApiFunction": (("api/app", "api/connections", "registry/store"), {
         "states:StartExecution", "states:ListExecutions", "states:DescribeExecution", "states:GetExecutionHistory",

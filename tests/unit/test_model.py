@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from nekt_peering.core.errors import InvalidInput, InvalidSettings
-from nekt_peering.core.model import ConnectRequest, Settings
+from nekt_peering.core.model import ConnectRequest, Settings, connection_of
 
 # ---------------------------------------------------------------------------------------------
 # ConnectRequest
@@ -56,6 +56,25 @@ def test_request_dict_form_is_the_execution_data_shape() -> None:
                                  "connectionId": "orders", "dryRun": True, "endpoint": "writer"}
 
 
+def test_each_kind_parses_to_its_fields_and_names_the_database() -> None:
+    ec2 = ConnectRequest.parse({"database": {"kind": "ec2", "instanceId": "i-0abc1234def567890", "port": 5432,
+                                             "engine": "postgres"}}, default_region="us-east-1")
+    address = ConnectRequest.parse({"database": {"kind": "address", "host": "10.0.1.25", "port": 3306,
+                                                 "vpcId": "vpc-0abc1234"}}, default_region="us-east-1")
+    redshift = ConnectRequest.parse({"database": {"kind": "redshift", "identifier": "analytics"}},
+                                    default_region="us-east-1")
+
+    assert ec2.to_dict() == {"identifier": "i-0abc1234def567890", "region": "us-east-1", "mode": "auto",
+                             "connectionId": "i-0abc1234def567890", "dryRun": False, "endpoint": "writer",
+                             "kind": "ec2", "instanceId": "i-0abc1234def567890", "port": 5432, "engine": "postgres"}
+    assert (address.identifier, address.connection_id, address.host, address.port, address.vpc_id) == (
+        "address-10-0-1-25-3306", "address-10-0-1-25-3306", "10.0.1.25", 3306, "vpc-0abc1234")
+    assert (redshift.kind, redshift.identifier) == ("redshift", "analytics")
+    assert "kind" not in ConnectRequest.parse({"database": {"identifier": "orders-db"}}, "us-east-1").to_dict()
+    assert connection_of({"database": {"kind": "address", "host": "10.0.1.25", "port": 3306,
+                                       "vpcId": "vpc-0abc1234"}}) == address.connection_id
+
+
 def _db(**fields: Any) -> dict[str, Any]:
     return {"database": {"identifier": "orders-db", **fields}}
 
@@ -85,7 +104,31 @@ BAD_INPUTS = [
     pytest.param(_db(region="ohio"), ["database.region"], id="region-name"),
     pytest.param(_db(region="us-east-2\n"), ["database.region"], id="region-newline"),
     pytest.param(_db(region=2), ["database.region", "string"], id="region-not-string"),
-    pytest.param(_db(engine="postgres"), ["database", "engine"], id="unknown-nested-field"),
+    pytest.param(_db(engine="postgres"), ["database.engine", "kind 'rds'"], id="field-of-another-kind"),
+    pytest.param(_db(colour="blue"), ["database", "colour"], id="unknown-nested-field"),
+    pytest.param(_db(kind="mongo"), ["database.kind", "rds", "ec2", "address"], id="unknown-kind"),
+    pytest.param({"database": {"kind": "ec2", "port": 5432}}, ["database", "instanceId"], id="ec2-without-instance"),
+    pytest.param({"database": {"kind": "ec2", "instanceId": "i-0abc1234"}}, ["database", "port"],
+                 id="ec2-without-port"),
+    pytest.param({"database": {"kind": "ec2", "instanceId": "db-1", "port": 5432}}, ["database.instanceId"],
+                 id="ec2-instance-id-malformed"),
+    pytest.param({"database": {"kind": "address", "host": "10.0.1.25", "port": 5432}}, ["database", "vpcId"],
+                 id="address-without-vpc"),
+    pytest.param({"database": {"kind": "address", "host": "10.0.1.25", "port": 70000, "vpcId": "vpc-0abc1234"}},
+                 ["database.port"], id="address-port-out-of-range"),
+    pytest.param({"database": {"kind": "address", "host": "db.example.com", "port": 5432, "vpcId": "vpc-0abc1234"}},
+                 ["database.host"], id="address-dns-name"),
+    pytest.param({"database": {"kind": "address", "host": "52.1.2.3", "port": 5432, "vpcId": "vpc-0abc1234"}},
+                 ["database.host", "private"], id="address-public"),
+    pytest.param({"database": {"kind": "redshift", "identifier": "analytics", "endpoint": "reader"}},
+                 ["database.endpoint", "kind 'redshift'"], id="redshift-reader-endpoint"),
+    pytest.param({"database": {"kind": "redshift", "instanceId": "i-0abc1234"}}, ["database", "identifier"],
+                 id="redshift-without-identifier"),
+    pytest.param({"database": {"kind": "docdb"}}, ["database", "identifier"], id="docdb-without-identifier"),
+    pytest.param({"database": {"kind": "redshift-serverless"}}, ["database", "identifier"],
+                 id="redshift-serverless-without-identifier"),
+    pytest.param({"database": {"kind": "docdb", "identifier": "documents", "port": 27017}},
+                 ["database.port", "kind 'docdb'"], id="docdb-port"),
     pytest.param({**_db(), "vpcId": "vpc-0abc1234"}, ["the input", "vpcId"], id="unknown-top-level-field"),
     pytest.param({**_db(), "mode": "vpn"}, ["mode", "auto", "peering", "public"], id="unknown-mode"),
     pytest.param({**_db(), "mode": None}, ["mode"], id="mode-null"),

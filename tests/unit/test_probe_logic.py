@@ -51,3 +51,12 @@ def test_sqlserver_prelogin_is_sent_as_ms_tds_says_and_the_version_read_from_the
     assert facts == {"protocol": "sqlserver", "serverVersion": "16.0.1000",
                      "summary": "SQL Server prelogin response, version 16.0.1000"}
     assert sent[0] == 0x12 and struct.unpack("!H", sent[2:4])[0] == len(sent)  # a PRELOGIN packet, whole
+
+
+@pytest.mark.parametrize(("engine", "protocol"), [
+    ("postgres", "postgresql"), ("aurora-postgresql", "postgresql"), ("redshift", "postgresql"),
+    ("mysql", "mysql"), ("mariadb", "mysql"), ("sqlserver-ee", "sqlserver"), ("oracle-ee", None), ("mongodb", None),
+    ("docdb", None),
+])
+def test_each_engine_is_spoken_to_in_its_protocol_or_by_tcp_alone(engine: str, protocol: str | None) -> None:
+    assert probe.protocol_of(engine) == protocol

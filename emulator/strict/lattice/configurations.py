@@ -8,7 +8,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from emulator.strict.lattice.backends import cluster_members, database_vpc, rds_database
+from emulator.strict.lattice.backends import cluster_members, database_vpc, ec2, rds_database
 from emulator.strict.lattice.book import (
     BookRule,
     Configuration,
@@ -208,12 +208,27 @@ class ConfigurationDefinition(BookRule):
                 if ip.version == 4 and not any(ip in network for network in PRIVATE_RANGES):
                     problems.append(f"{address} is not in 10.0.0.0/8, 100.64.0.0/10, 172.16.0.0/12 or "
                                     "192.168.0.0/16: public IP addresses aren't supported")
+                elif (outside := self._outside_the_gateway_vpc(call, ip)) is not None:
+                    problems.append(f"{address} is not in the resource gateway's VPC {outside}: only IP addresses "
+                                    "in the VPC are supported")
         for ports in params.get("portRanges") or []:
             low, _, high = ports.partition("-")
             if not (1 <= int(low) <= int(high or low) <= 65535):
                 problems.append(f"port range {ports} is not within 1-65535")
         if problems:
             raise error("ValidationException", "; ".join(problems) + ".")
+
+    def _outside_the_gateway_vpc(self, call: Call, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+        """The gateway's VPC when `ip` is in none of its CIDR blocks; None when it is (or no gateway is named)."""
+        gateway = self.book.gateway(call, call.params.get("resourceGatewayIdentifier") or "")
+        if gateway is None:
+            return None
+        vpc = ec2(gateway.account, gateway.region).vpcs.get(gateway.vpc_id)
+        if vpc is None:
+            return None
+        blocks = [association["cidr_block"] for association in vpc.cidr_block_association_set
+                  if association.get("cidr_block_state", {}).get("state") == "associated"]
+        return None if any(ip in ipaddress.ip_network(block) for block in blocks) else gateway.vpc_id
 
 
 def _arn_of(call: Call) -> str | None:

@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 
 from nekt_peering.core.aws import error_code
 from nekt_peering.core.errors import InvalidInput, cause_message
-from nekt_peering.core.model import CONNECT_INPUT_SCHEMA, ConnectRequest, connection_of
+from nekt_peering.core.model import CONNECT_INPUT_SCHEMA, ConnectRequest, connection_of, database_kind_errors
 from nekt_peering.registry import store
 
 if TYPE_CHECKING:
@@ -81,12 +81,24 @@ def field_errors(schema: dict[str, Any], value: Any, path: str = "") -> list[dic
         for name, part in properties.items():
             if name in value:
                 errors += field_errors(part, value[name], _join(path, name))
+        for condition in schema.get("allOf", []):  # `if` this, `then` these fields are required too
+            if "if" in condition and not errors and _matches(condition["if"], value):
+                errors += [{"field": _join(path, name), "message": f"{_join(path, name)} is required"}
+                           for name in condition["then"].get("required", []) if name not in value]
         return errors
     try:
         _validator(json.dumps(schema, sort_keys=True))(value)
     except fastjsonschema.JsonSchemaValueException as error:
         return [{"field": where, "message": where + " " + error.message.removeprefix("data").lstrip(" .")}]
     return []
+
+
+def _matches(schema: dict[str, Any], value: Any) -> bool:
+    try:
+        _validator(json.dumps(schema, sort_keys=True))(value)
+    except fastjsonschema.JsonSchemaValueException:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=64)
@@ -335,6 +347,8 @@ def start_connect(machines: Machines, body: Any, default_region: str) -> tuple[s
     """(connection id, execution ARN) of the connect for this request: a new execution, or the
     running one when it was started with the same request."""
     errors = field_errors(CONNECT_INPUT_SCHEMA, body)
+    if not errors:
+        errors = [{"field": name, "message": message} for name, message in database_kind_errors(body["database"])]
     if not errors:
         try:  # the workflow's own check of the whole input, as Discover makes it
             request = ConnectRequest.parse(body, default_region=default_region)

@@ -23,8 +23,6 @@ from nekt_peering.core.ec2 import (
     vpc_subnets,
 )
 from nekt_peering.core.errors import (
-    DatabaseNotAvailable,
-    DatabaseNotFound,
     InvalidInput,
     InvalidSettings,
     NektNetworkNotFound,
@@ -45,25 +43,18 @@ from nekt_peering.core.quotas import (
     Quota,
     routes_counted,
 )
+from nekt_peering.databases import describe_database
 from nekt_peering.resource_endpoint.discover import discover_resource_path
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ec2.type_defs import RouteTableTypeDef, VpcPeeringConnectionTypeDef
     from mypy_boto3_rds import RDSClient
-    from mypy_boto3_rds.type_defs import DBClusterTypeDef, DBInstanceTypeDef, DBSubnetGroupTypeDef
 
     from nekt_peering.core.shapes import DatabaseFacts, Facts, Mode, NektFacts
 
 NEKT_PRIVATE_ROUTE_TABLE_NAME = "nekt-rtb-private"
 OUTSTANDING_REQUEST_STATES = frozenset({"initiating-request", "pending-acceptance"})
-# The DB instance and cluster states in which RDS serves connections (RDS User Guide, "Viewing instance
-# status"): a nightly backup or a modification must not stop a connect.
-SERVING_DATABASE_STATES = frozenset({
-    "available", "backing-up", "configuring-enhanced-monitoring", "configuring-iam-database-auth",
-    "configuring-log-exports", "configuring-activity-stream", "modifying", "resetting-master-credentials",
-    "storage-optimization", "storage-initialization", "storage-config-upgrade",
-})
 
 
 def discover(
@@ -75,12 +66,15 @@ def discover(
     quotas_factory: Callable[[str], Any] | None = None,
     lattice_factory: Callable[[], Any] | None = None,
     connected: Mode | None = None,
+    database_client: Callable[[str], Any] | None = None,
 ) -> Facts:
     """Facts about both sides; the Nekt side (and its assumed role) only when the path needs it.
     `quotas_factory(side)`: a Service Quotas client in the database ("database") or Nekt ("nekt") account;
     `lattice_factory()`: a VPC Lattice client in the database account (the resource-endpoint path);
-    `connected`: the path the connection relies on now (connected_path), which `auto` keeps."""
-    database = discover_database(rds, ec2, request.identifier, settings.stack_account_id, request.region)
+    `connected`: the path the connection relies on now (connected_path), which `auto` keeps;
+    `database_client(service)`: another client in the database account, for a kind that reads another service."""
+    database = discover_database(rds, ec2, request.identifier, settings.stack_account_id, request.region, request,
+                                 database_client)
     if request.endpoint == "reader" and not database.get("readerEndpoint"):
         raise InvalidInput(f"database.endpoint is 'reader' but {request.identifier} is an RDS instance, which has no "
                            "reader endpoint: leave it out (or 'writer'). Nothing was changed")
@@ -214,20 +208,21 @@ def _active_peerings_of(peerings: Sequence[VpcPeeringConnectionTypeDef], vpc_id:
 
 
 def discover_database(
-    rds: RDSClient, ec2: EC2Client, identifier: str, account_id: str, region: str
+    rds: RDSClient, ec2: EC2Client, identifier: str, account_id: str, region: str,
+    request: ConnectRequest | None = None, database_client: Callable[[str], Any] | None = None,
 ) -> DatabaseFacts:
-    database = _describe_instance(rds, identifier) or _describe_cluster(rds, identifier)
-    if database is None:
-        raise DatabaseNotFound(
-            f"no RDS DB instance or Aurora DB cluster named {identifier!r} in account {account_id}, region "
-            f"{region}. Check the identifier and the region (database.region). A database outside AWS cannot "
-            "be connected by this workflow: ask Nekt support for a call"
-        )
-    if database["status"] not in SERVING_DATABASE_STATES:
-        raise DatabaseNotAvailable(
-            f"{identifier} is {database['status']!r}, a state in which it serves no connection: wait until it is "
-            "available and run again"
-        )
+    """The database (by the request's kind: an RDS one by `identifier` without a request) and its network.
+    `database_client(service)`: a client of another service in the database's account and region."""
+    clients = {"rds": rds, "ec2": ec2}
+
+    def client(service: str) -> Any:
+        if service not in clients:
+            if database_client is None:
+                raise InvalidSettings(f"reading this kind of database needs a {service} client (redeploy the stack)")
+            clients[service] = database_client(service)
+        return clients[service]
+
+    database = describe_database(request or _rds_request(identifier, region), client, account_id, region)
     vpc_id = database["vpcId"]
     vpc = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
     if vpc.get("OwnerId", account_id) != account_id:
@@ -251,70 +246,14 @@ def discover_database(
     })
 
 
+def _rds_request(identifier: str, region: str) -> ConnectRequest:
+    return ConnectRequest(identifier=identifier, region=region, mode="auto", connection_id=identifier, dry_run=False)
+
+
 def _subnet_cidrs(ec2: EC2Client, subnet_ids: list[str]) -> list[str]:
-    """Where the database's addresses can be: the IPv4 CIDRs of its subnet group's subnets."""
+    """Where the database's addresses can be: the IPv4 CIDRs of its subnets (an RDS subnet group's, ...)."""
     subnets = ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"] if subnet_ids else []
     return sorted({subnet["CidrBlock"] for subnet in subnets})
-
-
-def _describe_instance(rds: RDSClient, identifier: str) -> dict[str, Any] | None:
-    try:
-        instance = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
-    except ClientError as error:
-        if error_code(error) == "DBInstanceNotFound":
-            return None
-        raise
-    endpoint = instance.get("Endpoint") or {}
-    return _database_facts(
-        identifier, "instance", instance, instance["DBInstanceStatus"], endpoint.get("Address"),
-        endpoint.get("Port") or instance.get("DbInstancePort"), bool(instance.get("PubliclyAccessible")),
-        instance["DBSubnetGroup"],
-    )
-
-
-def _describe_cluster(rds: RDSClient, identifier: str) -> dict[str, Any] | None:
-    try:
-        cluster = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
-    except ClientError as error:
-        if error_code(error) == "DBClusterNotFoundFault":
-            return None
-        raise
-    subnet_group = rds.describe_db_subnet_groups(DBSubnetGroupName=cluster["DBSubnetGroup"])["DBSubnetGroups"][0]
-    # Aurora decides public reachability per instance: the cluster is reachable if any member is.
-    members = [member["DBInstanceIdentifier"] for member in cluster.get("DBClusterMembers", [])]
-    public = bool(cluster.get("PubliclyAccessible")) or any(
-        rds.describe_db_instances(DBInstanceIdentifier=member)["DBInstances"][0].get("PubliclyAccessible")
-        for member in members
-    )
-    facts = _database_facts(
-        identifier, "cluster", cluster, cluster["Status"], cluster.get("Endpoint"), cluster.get("Port"), public,
-        subnet_group,
-    )
-    return facts | {"readerEndpoint": cluster.get("ReaderEndpoint")}
-
-
-def _database_facts(
-    identifier: str, kind: str, described: DBInstanceTypeDef | DBClusterTypeDef, status: str, endpoint: str | None,
-    port: int | None, public: bool, subnet_group: DBSubnetGroupTypeDef,
-) -> dict[str, Any]:
-    groups = [group["VpcSecurityGroupId"] for group in described.get("VpcSecurityGroups", [])
-              if group.get("Status", "active") == "active"]
-    if not groups:
-        raise DatabaseNotAvailable(f"{identifier} has no active VPC security group: add one and run again")
-    return {
-        "identifier": identifier,
-        "kind": kind,
-        "engine": described.get("Engine"),
-        "status": status,
-        "endpoint": endpoint,
-        "port": int(port) if port else None,
-        "publiclyAccessible": public,
-        "arn": described.get("DBClusterArn") or described.get("DBInstanceArn"),
-        "vpcId": subnet_group["VpcId"],
-        "subnetIds": [subnet["SubnetIdentifier"] for subnet in subnet_group.get("Subnets", [])],
-        "securityGroupIds": groups,
-        "securityGroupId": groups[0],
-    }
 
 
 def discover_nekt(ec2: EC2Client, settings: Settings) -> NektFacts:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
@@ -65,9 +65,16 @@ def client(session: boto3.Session, service: Literal["sts"]) -> STSClient: ...
 @overload
 def client(session: boto3.Session, service: Literal["service-quotas"]) -> ServiceQuotasClient: ...
 @overload
-def client(session: boto3.Session, service: Literal["vpc-lattice", "ram"]) -> Any: ...  # no stubs installed
+def client(  # no stubs installed for these
+    session: boto3.Session, service: Literal["vpc-lattice", "ram", "redshift", "docdb", "redshift-serverless"],
+) -> Any: ...
 def client(session: boto3.Session, service: str) -> Any:
     return session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+
+
+def any_client(session: boto3.Session) -> Callable[[str], Any]:
+    """A client of any service in the session, by name: what a database kind reads (nekt_peering.databases)."""
+    return lambda service: session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
 def database_session(region: str) -> boto3.Session:

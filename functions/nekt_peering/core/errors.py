@@ -21,7 +21,12 @@ class InvalidSettings(ConnectError):
 
 
 class DatabaseNotFound(ConnectError):
-    """No RDS instance or Aurora cluster has that identifier in that account and region."""
+    """No database of the requested kind (an RDS instance or Aurora cluster, a Redshift cluster, an EC2
+    instance) has that identifier in that account and region."""
+
+
+class AddressNotFound(ConnectError):
+    """A database given by address: no network interface holds that private address in that VPC."""
 
 
 class DatabaseNotAvailable(ConnectError):
@@ -172,8 +177,11 @@ WHAT_TO_DO: dict[str, str] = {
     "ChangeRefused": "Start the connection again from the state machine; if it repeats, check who edits executions "
                      "or invokes the functions.",
     "InvalidSettings": "Redeploy with a valid value.",
-    "DatabaseNotFound": "Check `identifier` and `region`. A database outside AWS cannot be connected this way: "
+    "DatabaseNotFound": "Check `kind`, `identifier` (or `instanceId`) and `region`. A database outside AWS cannot "
+                        "be connected this way: "
                         "ask Nekt support for a call.",
+    "AddressNotFound": "Check `host` (a private IPv4 address the database listens on), `vpcId` and `region`; "
+                       "the network interface holding it must be in this account.",
     "DatabaseNotAvailable": "Wait until it is available, then start again.",
     "SharedVpcNotSupported": "Connect it from the VPC owner's account (named in the cause), or ask Nekt support "
                              "for a call.",

@@ -54,31 +54,63 @@ _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
 VPC_PREFIX_LENGTHS = range(16, 29)
 
 
+CONNECT_INPUT_EXAMPLES = (
+    'Example input: {"database": {"identifier": "orders-db", "region": "us-east-2"}}; by kind: '
+    '{"database": {"kind": "redshift", "identifier": "analytics"}}, '
+    '{"database": {"kind": "ec2", "instanceId": "i-0abc1234def567890", "port": 5432}}, '
+    '{"database": {"kind": "address", "host": "10.0.1.25", "port": 5432, "vpcId": "vpc-0abc1234"}}'
+)
+# The fields of `database` each kind takes, beside `kind` and `region` (the schema requires the kind's own).
+KIND_FIELDS: dict[str, frozenset[str]] = {
+    "rds": frozenset({"identifier", "endpoint"}),
+    "redshift": frozenset({"identifier"}),
+    "docdb": frozenset({"identifier"}),
+    "redshift-serverless": frozenset({"identifier"}),
+    "ec2": frozenset({"instanceId", "port", "engine", "identifier"}),
+    "address": frozenset({"host", "port", "vpcId", "engine", "identifier"}),
+}
+
+
 @dataclass(frozen=True)
 class ConnectRequest:
-    identifier: str
+    identifier: str  # the database's name: its AWS identifier, or for ec2 and address the name given or derived
     region: str
     mode: str
     connection_id: str
     dry_run: bool
     endpoint: Literal["writer", "reader"] = "writer"  # an Aurora cluster's endpoint Nekt connects to
+    kind: str = "rds"
+    instance_id: str | None = None  # ec2
+    host: str | None = None  # address: a private IPv4 address
+    port: int | None = None  # ec2, address
+    vpc_id: str | None = None  # address
+    engine: str | None = None  # ec2, address: the protocol the probe speaks
 
     @classmethod
     def parse(cls, raw: Any, default_region: str) -> ConnectRequest:
-        _check(_validate_connect_input, raw,
-               'Example input: {"database": {"identifier": "orders-db", "region": "us-east-2"}}')
+        _check(_validate_connect_input, raw, CONNECT_INPUT_EXAMPLES)
         database = raw["database"]
+        kind = database.get("kind", "rds")
+        for _field, message in database_kind_errors(database):
+            raise InvalidInput(f"{message}. Nothing was changed. {CONNECT_INPUT_EXAMPLES}")
+        identifier = database.get("identifier") or _default_identifier(kind, database)
         return cls(
-            identifier=database["identifier"],
+            identifier=identifier,
             region=database.get("region", default_region),
             mode=raw.get("mode", "auto"),
-            connection_id=raw.get("connectionId", database["identifier"]),
+            connection_id=raw.get("connectionId", identifier),
             dry_run=raw.get("dryRun", False),
             endpoint=database.get("endpoint", "writer"),
+            kind=kind,
+            instance_id=database.get("instanceId"),
+            host=database.get("host"),
+            port=database.get("port"),
+            vpc_id=database.get("vpcId"),
+            engine=database.get("engine"),
         )
 
     def to_dict(self) -> RequestFacts:
-        return {
+        facts: RequestFacts = {
             "identifier": self.identifier,
             "region": self.region,
             "mode": self.mode,
@@ -86,6 +118,34 @@ class ConnectRequest:
             "dryRun": self.dry_run,
             "endpoint": self.endpoint,
         }
+        optional = {"kind": None if self.kind == "rds" else self.kind, "instanceId": self.instance_id,
+                    "host": self.host, "port": self.port, "vpcId": self.vpc_id, "engine": self.engine}
+        for key, value in optional.items():
+            if value is not None:
+                facts[key] = value  # type: ignore[literal-required]  # each an optional key of RequestFacts
+        return facts
+
+
+def database_kind_errors(database: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, message naming it) for each field of a schema-valid `database` its kind does not take, and a
+    host that is not private: what the schema does not say."""
+    kind = database.get("kind", "rds")
+    errors = [(f"database.{name}", f"database.{name} does not apply to a database of kind {kind!r}, which takes "
+                                   f"{', '.join(sorted(KIND_FIELDS[kind]))}: leave it out")
+              for name in sorted(set(database) - {"kind", "region"} - KIND_FIELDS[kind])]
+    if kind == "address" and not ipaddress.IPv4Address(database["host"]).is_private:
+        errors.append(("database.host", f"database.host is {database['host']}, not a private IPv4 address: a "
+                                        "database reachable at a public address is connected by its AWS kind "
+                                        "(rds, redshift, redshift-serverless, docdb, ec2)"))
+    return errors
+
+
+def _default_identifier(kind: str, database: dict[str, Any]) -> str:
+    """ec2: the instance id; address: address-<host with dashes>-<port> (unique within a VPC only: two
+    addresses alike in two VPCs need an identifier or a connectionId each)."""
+    if kind == "ec2":
+        return str(database["instanceId"])
+    return f"address-{database['host'].replace('.', '-')}-{database['port']}"
 
 
 @dataclass(frozen=True)
@@ -110,6 +170,11 @@ def connection_of(raw: Any) -> str | None:
         return None
     database = raw.get("database")
     named = raw.get("connectionId", database.get("identifier") if isinstance(database, dict) else None)
+    if named is None and isinstance(database, dict) and database.get("kind") in ("ec2", "address"):
+        try:
+            named = _default_identifier(database["kind"], database)
+        except (KeyError, AttributeError):
+            return None
     return named if isinstance(named, str) else None
 
 

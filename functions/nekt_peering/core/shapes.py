@@ -25,6 +25,10 @@ Side = Literal["database", "nekt"]
 PeeringSide = Literal["requester", "accepter"]
 
 
+# The request's database.kind.
+DatabaseKind = Literal["rds", "redshift", "redshift-serverless", "docdb", "ec2", "address"]
+
+
 class RequestFacts(TypedDict):
     """model.ConnectRequest.to_dict()."""
 
@@ -34,6 +38,12 @@ class RequestFacts(TypedDict):
     connectionId: str
     dryRun: bool
     endpoint: NotRequired[Literal["writer", "reader"]]  # an Aurora cluster's endpoint Nekt connects to
+    kind: NotRequired[DatabaseKind]  # absent in facts recorded before kinds: rds
+    instanceId: NotRequired[str]  # ec2
+    host: NotRequired[str]  # address
+    port: NotRequired[int]  # ec2, address
+    vpcId: NotRequired[str]  # address
+    engine: NotRequired[str]  # ec2, address
 
 
 class SettingsData(TypedDict):
@@ -98,7 +108,10 @@ class NetworkAcl(TypedDict):
 
 class DatabaseFacts(TypedDict):
     identifier: str
-    kind: Literal["instance", "cluster"]
+    # What the database is: an RDS instance or Aurora cluster, a Redshift cluster ("redshift") or Serverless
+    # workgroup ("redshift-serverless"), a DocumentDB cluster ("docdb"), an EC2 instance ("ec2"), or the network
+    # interface holding the address given ("address").
+    kind: Literal["instance", "cluster", "redshift", "redshift-serverless", "docdb", "ec2", "address"]
     engine: str | None
     status: str
     endpoint: str | None  # an instance's address, a cluster's (writer) endpoint
@@ -650,6 +663,8 @@ STAGE_EVENT_RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("RequestFacts", "region"): _REGION_NAME,
     ("RequestFacts", "mode"): _CONNECT_INPUT["properties"]["mode"],
     ("RequestFacts", "connectionId"): _CONNECT_INPUT["properties"]["connectionId"],
+    **{("RequestFacts", key): _CONNECT_INPUT["properties"]["database"]["properties"][key]
+       for key in ("instanceId", "host", "port", "vpcId", "engine")},
     ("DisconnectRequestFacts", "connectionId"): _CONNECT_INPUT["properties"]["connectionId"],
     ("DisconnectRequestFacts", "region"): _REGION_NAME,
     ("DatabaseFacts", "identifier"): _IDENTIFIER,
@@ -659,7 +674,8 @@ STAGE_EVENT_RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("DatabaseFacts", "port"): _PORT,
     ("DatabaseFacts", "endpoint"): _SHORT_TEXT,
     ("DatabaseFacts", "securityGroupId"): _id("sg"),
-    ("DatabaseFacts", "securityGroupIds"): _at_most(5, _id("sg")),
+    # An EC2 instance's every network interface, each with up to 16 groups (Amazon VPC quotas).
+    ("DatabaseFacts", "securityGroupIds"): _at_most(100, _id("sg")),
     ("DatabaseFacts", "cidrs"): _CIDRS,
     ("DatabaseFacts", "routeTables"): _at_most(200),
     ("DatabaseFacts", "subnetIds"): _at_most(200, _id("subnet")),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from nekt_peering.connect.discover import discover as discover_facts
 from nekt_peering.connect.path_choice import connected_path
-from nekt_peering.core.aws import client, database_session, nekt_session
+from nekt_peering.core.aws import any_client, client, database_session, nekt_session
 from nekt_peering.core.model import ConnectRequest, Settings
 from nekt_peering.handlers.stage import Event, registry_dynamodb, stage
 from nekt_peering.registry import store
@@ -30,6 +30,7 @@ def discover(event: Event) -> Facts:
                             "service-quotas"),
         lambda: client(session, "vpc-lattice"),
         connected_path(connection),
+        database_client=any_client(session),
     )
     facts["readAt"] = read_at
     return facts

@@ -4,6 +4,7 @@ compensations look for, so each finds what another made."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -111,3 +112,12 @@ def tls_advice(chosen: Mapping[str, Any] | None) -> TlsAdvice:
         "cover: use sslmode=verify-ca (PostgreSQL) or ssl-mode=VERIFY_CA (MySQL) with the RDS certificate bundle, "
         "which checks the certificate's issuer, not its name. To connect by the database's own name (verify-full), "
         "turn on DNS hostnames and DNS support in the Nekt VPC, then connect again")}
+
+
+def is_ip_address(endpoint: str) -> bool:
+    """A database on EC2 or given by address has its private IPv4 address as endpoint, not a name."""
+    try:
+        ipaddress.IPv4Address(endpoint)
+    except ValueError:
+        return False
+    return True

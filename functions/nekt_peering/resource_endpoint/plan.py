@@ -19,7 +19,7 @@ from nekt_peering.core.quotas import (
     RULES_PER_GROUP,
     Quota,
 )
-from nekt_peering.resource_endpoint.names import gateway_name
+from nekt_peering.resource_endpoint.names import gateway_name, is_ip_address
 
 if TYPE_CHECKING:
 
@@ -118,8 +118,9 @@ def private_dns(database: Mapping[str, Any], found: Mapping[str, Any]) -> dict[s
     exactly those names (an ARN configuration's by AWS, an instance's as the configuration's custom domain
     name), which needs the Nekt VPC's DNS hostnames and DNS support, and no other endpoint of the Nekt VPC
     serving one of them already (another connection to the same database). Else the endpoint's own names."""
-    names = [name for name in (database["endpoint"], database.get("readerEndpoint")) if name]
-    if not found.get("nektVpcDns") or set(names) & set(found.get("privateNamesInUse") or []):
+    names = [name for name in (database["endpoint"], database.get("readerEndpoint"))
+             if name and not is_ip_address(name)]  # an IP address (EC2, address) has no name to keep
+    if not names or not found.get("nektVpcDns") or set(names) & set(found.get("privateNamesInUse") or []):
         return {"privateDns": False, "privateDnsNames": []}
     return {"privateDns": True, "privateDnsNames": names}
 
@@ -169,7 +170,9 @@ def _refuse_past_a_quota(facts: Mapping[str, Any], quota: Quota, counted: str, n
 
 def planned_configuration(database: Mapping[str, Any], database_arn: str) -> PlannedConfiguration:
     """An Aurora cluster not publicly accessible by its ARN, which follows fail-overs (AWS documents the ARN
-    type with cluster ARNs and refuses a publicly accessible cluster); anything else by its endpoint and port."""
+    type with cluster ARNs and refuses a publicly accessible cluster); anything else by its endpoint and port
+    (a DNS name, or a private IP address: `domainName` holds either, and Share the database defines it as AWS's
+    dnsResource or ipResource)."""
     if database["kind"] == "cluster" and not database["publiclyAccessible"]:
         return {"type": "ARN", "arn": database_arn, "domainName": None, "port": int(database["port"])}
     return {"type": "SINGLE", "arn": None, "domainName": database["endpoint"], "port": int(database["port"])}

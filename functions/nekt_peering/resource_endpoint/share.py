@@ -49,6 +49,7 @@ from nekt_peering.resource_endpoint.names import (
     connection_tags,
     gateway_group_name,
     gateway_name,
+    is_ip_address,
     max_polls_of,
     planned_path,
     ram_tags,
@@ -282,6 +283,9 @@ def _configuration_arguments(facts: Mapping[str, Any], path: PlannedResourcePath
                             f"({planned.get('type')!r}): the database's endpoint is {database['endpoint']!r}, port "
                             f"{database['port']!r}. A connection shares its own database only, on its port. Nothing "
                             "was shared: start the connection again from the state machine")
+    if is_ip_address(planned["domainName"]):  # a database on EC2 or by address: its private IP (ipResource)
+        return {"type": "SINGLE", "portRanges": [str(planned["port"])], "protocol": "TCP",
+                "resourceConfigurationDefinition": {"ipResource": {"ipAddress": planned["domainName"]}}}
     # Its own name as the custom domain name (AWS allows "a third-party or AWS domain", unverified): with it, the
     # resource endpoint can serve the database's own name in the Nekt VPC, which its certificate covers.
     return {"type": "SINGLE", "portRanges": [str(planned["port"])], "protocol": "TCP",

@@ -11,6 +11,9 @@ from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException
 REGEX_PATTERNS = {
     '^[A-Za-z](-?[A-Za-z0-9])*$': re.compile('^[A-Za-z](-?[A-Za-z0-9])*\\Z'),
     '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$': re.compile('^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\\Z'),
+    '^i-[0-9a-f]{8,17}$': re.compile('^i-[0-9a-f]{8,17}\\Z'),
+    '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$': re.compile('^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}\\Z'),
+    '^vpc-[0-9a-f]{8,17}$': re.compile('^vpc-[0-9a-f]{8,17}\\Z'),
     '^[A-Za-z0-9][A-Za-z0-9_-]*$': re.compile('^[A-Za-z0-9][A-Za-z0-9_-]*\\Z')
 }
 
@@ -30,12 +33,92 @@ def validate(data, custom_formats={}, name_prefix=None):
             data__database = data["database"]
             if not isinstance(data__database, (dict)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must be object", value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='type')
+            try:
+                try:
+                    data__database_is_dict = isinstance(data__database, dict)
+                    if data__database_is_dict:
+                        data__database__missing_keys = set(['kind']) - data__database.keys()
+                        if data__database__missing_keys:
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                else:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must NOT match a disallowed definition", value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='not')
+            except (JsonSchemaValueException, JsonSchemaValuesException):
+                pass
+            else:
+                data__database_is_dict = isinstance(data__database, dict)
+                if data__database_is_dict:
+                    data__database__missing_keys = set(['identifier']) - data__database.keys()
+                    if data__database__missing_keys:
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+            try:
+                data__database_is_dict = isinstance(data__database, dict)
+                if data__database_is_dict:
+                    data__database__missing_keys = set(['kind']) - data__database.keys()
+                    if data__database__missing_keys:
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                    data__database_keys = set(data__database.keys())
+                    if "kind" in data__database_keys:
+                        data__database_keys.remove("kind")
+                        data__database__kind = data__database["kind"]
+                        if not (isinstance(data__database__kind, str) and data__database__kind == 'rds' or isinstance(data__database__kind, str) and data__database__kind == 'redshift' or isinstance(data__database__kind, str) and data__database__kind == 'redshift-serverless' or isinstance(data__database__kind, str) and data__database__kind == 'docdb'):
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.kind must be one of ['rds', 'redshift', 'redshift-serverless', 'docdb']", value=data__database__kind, name="" + (name_prefix or "data") + ".database.kind", definition=None, rule='enum')
+            except (JsonSchemaValueException, JsonSchemaValuesException):
+                pass
+            else:
+                data__database_is_dict = isinstance(data__database, dict)
+                if data__database_is_dict:
+                    data__database__missing_keys = set(['identifier']) - data__database.keys()
+                    if data__database__missing_keys:
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+            try:
+                data__database_is_dict = isinstance(data__database, dict)
+                if data__database_is_dict:
+                    data__database__missing_keys = set(['kind']) - data__database.keys()
+                    if data__database__missing_keys:
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                    data__database_keys = set(data__database.keys())
+                    if "kind" in data__database_keys:
+                        data__database_keys.remove("kind")
+                        data__database__kind = data__database["kind"]
+                        if not (isinstance(data__database__kind, str) and data__database__kind == 'ec2'):
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.kind must be same as const definition: ec2", value=data__database__kind, name="" + (name_prefix or "data") + ".database.kind", definition=None, rule='const')
+            except (JsonSchemaValueException, JsonSchemaValuesException):
+                pass
+            else:
+                data__database_is_dict = isinstance(data__database, dict)
+                if data__database_is_dict:
+                    data__database__missing_keys = set(['instanceId', 'port']) - data__database.keys()
+                    if data__database__missing_keys:
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+            try:
+                data__database_is_dict = isinstance(data__database, dict)
+                if data__database_is_dict:
+                    data__database__missing_keys = set(['kind']) - data__database.keys()
+                    if data__database__missing_keys:
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                    data__database_keys = set(data__database.keys())
+                    if "kind" in data__database_keys:
+                        data__database_keys.remove("kind")
+                        data__database__kind = data__database["kind"]
+                        if not (isinstance(data__database__kind, str) and data__database__kind == 'address'):
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.kind must be same as const definition: address", value=data__database__kind, name="" + (name_prefix or "data") + ".database.kind", definition=None, rule='const')
+            except (JsonSchemaValueException, JsonSchemaValuesException):
+                pass
+            else:
+                data__database_is_dict = isinstance(data__database, dict)
+                if data__database_is_dict:
+                    data__database__missing_keys = set(['host', 'port', 'vpcId']) - data__database.keys()
+                    if data__database__missing_keys:
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
             data__database_is_dict = isinstance(data__database, dict)
             if data__database_is_dict:
-                data__database__missing_keys = set(['identifier']) - data__database.keys()
-                if data__database__missing_keys:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
                 data__database_keys = set(data__database.keys())
+                if "kind" in data__database_keys:
+                    data__database_keys.remove("kind")
+                    data__database__kind = data__database["kind"]
+                    if not (isinstance(data__database__kind, str) and data__database__kind == 'rds' or isinstance(data__database__kind, str) and data__database__kind == 'redshift' or isinstance(data__database__kind, str) and data__database__kind == 'redshift-serverless' or isinstance(data__database__kind, str) and data__database__kind == 'docdb' or isinstance(data__database__kind, str) and data__database__kind == 'ec2' or isinstance(data__database__kind, str) and data__database__kind == 'address'):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.kind must be one of ['rds', 'redshift', 'redshift-serverless', 'docdb', 'ec2', 'address']", value=data__database__kind, name="" + (name_prefix or "data") + ".database.kind", definition=None, rule='enum')
                 if "identifier" in data__database_keys:
                     data__database_keys.remove("identifier")
                     data__database__identifier = data__database["identifier"]
@@ -65,6 +148,48 @@ def validate(data, custom_formats={}, name_prefix=None):
                     data__database__endpoint = data__database["endpoint"]
                     if not (isinstance(data__database__endpoint, str) and data__database__endpoint == 'writer' or isinstance(data__database__endpoint, str) and data__database__endpoint == 'reader'):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.endpoint must be one of ['writer', 'reader']", value=data__database__endpoint, name="" + (name_prefix or "data") + ".database.endpoint", definition=None, rule='enum')
+                if "instanceId" in data__database_keys:
+                    data__database_keys.remove("instanceId")
+                    data__database__instanceId = data__database["instanceId"]
+                    if not isinstance(data__database__instanceId, (str)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.instanceId must be string", value=data__database__instanceId, name="" + (name_prefix or "data") + ".database.instanceId", definition=None, rule='type')
+                    if isinstance(data__database__instanceId, str):
+                        if not REGEX_PATTERNS['^i-[0-9a-f]{8,17}$'].search(data__database__instanceId):
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.instanceId must match pattern ^i-[0-9a-f]{8,17}$", value=data__database__instanceId, name="" + (name_prefix or "data") + ".database.instanceId", definition=None, rule='pattern')
+                if "host" in data__database_keys:
+                    data__database_keys.remove("host")
+                    data__database__host = data__database["host"]
+                    if not isinstance(data__database__host, (str)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.host must be string", value=data__database__host, name="" + (name_prefix or "data") + ".database.host", definition=None, rule='type')
+                    if isinstance(data__database__host, str):
+                        data__database__host_len = len(data__database__host)
+                        if data__database__host_len > 15:
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.host must be shorter than or equal to 15 characters", value=data__database__host, name="" + (name_prefix or "data") + ".database.host", definition=None, rule='maxLength')
+                        if not REGEX_PATTERNS['^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$'].search(data__database__host):
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.host must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$", value=data__database__host, name="" + (name_prefix or "data") + ".database.host", definition=None, rule='pattern')
+                if "port" in data__database_keys:
+                    data__database_keys.remove("port")
+                    data__database__port = data__database["port"]
+                    if not isinstance(data__database__port, (int)) and not (isinstance(data__database__port, float) and data__database__port.is_integer()) or isinstance(data__database__port, bool):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.port must be integer", value=data__database__port, name="" + (name_prefix or "data") + ".database.port", definition=None, rule='type')
+                    if isinstance(data__database__port, (int, float, Decimal)) and not isinstance(data__database__port, bool):
+                        if data__database__port < 1:
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.port must be bigger than or equal to 1", value=data__database__port, name="" + (name_prefix or "data") + ".database.port", definition=None, rule='minimum')
+                        if data__database__port > 65535:
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.port must be smaller than or equal to 65535", value=data__database__port, name="" + (name_prefix or "data") + ".database.port", definition=None, rule='maximum')
+                if "vpcId" in data__database_keys:
+                    data__database_keys.remove("vpcId")
+                    data__database__vpcId = data__database["vpcId"]
+                    if not isinstance(data__database__vpcId, (str)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.vpcId must be string", value=data__database__vpcId, name="" + (name_prefix or "data") + ".database.vpcId", definition=None, rule='type')
+                    if isinstance(data__database__vpcId, str):
+                        if not REGEX_PATTERNS['^vpc-[0-9a-f]{8,17}$'].search(data__database__vpcId):
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.vpcId must match pattern ^vpc-[0-9a-f]{8,17}$", value=data__database__vpcId, name="" + (name_prefix or "data") + ".database.vpcId", definition=None, rule='pattern')
+                if "engine" in data__database_keys:
+                    data__database_keys.remove("engine")
+                    data__database__engine = data__database["engine"]
+                    if not (isinstance(data__database__engine, str) and data__database__engine == 'postgres' or isinstance(data__database__engine, str) and data__database__engine == 'mysql' or isinstance(data__database__engine, str) and data__database__engine == 'mariadb' or isinstance(data__database__engine, str) and data__database__engine == 'sqlserver' or isinstance(data__database__engine, str) and data__database__engine == 'oracle' or isinstance(data__database__engine, str) and data__database__engine == 'mongodb' or isinstance(data__database__engine, str) and data__database__engine == 'redshift'):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.engine must be one of ['postgres', 'mysql', 'mariadb', 'sqlserver', 'oracle', 'mongodb', 'redshift']", value=data__database__engine, name="" + (name_prefix or "data") + ".database.engine", definition=None, rule='enum')
                 if data__database_keys:
                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must not contain "+str(data__database_keys)+" properties", value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='additionalProperties')
         if "mode" in data_keys:

@@ -20,7 +20,9 @@ REGEX_PATTERNS = {
     '^vpc-[0-9a-f]{8,17}$': re.compile('^vpc-[0-9a-f]{8,17}\\Z'),
     '^subnet-[0-9a-f]{8,17}$': re.compile('^subnet-[0-9a-f]{8,17}\\Z'),
     '^[A-Za-z](-?[A-Za-z0-9])*$': re.compile('^[A-Za-z](-?[A-Za-z0-9])*\\Z'),
-    '^[A-Za-z0-9][A-Za-z0-9_-]*$': re.compile('^[A-Za-z0-9][A-Za-z0-9_-]*\\Z')
+    '^[A-Za-z0-9][A-Za-z0-9_-]*$': re.compile('^[A-Za-z0-9][A-Za-z0-9_-]*\\Z'),
+    '^i-[0-9a-f]{8,17}$': re.compile('^i-[0-9a-f]{8,17}\\Z'),
+    '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$': re.compile('^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}\\Z')
 }
 
 NoneType = type(None)
@@ -1913,8 +1915,8 @@ def validate___definitions_databasefacts(data, custom_formats={}, name_prefix=No
         if "kind" in data_keys:
             data_keys.remove("kind")
             data__kind = data["kind"]
-            if not (isinstance(data__kind, str) and data__kind == 'instance' or isinstance(data__kind, str) and data__kind == 'cluster'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".kind must be one of ['instance', 'cluster']", value=data__kind, name="" + (name_prefix or "data") + ".kind", definition=None, rule='enum')
+            if not (isinstance(data__kind, str) and data__kind == 'instance' or isinstance(data__kind, str) and data__kind == 'cluster' or isinstance(data__kind, str) and data__kind == 'redshift' or isinstance(data__kind, str) and data__kind == 'redshift-serverless' or isinstance(data__kind, str) and data__kind == 'docdb' or isinstance(data__kind, str) and data__kind == 'ec2' or isinstance(data__kind, str) and data__kind == 'address'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".kind must be one of ['instance', 'cluster', 'redshift', 'redshift-serverless', 'docdb', 'ec2', 'address']", value=data__kind, name="" + (name_prefix or "data") + ".kind", definition=None, rule='enum')
         if "engine" in data_keys:
             data_keys.remove("engine")
             data__engine = data["engine"]
@@ -1975,8 +1977,8 @@ def validate___definitions_databasefacts(data, custom_formats={}, name_prefix=No
             data__securityGroupIds_is_list = isinstance(data__securityGroupIds, (list, tuple))
             if data__securityGroupIds_is_list:
                 data__securityGroupIds_len = len(data__securityGroupIds)
-                if data__securityGroupIds_len > 5:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupIds must contain less than or equal to 5 items", value=data__securityGroupIds, name="" + (name_prefix or "data") + ".securityGroupIds", definition=None, rule='maxItems')
+                if data__securityGroupIds_len > 100:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupIds must contain less than or equal to 100 items", value=data__securityGroupIds, name="" + (name_prefix or "data") + ".securityGroupIds", definition=None, rule='maxItems')
                 for data__securityGroupIds_x, data__securityGroupIds_item in enumerate(data__securityGroupIds):
                     if not isinstance(data__securityGroupIds_item, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".securityGroupIds[{data__securityGroupIds_x}]".format(**locals()) + " must be string", value=data__securityGroupIds_item, name="" + (name_prefix or "data") + ".securityGroupIds[{data__securityGroupIds_x}]".format(**locals()) + "", definition=None, rule='type')
@@ -2221,6 +2223,55 @@ def validate___definitions_requestfacts(data, custom_formats={}, name_prefix=Non
             data__endpoint = data["endpoint"]
             if not (isinstance(data__endpoint, str) and data__endpoint == 'writer' or isinstance(data__endpoint, str) and data__endpoint == 'reader'):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".endpoint must be one of ['writer', 'reader']", value=data__endpoint, name="" + (name_prefix or "data") + ".endpoint", definition=None, rule='enum')
+        if "kind" in data_keys:
+            data_keys.remove("kind")
+            data__kind = data["kind"]
+            if not (isinstance(data__kind, str) and data__kind == 'rds' or isinstance(data__kind, str) and data__kind == 'redshift' or isinstance(data__kind, str) and data__kind == 'redshift-serverless' or isinstance(data__kind, str) and data__kind == 'docdb' or isinstance(data__kind, str) and data__kind == 'ec2' or isinstance(data__kind, str) and data__kind == 'address'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".kind must be one of ['rds', 'redshift', 'redshift-serverless', 'docdb', 'ec2', 'address']", value=data__kind, name="" + (name_prefix or "data") + ".kind", definition=None, rule='enum')
+        if "instanceId" in data_keys:
+            data_keys.remove("instanceId")
+            data__instanceId = data["instanceId"]
+            if not isinstance(data__instanceId, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".instanceId must be string", value=data__instanceId, name="" + (name_prefix or "data") + ".instanceId", definition=None, rule='type')
+            if isinstance(data__instanceId, str):
+                if not REGEX_PATTERNS['^i-[0-9a-f]{8,17}$'].search(data__instanceId):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".instanceId must match pattern ^i-[0-9a-f]{8,17}$", value=data__instanceId, name="" + (name_prefix or "data") + ".instanceId", definition=None, rule='pattern')
+        if "host" in data_keys:
+            data_keys.remove("host")
+            data__host = data["host"]
+            if not isinstance(data__host, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".host must be string", value=data__host, name="" + (name_prefix or "data") + ".host", definition=None, rule='type')
+            if isinstance(data__host, str):
+                data__host_len = len(data__host)
+                if data__host_len > 15:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".host must be shorter than or equal to 15 characters", value=data__host, name="" + (name_prefix or "data") + ".host", definition=None, rule='maxLength')
+                if not REGEX_PATTERNS['^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$'].search(data__host):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".host must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$", value=data__host, name="" + (name_prefix or "data") + ".host", definition=None, rule='pattern')
+        if "port" in data_keys:
+            data_keys.remove("port")
+            data__port = data["port"]
+            if not isinstance(data__port, (int)) and not (isinstance(data__port, float) and data__port.is_integer()) or isinstance(data__port, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be integer", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='type')
+            if isinstance(data__port, (int, float, Decimal)) and not isinstance(data__port, bool):
+                if data__port < 1:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be bigger than or equal to 1", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='minimum')
+                if data__port > 65535:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be smaller than or equal to 65535", value=data__port, name="" + (name_prefix or "data") + ".port", definition=None, rule='maximum')
+        if "vpcId" in data_keys:
+            data_keys.remove("vpcId")
+            data__vpcId = data["vpcId"]
+            if not isinstance(data__vpcId, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must be string", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition=None, rule='type')
+            if isinstance(data__vpcId, str):
+                if not REGEX_PATTERNS['^vpc-[0-9a-f]{8,17}$'].search(data__vpcId):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".vpcId must match pattern ^vpc-[0-9a-f]{8,17}$", value=data__vpcId, name="" + (name_prefix or "data") + ".vpcId", definition=None, rule='pattern')
+        if "engine" in data_keys:
+            data_keys.remove("engine")
+            data__engine = data["engine"]
+            if not isinstance(data__engine, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".engine must be string", value=data__engine, name="" + (name_prefix or "data") + ".engine", definition=None, rule='type')
+            if not (isinstance(data__engine, str) and data__engine == 'postgres' or isinstance(data__engine, str) and data__engine == 'mysql' or isinstance(data__engine, str) and data__engine == 'mariadb' or isinstance(data__engine, str) and data__engine == 'sqlserver' or isinstance(data__engine, str) and data__engine == 'oracle' or isinstance(data__engine, str) and data__engine == 'mongodb' or isinstance(data__engine, str) and data__engine == 'redshift'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".engine must be one of ['postgres', 'mysql', 'mariadb', 'sqlserver', 'oracle', 'mongodb', 'redshift']", value=data__engine, name="" + (name_prefix or "data") + ".engine", definition=None, rule='enum')
     return data
 
 def validate___definitions_foundfacts(data, custom_formats={}, name_prefix=None):

@@ -1,0 +1,219 @@
+"""End to end, each database kind beyond RDS (database.kind: redshift, ec2, address) through the real
+connect.asl.json and disconnect.asl.json: the same request shape, the same workflow, the same disconnect as
+an RDS database. Assertions are on both accounts afterwards (emulator.accounts.snapshot)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from emulator.accounts import snapshot
+from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
+from emulator.strict import StrictAws
+from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_probe
+
+DISCONNECT = "DisconnectStateMachine"
+REGION = "us-east-2"
+NEKT_PUBLIC_IP = "100.27.146.35"
+
+# (the request's database.kind, the topology's kind, the port the database listens on)
+KINDS = [
+    pytest.param("redshift", "redshift", 5439, id="redshift"),
+    pytest.param("redshift-serverless", "redshift-serverless", 5439, id="redshift-serverless"),
+    pytest.param("docdb", "docdb", 27017, id="docdb"),
+    pytest.param("ec2", "ec2", 5432, id="ec2"),
+    pytest.param("address", "ec2", 3306, id="address"),
+]
+
+
+def places(nekt: NektNetwork) -> list[tuple[str, str]]:
+    return sorted({(DEFAULT_ACCOUNT, REGION), (nekt.account_id, nekt.region)})
+
+
+def ec2(account_id: str, region: str) -> Any:
+    return account_session(account_id, region).client("ec2")
+
+
+def routes_of(account_id: str, region: str, route_table_id: str) -> dict[str, str]:
+    table = ec2(account_id, region).describe_route_tables(RouteTableIds=[route_table_id])["RouteTables"][0]
+    return {r["DestinationCidrBlock"]: r.get("VpcPeeringConnectionId", r.get("GatewayId", ""))
+            for r in table["Routes"] if "DestinationCidrBlock" in r}
+
+
+def ingress_of(group_id: str) -> list[tuple[str, int, int, str]]:
+    rules = ec2(DEFAULT_ACCOUNT, REGION).describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [group_id]}])["SecurityGroupRules"]
+    return [(r["IpProtocol"], r["FromPort"], r["ToPort"], r.get("CidrIpv4", "")) for r in rules if not r["IsEgress"]]
+
+
+def succeeded(execution: Execution) -> dict[str, Any]:
+    assert execution.status == "SUCCEEDED", f"{execution.error}: {execution.error_message}"
+    assert isinstance(execution.output, dict)
+    return execution.output
+
+
+def database_of(kind: str, port: int, public: bool = False) -> CustomerDatabase:
+    return create_database(identifier="analytics", region=REGION, kind=kind, port=port, publicly_accessible=public)
+
+
+@pytest.mark.parametrize(("request_kind", "kind", "port"), KINDS)
+def test_each_kind_connects_by_peering_and_disconnects_leaving_both_accounts_as_before(
+        request_kind: str, kind: str, port: int, deploy: Any, nekt: NektNetwork) -> None:
+    database = database_of(kind, port)
+    stack: Stack = deploy(nekt)
+    before = snapshot(places(nekt))
+
+    result = succeeded(stack.run(database.connect_input(request_kind)))
+
+    connection_id = result["connectionId"]
+    assert result["status"] == "CONNECTED" and result["mode"] == "peering"
+    assert result["database"]["kind"] == request_kind
+    pcx_id = result["peeringConnectionId"]
+    view = ec2(DEFAULT_ACCOUNT, REGION).describe_vpc_peering_connections(
+        VpcPeeringConnectionIds=[pcx_id])["VpcPeeringConnections"][0]
+    assert view["Status"]["Code"] == "active"
+    assert (view["RequesterVpcInfo"]["VpcId"], view["AccepterVpcInfo"]["VpcId"]) == (database.vpc_id, nekt.vpc_id)
+    # Nekt's private route table reaches the database VPC; the route tables of the database's subnets reach the
+    # Nekt /23 (an instance's one subnet: its own table only).
+    assert routes_of(nekt.account_id, nekt.region, nekt.private_route_table_id)["10.0.0.0/16"] == pcx_id
+    for route_table_id in database.route_table_ids:
+        assert routes_of(DEFAULT_ACCOUNT, REGION, route_table_id)[nekt.cidr] == pcx_id
+    if kind == "ec2":
+        assert nekt.cidr not in routes_of(DEFAULT_ACCOUNT, REGION, database.main_route_table_id)
+    assert ingress_of(database.security_group_id) == [("tcp", port, port, nekt.cidr)]
+    assert result["hostname"] == (database.private_ip if kind == "ec2" else result["database"]["endpoint"])
+    after_connect = snapshot(places(nekt))
+    assert after_connect != before
+
+    disconnected = succeeded(stack.run({"connectionId": connection_id, "region": REGION}, state_machine=DISCONNECT))
+
+    assert disconnected["status"] == "DISCONNECTED" and disconnected["connectionId"] == connection_id
+    assert snapshot(places(nekt)) == before
+
+
+@pytest.mark.parametrize(("request_kind", "kind", "port"), [
+    pytest.param("redshift", "redshift", 5439, id="redshift"),
+    pytest.param("redshift-serverless", "redshift-serverless", 5439, id="redshift-serverless"),
+    pytest.param("ec2", "ec2", 5432, id="ec2")])
+def test_a_publicly_accessible_kind_takes_the_public_path(
+        request_kind: str, kind: str, port: int, deploy: Any, nekt: NektNetwork) -> None:
+    database = database_of(kind, port, public=True)
+    stack: Stack = deploy(nekt, NektPublicIp=NEKT_PUBLIC_IP)
+    before = snapshot(places(nekt))
+
+    result = succeeded(stack.run(database.connect_input(request_kind)))
+
+    assert result["mode"] == "public" and result["peeringConnectionId"] is None
+    assert ingress_of(database.security_group_id) == [("tcp", port, port, f"{NEKT_PUBLIC_IP}/32")]
+    if kind == "ec2":  # its public name, which resolves to its public address from outside its VPC
+        assert result["hostname"].startswith("ec2-")
+    succeeded(stack.run({"connectionId": result["connectionId"], "region": REGION}, state_machine=DISCONNECT))
+    assert snapshot(places(nekt)) == before
+
+
+@pytest.mark.parametrize("kind", ["redshift", "redshift-serverless", "docdb", "ec2", "address"])
+def test_a_database_in_a_state_that_serves_no_traffic_is_refused_by_name_with_nothing_changed(
+        kind: str, deploy: Any, nekt: NektNetwork, strict: StrictAws) -> None:
+    database = database_of(kind if kind in ("redshift", "redshift-serverless", "docdb") else "ec2", 5432)
+    session = account_session(DEFAULT_ACCOUNT, REGION)
+    if kind == "redshift-serverless":
+        serverless: Any = strict.rule("redshift-serverless-api")
+        serverless.set_status(DEFAULT_ACCOUNT, REGION, database.identifier, "MODIFYING")
+    elif kind == "redshift":
+        session.client("redshift").pause_cluster(ClusterIdentifier=database.identifier)
+    elif kind == "docdb":
+        session.client("docdb").stop_db_cluster(DBClusterIdentifier=database.identifier)
+    else:
+        session.client("ec2").stop_instances(InstanceIds=[database.instance_id])
+    stack: Stack = deploy(nekt)
+    before = snapshot(places(nekt))
+
+    execution = stack.run(database.connect_input(kind))
+
+    assert (execution.status, execution.error) == ("FAILED", "DatabaseNotAvailable"), execution.error_message
+    assert "serves no connection" in execution.error_message
+    assert snapshot(places(nekt)) == before
+
+
+def test_an_address_no_network_interface_holds_is_refused_by_name(deploy: Any, nekt: NektNetwork) -> None:
+    database = database_of("ec2", 5432)
+    stack: Stack = deploy(nekt)
+    before = snapshot(places(nekt))
+
+    execution = stack.run({"database": {"kind": "address", "host": "10.0.2.200", "port": 5432,
+                                        "vpcId": database.vpc_id, "region": REGION}})
+
+    assert (execution.status, execution.error) == ("FAILED", "AddressNotFound"), execution.error_message
+    assert "10.0.2.200" in execution.error_message and database.vpc_id in execution.error_message
+    assert snapshot(places(nekt)) == before
+
+
+def test_an_instance_or_cluster_that_does_not_exist_is_database_not_found(deploy: Any, nekt: NektNetwork) -> None:
+    stack: Stack = deploy(nekt)
+
+    missing_instance = stack.run({"database": {"kind": "ec2", "instanceId": "i-0123456789abcdef0", "port": 5432,
+                                               "region": REGION}})
+    missing_cluster = stack.run({"database": {"kind": "redshift", "identifier": "nothing-here", "region": REGION}})
+    create_database(identifier="orders-db", region=REGION, cidr="10.50.0.0/16", kind="cluster", engine="postgresql")
+    aurora_as_docdb = stack.run({"database": {"kind": "docdb", "identifier": "orders-db", "region": REGION}})
+
+    assert (missing_instance.status, missing_instance.error) == ("FAILED", "DatabaseNotFound")
+    assert "i-0123456789abcdef0" in missing_instance.error_message
+    assert (missing_cluster.status, missing_cluster.error) == ("FAILED", "DatabaseNotFound")
+    assert "Redshift" in missing_cluster.error_message
+    # DocumentDB shares RDS's API: an Aurora cluster is no DocumentDB cluster.
+    assert (aurora_as_docdb.status, aurora_as_docdb.error) == ("FAILED", "DatabaseNotFound")
+    assert "DocumentDB" in aurora_as_docdb.error_message
+
+
+@pytest.mark.parametrize(("request_kind", "kind", "port", "definition"), [
+    pytest.param("redshift", "redshift", 5439, "dnsResource", id="redshift"),
+    pytest.param("docdb", "docdb", 27017, "dnsResource", id="docdb"),
+    pytest.param("redshift-serverless", "redshift-serverless", 5439, "dnsResource", id="redshift-serverless"),
+    pytest.param("ec2", "ec2", 5432, "ipResource", id="ec2"),
+    pytest.param("address", "ec2", 5432, "ipResource", id="address"),
+])
+def test_each_kind_whose_vpc_overlaps_nekt_s_connects_through_a_resource_endpoint(
+        request_kind: str, kind: str, port: int, definition: str, deploy: Any, nekt: NektNetwork) -> None:
+    """ARN configurations are RDS's: the others are a SINGLE configuration on the endpoint's DNS name (Redshift,
+    DocumentDB) or private IP address (an instance, an address)."""
+    database = create_database(identifier="analytics", region=nekt.region, cidr="10.100.0.0/16", kind=kind, port=port)
+    stack: Stack = deploy(nekt)
+    region_places = sorted({(DEFAULT_ACCOUNT, nekt.region), (nekt.account_id, nekt.region)})
+    before = snapshot(region_places)
+
+    result = succeeded(stack.run(database.connect_input(request_kind)))
+
+    assert result["mode"] == "resource-endpoint" and result["peeringConnectionId"] is None
+    lattice = account_session(DEFAULT_ACCOUNT, nekt.region).client("vpc-lattice")
+    configuration = lattice.get_resource_configuration(
+        resourceConfigurationIdentifier=result["resourcePath"]["resourceConfigurationArn"])
+    assert configuration["type"] == "SINGLE" and configuration["portRanges"] == [str(port)]
+    assert list(configuration["resourceConfigurationDefinition"]) == [definition]
+    if definition == "ipResource":
+        assert configuration["resourceConfigurationDefinition"]["ipResource"]["ipAddress"] == database.private_ip
+        assert ".vpc-lattice-rsc." in result["hostname"]  # an address has no name of its own to keep
+    succeeded(stack.run({"connectionId": result["connectionId"], "region": nekt.region}, state_machine=DISCONNECT))
+    assert snapshot(region_places) == before
+
+
+@pytest.mark.parametrize(("request_kind", "kind"), [pytest.param("redshift", "redshift", id="redshift"),
+                                                    pytest.param("ec2", "ec2", id="ec2")])
+def test_connected_only_after_the_probe_spoke_postgresql_to_the_kind_from_the_nekt_vpc(
+        request_kind: str, kind: str, deploy: Any, nekt: NektNetwork, postgres: Any) -> None:
+    """Redshift speaks PostgreSQL's protocol; a database on EC2 says its engine. The emulated endpoint (the
+    cluster's name, the instance's address) reaches a real PostgreSQL on 127.0.0.1 (emulator/network.py)."""
+    database = database_of(kind, postgres.port)
+    create_probe(nekt)
+    stack: Stack = deploy(nekt)
+    discovered = succeeded(stack.run({**database.connect_input(request_kind), "dryRun": True}))
+    endpoint = discovered["database"]["endpoint"]
+    stack.network.place(endpoint, database.private_ip or "10.0.1.10")
+
+    result = succeeded(stack.run(database.connect_input(request_kind)))
+
+    probe = result["probe"]
+    assert probe["reachable"] is True and probe["host"] == endpoint
+    assert probe["handshake"]["protocol"] == "postgresql"
+    assert probe["engine"] == ("redshift" if kind == "redshift" else "postgres")
