@@ -18,6 +18,8 @@ a decision rather than a document that a client generator or API Gateway reads d
 - `const: V` is `enum: [V]`.
 - typed_schema's union chains (`if`/`then`/`else`, each `if` naming one option) are an `anyOf` of the
   options (one option alone is itself), `null` among them as above.
+- A condition without `else` (connect_input.json's requirements per database kind, `if X then Y`) holds
+  exactly when X fails or Y holds: `anyOf: [{not: X}, Y]`.
 - `examples` is refused: OpenAPI 3.0 has only `example`, which API Gateway's models do not take; an
   example belongs on the operation's media type, in the hand-written part of api/openapi.yaml.
 """
@@ -51,6 +53,10 @@ def components(schema: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
 
 def convert(schema: dict[str, Any]) -> dict[str, Any]:
     """One draft-7 schema as an OpenAPI 3.0 schema object."""
+    if "if" in schema and "else" not in schema:
+        if set(schema) != {"if", "then"}:
+            raise UnconvertedKeyword(f"if/then beside {sorted(set(schema) - {'if', 'then'})}: put it in an allOf")
+        return {"anyOf": [{"not": convert(schema["if"])}, convert(schema["then"])]}
     if "if" in schema:
         return _union(_options(schema))
     converted: dict[str, Any] = {}

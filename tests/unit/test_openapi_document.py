@@ -56,6 +56,14 @@ def _document_validator(name: str) -> Any:
     {"database": {"identifier": "orders-db"}, "dryrun": True},
     {"database": {"identifier": "orders-db"}, "connectionId": ""},
     {"database": {"identifier": "orders-db"}, "dryRun": None},
+    # database kinds: each kind's own fields required, by a condition (if/then) in the workflow's schema
+    {"database": {"kind": "ec2", "instanceId": "i-0123456789abcdef0", "port": 5432}},
+    {"database": {"kind": "ec2", "instanceId": "i-0123456789abcdef0"}},
+    {"database": {"kind": "address", "host": "10.0.1.10", "port": 5432, "vpcId": "vpc-0123456789abcdef0"}},
+    {"database": {"kind": "address", "host": "10.0.1.10", "port": 5432}},
+    {"database": {"kind": "redshift", "identifier": "warehouse"}},
+    {"database": {"kind": "redshift"}},
+    {"database": {"kind": "ec2", "identifier": "orders-db"}},
 ])
 def test_the_documented_connect_input_decides_as_the_workflows_schema(value: Any) -> None:
     def workflow_accepts() -> bool:
@@ -100,6 +108,8 @@ def test_a_nullable_shape_is_null_or_that_shape_and_nothing_else(value: Any, val
     ({"if": {"type": "object", "required": ["status"]}, "then": {"$ref": "#/definitions/Plan"},
       "else": {"$ref": "#/definitions/FoundPlan"}},
      {"anyOf": [{"$ref": "#/components/schemas/Plan"}, {"$ref": "#/components/schemas/FoundPlan"}]}),
+    ({"if": {"properties": {"kind": {"const": "ec2"}}}, "then": {"required": ["port"]}},
+     {"anyOf": [{"not": {"properties": {"kind": {"enum": ["ec2"]}}}}, {"required": ["port"]}]}),
     ({"type": "object", "properties": {"a": {"type": ["integer", "null"]}}, "additionalProperties": {"const": 1}},
      {"type": "object", "properties": {"a": {"type": "integer", "nullable": True}},
       "additionalProperties": {"enum": [1]}}),
