@@ -76,8 +76,9 @@ def discover(
     database = discover_database(rds, ec2, request.identifier, settings.stack_account_id, request.region, request,
                                  database_client)
     if request.endpoint == "reader" and not database.get("readerEndpoint"):
-        raise InvalidInput(f"database.endpoint is 'reader' but {request.identifier} is an RDS instance, which has no "
-                           "reader endpoint: leave it out (or 'writer'). Nothing was changed")
+        raise InvalidInput(f"database.endpoint is 'reader' but {request.identifier} ({database['kind']}) has no reader "
+                           "endpoint (an Aurora cluster has one): leave it out (or 'writer'). Nothing "
+                           "was changed")
     mode = resolve_mode(request.mode, database, connected)
     facts: Facts = {
         "request": request.to_dict(),
