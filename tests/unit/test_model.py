@@ -308,3 +308,10 @@ def test_an_aurora_cluster_s_reader_endpoint_may_be_asked_for_and_nothing_else()
     with pytest.raises(InvalidInput) as refused:
         ConnectRequest.parse({"database": {"identifier": "orders-db", "endpoint": "custom"}}, "us-east-1")
     assert "endpoint" in str(refused.value)
+
+
+@pytest.mark.parametrize("database", [{"identifier": "orders-db", "kind": {}}, {"identifier": "orders-db", "kind": 1},
+                                      {"kind": "address", "host": ["10.0.0.1"], "port": 5432, "vpcId": "vpc-00000000"}])
+def test_a_kind_or_host_of_the_wrong_type_is_the_schema_s_invalid_input_not_a_crash(database: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput):
+        ConnectRequest.parse({"database": database}, "us-east-1")

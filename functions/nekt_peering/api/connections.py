@@ -346,9 +346,10 @@ def check_connection_id(value: str) -> str:
 def start_connect(machines: Machines, body: Any, default_region: str) -> tuple[str, str]:
     """(connection id, execution ARN) of the connect for this request: a new execution, or the
     running one when it was started with the same request."""
-    errors = field_errors(CONNECT_INPUT_SCHEMA, body)
+    database = body.get("database") if isinstance(body, dict) else None
+    errors = [{"field": name, "message": message} for name, message in database_kind_errors(database)]
     if not errors:
-        errors = [{"field": name, "message": message} for name, message in database_kind_errors(body["database"])]
+        errors = field_errors(CONNECT_INPUT_SCHEMA, body)
     if not errors:
         try:  # the workflow's own check of the whole input, as Discover makes it
             request = ConnectRequest.parse(body, default_region=default_region)

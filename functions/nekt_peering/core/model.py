@@ -60,7 +60,8 @@ CONNECT_INPUT_EXAMPLES = (
     '{"database": {"kind": "ec2", "instanceId": "i-0abc1234def567890", "port": 5432}}, '
     '{"database": {"kind": "address", "host": "10.0.1.25", "port": 5432, "vpcId": "vpc-0abc1234"}}'
 )
-# The fields of `database` each kind takes, beside `kind` and `region` (the schema requires the kind's own).
+# The fields of `database` each kind takes, beside `kind` and `region` (the schema requires the kind's own and
+# refuses the others, as database_kind_errors does by name).
 KIND_FIELDS: dict[str, frozenset[str]] = {
     "rds": frozenset({"identifier", "endpoint"}),
     "redshift": frozenset({"identifier"}),
@@ -69,6 +70,7 @@ KIND_FIELDS: dict[str, frozenset[str]] = {
     "ec2": frozenset({"instanceId", "port", "engine", "identifier"}),
     "address": frozenset({"host", "port", "vpcId", "engine", "identifier"}),
 }
+FIELDS = frozenset().union(*KIND_FIELDS.values())
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,11 @@ class ConnectRequest:
 
     @classmethod
     def parse(cls, raw: Any, default_region: str) -> ConnectRequest:
+        for _field, message in database_kind_errors(raw.get("database") if isinstance(raw, dict) else None):
+            raise InvalidInput(f"{message}. Nothing was changed. {CONNECT_INPUT_EXAMPLES}")
         _check(_validate_connect_input, raw, CONNECT_INPUT_EXAMPLES)
         database = raw["database"]
         kind = database.get("kind", "rds")
-        for _field, message in database_kind_errors(database):
-            raise InvalidInput(f"{message}. Nothing was changed. {CONNECT_INPUT_EXAMPLES}")
         identifier = database.get("identifier") or _default_identifier(kind, database)
         return cls(
             identifier=identifier,
@@ -126,18 +128,28 @@ class ConnectRequest:
         return facts
 
 
-def database_kind_errors(database: dict[str, Any]) -> list[tuple[str, str]]:
-    """(field, message naming it) for each field of a schema-valid `database` its kind does not take, and a
-    host that is not private: what the schema does not say."""
-    kind = database.get("kind", "rds")
+def database_kind_errors(database: Any) -> list[tuple[str, str]]:
+    """(field, message naming it) for each field of `database` its kind does not take, and an address's host
+    that is not private. The schema says both too (each kind's `not` and the host's pattern); these name the
+    field, so they are checked first."""
+    kind = database.get("kind", "rds") if isinstance(database, dict) else None
+    if not isinstance(kind, str) or kind not in KIND_FIELDS:
+        return []  # not an object, or no kind the schema knows: the schema's own message says it
     errors = [(f"database.{name}", f"database.{name} does not apply to a database of kind {kind!r}, which takes "
                                    f"{', '.join(sorted(KIND_FIELDS[kind]))}: leave it out")
-              for name in sorted(set(database) - {"kind", "region"} - KIND_FIELDS[kind])]
-    if kind == "address" and not ipaddress.IPv4Address(database["host"]).is_private:
+              for name in sorted(set(database) & FIELDS - KIND_FIELDS[kind])]
+    if kind == "address" and _public_ipv4(database.get("host")):
         errors.append(("database.host", f"database.host is {database['host']}, not a private IPv4 address: a "
                                         "database reachable at a public address is connected by its AWS kind "
                                         "(rds, redshift, redshift-serverless, docdb, ec2)"))
     return errors
+
+
+def _public_ipv4(host: Any) -> bool:
+    try:
+        return not ipaddress.IPv4Address(host).is_private
+    except (ValueError, TypeError):
+        return False  # not an address: the schema's pattern says it
 
 
 def _default_identifier(kind: str, database: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException
 
 
 REGEX_PATTERNS = {
+    '^(10(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|172\\.(1[6-9]|2[0-9]|3[01])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}|192\\.168(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2})$': re.compile('^(10(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|172\\.(1[6-9]|2[0-9]|3[01])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}|192\\.168(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2})\\Z'),
     '^[A-Za-z](-?[A-Za-z0-9])*$': re.compile('^[A-Za-z](-?[A-Za-z0-9])*\\Z'),
     '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$': re.compile('^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\\Z'),
     '^i-[0-9a-f]{8,17}$': re.compile('^i-[0-9a-f]{8,17}\\Z'),
@@ -46,6 +47,58 @@ def validate(data, custom_formats={}, name_prefix=None):
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 pass
             else:
+                try:
+                    data__database_any_of_count1 = 0
+                    if not data__database_any_of_count1:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['instanceId']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count1 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count1:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['host']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count1 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count1:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['port']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count1 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count1:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['vpcId']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count1 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count1:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['engine']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count1 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count1:
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database cannot be validated by any definition", value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='anyOf')
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                else:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must NOT match a disallowed definition", value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='not')
                 data__database_is_dict = isinstance(data__database, dict)
                 if data__database_is_dict:
                     data__database__missing_keys = set(['identifier']) - data__database.keys()
@@ -61,11 +114,144 @@ def validate(data, custom_formats={}, name_prefix=None):
                     if "kind" in data__database_keys:
                         data__database_keys.remove("kind")
                         data__database__kind = data__database["kind"]
-                        if not (isinstance(data__database__kind, str) and data__database__kind == 'rds' or isinstance(data__database__kind, str) and data__database__kind == 'redshift' or isinstance(data__database__kind, str) and data__database__kind == 'redshift-serverless' or isinstance(data__database__kind, str) and data__database__kind == 'docdb'):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.kind must be one of ['rds', 'redshift', 'redshift-serverless', 'docdb']", value=data__database__kind, name="" + (name_prefix or "data") + ".database.kind", definition=None, rule='enum')
+                        if not (isinstance(data__database__kind, str) and data__database__kind == 'rds'):
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.kind must be same as const definition: rds", value=data__database__kind, name="" + (name_prefix or "data") + ".database.kind", definition=None, rule='const')
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 pass
             else:
+                try:
+                    data__database_any_of_count2 = 0
+                    if not data__database_any_of_count2:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['instanceId']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count2 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count2:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['host']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count2 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count2:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['port']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count2 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count2:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['vpcId']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count2 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count2:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['engine']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count2 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count2:
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database cannot be validated by any definition", value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='anyOf')
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                else:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must NOT match a disallowed definition", value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='not')
+                data__database_is_dict = isinstance(data__database, dict)
+                if data__database_is_dict:
+                    data__database__missing_keys = set(['identifier']) - data__database.keys()
+                    if data__database__missing_keys:
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+            try:
+                data__database_is_dict = isinstance(data__database, dict)
+                if data__database_is_dict:
+                    data__database__missing_keys = set(['kind']) - data__database.keys()
+                    if data__database__missing_keys:
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                    data__database_keys = set(data__database.keys())
+                    if "kind" in data__database_keys:
+                        data__database_keys.remove("kind")
+                        data__database__kind = data__database["kind"]
+                        if not (isinstance(data__database__kind, str) and data__database__kind == 'redshift' or isinstance(data__database__kind, str) and data__database__kind == 'redshift-serverless' or isinstance(data__database__kind, str) and data__database__kind == 'docdb'):
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.kind must be one of ['redshift', 'redshift-serverless', 'docdb']", value=data__database__kind, name="" + (name_prefix or "data") + ".database.kind", definition=None, rule='enum')
+            except (JsonSchemaValueException, JsonSchemaValuesException):
+                pass
+            else:
+                try:
+                    data__database_any_of_count3 = 0
+                    if not data__database_any_of_count3:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['endpoint']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count3 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count3:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['instanceId']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count3 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count3:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['host']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count3 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count3:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['port']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count3 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count3:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['vpcId']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count3 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count3:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['engine']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count3 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count3:
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database cannot be validated by any definition", value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='anyOf')
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                else:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must NOT match a disallowed definition", value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='not')
                 data__database_is_dict = isinstance(data__database, dict)
                 if data__database_is_dict:
                     data__database__missing_keys = set(['identifier']) - data__database.keys()
@@ -86,6 +272,40 @@ def validate(data, custom_formats={}, name_prefix=None):
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 pass
             else:
+                try:
+                    data__database_any_of_count4 = 0
+                    if not data__database_any_of_count4:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['endpoint']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count4 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count4:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['host']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count4 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count4:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['vpcId']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count4 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count4:
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database cannot be validated by any definition", value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='anyOf')
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                else:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must NOT match a disallowed definition", value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='not')
                 data__database_is_dict = isinstance(data__database, dict)
                 if data__database_is_dict:
                     data__database__missing_keys = set(['instanceId', 'port']) - data__database.keys()
@@ -106,11 +326,43 @@ def validate(data, custom_formats={}, name_prefix=None):
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 pass
             else:
+                try:
+                    data__database_any_of_count5 = 0
+                    if not data__database_any_of_count5:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['endpoint']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count5 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count5:
+                        try:
+                            data__database_is_dict = isinstance(data__database, dict)
+                            if data__database_is_dict:
+                                data__database__missing_keys = set(['instanceId']) - data__database.keys()
+                                if data__database__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                            data__database_any_of_count5 += 1
+                        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                    if not data__database_any_of_count5:
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".database cannot be validated by any definition", value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='anyOf')
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                else:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must NOT match a disallowed definition", value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='not')
                 data__database_is_dict = isinstance(data__database, dict)
                 if data__database_is_dict:
                     data__database__missing_keys = set(['host', 'port', 'vpcId']) - data__database.keys()
                     if data__database__missing_keys:
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".database must contain " + (str(sorted(data__database__missing_keys)) + " properties"), value=data__database, name="" + (name_prefix or "data") + ".database", definition=None, rule='required')
+                    data__database_keys = set(data__database.keys())
+                    if "host" in data__database_keys:
+                        data__database_keys.remove("host")
+                        data__database__host = data__database["host"]
+                        if isinstance(data__database__host, str):
+                            if not REGEX_PATTERNS['^(10(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|172\\.(1[6-9]|2[0-9]|3[01])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}|192\\.168(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2})$'].search(data__database__host):
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.host must match pattern ^(10(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|172\\.(1[6-9]|2[0-9]|3[01])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}|192\\.168(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2})$", value=data__database__host, name="" + (name_prefix or "data") + ".database.host", definition=None, rule='pattern')
             data__database_is_dict = isinstance(data__database, dict)
             if data__database_is_dict:
                 data__database_keys = set(data__database.keys())
