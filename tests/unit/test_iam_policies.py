@@ -93,8 +93,9 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "states:DescribeExecution"}),
     "RecordConnectionFunction": (("registry/bookkeeping", "registry/store"), {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
+    # DeleteItem: a connect whose record went through before its answer was lost forgets what it counted.
     "RecordFailureFunction": (("registry/bookkeeping", "registry/store"), {
-        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}),
     "RecordDisconnectFunction": (("registry/bookkeeping", "registry/store", "disconnect/others_intact",
                                   "peering/request", "core/ec2", "ingress/authorize", "connect/discover", "core/aws"), {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
