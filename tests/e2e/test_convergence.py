@@ -257,3 +257,19 @@ def test_a_stage_that_timed_out_after_acting_is_rolled_back(path: str, deploy: A
         assert_as_before(world, f"{cycle}, then disconnected")
         assert registry_shape(world) == world.reference["registry disconnected"], cycle
         world.clear_faults()
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_what_retried_stages_made_is_rolled_back_when_a_later_stage_fails(path: str, deploy: Any) -> None:
+    world = build_world(path, deploy)
+    for stage in world.path.connect:
+        if stage != "RecordConnectionFunction":
+            world.lose(stage, LOST)
+    world.stack.runtime.before_invoke("VerifyFunction", refuse)
+
+    failed = world.connect()
+
+    assert failed.status == "FAILED" and failed.error == "InjectedFault", failed.cause
+    assert "Rolled back:" in (failed.cause or ""), failed.cause
+    assert_as_before(world, "every answer lost, then Verify failed")
+    assert registry_shape(world) == world.reference["registry failed"]
