@@ -270,6 +270,15 @@ def test_no_wildcard_actions_and_no_unscoped_writes(role: str) -> None:
                     f"{role}: {action} on Resource '*'; scope it, or add it to UNSCOPABLE_WRITES with the reason")
 
 
+def test_no_role_may_redrive_an_execution() -> None:
+    """Redrive is refused by design (docs/rollback-and-concurrency.md): a resumed execution would run stages
+    without the locks its failure path released; a new run is the recovery. No wildcard can allow it either
+    (test_no_wildcard_actions_and_no_unscoped_writes)."""
+    redriving = sorted(role for role, statements in ROLES.items()
+                       if "states:RedriveExecution" in allowed_actions(statements))
+    assert redriving == []
+
+
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_each_function_may_do_what_its_stage_calls_and_nothing_else(function: str) -> None:
     modules, expected = FUNCTIONS[function]
