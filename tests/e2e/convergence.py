@@ -1,5 +1,5 @@
-"""Every stage converges: a stage whose changes went through and whose answer was then lost ends as if nothing had
-been lost.
+"""What tests/e2e/test_convergence_*.py share. Every stage converges: a stage whose changes went through and
+whose answer was then lost ends as if nothing had been lost.
 
 Two ways Lambda loses an answer after the function made its AWS calls (emulator/lambda_runtime.py's
 fail_after_running): `Lambda.ServiceException`, which the ASL's Retry answers by running the stage again, and
@@ -24,7 +24,6 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import zip_longest
 from types import SimpleNamespace
 from typing import Any
 
@@ -194,82 +193,7 @@ def assert_as_before(world: World, when: str) -> None:
     assert after == world.before, f"{when}: {sorted(normalized(world, after) - normalized(world, world.before))}"
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def retries_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     """The ASL's Retry still runs each attempt as written; it only does not wait its backoff in real time."""
     monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: None))
-
-
-@pytest.mark.parametrize("path", list(PATHS))
-def test_a_stage_whose_answer_was_lost_is_retried_and_ends_as_a_plain_run(path: str, deploy: Any) -> None:
-    world = build_world(path, deploy)
-
-    for connect_stage, disconnect_stage in zip_longest(world.path.connect, world.path.disconnect):
-        cycle = f"{connect_stage} lost, then {disconnect_stage} lost"
-        lost_in_connect = world.lose(connect_stage, LOST) if connect_stage else []
-        connected = world.connect()
-        assert connected.status == "SUCCEEDED", f"{cycle}: {connected.cause}"
-        assert len(lost_in_connect) == (1 if connect_stage else 0), f"{cycle}: the fault never fired"
-        assert normalized(world, world.snapshot()) == world.reference["connected"], cycle
-        assert registry_shape(world) == world.reference["registry connected"], cycle
-        world.clear_faults()
-
-        lost_in_disconnect = world.lose(disconnect_stage, LOST) if disconnect_stage else []
-        disconnected = world.disconnect()
-        assert disconnected.status == "SUCCEEDED", f"{cycle}: {disconnected.cause}"
-        assert len(lost_in_disconnect) == (1 if disconnect_stage else 0), f"{cycle}: the fault never fired"
-        assert_as_before(world, cycle)
-        assert registry_shape(world) == world.reference["registry disconnected"], cycle
-        world.clear_faults()
-
-
-@pytest.mark.parametrize("path", list(PATHS))
-def test_a_stage_that_timed_out_after_acting_is_rolled_back(path: str, deploy: Any) -> None:
-    world = build_world(path, deploy)
-    forward = [stage for stage in world.path.connect if stage != "TakeLocksFunction"]  # before any change
-    rollback = ROLLBACK.get(path, PEERING_REMOVALS)
-
-    for index, connect_stage in enumerate(forward):
-        # The rollback's own removals lose an answer too, one a cycle; the disconnect's time out once (a removal
-        # retries any error).
-        removal = rollback[index % len(rollback)]
-        cycle = f"{connect_stage} timed out, {removal} lost"
-        timed_out = world.lose(connect_stage, TIMED_OUT)
-        world.lose(removal, LOST)
-        failed = world.connect()
-        assert failed.status == "FAILED" and failed.error == TIMED_OUT, f"{cycle}: {failed.cause}"
-        assert len(timed_out) == 1
-        assert "Rolled back:" in (failed.cause or ""), f"{cycle}: {failed.cause}"
-        assert_as_before(world, cycle)
-        world.clear_faults()
-
-        assert registry_shape(world) == world.reference["registry failed"], cycle
-
-        disconnect_stage = world.path.disconnect[index % len(world.path.disconnect)]
-        cycle = f"{cycle}, then {disconnect_stage} timed out"
-        world.lose(disconnect_stage, TIMED_OUT)
-        disconnected = world.disconnect()
-        if disconnect_stage not in REMOVALS:  # a removal retries any error; a stage's failure ends the run
-            assert disconnected.status == "FAILED" and disconnected.error == TIMED_OUT, f"{cycle}: {disconnected.cause}"
-            assert_as_before(world, cycle)
-            disconnected = world.disconnect()
-        assert disconnected.status == "SUCCEEDED", f"{cycle}: {disconnected.cause}"
-        assert_as_before(world, f"{cycle}, then disconnected")
-        assert registry_shape(world) == world.reference["registry disconnected"], cycle
-        world.clear_faults()
-
-
-@pytest.mark.parametrize("path", list(PATHS))
-def test_what_retried_stages_made_is_rolled_back_when_a_later_stage_fails(path: str, deploy: Any) -> None:
-    world = build_world(path, deploy)
-    for stage in world.path.connect:
-        if stage != "RecordConnectionFunction":
-            world.lose(stage, LOST)
-    world.stack.runtime.before_invoke("VerifyFunction", refuse)
-
-    failed = world.connect()
-
-    assert failed.status == "FAILED" and failed.error == "InjectedFault", failed.cause
-    assert "Rolled back:" in (failed.cause or ""), failed.cause
-    assert_as_before(world, "every answer lost, then Verify failed")
-    assert registry_shape(world) == world.reference["registry failed"]
