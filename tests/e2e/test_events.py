@@ -87,4 +87,6 @@ def test_events_are_what_the_state_machine_passed_each_handler_and_each_runs_thr
     assert results["CreateResourceEndpointFunction"]["state"] == "Available"
     assert results["UnshareDatabaseFunction"]["complete"] is True
     # The re-check of the connected example finds everything in place (no probe in this stack).
-    assert results["CheckPathFunction"]["status"] == "REACHABLE" and results["CheckPathFunction"]["probe"] is None
+    checked = results["CheckPathFunction"]
+    assert checked["result"]["status"] == "REACHABLE" and checked["result"]["probe"] is None
+    assert checked["error"] is None and checked["healthEvent"] is None  # healthy, as it was

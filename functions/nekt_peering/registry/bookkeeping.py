@@ -536,3 +536,32 @@ def record_disconnected(dynamodb: DynamoDBClient, table: str, locks: Locks, stat
     writes.append(put_connection(table, locks.connection_id, current, {
         "state": "DISCONNECTED", "relies": [], "result": state.get("result")}, drop=("lastError",)))
     transact(dynamodb, [*writes, *locks.release_items()])
+
+
+# Health ----------------------------------------------------------------------------------------------------
+
+
+def record_health(dynamodb: DynamoDBClient, table: str, connection_id: str, problem: Mapping[str, str] | None
+                  ) -> dict[str, Any] | None:
+    """A read-only check's outcome in a CONNECTED connection's item: `health` HEALTHY, or DEGRADED with the
+    `problem` (the check's error name and cause); `since` when it became so, `lastCheckedAt` now. Returns the
+    result event when the health changed (`Connection Degraded`, `Connection Restored`), else None. A
+    connection that is not CONNECTED (a run is changing it, or it is gone) is left alone."""
+    current = store.connection_values(dynamodb, table, connection_id)
+    if current is None or current.get("state") != "CONNECTED":
+        return None
+    at = store.now()
+    previous = current.get("health") or {"state": "HEALTHY", "since": current.get("updatedAt", at)}
+    state = "DEGRADED" if problem else "HEALTHY"
+    health = {"state": state, "since": previous["since"] if previous["state"] == state else at,
+              "lastCheckedAt": at, **({"error": problem["error"], "cause": problem["cause"]} if problem else {})}
+    try:
+        transact(dynamodb, [put_connection(table, connection_id, current, {"health": health})])
+    except ClientError as error:
+        if error_code(error) != "TransactionCanceledException":
+            raise
+        return None  # a run took the connection since it was read: its outcome is the one to keep
+    if previous["state"] == state:
+        return None
+    return {"detailType": "Connection Degraded" if problem else "Connection Restored",
+            "detail": {"connectionId": connection_id, "health": health}}
