@@ -147,6 +147,22 @@ class LambdaRuntime:
         """Run `hook(event, result)` after the handler succeeded: AWS moving on after a call."""
         self.after.setdefault(logical_id, []).append(hook)
 
+    def fail_after_running(self, logical_id: str, error: str, times: int = 1) -> list[dict[str, Any]]:
+        """The function's next `times` invocations run to the end, every AWS call made, and then fail with the
+        error named `error` instead of answering: `Lambda.ServiceException` (Lambda lost the answer; the ASL's
+        Retry runs the function again) or `Sandbox.Timedout` (the function timed out after its calls went
+        through; not retried, so the stage's Catch rolls back). Returns the events of the invocations failed."""
+        failed: list[dict[str, Any]] = []
+        lambda_error = type(error, (Exception,), {})  # Lambda's own error names have dots: no class can be spelt so
+
+        def fail(event: dict[str, Any], result: Any) -> None:
+            if len(failed) < times:
+                failed.append(event)
+                raise lambda_error(f"injected: {logical_id} ran, then {error}")
+
+        self.after_invoke(logical_id, fail)
+        return failed
+
     def install(self) -> None:
         runtime = self
         self._original = LambdaSimpleBackend.invoke

@@ -537,22 +537,41 @@ def disconnect() -> dict[str, Any]:
 
 
 def check_path() -> dict[str, Any]:
-    """One read-only stage; no Catch: its error is the execution's, which the CLI reports."""
+    """One read-only stage, which records the connection's health; the health event when it changed; then the
+    check's error, or its facts. The stage's own failures have no Catch: its error is the execution's."""
     check: State = {
         "Type": "Task",
-        "Comment": "Read only. Fails with the named error (NetworkAclDenies, Unreachable, VerificationFailed for a "
-        "missing route, rule or option, or a Discover error); its output is the probe's facts.",
+        "Comment": "Read only, but for the connection's health in the registry. Answers the probe's facts, or the "
+        "named error the check failed with (NetworkAclDenies, Unreachable, VerificationFailed for a missing route, "
+        "rule or option, or a Discover error), and the health event when the connection's health changed.",
         "Resource": function("CheckPath"),
+        "ResultPath": "$.check",
         "Retry": STAGE_RETRY,
-        "End": True,
+        "Next": "Health changed?",
     }
+    health_event = {"EventBusName": "default", "Source": "nekt.peering",
+                    "DetailType.$": "$.check.healthEvent.detailType", "Detail.$": "$.check.healthEvent.detail"}
+    published: State = {"Type": "Task", "Comment": "Result event: Connection Degraded (what drifted) or Connection "
+                        "Restored.", "Resource": "arn:aws:states:::events:putEvents",
+                        "Parameters": {"Entries": [health_event]}, "ResultPath": None, "Retry": PUBLISH_RETRY,
+                        "Catch": catch("$.publishError", "Path intact?"), "Next": "Path intact?"}
     return {
         "Comment": "Re-check a connected connection without changing anything: read both sides as Discover does, "
         "require a plan with no change, evaluate the network ACLs, and have the probe in the Nekt VPC reach the "
-        "database.",
+        "database; its health recorded in the registry, and published when it changed.",
         "QueryLanguage": "JSONPath",
         "StartAt": "Load settings",
-        "States": {"Load settings": load_settings(None, "Check path"), "Check path": check},
+        "States": {
+            "Load settings": load_settings(None, "Check path"),
+            "Check path": check,
+            "Health changed?": choice([when("$.check.healthEvent", "IsNull", False, "Publish: health")],
+                                      "Path intact?"),
+            "Publish: health": published,
+            "Path intact?": choice([when("$.check.error", "IsNull", False, "Path broken")], "Path checked"),
+            "Path broken": fail("The check's named error and its cause.", error_path="$.check.error.Error",
+                                cause_path="$.check.error.Cause"),
+            "Path checked": {"Type": "Succeed", "OutputPath": "$.check.result"},
+        },
     }
 
 

@@ -297,6 +297,8 @@ def test_an_overlapping_cluster_is_shared_by_its_arn_and_reached_through_a_resou
 
     # A repeat of both stages (a new execution, whose Discover found the gateway) changes nothing and says so.
     repeat = connect_state(db, nekt, gateway_id=shared["resourceGatewayId"])
+    repeat["discovery"]["resourcePath"] |= {"configurationExists": True, "connectionEndpoint": {
+        "vpcEndpointId": made["vpcEndpointId"], "subnetIds": nekt.private_subnet_ids}}  # what its Discover saw
     with aws_calls() as calls:
         again = share(repeat)
         again_endpoint = endpoint(repeat)

@@ -15,7 +15,7 @@ from emulator.stack import DEFAULT_ACCOUNT
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database
 from nekt_peering.connect import discover
 from nekt_peering.connect.preflight import plan
-from nekt_peering.core.ec2 import find_peerings
+from nekt_peering.core.ec2 import find_peerings, peering_facts
 from nekt_peering.core.errors import (
     DatabaseNotAvailable,
     DatabaseNotFound,
@@ -285,10 +285,12 @@ def test_authorize_ingress_adds_one_tagged_nekt_rule_on_the_database_port(world:
     facts = world.discover()
     planned, allowed = plan(facts)["ingress"], allowed_rule(facts)
 
-    first = authorize_ingress(world.db_ec2, planned, "orders", allowed)
-    second = authorize_ingress(world.db_ec2, planned, "orders", allowed)
+    before = facts["database"]["securityGroupRules"]
+    first = authorize_ingress(world.db_ec2, planned, "orders", allowed, before)
+    # An attempt whose answer was lost, run again: the rule is this execution's all the same.
+    second = authorize_ingress(world.db_ec2, planned, "orders", allowed, before)
 
-    assert (first["created"], second["created"]) == (True, False)
+    assert (first["created"], second["created"]) == (True, True)
     assert first["ruleId"] == second["ruleId"]
     rules = [r for r in world.db_ec2.describe_security_group_rules(
         Filters=[{"Name": "group-id", "Values": [world.database.security_group_id]}])["SecurityGroupRules"]
@@ -309,7 +311,7 @@ def test_authorize_ingress_adds_its_rule_beside_a_rule_for_another_port(world: W
     facts = world.discover()
 
     assert authorize_ingress(world.db_ec2, plan(facts)["ingress"], "orders",
-                                     allowed_rule(facts))["created"] is True
+                             allowed_rule(facts), facts["database"]["securityGroupRules"])["created"] is True
     assert find_rule(world.db_ec2, world.database.security_group_id, 3306, "10.100.0.0/23") is not None
 
 
@@ -445,7 +447,12 @@ def test_enable_dns_resolution_on_the_database_side_once(world: World) -> None:
 
     assert private == {"needed": False, "enabled": False, "changed": False, "reason": dns.why(facts)}
     assert first == {"needed": True, "enabled": True, "side": "requester", "changed": True, "reason": dns.why(public)}
-    assert second == {**first, "changed": False}
+    # Run again (an attempt whose answer was lost): off when Discover read the peering, so this execution's.
+    assert second == first
+    # On when Discover read it: the customer's, never turned off by this connection.
+    discovered_on = {**public, "peerings": [peering_facts(world.db_ec2.describe_vpc_peering_connections(
+        VpcPeeringConnectionIds=[pcx])["VpcPeeringConnections"][0])]}
+    assert dns.enable_dns_resolution(world.db_ec2, discovered_on, pcx)["changed"] is False
     described = world.db_ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[pcx])[
         "VpcPeeringConnections"][0]
     assert described["RequesterVpcInfo"]["PeeringOptions"]["AllowDnsResolutionFromRemoteVpc"] is True
@@ -460,7 +467,8 @@ def test_after_every_stage_a_new_discovery_plans_no_changes(world: World) -> Non
     pcx = accept_peering(world.nekt_ec2, facts, world.request_peering(facts))["peeringConnectionId"]
     wait_for_peering(world.db_ec2, pcx, "active")  # AWS provisions an accepted peering for a few describes
     routes.update_routes(world.db_ec2, world.nekt_ec2, first_plan["routes"], pcx, routes.allowed_routes(facts))
-    authorize_ingress(world.db_ec2, first_plan["ingress"], "orders-db", allowed_rule(facts))
+    authorize_ingress(world.db_ec2, first_plan["ingress"], "orders-db", allowed_rule(facts),
+                      facts["database"]["securityGroupRules"])
     dns.enable_dns_resolution(world.db_ec2, facts, pcx)
 
     again = plan(world.discover())

@@ -100,8 +100,9 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "states:DescribeExecution"}),
     "RecordConnectionFunction": (("registry/bookkeeping", "registry/store"), {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
+    # DeleteItem: a connect whose record went through before its answer was lost forgets what it counted.
     "RecordFailureFunction": (("registry/bookkeeping", "registry/store"), {
-        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}),
     "RecordDisconnectFunction": (("registry/bookkeeping", "registry/store", "disconnect/others_intact",
                                   "peering/request", "core/ec2", "ingress/authorize", "connect/discover", "core/aws"), {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
@@ -137,13 +138,13 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     # The probe's re-check: Discover's reads, the ACLs, and the probe (own role when Nekt is this account).
     "CheckPathFunction": (("connect/discover", "core/ec2", "core/network_acls", "connect/verify", "core/aws",
                            "resource_endpoint/discover", "resource_endpoint/find", "resource_endpoint/names",
-                           "registry/store", *DATABASE_KINDS), {
+                           "registry/store", "registry/bookkeeping", *DATABASE_KINDS), {
         "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
         "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
         "ec2:DescribeNetworkAcls", "ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcPeeringConnections",
         "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcEndpointAssociations", "vpc-lattice:ListResourceGateways",
         "vpc-lattice:ListResourceConfigurations", "vpc-lattice:ListTagsForResource", "dynamodb:GetItem",
-        "lambda:InvokeFunction", *DATABASE_KIND_READS,
+        "dynamodb:PutItem", "lambda:InvokeFunction", *DATABASE_KIND_READS,
         *NEKT_SIDE}),
     "ApiFunction": (("api/app", "api/connections", "registry/store"), {
         "states:StartExecution", "states:ListExecutions", "states:DescribeExecution", "states:GetExecutionHistory",
@@ -277,6 +278,15 @@ def test_no_wildcard_actions_and_no_unscoped_writes(role: str) -> None:
             if "*" in as_list(statement["Resource"]) and not is_read(action):
                 assert action in UNSCOPABLE_WRITES, (
                     f"{role}: {action} on Resource '*'; scope it, or add it to UNSCOPABLE_WRITES with the reason")
+
+
+def test_no_role_may_redrive_an_execution() -> None:
+    """Redrive is refused by design (docs/rollback-and-concurrency.md): a resumed execution would run stages
+    without the locks its failure path released; a new run is the recovery. No wildcard can allow it either
+    (test_no_wildcard_actions_and_no_unscoped_writes)."""
+    redriving = sorted(role for role, statements in ROLES.items()
+                       if "states:RedriveExecution" in allowed_actions(statements))
+    assert redriving == []
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))

@@ -71,7 +71,8 @@ POLICIES = {
                      {"connect": "$.recorded", "disconnect": "$.recordError"}, goes_on=True),
     # A result event (EventBridge): any error, 3 more times; then the workflow ends as if it was sent.
     "publish": Policy([retrier(["States.ALL"], 3)], None,
-                      {"connect": "$.publishError", "disconnect": "$.publishError"}, goes_on=True),
+                      {"connect": "$.publishError", "disconnect": "$.publishError", "check_path": "$.publishError"},
+                      goes_on=True),
     # check_path's one read-only stage: no Catch, its error is the execution's (the CLI reports it).
     "check": Policy([retrier(LAMBDA_TRANSIENT, 4)], None, {"check_path": ""}, goes_on=False),
 }
@@ -129,6 +130,7 @@ TASKS: dict[str, dict[str, tuple[str, str | None]]] = {
     },
     "check_path.asl.json": {
         "Check path": ("check", None),
+        "Publish: health": ("publish", "Path intact?"),
     },
 }
 

@@ -15,4 +15,4 @@ if TYPE_CHECKING:
 def authorize_ingress(event: Event) -> IngressRecord:
     facts = event["discovery"]
     return authorize(database_ec2(facts), event["plan"]["ingress"], facts["request"]["connectionId"],
-                     allowed=allowed_rule(facts))
+                     allowed=allowed_rule(facts), rules_before=facts["database"]["securityGroupRules"])

@@ -1,27 +1,47 @@
-"""CheckPathFunction: the check-path machine's one stage, a connection's path re-checked read-only."""
+"""CheckPathFunction: the check-path machine's one stage, a connection's path re-checked read-only, and its
+health recorded in the registry."""
 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nekt_peering.connect.discover import discover as discover_facts
 from nekt_peering.connect.path_choice import connected_path
 from nekt_peering.connect.verify import check_path as check_live_path
 from nekt_peering.core.aws import any_client, client, database_session, nekt_session
+from nekt_peering.core.errors import AccessDenied, ConnectError, ConnectionBusy, InvalidInput, InvalidSettings
 from nekt_peering.core.model import ConnectRequest, Settings
 from nekt_peering.handlers.stage import Event, registry_dynamodb, stage
-from nekt_peering.registry import store
+from nekt_peering.registry import bookkeeping, store
 
 if TYPE_CHECKING:
     from nekt_peering.core.shapes import Reachable
 
+# What says nothing about the connection's path: the request, the stack, this role, another run.
+NOT_DRIFT = (InvalidInput, InvalidSettings, AccessDenied, ConnectionBusy)
+
 
 @stage
-def check_path(event: Event) -> Reachable:
-    """Input: the connect's database and connection id."""
+def check_path(event: Event) -> dict[str, Any]:
+    """Input: the connect's database and connection id. The check's facts (`result`), or the named error it
+    failed with (`error`, which the machine fails with); `healthEvent` when the connection's health changed."""
     settings = Settings.parse(event.get("settings"))
     request = ConnectRequest.parse(event.get("input"), default_region=settings.stack_region)
+    try:
+        result: Reachable | None = _check(settings, request)
+        problem = None
+    except NOT_DRIFT:
+        raise
+    except ConnectError as error:
+        result, problem = None, {"error": type(error).__name__, "cause": str(error)}
+    health_event = bookkeeping.record_health(registry_dynamodb(settings), store.table_name(), request.connection_id,
+                                             problem)
+    return {"result": result, "error": {"Error": problem["error"], "Cause": problem["cause"]} if problem else None,
+            "healthEvent": health_event}
+
+
+def _check(settings: Settings, request: ConnectRequest) -> Reachable:
     session = database_session(request.region)
     nekt = functools.cache(lambda: nekt_session(settings, request.connection_id))  # one AssumeRole at most
     database_ec2 = client(session, "ec2")

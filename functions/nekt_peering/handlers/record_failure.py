@@ -38,5 +38,6 @@ def record_failure(event: Event) -> dict[str, Any]:
              if known or "locks" in event else None)
     state = bookkeeping.record_failure(
         registry_dynamodb(settings), store.table_name(), locks, connection_id, event["executionId"], workflow, error,
-        cause, request=event.get("input") if workflow == "connect" else None)
+        cause, request=event.get("input") if workflow == "connect" else None,
+        run=event if workflow == "connect" and "plan" in event and "discovery" in event else None)
     return {"state": state}

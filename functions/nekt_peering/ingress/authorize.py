@@ -72,9 +72,11 @@ def refuse_unless_allowed(planned: dict[str, Any], allowed: AllowedRule) -> None
 
 
 def authorize_ingress(
-    ec2: EC2Client, planned: dict[str, Any], connection_id: str, allowed: AllowedRule
+    ec2: EC2Client, planned: dict[str, Any], connection_id: str, allowed: AllowedRule, rules_before: list[RuleFacts]
 ) -> IngressRecord:
-    """Add the rule unless Preflight found it; AWS's Duplicate answer covers a retried attempt."""
+    """Add the rule unless Preflight found it. AWS answers Duplicate when it is there already: this execution
+    made it (a retried attempt whose answer was lost) when it carries the connection's tag and was not among
+    `rules_before`, the group's rules as Discover read them before any change; else it is someone else's."""
     refuse_unless_allowed(planned, allowed)
     group_id, port, cidr = planned["groupId"], planned["port"], planned["cidr"]
     if planned["exists"]:
@@ -91,7 +93,8 @@ def authorize_ingress(
         if error_code(error) != "InvalidPermission.Duplicate":
             raise
         existing = find_rule(ec2, group_id, port, cidr)
-        return _ingress_record(planned, existing["ruleId"] if existing else None, created=False)
+        return _ingress_record(planned, existing["ruleId"] if existing else None,
+                               created=existing is not None and made_by(existing, connection_id, rules_before))
     return _ingress_record(planned, response["SecurityGroupRules"][0]["SecurityGroupRuleId"], created=True)
 
 
@@ -103,6 +106,14 @@ def find_rule(ec2: EC2Client, group_id: str, port: int, cidr: str) -> RuleFacts 
             if not rule.get("IsEgress") and allows_tcp_port_from(facts, port, cidr):
                 return facts
     return None
+
+
+def made_by(rule: RuleFacts, connection_id: str, rules_before: list[RuleFacts]) -> bool:
+    """Whether this product made the rule for this connection since Discover read the group: ownership is
+    decided by the tag and by what was there before any change, never by "it was there when I looked"."""
+    tags = rule["tags"]
+    return (tags.get(CONNECTION_TAG_KEY) == connection_id and tags.get(MANAGED_BY_TAG[0]) == MANAGED_BY_TAG[1]
+            and rule["ruleId"] not in {before["ruleId"] for before in rules_before})
 
 
 def _ingress_record(planned: dict[str, Any], rule_id: str | None, created: bool) -> IngressRecord:

@@ -39,8 +39,11 @@ def enable_dns_resolution(ec2: EC2Client, facts: Mapping[str, Any], peering_id: 
         return {"needed": False, "enabled": False, "changed": False, "reason": why(facts)}
     peering = peering_facts(describe_peering(ec2, peering_id))
     side: PeeringSide = "requester" if peering["requester"]["vpcId"] == facts["database"]["vpcId"] else "accepter"
+    # Changed by this execution when it was off as Discover read it (a peering requested since was off),
+    # whether this call turns it on or an attempt whose answer was lost did.
+    changed = not on_before(facts, peering_id, side)
     if peering[side]["allowDnsResolutionFromRemoteVpc"]:
-        return {"needed": True, "enabled": True, "side": side, "changed": False, "reason": why(facts)}
+        return {"needed": True, "enabled": True, "side": side, "changed": changed, "reason": why(facts)}
     allow: PeeringConnectionOptionsRequestTypeDef = {"AllowDnsResolutionFromRemoteVpc": True}
     if side == "requester":
         ec2.modify_vpc_peering_connection_options(VpcPeeringConnectionId=peering_id,
@@ -48,4 +51,11 @@ def enable_dns_resolution(ec2: EC2Client, facts: Mapping[str, Any], peering_id: 
     else:
         ec2.modify_vpc_peering_connection_options(VpcPeeringConnectionId=peering_id,
                                                   AccepterPeeringConnectionOptions=allow)
-    return {"needed": True, "enabled": True, "side": side, "changed": True, "reason": why(facts)}
+    return {"needed": True, "enabled": True, "side": side, "changed": changed, "reason": why(facts)}
+
+
+def on_before(facts: Mapping[str, Any], peering_id: str, side: PeeringSide) -> bool:
+    """Whether the option was on, on that side, when Discover read the peerings before any change."""
+    known = next((peering for peering in facts.get("peerings") or [] if peering["peeringConnectionId"] == peering_id),
+                 None)
+    return bool(known and known[side]["allowDnsResolutionFromRemoteVpc"])

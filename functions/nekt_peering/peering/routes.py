@@ -42,20 +42,24 @@ def update_routes(
     database_ec2: EC2Client, nekt_ec2: EC2Client, planned: list[dict[str, Any]], peering_id: str,
     allowed: frozenset[Route],
 ) -> list[dict[str, Any]]:
+    """Each planned route, `created` when Discover did not see it. Routes carry no tags: a route that was not
+    there before any change and now leads to this connection's peering, under the network's lock, is this
+    execution's, made by this call or by an attempt whose answer was lost (ensure_route then finds it)."""
     refuse_unless_allowed(planned, allowed)
     routes = []
     for route in planned:
-        ec2 = nekt_ec2 if route["side"] == NEKT_SIDE else database_ec2
-        created = not route["exists"] and ensure_route(
-            ec2, route["routeTableId"], route["destinationCidr"], peering_id, route["side"])
-        routes.append({key: route[key] for key in ("routeTableId", "destinationCidr", "side")} | {"created": created})
+        if not route["exists"]:
+            ensure_route(nekt_ec2 if route["side"] == NEKT_SIDE else database_ec2, route["routeTableId"],
+                         route["destinationCidr"], peering_id, route["side"])
+        routes.append({key: route[key] for key in ("routeTableId", "destinationCidr", "side")}
+                      | {"created": not route["exists"]})
     return routes
 
 
 def ensure_route(ec2: EC2Client, route_table_id: str, destination: str, peering_id: str, side: str) -> bool:
     """Create the route; True when this call created it, False when the identical one was there
-    (a retried attempt, or a route added since Preflight looked). Preflight has just read the
-    table, so the table is read again only when AWS says the destination is taken."""
+    (an earlier attempt of the stage made it). Preflight has just read the table, so the table is
+    read again only when AWS says the destination is taken."""
     try:
         ec2.create_route(RouteTableId=route_table_id, DestinationCidrBlock=destination,
                          VpcPeeringConnectionId=peering_id)

@@ -460,16 +460,24 @@ def _recorded_by(current: Mapping[str, Any] | None, execution_arn: str, state: s
 
 def record_failure(dynamodb: DynamoDBClient, table: str, locks: Locks | None, connection_id: str,
                    execution_arn: str, workflow: Workflow, error: Mapping[str, Any], cause: str,
-                   request: Mapping[str, Any] | None = None) -> str | None:
+                   request: Mapping[str, Any] | None = None, run: Mapping[str, Any] | None = None) -> str | None:
     """A run that failed: its connection's item says so, if this run is the connection's current one, and
     its locks are released. A connect that fails on a connection that was connected leaves it CONNECTED
     (its rollback removes only what it added) with the error; else the connection is FAILED.
 
     A connect that failed before taking its locks (the database was not found, ...) is recorded only when
-    the connection has no item yet. Returns the state written, if any."""
+    the connection has no item yet. `run`: the connect's state, whose Record the connection may have gone
+    through before its answer was lost (its rollback has removed what the record counts). Returns the state
+    written, if any."""
     current = store.connection_values(dynamodb, table, connection_id)
     last_error = {"error": str(error.get("Error") or "Error"), "cause": cause}
     state: str | None = None
+    uncount: list[dict[str, Any]] = []
+    if (workflow == "connect" and run is not None and _recorded_by(current, execution_arn, "CONNECTED")
+            and locks is not None and not run["discovery"].get("connected")):
+        assert current is not None
+        uncount = _uncount(dynamodb, table, locks.network, connection_id, run)
+        current = {**current, "relies": []}
     if current is not None and current.get("currentExecutionArn") == execution_arn:
         state = "CONNECTED" if workflow == "connect" and current.get("relies") else "FAILED"
         write = put_connection(table, connection_id, current, {"state": state, "lastError": last_error})
@@ -483,7 +491,7 @@ def record_failure(dynamodb: DynamoDBClient, table: str, locks: Locks | None, co
         write = None
     if write is not None:
         try:
-            transact(dynamodb, [write])
+            transact(dynamodb, [*uncount, write])
         except ClientError as error_:
             if error_code(error_) != "TransactionCanceledException":
                 raise
@@ -491,6 +499,26 @@ def record_failure(dynamodb: DynamoDBClient, table: str, locks: Locks | None, co
     if locks is not None:
         locks.release()
     return state
+
+
+def _uncount(dynamodb: DynamoDBClient, table: str, network: str, connection_id: str,
+             run: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Undo what a connect's Record the connection counted, once its rollback has removed what the run made:
+    the resources it made for this connection and nobody else uses are forgotten, the others no longer
+    count it as a user."""
+    writes = []
+    for resource in relied_resources(run):
+        found = dynamodb.get_item(TableName=table, Key=store.resource_key(network, resource["resourceId"]),
+                                  ConsistentRead=True).get("Item")
+        if found is None:
+            continue
+        item = store.from_item(found)
+        alone = not set(item.get("users") or []) - {connection_id}
+        if item.get("origin") == "created" and item.get("createdFor") == connection_id and alone:
+            writes.append(forget_resource(table, network, resource["resourceId"]))
+        else:
+            writes.append(stop_using(table, network, resource["resourceId"], connection_id))
+    return writes
 
 
 def record_disconnected(dynamodb: DynamoDBClient, table: str, locks: Locks, state: Mapping[str, Any]) -> None:
@@ -508,3 +536,32 @@ def record_disconnected(dynamodb: DynamoDBClient, table: str, locks: Locks, stat
     writes.append(put_connection(table, locks.connection_id, current, {
         "state": "DISCONNECTED", "relies": [], "result": state.get("result")}, drop=("lastError",)))
     transact(dynamodb, [*writes, *locks.release_items()])
+
+
+# Health ----------------------------------------------------------------------------------------------------
+
+
+def record_health(dynamodb: DynamoDBClient, table: str, connection_id: str, problem: Mapping[str, str] | None
+                  ) -> dict[str, Any] | None:
+    """A read-only check's outcome in a CONNECTED connection's item: `health` HEALTHY, or DEGRADED with the
+    `problem` (the check's error name and cause); `since` when it became so, `lastCheckedAt` now. Returns the
+    result event when the health changed (`Connection Degraded`, `Connection Restored`), else None. A
+    connection that is not CONNECTED (a run is changing it, or it is gone) is left alone."""
+    current = store.connection_values(dynamodb, table, connection_id)
+    if current is None or current.get("state") != "CONNECTED":
+        return None
+    at = store.now()
+    previous = current.get("health") or {"state": "HEALTHY", "since": current.get("updatedAt", at)}
+    state = "DEGRADED" if problem else "HEALTHY"
+    health = {"state": state, "since": previous["since"] if previous["state"] == state else at,
+              "lastCheckedAt": at, **({"error": problem["error"], "cause": problem["cause"]} if problem else {})}
+    try:
+        transact(dynamodb, [put_connection(table, connection_id, current, {"health": health})])
+    except ClientError as error:
+        if error_code(error) != "TransactionCanceledException":
+            raise
+        return None  # a run took the connection since it was read: its outcome is the one to keep
+    if previous["state"] == state:
+        return None
+    return {"detailType": "Connection Degraded" if problem else "Connection Restored",
+            "detail": {"connectionId": connection_id, "health": health}}

@@ -78,6 +78,10 @@ def create_resource_endpoint(nekt_ec2: EC2Client, nekt_ram: Any, state: Mapping[
                                 f"{shared['resourceShareArn']}, which the Nekt account does not see yet")
         group_id = _endpoint_security_group(nekt_ec2, facts, path, connection_id_of(state))
         endpoint, created = _endpoint(nekt_ec2, path, configuration_arn, group_id, connection_id_of(state))
+        # Found by the connection's tag and not there when Discover read the Nekt VPC: a run of this stage whose
+        # answer was lost made it.
+        seen_by_discover = ((facts.get("resourcePath") or {}).get("connectionEndpoint") or {}).get("vpcEndpointId")
+        created = created or endpoint["VpcEndpointId"] != seen_by_discover
     status = endpoint.get("State", "")
     record |= {"vpcEndpointId": endpoint["VpcEndpointId"], "state": status, "securityGroupId": group_id,
                "created": record["created"] or created}

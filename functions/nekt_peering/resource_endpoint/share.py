@@ -247,12 +247,14 @@ def _configuration(lattice: Any, facts: Mapping[str, Any], path: PlannedResource
                    previous: Mapping[str, Any]) -> tuple[dict[str, str], bool]:
     """This connection's resource configuration (found by its name, and its tag), else a new one: type
     ARN for an Aurora cluster (the endpoint follows fail-overs), else SINGLE on the endpoint's DNS name and
-    port. Created: by this stage (this run or an earlier one of this execution that recorded it)."""
+    port. Created: by this execution, which a record of an earlier run of the stage says, or, found by the
+    connection's tag, Discover did not see it (a run of the stage whose answer was lost made it)."""
     connection_id = facts["request"]["connectionId"]
     name = configuration_name(connection_id)
     found = find_configuration(lattice, connection_id)
+    made_since_discover = not (facts.get("resourcePath") or {}).get("configurationExists")
     if found is not None:
-        return found, bool(previous.get("configurationCreated"))
+        return found, bool(previous.get("configurationCreated")) or made_since_discover
     arguments = _configuration_arguments(facts, path)
     try:
         created = lattice.create_resource_configuration(
@@ -263,7 +265,7 @@ def _configuration(lattice: Any, facts: Mapping[str, Any], path: PlannedResource
         found = find_configuration(lattice, connection_id) if error_code(error) == "ConflictException" else None
         if found is None:
             raise
-        return found, bool(previous.get("configurationCreated"))
+        return found, bool(previous.get("configurationCreated")) or made_since_discover
     return {"id": created["id"], "arn": created["arn"]}, True
 
 
@@ -308,7 +310,10 @@ def _share(ram: Any, facts: Mapping[str, Any], configuration_arn: str, previous:
                    for a in associated):
             # The share outlived its configuration (a rollback that could not delete the share): put the new one in.
             ram.associate_resource_share(resourceShareArn=share_arn, resourceArns=[configuration_arn])
-        return share_arn, bool(previous.get("shareCreated"))
+        # Discover reads no shares: one tagged with the connection while its configuration was not there before
+        # any change was made by this execution, or outlived a rollback of an earlier one; it goes with a rollback.
+        return share_arn, bool(previous.get("shareCreated")) or not (facts.get("resourcePath") or {}).get(
+            "configurationExists")
     name = share_name(connection_id)
     created = ram.create_resource_share(
         name=name, resourceArns=[configuration_arn], principals=[nekt_account], allowExternalPrincipals=True,
