@@ -36,7 +36,8 @@ FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=False
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 PUBLIC_IP = "100.27.146.35"
 DB_REGION = "us-east-2"
-FIELDS = re.compile(r"^(database(\.identifier|\.region)?|mode|connectionId|dryRun) ")
+# The field refused, first: the schema's, or a database field its kind does not take (named before the schema's).
+FIELDS = re.compile(r"^(database(\.identifier|\.region)?|mode|connectionId|dryRun) |^database\.\w+ does not apply ")
 
 
 @contextmanager
