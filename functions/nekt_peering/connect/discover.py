@@ -19,6 +19,7 @@ from nekt_peering.core.ec2 import (
     peerings_between,
     route_table_facts,
     route_table_of,
+    vpc_attribute,
     vpc_route_tables,
     vpc_subnets,
 )
@@ -179,7 +180,7 @@ def check_dns_attributes(ec2: EC2Client, nekt_ec2: EC2Client, database: Database
                (ec2, database["vpcId"], "database VPC", database["accountId"], database["region"]),
                (nekt_ec2, nekt["vpcId"], "Nekt VPC", nekt["accountId"], nekt["region"]))
            for attribute in ("enableDnsHostnames", "enableDnsSupport")
-           if not _vpc_attribute(client, vpc_id, attribute)]
+           if not vpc_attribute(client, vpc_id, attribute)]
     if off:
         raise VpcDnsDisabled(
             f"{database['identifier']} is publicly accessible, so through the peering its endpoint resolves to its "
@@ -188,12 +189,6 @@ def check_dns_attributes(ec2: EC2Client, nekt_ec2: EC2Client, database: Database
             "(aws ec2 modify-vpc-attribute --vpc-id <vpc> --enable-dns-hostnames, then --enable-dns-support; for "
             "the Nekt VPC ask Nekt support), or connect with mode 'auto', then run again"
         )
-
-
-def _vpc_attribute(ec2: Any, vpc_id: str, attribute: str) -> bool:
-    described = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)
-    key = attribute[0].upper() + attribute[1:]
-    return bool((described.get(key) or {}).get("Value"))
 
 
 def _live_peerings(ec2: EC2Client, states: list[str] | None = None) -> list[VpcPeeringConnectionTypeDef]:

@@ -161,3 +161,9 @@ def describe_peering(ec2: EC2Client, peering_id: str) -> VpcPeeringConnectionTyp
     if not found:  # forgotten, or never one this account is part of
         raise PeeringFailed(f"peering {peering_id} no longer exists: run again to request a new one")
     return found[0].copy()
+
+
+def vpc_attribute(ec2: Any, vpc_id: str, attribute: str) -> bool:
+    """A VPC's boolean attribute (enableDnsHostnames, enableDnsSupport) as DescribeVpcAttribute answers it."""
+    described = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)
+    return bool((described.get(attribute[0].upper() + attribute[1:]) or {}).get("Value"))

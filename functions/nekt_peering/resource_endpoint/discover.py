@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nekt_peering.core.ec2 import vpc_attribute
 from nekt_peering.resource_endpoint.find import (
     database_endpoints,
     endpoint_associations,
@@ -43,7 +44,7 @@ def discover_resource_path(ec2: EC2Client, lattice: Any, nekt_ec2: EC2Client, da
         "connectionEndpoint": {"vpcEndpointId": own["VpcEndpointId"], "subnetIds": list(own.get("SubnetIds", []))}
         if own else None,
         "privateNamesInUse": _private_names(nekt_ec2, others),
-        "nektVpcDns": all(_vpc_attribute(nekt_ec2, nekt["vpcId"], name) for name in ("enableDnsHostnames",
+        "nektVpcDns": all(vpc_attribute(nekt_ec2, nekt["vpcId"], name) for name in ("enableDnsHostnames",
                                                                                       "enableDnsSupport")),
         "vpcGateways": len(gateways), "configurations": len(configurations),
         "configurationExists": configuration is not None,
@@ -57,11 +58,6 @@ def _private_names(nekt_ec2: EC2Client, endpoint_ids: list[str]) -> list[str]:
     """The names other resource endpoints of the Nekt VPC serve by private DNS (their associations')."""
     return sorted({association["PrivateDnsEntry"]["DnsName"] for association in endpoint_associations(
         nekt_ec2, endpoint_ids) if (association.get("PrivateDnsEntry") or {}).get("DnsName")})
-
-
-def _vpc_attribute(ec2: EC2Client, vpc_id: str, attribute: str) -> bool:
-    described: Any = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)  # type: ignore[arg-type]
-    return bool((described.get(attribute[0].upper() + attribute[1:]) or {}).get("Value"))
 
 
 def subnet_zones(ec2: EC2Client, subnet_ids: list[str]) -> list[SubnetZone]:

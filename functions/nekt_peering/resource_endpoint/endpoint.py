@@ -17,7 +17,6 @@ from nekt_peering.core.errors import (
     InvalidInput,
     NoFreeAddresses,
     ResourceEndpointFailed,
-    ResourcePathTimeout,
     ResourceShareRejected,
 )
 from nekt_peering.core.model import Settings
@@ -37,8 +36,8 @@ from nekt_peering.resource_endpoint.names import (
     all_pages,
     connection_tags,
     endpoint_group_name,
-    max_polls_of,
     planned_path,
+    wait_again,
 )
 
 if TYPE_CHECKING:
@@ -118,13 +117,8 @@ def _pending_endpoint(nekt_ec2: EC2Client, previous: Mapping[str, Any],
 
 def _waiting(state: Mapping[str, Any], record: ResourceEndpointRecord, waiting_for: str,
              what: str) -> ResourceEndpointRecord:
-    """Run the stage again after a wait, at most MaxPolls times for each thing it waits for."""
-    previous: Mapping[str, Any] = state.get("resourceEndpoint") or {}
-    polls = (record["polls"] if previous.get("waitingFor", waiting_for) == waiting_for else 0) + 1
-    if polls > max_polls_of(state):
-        raise ResourcePathTimeout(f"still waiting for {what} after {polls - 1} polls. Look at it in the console; "
-                                  "raise MaxPolls or PollIntervalSeconds if AWS is slow, then start again")
-    return record | {"waiting": True, "waitingFor": waiting_for, "polls": polls}
+    return wait_again(state, "resourceEndpoint", record, waiting_for, what,  # type: ignore[no-any-return]
+                      "the console", waited_before=waiting_for)
 
 
 def _accept_share(nekt_ram: Any, share_arn: str, facts: Mapping[str, Any]) -> tuple[bool, bool]:

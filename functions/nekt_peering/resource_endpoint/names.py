@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from nekt_peering.core.errors import InvalidInput
+from nekt_peering.core.errors import InvalidInput, ResourcePathTimeout
 from nekt_peering.core.model import CONNECTION_TAG_KEY, MANAGED_BY_TAG, Settings
 
 if TYPE_CHECKING:
@@ -71,6 +71,19 @@ def managed(tags: Mapping[str, str]) -> bool:
 
 def max_polls_of(state: Mapping[str, Any]) -> int:
     return Settings.from_dict(state["discovery"]["settings"]).max_polls
+
+
+def wait_again(state: Mapping[str, Any], stage: str, record: Any, waiting_for: str, what: str, where: str,
+               waited_before: str) -> Any:
+    """The stage's record, asking the workflow to run it again after a wait, at most MaxPolls times for each thing
+    it waits for (`waiting_for`; its earlier record's, `waited_before` when that record names none): else
+    ResourcePathTimeout naming `what` and `where` to look."""
+    previous: Mapping[str, Any] = state.get(stage) or {}
+    polls = (record["polls"] if previous.get("waitingFor", waited_before) == waiting_for else 0) + 1
+    if polls > max_polls_of(state):
+        raise ResourcePathTimeout(f"still waiting for {what} after {polls - 1} polls. Look at it in {where}; raise "
+                                  "MaxPolls or PollIntervalSeconds if AWS is slow, then start again")
+    return record | {"waiting": True, "waitingFor": waiting_for, "polls": polls}
 
 
 def planned_path(state: Mapping[str, Any]) -> PlannedResourcePath:

@@ -27,7 +27,6 @@ from nekt_peering.core.errors import (
     ChangeRefused,
     ResourceConfigurationFailed,
     ResourceGatewayUnavailable,
-    ResourcePathTimeout,
 )
 from nekt_peering.core.model import CONNECTION_TAG_KEY, Settings
 from nekt_peering.resource_endpoint.find import (
@@ -50,10 +49,10 @@ from nekt_peering.resource_endpoint.names import (
     gateway_group_name,
     gateway_name,
     is_ip_address,
-    max_polls_of,
     planned_path,
     ram_tags,
     share_name,
+    wait_again,
 )
 
 if TYPE_CHECKING:
@@ -103,14 +102,9 @@ def share_database(ec2: EC2Client, lattice: Any, ram: Any, state: Mapping[str, A
 
 
 def _waiting(state: Mapping[str, Any], record: SharedDatabase, waiting_for: str, what: str) -> SharedDatabase:
-    """Run the stage again after a wait, at most MaxPolls times for each thing it waits for."""
-    previous: Mapping[str, Any] = state.get("sharedDatabase") or {}
-    polls = (record["polls"] if previous.get("waitingFor", "gateway") == waiting_for else 0) + 1
-    if polls > max_polls_of(state):
-        raise ResourcePathTimeout(f"still waiting for {what} after {polls - 1} polls. Look at it in the VPC console "
-                                  "(PrivateLink and Lattice) or the RAM console; raise MaxPolls or "
-                                  "PollIntervalSeconds if AWS is slow, then start again")
-    return record | {"waiting": True, "waitingFor": waiting_for, "polls": polls}
+    # A record from before per-thing waits waited for the gateway only.
+    return wait_again(state, "sharedDatabase", record, waiting_for, what,  # type: ignore[no-any-return]
+                      "the VPC console (PrivateLink and Lattice) or the RAM console", waited_before="gateway")
 
 
 def _configuration_status(lattice: Any, configuration_id: str) -> str:
