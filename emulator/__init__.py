@@ -19,8 +19,9 @@ two modules import each other, even through others (tests/unit/test_emulator_lay
    stack (functions, roles, tables and state machines; executions).
 5. The world around a deployment: emulator.topology (the Nekt and customer accounts, VPCs,
    databases), accounts (reading and bending their state), apigateway (API Gateway's events),
-   registry (seeding the connections table), databases (real database servers), certificates (their
-   self-signed certificates, for the names a test chooses), costs (AWS's prices).
+   registry (seeding the connections table), databases (real database servers), wire_servers (MongoDB
+   and an Oracle listener built from their protocols' specifications), certificates (their self-signed
+   certificates, for the names a test chooses), costs (AWS's prices).
 6. The tools, run as `python -m`: emulator.demo (`make demo`), emulator.events (`make events`),
    emulator.bench (`make bench`).
 

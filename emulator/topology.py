@@ -89,7 +89,7 @@ def create_nekt_network(account_id: str = NEKT_ACCOUNT, region: str = "us-east-1
                        main["RouteTableId"], role_arn, private_subnet_ids)
 
 
-PROBE_PORTS = (5432, 3306, 1433, 1521)
+PROBE_PORTS = (5432, 3306, 1433, 1521, 5439, 27017)
 
 
 def create_probe(nekt: NektNetwork, database_account: str = DEFAULT_ACCOUNT) -> str:

@@ -4,11 +4,12 @@ Given a host, a port and an engine it answers with facts: the addresses the name
 the Nekt VPC's resolver), whether each lies in the database VPC's CIDRs, the TCP connect time, and
 the server's first answer in its own protocol: PostgreSQL's reply to an SSLRequest and to a startup
 message without password, the MySQL/MariaDB greeting (server version), SQL Server's prelogin
-response. Any other engine gets TCP only, and the facts say so. It reads no data, sends no secret,
-is bounded in time, and logs nothing but the facts.
+response, MongoDB's and DocumentDB's answer to `hello` (over TLS when the server takes it), an Oracle
+listener's answer to a TNS CONNECT. Any other engine (Db2) gets TCP only, and the facts say so. It
+reads no data, sends no secret, is bounded in time, and logs nothing but the facts.
 
-When PostgreSQL or MySQL/MariaDB offers TLS, the probe takes it without verifying the certificate (it
-sends nothing secret), then reads that certificate (a small DER reader: the subject's CN, the
+When PostgreSQL, MySQL/MariaDB or MongoDB/DocumentDB offers TLS, the probe takes it without verifying
+the certificate (it sends nothing secret), then reads that certificate (a small DER reader: the subject's CN, the
 subjectAltName's DNS names and IP addresses, notAfter) and says whether its names cover the host it
 connected to, as a client verifying the name would check (RFC 6125; `sslmode=verify-full`,
 `VERIFY_IDENTITY`): `handshake.certificate`. On a resource endpoint the host is the endpoint's name,
@@ -27,6 +28,7 @@ import string
 import struct
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 DNS_TIMEOUT = 3.0
@@ -40,10 +42,14 @@ DNS, TCP_TIMEOUT_STAGE, TCP_REFUSED, TCP_OTHER, HANDSHAKE = "DNS", "TCP timeout"
 
 def protocol_of(engine: str) -> str | None:
     """RDS engine name (or a database kind's engine) -> the protocol the probe speaks to it (None: TCP only).
-    Redshift speaks PostgreSQL's protocol (version 3)."""
+    Redshift speaks PostgreSQL's protocol (version 3); DocumentDB MongoDB's wire protocol."""
     engine = engine.lower()
     if "postgres" in engine or engine == "redshift":
         return "postgresql"
+    if engine in ("mongodb", "docdb"):
+        return "mongodb"
+    if "oracle" in engine:  # oracle-ee, oracle-se2-cdb..., RDS Custom's custom-oracle-ee
+        return "oracle"
     if engine.startswith(("mysql", "mariadb", "aurora-mysql")) or engine == "aurora":
         return "mysql"
     if engine.startswith("sqlserver"):
@@ -119,9 +125,11 @@ def probe(host: str, port: int, engine: str, cidrs: list[str] | None = None) -> 
         try:
             if protocol is None:
                 facts["handshake"] = {"protocol": None, "note": f"TCP only: the probe does not speak {engine}"}
+            elif protocol == "mongodb":  # the one handshake that may need a second connection
+                facts["handshake"] = mongodb(connection, host, lambda: NETWORK.connect(address, port, TCP_TIMEOUT))
             else:
                 facts["handshake"] = HANDSHAKES[protocol](connection, host)
-        except (OSError, ValueError, ssl.SSLError) as error:
+        except (OSError, ValueError, struct.error) as error:  # ssl.SSLError is an OSError
             return _failed(facts, HANDSHAKE, f"TCP {port} is open on {address} but the server did not answer as "
                            f"{protocol}: {_reason(error)}")
     facts["reachable"] = True
@@ -258,7 +266,224 @@ def sqlserver(connection: socket.socket, host: str) -> dict[str, Any]:
     raise ValueError("the prelogin response has no VERSION option")
 
 
-HANDSHAKES = {"postgresql": postgresql, "mysql": mysql, "sqlserver": sqlserver}
+# MongoDB (and Amazon DocumentDB): the wire protocol's OP_MSG carrying the `hello` command, whose answer
+# describes the server without authentication (mongodb.com/docs/manual/reference/mongodb-wire-protocol/;
+# the hello command: .../reference/command/hello/). Every integer is little-endian. A MongoDB has no in-band
+# TLS upgrade: a server that requires TLS takes it from the first byte, so the probe starts with TLS (a
+# DocumentDB cluster requires it unless its `tls` parameter is disabled) and, when the TLS handshake fails,
+# tries once more without it on a new connection.
+OP_MSG = 2013
+MONGODB_MAX_REPLY = 1 << 20  # a hello reply is a few hundred bytes; the server's own limit is 48 MB
+CHECKSUM_PRESENT = 1  # OP_MSG flagBits bit 0: a CRC-32C follows the sections
+
+
+def mongodb(connection: socket.socket, host: str, reconnect: Callable[[], socket.socket]) -> dict[str, Any]:
+    """`hello` over TLS (the certificate read as for PostgreSQL), else without TLS on `reconnect()`'s connection;
+    the facts are what the server says of itself: primary or not, its wire versions, its replica set."""
+    try:
+        stream = _tls(connection, host)
+    except OSError as refused_tls:  # an SSL error, a closed connection, or no answer: a server without TLS
+        with reconnect() as plain:
+            plain.settimeout(HANDSHAKE_TIMEOUT)
+            facts = _hello(plain)
+        facts.update(tls=False, summary=f"{facts['summary']} without TLS (the TLS handshake failed: "
+                                        f"{_reason(refused_tls)})")
+        return facts
+    with stream:
+        certificate = certificate_facts(stream.getpeercert(binary_form=True), host)
+        facts = _hello(stream)
+    facts.update(tls=True, certificate=certificate)
+    facts["summary"] += " over TLS; " + certificate_summary(certificate, "tls=true", "tlsAllowInvalidHostnames=true")
+    return facts
+
+
+def _hello(stream: Any) -> dict[str, Any]:
+    """One `hello`; a server too old for it (before MongoDB 4.4.2) answers ok: 0, and is asked `isMaster`."""
+    reply = _command(stream, {"hello": 1, "$db": "admin"}, request_id=1)
+    command = "hello"
+    if reply.get("ok") != 1:
+        reply, command = _command(stream, {"isMaster": 1, "$db": "admin"}, request_id=2), "isMaster"
+    if reply.get("ok") != 1:
+        return {"protocol": "mongodb", "command": command,
+                "serverError": {"code": reply.get("code"), "message": str(reply.get("errmsg", ""))},
+                "summary": f"MongoDB answered {command} with an error ({reply.get('code')}: {reply.get('errmsg')})"}
+    primary = reply.get("isWritablePrimary", reply.get("ismaster"))
+    facts: dict[str, Any] = {"protocol": "mongodb", "command": command, "isWritablePrimary": primary,
+                             "minWireVersion": reply.get("minWireVersion"),
+                             "maxWireVersion": reply.get("maxWireVersion")}
+    for key in ("setName", "msg"):  # a replica set's name; "isdbgrid" from a mongos
+        if isinstance(reply.get(key), str):
+            facts[key] = reply[key]
+    role = "the writable primary" if primary else "not the writable primary"
+    replica_set = f", replica set {facts['setName']}" if "setName" in facts else ""
+    facts["summary"] = (f"MongoDB answered {command}: {role}, wire versions {facts['minWireVersion']}-"
+                        f"{facts['maxWireVersion']}{replica_set}")
+    return facts
+
+
+def _command(stream: Any, command: dict[str, Any], request_id: int) -> dict[str, Any]:
+    """OP_MSG: MsgHeader {messageLength, requestID, responseTo, opCode}, flagBits, one kind-0 section (the body)."""
+    body = b"\0" + bson_encode(command)
+    stream.sendall(struct.pack("<iiiiI", 20 + len(body), request_id, 0, OP_MSG, 0) + body)
+    length, _, response_to, opcode = struct.unpack("<iiii", _receive(stream, 16))
+    if opcode != OP_MSG or response_to != request_id or not 21 <= length <= MONGODB_MAX_REPLY:
+        raise ValueError(f"the reply is opCode {opcode} of {length} bytes answering request {response_to}, not an "
+                         f"OP_MSG answering {request_id}")
+    message = _receive(stream, length - 16)
+    flags = struct.unpack("<I", message[:4])[0]
+    sections = message[4:-4] if flags & CHECKSUM_PRESENT else message[4:]
+    position = 0
+    while position < len(sections):
+        kind = sections[position]
+        size = struct.unpack("<i", sections[position + 1:position + 5])[0]
+        if kind == 0:
+            return bson_decode(sections[position + 1:position + 1 + size])
+        position += 1 + size  # kind 1, a document sequence: its size counts itself, not the kind byte
+    raise ValueError("the OP_MSG reply has no body section")
+
+
+# BSON (bsonspec.org/spec.html), as far as a command and a hello reply need: a document is int32 total
+# length, elements (type byte, cstring name, value), and a 0 byte.
+FIXED_SIZES = {0x01: 8, 0x07: 12, 0x09: 8, 0x11: 8, 0x12: 8, 0x13: 16, 0x0A: 0, 0xFF: 0, 0x7F: 0}
+
+
+def bson_encode(document: dict[str, Any]) -> bytes:
+    """Strings, 32-bit integers and booleans: all a command of the probe's holds."""
+    elements = b""
+    for name, value in document.items():
+        key = name.encode() + b"\0"
+        if isinstance(value, bool):
+            elements += b"\x08" + key + (b"\x01" if value else b"\x00")
+        elif isinstance(value, int):
+            elements += b"\x10" + key + struct.pack("<i", value)
+        elif isinstance(value, str):
+            text = value.encode() + b"\0"
+            elements += b"\x02" + key + struct.pack("<i", len(text)) + text
+        else:
+            raise TypeError(f"the probe does not encode {type(value).__name__} in BSON")
+    return struct.pack("<i", len(elements) + 5) + elements + b"\0"
+
+
+def bson_decode(data: bytes) -> dict[str, Any]:
+    """A document's strings, numbers, booleans, nulls and nested documents and arrays (lists); the other types
+    (ObjectId, dates, timestamps, binary...) as their raw bytes' hex, for the probe reports none of them."""
+    if len(data) < 5 or struct.unpack("<i", data[:4])[0] != len(data) or data[-1] != 0:
+        raise ValueError("a BSON document's length or terminator is wrong")
+    try:
+        return _bson_elements(data)
+    except (struct.error, IndexError) as error:  # a length that points past the bytes there are
+        raise ValueError(f"a truncated BSON value: {error}") from error
+
+
+def _bson_elements(data: bytes) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    position = 4
+    while position < len(data) - 1:
+        kind = data[position]
+        end_of_name = data.index(b"\0", position + 1)
+        name = data[position + 1:end_of_name].decode(errors="replace")
+        position = end_of_name + 1
+        if kind in (0x02, 0x0D, 0x0E):  # string, JavaScript code, symbol: int32 length, then the bytes and a 0
+            size = struct.unpack("<i", data[position:position + 4])[0]
+            value: Any = data[position + 4:position + 3 + size].decode(errors="replace")
+            position += 4 + size
+        elif kind in (0x03, 0x04):  # document, array: a document whose names are 0, 1, 2...
+            size = struct.unpack("<i", data[position:position + 4])[0]
+            nested = bson_decode(data[position:position + size])
+            value = nested if kind == 0x03 else list(nested.values())
+            position += size
+        elif kind == 0x05:  # binary: int32 length, a subtype byte, the bytes
+            size = struct.unpack("<i", data[position:position + 4])[0]
+            value, position = data[position + 5:position + 5 + size].hex(), position + 5 + size
+        elif kind == 0x08:
+            value, position = data[position] == 1, position + 1
+        elif kind == 0x10:
+            value, position = struct.unpack("<i", data[position:position + 4])[0], position + 4
+        elif kind == 0x12:
+            value, position = struct.unpack("<q", data[position:position + 8])[0], position + 8
+        elif kind == 0x01:
+            value, position = struct.unpack("<d", data[position:position + 8])[0], position + 8
+        elif kind in FIXED_SIZES:
+            size = FIXED_SIZES[kind]
+            value, position = (data[position:position + size].hex() if size else None), position + size
+        else:
+            raise ValueError(f"BSON type {kind:#x} (field {name!r}) is not one the probe reads")
+        if position > len(data) - 1:
+            raise ValueError(f"the BSON field {name!r} runs past its document")
+        document[name] = value
+    return document
+
+
+# Oracle Net (TNS): the client's CONNECT packet carries a connect descriptor; the listener answers ACCEPT,
+# REFUSE (with the error, e.g. ORA-12514 for a service it does not know), REDIRECT (to another address) or
+# RESEND. Any of the four is an Oracle listener answering on the path, so the probe names a service no
+# database has and reads the answer; it sends nothing after it. The packet layout is not in Oracle's public
+# documentation: it is read from the open clients that implement it (python-oracledb's thin mode), and the
+# listener's error numbers are Oracle's documented TNS- and ORA- errors (docs.oracle.com, Database Error Messages).
+TNS_CONNECT, TNS_ACCEPT, TNS_REFUSE, TNS_REDIRECT, TNS_RESEND = 1, 2, 4, 5, 11
+TNS_VERSION, TNS_LOWEST_VERSION, TNS_SDU = 318, 300, 8192
+TNS_CONNECT_DATA_OFFSET = 8 + 26  # the header, then the CONNECT fields below, then the descriptor
+TNS_ANSWERS = {TNS_ACCEPT: "ACCEPT", TNS_REFUSE: "REFUSE", TNS_REDIRECT: "REDIRECT", TNS_RESEND: "RESEND"}
+
+
+# The descriptor names no address (the listener needs none) and stays under the 230 bytes a CONNECT packet
+# carries itself; a longer one would follow in a DATA packet.
+TNS_DESCRIPTOR = (f"(DESCRIPTION=(CONNECT_DATA=(SERVICE_NAME={PROBE_USER})(CID=(PROGRAM=nekt-peering-probe)"
+                  f"(HOST=nekt-peering-probe)(USER={PROBE_USER}))))").encode("ascii")
+
+
+def tns_connect_packet(descriptor: bytes = TNS_DESCRIPTOR) -> bytes:
+    # version, lowest version, service options, SDU, TDU, protocol characteristics, line turnaround, the
+    # byte order test value 1, the descriptor's length and offset, the largest connect data, two flag bytes.
+    fields = struct.pack("!HHHHHHHHHHIBB", TNS_VERSION, TNS_LOWEST_VERSION, 0, TNS_SDU, 0xFFFF, 0x4F98, 0, 1,
+                         len(descriptor), TNS_CONNECT_DATA_OFFSET, 0, 0x41, 0x41)
+    length = TNS_CONNECT_DATA_OFFSET + len(descriptor)
+    return struct.pack("!HHBBH", length, 0, TNS_CONNECT, 0, 0) + fields + descriptor
+
+
+def oracle(connection: socket.socket, host: str) -> dict[str, Any]:
+    """A CONNECT for a service no database has; the listener's packet type is the fact, with its error and
+    version when it refuses (its VSNNUM is the version as one number: 19.0.0.0.0 is 0x13000000)."""
+    connection.sendall(tns_connect_packet())
+    length, _, kind = struct.unpack("!HHB", _receive(connection, 5))
+    _receive(connection, 3)  # flags, header checksum
+    if kind not in TNS_ANSWERS or not 8 <= length <= 65535:
+        raise ValueError(f"the CONNECT was answered with TNS packet type {kind} of {length} bytes")
+    body = _receive(connection, length - 8)
+    answer = TNS_ANSWERS[kind]
+    facts: dict[str, Any] = {"protocol": "oracle", "answer": answer}
+    if kind == TNS_ACCEPT:
+        facts["version"] = struct.unpack("!H", body[:2])[0]
+        facts["summary"] = f"an Oracle listener accepted the connect (TNS version {facts['version']})"
+    elif kind == TNS_REFUSE:
+        text = body[4:4 + struct.unpack("!H", body[2:4])[0]].decode("ascii", errors="replace")
+        error, version = _tns_value(text, "ERR"), _tns_value(text, "VSNNUM")
+        facts["error"] = f"ORA-{int(error):05d}" if error.isdigit() else None
+        facts["listenerVersion"] = _oracle_version(int(version)) if version.isdigit() else None
+        facts["summary"] = ("an Oracle listener refused the probe's unknown service"
+                            + (f" ({facts['error']})" if facts["error"] else "")
+                            + (f", listener version {facts['listenerVersion']}" if facts["listenerVersion"] else ""))
+    elif kind == TNS_REDIRECT:
+        facts["redirect"] = body[2:2 + struct.unpack("!H", body[:2])[0]].decode("ascii", errors="replace")
+        facts["summary"] = "an Oracle listener redirected the connect"
+    else:
+        facts["summary"] = "an Oracle listener asked for the connect again (RESEND)"
+    return facts
+
+
+def _tns_value(descriptor: str, key: str) -> str:
+    start = descriptor.find(f"({key}=")
+    return "" if start < 0 else descriptor[start + len(key) + 2:].split(")", 1)[0]
+
+
+def _oracle_version(number: int) -> str:
+    """VSNNUM -> release: 8 bits, 4, 8, 4, 8 (Oracle's version number layout, as its listeners report it)."""
+    return ".".join(str(part) for part in (number >> 24, number >> 20 & 0xF, number >> 12 & 0xFF,
+                                          number >> 8 & 0xF, number & 0xFF))
+
+
+HANDSHAKES: dict[str, Callable[[socket.socket, str], dict[str, Any]]] = {
+    "postgresql": postgresql, "mysql": mysql, "sqlserver": sqlserver, "oracle": oracle}
 
 
 # TLS: the server's certificate, read but not verified.

@@ -12,6 +12,7 @@ from emulator.accounts import snapshot
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.strict import StrictAws
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_probe
+from emulator.wire_servers import MongoWireServer, TnsListener
 
 DISCONNECT = "DisconnectStateMachine"
 REGION = "us-east-2"
@@ -217,3 +218,35 @@ def test_connected_only_after_the_probe_spoke_postgresql_to_the_kind_from_the_ne
     assert probe["reachable"] is True and probe["host"] == endpoint
     assert probe["handshake"]["protocol"] == "postgresql"
     assert probe["engine"] == ("redshift" if kind == "redshift" else "postgres")
+
+
+@pytest.mark.parametrize(("kind", "engine", "protocol"), [
+    pytest.param("docdb", "docdb", "mongodb", id="docdb"),
+    pytest.param("instance", "oracle-ee", "oracle", id="oracle"),
+])
+def test_connected_only_after_the_probe_spoke_documentdb_s_or_oracle_s_protocol_from_the_nekt_vpc(
+        kind: str, engine: str, protocol: str, deploy: Any, nekt: NektNetwork) -> None:
+    """DocumentDB answers hello over TLS; an RDS for Oracle's listener refuses the probe's unknown service, which
+    proves the path all the same. The servers are built from the protocols' specifications (emulator/wire_servers.py:
+    neither installs from PyPI, Debian or npm), reached through the emulated endpoint as the real ones would be."""
+    server = (MongoWireServer(tls=True, set_name="rs0") if protocol == "mongodb" else TnsListener()).start()
+    try:
+        database = create_database(identifier="analytics", region=REGION, kind=kind, port=server.port, engine=engine)
+        create_probe(nekt)
+        stack: Stack = deploy(nekt)
+        discovered = succeeded(stack.run({**database.connect_input(), "dryRun": True}))
+        endpoint = discovered["database"]["endpoint"]
+        stack.network.place(endpoint, "10.0.1.10")
+
+        result = succeeded(stack.run(database.connect_input()))
+    finally:
+        server.stop()
+
+    probe = result["probe"]
+    assert probe["reachable"] is True and probe["host"] == endpoint and probe["engine"] == engine
+    assert probe["handshake"]["protocol"] == protocol and result["path"] == probe["detail"]
+    if isinstance(server, MongoWireServer):
+        assert probe["handshake"]["tls"] is True and probe["handshake"]["setName"] == "rs0"
+        assert server.commands[-1] == {"hello": 1, "$db": "admin"}
+    else:
+        assert probe["handshake"]["answer"] == "REFUSE" and probe["handshake"]["error"] == "ORA-12514"

@@ -1,7 +1,12 @@
 """The probe's handshakes against real servers on 127.0.0.1 (PostgreSQL, a TLS-only PostgreSQL,
 MariaDB), started by the test session: up, down, on the wrong port, the wrong engine; and, with TLS,
 whether the server's certificate covers the name the probe connected by (the database's, or a resource
-endpoint's, resolved by the emulated network to the same server). No fake server."""
+endpoint's, resolved by the emulated network to the same server).
+
+MongoDB/DocumentDB and Oracle have no server a fresh machine can install from the repository's own files:
+their handshakes run against servers built from the protocols' specifications (emulator/wire_servers.py),
+each checked here against a real client first (pymongo, python-oracledb's thin mode), so that a server and
+the probe cannot agree on a mistake."""
 
 from __future__ import annotations
 
@@ -10,10 +15,14 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import oracledb
+import pymongo
 import pytest
+from pymongo.server_api import ServerApi
 
 from emulator.databases import MariaDbServer, PostgresServer, free_port
 from emulator.network import EmulatedNetwork
+from emulator.wire_servers import MongoWireServer, TnsListener
 from nekt_peering import probe
 from nekt_peering.probe import handler, protocol_of
 
@@ -169,10 +178,10 @@ def test_the_wrong_engine_on_the_port_fails_the_handshake(postgres: PostgresServ
 
 
 def test_an_engine_the_probe_cannot_speak_is_tcp_only_and_says_so(postgres: PostgresServer) -> None:
-    facts = run(postgres.port, "oracle-ee")
+    facts = run(postgres.port, "db2-se")
 
     assert facts["reachable"] is True
-    assert facts["handshake"] == {"protocol": None, "note": "TCP only: the probe does not speak oracle-ee"}
+    assert facts["handshake"] == {"protocol": None, "note": "TCP only: the probe does not speak db2-se"}
     assert facts["detail"].endswith("; TCP only")
 
 
@@ -200,8 +209,152 @@ def test_the_probe_logs_its_facts_and_nothing_else(postgres: PostgresServer, cap
 
 @pytest.mark.parametrize(("engine", "protocol"), [
     ("postgres", "postgresql"), ("aurora-postgresql", "postgresql"), ("mysql", "mysql"), ("mariadb", "mysql"),
-    ("aurora-mysql", "mysql"), ("aurora", "mysql"), ("sqlserver-ex", "sqlserver"), ("oracle-se2", None),
-    ("db2-ae", None),
+    ("aurora-mysql", "mysql"), ("aurora", "mysql"), ("sqlserver-ex", "sqlserver"), ("oracle-se2", "oracle"),
+    ("docdb", "mongodb"), ("mongodb", "mongodb"), ("db2-ae", None),
 ])
 def test_rds_engines_map_to_the_protocol_spoken(engine: str, protocol: str | None) -> None:
     assert protocol_of(engine) == protocol
+
+
+# --- MongoDB and DocumentDB: hello over TLS, else without (servers from the specification, above) -------------
+
+
+@pytest.fixture(scope="module")
+def documentdb() -> Iterator[MongoWireServer]:
+    """As a DocumentDB cluster answers: TLS required, a replica set (rs0), a certificate for its name."""
+    server = MongoWireServer(tls=True, certificate_names=[DATABASE], set_name="rs0").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def mongodb_without_tls() -> Iterator[MongoWireServer]:
+    server = MongoWireServer().start()
+    yield server
+    server.stop()
+
+
+def test_pymongo_reads_the_specification_s_servers_as_mongodb(documentdb: MongoWireServer,
+                                                              mongodb_without_tls: MongoWireServer) -> None:
+    """The servers the probe is tested against, checked by MongoDB's own Python driver: its handshake (hello in
+    an OP_MSG, with a declared API version) and a hello command, with and without TLS."""
+    for server, tls, set_name in ((documentdb, True, "rs0"), (mongodb_without_tls, False, None)):
+        options = {"tls": True, "tlsAllowInvalidCertificates": True} if tls else {}
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+            LOOPBACK, server.port, directConnection=True, server_api=ServerApi("1"), serverSelectionTimeoutMS=5000,
+            **options)
+        with client:
+            hello = client.admin.command("hello")
+        assert hello["ok"] == 1.0 and hello["isWritablePrimary"] is True and hello["maxWireVersion"] == 21
+        assert hello.get("setName") == set_name and any("hello" in command for command in server.commands)
+
+
+def test_documentdb_answers_hello_over_tls_with_a_certificate_for_its_name(documentdb: MongoWireServer,
+                                                                          network: EmulatedNetwork) -> None:
+    facts = by_name(DATABASE, documentdb.port, "docdb")
+
+    assert facts["reachable"] is True and facts["connectedTo"] == DATABASE_ADDRESS
+    handshake = facts["handshake"]
+    assert {key: handshake[key] for key in ("protocol", "command", "tls", "isWritablePrimary", "minWireVersion",
+                                            "maxWireVersion", "setName")} == {
+        "protocol": "mongodb", "command": "hello", "tls": True, "isWritablePrimary": True, "minWireVersion": 0,
+        "maxWireVersion": 21, "setName": "rs0"}
+    assert handshake["certificate"]["coversHost"] is True and handshake["certificate"]["names"] == [DATABASE]
+    assert documentdb.commands[-1] == {"hello": 1, "$db": "admin"}  # as pymongo's bson reads what the probe sent
+    assert facts["detail"].endswith("MongoDB answered hello: the writable primary, wire versions 0-21, replica set "
+                                    f"rs0 over TLS; its certificate covers {DATABASE}")
+
+
+def test_through_a_resource_endpoint_documentdb_s_certificate_does_not_cover_the_name(
+        documentdb: MongoWireServer, network: EmulatedNetwork) -> None:
+    handshake = by_name(ENDPOINT, documentdb.port, "docdb")["handshake"]
+
+    assert handshake["tls"] is True and handshake["certificate"]["coversHost"] is False
+    assert f"not {ENDPOINT}: a client verifying the name (tls=true) would refuse it; use " \
+        "tlsAllowInvalidHostnames=true" in handshake["summary"]
+
+
+def test_a_mongodb_without_tls_is_asked_again_without_it(mongodb_without_tls: MongoWireServer) -> None:
+    """A plain mongod closes a connection that starts with a TLS handshake: the probe's second connection
+    asks hello in the clear, and says so."""
+    before = mongodb_without_tls.connections
+
+    facts = run(mongodb_without_tls.port, "mongodb")
+
+    assert facts["reachable"] is True and mongodb_without_tls.connections == before + 2
+    assert facts["handshake"]["tls"] is False and "certificate" not in facts["handshake"]
+    assert facts["handshake"]["isWritablePrimary"] is True
+    assert "wire versions 0-21 without TLS (the TLS handshake failed" in facts["detail"]
+
+
+def test_a_secondary_older_than_hello_is_asked_is_master() -> None:
+    server = MongoWireServer(set_name="rs0", primary=False, knows_hello=False).start()
+    try:
+        handshake = run(server.port, "mongodb")["handshake"]
+    finally:
+        server.stop()
+
+    assert [next(iter(command)) for command in server.commands] == ["hello", "isMaster"]
+    assert handshake["command"] == "isMaster" and handshake["isWritablePrimary"] is False
+    assert handshake["summary"].startswith("MongoDB answered isMaster: not the writable primary")
+
+
+def test_mongodb_expected_where_postgresql_listens_fails_the_handshake(postgres: PostgresServer) -> None:
+    facts = run(postgres.port, "docdb")
+
+    assert facts["reachable"] is False and facts["failedStage"] == "handshake"
+    assert "did not answer as mongodb" in facts["detail"]
+
+
+# --- Oracle: a TNS CONNECT for a service no database has -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def oracle_listener() -> Iterator[TnsListener]:
+    listener = TnsListener(services=["ORCL"]).start()
+    yield listener
+    listener.stop()
+
+
+def test_python_oracledb_is_refused_by_the_specification_s_listener_as_by_oracle_s(
+        oracle_listener: TnsListener) -> None:
+    """The listener the probe is tested against, checked by Oracle's Python driver (thin mode: its own TNS): the
+    listener reads the service from the driver's CONNECT, and the driver reads its REFUSE as ORA-12514."""
+    with pytest.raises(oracledb.OperationalError, match="ORA-12514"):
+        oracledb.connect(user="nobody", password="not-a-real-password",  # noqa: S106 - refused before any login
+                         dsn=f"{LOOPBACK}:{oracle_listener.port}/sales", tcp_connect_timeout=5)
+    assert oracle_listener.asked[-1] == "sales"
+
+
+def test_an_oracle_listener_refuses_the_probe_s_unknown_service_which_proves_the_path(
+        oracle_listener: TnsListener) -> None:
+    facts = run(oracle_listener.port, "oracle-ee")
+
+    assert facts["reachable"] is True and oracle_listener.asked[-1] == "nekt_peering_probe"
+    assert facts["handshake"] == {
+        "protocol": "oracle", "answer": "REFUSE", "error": "ORA-12514", "listenerVersion": "19.0.0.0.0",
+        "summary": "an Oracle listener refused the probe's unknown service (ORA-12514), listener version 19.0.0.0.0"}
+
+
+@pytest.mark.parametrize(("listener", "answer"), [
+    pytest.param(TnsListener(services=["NEKT_PEERING_PROBE"]), "ACCEPT", id="accept"),
+    pytest.param(TnsListener(answer="redirect"), "REDIRECT", id="redirect"),
+    pytest.param(TnsListener(answer="resend"), "RESEND", id="resend"),
+])
+def test_every_answer_of_an_oracle_listener_proves_the_path(listener: TnsListener, answer: str) -> None:
+    listener.start()
+    try:
+        facts = run(listener.port, "oracle")
+    finally:
+        listener.stop()
+
+    assert facts["reachable"] is True and facts["handshake"]["answer"] == answer
+    if answer == "REDIRECT":
+        assert facts["handshake"]["redirect"] == "(ADDRESS=(PROTOCOL=TCP)(HOST=10.0.1.11)(PORT=1522))"
+
+
+def test_oracle_expected_where_mariadb_listens_fails_the_handshake(mariadb: MariaDbServer) -> None:
+    """MariaDB speaks first, its greeting is no TNS packet."""
+    facts = run(mariadb.port, "oracle-se2")
+
+    assert facts["failedStage"] == "handshake" and "did not answer as oracle" in facts["detail"]

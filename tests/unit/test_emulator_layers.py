@@ -38,6 +38,7 @@ LAYERS = {
     "emulator.apigateway": 5,
     "emulator.registry": 5,
     "emulator.databases": 5,
+    "emulator.wire_servers": 5,
     "emulator.certificates": 5,
     "emulator.costs": 5,
     # 6: the tools

@@ -394,7 +394,8 @@ def test_the_probe_may_do_nothing_but_run_in_the_nekt_vpc_and_reach_database_por
     assert probe["Properties"]["Handler"] == "nekt_peering.probe.handler"
     egress = NEKT["Resources"]["ProbeSecurityGroup"]["Properties"]["SecurityGroupEgress"]
     assert {(rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) for rule in egress} == {
-        ("tcp", 5432, 5432), ("tcp", 3306, 3306), ("tcp", 1433, 1433), ("tcp", 1521, 1521)}
+        ("tcp", 5432, 5432), ("tcp", 3306, 3306), ("tcp", 1433, 1433), ("tcp", 1521, 1521), ("tcp", 5439, 5439),
+        ("tcp", 27017, 27017)}
     assert all(rule["CidrIp"] == {"Ref": "ProbeDatabaseCidr"} for rule in egress)
     other = NEKT["Resources"]["ProbeOtherPortEgress"]["Properties"]
     assert (other["IpProtocol"], other["FromPort"], other["ToPort"], other["CidrIp"]) == (
