@@ -56,7 +56,8 @@ DatabaseOption = Annotated[str | None, typer.Option(
 KindOption = Annotated[Kind, typer.Option(help="Where the database runs: rds, redshift, redshift-serverless, docdb, "
                                                "ec2 (--instance-id, --port) or address (--host, --port, --vpc-id).")]
 InstanceIdOption = Annotated[str | None, typer.Option(help="ec2: the instance the database runs on.")]
-HostOption = Annotated[str | None, typer.Option(help="address: the database's private IPv4 address.")]
+HostOption = Annotated[str | None, typer.Option(
+    help="address: the database's private IPv4 address, or a private DNS name (a Route 53 private hosted zone's).")]
 PortOption = Annotated[int | None, typer.Option(help="ec2, address: the port the database listens on.")]
 VpcIdOption = Annotated[str | None, typer.Option(help="address: the VPC the address is in.")]
 EngineOption = Annotated[str | None, typer.Option(

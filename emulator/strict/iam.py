@@ -39,7 +39,7 @@ PARTITION = "aws"
 SERVICE_PREFIX = {"ec2": "ec2", "rds": "rds", "sts": "sts", "sfn": "states", "service-quotas": "servicequotas",
                   "lambda": "lambda", "dynamodb": "dynamodb", "vpc-lattice": "vpc-lattice", "ram": "ram",
                   "redshift": "redshift", "redshift-serverless": "redshift-serverless",
-                  "docdb": "rds"}  # DocumentDB's management API is RDS's
+                  "route-53": "route53", "docdb": "rds"}  # DocumentDB's management API is RDS's
 
 
 # --- the Service Authorization Reference -------------------------------------------------------------------
@@ -268,6 +268,12 @@ def _serverless_workgroup(call: Call) -> Request:
     emulator derives from its name (emulator/strict/serverless.py)."""
     arn = workgroup_arn(call.account_id, call.region, call.params["workgroupName"])
     return Request([("redshift-serverless:GetWorkgroup", [Resource("workgroup", arn)])])
+
+
+def _hosted_zone(call: Call) -> Request:
+    """On the hosted zone (arn:...:route53:::hostedzone/<id>), whose id may come as /hostedzone/<id>."""
+    zone_id = call.params["HostedZoneId"].rsplit("/", 1)[-1]
+    return Request([(call_action(call), [Resource("hostedzone", f"arn:{PARTITION}:route53:::hostedzone/{zone_id}")])])
 
 
 def _states(kind: str, parameter: str) -> Callable[[Call], Request]:
@@ -698,6 +704,8 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("redshift", "DescribeClusters"): _redshift_clusters,
     ("redshift", "DescribeClusterSubnetGroups"): _no_resource,
     ("redshift-serverless", "GetWorkgroup"): _serverless_workgroup,
+    ("route-53", "ListHostedZonesByVPC"): _no_resource,
+    ("route-53", "ListResourceRecordSets"): _hosted_zone,
     ("sts", "AssumeRole"): _assume_role,
     ("sfn", "StartExecution"): _states("stateMachine", "stateMachineArn"),
     ("sfn", "ListExecutions"): _states("stateMachine", "stateMachineArn"),

@@ -150,6 +150,74 @@ def test_an_address_no_network_interface_holds_is_refused_by_name(deploy: Any, n
     assert snapshot(places(nekt)) == before
 
 
+def private_zone(database: CustomerDatabase, zone: str, *records: dict[str, Any]) -> str:
+    """A Route 53 private hosted zone associated with the database's VPC, holding `records`."""
+    route53 = account_session(DEFAULT_ACCOUNT, REGION).client("route53")
+    zone_id = route53.create_hosted_zone(Name=zone, CallerReference=f"{zone}-{database.vpc_id}",
+                                         HostedZoneConfig={"Comment": "", "PrivateZone": True},
+                                         VPC={"VPCRegion": REGION, "VPCId": database.vpc_id})["HostedZone"]["Id"]
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
+        {"Action": "CREATE", "ResourceRecordSet": record} for record in records]})
+    return str(zone_id)
+
+
+def a_record(name: str, *values: str, kind: str = "A") -> dict[str, Any]:
+    return {"Name": name, "Type": kind, "TTL": 60, "ResourceRecords": [{"Value": value} for value in values]}
+
+
+def test_an_address_by_private_dns_name_connects_to_the_address_its_private_zone_gives(
+        deploy: Any, nekt: NektNetwork) -> None:
+    """Discover reads the name in the Route 53 private hosted zones associated with the database's VPC (a CNAME
+    followed there), then the interface holding the address; Nekt connects to the address, as its VPC cannot
+    resolve the customer's private zone. Connect and disconnect leave both accounts as they were."""
+    database = database_of("ec2", 5432)
+    private_zone(database, "orders.internal", a_record("db.orders.internal", database.private_ip),
+                 a_record("warehouse.orders.internal", "db.orders.internal", kind="CNAME"))
+    stack: Stack = deploy(nekt)
+    before = snapshot(places(nekt))
+    request = {"database": {"kind": "address", "host": "warehouse.orders.internal", "port": 5432,
+                            "vpcId": database.vpc_id, "region": REGION}}
+
+    result = succeeded(stack.run(request))
+
+    assert result["status"] == "CONNECTED" and result["mode"] == "peering"
+    assert result["connectionId"] == "address-warehouse-orders-internal-5432"
+    assert result["database"]["endpoint"] == result["hostname"] == database.private_ip
+    assert ingress_of(database.security_group_id) == [("tcp", 5432, 5432, nekt.cidr)]
+    for route_table_id in database.route_table_ids:
+        assert routes_of(DEFAULT_ACCOUNT, REGION, route_table_id)[nekt.cidr] == result["peeringConnectionId"]
+    succeeded(stack.run({"connectionId": result["connectionId"], "region": REGION}, state_machine=DISCONNECT))
+    assert snapshot(places(nekt)) == before
+
+
+def test_a_private_dns_name_without_a_private_address_is_refused_by_name(deploy: Any, nekt: NektNetwork) -> None:
+    """No zone of the VPC's holds the name; an alias (whose addresses Route 53 does not list); a public address; a
+    CNAME that leads back to itself."""
+    database = database_of("ec2", 5432)
+    private_zone(database, "orders.internal", a_record("public.orders.internal", "52.1.2.3"),
+                 a_record("loop.orders.internal", "loop.orders.internal", kind="CNAME"), {
+        "Name": "balanced.orders.internal", "Type": "A", "AliasTarget": {
+            "HostedZoneId": "Z26RNL4JYFTOTI", "DNSName": "internal-db-123.us-east-2.elb.amazonaws.com",
+            "EvaluateTargetHealth": False}})
+    stack: Stack = deploy(nekt)
+    before = snapshot(places(nekt))
+
+    def refused(host: str) -> str:
+        execution = stack.run({"database": {"kind": "address", "host": host, "port": 5432,
+                                            "vpcId": database.vpc_id, "region": REGION}})
+        assert (execution.status, execution.error) == ("FAILED", "HostNotResolved"), execution.error_message
+        assert host in execution.error_message and database.vpc_id in execution.error_message
+        return str(execution.error_message)
+
+    assert "no private hosted zone associated with the VPC contains db.elsewhere.example" in refused(
+        "db.elsewhere.example")
+    assert "has no A record for it" in refused("missing.orders.internal")
+    assert "alias to internal-db-123.us-east-2.elb.amazonaws.com" in refused("balanced.orders.internal")
+    assert "holds 52.1.2.3, no private IPv4 address" in refused("public.orders.internal")
+    assert "more than 3 CNAMEs lead from it" in refused("loop.orders.internal")
+    assert snapshot(places(nekt)) == before
+
+
 def test_an_instance_or_cluster_that_does_not_exist_is_database_not_found(deploy: Any, nekt: NektNetwork) -> None:
     stack: Stack = deploy(nekt)
 

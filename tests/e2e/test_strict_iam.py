@@ -318,15 +318,25 @@ def resource_endpoint(world: World) -> tuple[bool, str]:
 
 
 def database_kinds(world: World) -> tuple[bool, str]:
-    """A database on EC2 named by its address, a Redshift cluster and a Serverless workgroup (database.kind), each
-    connected by peering, its path checked again (Discover's reads, in the check-path role too), then disconnected."""
+    """A database on EC2 named by its private DNS name (a Route 53 private hosted zone's record), a Redshift cluster
+    and a Serverless workgroup (database.kind), each connected by peering, its path checked again (Discover's reads,
+    in the check-path role too), then disconnected."""
     warehouse = create_database(identifier="warehouse", region=DB_REGION, cidr="10.30.0.0/16", kind="ec2")
     analytics = create_database(identifier="analytics", region=DB_REGION, cidr="10.40.0.0/16", kind="redshift",
                                 port=5439)
     serverless = create_database(identifier="serverless", region=DB_REGION, cidr="10.50.0.0/16",
                                  kind="redshift-serverless", port=5439)
+    route53 = account_session(DEFAULT_ACCOUNT, DB_REGION).client("route53")
+    zone_id = route53.create_hosted_zone(
+        Name="corp.internal", CallerReference=warehouse.vpc_id, HostedZoneConfig={"Comment": "", "PrivateZone": True},
+        VPC={"VPCRegion": DB_REGION, "VPCId": warehouse.vpc_id})["HostedZone"]["Id"]
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "CREATE",
+        "ResourceRecordSet": {"Name": "warehouse.corp.internal", "Type": "A", "TTL": 60,
+                              "ResourceRecords": [{"Value": warehouse.private_ip}]}}]})
     for database, kind in ((warehouse, "address"), (analytics, "redshift"), (serverless, "redshift-serverless")):
         request = database.connect_input(kind, mode="peering")
+        if kind == "address":
+            request["database"]["host"] = "warehouse.corp.internal"
         connected = world.stack.run(request)
         if connected.status != "SUCCEEDED":
             return False, f"connect {kind} {connected.error}: {connected.error_message}"

@@ -49,7 +49,8 @@ LATTICE_ON_OUR_BEHALF = {
 DATABASE_KINDS = ("databases/rds", "databases/redshift", "databases/redshift_serverless", "databases/docdb",
                   "databases/ec2_instance", "databases/address")
 DATABASE_KIND_READS = {"ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "redshift:DescribeClusters",
-                       "redshift:DescribeClusterSubnetGroups", "redshift-serverless:GetWorkgroup"}
+                       "redshift:DescribeClusterSubnetGroups", "redshift-serverless:GetWorkgroup",
+                       "route53:ListHostedZonesByVPC", "route53:ListResourceRecordSets"}
 
 # Function -> (the modules its handler runs, under functions/nekt_peering, the actions those modules call). An
 # action must be called by name in one of the modules (ec2:CreateTags: through TagSpecifications on create, or

@@ -3,6 +3,8 @@ every malformed one is refused with a named error whose message points at the fi
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 
 import pytest
@@ -75,6 +77,21 @@ def test_each_kind_parses_to_its_fields_and_names_the_database() -> None:
                                        "vpcId": "vpc-0abc1234"}}) == address.connection_id
 
 
+@pytest.mark.parametrize(("host", "identifier"), [
+    ("orders.db.internal", "address-orders-db-internal-5432"),
+    ("Orders-DB.corp.example.com", "address-orders-db-corp-example-com-5432"),
+    ("a" * 60 + ".internal", "address-" + "a" * 41 + "-" + hashlib.sha256(("a" * 60 + ".internal").encode())
+     .hexdigest()[:8] + "-5432"),
+])
+def test_an_address_by_private_dns_name_is_named_after_it_within_an_identifier_s_length(host: str,
+                                                                                       identifier: str) -> None:
+    request = ConnectRequest.parse({"database": {"kind": "address", "host": host, "port": 5432,
+                                                 "vpcId": "vpc-0abc1234"}}, default_region="us-east-1")
+
+    assert (request.host, request.identifier, request.connection_id) == (host, identifier, identifier)
+    assert len(identifier) <= 63 and re.fullmatch(r"[A-Za-z](-?[A-Za-z0-9])*", identifier)
+
+
 def _db(**fields: Any) -> dict[str, Any]:
     return {"database": {"identifier": "orders-db", **fields}}
 
@@ -116,8 +133,12 @@ BAD_INPUTS = [
                  id="address-without-vpc"),
     pytest.param({"database": {"kind": "address", "host": "10.0.1.25", "port": 70000, "vpcId": "vpc-0abc1234"}},
                  ["database.port"], id="address-port-out-of-range"),
-    pytest.param({"database": {"kind": "address", "host": "db.example.com", "port": 5432, "vpcId": "vpc-0abc1234"}},
-                 ["database.host"], id="address-dns-name"),
+    pytest.param({"database": {"kind": "address", "host": "orders", "port": 5432, "vpcId": "vpc-0abc1234"}},
+                 ["database.host"], id="address-single-label-name"),
+    pytest.param({"database": {"kind": "address", "host": "-orders.db.internal", "port": 5432,
+                               "vpcId": "vpc-0abc1234"}}, ["database.host"], id="address-name-malformed"),
+    pytest.param({"database": {"kind": "address", "host": "10.0.1.256", "port": 5432, "vpcId": "vpc-0abc1234"}},
+                 ["database.host"], id="address-octet-out-of-range"),
     pytest.param({"database": {"kind": "address", "host": "52.1.2.3", "port": 5432, "vpcId": "vpc-0abc1234"}},
                  ["database.host", "private"], id="address-public"),
     pytest.param({"database": {"kind": "redshift", "identifier": "analytics", "endpoint": "reader"}},

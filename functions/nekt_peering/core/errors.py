@@ -29,6 +29,11 @@ class AddressNotFound(ConnectError):
     """A database given by address: no network interface holds that private address in that VPC."""
 
 
+class HostNotResolved(ConnectError):
+    """A database given by a private DNS name: no Route 53 private hosted zone associated with its VPC answers
+    the name with a private IPv4 address (A record)."""
+
+
 class DatabaseNotAvailable(ConnectError):
     """The database exists but is in a state that does not serve connections (stopped, rebooting ...)."""
 
@@ -182,6 +187,8 @@ WHAT_TO_DO: dict[str, str] = {
                         "ask Nekt support for a call.",
     "AddressNotFound": "Check `host` (a private IPv4 address the database listens on), `vpcId` and `region`; "
                        "the network interface holding it must be in this account.",
+    "HostNotResolved": "Give `host` as the private IPv4 address the name resolves to in the VPC, or add an A record "
+                       "for it to a Route 53 private hosted zone associated with `vpcId` (this account's).",
     "DatabaseNotAvailable": "Wait until it is available, then start again.",
     "SharedVpcNotSupported": "Connect it from the VPC owner's account (named in the cause), or ask Nekt support "
                              "for a call.",

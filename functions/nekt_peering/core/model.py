@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import re
@@ -25,6 +26,7 @@ Validator = Callable[[Any], object]
 CONNECT_INPUT_SCHEMA: dict[str, Any] = json.loads(
     resources.files("nekt_peering.core").joinpath("schemas/connect_input.json").read_text()
 )
+IDENTIFIER_LENGTH: int = CONNECT_INPUT_SCHEMA["properties"]["database"]["properties"]["identifier"]["maxLength"]
 _validate_connect_input: Validator = connect_input.validate
 # The disconnect input names the same things as the connect input: its fields are the connect schema's.
 DISCONNECT_INPUT_SCHEMA: dict[str, Any] = {
@@ -83,7 +85,7 @@ class ConnectRequest:
     endpoint: Literal["writer", "reader"] = "writer"  # an Aurora cluster's endpoint Nekt connects to
     kind: str = "rds"
     instance_id: str | None = None  # ec2
-    host: str | None = None  # address: a private IPv4 address
+    host: str | None = None  # address: a private IPv4 address, or a private DNS name (Route 53)
     port: int | None = None  # ec2, address
     vpc_id: str | None = None  # address
     engine: str | None = None  # ec2, address: the protocol the probe speaks
@@ -154,10 +156,17 @@ def _public_ipv4(host: Any) -> bool:
 
 def _default_identifier(kind: str, database: dict[str, Any]) -> str:
     """ec2: the instance id; address: address-<host with dashes>-<port> (unique within a VPC only: two
-    addresses alike in two VPCs need an identifier or a connectionId each)."""
+    addresses alike in two VPCs need an identifier or a connectionId each). A DNS name too long for the 63
+    characters of an identifier keeps its beginning and a digest of the whole."""
     if kind == "ec2":
         return str(database["instanceId"])
-    return f"address-{database['host'].replace('.', '-')}-{database['port']}"
+    host, port = re.sub(r"[^a-z0-9]+", "-", database["host"].lower()).strip("-"), database["port"]
+    identifier = f"address-{host}-{port}"
+    if len(identifier) <= IDENTIFIER_LENGTH:
+        return identifier
+    digest = hashlib.sha256(database["host"].lower().encode()).hexdigest()[:8]
+    readable = host[:IDENTIFIER_LENGTH - len(f"address--{digest}-{port}")].strip("-")
+    return f"address-{readable}-{digest}-{port}"
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException
 
 
 REGEX_PATTERNS = {
-    '^(10(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|172\\.(1[6-9]|2[0-9]|3[01])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}|192\\.168(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2})$': re.compile('^(10(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|172\\.(1[6-9]|2[0-9]|3[01])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}|192\\.168(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2})\\Z'),
+    '^(10(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|172\\.(1[6-9]|2[0-9]|3[01])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}|192\\.168(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2})$|^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$': re.compile('^(10(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|172\\.(1[6-9]|2[0-9]|3[01])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}|192\\.168(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2})\\Z|^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\Z'),
     '^[A-Za-z](-?[A-Za-z0-9])*$': re.compile('^[A-Za-z](-?[A-Za-z0-9])*\\Z'),
     '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$': re.compile('^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\\Z'),
     '^i-[0-9a-f]{8,17}$': re.compile('^i-[0-9a-f]{8,17}\\Z'),
-    '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$': re.compile('^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}\\Z'),
+    '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$|^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$': re.compile('^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}\\Z|^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\Z'),
     '^vpc-[0-9a-f]{8,17}$': re.compile('^vpc-[0-9a-f]{8,17}\\Z'),
     '^[A-Za-z0-9][A-Za-z0-9_-]*$': re.compile('^[A-Za-z0-9][A-Za-z0-9_-]*\\Z')
 }
@@ -361,8 +361,8 @@ def validate(data, custom_formats={}, name_prefix=None):
                         data__database_keys.remove("host")
                         data__database__host = data__database["host"]
                         if isinstance(data__database__host, str):
-                            if not REGEX_PATTERNS['^(10(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|172\\.(1[6-9]|2[0-9]|3[01])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}|192\\.168(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2})$'].search(data__database__host):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.host must match pattern ^(10(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|172\\.(1[6-9]|2[0-9]|3[01])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}|192\\.168(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2})$", value=data__database__host, name="" + (name_prefix or "data") + ".database.host", definition=None, rule='pattern')
+                            if not REGEX_PATTERNS['^(10(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|172\\.(1[6-9]|2[0-9]|3[01])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}|192\\.168(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2})$|^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$'].search(data__database__host):
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.host must match pattern ^(10(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}|172\\.(1[6-9]|2[0-9]|3[01])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}|192\\.168(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2})$|^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", value=data__database__host, name="" + (name_prefix or "data") + ".database.host", definition=None, rule='pattern')
             data__database_is_dict = isinstance(data__database, dict)
             if data__database_is_dict:
                 data__database_keys = set(data__database.keys())
@@ -415,10 +415,10 @@ def validate(data, custom_formats={}, name_prefix=None):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.host must be string", value=data__database__host, name="" + (name_prefix or "data") + ".database.host", definition=None, rule='type')
                     if isinstance(data__database__host, str):
                         data__database__host_len = len(data__database__host)
-                        if data__database__host_len > 15:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.host must be shorter than or equal to 15 characters", value=data__database__host, name="" + (name_prefix or "data") + ".database.host", definition=None, rule='maxLength')
-                        if not REGEX_PATTERNS['^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$'].search(data__database__host):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.host must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$", value=data__database__host, name="" + (name_prefix or "data") + ".database.host", definition=None, rule='pattern')
+                        if data__database__host_len > 253:
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.host must be shorter than or equal to 253 characters", value=data__database__host, name="" + (name_prefix or "data") + ".database.host", definition=None, rule='maxLength')
+                        if not REGEX_PATTERNS['^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$|^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$'].search(data__database__host):
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".database.host must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$|^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", value=data__database__host, name="" + (name_prefix or "data") + ".database.host", definition=None, rule='pattern')
                 if "port" in data__database_keys:
                     data__database_keys.remove("port")
                     data__database__port = data__database["port"]

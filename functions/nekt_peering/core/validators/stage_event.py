@@ -22,7 +22,7 @@ REGEX_PATTERNS = {
     '^[A-Za-z](-?[A-Za-z0-9])*$': re.compile('^[A-Za-z](-?[A-Za-z0-9])*\\Z'),
     '^[A-Za-z0-9][A-Za-z0-9_-]*$': re.compile('^[A-Za-z0-9][A-Za-z0-9_-]*\\Z'),
     '^i-[0-9a-f]{8,17}$': re.compile('^i-[0-9a-f]{8,17}\\Z'),
-    '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$': re.compile('^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}\\Z')
+    '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$|^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$': re.compile('^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}\\Z|^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\Z')
 }
 
 NoneType = type(None)
@@ -2243,10 +2243,10 @@ def validate___definitions_requestfacts(data, custom_formats={}, name_prefix=Non
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".host must be string", value=data__host, name="" + (name_prefix or "data") + ".host", definition=None, rule='type')
             if isinstance(data__host, str):
                 data__host_len = len(data__host)
-                if data__host_len > 15:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".host must be shorter than or equal to 15 characters", value=data__host, name="" + (name_prefix or "data") + ".host", definition=None, rule='maxLength')
-                if not REGEX_PATTERNS['^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$'].search(data__host):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".host must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$", value=data__host, name="" + (name_prefix or "data") + ".host", definition=None, rule='pattern')
+                if data__host_len > 253:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".host must be shorter than or equal to 253 characters", value=data__host, name="" + (name_prefix or "data") + ".host", definition=None, rule='maxLength')
+                if not REGEX_PATTERNS['^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$|^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$'].search(data__host):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".host must match pattern ^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$|^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", value=data__host, name="" + (name_prefix or "data") + ".host", definition=None, rule='pattern')
         if "port" in data_keys:
             data_keys.remove("port")
             data__port = data["port"]
