@@ -218,9 +218,12 @@ def create_database(
         return CustomerDatabase(identifier, account_id, region, kind, vpc_id, cidrs, subnet_ids,
                                 route_table_ids + [main["RouteTableId"]], main["RouteTableId"], group_id, port)
     if kind == "redshift-serverless":  # served by the strict layer (emulator/strict/serverless.py)
-        session.client("redshift-serverless").create_workgroup(
+        serverless = session.client("redshift-serverless")
+        serverless.create_workgroup(
             workgroupName=identifier, namespaceName=f"{identifier}-namespace", subnetIds=subnet_ids,
             securityGroupIds=[group_id], port=port, publiclyAccessible=publicly_accessible)
+        while serverless.get_workgroup(workgroupName=identifier)["workgroup"]["status"] == "CREATING":
+            pass  # as a deployment waits for it; AVAILABLE after its first read (emulator/strict/serverless.py)
         return CustomerDatabase(identifier, account_id, region, kind, vpc_id, cidrs, subnet_ids,
                                 route_table_ids + [main["RouteTableId"]], main["RouteTableId"], group_id, port)
     if kind == "ec2":

@@ -9,6 +9,7 @@ from emulator.strict.lattice import LatticeBook, lattice_rules
 from emulator.strict.layer import Rule
 from emulator.strict.network import network_rules
 from emulator.strict.peerings import peering_rules
+from emulator.strict.redshift import redshift_rules
 from emulator.strict.serverless import serverless_rules
 
 
@@ -16,4 +17,4 @@ def all_rules() -> list[Rule]:
     # What the lattice rules serve: IAM reads their ARNs and tags, the network the security groups they use.
     lattice = LatticeBook()
     return [*iam_rules(lattice), *peering_rules(), *network_rules(lattice), *lattice_rules(lattice),
-            *serverless_rules()]
+            *serverless_rules(), *redshift_rules()]

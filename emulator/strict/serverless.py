@@ -2,9 +2,11 @@
 account and Region: CreateWorkgroup (the harness's), GetWorkgroup (what Discover reads) and DeleteWorkgroup, answered
 as botocore's redshift-serverless model shapes them (the layer checks each answer against it).
 
-A workgroup is AVAILABLE once made (AWS: CREATING first; the product only reads one a test made); its endpoint
-is `<name>.<account>.<region>.redshift-serverless.amazonaws.com` on port 5439 unless another is given, with one
-VPC endpoint network interface in its first subnet. A test sets another status with `set_status`."""
+A workgroup is CREATING when made, and for its first GetWorkgroup (AWS does not say for how long: the
+pessimistic reading, at least one read; without its endpoint, which AWS does not promise before it is
+AVAILABLE), then AVAILABLE: its endpoint is `<name>.<account>.<region>.redshift-serverless.amazonaws.com` on port
+5439 unless another is given, with one VPC endpoint network interface in its first subnet. A test sets another
+status with `set_status`."""
 
 from __future__ import annotations
 
@@ -40,14 +42,21 @@ class Workgroup:
     security_group_ids: list[str]
     port: int
     publicly_accessible: bool
-    status: str = "AVAILABLE"
+    status: str = "CREATING"
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def read(self) -> dict[str, Any]:
+        """GetWorkgroup's answer; a workgroup read once while CREATING is AVAILABLE from the next read on."""
+        answer = self.answer()
+        if self.status == "CREATING":
+            self.status = "AVAILABLE"
+        return answer
 
     def answer(self) -> dict[str, Any]:
         subnet = _subnet(self.account, self.region, self.subnet_ids[0])
         address = str(ipaddress.ip_network(subnet.cidr_block)[20]) if subnet is not None else "10.0.0.20"
         vpc_id = subnet.vpc_id if subnet is not None else ""
-        return {
+        answer = {
             "workgroupName": self.name, "workgroupId": workgroup_id(self.account, self.region, self.name),
             "workgroupArn": workgroup_arn(self.account, self.region, self.name), "namespaceName": self.namespace,
             "status": self.status, "baseCapacity": 128, "creationDate": self.created_at, "port": self.port,
@@ -63,6 +72,9 @@ class Workgroup:
                                                          "privateIpAddress": address}]}],
             },
         }
+        if self.status == "CREATING":
+            del answer["endpoint"]
+        return answer
 
 
 def _subnet(account: str, region: str, subnet_id: str) -> Any | None:
@@ -105,7 +117,8 @@ class RedshiftServerlessApi(Rule):
                 raise AwsError("ResourceNotFoundException", f"Workgroup {key[2]} not found.")
             if call.operation == "DeleteWorkgroup":
                 del self.workgroups[key]
-            raise Served({"workgroup": found.answer()})
+                raise Served({"workgroup": found.answer()})
+            raise Served({"workgroup": found.read()})
 
 
 def serverless_rules() -> list[Rule]:

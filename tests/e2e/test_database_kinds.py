@@ -137,6 +137,27 @@ def test_a_database_in_a_state_that_serves_no_traffic_is_refused_by_name_with_no
     assert snapshot(places(nekt)) == before
 
 
+def test_a_serverless_workgroup_still_creating_is_not_available_yet(deploy: Any, nekt: NektNetwork) -> None:
+    """A workgroup is CREATING when made (emulator/strict/serverless.py: at least for its first read): Discover
+    says it serves no connection yet, with nothing changed; once AVAILABLE, the same request discovers it."""
+    database = database_of("ec2", 5432)  # its VPC and subnets
+    account_session(DEFAULT_ACCOUNT, REGION).client("redshift-serverless").create_workgroup(
+        workgroupName="fresh", namespaceName="fresh-namespace", subnetIds=database.subnet_ids,
+        securityGroupIds=[database.security_group_id])
+    stack: Stack = deploy(nekt)
+    before = snapshot(places(nekt))
+    request = {"database": {"kind": "redshift-serverless", "identifier": "fresh", "region": REGION}}
+
+    creating = stack.run(request)
+
+    assert (creating.status, creating.error) == ("FAILED", "DatabaseNotAvailable"), creating.error_message
+    assert "fresh is 'CREATING', a state in which it serves no connection: wait until it is available" \
+        in creating.error_message
+    assert snapshot(places(nekt)) == before
+    available = succeeded(stack.run({**request, "dryRun": True}))
+    assert available["database"]["kind"] == "redshift-serverless" and available["database"]["vpcId"] == database.vpc_id
+
+
 def test_an_address_no_network_interface_holds_is_refused_by_name(deploy: Any, nekt: NektNetwork) -> None:
     database = database_of("ec2", 5432)
     stack: Stack = deploy(nekt)
