@@ -17,6 +17,7 @@ from emulator.wire_servers import MongoWireServer, TnsListener
 DISCONNECT = "DisconnectStateMachine"
 REGION = "us-east-2"
 NEKT_PUBLIC_IP = "100.27.146.35"
+PARTNER_ACCOUNT = "444455556666"  # owns a private hosted zone associated with the database's VPC
 
 # (the request's database.kind, the topology's kind, the port the database listens on)
 KINDS = [
@@ -171,9 +172,11 @@ def test_an_address_no_network_interface_holds_is_refused_by_name(deploy: Any, n
     assert snapshot(places(nekt)) == before
 
 
-def private_zone(database: CustomerDatabase, zone: str, *records: dict[str, Any]) -> str:
-    """A Route 53 private hosted zone associated with the database's VPC, holding `records`."""
-    route53 = account_session(DEFAULT_ACCOUNT, REGION).client("route53")
+def private_zone(database: CustomerDatabase, zone: str, *records: dict[str, Any],
+                 owner: str = DEFAULT_ACCOUNT) -> str:
+    """A Route 53 private hosted zone of `owner` associated with the database's VPC, holding `records` (another
+    account's zone as it is once the VPC's owner authorized the association and the zone's owner made it)."""
+    route53 = account_session(owner, REGION).client("route53")
     zone_id = route53.create_hosted_zone(Name=zone, CallerReference=f"{zone}-{database.vpc_id}",
                                          HostedZoneConfig={"Comment": "", "PrivateZone": True},
                                          VPC={"VPCRegion": REGION, "VPCId": database.vpc_id})["HostedZone"]["Id"]
@@ -213,13 +216,14 @@ def test_an_address_by_private_dns_name_connects_to_the_address_its_private_zone
 
 def test_a_private_dns_name_without_a_private_address_is_refused_by_name(deploy: Any, nekt: NektNetwork) -> None:
     """No zone of the VPC's holds the name; an alias (whose addresses Route 53 does not list); a public address; a
-    CNAME that leads back to itself."""
+    CNAME that leads back to itself; a zone another account owns (listed for the VPC, its records not ours)."""
     database = database_of("ec2", 5432)
     private_zone(database, "orders.internal", a_record("public.orders.internal", "52.1.2.3"),
                  a_record("loop.orders.internal", "loop.orders.internal", kind="CNAME"), {
         "Name": "balanced.orders.internal", "Type": "A", "AliasTarget": {
             "HostedZoneId": "Z26RNL4JYFTOTI", "DNSName": "internal-db-123.us-east-2.elb.amazonaws.com",
             "EvaluateTargetHealth": False}})
+    private_zone(database, "partner.internal", a_record("db.partner.internal", "10.0.1.99"), owner=PARTNER_ACCOUNT)
     stack: Stack = deploy(nekt)
     before = snapshot(places(nekt))
 
@@ -236,6 +240,7 @@ def test_a_private_dns_name_without_a_private_address_is_refused_by_name(deploy:
     assert "alias to internal-db-123.us-east-2.elb.amazonaws.com" in refused("balanced.orders.internal")
     assert "holds 52.1.2.3, no private IPv4 address" in refused("public.orders.internal")
     assert "more than 3 CNAMEs lead from it" in refused("loop.orders.internal")
+    assert f"belongs to {PARTNER_ACCOUNT}, whose records this account does not read" in refused("db.partner.internal")
     assert snapshot(places(nekt)) == before
 
 
