@@ -42,27 +42,28 @@ MANIFEST = "release.json"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-class ReleaseError(Exception):
-    """Base of the failures `make release` and `nekt-peering onboard` name on purpose (docs/errors.md)."""
+class OperatorError(Exception):
+    """Base of the failures `make release` and `nekt-peering onboard` / `offboard` name on purpose (docs/errors.md,
+    "Errors of release and onboarding"): each is found before anything is written."""
 
 
-class VersionMismatch(ReleaseError):
+class VersionMismatch(OperatorError):
     """VERSION is not the version the built template carries (its Release mapping)."""
 
 
-class BuildMissing(ReleaseError):
+class BuildMissing(OperatorError):
     """No `make build` output, or one that lacks a function's or the layer's directory."""
 
 
-class ReleaseBucketUnusable(ReleaseError):
+class ReleaseBucketUnusable(OperatorError):
     """A Region's release bucket does not exist, cannot be read, or is in another Region."""
 
 
-class ReleaseImmutable(ReleaseError):
+class ReleaseImmutable(OperatorError):
     """The version is already published with different content: a release is never overwritten."""
 
 
-class ReleaseNotFound(ReleaseError):
+class ReleaseNotFound(OperatorError):
     """No complete release of that version in that Region."""
 
 
@@ -290,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         locations = publish(arguments.build_dir, arguments.version, regions, arguments.bucket_prefix,
                             lambda region: boto3.client("s3", region_name=region,
                                                         endpoint_url=arguments.endpoint_url))
-    except ReleaseError as error:
+    except OperatorError as error:
         print(f"{type(error).__name__}: {error}", file=sys.stderr)
         return 1
     for region, location in locations.items():

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -33,11 +32,9 @@ REGIONS = ["us-east-1", "eu-west-1"]
 PREFIX = "nekt-peering-releases"
 
 
-@pytest.fixture(scope="module")
-def build_dir() -> Path:
-    """`make build`, as `make release` runs it."""
-    subprocess.run(["make", "--no-print-directory", "build"], cwd=ROOT, check=True, capture_output=True, timeout=600)
-    return ROOT / ".aws-sam" / "build"
+@pytest.fixture
+def build_dir(release_build: Path) -> Path:
+    return release_build
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 from emulator.template import ROOT
 from nekt_peering.core import errors
-from nekt_peering_cli import release
+from nekt_peering_cli import onboarding, release
 
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
@@ -48,8 +48,8 @@ def test_every_error_of_release_and_onboarding_has_a_row() -> None:
     section = page.split("\n## Errors of release and onboarding\n", 1)[1].split("\n## ", 1)[0]
     rows = set(re.findall(r"^\| `(\w+)` \| .+? \| .+? \|$", section, flags=re.MULTILINE))
 
-    named = {cls.__name__ for module in (release,) for cls in vars(module).values()
-             if isinstance(cls, type) and issubclass(cls, release.ReleaseError) and cls is not release.ReleaseError}
+    named = {cls.__name__ for module in (release, onboarding) for cls in vars(module).values()
+             if isinstance(cls, type) and issubclass(cls, release.OperatorError) and cls is not release.OperatorError}
     assert rows == named
 
 
