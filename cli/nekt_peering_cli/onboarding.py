@@ -35,6 +35,7 @@ CUSTOMER_CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND")
 NEKT_ACCOUNT_CAPABILITIES = ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 # The Nekt-account stack's tag: what onboard last made it (a release is immutable, so its template URL names it).
 ONBOARDED_AS = "nekt-peering:onboarded-as"
+POLL_SECONDS = 5.0  # between two DescribeStacks while CloudFormation works
 LIVE_PEERING_STATES = ["initiating-request", "pending-acceptance", "provisioning", "active"]
 
 
@@ -104,7 +105,7 @@ class Aws:
     """The Nekt account's clients: client(service, region)."""
 
     client: Callable[[str, str], Any]
-    poll_seconds: float = 5.0
+    poll_seconds: float = field(default_factory=lambda: POLL_SECONDS)
     timeout_seconds: float = 1800.0
     _made: dict[tuple[str, str], Any] = field(default_factory=dict)
 

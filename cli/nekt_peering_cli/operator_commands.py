@@ -65,6 +65,9 @@ def onboard(
                          "signed in to account " + account_id + ", tick the acknowledgements ("
                          + ", ".join(done.capabilities) + ") and choose Create stack:\n")
     target.console.print(done.link, soft_wrap=True, markup=False)
+    target.console.print("\nA customer whose stack is installed updates it with this template URL instead "
+                         "(docs/deploying.md, Upgrading and uninstalling):\n")
+    target.console.print(done.template_url, soft_wrap=True, markup=False)
 
 
 def offboard(

@@ -114,7 +114,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _load(path: Path) -> dict[str, Any]:
+def load_template(path: Path) -> dict[str, Any]:
     from cfnlint.decode import cfn_yaml  # the template's short forms (!Ref, !Sub...) as CloudFormation reads them
 
     loaded: dict[str, Any] = json.loads(json.dumps(cfn_yaml.load(str(path))))
@@ -162,7 +162,7 @@ def artifacts(build_dir: Path, version: str) -> Artifacts:
     built = build_dir / "template.yaml"
     if not built.is_file():
         raise BuildMissing(f"no {built}: run make build (make release runs it first)")
-    template = _load(built)
+    template = load_template(built)
     if release_version(template) != version:
         raise VersionMismatch(
             f"VERSION={version} but the build's template.yaml is release {release_version(template)}: set "
@@ -198,7 +198,7 @@ def artifacts(build_dir: Path, version: str) -> Artifacts:
             source = (build_dir / include["Location"]).resolve()
             include["Location"] = IN_BUCKET + put(f"api/{source.name}", source.read_bytes())
     # The probe (standard library only) is in the functions' package: one object serves both stacks.
-    nekt_account = _load(NEKT_ACCOUNT_TEMPLATE)
+    nekt_account = load_template(NEKT_ACCOUNT_TEMPLATE)
     nekt_account["Resources"]["ProbeFunction"]["Properties"]["CodeUri"] = IN_BUCKET + code
     return Artifacts(objects, template, nekt_account)
 

@@ -11,10 +11,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
+import boto3
 import pytest
 from botocore.stub import Stubber
+from typer.testing import CliRunner
 
-from emulator.topology import NEKT_ACCOUNT, NektNetwork, account_session
+from emulator.stack import DEFAULT_ACCOUNT
+from emulator.topology import NEKT_ACCOUNT, NektNetwork, account_session, create_nekt_network
+from nekt_peering_cli import onboarding
+from nekt_peering_cli.app import app
 from nekt_peering_cli.onboarding import (
     Aws,
     Customer,
@@ -26,7 +31,7 @@ from nekt_peering_cli.onboarding import (
     offboard,
     onboard,
 )
-from nekt_peering_cli.release import Location, ReleaseNotFound, publish
+from nekt_peering_cli.release import Location, ReleaseNotFound, load_template, publish, release_version
 
 CUSTOMER = "222233334444"
 PREFIX = "nekt-releases"
@@ -47,9 +52,7 @@ def clients() -> Aws:
 @pytest.fixture
 def version(aws: None, release_build: Path) -> str:
     """The build, released in Nekt's release buckets (Nekt's account) of the Nekt VPC's and the database's Regions."""
-    from nekt_peering_cli.release import _load, release_version
-
-    version = release_version(_load(release_build / "template.yaml"))
+    version = release_version(load_template(release_build / "template.yaml"))
     for region in ("us-east-1", "eu-west-1"):
         where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         nekt_client("s3", region).create_bucket(Bucket=f"{PREFIX}-{region}", **where)
@@ -216,3 +219,36 @@ def test_offboard_refuses_while_a_peering_is_live_then_removes_what_onboard_made
     assert after["stacks"] == before["stacks"]
     assert json.loads(after["bus"] or '{"Statement": []}')["Statement"] == []
     assert offboard(customer, nekt_side(nekt), clients) == []  # converges
+
+
+def test_the_cli_onboards_with_nekts_settings_from_the_environment(
+        release_build: Path, aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`nekt-peering onboard` as Nekt's operator runs it (the credentials' account is Nekt's: here moto's default
+    one, which holds the Nekt VPC and the release buckets), then `offboard`."""
+    nekt = create_nekt_network(account_id=DEFAULT_ACCOUNT)
+    version = release_version(load_template(release_build / "template.yaml"))
+    for region in ("us-east-1", "eu-west-1"):
+        where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        boto3.client("s3", region_name=region).create_bucket(Bucket=f"{PREFIX}-{region}", **where)
+    publish(release_build, version, ["us-east-1", "eu-west-1"], PREFIX,
+            lambda region: boto3.client("s3", region_name=region))
+    for name, value in {"NEKT_REGION": nekt.region, "NEKT_VPC_ID": nekt.vpc_id,
+                        "NEKT_ROUTE_TABLE_ID": nekt.private_route_table_id, "NEKT_PLATFORM_PRINCIPAL_ARN": PLATFORM,
+                        "NEKT_RELEASE_BUCKET_PREFIX": PREFIX}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(onboarding, "POLL_SECONDS", 0)
+
+    bad = CliRunner().invoke(app, ["onboard", "2222-3333-4444", "--database-region", "eu-west-1",
+                                   "--release", version])
+    done = CliRunner().invoke(app, ["onboard", CUSTOMER, "--database-region", "eu-west-1", "--release", version])
+    gone = CliRunner().invoke(app, ["offboard", CUSTOMER])
+
+    assert bad.exit_code == 2 and "InvalidAccountId: account id '2222-3333-4444' is not 12 digits" in bad.output
+    assert done.exit_code == 0, done.output
+    lines = done.output.splitlines()
+    assert f"stack nekt-peering-accepter-{CUSTOMER}: created; account {CUSTOMER} admitted on event bus default" in lines
+    assert any(line.startswith("https://eu-west-1.console.aws.amazon.com/cloudformation/home?region=eu-west-1"
+                               "#/stacks/quickcreate?templateURL=") for line in lines)
+    assert Location(PREFIX, version, "eu-west-1").template_url in lines
+    assert "CAPABILITY_IAM, CAPABILITY_AUTO_EXPAND" in done.output
+    assert gone.exit_code == 0 and f"account {CUSTOMER} offboarded" in gone.output

@@ -39,7 +39,7 @@ def build_dir(release_build: Path) -> Path:
 
 @pytest.fixture
 def version(build_dir: Path) -> str:
-    return release.release_version(release._load(build_dir / "template.yaml"))
+    return release.release_version(release.load_template(build_dir / "template.yaml"))
 
 
 def s3(region: str) -> Any:
