@@ -140,12 +140,12 @@ def onboard(customer: Customer, nekt: Nekt, version: str, aws: Aws) -> Onboarded
                   "ProbeSubnetIds": ",".join(nekt.probe_subnet_ids), "ProbeDatabaseCidr": nekt.probe_database_cidr}
     action, outputs = _converge_stack(aws, nekt.region, customer.nekt_stack_name,
                                       nekt_release["nektAccountTemplateUrl"], parameters)
-    _admit(aws("events", nekt.region), nekt.event_bus, customer)
+    bus_arn = _admit(aws("events", nekt.region), nekt.event_bus, customer)
 
     filled = {"NektAccountId": outputs["NektAccountId"], "NektRegion": outputs["NektRegion"],
               "NektVpcId": outputs["NektVpcId"], "NektRouteTableId": outputs["NektRouteTableId"],
               "NektAccepterRoleArn": outputs["NektAccepterRoleArn"], "NektExternalId": external_id,
-              "NektPlatformPrincipalArn": nekt.platform_principal_arn}
+              "NektPlatformPrincipalArn": nekt.platform_principal_arn, "NektEventBusArn": bus_arn}
     if "ProbeFunctionArn" in outputs:
         filled["NektProbeFunctionArn"] = outputs["ProbeFunctionArn"]
     template_url = customer_release["templateUrl"]
@@ -298,22 +298,24 @@ def _failure(cloudformation: Any, name: str, stack: dict[str, Any] | None, since
             + ("; ".join(reasons) if reasons else "CloudFormation gave no reason: see its events in the console"))
 
 
-def _bus_statements(events: Any, bus: str) -> list[dict[str, Any]]:
-    policy = events.describe_event_bus(Name=bus).get("Policy")
-    statements: list[dict[str, Any]] = json.loads(policy)["Statement"] if policy else []
-    return statements
+def _admitted(events: Any, bus: str, customer: Customer) -> tuple[str, bool]:
+    """The bus's ARN, and whether its policy has the customer's statement (by its Sid)."""
+    described = events.describe_event_bus(Name=bus)
+    statements = json.loads(described["Policy"])["Statement"] if described.get("Policy") else []
+    return described["Arn"], any(statement.get("Sid") == customer.bus_statement_id for statement in statements)
 
 
-def _admit(events: Any, bus: str, customer: Customer) -> None:
-    """The customer's account may put events on Nekt's bus (a statement of the bus's policy, by its Sid)."""
-    if any(statement.get("Sid") == customer.bus_statement_id for statement in _bus_statements(events, bus)):
-        return
-    events.put_permission(EventBusName=bus, Action="events:PutEvents", Principal=customer.account_id,
-                          StatementId=customer.bus_statement_id)
+def _admit(events: Any, bus: str, customer: Customer) -> str:
+    """The customer's account may put events on Nekt's bus; returns the bus's ARN (the stack's NektEventBusArn)."""
+    arn, admitted = _admitted(events, bus, customer)
+    if not admitted:
+        events.put_permission(EventBusName=bus, Action="events:PutEvents", Principal=customer.account_id,
+                              StatementId=customer.bus_statement_id)
+    return arn
 
 
 def _dismiss(events: Any, bus: str, customer: Customer) -> bool:
-    if not any(statement.get("Sid") == customer.bus_statement_id for statement in _bus_statements(events, bus)):
+    if not _admitted(events, bus, customer)[1]:
         return False
     events.remove_permission(EventBusName=bus, StatementId=customer.bus_statement_id)
     return True

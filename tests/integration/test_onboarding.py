@@ -37,7 +37,7 @@ CUSTOMER = "222233334444"
 PREFIX = "nekt-releases"
 PLATFORM = f"arn:aws:iam::{NEKT_ACCOUNT}:role/nekt-platform"
 # What Nekt fills in the customer's link, beyond the template's parameters without a default.
-NEKT_FILLS = {"NektRouteTableId", "NektAccepterRoleArn", "NektExternalId"}
+NEKT_FILLS = {"NektRouteTableId", "NektAccepterRoleArn", "NektExternalId", "NektEventBusArn"}
 
 
 def nekt_client(service: str, region: str) -> Any:
@@ -125,7 +125,8 @@ def test_onboard_creates_the_nekt_account_stack_from_the_release_and_a_link_that
     assert fields == {"param_NektAccountId": NEKT_ACCOUNT, "param_NektRegion": nekt.region,
                       "param_NektVpcId": nekt.vpc_id, "param_NektRouteTableId": nekt.private_route_table_id,
                       "param_NektAccepterRoleArn": role["Arn"], "param_NektExternalId": parameter["Value"],
-                      "param_NektPlatformPrincipalArn": PLATFORM}
+                      "param_NektPlatformPrincipalArn": PLATFORM,
+                      "param_NektEventBusArn": f"arn:aws:events:{nekt.region}:{NEKT_ACCOUNT}:event-bus/default"}
     assert done.capabilities == ("CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND")
 
     # Onboarding again converges: the same ExternalId, stack, statement and link.
