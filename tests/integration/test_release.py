@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
+from emulator.lambda_runtime import LambdaContext, load_handler
 from emulator.template import ROOT
 from nekt_peering_cli import release
 from nekt_peering_cli.release import (
@@ -193,3 +195,57 @@ def test_bad_release_inputs_are_named_and_publish_nothing(
 
     assert objects("eu-west-1") == {}
     assert s3("us-east-1").list_objects_v2(Bucket="elsewhere-eu-west-1").get("KeyCount") == 0
+
+
+RUN_RELEASED = """
+import json, sys
+code, layer, event, runtime = sys.argv[1:]
+sys.path[:0] = [code, layer + "/python"]
+sys.path.append(runtime)  # boto3 and botocore, which the Lambda runtime provides (its .pth files are not read)
+import nekt_peering.handlers.preflight as module
+
+class Context:
+    function_name = "PreflightFunction"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:nekt-peering-PreflightFunction"
+    memory_limit_in_mb = 256
+    aws_request_id = "released"
+
+    def get_remaining_time_in_millis(self):
+        return 60000
+
+answer = module.preflight(json.load(open(event)), Context())
+print(json.dumps({"loadedFrom": [module.__file__, sys.modules["aws_lambda_powertools"].__file__], "answer": answer}))
+"""
+
+
+def python313() -> str:
+    """The interpreter `make build` builds with (pyenv's 3.13 first: its shim needs pyenv's environment)."""
+    found = [*sorted(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13")), shutil.which("python3.13")]
+    return str(next(candidate for candidate in found if candidate))
+
+
+def test_the_released_packages_run_on_the_functions_runtime_as_the_sources_do(
+        aws: None, build_dir: Path, version: str, tmp_path: Path) -> None:
+    """The code a stack created from the release runs: Preflight from the released code and layer zips alone (the
+    package as bytecode, no source), on python3.13, plans the recorded event as functions/ does."""
+    create_buckets(["eu-west-1"])
+    location = publish(build_dir, version, ["eu-west-1"], PREFIX, s3)["eu-west-1"]
+    template = json.loads(body(location, "template.json"))
+    for name, uri in (("code", template["Resources"]["PreflightFunction"]["Properties"]["CodeUri"]),
+                      ("layer", template["Resources"]["DependenciesLayer"]["Properties"]["ContentUri"])):
+        with zipfile.ZipFile(io.BytesIO(body(location, uri.split(f"/{version}/", 1)[1]))) as archive:
+            archive.extractall(tmp_path / name)
+    event = ROOT / "events" / "preflight.json"
+
+    runtime = Path(boto3.__file__).parent.parent  # the runtime's boto3: this environment's, after the release
+
+    ran = subprocess.run([python313(), "-I", "-c", RUN_RELEASED, str(tmp_path / "code"), str(tmp_path / "layer"),
+                          str(event), str(runtime)], capture_output=True, text=True, timeout=120, check=True,
+                         env={"POWERTOOLS_SERVICE_NAME": "nekt-peering", "AWS_DEFAULT_REGION": "us-east-1"})
+
+    released = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert released["loadedFrom"] == [str(tmp_path / "code" / "nekt_peering" / "handlers" / "preflight.pyc"),
+                                      str(tmp_path / "layer" / "python" / "aws_lambda_powertools" / "__init__.py")]
+    from_sources = load_handler("nekt_peering.handlers.preflight.preflight")(
+        json.loads(event.read_text()), LambdaContext("PreflightFunction", "arn:aws:lambda:::function:preflight"))
+    assert released["answer"] == json.loads(json.dumps(from_sources))
