@@ -136,6 +136,24 @@ def test_onboard_creates_the_nekt_account_stack_from_the_release_and_a_link_that
     assert nekt_state(nekt) == before
 
 
+def test_onboarding_again_with_other_settings_updates_the_stack_and_keeps_the_external_id(
+        nekt: NektNetwork, version: str, clients: Aws) -> None:
+    customer = Customer(CUSTOMER, "eu-west-1")
+    first = onboard(customer, nekt_side(nekt), version, clients)
+    other_table = nekt_client("ec2", nekt.region).create_route_table(VpcId=nekt.vpc_id)["RouteTable"]["RouteTableId"]
+    moved = Nekt(nekt.region, nekt.vpc_id, other_table, PLATFORM, PREFIX)
+
+    again = onboard(customer, moved, version, clients)
+
+    assert (first.stack_action, again.stack_action) == ("created", "updated")
+    assert again.parameters["NektExternalId"] == first.parameters["NektExternalId"]
+    assert again.parameters["NektRouteTableId"] == other_table
+    (stack,) = nekt_client("cloudformation", nekt.region).describe_stacks(
+        StackName=f"nekt-peering-accepter-{CUSTOMER}")["Stacks"]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert {"ParameterKey": "NektRouteTableId", "ParameterValue": other_table} in stack["Parameters"]
+
+
 @pytest.mark.parametrize(("account", "region", "release", "error", "message"), [
     ("22223333444", "eu-west-1", None, InvalidAccountId, "is not 12 digits"),
     ("2222-3333-4444", "eu-west-1", None, InvalidAccountId, "is not 12 digits"),

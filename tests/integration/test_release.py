@@ -162,7 +162,7 @@ def test_publishing_the_same_build_again_converges_and_other_content_is_refused(
     # Another build of the same version, in a checkout's layout (the built template names the state machines'
     # and the API's sources relative to the build, ../../statemachine).
     changed = tmp_path / ".aws-sam" / "build"
-    shutil.copytree(build_dir, changed)
+    shutil.copytree(build_dir, changed, symlinks=True)
     for source in ("statemachine", "api"):
         (tmp_path / source).symlink_to(ROOT / source)
     for function_dir in changed.iterdir():
