@@ -249,3 +249,19 @@ def test_the_released_packages_run_on_the_functions_runtime_as_the_sources_do(
     from_sources = load_handler("nekt_peering.handlers.preflight.preflight")(
         json.loads(event.read_text()), LambdaContext("PreflightFunction", "arn:aws:lambda:::function:preflight"))
     assert released["answer"] == json.loads(json.dumps(from_sources))
+
+
+def test_make_releases_command_prints_each_regions_template_url_or_the_refusals_name(
+        aws: None, build_dir: Path, version: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """What `make release` runs (python -m nekt_peering_cli.release), with the environment's credentials."""
+    create_buckets()
+    arguments = ["--regions", "us-east-1 eu-west-1", "--bucket-prefix", PREFIX, "--build-dir", str(build_dir)]
+
+    refused = release.main(["--version", "9.9.9", *arguments])
+    refusal = capsys.readouterr()
+    released = release.main(["--version", version, *arguments])
+    printed = capsys.readouterr()
+
+    assert refused == 1 and refusal.err.startswith("VersionMismatch: VERSION=9.9.9 but the build's template.yaml")
+    assert released == 0 and printed.out.splitlines() == [
+        f"{region}: {Location(PREFIX, version, region).template_url}" for region in REGIONS]
