@@ -29,6 +29,9 @@ from botocore.exceptions import ClientError
 from nekt_peering_cli.release import Location, OperatorError, released
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
+# CloudFormation's stack names (and the Nekt-account template's DatabaseStackName): a letter, then letters, digits
+# and hyphens, 128 characters at most.
+STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 # The main stack: roles without names (SAM's), and SAM's transform and the API's AWS::Include.
 CUSTOMER_CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND")
 # The Nekt-account stack: a role with a name (nekt-peering-accepter-<account>), and SAM's transform (the probe).
@@ -41,6 +44,10 @@ LIVE_PEERING_STATES = ["initiating-request", "pending-acceptance", "provisioning
 
 class InvalidAccountId(OperatorError):
     """The customer's account id is not 12 digits."""
+
+
+class InvalidStackName(OperatorError):
+    """The customer's stack name is not one CloudFormation takes."""
 
 
 class UnknownRegion(OperatorError):
@@ -95,9 +102,9 @@ class Onboarded:
     stack_name: str
     region: str
     parameters: dict[str, str]
+    nekt_stack: str
+    stack_action: str  # created, updated, unchanged
     capabilities: tuple[str, ...] = CUSTOMER_CAPABILITIES
-    nekt_stack: str = ""
-    stack_action: str = ""  # created, updated, unchanged
 
 
 @dataclass
@@ -129,6 +136,9 @@ def check_account(account_id: str) -> None:
 
 def onboard(customer: Customer, nekt: Nekt, version: str, aws: Aws) -> Onboarded:
     check_account(customer.account_id)
+    if not STACK_NAME.fullmatch(customer.stack_name):
+        raise InvalidStackName(f"stack name {customer.stack_name!r} is not one CloudFormation takes: a letter, then "
+                               "letters, digits and hyphens, 128 characters at most")
     if customer.region not in known_regions():
         raise UnknownRegion(f"Region {customer.region!r} is none AWS has: the database's Region, e.g. eu-west-1")
     customer_release = released(aws("s3", customer.region), Location(nekt.bucket_prefix, version, customer.region))

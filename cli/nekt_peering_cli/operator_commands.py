@@ -14,6 +14,9 @@ from nekt_peering_cli import onboarding
 from nekt_peering_cli.onboarding import Aws, Customer, Nekt
 from nekt_peering_cli.release import OperatorError
 
+# Refusals of the command line itself (exit 2); the others are failures (exit 1).
+BAD_USAGE = (onboarding.InvalidAccountId, onboarding.InvalidStackName, onboarding.UnknownRegion)
+
 AccountArgument = Annotated[str, typer.Argument(help="The customer's AWS account id (12 digits), where the database "
                                                      "is.")]
 StackNameOption = Annotated[str, typer.Option(
@@ -104,5 +107,4 @@ def _operator(target: Any, call: Any) -> Any:
         return call()
     except OperatorError as error:
         target.console.print(f"[red]{type(error).__name__}[/red]: {error}", soft_wrap=True)
-        bad_usage = isinstance(error, onboarding.InvalidAccountId | onboarding.UnknownRegion)
-        raise typer.Exit(2 if bad_usage else 1) from None
+        raise typer.Exit(2 if isinstance(error, BAD_USAGE) else 1) from None

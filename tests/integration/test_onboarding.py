@@ -25,6 +25,7 @@ from nekt_peering_cli.onboarding import (
     Customer,
     CustomerHasConnections,
     InvalidAccountId,
+    InvalidStackName,
     Nekt,
     StackFailed,
     UnknownRegion,
@@ -154,20 +155,21 @@ def test_onboarding_again_with_other_settings_updates_the_stack_and_keeps_the_ex
     assert {"ParameterKey": "NektRouteTableId", "ParameterValue": other_table} in stack["Parameters"]
 
 
-@pytest.mark.parametrize(("account", "region", "release", "error", "message"), [
-    ("22223333444", "eu-west-1", None, InvalidAccountId, "is not 12 digits"),
-    ("2222-3333-4444", "eu-west-1", None, InvalidAccountId, "is not 12 digits"),
-    (CUSTOMER, "eu-middle-9", None, UnknownRegion, "is none AWS has"),
-    (CUSTOMER, "eu-west-1", "9.9.9", ReleaseNotFound, "no release 9.9.9 in eu-west-1"),
-    (CUSTOMER, "ap-south-1", None, ReleaseNotFound, "in ap-south-1"),
+@pytest.mark.parametrize(("account", "region", "release", "stack", "error", "message"), [
+    ("22223333444", "eu-west-1", None, "nekt-peering", InvalidAccountId, "is not 12 digits"),
+    ("2222-3333-4444", "eu-west-1", None, "nekt-peering", InvalidAccountId, "is not 12 digits"),
+    (CUSTOMER, "eu-west-1", None, "nekt_peering", InvalidStackName, "is not one CloudFormation takes"),
+    (CUSTOMER, "eu-middle-9", None, "nekt-peering", UnknownRegion, "is none AWS has"),
+    (CUSTOMER, "eu-west-1", "9.9.9", "nekt-peering", ReleaseNotFound, "no release 9.9.9 in eu-west-1"),
+    (CUSTOMER, "ap-south-1", None, "nekt-peering", ReleaseNotFound, "in ap-south-1"),
 ])
 def test_bad_onboard_inputs_are_named_and_create_nothing(
-        nekt: NektNetwork, version: str, clients: Aws, account: str, region: str, release: str | None,
+        nekt: NektNetwork, version: str, clients: Aws, account: str, region: str, release: str | None, stack: str,
         error: type[Exception], message: str) -> None:
     before = nekt_state(nekt)
 
     with pytest.raises(error, match=message):
-        onboard(Customer(account, region), nekt_side(nekt), release or version, clients)
+        onboard(Customer(account, region, stack), nekt_side(nekt), release or version, clients)
 
     assert nekt_state(nekt) == before
 
