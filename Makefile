@@ -32,6 +32,9 @@
 #   make lambda-image  a local stand-in for the Lambda base image, for machines that cannot pull it (root)
 #   make test-sam-local  the sam local test (tests/e2e/test_sam_local.py): builds, then invokes DiscoverFunction and
 #                 ApiFunction in containers against the demo; needs Docker (CI: root installs it, see .ci/run)
+#   make release  VERSION=x.y.z REGIONS="us-east-1 eu-west-1" BUCKET_PREFIX=...: make build, then publishes it
+#                 to each Region's bucket <BUCKET_PREFIX>-<region> with the credentials of the environment
+#                 (nekt_peering_cli/release.py; docs/deploying.md, Releases); RELEASE_ARGS=--endpoint-url ...
 #   make bench    what a connection costs, measured on the emulator -> docs/benchmarks.md (not in test)
 #   make validators  regenerates functions/nekt_peering/core/validators/: the inputs' from nekt_peering.core.model's
 #                 schemas, the stage event's derived from the TypedDicts of nekt_peering.core.shapes
@@ -77,7 +80,7 @@ PY313_DIRS := $(patsubst %/python3.13,%,$(wildcard $(PYENV_ROOT_DIR)/versions/3.
 BUILD_PATH := $(foreach dir,$(PY313_DIRS),$(dir):)$$PATH:$(abspath $(BIN))
 
 .PHONY: venv test all-checks unit integration e2e integration-e2e lint ruff mypy cfn-lint sam-validate checkov \
-	build demo events bench databases validators openapi statemachines invoke lambda-image test-sam-local clean
+	build release demo events bench databases validators openapi statemachines invoke lambda-image test-sam-local clean
 
 venv: $(VENV)/.installed $(SCAN_VENV)/.installed
 
@@ -217,6 +220,18 @@ build: venv
 	    PATH="$(BUILD_PATH)" python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash "$$dir"; \
 	  fi; \
 	done
+
+# One build, published: the release refuses a VERSION other than the built template's (pyproject.toml's).
+VERSION ?=
+REGIONS ?=
+BUCKET_PREFIX ?=
+RELEASE_ARGS ?=
+
+release: build
+	@[ -n "$(VERSION)" ] && [ -n "$(REGIONS)" ] && [ -n "$(BUCKET_PREFIX)" ] || { \
+	  echo 'usage: make release VERSION=x.y.z REGIONS="us-east-1 eu-west-1" BUCKET_PREFIX=nekt-peering-releases' >&2; exit 2; }
+	$(BIN)/python -m nekt_peering_cli.release --version "$(VERSION)" --regions "$(REGIONS)" \
+	  --bucket-prefix "$(BUCKET_PREFIX)" $(RELEASE_ARGS)
 
 demo: venv databases
 	$(OFFLINE_AWS) $(BIN)/python -m emulator.demo $(DEMO_ARGS)

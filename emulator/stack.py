@@ -16,7 +16,16 @@ import boto3
 
 from emulator.lambda_runtime import LambdaRuntime
 from emulator.network import EmulatedNetwork
-from emulator.template import NEKT_TEMPLATE_PATH, RoleSpec, Template, find_in_map, iam_roles, resolve, sam_transformed
+from emulator.template import (
+    NEKT_TEMPLATE_PATH,
+    RoleSpec,
+    Template,
+    event_rules,
+    find_in_map,
+    iam_roles,
+    resolve,
+    sam_transformed,
+)
 from nekt_peering.core.errors import cause_message
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -91,6 +100,7 @@ class Stack:
                                     PolicyDocument=json.dumps(_versioned(document)))
             owner = role_id.removesuffix("Role")
             self.role_arns[owner] = arn
+            references[f"{role_id}.Arn"] = arn
         lambda_client = boto3.client("lambda", region_name=region)
         for logical_id, handler in functions.items():
             name = references[logical_id]
@@ -115,6 +125,12 @@ class Stack:
             )["stateMachineArn"]
         for logical_id in functions:
             self.runtime.set_environment(logical_id, self.environment(logical_id))
+        events = boto3.client("events", region_name=region)
+        for logical_id, rule in event_rules(self.template.body, values, references).items():
+            name = _physical_name(self.name, logical_id)
+            events.put_rule(Name=name, EventBusName=rule["EventBusName"], State=rule["State"],
+                            EventPattern=json.dumps(rule["EventPattern"]), Description=rule["Description"])
+            events.put_targets(Rule=name, EventBusName=rule["EventBusName"], Targets=rule["Targets"])
         self.subscribe()
         return self
 

@@ -159,12 +159,10 @@ def sam_transformed(body: dict[str, Any], region: str) -> dict[str, Any]:
 def iam_roles(body: dict[str, Any], values: dict[str, Any], references: dict[str, Any]) -> dict[str, RoleSpec]:
     """Every AWS::IAM::Role of a (transformed) template, resolved with `values` (parameters and pseudo
     parameters) and `references` (Ref and Fn::GetAtt of other resources: "Logical" or "Logical.Attribute")."""
-    conditions: dict[str, bool] = {}
-    for name, expression in body.get("Conditions", {}).items():
-        conditions[name] = bool(resolve(expression, values, references, conditions))
+    conditions = template_conditions(body, values, references)
     roles = {}
     for logical_id, resource in body["Resources"].items():
-        if resource["Type"] != "AWS::IAM::Role":
+        if resource["Type"] != "AWS::IAM::Role" or not conditions.get(resource.get("Condition", ""), True):
             continue
         properties = resolve(resource["Properties"], values, references, conditions)
         roles[logical_id] = RoleSpec(
@@ -172,6 +170,22 @@ def iam_roles(body: dict[str, Any], values: dict[str, Any], references: dict[str
             {policy["PolicyName"]: policy["PolicyDocument"] for policy in properties.get("Policies", [])},
             list(properties.get("ManagedPolicyArns", [])))
     return roles
+
+
+def template_conditions(body: dict[str, Any], values: dict[str, Any], references: dict[str, Any]) -> dict[str, bool]:
+    conditions: dict[str, bool] = {}
+    for name, expression in body.get("Conditions", {}).items():
+        conditions[name] = bool(resolve(expression, values, references, conditions))
+    return conditions
+
+
+def event_rules(body: dict[str, Any], values: dict[str, Any], references: dict[str, Any]) -> dict[str, Any]:
+    """Every AWS::Events::Rule CloudFormation creates with these values (its Condition holding): its properties,
+    resolved."""
+    conditions = template_conditions(body, values, references)
+    return {logical_id: resolve(resource["Properties"], values, references, conditions)
+            for logical_id, resource in body["Resources"].items()
+            if resource["Type"] == "AWS::Events::Rule" and conditions.get(resource.get("Condition", ""), True)}
 
 
 _NO_VALUE = object()

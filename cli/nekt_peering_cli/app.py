@@ -21,7 +21,7 @@ from rich.console import Console
 
 from nekt_peering.api import connections
 from nekt_peering.api.connections import Refused
-from nekt_peering_cli import deployment, render
+from nekt_peering_cli import deployment, operator_commands, render
 from nekt_peering_cli.deployment import Deployment, Unusable
 
 app = typer.Typer(
@@ -291,6 +291,9 @@ def _refusable(target: Target, call: Any) -> Any:
         for error in refused.errors:
             target.console.print(f"  {error['field']}: {error['message']}", soft_wrap=True)
         raise typer.Exit(2 if refused.status == 400 else 1) from None
+
+
+operator_commands.register(app)  # onboard, offboard: Nekt's side of a customer
 
 
 def main() -> None:

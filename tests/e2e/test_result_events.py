@@ -5,10 +5,13 @@ The emulated platform subscribes with a rule (Stack.subscribe); these tests read
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import boto3
+
 from emulator.stack import Stack
-from emulator.topology import NektNetwork, create_database
+from emulator.topology import NektNetwork, account_session, create_database
 from tools.generate_openapi import release_version
 
 SOURCE = "nekt.peering"
@@ -130,3 +133,43 @@ def test_an_input_that_names_no_connection_publishes_nothing(deploy: Any, nekt: 
 
     assert execution.error == "InvalidInput"
     assert stack.published() == []
+
+
+def test_every_result_event_is_also_delivered_to_nekts_bus_in_nekts_account(deploy: Any, nekt: NektNetwork) -> None:
+    """NektEventBusArn (nekt-peering onboard fills it): the stack's rule sends the default bus's result events to
+    Nekt's bus with its own role; Nekt's platform subscribes there (here: a rule to a log group of Nekt's)."""
+    create_database()
+    nekt_bus = f"arn:aws:events:{nekt.region}:{nekt.account_id}:event-bus/default"
+    nekt_session = account_session(nekt.account_id, nekt.region)
+    nekt_session.client("logs").create_log_group(logGroupName="/nekt/platform/results")
+    nekt_events = nekt_session.client("events")
+    nekt_events.put_rule(Name="platform-results", EventPattern=json.dumps({"source": [SOURCE]}))
+    nekt_events.put_targets(Rule="platform-results", Targets=[{
+        "Id": "log", "Arn": f"arn:aws:logs:{nekt.region}:{nekt.account_id}:log-group:/nekt/platform/results"}])
+    stack = deploy(nekt, NektEventBusArn=nekt_bus)
+
+    execution = stack.run({**INPUT, "dryRun": True})
+
+    delivered = [json.loads(event["message"]) for event in nekt_session.client("logs").filter_log_events(
+        logGroupName="/nekt/platform/results")["events"]]
+    assert [(event["source"], event["detail-type"], event["detail"]) for event in delivered] == [
+        (SOURCE, "Connection Planned", execution.output | RELEASE)]
+    assert only_event(stack)["detail"] == execution.output | RELEASE  # and still on the customer's default bus
+    # The customer's account: the rule's one target is Nekt's bus, through a role that may put events there only.
+    events, iam = boto3.client("events", region_name=stack.region), boto3.client("iam", region_name=stack.region)
+    [rule] = [rule for rule in events.list_rules()["Rules"] if "ResultsToNektRule" in rule["Name"]]
+    [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == nekt_bus and target["RoleArn"] == stack.role_arns["ResultsToNekt"]
+    role_name = target["RoleArn"].rsplit("/", 1)[1]
+    [policy_name] = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    statements = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]["Statement"]
+    assert statements == [{"Effect": "Allow", "Action": "events:PutEvents", "Resource": nekt_bus}]
+
+
+def test_without_nekts_bus_the_stack_forwards_nothing(deploy: Any, nekt: NektNetwork) -> None:
+    """Today's deploys (NektEventBusArn empty): no rule, no role beyond the functions' and state machines'."""
+    stack = deploy(nekt)
+
+    assert [rule["Name"] for rule in boto3.client("events", region_name=stack.region).list_rules()["Rules"]] == [
+        f"{stack.name}-results"]  # the emulated platform's own subscription (Stack.subscribe)
+    assert "ResultsToNekt" not in stack.role_arns

@@ -15,6 +15,7 @@ import pytest
 
 from emulator.template import ROOT
 from nekt_peering.core import errors
+from nekt_peering_cli import onboarding, release
 
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
@@ -40,6 +41,16 @@ def test_every_named_error_has_a_row_and_the_cli_prints_its_what_to_do() -> None
     assert set(rows) == named == set(errors.WHAT_TO_DO)
     for name, (_, todo) in rows.items():
         assert todo == errors.WHAT_TO_DO[name], f"docs/errors.md and WHAT_TO_DO disagree on {name}"
+
+
+def test_every_error_of_release_and_onboarding_has_a_row() -> None:
+    page = (DOCS / "errors.md").read_text()
+    section = page.split("\n## Errors of release and onboarding\n", 1)[1].split("\n## ", 1)[0]
+    rows = set(re.findall(r"^\| `(\w+)` \| .+? \| .+? \|$", section, flags=re.MULTILINE))
+
+    named = {cls.__name__ for module in (release, onboarding) for cls in vars(module).values()
+             if isinstance(cls, type) and issubclass(cls, release.OperatorError) and cls is not release.OperatorError}
+    assert rows == named
 
 
 # --- links --------------------------------------------------------------------------------------------------

@@ -209,6 +209,9 @@ def all_roles() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     for logical_id, resource in MAIN["Resources"].items():
         if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
             yield f"template.yaml {logical_id}", list(sam_statements(resource))
+        if resource["Type"] == "AWS::IAM::Role":
+            yield f"template.yaml {logical_id}", [statement for policy in resource["Properties"]["Policies"]
+                                                  for statement in policy["PolicyDocument"]["Statement"]]
     for logical_id, resource in NEKT["Resources"].items():
         if resource["Type"] == "AWS::IAM::Role":
             yield f"nekt-account/template.yaml {logical_id}", list(role_statements(resource))
@@ -279,6 +282,22 @@ def test_no_wildcard_actions_and_no_unscoped_writes(role: str) -> None:
             if "*" in as_list(statement["Resource"]) and not is_read(action):
                 assert action in UNSCOPABLE_WRITES, (
                     f"{role}: {action} on Resource '*'; scope it, or add it to UNSCOPABLE_WRITES with the reason")
+
+
+def test_every_role_of_the_main_template_is_known() -> None:
+    """A role of its own in template.yaml (not a function's or a state machine's, which SAM makes) has a test here."""
+    assert [logical_id for logical_id, resource in MAIN["Resources"].items()
+            if resource["Type"] == "AWS::IAM::Role"] == ["ResultsToNektRole"]
+
+
+def test_the_results_role_may_only_put_events_on_nekts_bus_and_only_eventbridge_of_this_account_assumes_it() -> None:
+    role = MAIN["Resources"]["ResultsToNektRole"]
+    assert ROLES["template.yaml ResultsToNektRole"] == [
+        {"Effect": "Allow", "Action": "events:PutEvents", "Resource": {"Ref": "NektEventBusArn"}}]
+    [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert role["Condition"] == MAIN["Resources"]["ResultsToNektRule"]["Condition"] == "HasNektEventBus"
 
 
 def test_no_role_may_redrive_an_execution() -> None:
