@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
+
 from emulator.accounts import snapshot
 from emulator.stack import DEFAULT_ACCOUNT
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database
+from nekt_peering.registry import bookkeeping
 from tests.conftest import Api
 
 INPUT = {"database": {"identifier": "orders-db", "region": "us-east-2"}}
@@ -34,6 +37,15 @@ def delete_database_route(database: CustomerDatabase, nekt: NektNetwork) -> None
     ec2.delete_route(RouteTableId=database.route_table_ids[0], DestinationCidrBlock=nekt.cidr)
 
 
+def counted(api: Api, connection: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The registry's items of what the connection's network relies on: origin, creator, users, details but the
+    rule's id (a rule made again has a new one; snapshot() leaves it out too)."""
+    items = bookkeeping.network_resources(boto3.client("dynamodb", region_name=api.stack.region),
+                                          api.stack.tables["ConnectionsTable"], connection["network"])
+    return {rid: {**item, "details": {key: value for key, value in item["details"].items() if key != "ruleId"}}
+            for rid, item in items.items()}
+
+
 def health_events(api: Api) -> list[tuple[str, dict[str, Any]]]:
     return [(event["detail-type"], event["detail"]) for event in api.stack.published()
             if event["detail-type"] in ("Connection Degraded", "Connection Restored")]
@@ -43,7 +55,7 @@ def test_a_drift_found_degraded_is_repaired_healthy_and_restored_as_the_connect_
         api: Api, nekt: NektNetwork) -> None:
     database = create_database()
     connected = connect(api)
-    as_connected = snapshot(places(nekt))
+    as_connected, counted_as_connected = snapshot(places(nekt)), counted(api, connected)
     # The route and the security group's rule, both gone by hand.
     delete_database_route(database, nekt)
     ec2 = account_session(DEFAULT_ACCOUNT, database.region).client("ec2")
@@ -68,6 +80,7 @@ def test_a_drift_found_degraded_is_repaired_healthy_and_restored_as_the_connect_
     started = json.loads(repair.history[0]["executionStartedEventDetails"]["input"])
     assert started == {**INPUT, "connectionId": "orders-db"}, "the connection's recorded request"
     assert snapshot(places(nekt)) == as_connected, "both accounts as the connect that made it left them"
+    assert counted(api, connected) == counted_as_connected, "and the registry counts the same resources"
     repaired = api.call("GET", "/connections/orders-db").body
     assert (repaired["status"], repaired["executionArn"], repaired["relies"]) == (
         "CONNECTED", repair.arn, connected["relies"])
@@ -119,6 +132,7 @@ def test_a_database_moved_to_another_vpc_is_refused_plan_changed_and_nothing_cha
 def test_a_repair_that_fails_midway_removes_only_the_route_it_put_back(api: Api, nekt: NektNetwork) -> None:
     database = create_database()
     connected = connect(api)
+    counted_as_connected = counted(api, connected)
     delete_database_route(database, nekt)
     drifted = snapshot(places(nekt))
 
@@ -132,4 +146,4 @@ def test_a_repair_that_fails_midway_removes_only_the_route_it_put_back(api: Api,
     assert snapshot(places(nekt)) == drifted, "the route it put back is removed; the peering and the rule stay"
     after = api.call("GET", "/connections/orders-db").body
     assert (after["status"], after["error"], after["rolledBack"]) == ("CONNECTED", "RuntimeError", True)
-    assert after["relies"] == connected["relies"]
+    assert after["relies"] == connected["relies"] and counted(api, connected) == counted_as_connected
