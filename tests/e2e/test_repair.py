@@ -147,3 +147,21 @@ def test_a_repair_that_fails_midway_removes_only_the_route_it_put_back(api: Api,
     after = api.call("GET", "/connections/orders-db").body
     assert (after["status"], after["error"], after["rolledBack"]) == ("CONNECTED", "RuntimeError", True)
     assert after["relies"] == connected["relies"] and counted(api, connected) == counted_as_connected
+
+
+def test_a_repair_whose_record_lost_its_answer_still_restores_once(api: Api, nekt: NektNetwork) -> None:
+    """Record the connection ran, then Lambda lost its answer: the retry finds its own record and still says the
+    connection was restored, so the event is published once."""
+    database = create_database()
+    connect(api)
+    delete_database_route(database, nekt)
+    assert api.call("POST", "/connections/orders-db/probe").body["error"] == "VerificationFailed"
+    lost = api.stack.runtime.fail_after_running("RecordConnectionFunction", "Lambda.ServiceException")
+
+    repair = api.stack.wait(api.call("POST", "/connections/orders-db/repair").body["executionArn"])
+
+    assert repair.status == "SUCCEEDED" and len(lost) == 1, repair.cause
+    health = api.call("GET", "/connections/orders-db").body["health"]
+    assert health["state"] == "HEALTHY"
+    assert [(kind, detail["health"]) for kind, detail in health_events(api)] == [
+        ("Connection Degraded", health_events(api)[0][1]["health"]), ("Connection Restored", health)]
