@@ -14,7 +14,7 @@ from emulator.accounts import snapshot
 from emulator.stack import DEFAULT_ACCOUNT
 from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database
 from nekt_peering.registry import bookkeeping
-from tests.conftest import Api
+from tests.conftest import Api, Gate
 
 INPUT = {"database": {"identifier": "orders-db", "region": "us-east-2"}}
 
@@ -165,3 +165,25 @@ def test_a_repair_whose_record_lost_its_answer_still_restores_once(api: Api, nek
     assert health["state"] == "HEALTHY"
     assert [(kind, detail["health"]) for kind, detail in health_events(api)] == [
         ("Connection Degraded", health_events(api)[0][1]["health"]), ("Connection Restored", health)]
+
+
+def test_only_a_connected_connection_is_repaired_and_a_refusal_starts_nothing(api: Api) -> None:
+    create_database()
+    assert api.call("POST", "/connections/orders-db/repair").status == 404
+    assert api.call("POST", "/connections/orders%20db/repair").status == 400
+    connect(api)
+    gate = Gate(api.stack, "FindConnectionFunction")
+    deleting = api.call("DELETE", "/connections/orders-db").body["executionArn"]
+    assert gate.reached.wait(timeout=30)
+
+    busy = api.call("POST", "/connections/orders-db/repair")
+
+    assert (busy.status, busy.body["executionArn"]) == (409, deleting) and "being disconnected" in busy.body["message"]
+    gate.released.set()
+    assert api.stack.wait(deleting).status == "SUCCEEDED"
+    started = len(api.executions())
+
+    disconnected = api.call("POST", "/connections/orders-db/repair")
+
+    assert disconnected.status == 409 and "DISCONNECTED, not CONNECTED" in disconnected.body["message"]
+    assert "connect it again" in disconnected.body["message"] and len(api.executions()) == started
