@@ -228,6 +228,31 @@ def test_probe_rechecks_a_connected_connection_and_changes_nothing(served: Serve
     assert served.state() == before
 
 
+def test_a_drifted_connection_shows_degraded_in_status_and_list_and_repair_restores_it(served: Served) -> None:
+    assert served.run("repair", "orders-db").exit_code == 1, "nothing to repair before a connect"
+    assert served.run("connect", "--db", "orders-db", "--region", "us-east-2").exit_code == 0
+    connected = served.state()
+    table = served.database.route_table_ids[0]
+    account_session(DEFAULT_ACCOUNT, "us-east-2").client("ec2").delete_route(
+        RouteTableId=table, DestinationCidrBlock=served.nekt.cidr)
+    assert served.run("probe", "orders-db").exit_code == 1
+
+    degraded = served.run("status", "orders-db")
+    listed = served.run("list")
+
+    assert degraded.exit_code == 0 and "DEGRADED since" in degraded.output and table in degraded.output
+    assert "VerificationFailed" in degraded.output
+    assert [line.split("│")[3].strip() for line in listed.output.splitlines() if "│ orders-db" in line] == ["DEGRADED"]
+
+    repaired = served.run("repair", "orders-db")
+
+    assert repaired.exit_code == 0 and "repairing orders-db" in repaired.output
+    assert served.state() == connected
+    assert "HEALTHY since" in served.run("status", "orders-db").output
+    assert [line.split("│")[3].strip() for line in served.run("list").output.splitlines()
+            if "│ orders-db" in line] == ["HEALTHY"]
+
+
 def _listed(output: str) -> list[str]:
     return [line.split("│")[1].strip() for line in output.splitlines() if line.startswith("│ db-")]
 
@@ -294,28 +319,3 @@ def test_connect_follows_a_run_step_functions_does_not_know_yet(served: Served) 
 
     assert result.exit_code == 0 and "CONNECTED: orders-db" in result.output
     assert unknown == {"DescribeExecution": 0, "GetExecutionHistory": 0}
-
-
-def test_a_drifted_connection_shows_degraded_in_status_and_list_and_repair_restores_it(served: Served) -> None:
-    assert served.run("repair", "orders-db").exit_code == 1, "nothing to repair before a connect"
-    assert served.run("connect", "--db", "orders-db", "--region", "us-east-2").exit_code == 0
-    connected = served.state()
-    table = served.database.route_table_ids[0]
-    account_session(DEFAULT_ACCOUNT, "us-east-2").client("ec2").delete_route(
-        RouteTableId=table, DestinationCidrBlock=served.nekt.cidr)
-    assert served.run("probe", "orders-db").exit_code == 1
-
-    degraded = served.run("status", "orders-db")
-    listed = served.run("list")
-
-    assert degraded.exit_code == 0 and "DEGRADED since" in degraded.output and table in degraded.output
-    assert "VerificationFailed" in degraded.output
-    assert [line.split("│")[3].strip() for line in listed.output.splitlines() if "│ orders-db" in line] == ["DEGRADED"]
-
-    repaired = served.run("repair", "orders-db")
-
-    assert repaired.exit_code == 0 and "repairing orders-db" in repaired.output
-    assert served.state() == connected
-    assert "HEALTHY since" in served.run("status", "orders-db").output
-    assert [line.split("│")[3].strip() for line in served.run("list").output.splitlines()
-            if "│ orders-db" in line] == ["HEALTHY"]

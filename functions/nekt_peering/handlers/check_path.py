@@ -7,7 +7,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from nekt_peering.connect.discover import discover as discover_facts
-from nekt_peering.connect.path_choice import connected_path, refuse_moved
+from nekt_peering.connect.path_choice import connected_path
 from nekt_peering.connect.verify import check_path as check_live_path
 from nekt_peering.core.aws import any_client, client, database_session, nekt_session
 from nekt_peering.core.errors import AccessDenied, ConnectError, ConnectionBusy, InvalidInput, InvalidSettings
@@ -49,7 +49,6 @@ def _check(settings: Settings, request: ConnectRequest) -> Reachable:
     facts = discover_facts(request, settings, client(session, "rds"), database_ec2, lambda: client(nekt(), "ec2"),
                            lattice_factory=lambda: client(session, "vpc-lattice"), connected=connected_path(connection),
                            database_client=any_client(session))
-    refuse_moved(connection, facts)
     probing = settings.nekt_probe_function_arn and facts["mode"] != "public"
     resource_path = facts["mode"] == "resource-endpoint"
     return check_live_path(facts, client(nekt(), "lambda") if probing else None, settings.nekt_probe_function_arn,
