@@ -275,7 +275,7 @@ def test_list_pages_through_more_than_1000_connections(served: Served) -> None:
     assert "1050 connection(s)" in every.output
     assert [cid for page in pages for cid in page] == newest_first
     assert all(len(page) <= 100 for page in pages) and len(pages) >= 11
-    assert "│ db-01049   │ CONNECTED │ connect  │ db-01049 (us-east-2) │" in every.output
+    assert "│ db-01049   │ CONNECTED │ —      │ connect  │ db-01049 (us-east-2) │" in every.output  # no health yet
 
 
 def test_list_refuses_a_token_it_did_not_give_and_says_when_there_is_nothing(served: Served) -> None:
