@@ -381,7 +381,11 @@ def connect() -> dict[str, Any]:
         "Record the connection": stage(
             "Registry: what the connection relies on (each resource counted, with whether this product created it), "
             "the connection CONNECTED, its locks released, in one transaction. A failure here is rolled back like "
-            "any other.", "RecordConnection", "$.recorded", rollback.which_path, "Publish: connected"),
+            "any other.", "RecordConnection", "$.recorded", rollback.which_path, "Health restored?"),
+        "Health restored?": choice([when("$.recorded.healthEvent", "IsNull", False, "Publish: restored")],
+                                   "Publish: connected", "A connect (a repair) made a DEGRADED connection HEALTHY."),
+        "Publish: restored": publish("Result event: the connection's health is restored; the detail is its health.",
+                                     "Connection Restored", "$.recorded.healthEvent.detail", "Publish: connected"),
         "Publish: connected": publish("Result event: the connection is verified; the detail is the execution's output.",
                                       "Connection Connected", "$.result", "Connected"),
         "Connected": {"Type": "Succeed", "OutputPath": "$.result"},

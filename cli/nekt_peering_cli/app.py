@@ -220,6 +220,19 @@ def disconnect(context: typer.Context,
 
 
 @app.command()
+def repair(context: typer.Context,
+           connection_id: Annotated[str, typer.Argument(help="The connection id.")]) -> None:
+    """Put back what a connected connection relies on and has drifted (a route, the rule, the DNS option...): a
+    connect of its recorded request, following each stage; what is in place is left alone, and a failure removes
+    only what the repair added. Refused (PlanChanged) when the database has moved: connect again."""
+    target = _target(context)
+    cid, execution_arn = _refusable(target, lambda: connections.start_repair(target.deployment().machines,
+                                                                             connection_id))
+    target.console.print(f"repairing {cid}: {execution_arn}", soft_wrap=True)
+    _finish(target, "connect", execution_arn)
+
+
+@app.command()
 def probe(context: typer.Context,
           connection_id: Annotated[str, typer.Argument(help="The connection id.")]) -> None:
     """Re-check a connected connection's path without changing anything: its resources, the network ACLs,

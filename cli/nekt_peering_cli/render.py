@@ -199,6 +199,8 @@ def connection_status(console: Console, connection: dict[str, Any]) -> None:
     if "createdAt" in connection:
         table.add_row("created", str(connection["createdAt"]))
         table.add_row("updated", str(connection["updatedAt"]))
+    if connection.get("health"):
+        table.add_row("health", _health(connection["health"]))
     table.add_row("request", json.dumps(connection.get("request", {})))
     if connection.get("relies"):
         table.add_row("relies on", "\n".join(connection["relies"]))
@@ -210,13 +212,23 @@ def connection_status(console: Console, connection: dict[str, Any]) -> None:
 
 
 def connection_list(console: Console, connections: list[dict[str, Any]]) -> None:
-    table = Table("Connection", "Status", "Workflow", "Database", "Created", "Updated")
+    table = Table("Connection", "Status", "Health", "Workflow", "Database", "Created", "Updated")
     for connection in connections:
         database = connection.get("database")
-        table.add_row(connection["connectionId"], connection["status"], connection["workflow"],
-                      f"{database['identifier']} ({database['region']})" if database else "—",
+        health = connection.get("health")
+        table.add_row(connection["connectionId"], connection["status"],
+                      "\n".join(filter(None, (health["state"], health.get("error")))) if health else "—",
+                      connection["workflow"], f"{database['identifier']} ({database['region']})" if database else "—",
                       str(connection["createdAt"]), str(connection["updatedAt"]))
     console.print(table)
+
+
+def _health(health: dict[str, Any]) -> str:
+    state = "green" if health["state"] == "HEALTHY" else "yellow"
+    lines = [f"[{state}]{health['state']}[/{state}] since {health['since']} (last checked {health['lastCheckedAt']})"]
+    if "error" in health:
+        lines.append(f"{health['error']}: {health['cause']}")
+    return "\n".join(lines)
 
 
 def _made(created: bool) -> str:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
+import pytest
+
 from emulator.accounts import snapshot
 from emulator.stack import DEFAULT_ACCOUNT
 from emulator.topology import NektNetwork, create_database
+from nekt_peering.api import app
 from tests.conftest import Api, Gate
 
 INPUT = {"database": {"identifier": "orders-db", "region": "us-east-2"}}
@@ -20,7 +24,7 @@ def test_post_starts_the_connect_and_get_follows_it_to_connected(api: Api, nekt:
     accepted = api.call("POST", "/connections", INPUT)
 
     assert accepted.status == 202
-    assert set(accepted.body) == {"connectionId", "executionArn", "status", "links"}
+    assert set(accepted.body) == {"connectionId", "executionArn", "workflow", "status", "links"}
     assert accepted.body["connectionId"] == "orders-db" and accepted.body["status"] == "CONNECTING"
     assert accepted.body["links"]["self"] == "/connections/orders-db"
     arn = accepted.body["executionArn"]
@@ -199,3 +203,57 @@ def test_get_connections_pages_through_the_registry_and_a_dry_run_is_not_listed(
                   {"nextToken": "eyJvZmZzZXQiOiAtMX0="}):
         reply = api.call("GET", "/connections", query=query)
         assert reply.status == 400 and reply.body["errors"][0]["field"] in query, query
+
+
+def test_a_get_right_after_each_202_shows_the_run_it_announced_not_the_one_before(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each run is held at its first stage, before it takes the connection's lock: what GET and the listing show
+    then is what the API recorded with the start, never the previous run's status."""
+    create_database()
+    connected = api.stack.wait(api.call("POST", "/connections", INPUT).body["executionArn"])
+    monkeypatch.setattr(app, "PROBE_WAIT_SECONDS", 0.2)  # the probe answers 202 while its check is held
+    starts = [("connect", "DiscoverFunction", "POST", "/connections", INPUT),
+              ("repair", "DiscoverFunction", "POST", "/connections/orders-db/repair", None),
+              ("probe", "CheckPathFunction", "POST", "/connections/orders-db/probe", None),
+              ("disconnect", "FindConnectionFunction", "DELETE", "/connections/orders-db", None)]
+    previous = connected.arn
+    for request, first_stage, method, path, body in starts:
+        gate = Gate(api.stack, first_stage)
+
+        accepted = api.call(method, path, body)
+        shown = api.call("GET", "/connections/orders-db").body
+        listed = api.call("GET", "/connections").body["connections"][0]
+
+        assert accepted.status == 202 and gate.reached.wait(timeout=30), request
+        arn = accepted.body["executionArn"]
+        assert arn != previous, request
+        workflow, status = {"probe": ("check", "CONNECTED"), "disconnect": ("disconnect", "DISCONNECTING")}.get(
+            request, ("connect", "CONNECTING"))
+        assert (shown["workflow"], shown["executionArn"], shown["status"], shown["executionStatus"]) == (
+            workflow, arn, status, "RUNNING"), request
+        assert (listed["workflow"], listed["executionArn"], listed["status"]) == (workflow, arn, status), request
+        assert "error" not in shown, request
+        gate.released.set()
+        assert api.stack.wait(arn).status == "SUCCEEDED", request
+        previous = arn
+
+    gone = api.call("GET", "/connections/orders-db").body
+    assert (gone["status"], gone["workflow"], gone["executionArn"], gone["executionStatus"]) == (
+        "DISCONNECTED", "disconnect", previous, "SUCCEEDED")
+
+
+def test_a_run_the_api_started_that_fails_before_its_lock_shows_its_error_and_the_connection_as_it_was(
+        api: Api) -> None:
+    create_database()
+    connected = api.stack.wait(api.call("POST", "/connections", INPUT).body["executionArn"])
+    rds = boto3.client("rds", region_name="us-east-2")
+    rds.delete_db_instance(DBInstanceIdentifier="orders-db", SkipFinalSnapshot=True)
+
+    failed = api.stack.wait(api.call("POST", "/connections/orders-db/repair").body["executionArn"])
+
+    assert (failed.status, failed.error) == ("FAILED", "DatabaseNotFound")
+    for shown in (api.call("GET", "/connections/orders-db").body,
+                  api.call("GET", "/connections").body["connections"][0]):
+        assert (shown["status"], shown["workflow"], shown["executionArn"], shown["error"]) == (
+            "CONNECTED", "connect", failed.arn, "DatabaseNotFound")
+        assert shown["output"] == connected.output

@@ -16,7 +16,7 @@ from emulator.accounts import aws_calls, snapshot
 from emulator.registry import seed
 from emulator.server import EmulatedAws
 from emulator.stack import DEFAULT_ACCOUNT, Stack
-from emulator.topology import CustomerDatabase, NektNetwork, create_database, create_nekt_network
+from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_nekt_network
 from nekt_peering.core.errors import WHAT_TO_DO, VerificationFailed
 from nekt_peering_cli.app import app, main
 from tests.conftest import Gate
@@ -228,6 +228,31 @@ def test_probe_rechecks_a_connected_connection_and_changes_nothing(served: Serve
     assert served.state() == before
 
 
+def test_a_drifted_connection_shows_degraded_in_status_and_list_and_repair_restores_it(served: Served) -> None:
+    assert served.run("repair", "orders-db").exit_code == 1, "nothing to repair before a connect"
+    assert served.run("connect", "--db", "orders-db", "--region", "us-east-2").exit_code == 0
+    connected = served.state()
+    table = served.database.route_table_ids[0]
+    account_session(DEFAULT_ACCOUNT, "us-east-2").client("ec2").delete_route(
+        RouteTableId=table, DestinationCidrBlock=served.nekt.cidr)
+    assert served.run("probe", "orders-db").exit_code == 1
+
+    degraded = served.run("status", "orders-db")
+    listed = served.run("list")
+
+    assert degraded.exit_code == 0 and "DEGRADED since" in degraded.output and table in degraded.output
+    assert "VerificationFailed" in degraded.output
+    assert [line.split("│")[3].strip() for line in listed.output.splitlines() if "│ orders-db" in line] == ["DEGRADED"]
+
+    repaired = served.run("repair", "orders-db")
+
+    assert repaired.exit_code == 0 and "repairing orders-db" in repaired.output
+    assert served.state() == connected
+    assert "HEALTHY since" in served.run("status", "orders-db").output
+    assert [line.split("│")[3].strip() for line in served.run("list").output.splitlines()
+            if "│ orders-db" in line] == ["HEALTHY"]
+
+
 def _listed(output: str) -> list[str]:
     return [line.split("│")[1].strip() for line in output.splitlines() if line.startswith("│ db-")]
 
@@ -250,7 +275,7 @@ def test_list_pages_through_more_than_1000_connections(served: Served) -> None:
     assert "1050 connection(s)" in every.output
     assert [cid for page in pages for cid in page] == newest_first
     assert all(len(page) <= 100 for page in pages) and len(pages) >= 11
-    assert "│ db-01049   │ CONNECTED │ connect  │ db-01049 (us-east-2) │" in every.output
+    assert "│ db-01049   │ CONNECTED │ —      │ connect  │ db-01049 (us-east-2) │" in every.output  # no health yet
 
 
 def test_list_refuses_a_token_it_did_not_give_and_says_when_there_is_nothing(served: Served) -> None:

@@ -33,7 +33,8 @@ def test_every_route_in_the_file_is_served_and_every_served_route_is_in_the_file
 
     assert documented == served
     assert documented == {("POST", "/connections"), ("GET", "/connections"), ("GET", "/connections/{}"),
-                          ("DELETE", "/connections/{}"), ("POST", "/connections/{}/probe")}
+                          ("DELETE", "/connections/{}"), ("POST", "/connections/{}/probe"),
+                          ("POST", "/connections/{}/repair")}
 
 
 def test_every_operation_is_the_api_function_behind_sigv4_and_the_resource_policy() -> None:

@@ -149,7 +149,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         *NEKT_SIDE}),
     "ApiFunction": (("api/app", "api/connections", "registry/store"), {
         "states:StartExecution", "states:ListExecutions", "states:DescribeExecution", "states:GetExecutionHistory",
-        "dynamodb:GetItem", "dynamodb:Query"}),
+        "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"}),
 }
 
 # The Nekt-side calls of the stages above (through nekt_session), all the accepter role may do.

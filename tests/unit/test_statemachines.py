@@ -98,6 +98,7 @@ TASKS: dict[str, dict[str, tuple[str, str | None]]] = {
         "Create the resource endpoint": ("stage", "Undo: remove the resource endpoint"),
         "Verify": ("stage", "Undo: which path?"),
         "Record the connection": ("stage", "Undo: which path?"),
+        "Publish: restored": ("publish", "Publish: connected"),
         "Publish: connected": ("publish", "Connected"),
         "Undo: remove the resource endpoint": ("removal", "Rollback could not run"),
         "Undo: unshare the database": ("removal", "Rollback could not run"),

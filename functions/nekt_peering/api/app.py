@@ -5,6 +5,7 @@
     GET    /connections/{id}   a connection's status, current stage, output or error
     DELETE /connections/{id}   start a disconnect
     POST   /connections/{id}/probe  re-check a connected connection's path, changing nothing
+    POST   /connections/{id}/repair put back what a connected connection relies on (a connect of its request)
 
 What a connection is, and how one is started or stopped, is nekt_peering.connections (shared
 with the `nekt-peering` CLI); this module is HTTP: bodies, paths, query strings, status codes."""
@@ -58,8 +59,9 @@ def _unexpected(error: Exception) -> Response[str]:
 @app.not_found
 def _not_found(_: Exception) -> Response[str]:
     event = app.current_event
-    return _json(404, {"message": f"no route {event.http_method} {event.path}: see GET/POST /connections and "
-                                  "GET/DELETE /connections/{connectionId}"})
+    return _json(404, {"message": f"no route {event.http_method} {event.path}: see GET/POST /connections, "
+                                  "GET/DELETE /connections/{connectionId} and POST /connections/{connectionId}/probe "
+                                  "or /repair"})
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[str]:
@@ -120,12 +122,12 @@ def _view(connection: dict[str, Any]) -> dict[str, Any]:
 @app.post("/connections")
 def start_connect() -> Response[str]:
     cid, execution_arn = connections.start_connect(_machines(), _body(), default_region=_region())
-    return _accepted(cid, execution_arn, "CONNECTING")
+    return _accepted(cid, execution_arn, "connect", "CONNECTING")
 
 
-def _accepted(connection_id: str, execution_arn: str, status: str) -> Response[str]:
-    return _json(202, {"connectionId": connection_id, "executionArn": execution_arn, "status": status,
-                       "links": _links(connection_id, execution_arn)})
+def _accepted(connection_id: str, execution_arn: str, workflow: str, status: str) -> Response[str]:
+    return _json(202, {"connectionId": connection_id, "executionArn": execution_arn, "workflow": workflow,
+                       "status": status, "links": _links(connection_id, execution_arn)})
 
 
 @app.get("/connections/<connection_id>")
@@ -156,7 +158,13 @@ def _limit(raw: str | None) -> int:
 @app.delete("/connections/<connection_id>")
 def start_disconnect(connection_id: str) -> Response[str]:
     cid, execution_arn = connections.start_disconnect(_machines(), connection_id)
-    return _accepted(cid, execution_arn, "DISCONNECTING")
+    return _accepted(cid, execution_arn, "disconnect", "DISCONNECTING")
+
+
+@app.post("/connections/<connection_id>/repair")
+def repair_connection(connection_id: str) -> Response[str]:
+    cid, execution_arn = connections.start_repair(_machines(), connection_id)
+    return _accepted(cid, execution_arn, "connect", "CONNECTING")
 
 
 # The check takes seconds (Discover's reads, the probe's 3 s stages): answered in the response when it

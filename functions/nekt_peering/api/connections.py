@@ -20,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import fastjsonschema
 from botocore.exceptions import ClientError
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
     from mypy_boto3_stepfunctions.type_defs import ExecutionListItemTypeDef
 
-    from nekt_peering.core.shapes import ConnectionItem
+    from nekt_peering.core.shapes import ConnectionItem, ConnectionState, Workflow
 
 # How far back the lookup of a connection without an item looks, per state machine (newest first).
 SCAN_LIMIT = 1000
@@ -214,13 +214,13 @@ class Machines:
         # The newest by id, whatever order an implementation returns the page in.
         return str(max(entered, key=lambda event: event["id"])["stateEnteredEventDetails"]["name"]) if entered else None
 
-    def running(self, item: ConnectionItem) -> str | None:
-        """The execution of the item's run under way, None when the connection is not busy: its state is
-        CONNECTING or DISCONNECTING and DescribeExecution (strongly consistent) says that run still runs."""
-        if item["state"] not in IN_PROGRESS:
+    def running(self, item: ConnectionItem) -> dict[str, Any] | None:
+        """The run under way on the connection (current_run), None when the connection is not busy: the run
+        is CONNECTING or DISCONNECTING and DescribeExecution (strongly consistent) says it still runs."""
+        run = current_run(item)
+        if run["status"] not in IN_PROGRESS:
             return None
-        arn = item["currentExecutionArn"]
-        return arn if self.describe(arn)["status"] == "RUNNING" else None
+        return run if self.describe(run["executionArn"])["status"] == "RUNNING" else None
 
 
 # Connections ----------------------------------------------------------------------------------
@@ -232,16 +232,30 @@ def console_link(execution_arn: str) -> str:
             f"#/v2/executions/details/{execution_arn}")
 
 
+def current_run(item: ConnectionItem) -> dict[str, Any]:
+    """The connection's newest run: the one the API or the CLI started (`accepted`) until it takes the
+    connection's lock, else the item's current run. workflow, executionArn, status (the connection's while it
+    runs), startedAt; error and cause when an accepted run failed before taking the lock."""
+    accepted = item.get("accepted")
+    if accepted:
+        return {key: value for key, value in accepted.items() if key != "acceptedAt"} | {
+            "startedAt": accepted["acceptedAt"]}
+    current = item["currentExecutionArn"]
+    return {"workflow": item["currentWorkflow"], "executionArn": current, "status": item["state"],
+            "startedAt": next((run["startedAt"] for run in item["executions"] if run["executionArn"] == current),
+                              None)}
+
+
 def listed(item: ConnectionItem) -> dict[str, Any]:
     """A connection as its registry item says, with nothing asked of Step Functions (a listing's entry)."""
-    current = item["currentExecutionArn"]
+    run = current_run(item)
     view: dict[str, Any] = {
         "connectionId": item["connectionId"],
-        "status": item["state"],
+        "status": run["status"],
         "source": "registry",
-        "workflow": item["currentWorkflow"],
-        "executionArn": current,
-        "startedAt": next((run["startedAt"] for run in item["executions"] if run["executionArn"] == current), None),
+        "workflow": run["workflow"],
+        "executionArn": run["executionArn"],
+        "startedAt": run["startedAt"],
         "createdAt": item["createdAt"],
         "updatedAt": item["updatedAt"],
         **({"request": item["request"]} if "request" in item else {}),
@@ -251,25 +265,37 @@ def listed(item: ConnectionItem) -> dict[str, Any]:
     }
     if "result" in item:
         view["output"] = item["result"]
-    if "lastError" in item:
-        view["error"] = item["lastError"]["error"]
-        view["cause"] = cause_message(item["lastError"]["cause"])
+    if "health" in item:
+        view["health"] = item["health"]
+    failed = run if "accepted" in item else item.get("lastError")  # the newest run's error, not an older one's
+    if failed and "error" in failed:
+        view["error"] = failed["error"]
+        view["cause"] = cause_message(failed["cause"])
     return view
 
 
 def _registered(machines: Machines, item: ConnectionItem) -> dict[str, Any]:
-    """The item, with its current execution as Step Functions sees it now: status, stage, stop time."""
-    arn = item["currentExecutionArn"]
+    """The item, with its newest run's execution as Step Functions sees it now: status, stage, stop time."""
+    run = current_run(item)
+    arn = run["executionArn"]
     described = machines.describe(arn)
-    if item["state"] in IN_PROGRESS and described["status"] != "RUNNING":
-        # It may have recorded its end between the two reads: read the item again.
+    if run["status"] in IN_PROGRESS and described["status"] != "RUNNING":
+        # It may have recorded its end (or taken the lock) between the two reads: read the item again.
         item = machines.item(item["connectionId"]) or item
-        if item["currentExecutionArn"] != arn:  # a newer run took the lock meanwhile
+        if current_run(item)["executionArn"] != arn:  # the run, or a newer one, took the lock meanwhile
             return _registered(machines, item)
     stage = machines.stage(arn)
     view = listed(item) | {"executionStatus": described["status"], "stage": stage,
                            "stoppedAt": _iso(described.get("stopDate"))}
-    if item["state"] in IN_PROGRESS and described["status"] != "RUNNING":
+    if "accepted" in item and run["status"] in IN_PROGRESS and described["status"] != "RUNNING":
+        # Started here, it ended before taking the connection's lock without recording it: nothing was changed.
+        cause = described.get("cause")
+        view |= {"status": item["state"], "error": described.get("error") or ENDED_UNRECORDED.get(
+                     described["status"], "ExecutionEnded"),
+                 "cause": cause_message(cause) if cause else
+                 f"the {run['workflow']} execution ended {described['status']} in {stage!r} before taking the "
+                 f"connection's lock: nothing was changed; run the {run['workflow']} again"}
+    elif run["status"] in IN_PROGRESS and described["status"] != "RUNNING":
         # The run ended without recording its end (stopped from the console, timed out, or its last
         # write refused): the item's CONNECTING/DISCONNECTING is not true any more.
         workflow = item["currentWorkflow"]
@@ -361,14 +387,31 @@ def start_connect(machines: Machines, body: Any, default_region: str) -> tuple[s
     item = machines.item(cid)
     running = machines.running(item) if item is not None else None
     if item is not None and running is not None:
-        if item["currentWorkflow"] == "disconnect":
+        if running["workflow"] == "disconnect":
             raise Refused(409, f"connection {cid} is being disconnected: wait for it to finish, then connect again",
-                          connectionId=cid, executionArn=running)
-        if not _same_request(item.get("request") or {}, request, default_region):
+                          connectionId=cid, executionArn=running["executionArn"])
+        # The item records the request of the run that holds the lock; an accepted one's is its input.
+        requested = (item.get("request") if running["executionArn"] == item["currentExecutionArn"]
+                     else machines.input_of(running["executionArn"]))
+        if not _same_request(requested or {}, request, default_region):
             raise Refused(409, f"connection {cid} is being connected with another request: wait for it to "
-                               "finish, then send yours again", connectionId=cid, executionArn=running)
-        return cid, running
-    return cid, machines.start(machines.connect, cid, body)
+                               "finish, then send yours again", connectionId=cid, executionArn=running["executionArn"])
+        return cid, running["executionArn"]
+    return cid, _start(machines, item, cid, "connect", body)
+
+
+def _start(machines: Machines, item: ConnectionItem | None, cid: str, workflow: Workflow | Literal["check"],
+           execution_input: dict[str, Any]) -> str:
+    """A new execution of the workflow, recorded in the connection's item (when it has one) before the answer,
+    so that a read right after the answer shows it (store.record_accepted). A check leaves the status as it is."""
+    machine = {"connect": machines.connect, "disconnect": machines.disconnect, "check": machines.check_path}[workflow]
+    execution_arn = machines.start(machine, cid, execution_input)
+    if item is not None:
+        status = {"connect": "CONNECTING", "disconnect": "DISCONNECTING"}.get(workflow, item["state"])
+        store.record_accepted(machines.dynamodb, machines.table, cid, item["currentExecutionArn"], {
+            "workflow": workflow, "executionArn": execution_arn, "status": cast("ConnectionState", status),
+            "acceptedAt": store.now()})
+    return execution_arn
 
 
 def _same_request(raw: dict[str, Any], request: ConnectRequest, default_region: str) -> bool:
@@ -417,14 +460,14 @@ def start_disconnect(machines: Machines, connection_id: str) -> tuple[str, str]:
         return _start_disconnect_of_executions(machines, cid)
     running = machines.running(item)
     if running is not None:
-        if item["currentWorkflow"] == "disconnect":
-            return cid, running
+        if running["workflow"] == "disconnect":
+            return cid, running["executionArn"]
         raise Refused(409, f"connection {cid} is being connected: wait for it to finish, then disconnect it",
-                      connectionId=cid, executionArn=running)
+                      connectionId=cid, executionArn=running["executionArn"])
     database = item.get("database") or (item.get("request") or {}).get("database")
     region = database.get("region") if isinstance(database, dict) else None
     execution_input: dict[str, Any] = {"connectionId": cid} | ({"region": region} if isinstance(region, str) else {})
-    return cid, machines.start(machines.disconnect, cid, execution_input)
+    return cid, _start(machines, item, cid, "disconnect", execution_input)
 
 
 def _start_disconnect_of_executions(machines: Machines, cid: str) -> tuple[str, str]:
@@ -459,7 +502,30 @@ def start_check(machines: Machines, connection_id: str) -> tuple[str, str]:
     # The connect's database and mode: a publicly accessible database connected by peering is checked so.
     request = current.get("request") or {}
     check_input = {key: request[key] for key in ("database", "mode") if key in request}
-    return cid, machines.start(machines.check_path, cid, {**check_input, "connectionId": cid})
+    return cid, _start(machines, item, cid, "check", {**check_input, "connectionId": cid})
+
+
+def start_repair(machines: Machines, connection_id: str) -> tuple[str, str]:
+    """(connection id, execution ARN) of a repair: the connect of the connection's recorded request, which puts
+    back what the connection relies on and has drifted (the stages converge: what is in place is left alone),
+    and rolls back only what it added if it fails. Only a CONNECTED connection with a registry item is repaired;
+    Discover refuses one whose database has moved (PlanChanged)."""
+    cid = check_connection_id(connection_id)
+    item = machines.item(cid)
+    if item is None:
+        _executions_of(machines, cid)  # 404 when nothing names it
+        raise Refused(409, f"connection {cid} has no registry item (it was made before the registry): connect it "
+                           "again with its request, which repairs it and records it", connectionId=cid)
+    running = machines.running(item)
+    if running is not None:
+        doing = "disconnected" if running["workflow"] == "disconnect" else "connected"
+        raise Refused(409, f"connection {cid} is being {doing}: follow that execution; repair it once it has "
+                           "finished if it still needs it", connectionId=cid, executionArn=running["executionArn"])
+    if item["state"] != "CONNECTED" or not item["relies"]:
+        raise Refused(409, f"connection {cid} is {item['state']}, not CONNECTED: it has no path to repair; connect "
+                           "it again", connectionId=cid, executionArn=current_run(item)["executionArn"])
+    request = {key: value for key, value in item["request"].items() if key != "dryRun"}
+    return cid, _start(machines, item, cid, "connect", {**request, "connectionId": cid})
 
 
 def check_result(machines: Machines, execution_arn: str, wait_seconds: float) -> dict[str, Any]:

@@ -17,10 +17,12 @@ from nekt_peering.core.errors import (
     ConnectedByAnotherPath,
     ConnectError,
     InvalidInput,
+    PlanChanged,
     QuotaExceeded,
     RouteConflict,
 )
 from nekt_peering.peering.plan import plan_peering
+from nekt_peering.registry.bookkeeping import network_of
 from nekt_peering.resource_endpoint.plan import other_region_reason, same_region
 
 if TYPE_CHECKING:
@@ -34,6 +36,20 @@ def connected_path(connection: ConnectionItem | None) -> Mode | None:
     if connection is None or not connection.get("relies"):
         return None
     return connection.get("mode")
+
+
+def refuse_moved(connection: ConnectionItem | None, facts: Facts) -> None:
+    """PlanChanged when a connected connection's database is no longer in the network its item records: a run
+    would plan a path to where it is now, and what the connection relies on in the old network would stay."""
+    if connection is None or connected_path(connection) is None or "network" not in connection:
+        return
+    network = network_of(facts)
+    if network != connection["network"]:
+        raise PlanChanged(
+            f"connection {connection['connectionId']} relies on the network {connection['network']}, but "
+            f"{facts['database']['identifier']} is now in {network}: its plan has changed, and neither a repair "
+            "nor a connect moves a connection. Nothing was changed. Connect again: disconnect the connection "
+            "(removing what it relies on in the old network), then connect it")
 
 
 def resolve_mode(requested: str, database: DatabaseFacts, connected: Mode | None = None) -> Mode:

@@ -66,6 +66,11 @@ class ConnectedByAnotherPath(ConnectError):
     longer fits the database): a connection changes path only by a disconnect, then a connect."""
 
 
+class PlanChanged(ConnectError):
+    """A connected connection's database is no longer where its plan put it (moved to another VPC, security group,
+    account or Region): a connect or repair cannot move it, since what it relies on stays behind."""
+
+
 class ResourcePathUnsupported(ConnectError):
     """The resource-endpoint path cannot connect this database: another Region than the Nekt VPC's, publicly
     accessible, or only Availability Zones VPC Lattice does not support; or the product's gateway in its VPC has
@@ -204,6 +209,8 @@ WHAT_TO_DO: dict[str, str] = {
                      "then start again.",
     "ConnectedByAnotherPath": "Disconnect the connection, then connect it with the mode you want; or connect with "
                               "mode `auto` to check and repair the path it has.",
+    "PlanChanged": "Connect again: disconnect the connection (which removes what it relies on in the old network), "
+                   "then connect it, which plans the path to where the database is now.",
     "ResourcePathUnsupported": "Do what the cause says: connect with mode `auto` (Nekt then takes the path that "
                                "can connect it), or move the database's subnets to zones VPC Lattice supports.",
     "NoSharedZone": "Add a subnet in one of Nekt's zones (named in the cause) to the database's subnet group, or ask "

@@ -746,6 +746,28 @@ class RegistryDatabase(TypedDict):
     vpcId: str | None
 
 
+class Health(TypedDict):
+    """A CONNECTED connection's health, as its last check (or the connect that verified it since) found it."""
+
+    state: Literal["HEALTHY", "DEGRADED"]
+    since: str  # when it became so
+    lastCheckedAt: str
+    error: NotRequired[str]  # DEGRADED: the check's error name (VerificationFailed, Unreachable, PlanChanged, ...)
+    cause: NotRequired[str]  # DEGRADED: what drifted, and what to do
+
+
+class AcceptedRun(TypedDict):
+    """A run the API or the CLI started, recorded with its start: shown until the run takes the connection's lock
+    (then it is the current run), or, when it ends before that, with how it ended."""
+
+    workflow: Literal["connect", "disconnect", "check"]
+    executionArn: str
+    status: ConnectionState  # what the connection is while it runs
+    acceptedAt: str
+    error: NotRequired[str]  # it failed before taking the lock (nothing was changed)
+    cause: NotRequired[str]
+
+
 class ConnectionItem(TypedDict):
     """A connection as the registry holds it (pk connection#<id>)."""
 
@@ -761,6 +783,8 @@ class ConnectionItem(TypedDict):
     currentWorkflow: Workflow
     lastError: NotRequired[RegistryError]  # of the newest execution, when it failed
     result: NotRequired[dict[str, object]]  # the last connect's output (CONNECTED) or disconnect's
+    health: NotRequired[Health]
+    accepted: NotRequired[AcceptedRun]  # the newest run started, until it takes the lock
     createdAt: str
     updatedAt: str
 

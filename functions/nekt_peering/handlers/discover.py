@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from nekt_peering.connect.discover import discover as discover_facts
-from nekt_peering.connect.path_choice import connected_path
+from nekt_peering.connect.path_choice import connected_path, refuse_moved
 from nekt_peering.core.aws import any_client, client, database_session, nekt_session
 from nekt_peering.core.model import ConnectRequest, Settings
 from nekt_peering.handlers.stage import Event, registry_dynamodb, stage
@@ -32,5 +32,6 @@ def discover(event: Event) -> Facts:
         connected_path(connection),
         database_client=any_client(session),
     )
+    refuse_moved(connection, facts)
     facts["readAt"] = read_at
     return facts

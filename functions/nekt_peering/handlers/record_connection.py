@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 @stage
 def record_connection(event: Event) -> dict[str, Any]:
-    """After Verify: what the connection relies on, its item CONNECTED, its locks released."""
+    """After Verify: what the connection relies on, its item CONNECTED, its locks released; `healthEvent`
+    (Connection Restored) when it was DEGRADED."""
     locks = run_locks(event)
-    relies = bookkeeping.record_connected(locks.dynamodb, store.table_name(), locks, event)
-    return {"state": "CONNECTED", "relies": relies}
+    relies, health_event = bookkeeping.record_connected(locks.dynamodb, store.table_name(), locks, event)
+    return {"state": "CONNECTED", "relies": relies, "healthEvent": health_event}

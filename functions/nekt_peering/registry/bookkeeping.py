@@ -211,7 +211,7 @@ class Locks:
         return put_connection(self.table, self.connection_id, current, {
             **changes, "currentExecutionArn": self.execution_arn, "currentWorkflow": self.workflow,
             "state": "CONNECTING" if self.workflow == "connect" else "DISCONNECTING",
-            "executions": _with_execution(current, self.execution_arn, self.workflow)}, drop=("lastError",))
+            "executions": _with_execution(current, self.execution_arn, self.workflow)}, drop=("lastError", "accepted"))
 
     def _has_ended(self, holder: str) -> bool:
         """Whether the execution that holds a lock has ended without releasing it (it failed in a way no
@@ -422,13 +422,16 @@ def network_resources(dynamodb: DynamoDBClient, table: str, network: str) -> dic
 # Outcomes -------------------------------------------------------------------------------------------------
 
 
-def record_connected(dynamodb: DynamoDBClient, table: str, locks: Locks, state: Mapping[str, Any]) -> list[str]:
-    """The verified connection: what it relies on counted, its item CONNECTED with the connect's output,
-    its locks released, in one transaction. Returns the ids of the resources it relies on."""
+def record_connected(dynamodb: DynamoDBClient, table: str, locks: Locks, state: Mapping[str, Any]
+                     ) -> tuple[list[str], dict[str, Any] | None]:
+    """The verified connection: what it relies on counted, its item CONNECTED with the connect's output (and
+    HEALTHY, when a check has recorded its health), its locks released, in one transaction. Returns the ids of
+    the resources it relies on, and `Connection Restored` when this run repaired a DEGRADED connection."""
     facts = state["discovery"]
     current = store.connection_values(dynamodb, table, locks.connection_id)
     if _recorded_by(current, locks.execution_arn, "CONNECTED"):  # this step run again (a retry)
-        return list(current["relies"]) if current else []
+        assert current is not None
+        return list(current["relies"]), _restored(current, locks.execution_arn)
     resources = relied_resources(state)
     # A resource's creator by tag counts as a user only while the registry does not know it (a connection
     # made before the registry): a registered one says itself what it relies on.
@@ -445,13 +448,36 @@ def record_connected(dynamodb: DynamoDBClient, table: str, locks: Locks, state: 
         "database": {"identifier": database["identifier"], "accountId": database["accountId"],
                      "region": database["region"], "vpcId": database["vpcId"]},
         "result": state.get("result"),
+        **_verified_health(current),
     }
     transact(dynamodb, [
         *(use_resource(table, locks.network, resource) for resource in resources),
         put_connection(table, locks.connection_id, current, changes, drop=("lastError",)),
         *locks.release_items(),
     ])
-    return relies
+    return relies, _restored({**(current or {}), **changes}, locks.execution_arn)
+
+
+def _verified_health(current: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Verify has just checked what a check checks: a connection with a recorded health is HEALTHY, since now
+    if it was DEGRADED."""
+    health = (current or {}).get("health")
+    if not health:
+        return {}
+    at = store.now()
+    return {"health": {"state": "HEALTHY", "since": health["since"] if health["state"] == "HEALTHY" else at,
+                       "lastCheckedAt": at}}
+
+
+def _restored(item: Mapping[str, Any], execution_arn: str) -> dict[str, Any] | None:
+    """`Connection Restored`, when the item's health became HEALTHY after this run took its locks: only its own
+    record can have done so (a check leaves a connection that is not CONNECTED alone), retried or not."""
+    health = item.get("health")
+    started = next((run["startedAt"] for run in item.get("executions", []) if run["executionArn"] == execution_arn),
+                   None)
+    if not health or health["state"] != "HEALTHY" or started is None or health["since"] <= started:
+        return None
+    return {"detailType": "Connection Restored", "detail": {"connectionId": item["connectionId"], "health": health}}
 
 
 def _recorded_by(current: Mapping[str, Any] | None, execution_arn: str, state: str) -> bool:
@@ -487,6 +513,10 @@ def record_failure(dynamodb: DynamoDBClient, table: str, locks: Locks | None, co
             "state": state, "lastError": last_error, "currentExecutionArn": execution_arn,
             "currentWorkflow": workflow, "executions": _with_execution(None, execution_arn, workflow),
             "request": dict(request or {})})
+    elif current is not None and (current.get("accepted") or {}).get("executionArn") == execution_arn:
+        # Started by the API or the CLI, it failed before taking the lock: the connection is as it was.
+        write = put_connection(table, connection_id, current, {"accepted": {
+            **current["accepted"], "status": current["state"], **last_error}})
     else:
         write = None
     if write is not None:

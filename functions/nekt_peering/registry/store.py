@@ -35,7 +35,7 @@ from nekt_peering.core.errors import InvalidInput
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from nekt_peering.core.shapes import ConnectionItem
+    from nekt_peering.core.shapes import AcceptedRun, ConnectionItem
 
 TABLE_ENVIRONMENT = "CONNECTIONS_TABLE"
 LISTING_INDEX = "Listing"
@@ -175,6 +175,24 @@ def get_connection(dynamodb: DynamoDBClient, table: str, connection_id: str) -> 
     """A connection as the API and CLI show it; None when the registry has none."""
     values = connection_values(dynamodb, table, connection_id)
     return _without_keys(values) if values is not None else None
+
+
+def record_accepted(dynamodb: DynamoDBClient, table: str, connection_id: str, current_execution_arn: str,
+                    run: AcceptedRun) -> bool:
+    """The run the API or the CLI has just started (`accepted`), so that a read right after the answer shows it
+    rather than the run before; on the condition that the item's current run is still the one read before
+    starting it. False when it is not: a run (this one, or another) has taken the connection's lock since, and
+    the item shows that run. The version moves, so that a writer that read the item before loses its turn."""
+    try:
+        dynamodb.update_item(
+            TableName=table, Key=connection_key(connection_id),
+            UpdateExpression="SET accepted = :run, version = version + :one",
+            ConditionExpression="currentExecutionArn = :current",
+            ExpressionAttributeValues={":run": _serializer.serialize(dict(run)), ":one": {"N": "1"},
+                                       ":current": {"S": current_execution_arn}})
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
 
 
 def list_connections(dynamodb: DynamoDBClient, table: str, limit: int, token: str | None = None
