@@ -318,6 +318,12 @@ def _dynamodb_query(call: Call) -> Request:
     return Request([("dynamodb:Query", [resource])])
 
 
+def _put_metric_data(call: Call) -> Request:
+    """No resource: the namespace, a condition key, is what a policy can scope it by."""
+    namespace = {"cloudwatch:namespace": [call.params["Namespace"]]}
+    return Request([("cloudwatch:PutMetricData", [Resource("", "*", namespace, known=set(namespace))])])
+
+
 TRANSACT_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem",
                     "ConditionCheck": "dynamodb:ConditionCheckItem", "Get": "dynamodb:GetItem"}
 
@@ -708,6 +714,7 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("dynamodb", "UpdateItem"): _dynamodb_item,
     ("dynamodb", "Query"): _dynamodb_query,
     ("dynamodb", "TransactWriteItems"): _transact,
+    ("cloudwatch", "PutMetricData"): _put_metric_data,
     ("dynamodb", "TransactGetItems"): _transact,
     **LATTICE_CONTEXTS,
 }
