@@ -544,8 +544,8 @@ def record_disconnected(dynamodb: DynamoDBClient, table: str, locks: Locks, stat
 def record_health(dynamodb: DynamoDBClient, table: str, connection_id: str, problem: Mapping[str, Any] | None
                   ) -> dict[str, Any] | None:
     """A read-only check's outcome in a CONNECTED connection's item: `health` HEALTHY, or DEGRADED with the
-    `problem` (the check's error name, cause and drift ids); `since` when it became so, `lastCheckedAt` now. Returns the
-    result event when the health changed (`Connection Degraded`, `Connection Restored`), else None. A
+    `problem` (the check's error name, cause and drift ids); `since` when it became so, `lastCheckedAt` now. Returns
+    the result event when the health changed (`Connection Degraded`, `Connection Restored`), else None. A
     connection that is not CONNECTED (a run is changing it, or it is gone) is left alone."""
     current = store.connection_values(dynamodb, table, connection_id)
     if current is None or current.get("state") != "CONNECTED":
@@ -556,7 +556,10 @@ def record_health(dynamodb: DynamoDBClient, table: str, connection_id: str, prob
     health = {"state": state, "since": previous["since"] if previous["state"] == state else at,
               "lastCheckedAt": at, **({key: problem[key] for key in ("error", "cause", "drift")} if problem else {})}
     try:
-        transact(dynamodb, [put_connection(table, connection_id, current, {"health": health})])
+        write = put_connection(table, connection_id, current, {"health": health})
+        # updatedAt is when a run last changed the connection; a check changes only its health, which has its times.
+        write["Put"]["Item"]["updatedAt"] = {"S": current["updatedAt"]}
+        transact(dynamodb, [write])
     except ClientError as error:
         if error_code(error) != "TransactionCanceledException":
             raise
