@@ -647,15 +647,19 @@ def sweep() -> dict[str, Any]:
                 "Comment": "This execution's history is bounded: the next pages are a new execution of this machine, "
                 "which starts from the page token.",
                 "Resource": "arn:aws:states:::states:startExecution",
+                # Named by this execution and page: a retry after a lost answer is the same StartExecution, which
+                # AWS answers with the execution it started rather than starting another.
                 "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id",
+                               "Name.$": "States.Format('{}-{}', States.Hash($$.Execution.Id, 'MD5'), $.page.number)",
                                "Input": {"pageToken.$": "$.page.nextToken",
                                          "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"}},
-                "ResultPath": None,
+                "ResultSelector": {"executionArn.$": "$.ExecutionArn"},
+                "ResultPath": "$.continued",
                 "Retry": PUBLISH_RETRY,
                 "Catch": catch("$.error", "Sweep failed"),
                 "Next": "Continued",
             },
-            "Continued": {"Type": "Succeed"},
+            "Continued": {"Type": "Succeed", "OutputPath": "$.continued"},
             "Count by health": stage(
                 "The connected connections by health, into CloudWatch (the template's alarm watches DEGRADED).",
                 "RecordSweep", "$.counts", "Sweep failed", "Swept", stage_input("settings")),

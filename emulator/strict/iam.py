@@ -710,6 +710,7 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("sfn", "DescribeExecution"): _states("execution", "executionArn"),
     ("sfn", "GetExecutionHistory"): _states("execution", "executionArn"),
     ("dynamodb", "GetItem"): _dynamodb_item,
+    ("dynamodb", "PutItem"): _dynamodb_item,
     ("dynamodb", "DeleteItem"): _dynamodb_item,
     ("dynamodb", "UpdateItem"): _dynamodb_item,
     ("dynamodb", "Query"): _dynamodb_query,

@@ -6,6 +6,7 @@ The drifts not made here are the integration tier's (tests/integration/test_drif
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,9 @@ from emulator.accounts import snapshot
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.topology import NektNetwork, account_session, create_database
 from nekt_peering.handlers.record_sweep import METRIC, NAMESPACE
-from nekt_peering.registry import store
+from nekt_peering.registry import bookkeeping, store
+from nekt_peering.registry import sweep as sweep_module
+from tools.generate_statemachines import SWEEP_PAGES_PER_EXECUTION
 
 PEERED = "us-east-2"  # the peering path's databases: cross-region
 
@@ -131,3 +134,81 @@ def test_a_sweep_names_each_connection_s_drift_and_leaves_the_rest_as_it_was(dep
     assert without_health(swept) == without_health(registry)
     assert snapshot(places) == drifted, "a sweep repairs nothing: repair is a run of its own"
     assert (metric(stack, "HEALTHY"), metric(stack, "DEGRADED")) == ((2, 7 + 1), (2, 0 + 6))
+
+
+def seed(stack: Stack, count: int) -> None:
+    """`count` connected connections, as a connect records them, of databases that are gone: each check runs the
+    real code to Discover's DatabaseNotFound. Already DEGRADED by it, as an earlier sweep left them: no event, and
+    the checks' `lastCheckedAt` tell them apart."""
+    dynamodb = boto3.client("dynamodb", region_name=stack.region)
+    table = stack.tables["ConnectionsTable"]
+    health = {"state": "DEGRADED", "since": store.now(), "lastCheckedAt": "", "error": "DatabaseNotFound",
+              "cause": "gone", "drift": ["database-deleted"]}
+    puts = [bookkeeping.put_connection(table, f"ghost-{n:04}", None, {
+        "state": "CONNECTED", "request": {"database": {"identifier": f"ghost-{n:04}", "region": PEERED}},
+        "mode": "peering", "relies": [], "executions": [], "currentExecutionArn": "", "currentWorkflow": "connect",
+        "health": health})["Put"] for n in range(count)]
+    for start in range(0, count, 25):
+        dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": put["Item"]}}
+                                                        for put in puts[start:start + 25]]})
+
+
+def full_history(stack: Stack, execution_arn: str) -> list[dict[str, Any]]:
+    events, token = [], None
+    while True:
+        page = stack.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000,
+                                               **({"nextToken": token} if token else {}))
+        events += page["events"]
+        token = page.get("nextToken")
+        if not token:
+            return events
+
+
+# An execution's quotas (docs/health.md quotes them): events in its history, and the size of any state's input,
+# output or result. An execution checks at most PAGE_SIZE * SWEEP_PAGES_PER_EXECUTION connections.
+HISTORY_EVENTS = 25_000
+PAYLOAD_BYTES = 256 * 1024
+PER_EXECUTION = sweep_module.PAGE_SIZE * SWEEP_PAGES_PER_EXECUTION
+
+
+def limits(stack: Stack, execution_arn: str) -> tuple[int, int, int]:
+    """An execution's history: its events, its largest payload (bytes), the connections it checked."""
+    history = full_history(stack, execution_arn)
+    payloads = [len(json.dumps(details).encode()) for event in history for key, details in event.items()
+                if key.endswith("EventDetails")]
+    checked = sum(event.get("lambdaFunctionScheduledEventDetails", {}).get("resource", "").endswith(
+        "-CheckPathFunction") for event in history)
+    return len(history), max(payloads), checked
+
+
+def assert_within_limits(stack: Stack, execution_arn: str, connections: int) -> None:
+    """This execution, and one that checks a full PER_EXECUTION connections (its history grows by the same events
+    per connection, and its payloads are a page's at most), stay within the quotas with room to spare."""
+    events, largest, checked = limits(stack, execution_arn)
+    assert checked == connections
+    assert events < HISTORY_EVENTS and largest < PAYLOAD_BYTES
+    per_connection = events / connections
+    assert per_connection * PER_EXECUTION < HISTORY_EVENTS * 0.6, f"{per_connection:.1f} events per connection"
+
+
+def test_a_long_sweep_goes_on_in_a_new_execution_each_within_its_limits(
+        deploy: Any, nekt: NektNetwork, monkeypatch: Any) -> None:
+    """Pages of 5 instead of 100 (ListConnected runs in process): 60 connections are 12 pages, one more than an
+    execution reads, so the sweep goes on in a second execution from the first's page token. `make bench` sweeps
+    1,000 connections with the real page size and asserts the same limits."""
+    monkeypatch.setattr(sweep_module, "PAGE_SIZE", 5)
+    stack = deploy(nekt)
+    seed(stack, 60)
+
+    first = stack.wait(stack.fire_schedule(), timeout=300)
+
+    assert first.status == "SUCCEEDED", first.cause
+    second = stack.wait(first.output["executionArn"], timeout=300)
+    assert second.status == "SUCCEEDED" and second.output == {"HEALTHY": 0, "DEGRADED": 60}, second.cause
+    monkeypatch.setattr(sweep_module, "PAGE_SIZE", 100)
+    assert_within_limits(stack, first.arn, 50)
+    assert_within_limits(stack, second.arn, 10)
+    degraded = connections(stack)
+    assert {item["health"]["drift"][0] for item in degraded.values()} == {"database-deleted"}
+    assert len({item["health"]["lastCheckedAt"] for item in degraded.values()}) == 60, "each checked once"
+    assert health_events(stack) == [], "their health did not change"

@@ -17,6 +17,8 @@ from nekt_peering.handlers.stage import Event, registry_dynamodb, stage
 from nekt_peering.registry import bookkeeping, store
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
     from nekt_peering.core.shapes import Reachable
 
 # What says nothing about the connection's path: the request, the stack, this role, another run.
@@ -30,24 +32,24 @@ def check_path(event: Event) -> dict[str, Any]:
     health changed."""
     settings = Settings.parse(event.get("settings"))
     request = ConnectRequest.parse(event.get("input"), default_region=settings.stack_region)
+    registry = registry_dynamodb(settings)
     try:
-        result: Reachable | None = _check(settings, request)
+        result: Reachable | None = _check(settings, request, registry)
         problem = None
     except NOT_DRIFT:
         raise
     except ConnectError as error:
         result, problem = None, {"error": type(error).__name__, "cause": str(error), "drift": drift_of(error)}
-    health_event = bookkeeping.record_health(registry_dynamodb(settings), store.table_name(), request.connection_id,
-                                             problem)
+    health_event = bookkeeping.record_health(registry, store.table_name(), request.connection_id, problem)
     return {"result": result, "error": {"Error": problem["error"], "Cause": problem["cause"]} if problem else None,
             "healthEvent": health_event}
 
 
-def _check(settings: Settings, request: ConnectRequest) -> Reachable:
+def _check(settings: Settings, request: ConnectRequest, registry: DynamoDBClient) -> Reachable:
     session = database_session(request.region)
     nekt = functools.cache(lambda: nekt_session(settings, request.connection_id))  # one AssumeRole at most
     database_ec2 = client(session, "ec2")
-    connection = store.get_connection(registry_dynamodb(settings), store.table_name(), request.connection_id)
+    connection = store.get_connection(registry, store.table_name(), request.connection_id)
     facts = discover_facts(request, settings, client(session, "rds"), database_ec2, lambda: client(nekt(), "ec2"),
                            lattice_factory=lambda: client(session, "vpc-lattice"), connected=connected_path(connection),
                            database_client=any_client(session))

@@ -555,13 +555,13 @@ def record_health(dynamodb: DynamoDBClient, table: str, connection_id: str, prob
     state = "DEGRADED" if problem else "HEALTHY"
     health = {"state": state, "since": previous["since"] if previous["state"] == state else at,
               "lastCheckedAt": at, **({key: problem[key] for key in ("error", "cause", "drift")} if problem else {})}
+    write = put_connection(table, connection_id, current, {"health": health})["Put"]
+    # updatedAt is when a run last changed the connection; a check changes only its health, which has its times.
+    write["Item"]["updatedAt"] = {"S": current["updatedAt"]}
     try:
-        write = put_connection(table, connection_id, current, {"health": health})
-        # updatedAt is when a run last changed the connection; a check changes only its health, which has its times.
-        write["Put"]["Item"]["updatedAt"] = {"S": current["updatedAt"]}
-        transact(dynamodb, [write])
+        dynamodb.put_item(**write)  # one item: a conditional put, not a transaction
     except ClientError as error:
-        if error_code(error) != "TransactionCanceledException":
+        if error_code(error) != "ConditionalCheckFailedException":
             raise
         return None  # a run took the connection since it was read: its outcome is the one to keep
     if previous["state"] == state:

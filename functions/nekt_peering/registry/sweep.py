@@ -24,11 +24,10 @@ def _connected(table: str, projection: str, names: dict[str, str]) -> dict[str, 
             "ExpressionAttributeValues": {":listing": {"S": LISTING}, ":connected": {"S": "CONNECTED"}}}
 
 
-def connected_page(dynamodb: DynamoDBClient, table: str, token: str | None, limit: int = PAGE_SIZE
-                   ) -> tuple[list[dict[str, Any]], str | None]:
-    """The check-path input of each connected connection among the next `limit` items (its connect's input and
+def connected_page(dynamodb: DynamoDBClient, table: str, token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """The check-path input of each connected connection among the next PAGE_SIZE items (its connect's input and
     its id), and the token of the page after (None: this was the last)."""
-    arguments = {**_connected(table, "connectionId, #request", {"#request": "request"}), "Limit": limit}
+    arguments = {**_connected(table, "connectionId, #request", {"#request": "request"}), "Limit": PAGE_SIZE}
     if token:
         arguments["ExclusiveStartKey"] = decode_token(token)
     answer = dynamodb.query(**arguments)
