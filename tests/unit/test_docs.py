@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from emulator.template import ROOT
+from nekt_peering.connect import drift
 from nekt_peering.core import errors
 
 DOCS = ROOT / "docs"
@@ -40,6 +41,12 @@ def test_every_named_error_has_a_row_and_the_cli_prints_its_what_to_do() -> None
     assert set(rows) == named == set(errors.WHAT_TO_DO)
     for name, (_, todo) in rows.items():
         assert todo == errors.WHAT_TO_DO[name], f"docs/errors.md and WHAT_TO_DO disagree on {name}"
+
+
+def test_every_drift_id_has_a_row_saying_what_to_do_as_the_code_does() -> None:
+    page = (DOCS / "health.md").read_text()
+    rows = re.findall(r"^\| `([a-z-]+)` \| .+? \| .+? \| (.+?) \|$", page, flags=re.MULTILINE)
+    assert dict(rows) == drift.DRIFT
 
 
 # --- links --------------------------------------------------------------------------------------------------
