@@ -16,7 +16,7 @@ from emulator.accounts import aws_calls, snapshot
 from emulator.registry import seed
 from emulator.server import EmulatedAws
 from emulator.stack import DEFAULT_ACCOUNT, Stack
-from emulator.topology import CustomerDatabase, NektNetwork, create_database, create_nekt_network
+from emulator.topology import CustomerDatabase, NektNetwork, account_session, create_database, create_nekt_network
 from nekt_peering.core.errors import WHAT_TO_DO, VerificationFailed
 from nekt_peering_cli.app import app, main
 from tests.conftest import Gate
@@ -294,3 +294,21 @@ def test_connect_follows_a_run_step_functions_does_not_know_yet(served: Served) 
 
     assert result.exit_code == 0 and "CONNECTED: orders-db" in result.output
     assert unknown == {"DescribeExecution": 0, "GetExecutionHistory": 0}
+
+
+def test_check_all_runs_the_sweep_and_exits_1_while_a_connection_is_degraded(served: Served) -> None:
+    assert served.run("check").exit_code == 2, "one connection is `probe ID`; the sweep is --all"
+    assert served.run("connect", "--db", "orders-db", "--region", "us-east-2").exit_code == 0
+    before = served.state()
+
+    healthy = served.run("check", "--all")
+
+    assert healthy.exit_code == 0
+    assert "✓ Check path (" in healthy.output and "1 healthy, 0 degraded" in healthy.output
+    assert served.state() == before
+    ec2 = account_session(DEFAULT_ACCOUNT, "us-east-2").client("ec2")
+    ec2.delete_route(RouteTableId=served.database.route_table_ids[0], DestinationCidrBlock=served.nekt.cidr)
+
+    degraded = served.run("check", "--all")
+
+    assert degraded.exit_code == 1 and "0 healthy, 1 degraded" in degraded.output
