@@ -2,7 +2,7 @@
 path: a sweep with nothing wrong changes nothing and publishes nothing but its metric; then each connection drifts
 in its own way, made by hand in the emulated accounts, and one sweep marks each DEGRADED naming its drift by id, in
 its registry item and in a `Connection Degraded` event, leaves the one with nothing wrong alone, and counts them.
-The drifts not made here are the integration tier's (tests/integration/test_drift.py)."""
+The other drifts are made and undone in turn on one connection; tests/unit/test_drift.py names the rest."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+from moto.rds.models import rds_backends
 
 from emulator.accounts import snapshot
 from emulator.stack import DEFAULT_ACCOUNT, Stack
@@ -212,3 +213,64 @@ def test_a_long_sweep_goes_on_in_a_new_execution_each_within_its_limits(
     assert {item["health"]["drift"][0] for item in degraded.values()} == {"database-deleted"}
     assert len({item["health"]["lastCheckedAt"] for item in degraded.values()}) == 60, "each checked once"
     assert health_events(stack) == [], "their health did not change"
+
+
+def checked_drift(stack: Stack, connection_id: str, database: Any) -> list[str] | None:
+    """The check-path machine's check of one connection (the sweep's per-connection stage): the drift it records."""
+    stack.run({**database.connect_input(), "connectionId": connection_id}, state_machine="CheckPathStateMachine")
+    return connections(stack)[connection_id]["health"].get("drift")
+
+
+def test_each_other_drift_made_and_undone_in_turn_on_one_connection_is_named(deploy: Any, nekt: NektNetwork) -> None:
+    """The drifts the sweep above does not make, one at a time on one connected connection (and the DNS option on
+    a public database peered on purpose), each named by the check, then undone: the next check is HEALTHY again."""
+    database = create_database("orders-db", region=PEERED)
+    public = create_database("orders-dns", region=PEERED, cidr="10.1.0.0/16", publicly_accessible=True)
+    for session, vpc in ((account_session(DEFAULT_ACCOUNT, PEERED), public.vpc_id),
+                         (account_session(DEFAULT_ACCOUNT, PEERED), database.vpc_id),
+                         (account_session(nekt.account_id, nekt.region), nekt.vpc_id)):
+        # The DNS option, which a public database's peering needs, requires DNS hostnames in both VPCs.
+        session.client("ec2").modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    stack = deploy(nekt)
+    for connect in (database.connect_input(), public.connect_input(mode="peering")):
+        assert stack.run(connect).status == "SUCCEEDED"
+    registry = connections(stack)
+    ec2 = account_session(DEFAULT_ACCOUNT, PEERED).client("ec2")
+    rds = account_session(DEFAULT_ACCOUNT, PEERED).client("rds")
+    table, peering = database.route_table_ids[0], registry["orders-db"]["result"]["peeringConnectionId"]
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=database.vpc_id)
+    rule = next(rule for rule in ec2.describe_security_group_rules(Filters=[
+        {"Name": "group-id", "Values": [database.security_group_id]}])["SecurityGroupRules"] if not rule["IsEgress"])
+    instance = rds_backends[DEFAULT_ACCOUNT][PEERED].databases["orders-db"]
+    drifts = {
+        "route-elsewhere": (
+            lambda: ec2.replace_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr, GatewayId=gateway),
+            lambda: ec2.replace_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr,
+                                      VpcPeeringConnectionId=peering)),
+        "ingress-rule-missing": (  # narrowed: one address of Nekt's range instead of the range
+            lambda: (ec2.revoke_security_group_ingress(GroupId=database.security_group_id,
+                                                       SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]]),
+                     ec2.authorize_security_group_ingress(GroupId=database.security_group_id, IpPermissions=[{
+                         "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                         "IpRanges": [{"CidrIp": "10.100.0.10/32"}]}])),
+            lambda: ec2.authorize_security_group_ingress(GroupId=database.security_group_id, IpPermissions=[{
+                "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": rule["CidrIpv4"]}]}])),
+        # moto's ModifyDBInstance ignores DBPortNumber: the instance is given the new port as AWS would apply it.
+        "database-port-changed": (lambda: setattr(instance, "port", 5433), lambda: setattr(instance, "port", 5432)),
+        "database-made-public": (
+            lambda: rds.modify_db_instance(DBInstanceIdentifier="orders-db", PubliclyAccessible=True),
+            lambda: rds.modify_db_instance(DBInstanceIdentifier="orders-db", PubliclyAccessible=False)),
+    }
+    for drift, (make, undo) in drifts.items():
+        make()
+        assert checked_drift(stack, "orders-db", database) == [drift], connections(stack)["orders-db"]["health"]
+        undo()
+        assert checked_drift(stack, "orders-db", database) is None, f"{drift} undone"
+
+    ec2.modify_vpc_peering_connection_options(
+        VpcPeeringConnectionId=registry["orders-dns"]["result"]["peeringConnectionId"],
+        RequesterPeeringConnectionOptions={"AllowDnsResolutionFromRemoteVpc": False})
+    assert checked_drift(stack, "orders-dns", public) == ["dns-option-off"]
+    rds.delete_db_instance(DBInstanceIdentifier="orders-db", SkipFinalSnapshot=True)
+    assert checked_drift(stack, "orders-db", database) == ["database-deleted"]
