@@ -552,6 +552,9 @@ NARROWED = {
                                                  "ec2:AcceptVpcPeeringConnection"),
     "tag keys on create": ("rollback", _key("RequestPeeringFunctionRole", "ec2:CreateTags"),
                            "ForAllValues:StringEquals", "aws:TagKeys", ["Name"], "ec2:CreateTags"),
+    "namespace of the sweep's metric": ("sweep", _key("RecordSweepFunctionRole", "cloudwatch:PutMetricData"),
+                                        "StringEquals", "cloudwatch:namespace", "SomeoneElse",
+                                        "cloudwatch:PutMetricData"),
 }
 
 
