@@ -93,7 +93,7 @@ class Stack:
             references |= {logical_id: arn, f"{logical_id}.Arn": arn, f"{logical_id}.Name": name}
         self.roles = iam_roles(sam_transformed(self.template.body, region), values, references)
         iam = boto3.client("iam", region_name=region)
-        for role_id, spec in self.roles.items():
+        for role_id, spec in sorted(self.roles.items()):  # one order, however the template was transformed
             arn = iam.create_role(RoleName=_physical_name(self.name, role_id), Path=spec.path,
                                   AssumeRolePolicyDocument=json.dumps(spec.trust_policy))["Role"]["Arn"]
             for policy_name, document in spec.policies.items():
