@@ -10,7 +10,8 @@ two modules import each other, even through others (tests/unit/test_emulator_lay
    `Rule`, `AwsError`, `StrictAws` given its rules, `acting_as`), strict.shapes (an answer is one AWS
    could send), strict.dynamodb (DynamoDB's atomicity). The package emulator.strict re-exports the first.
 1. AWS's rules, one module or package per part of AWS: strict.iam, strict.peerings, strict.network,
-   strict.lattice (a database shared as a VPC resource: VPC Lattice, RAM, resource endpoints).
+   strict.lattice (a database shared as a VPC resource: VPC Lattice, RAM, resource endpoints),
+   strict.stepfunctions (the startExecution integration's names, which moto's interpreter gets wrong).
 2. strict.rules: every rule, in the order AWS applies them.
 3. The emulated AWS: emulator.aws (moto, the rules and DynamoDB's atomicity in this process:
    `emulated_aws`), emulator.server (the same over HTTP, for other processes).

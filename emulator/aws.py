@@ -15,6 +15,7 @@ from moto import mock_aws
 from emulator.strict.dynamodb import atomic_dynamodb
 from emulator.strict.layer import StrictAws
 from emulator.strict.rules import all_rules
+from emulator.strict.stepfunctions import start_execution_as_aws
 
 # moto's settings for the emulated AWS: Step Functions runs the state machines, and Lambda runs without
 # Docker (emulator.lambda_runtime replaces its invoke with the repo's handlers).
@@ -29,5 +30,5 @@ def strict_aws() -> StrictAws:
 @contextmanager
 def emulated_aws() -> Iterator[StrictAws]:
     """moto in process, as the tests, the events and the bench use it, with AWS's rules on."""
-    with mock_aws(config=MOTO_CONFIG), strict_aws() as layer, atomic_dynamodb():
+    with mock_aws(config=MOTO_CONFIG), strict_aws() as layer, atomic_dynamodb(), start_execution_as_aws():
         yield layer

@@ -9,6 +9,7 @@ makes, what a connection by that path costs a month on AWS (emulator.costs: the 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import statistics
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import botocore.loaders
 import botocore.session
 
@@ -29,6 +31,7 @@ from emulator.costs import HOURS_PER_MONTH, PRICES, MonthlyCost, PathName, Payer
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.template import ROOT, Template
 from emulator.topology import create_database, create_nekt_network
+from nekt_peering.registry import bookkeeping
 
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 STEP_FUNCTIONS_PER_TRANSITION = 0.000025  # USD, Standard workflows, us-east-1 list price
@@ -110,6 +113,113 @@ def measure_connect(topology: dict[str, Any]) -> ConnectCost:
         route_tables=len(database.route_table_ids) + 1,  # the database's and Nekt's private one
         seconds=seconds,
     )
+
+
+@dataclass
+class SweepCost:
+    """One connected connection's share of a sweep, and a sweep of SWEPT registry items."""
+
+    calls: Counter[tuple[str, str]]  # what one connection adds to a sweep's AWS calls (the registry's included)
+    transitions: int  # per connection: the sweep's with one connection, less an empty registry's
+    invocations: int
+    fixed_transitions: int  # a sweep's own, whatever the number of connections
+    fixed_invocations: int
+    history_events: int  # of the sweep of SWEPT items: the first execution's
+    largest_payload: int  # bytes: its largest event's details
+    executions: int
+
+
+SWEPT = 1000
+SWEEPS_PER_MONTH = HOURS_PER_MONTH  # the default SweepRate, rate(1 hour)
+
+
+def _sweep(stack: Stack) -> Execution:
+    execution = stack.wait(stack.fire_schedule(), timeout=3600)
+    _require(execution)
+    return execution
+
+
+def _history(stack: Stack, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for page in stack.sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        events += [dict(event) for event in page["events"]]
+    return events
+
+
+def measure_sweep() -> SweepCost:
+    """A sweep of an empty registry, then of one connected connection (what a connection adds), then of SWEPT
+    registry items whose databases are gone (each check runs Discover to DatabaseNotFound): the history of one
+    execution, which must stay within Step Functions' quotas (docs/health.md)."""
+    with emulated_aws():
+        nekt = create_nekt_network()
+        database = create_database(region="us-east-2", cidr="10.20.0.0/16")
+        stack = Stack({**nekt.stack_parameters(), "PollIntervalSeconds": "0"}).deploy()
+        try:
+            with aws_calls() as fixed_calls:
+                empty = _sweep(stack)
+            _require(stack.run({"database": {"identifier": database.identifier, "region": database.region}}))
+            with aws_calls() as calls:
+                one = _sweep(stack)
+            seed_gone(stack, SWEPT)
+            first = _sweep(stack)
+            executions = [first]
+            while executions[-1].output and "executionArn" in executions[-1].output:
+                executions.append(stack.wait(executions[-1].output["executionArn"], timeout=3600))
+                _require(executions[-1])
+            history = _history(stack, first.arn)
+        finally:
+            stack.close()
+    payloads = [len(json.dumps(details, default=str).encode()) for event in history for key, details in event.items()
+                if key.endswith("EventDetails")]
+    invoked = [sum(event["type"] == "LambdaFunctionScheduled" for event in run.history) for run in (empty, one)]
+    return SweepCost(
+        calls=Counter({call: n for call, n in (calls - fixed_calls).items() if call[0] != "lambda"}),
+        transitions=len(one.states_entered()) - len(empty.states_entered()),
+        invocations=invoked[1] - invoked[0], fixed_transitions=len(empty.states_entered()),
+        fixed_invocations=invoked[0], history_events=len(history), largest_payload=max(payloads),
+        executions=len(executions))
+
+
+def seed_gone(stack: Stack, count: int) -> None:
+    """`count` connected connections, as a connect records them, of databases that are gone."""
+    dynamodb = boto3.client("dynamodb", region_name=stack.region)
+    table = stack.tables["ConnectionsTable"]
+    items = [bookkeeping.put_connection(table, f"gone-{n:05}", None, {
+        "state": "CONNECTED", "request": {"database": {"identifier": f"gone-{n:05}", "region": "us-east-2"}},
+        "mode": "peering", "relies": [], "executions": [], "currentExecutionArn": "", "currentWorkflow": "connect",
+    })["Put"]["Item"] for n in range(count)]
+    for start in range(0, count, 25):
+        dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item}}
+                                                        for item in items[start:start + 25]]})
+
+
+def render_sweep(sweep: SweepCost) -> list[str]:
+    per_connection = sum(sweep.calls.values())
+    dollars = workflow_dollars(sweep.transitions, sweep.invocations) * SWEEPS_PER_MONTH
+    fixed = workflow_dollars(sweep.fixed_transitions, sweep.fixed_invocations) * SWEEPS_PER_MONTH
+    lines = ["## The health sweep", "",
+             f"At the default `SweepRate`, `rate(1 hour)`: {SWEEPS_PER_MONTH} sweeps a month. One connected connection "
+             "(peering, across accounts and Regions, no probe) swept; what it adds is the sweep with it less the "
+             "sweep of an empty registry ([Health](health.md)).", "",
+             "| | a sweep | a month |", "|---|---:|---:|",
+             f"| state transitions, per connection | {sweep.transitions} | {sweep.transitions * SWEEPS_PER_MONTH:,} |",
+             f"| Lambda invocations, per connection | {sweep.invocations} | "
+             f"{sweep.invocations * SWEEPS_PER_MONTH:,} |",
+             f"| AWS API calls, per connection (registry included) | {per_connection} | "
+             f"{per_connection * SWEEPS_PER_MONTH:,} |",
+             f"| workflow cost, per connection | ${dollars / SWEEPS_PER_MONTH:.5f} | **${dollars:.2f}** |",
+             f"| the sweep's own (transitions, invocations), whatever the connections | {sweep.fixed_transitions}, "
+             f"{sweep.fixed_invocations} | ${fixed:.2f} |", "",
+             "The calls one connection adds (its check, and its health written):", "", "| call | count |",
+             "|---|---:|"]
+    lines += [f"| {service}:{op} | {n} |" for (service, op), n in sorted(sweep.calls.items())]
+    lines += ["", f"A sweep of **{SWEPT:,}** registry items (databases gone: each check runs Discover to "
+              f"`DatabaseNotFound`): its first execution's history has **{sweep.history_events:,}** events "
+              f"({sweep.history_events / SWEPT:.1f} per connection, each check publishing a health change: the "
+              "most a connection adds; the quota is 25,000), its largest event "
+              f"**{sweep.largest_payload:,}** bytes (the quota is 262,144); {sweep.executions} execution(s) in all "
+              "(the tenth page ends with a page token, so a second execution reads an empty page and counts).", ""]
+    return lines
 
 
 def measure_paths() -> dict[str, ConnectCost | str]:
@@ -452,12 +562,14 @@ def main() -> int:
     detection = measure_detection_delay()
     concurrency = measure_concurrency()
     print("measured detection delay and concurrency", flush=True)
+    sweep = measure_sweep()
+    print("measured the health sweep", flush=True)
     build = built()
     imports = measure_imports(build)
     poll_interval = int(Template().parameter_defaults()["PollIntervalSeconds"])
     text, headline = render(costs, detection, concurrency, imports, package_sizes(build), poll_interval, paths)
     OUTPUT.parent.mkdir(exist_ok=True)
-    OUTPUT.write_text(text)
+    OUTPUT.write_text(text + "\n".join(["", *render_sweep(sweep)]))
     print(f"wrote {OUTPUT.relative_to(ROOT)}")
     for line in headline:
         print(f"  {line}")

@@ -6,9 +6,9 @@ of the rolled-back connection (nothing left to remove, so the connected example 
 a re-check of the connected one's path (the check-path state machine), the platform's GET of
 the connected one through the API function, then two connects of clusters whose VPCs overlap Nekt's
 (auto: the resource-endpoint path, same Region), the second failing at Verify so that its compensations
-run. moto's random ids are seeded so the output is the same on every machine. Each event therefore
-ran through its handler in those runs; `sam local invoke <Function> -e events/<name>.json` takes them
-as they are. Regenerate with `make events` after changing the ASL or a stage.
+run, and last the health sweep. moto's random ids are seeded so the output is the same on every machine.
+Each event therefore ran through its handler in those runs; `sam local invoke <Function> -e
+events/<name>.json` takes them as they are. Regenerate with `make events` after changing the ASL or a stage.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ RESOURCE_ROLLBACK_NAME = "metrics-db-example-rollback"
 RESOURCE_ROLLBACK_INPUT: dict[str, Any] = {"database": {"identifier": "metrics-db", "region": "us-east-1"},
                                            "connectionId": "metrics-db"}
 CHECK_INPUT = {"database": EXAMPLE_INPUT["database"], "connectionId": "orders-db"}
+SWEEP_EXECUTION_NAME = "example-sweep"
 
 
 def event_file_name(logical_id: str) -> str:
@@ -94,16 +95,20 @@ def _record_events() -> dict[str, dict[str, Any]]:
                             kind="cluster", engine="postgresql")
         shared = _run_still(stack, RESOURCE_INPUT, RESOURCE_EXECUTION_NAME, "VerifyFunction")
         unshared = _run_still(stack, RESOURCE_ROLLBACK_INPUT, RESOURCE_ROLLBACK_NAME, "RecordFailureFunction")
+        # Last, so that the ids the runs above made stay as they were: the health sweep, as its schedule starts it.
+        swept = _run_still(stack, {}, SWEEP_EXECUTION_NAME, "RecordSweepFunction", state_machine="SweepStateMachine")
     finally:
         stack.close()
     if (connected.status != "SUCCEEDED" or rolled_back.error != "VerificationFailed"
             or disconnected.status != "SUCCEEDED" or checked.status != "SUCCEEDED" or answer["statusCode"] != 200
-            or shared.status != "SUCCEEDED" or unshared.error != "VerificationFailed"):
+            or shared.status != "SUCCEEDED" or unshared.error != "VerificationFailed"
+            or swept.status != "SUCCEEDED"):
         raise RuntimeError(f"the example runs went wrong: {connected.error}: {connected.error_message}; "
                            f"{rolled_back.error}: {rolled_back.error_message}; "
                            f"{checked.error}: {checked.error_message}; "
                            f"{disconnected.error}: {disconnected.error_message}; GET answered {answer}; "
-                           f"{shared.error}: {shared.error_message}; {unshared.error}: {unshared.error_message}")
+                           f"{shared.error}: {shared.error_message}; {unshared.error}: {unshared.error_message}; "
+                           f"sweep {swept.error}: {swept.error_message}")
     events: dict[str, dict[str, Any]] = {}
     for call in stack.runtime.invocations:
         events.setdefault(call.logical_id, call.event)

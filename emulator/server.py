@@ -20,6 +20,7 @@ from moto.server import ThreadedMotoServer
 
 from emulator.aws import MOTO_CONFIG, strict_aws
 from emulator.strict.dynamodb import atomic_dynamodb
+from emulator.strict.stepfunctions import start_execution_as_aws
 
 DEFAULT_PORT = 5123
 
@@ -64,6 +65,7 @@ class EmulatedAws:
         self._set({"AWS_ENDPOINT_URL": self.endpoint_url, "MOTO_PORT": str(self.port)})
         self.strict.install()  # the handlers' calls, made in this process, meet AWS's rules
         self._atomic.enter_context(atomic_dynamodb())  # the server serves requests in threads
+        self._atomic.enter_context(start_execution_as_aws())
         return self
 
     def _check_free(self) -> None:

@@ -20,6 +20,7 @@ from emulator.template import (
     NEKT_TEMPLATE_PATH,
     RoleSpec,
     Template,
+    created,
     event_rules,
     find_in_map,
     iam_roles,
@@ -67,6 +68,7 @@ class Stack:
         self.role_arns: dict[str, str] = {}  # each function's and state machine's role, by its logical id
         self.sfn = boto3.client("stepfunctions", region_name=region)
         self.tables: dict[str, str] = {}  # each DynamoDB table's name, by its logical id
+        self.schedules: dict[str, str] = {}  # each EventBridge Scheduler schedule's name, by its logical id
 
     def deploy(self) -> Stack:
         """Functions and state machines as CloudFormation creates them from template.yaml, each with its own
@@ -92,7 +94,7 @@ class Stack:
             references |= {logical_id: arn, f"{logical_id}.Arn": arn, f"{logical_id}.Name": name}
         self.roles = iam_roles(sam_transformed(self.template.body, region), values, references)
         iam = boto3.client("iam", region_name=region)
-        for role_id, spec in self.roles.items():
+        for role_id, spec in sorted(self.roles.items()):  # one order, however the template was transformed
             arn = iam.create_role(RoleName=_physical_name(self.name, role_id), Path=spec.path,
                                   AssumeRolePolicyDocument=json.dumps(spec.trust_policy))["Role"]["Arn"]
             for policy_name, document in spec.policies.items():
@@ -125,14 +127,24 @@ class Stack:
             )["stateMachineArn"]
         for logical_id in functions:
             self.runtime.set_environment(logical_id, self.environment(logical_id))
+        references |= {f"{owner}Role.Arn": arn for owner, arn in self.role_arns.items()}
         events = boto3.client("events", region_name=region)
         for logical_id, rule in event_rules(self.template.body, values, references).items():
             name = _physical_name(self.name, logical_id)
             events.put_rule(Name=name, EventBusName=rule["EventBusName"], State=rule["State"],
                             EventPattern=json.dumps(rule["EventPattern"]), Description=rule["Description"])
             events.put_targets(Rule=name, EventBusName=rule["EventBusName"], Targets=rule["Targets"])
+        self.schedules = create_schedules(self.template.body, values, references, region)
+        create_alarms(self.template.body, values, references, region)
         self.subscribe()
         return self
+
+    def fire_schedule(self, logical_id: str = "SweepSchedule") -> str:
+        """What EventBridge Scheduler does when the schedule is due: start its target with its input."""
+        target = boto3.client("scheduler", region_name=self.region).get_schedule(
+            Name=self.schedules[logical_id])["Target"]
+        return str(self.sfn.start_execution(stateMachineArn=target["Arn"], input=target["Input"],
+                                            name=str(uuid.uuid4()))["executionArn"])
 
     def publish_outputs(self) -> dict[str, str]:
         """A CloudFormation stack named like this one whose outputs are the template's `Ref` outputs (the state
@@ -156,7 +168,8 @@ class Stack:
     def environment(self, logical_id: str) -> dict[str, str]:
         """The function's environment as CloudFormation would set it (Refs to the state machines resolved)."""
         environment = self.template.environment(logical_id, self.function_arns,
-                                                {**self.parameters, **self.state_machine_arns, **self.tables})
+                                                {**self.parameters, **self.state_machine_arns, **self.tables,
+                                                 "AWS::StackName": self.name})
         environment.pop("AWS_ENDPOINT_URL", None)  # where AWS is, is the emulator's to say
         return environment
 
@@ -227,6 +240,24 @@ class Stack:
     def run(self, execution_input: Any, name: str | None = None,
             state_machine: str = "ConnectStateMachine") -> Execution:
         return self.wait(self.start(execution_input, name, state_machine))
+
+
+def create_schedules(body: dict[str, Any], values: dict[str, Any], references: dict[str, Any], region: str
+                     ) -> dict[str, str]:
+    """Each AWS::Scheduler::Schedule the template creates, in moto's EventBridge Scheduler: its name, by logical id."""
+    scheduler = boto3.client("scheduler", region_name=region)
+    names = {}
+    for logical_id, properties in created(body, "AWS::Scheduler::Schedule", values, references).items():
+        names[logical_id] = _physical_name(values["AWS::StackName"], logical_id)
+        scheduler.create_schedule(Name=names[logical_id], **properties)
+    return names
+
+
+def create_alarms(body: dict[str, Any], values: dict[str, Any], references: dict[str, Any], region: str) -> None:
+    """Each AWS::CloudWatch::Alarm the template creates, in moto's CloudWatch."""
+    cloudwatch = boto3.client("cloudwatch", region_name=region)
+    for logical_id, properties in created(body, "AWS::CloudWatch::Alarm", values, references).items():
+        cloudwatch.put_metric_alarm(AlarmName=_physical_name(values["AWS::StackName"], logical_id), **properties)
 
 
 def create_table(properties: dict[str, Any], name: str, region: str) -> str:

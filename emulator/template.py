@@ -159,12 +159,8 @@ def sam_transformed(body: dict[str, Any], region: str) -> dict[str, Any]:
 def iam_roles(body: dict[str, Any], values: dict[str, Any], references: dict[str, Any]) -> dict[str, RoleSpec]:
     """Every AWS::IAM::Role of a (transformed) template, resolved with `values` (parameters and pseudo
     parameters) and `references` (Ref and Fn::GetAtt of other resources: "Logical" or "Logical.Attribute")."""
-    conditions = template_conditions(body, values, references)
     roles = {}
-    for logical_id, resource in body["Resources"].items():
-        if resource["Type"] != "AWS::IAM::Role" or not conditions.get(resource.get("Condition", ""), True):
-            continue
-        properties = resolve(resource["Properties"], values, references, conditions)
+    for logical_id, properties in created(body, "AWS::IAM::Role", values, references).items():
         roles[logical_id] = RoleSpec(
             logical_id, properties.get("RoleName"), properties.get("Path", "/"), properties["AssumeRolePolicyDocument"],
             {policy["PolicyName"]: policy["PolicyDocument"] for policy in properties.get("Policies", [])},
@@ -172,20 +168,20 @@ def iam_roles(body: dict[str, Any], values: dict[str, Any], references: dict[str
     return roles
 
 
-def template_conditions(body: dict[str, Any], values: dict[str, Any], references: dict[str, Any]) -> dict[str, bool]:
+def created(body: dict[str, Any], resource_type: str, values: dict[str, Any], references: dict[str, Any]
+            ) -> dict[str, dict[str, Any]]:
+    """The resolved properties of each resource of that type CloudFormation creates (its Condition, if any, true)."""
     conditions: dict[str, bool] = {}
     for name, expression in body.get("Conditions", {}).items():
         conditions[name] = bool(resolve(expression, values, references, conditions))
-    return conditions
+    return {logical_id: resolve(resource["Properties"], values, references, conditions)
+            for logical_id, resource in body["Resources"].items()
+            if resource["Type"] == resource_type and conditions.get(resource.get("Condition", ""), True)}
 
 
 def event_rules(body: dict[str, Any], values: dict[str, Any], references: dict[str, Any]) -> dict[str, Any]:
-    """Every AWS::Events::Rule CloudFormation creates with these values (its Condition holding): its properties,
-    resolved."""
-    conditions = template_conditions(body, values, references)
-    return {logical_id: resolve(resource["Properties"], values, references, conditions)
-            for logical_id, resource in body["Resources"].items()
-            if resource["Type"] == "AWS::Events::Rule" and conditions.get(resource.get("Condition", ""), True)}
+    """Every AWS::Events::Rule CloudFormation creates with these values: its properties, resolved."""
+    return created(body, "AWS::Events::Rule", values, references)
 
 
 _NO_VALUE = object()

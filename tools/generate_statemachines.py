@@ -579,9 +579,105 @@ def check_path() -> dict[str, Any]:
     }
 
 
+# The sweep: connections checked at once (each check makes some twenty Describe calls in the database's account
+# and the Nekt account, whose EC2 API request rate is shared), and pages of registry items per execution (each
+# connection adds about ten events to the execution's history, whose quota is 25,000: docs/health.md).
+SWEEP_CONCURRENCY = 10
+SWEEP_PAGES_PER_EXECUTION = 10
+
+
+def sweep() -> dict[str, Any]:
+    """The registry a page at a time (ListConnected), each page's connections checked by the check-path stage in an
+    inline Map; after SWEEP_PAGES_PER_EXECUTION pages the sweep goes on in a new execution of itself, so that one
+    execution's history stays bounded whatever the number of connections; the last counts them by health."""
+    load = load_settings(None, "List connected")
+    load["Parameters"]["page"] = {"nextToken": None, "number": 0}
+    check: State = {
+        "Type": "Task",
+        "Comment": "The check-path machine's stage: read only, but for the connection's health in the registry. A "
+        "drift is its answer (`error`, with what drifted); an error it raises (another run holds the connection, "
+        "access denied) leaves the connection unchecked, and the sweep goes on.",
+        "Resource": function("CheckPath"),
+        "ResultSelector": {"healthEvent.$": "$.healthEvent"},
+        "ResultPath": "$.check",
+        "Retry": STAGE_RETRY,
+        "Catch": catch("$.error", "Not checked"),
+        "Next": "Health changed?",
+    }
+    health_event = {"EventBusName": "default", "Source": "nekt.peering",
+                    "DetailType.$": "$.check.healthEvent.detailType", "Detail.$": "$.check.healthEvent.detail"}
+    done = {"Type": "Pass", "Comment": "A small result: the page's results are not kept (the Map's ResultPath is "
+            "null), but the Map holds them until it ends.", "Parameters": {"connectionId.$": "$.input.connectionId"},
+            "End": True}
+    iteration: States = {
+        "Check path": check,
+        "Health changed?": choice([when("$.check.healthEvent", "IsNull", False, "Publish: health")], "Checked"),
+        "Publish: health": {"Type": "Task", "Comment": "Result event: Connection Degraded (what drifted) or Connection "
+                            "Restored.", "Resource": "arn:aws:states:::events:putEvents",
+                            "Parameters": {"Entries": [health_event]}, "ResultPath": None, "Retry": PUBLISH_RETRY,
+                            "Catch": catch("$.publishError", "Checked"), "Next": "Checked"},
+        "Checked": done,
+        "Not checked": {**done, "Comment": "The check could not run (its error is in the execution's history): the "
+                        "connection's health stays as it was."},
+    }
+    return {
+        "Comment": "The health sweep: check every connected connection of the registry without changing anything, as "
+        "the check-path machine does; record each one's health, publish each change, and count them by health.",
+        "QueryLanguage": "JSONPath",
+        "StartAt": "Load settings",
+        "States": {
+            "Load settings": load,
+            "List connected": stage(
+                "The next page of the registry's connected connections, each as the check takes it. Its first page is "
+                "the input's pageToken (a continued sweep), else the registry's first.",
+                "ListConnected", "$.page", "Sweep failed", "Check the page",
+                stage_input("input", "settings", "page")),
+            "Check the page": {
+                "Type": "Map",
+                "Comment": "Each connection of the page, a bounded number at once.",
+                "ItemsPath": "$.page.connections",
+                "MaxConcurrency": SWEEP_CONCURRENCY,
+                "ItemSelector": {"input.$": "$$.Map.Item.Value", "settings.$": "$.settings",
+                                 "executionId.$": "$.executionId"},
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Check path", "States": iteration},
+                "ResultPath": None,
+                "Next": "More pages?",
+            },
+            "More pages?": choice([when("$.page.nextToken", "IsNull", True, "Count by health"),
+                                   when("$.page.number", "NumericGreaterThanEquals", SWEEP_PAGES_PER_EXECUTION,
+                                        "Continue in a new execution")], "List connected"),
+            "Continue in a new execution": {
+                "Type": "Task",
+                "Comment": "This execution's history is bounded: the next pages are a new execution of this machine, "
+                "which starts from the page token.",
+                "Resource": "arn:aws:states:::states:startExecution",
+                # Named by this execution and page: a retry after a lost answer is the same StartExecution, which
+                # AWS answers with the execution it started rather than starting another.
+                "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id",
+                               "Name.$": "States.Format('{}-{}', States.Hash($$.Execution.Id, 'MD5'), $.page.number)",
+                               "Input": {"pageToken.$": "$.page.nextToken",
+                                         "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"}},
+                "ResultSelector": {"executionArn.$": "$.ExecutionArn"},
+                "ResultPath": "$.continued",
+                "Retry": PUBLISH_RETRY,
+                "Catch": catch("$.error", "Sweep failed"),
+                "Next": "Continued",
+            },
+            "Continued": {"Type": "Succeed", "OutputPath": "$.continued"},
+            "Count by health": stage(
+                "The connected connections by health, into CloudWatch (the template's alarm watches DEGRADED).",
+                "RecordSweep", "$.counts", "Sweep failed", "Swept", stage_input("settings")),
+            "Swept": {"Type": "Succeed", "OutputPath": "$.counts"},
+            "Sweep failed": fail("Reading the registry, continuing, or counting failed after its retries.",
+                                 error_path="$.error.Error"),
+        },
+    }
+
+
 def definitions() -> dict[str, dict[str, Any]]:
     """Each state machine's definition, by its file's name under statemachine/ (template.yaml's DefinitionUri)."""
-    return {"connect.asl.json": connect(), "disconnect.asl.json": disconnect(), "check_path.asl.json": check_path()}
+    return {"connect.asl.json": connect(), "disconnect.asl.json": disconnect(), "check_path.asl.json": check_path(),
+            "sweep.asl.json": sweep()}
 
 
 def generated() -> dict[Path, str]:

@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import sys
+import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
@@ -252,6 +253,41 @@ def probe(context: typer.Context,
     target.console.print(f"  [bold]path[/bold]: {output['path']}", soft_wrap=True)
     if output.get("probe"):
         render.probe_facts(target.console, output["probe"])
+
+
+@app.command()
+def check(context: typer.Context,
+          every: Annotated[bool, typer.Option("--all", help="Every connected connection: the health sweep.")] = False,
+          ) -> None:
+    """Run the health sweep now, as its schedule does: every connected connection re-checked without changing
+    anything, its health recorded, each change published; then the connections by health. Exit 1 when one is
+    DEGRADED (`nekt-peering status ID` shows what drifted). One connection: `nekt-peering probe ID`."""
+    target = _target(context)
+    if not every:
+        target.console.print("[red]error[/red]: say --all (the sweep); one connection: nekt-peering probe ID")
+        raise typer.Exit(2)
+    found = target.deployment()
+    sweep_arn = found.outputs.get("SweepStateMachineArn")
+    if not sweep_arn:
+        target.console.print(f"[red]error[/red]: stack {found.stack} has no health sweep (no output "
+                             "SweepStateMachineArn): update it to this version (sam deploy)", soft_wrap=True)
+        raise typer.Exit(1)
+    sfn = found.machines.sfn
+    execution_arn = sfn.start_execution(stateMachineArn=sweep_arn, name=f"check-all-{uuid.uuid4()}",
+                                        input="{}")["executionArn"]
+    while True:  # a long sweep goes on in a new execution of itself: follow it to the last
+        target.console.print(f"sweeping: {execution_arn}", soft_wrap=True)
+        described = render.follow(sfn, execution_arn, target.console)
+        if described["status"] != "SUCCEEDED":
+            render.failure(target.console, described)
+            raise typer.Exit(1)
+        output = json.loads(described["output"])
+        if "executionArn" not in output:
+            break
+        execution_arn = output["executionArn"]
+    target.console.print(f"\n[bold]{output['HEALTHY']}[/bold] healthy, [bold]{output['DEGRADED']}[/bold] degraded")
+    if output["DEGRADED"]:
+        raise typer.Exit(1)
 
 
 def _database(db: str | None, kind: Kind, **fields: Any) -> dict[str, Any]:

@@ -324,6 +324,12 @@ def _dynamodb_query(call: Call) -> Request:
     return Request([("dynamodb:Query", [resource])])
 
 
+def _put_metric_data(call: Call) -> Request:
+    """No resource: the namespace, a condition key, is what a policy can scope it by."""
+    namespace = {"cloudwatch:namespace": [call.params["Namespace"]]}
+    return Request([("cloudwatch:PutMetricData", [Resource("", "*", namespace, known=set(namespace))])])
+
+
 TRANSACT_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem",
                     "ConditionCheck": "dynamodb:ConditionCheckItem", "Get": "dynamodb:GetItem"}
 
@@ -712,10 +718,12 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("sfn", "DescribeExecution"): _states("execution", "executionArn"),
     ("sfn", "GetExecutionHistory"): _states("execution", "executionArn"),
     ("dynamodb", "GetItem"): _dynamodb_item,
+    ("dynamodb", "PutItem"): _dynamodb_item,
     ("dynamodb", "DeleteItem"): _dynamodb_item,
     ("dynamodb", "UpdateItem"): _dynamodb_item,
     ("dynamodb", "Query"): _dynamodb_query,
     ("dynamodb", "TransactWriteItems"): _transact,
+    ("cloudwatch", "PutMetricData"): _put_metric_data,
     ("dynamodb", "TransactGetItems"): _transact,
     **LATTICE_CONTEXTS,
 }

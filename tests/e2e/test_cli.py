@@ -319,3 +319,21 @@ def test_connect_follows_a_run_step_functions_does_not_know_yet(served: Served) 
 
     assert result.exit_code == 0 and "CONNECTED: orders-db" in result.output
     assert unknown == {"DescribeExecution": 0, "GetExecutionHistory": 0}
+
+
+def test_check_all_runs_the_sweep_and_exits_1_while_a_connection_is_degraded(served: Served) -> None:
+    assert served.run("check").exit_code == 2, "one connection is `probe ID`; the sweep is --all"
+    assert served.run("connect", "--db", "orders-db", "--region", "us-east-2").exit_code == 0
+    before = served.state()
+
+    healthy = served.run("check", "--all")
+
+    assert healthy.exit_code == 0
+    assert "✓ Check path (" in healthy.output and "1 healthy, 0 degraded" in healthy.output
+    assert served.state() == before
+    ec2 = account_session(DEFAULT_ACCOUNT, "us-east-2").client("ec2")
+    ec2.delete_route(RouteTableId=served.database.route_table_ids[0], DestinationCidrBlock=served.nekt.cidr)
+
+    degraded = served.run("check", "--all")
+
+    assert degraded.exit_code == 1 and "0 healthy, 1 degraded" in degraded.output

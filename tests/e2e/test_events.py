@@ -20,7 +20,7 @@ STAGE_ORDER = ["DiscoverFunction", "TakeLocksFunction", "PreflightFunction", "Re
                "RevokeIngressFunction", "DeleteRoutesFunction", "RestoreDnsResolutionFunction", "DeletePeeringFunction",
                "RecordFailureFunction", "FindConnectionFunction", "RecordDisconnectFunction", "CheckPathFunction",
                "ShareDatabaseFunction", "CreateResourceEndpointFunction", "RemoveResourceEndpointFunction",
-               "UnshareDatabaseFunction"]
+               "UnshareDatabaseFunction", "ListConnectedFunction", "RecordSweepFunction"]
 
 
 def test_every_function_has_an_event_and_every_event_a_function() -> None:
@@ -45,6 +45,7 @@ def test_events_are_what_the_state_machine_passed_each_handler_and_each_runs_thr
     # The registry table of the example stack, as `sam local invoke --env-vars events/env.json` gives it.
     monkeypatch.setenv("CONNECTIONS_TABLE", json.loads((EVENTS / "env.json").read_text())[
         "TakeLocksFunction"]["CONNECTIONS_TABLE"])
+    monkeypatch.setenv("STACK_NAME", json.loads((EVENTS / "env.json").read_text())["RecordSweepFunction"]["STACK_NAME"])
     handlers = Template().functions()
     results: dict[str, Any] = {}
 

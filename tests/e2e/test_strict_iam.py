@@ -65,7 +65,7 @@ def _template_statements() -> dict[StatementKey, dict[str, Any]]:
     for accepter in ("arn:aws:iam::111111111111:role/nekt-peering-accepter-123456789012", ""):
         roles = iam_roles(transformed, {**values, "NektAccepterRoleArn": accepter}, references)
         for role_id, spec in roles.items():
-            if "StateMachine" in role_id:
+            if "StateMachine" in role_id or role_id == "SweepScheduleRole":  # Scheduler starts it, not botocore
                 continue
             for policy, document in spec.policies.items():
                 for index, statement in enumerate(document["Statement"]):
@@ -173,6 +173,17 @@ def check_path(world: World) -> tuple[bool, str]:
     unchanged = snapshot(places) == before
     return (checked.status == "SUCCEEDED" and unchanged,
             f"check path {checked.error}: {checked.error_message} (accounts as before: {unchanged})")
+
+
+def sweep(world: World) -> tuple[bool, str]:
+    """The health sweep over a connected connection, started as its schedule starts it: it pages the registry,
+    checks the connection (the check-path role), and counts the connections by health into CloudWatch."""
+    connected = world.stack.run(_connect_input(mode="peering"))
+    if connected.status != "SUCCEEDED":
+        return False, f"connect {connected.error}: {connected.error_message}"
+    swept = world.stack.wait(world.stack.fire_schedule())
+    return (swept.status == "SUCCEEDED" and swept.output == {"HEALTHY": 1, "DEGRADED": 0},
+            f"sweep {swept.error}: {swept.error_message} ({swept.output})")
 
 
 def rollback(world: World) -> tuple[bool, str]:
@@ -355,7 +366,8 @@ def database_kinds(world: World) -> tuple[bool, str]:
 SCENARIOS: dict[str, Callable[[World], tuple[bool, str]]] = {
     "same-account": same_account, "retried": retried, "reused-from-database": reused, "rollback": rollback,
     "reused-from-nekt": reused, "connect-and-disconnect": connect_and_disconnect, "api": api,
-    "concurrent": concurrent, "full-route-tables": full_route_tables, "check-path": check_path, "shared": shared,
+    "concurrent": concurrent, "full-route-tables": full_route_tables, "check-path": check_path, "sweep": sweep,
+    "shared": shared,
     "resource-endpoint-same-account": resource_endpoint_once, "resource-endpoint-once": resource_endpoint_once,
     "resource-endpoint": resource_endpoint, "database-kinds": database_kinds,
 }
@@ -550,6 +562,9 @@ NARROWED = {
                                                  "ec2:AcceptVpcPeeringConnection"),
     "tag keys on create": ("rollback", _key("RequestPeeringFunctionRole", "ec2:CreateTags"),
                            "ForAllValues:StringEquals", "aws:TagKeys", ["Name"], "ec2:CreateTags"),
+    "namespace of the sweep's metric": ("sweep", _key("RecordSweepFunctionRole", "cloudwatch:PutMetricData"),
+                                        "StringEquals", "cloudwatch:namespace", "SomeoneElse",
+                                        "cloudwatch:PutMetricData"),
 }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from emulator.template import ROOT
+from nekt_peering.connect import drift
 from nekt_peering.core import errors
 from nekt_peering_cli import onboarding, release
 
@@ -51,6 +52,12 @@ def test_every_error_of_release_and_onboarding_has_a_row() -> None:
     named = {cls.__name__ for module in (release, onboarding) for cls in vars(module).values()
              if isinstance(cls, type) and issubclass(cls, release.OperatorError) and cls is not release.OperatorError}
     assert rows == named
+
+
+def test_every_drift_id_has_a_row_saying_what_to_do_as_the_code_does() -> None:
+    page = (DOCS / "health.md").read_text()
+    rows = re.findall(r"^\| `([a-z-]+)` \| .+? \| .+? \| (.+?) \|$", page, flags=re.MULTILINE)
+    assert dict(rows) == drift.DRIFT
 
 
 # --- links --------------------------------------------------------------------------------------------------

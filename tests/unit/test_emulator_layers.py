@@ -22,6 +22,7 @@ LAYERS = {
     "emulator.strict.peerings": 1,
     "emulator.strict.network": 1,
     "emulator.strict.lattice": 1,
+    "emulator.strict.stepfunctions": 1,
     # 2: every rule, in order
     "emulator.strict.rules": 2,
     # 3: the emulated AWS, in process or over HTTP

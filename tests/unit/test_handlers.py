@@ -44,6 +44,8 @@ ALLOWED = {
     "RecordFailureFunction": {"registry"},
     "RecordDisconnectFunction": {"disconnect", "registry", "ingress", "resource_endpoint"},
     "ApiFunction": {"api", "registry"},
+    "ListConnectedFunction": {"registry"},
+    "RecordSweepFunction": {"registry"},
 }
 EVERY_FUNCTION = {"core", "handlers"}  # the shared core, and the function's entry module with handlers.stage
 API_ONLY = ("nekt_peering.api", "aws_lambda_powertools.event_handler")

@@ -33,6 +33,9 @@ UNSCOPABLE_WRITES = {
     # its conditions: resource configurations only (ram:RequestedResourceType), the Nekt account only
     # (ram:Principal), tagged as the product's.
     "ram:CreateResourceShare",
+    # CloudWatch authorizes PutMetricData on "*" only; the template narrows it to the product's namespace
+    # (cloudwatch:namespace).
+    "cloudwatch:PutMetricData",
 }
 
 NEKT_SIDE = {"sts:AssumeRole"}  # the functions that work in the Nekt account through the accepter role
@@ -147,6 +150,10 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
         "vpc-lattice:ListResourceConfigurations", "vpc-lattice:ListTagsForResource", "dynamodb:GetItem",
         "dynamodb:PutItem", "lambda:InvokeFunction", *DATABASE_KIND_READS,
         *NEKT_SIDE}),
+    # The health sweep's page of the registry, and its count by health into CloudWatch.
+    "ListConnectedFunction": (("registry/sweep",), {"dynamodb:Query"}),
+    "RecordSweepFunction": (("registry/sweep", "handlers/record_sweep"),
+                            {"dynamodb:Query", "cloudwatch:PutMetricData"}),
     "ApiFunction": (("api/app", "api/connections", "registry/store"), {
         "states:StartExecution", "states:ListExecutions", "states:DescribeExecution", "states:GetExecutionHistory",
         "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"}),
@@ -168,7 +175,7 @@ ACCEPTER_ROLE = (("connect/discover", "core/ec2", "core/network_acls", "peering/
     "ec2:CreateVpcEndpoint", "ec2:DeleteSecurityGroup", "ec2:DeleteVpcEndpoints", "iam:CreateServiceLinkedRole",
     "route53:AssociateVPCWithHostedZone"})
 
-STATE_MACHINE_ACTIONS = {"lambda:InvokeFunction", "events:PutEvents", *UNSCOPABLE_WRITES}
+STATE_MACHINE_ACTIONS = {"lambda:InvokeFunction", "events:PutEvents", "states:StartExecution", *UNSCOPABLE_WRITES}
 
 
 def as_list(value: Any) -> list[Any]:
@@ -391,6 +398,8 @@ def test_state_machines_invoke_only_their_own_functions_and_put_only_their_event
             if "events:PutEvents" in as_list(statement["Action"]):
                 assert statement["Condition"]["StringEquals"]["events:source"] == "nekt.peering"
                 assert text(statement["Resource"]).endswith(":event-bus/default")
+            if "states:StartExecution" in as_list(statement["Action"]):  # the sweep's continuation, of itself only
+                assert text(statement["Resource"]).endswith(f":stateMachine:{text(resource['Properties']['Name'])}")
         assert resource["Properties"]["Tracing"] == {"Enabled": True}
         assert resource["Properties"]["Logging"]["Destinations"], f"{logical_id} logs nowhere"
 
@@ -426,3 +435,17 @@ def test_the_probe_may_do_nothing_but_run_in_the_nekt_vpc_and_reach_database_por
     verify = [statement for statement in sam_statements(MAIN["Resources"]["VerifyFunction"])
               if "lambda:InvokeFunction" in as_list(statement["Action"])]
     assert [statement["Resource"] for statement in verify] == [{"Ref": "NektProbeFunctionArn"}]
+
+
+def test_the_sweeps_schedule_may_start_the_sweep_and_nothing_else() -> None:
+    role = MAIN["Resources"]["SweepScheduleRole"]["Properties"]
+    trust = role["AssumeRolePolicyDocument"]["Statement"]
+    assert [(s["Principal"], s["Action"]) for s in trust] == [
+        ({"Service": "scheduler.amazonaws.com"}, "sts:AssumeRole")]
+    assert trust[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    statements = [statement for policy in role["Policies"] for statement in policy["PolicyDocument"]["Statement"]]
+    assert [(s["Effect"], s["Action"], s["Resource"]) for s in statements] == [
+        ("Allow", "states:StartExecution", {"Ref": "SweepStateMachine"})]
+    target = MAIN["Resources"]["SweepSchedule"]["Properties"]["Target"]
+    assert (target["Arn"], target["RoleArn"]) == (
+        {"Ref": "SweepStateMachine"}, {"Fn::GetAtt": ["SweepScheduleRole", "Arn"]})

@@ -59,8 +59,8 @@ POLICIES = {
     # A stage, forward or a status check: Lambda's transient errors, 4 more times; the stage's own error (its
     # answer) is not retried. Everything caught into $.error, on to the failure handling of TASKS; named errors
     # (InvalidInput, ConnectionBusy) first, straight to a Fail state: no result event, no record.
-    "stage": Policy([retrier(LAMBDA_TRANSIENT, 4)], None, {"connect": "$.error", "disconnect": "$.error"},
-                    goes_on=False),
+    "stage": Policy([retrier(LAMBDA_TRANSIENT, 4)], None, {"connect": "$.error", "disconnect": "$.error",
+                                                           "sweep": "$.error"}, goes_on=False),
     # A removal (the compensation chain): the same, then any error twice more. After that, the connect keeps the
     # original $.error for its result event (the removal's in $.rollbackError); the disconnect records it.
     "removal": Policy([retrier(LAMBDA_TRANSIENT, 4), retrier(["States.ALL"], 2)], "$.rollback",
@@ -75,6 +75,9 @@ POLICIES = {
                       goes_on=True),
     # check_path's one read-only stage: no Catch, its error is the execution's (the CLI reports it).
     "check": Policy([retrier(LAMBDA_TRANSIENT, 4)], None, {"check_path": ""}, goes_on=False),
+    # The sweep going on in a new execution of itself (Step Functions' startExecution, named so that a retry is the
+    # same start): any error, 3 more times, as a result event; then the sweep fails, as a stage would.
+    "continue": Policy([retrier(["States.ALL"], 3)], "$.continued", {"sweep": "$.error"}, goes_on=False),
 }
 
 BEFORE_ANY_CHANGE = "Record the failure before any change"
@@ -133,6 +136,13 @@ TASKS: dict[str, dict[str, tuple[str, str | None]]] = {
         "Check path": ("check", None),
         "Publish: health": ("publish", "Path intact?"),
     },
+    # The checks themselves run in the Map's iterations, as the check-path machine's stage (a Catch of their own:
+    # a connection not checked leaves the sweep going on).
+    "sweep.asl.json": {
+        "List connected": ("stage", "Sweep failed"),
+        "Continue in a new execution": ("continue", "Sweep failed"),
+        "Count by health": ("stage", "Sweep failed"),
+    },
 }
 
 # Every loop waits, and a Task in it bounds it: the Wait -> that Task, and how it ends the loop (the stages count
@@ -157,6 +167,7 @@ WAITS: dict[str, dict[str, tuple[str, str]]] = {
         "Wait for deleted": ("Check peering deleted", "PeeringTimeout after MaxPolls"),
     },
     "check_path.asl.json": {},
+    "sweep.asl.json": {},  # its one loop, page after page, is bounded by the pages of an execution
 }
 WAIT_SECONDS = {"$.discovery.settings.pollIntervalSeconds", "$.locks.waitSeconds"}
 
@@ -200,7 +211,10 @@ def policy_violations(machine: str, definition: dict[str, Any]) -> list[str]:
                                   or "ResultPath" not in state or state["ResultPath"] is not None):
             problems.append(f"{name}: a result event is put on EventBridge with ResultPath null")
         resource = state["Resource"]
-        if kind != "publish" and not (resource.startswith("${") and resource.endswith("FunctionArn}")):
+        if kind == "continue" and resource != "arn:aws:states:::states:startExecution":
+            problems.append(f"{name}: the sweep goes on through Step Functions' startExecution")
+        if kind not in ("publish", "continue") and not (
+                resource.startswith("${") and resource.endswith("FunctionArn}")):
             problems.append(f"{name}: a {kind} is a function of the stack")
         catchers = state.get("Catch", [])
         error_path = policy.error_path[workflow]

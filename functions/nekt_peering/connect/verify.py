@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from nekt_peering.connect.drift import CHANGE_DRIFT, PROBE_STAGES
 from nekt_peering.connect.preflight import plan
 from nekt_peering.core.ec2 import DATABASE_SIDE, NEKT_SIDE, describe_peering, peering_facts, route_target
 from nekt_peering.core.errors import Unreachable, VerificationFailed
@@ -106,7 +107,7 @@ def verify_resource_path(database_ec2: EC2Client, nekt_ec2: EC2Client | None, st
                          chosen is not None and chosen["accessible"],
                          "not accessible: the share was removed or not accepted" if names else
                          "AWS shows no association with a DNS name for it"))
-    _refuse_unless_all_pass(checks)
+    _refuse_unless_all_pass(checks, ["gateway-rule-missing", "resource-endpoint-gone", "resource-share-gone"])
     checks.append(check_live_network_acls(database_ec2, None, state["discovery"],
                                           "Verify read the ACLs after the changes"))
     hostname = hostname_of(cast("EndpointName", chosen))  # refused above when None
@@ -165,16 +166,19 @@ def run_probe(nekt_lambda: LambdaClient, function_arn: str, database: DatabaseFa
                                          f" ({'inside' if a['insideDatabaseVpc'] else 'outside'} the database VPC)")
                          for a in facts.get("addresses", [])) or "no address"
         raise Unreachable(f"from the Nekt VPC, {request['host']}:{request['port']} failed at stage "
-                          f"{facts.get('failedStage')}: {facts.get('detail')}. Resolved to: {seen}")
+                          f"{facts.get('failedStage')}: {facts.get('detail')}. Resolved to: {seen}"
+                          ).drifted(PROBE_STAGES.get(str(facts.get("failedStage")), "probe-tcp"))
     return cast("ProbeFacts", facts)  # the answer nekt_peering.probe.probe makes
 
 
-def _refuse_unless_all_pass(checks: list[Check]) -> None:
-    failed = [check for check in checks if not check["ok"]]
+def _refuse_unless_all_pass(checks: list[Check], drift: list[str] | None = None) -> None:
+    """`drift`: what each check's failure means drifted, when a health check may run it."""
+    failed = [index for index, check in enumerate(checks) if not check["ok"]]
     if failed:
         raise VerificationFailed(
-            "the connection is incomplete: " + "; ".join(f"{c['check']}: {c['detail']}" for c in failed)
-            + ". Run the workflow again to repair it; if this repeats, check for changes made outside it")
+            "the connection is incomplete: " + "; ".join(f"{checks[i]['check']}: {checks[i]['detail']}" for i in failed)
+            + ". Run the workflow again to repair it; if this repeats, check for changes made outside it"
+        ).drifted(*(drift[i] for i in failed) if drift else ())
 
 
 def _check(name: str, ok: bool, problem: str) -> Check:
@@ -221,7 +225,8 @@ def check_path(facts: Facts, nekt_lambda: LambdaClient | None, probe_function_ar
     if planned["changes"]:
         raise VerificationFailed(
             "the connection is incomplete: " + "; ".join(change["summary"] for change in planned["changes"])
-            + " is still to be done. Nothing was changed: connect again to repair it")
+            + " is still to be done. Nothing was changed: connect again to repair it"
+        ).drifted(*dict.fromkeys(CHANGE_DRIFT.get(change["action"], "check-failed") for change in planned["changes"]))
     checks: list[Check] = [{"check": "every peering, route, rule and option of the connection is in place", "ok": True,
                "detail": "ok"},
               {"check": "network ACLs allow the database's port and the replies, both sides", "ok": True,
@@ -253,12 +258,13 @@ def _check_resource_path(facts: Facts, database_ec2: EC2Client, nekt_ec2: EC2Cli
     admitting = gateway_rule(database, group)
     rule = admitting["ruleId"] if admitting else None
     endpoints = find_endpoints(nekt_ec2, facts["settings"]["nektVpcId"], facts["request"]["connectionId"])
-    missing = [what for what, there in (("the resource gateway", gateway), ("the rule admitting the gateway's group",
-                                                                            rule), ("the resource endpoint", endpoints))
-               if not there]
+    missing = [(what, drift) for what, drift, there in (
+        ("the resource gateway", "resource-gateway-gone", gateway),
+        ("the rule admitting the gateway's group", "gateway-rule-missing", rule),
+        ("the resource endpoint", "resource-endpoint-gone", endpoints)) if not there]
     if missing:
-        raise VerificationFailed(f"the connection is incomplete: {', '.join(missing)} not found. Nothing was changed: "
-                                 "connect again to repair it")
+        raise VerificationFailed(f"the connection is incomplete: {', '.join(what for what, _ in missing)} not found. "
+                                 "Nothing was changed: connect again to repair it").drifted(*(d for _, d in missing))
     endpoint = endpoints[0]
     state: dict[str, Any] = {
         "discovery": facts,

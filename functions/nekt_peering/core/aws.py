@@ -66,7 +66,8 @@ def client(session: boto3.Session, service: Literal["sts"]) -> STSClient: ...
 def client(session: boto3.Session, service: Literal["service-quotas"]) -> ServiceQuotasClient: ...
 @overload
 def client(  # no stubs installed for these
-    session: boto3.Session, service: Literal["vpc-lattice", "ram", "redshift", "docdb", "redshift-serverless"],
+    session: boto3.Session,
+    service: Literal["vpc-lattice", "ram", "redshift", "docdb", "redshift-serverless", "cloudwatch"],
 ) -> Any: ...
 def client(session: boto3.Session, service: str) -> Any:
     return session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]

@@ -6,10 +6,19 @@ in the README's troubleshooting table. Each message says what went wrong and wha
 """
 
 import json
+from typing import Self
 
 
 class ConnectError(Exception):
     """Base of every failure the workflow names on purpose."""
+
+    # What drifted from the connection's plan, by id (nekt_peering.connect.drift.DRIFT), where the raise site
+    # knows it: a health check records it.
+    drift: tuple[str, ...] = ()
+
+    def drifted(self, *drift: str) -> Self:
+        self.drift = drift
+        return self
 
 
 class InvalidInput(ConnectError):

@@ -88,7 +88,7 @@ def planned_route(
             f"route table {route_table['routeTableId']} ({side} side) already routes {route['destinationCidr']} "
             f"to {route['target']} ({route['state']}), so traffic for {destination} cannot all go through the "
             f"peering. Nothing was changed. {remedy}"
-        )
+        ).drifted("route-blackholed" if route["state"] == "blackhole" else "route-elsewhere")
     # A route to a reused peering that is still pending shows as blackhole until accepted: it is ours.
     existing = any(route["destinationCidr"] == destination for route in route_table["routes"])
     return {

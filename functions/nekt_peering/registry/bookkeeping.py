@@ -571,11 +571,11 @@ def record_disconnected(dynamodb: DynamoDBClient, table: str, locks: Locks, stat
 # Health ----------------------------------------------------------------------------------------------------
 
 
-def record_health(dynamodb: DynamoDBClient, table: str, connection_id: str, problem: Mapping[str, str] | None
+def record_health(dynamodb: DynamoDBClient, table: str, connection_id: str, problem: Mapping[str, Any] | None
                   ) -> dict[str, Any] | None:
     """A read-only check's outcome in a CONNECTED connection's item: `health` HEALTHY, or DEGRADED with the
-    `problem` (the check's error name and cause); `since` when it became so, `lastCheckedAt` now. Returns the
-    result event when the health changed (`Connection Degraded`, `Connection Restored`), else None. A
+    `problem` (the check's error name, cause and drift ids); `since` when it became so, `lastCheckedAt` now. Returns
+    the result event when the health changed (`Connection Degraded`, `Connection Restored`), else None. A
     connection that is not CONNECTED (a run is changing it, or it is gone) is left alone."""
     current = store.connection_values(dynamodb, table, connection_id)
     if current is None or current.get("state") != "CONNECTED":
@@ -584,11 +584,14 @@ def record_health(dynamodb: DynamoDBClient, table: str, connection_id: str, prob
     previous = current.get("health") or {"state": "HEALTHY", "since": current.get("updatedAt", at)}
     state = "DEGRADED" if problem else "HEALTHY"
     health = {"state": state, "since": previous["since"] if previous["state"] == state else at,
-              "lastCheckedAt": at, **({"error": problem["error"], "cause": problem["cause"]} if problem else {})}
+              "lastCheckedAt": at, **({key: problem[key] for key in ("error", "cause", "drift")} if problem else {})}
+    write = put_connection(table, connection_id, current, {"health": health})["Put"]
+    # updatedAt is when a run last changed the connection; a check changes only its health, which has its times.
+    write["Item"]["updatedAt"] = {"S": current["updatedAt"]}
     try:
-        transact(dynamodb, [put_connection(table, connection_id, current, {"health": health})])
+        dynamodb.put_item(**write)  # one item: a conditional put, not a transaction
     except ClientError as error:
-        if error_code(error) != "TransactionCanceledException":
+        if error_code(error) != "ConditionalCheckFailedException":
             raise
         return None  # a run took the connection since it was read: its outcome is the one to keep
     if previous["state"] == state:

@@ -1,0 +1,276 @@
+"""The health sweep (statemachine/sweep.asl.json), started as its schedule starts it, over connections of every
+path: a sweep with nothing wrong changes nothing and publishes nothing but its metric; then each connection drifts
+in its own way, made by hand in the emulated accounts, and one sweep marks each DEGRADED naming its drift by id, in
+its registry item and in a `Connection Degraded` event, leaves the one with nothing wrong alone, and counts them.
+The other drifts are made and undone in turn on one connection; tests/unit/test_drift.py names the rest."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from moto.rds.models import rds_backends
+
+from emulator.accounts import snapshot
+from emulator.stack import DEFAULT_ACCOUNT, Stack
+from emulator.topology import NektNetwork, account_session, create_database
+from nekt_peering.handlers.record_sweep import METRIC, NAMESPACE
+from nekt_peering.registry import bookkeeping, store
+from nekt_peering.registry import sweep as sweep_module
+from tools.generate_statemachines import SWEEP_PAGES_PER_EXECUTION
+
+PEERED = "us-east-2"  # the peering path's databases: cross-region
+
+
+def connections(stack: Stack) -> dict[str, dict[str, Any]]:
+    found = boto3.client("dynamodb", region_name=stack.region).scan(
+        TableName=stack.tables["ConnectionsTable"], ConsistentRead=True)["Items"]
+    return {values["connectionId"]: values for values in map(store.from_item, found) if values["sk"] == "connection"}
+
+
+def without_health(items: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The items as a reader sees them, but for the health a check records (and the version its write counts)."""
+    return {cid: {key: value for key, value in item.items() if key not in ("health", "version")}
+            for cid, item in items.items()}
+
+
+def health_events(stack: Stack) -> list[tuple[str, dict[str, Any]]]:
+    return [(event["detail-type"], event["detail"]) for event in stack.published()
+            if event["detail-type"] in ("Connection Degraded", "Connection Restored")]
+
+
+def metric(stack: Stack, health: str) -> tuple[float, float]:
+    """The sweeps' values for this health so far: how many were put, and their sum."""
+    now = datetime.now(UTC)
+    points = boto3.client("cloudwatch", region_name=stack.region).get_metric_statistics(
+        Namespace=NAMESPACE, MetricName=METRIC, StartTime=now - timedelta(hours=1), EndTime=now + timedelta(hours=1),
+        Period=7200, Statistics=["Sum", "SampleCount"],
+        Dimensions=[{"Name": "Stack", "Value": stack.name}, {"Name": "Health", "Value": health}])["Datapoints"]
+    return sum(point["SampleCount"] for point in points), sum(point["Sum"] for point in points)
+
+
+def sweep(stack: Stack) -> dict[str, int]:
+    swept = stack.wait(stack.fire_schedule())
+    assert swept.status == "SUCCEEDED", swept.cause
+    return dict(swept.output)
+
+
+def acl_of(ec2: Any, subnet_id: str) -> str:
+    return str(ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])[
+        "NetworkAcls"][0]["NetworkAclId"])
+
+
+def wait_until_gone(ec2: Any, endpoint_id: str) -> None:
+    """AWS deletes an endpoint in its own time (the strict layer's Deleting, a few reads long)."""
+    for _ in range(100):
+        if all(found["State"] in ("Deleted", "deleted") for found in ec2.describe_vpc_endpoints()["VpcEndpoints"]
+               if found["VpcEndpointId"] == endpoint_id):
+            return
+    raise AssertionError(f"{endpoint_id} still there")
+
+
+def test_a_sweep_names_each_connection_s_drift_and_leaves_the_rest_as_it_was(deploy: Any, nekt: NektNetwork) -> None:
+    databases = {name: create_database(name, region=PEERED, cidr=f"10.{index}.0.0/16") for index, name in enumerate(
+        ("orders-healthy", "orders-route", "orders-peering", "orders-acl", "orders-stopped"))}
+    databases["orders-public"] = create_database("orders-public", region=PEERED, cidr="10.5.0.0/16",
+                                                 publicly_accessible=True)
+    databases["orders-resource"] = create_database("orders-resource", region=nekt.region, cidr="10.6.0.0/16")
+    stack = deploy(nekt)
+    for name, database in databases.items():
+        mode = {"mode": "resource-endpoint"} if name == "orders-resource" else {}
+        connected = stack.run(database.connect_input(**mode))
+        assert connected.status == "SUCCEEDED", (name, connected.cause)
+    places = [(DEFAULT_ACCOUNT, PEERED), (DEFAULT_ACCOUNT, nekt.region), (nekt.account_id, nekt.region)]
+    before, registry = snapshot(places), connections(stack)
+
+    assert sweep(stack) == {"HEALTHY": 7, "DEGRADED": 0}
+
+    assert snapshot(places) == before, "a sweep changes nothing in either account"
+    swept = connections(stack)
+    assert without_health(swept) == without_health(registry), "nor anything but each connection's health"
+    assert {cid: item["health"]["state"] for cid, item in swept.items()} == dict.fromkeys(databases, "HEALTHY")
+    assert health_events(stack) == [], "and publishes nothing"
+    assert (metric(stack, "HEALTHY"), metric(stack, "DEGRADED")) == ((1, 7), (1, 0)), "but its metric"
+
+    database_ec2 = account_session(DEFAULT_ACCOUNT, PEERED).client("ec2")
+    # Someone tidies a route table, deletes "an unused peering", adds a network ACL, stops a database.
+    database_ec2.delete_route(RouteTableId=databases["orders-route"].route_table_ids[0], DestinationCidrBlock=nekt.cidr)
+    database_ec2.delete_vpc_peering_connection(
+        VpcPeeringConnectionId=registry["orders-peering"]["result"]["peeringConnectionId"])
+    database_ec2.create_network_acl_entry(
+        NetworkAclId=acl_of(database_ec2, databases["orders-acl"].subnet_ids[0]), RuleNumber=50, Protocol="6",
+        RuleAction="deny", Egress=False, CidrBlock=nekt.cidr, PortRange={"From": 5432, "To": 5432})
+    account_session(DEFAULT_ACCOUNT, PEERED).client("rds").stop_db_instance(DBInstanceIdentifier="orders-stopped")
+    # Tightens the public database's security group; deletes the resource endpoint in the Nekt VPC.
+    public_group = databases["orders-public"].security_group_id
+    rules = database_ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [public_group]}])["SecurityGroupRules"]
+    database_ec2.revoke_security_group_ingress(GroupId=public_group, SecurityGroupRuleIds=[
+        rule["SecurityGroupRuleId"] for rule in rules if not rule["IsEgress"]])
+    nekt_ec2 = account_session(nekt.account_id, nekt.region).client("ec2")
+    endpoint = registry["orders-resource"]["result"]["resourcePath"]["vpcEndpointId"]
+    nekt_ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
+    wait_until_gone(nekt_ec2, endpoint)
+    drifted, registry = snapshot(places), connections(stack)
+
+    assert sweep(stack) == {"HEALTHY": 1, "DEGRADED": 6}
+
+    swept = connections(stack)
+    drift = {cid: (item["health"]["state"], item["health"].get("drift")) for cid, item in swept.items()}
+    assert drift == {
+        "orders-healthy": ("HEALTHY", None),
+        "orders-route": ("DEGRADED", ["route-missing"]),
+        "orders-peering": ("DEGRADED", ["peering-gone"]),
+        "orders-acl": ("DEGRADED", ["network-acl-denies"]),
+        "orders-stopped": ("DEGRADED", ["database-stopped"]),
+        "orders-public": ("DEGRADED", ["ingress-rule-missing"]),
+        "orders-resource": ("DEGRADED", ["resource-endpoint-gone"]),
+    }
+    assert sorted(health_events(stack), key=lambda event: event[1]["connectionId"]) == sorted(
+        (("Connection Degraded", {"connectionId": cid, "health": swept[cid]["health"]})
+         for cid in databases if cid != "orders-healthy"), key=lambda event: event[1]["connectionId"])
+    assert swept["orders-healthy"]["health"]["since"] == registry["orders-healthy"]["health"]["since"]
+    assert without_health(swept) == without_health(registry)
+    assert snapshot(places) == drifted, "a sweep repairs nothing: repair is a run of its own"
+    assert (metric(stack, "HEALTHY"), metric(stack, "DEGRADED")) == ((2, 7 + 1), (2, 0 + 6))
+
+
+def seed(stack: Stack, count: int) -> None:
+    """`count` connected connections, as a connect records them, of databases that are gone: each check runs the
+    real code to Discover's DatabaseNotFound. Already DEGRADED by it, as an earlier sweep left them: no event, and
+    the checks' `lastCheckedAt` tell them apart."""
+    dynamodb = boto3.client("dynamodb", region_name=stack.region)
+    table = stack.tables["ConnectionsTable"]
+    health = {"state": "DEGRADED", "since": store.now(), "lastCheckedAt": "", "error": "DatabaseNotFound",
+              "cause": "gone", "drift": ["database-deleted"]}
+    puts = [bookkeeping.put_connection(table, f"ghost-{n:04}", None, {
+        "state": "CONNECTED", "request": {"database": {"identifier": f"ghost-{n:04}", "region": PEERED}},
+        "mode": "peering", "relies": [], "executions": [], "currentExecutionArn": "", "currentWorkflow": "connect",
+        "health": health})["Put"] for n in range(count)]
+    for start in range(0, count, 25):
+        dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": put["Item"]}}
+                                                        for put in puts[start:start + 25]]})
+
+
+def full_history(stack: Stack, execution_arn: str) -> list[dict[str, Any]]:
+    events, token = [], None
+    while True:
+        page = stack.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000,
+                                               **({"nextToken": token} if token else {}))
+        events += page["events"]
+        token = page.get("nextToken")
+        if not token:
+            return events
+
+
+# An execution's quotas (docs/health.md quotes them): events in its history, and the size of any state's input,
+# output or result. An execution checks at most PAGE_SIZE * SWEEP_PAGES_PER_EXECUTION connections.
+HISTORY_EVENTS = 25_000
+PAYLOAD_BYTES = 256 * 1024
+PER_EXECUTION = sweep_module.PAGE_SIZE * SWEEP_PAGES_PER_EXECUTION
+
+
+def limits(stack: Stack, execution_arn: str) -> tuple[int, int, int]:
+    """An execution's history: its events, its largest payload (bytes), the connections it checked."""
+    history = full_history(stack, execution_arn)
+    payloads = [len(json.dumps(details).encode()) for event in history for key, details in event.items()
+                if key.endswith("EventDetails")]
+    checked = sum(event.get("lambdaFunctionScheduledEventDetails", {}).get("resource", "").endswith(
+        "-CheckPathFunction") for event in history)
+    return len(history), max(payloads), checked
+
+
+def assert_within_limits(stack: Stack, execution_arn: str, connections: int) -> None:
+    """This execution, and one that checks a full PER_EXECUTION connections (its history grows by the same events
+    per connection, and its payloads are a page's at most), stay within the quotas with room to spare."""
+    events, largest, checked = limits(stack, execution_arn)
+    assert checked == connections
+    assert events < HISTORY_EVENTS and largest < PAYLOAD_BYTES
+    per_connection = events / connections
+    assert per_connection * PER_EXECUTION < HISTORY_EVENTS * 0.6, f"{per_connection:.1f} events per connection"
+
+
+def test_a_long_sweep_goes_on_in_a_new_execution_each_within_its_limits(
+        deploy: Any, nekt: NektNetwork, monkeypatch: Any) -> None:
+    """Pages of 5 instead of 100 (ListConnected runs in process): 60 connections are 12 pages, one more than an
+    execution reads, so the sweep goes on in a second execution from the first's page token. `make bench` sweeps
+    1,000 connections with the real page size and asserts the same limits."""
+    monkeypatch.setattr(sweep_module, "PAGE_SIZE", 5)
+    stack = deploy(nekt)
+    seed(stack, 60)
+
+    first = stack.wait(stack.fire_schedule(), timeout=300)
+
+    assert first.status == "SUCCEEDED", first.cause
+    second = stack.wait(first.output["executionArn"], timeout=300)
+    assert second.status == "SUCCEEDED" and second.output == {"HEALTHY": 0, "DEGRADED": 60}, second.cause
+    monkeypatch.setattr(sweep_module, "PAGE_SIZE", 100)
+    assert_within_limits(stack, first.arn, 50)
+    assert_within_limits(stack, second.arn, 10)
+    degraded = connections(stack)
+    assert {item["health"]["drift"][0] for item in degraded.values()} == {"database-deleted"}
+    assert len({item["health"]["lastCheckedAt"] for item in degraded.values()}) == 60, "each checked once"
+    assert health_events(stack) == [], "their health did not change"
+
+
+def checked_drift(stack: Stack, connection_id: str, database: Any) -> list[str] | None:
+    """The check-path machine's check of one connection (the sweep's per-connection stage): the drift it records."""
+    stack.run({**database.connect_input(), "connectionId": connection_id}, state_machine="CheckPathStateMachine")
+    return connections(stack)[connection_id]["health"].get("drift")
+
+
+def test_each_other_drift_made_and_undone_in_turn_on_one_connection_is_named(deploy: Any, nekt: NektNetwork) -> None:
+    """The drifts the sweep above does not make, one at a time on one connected connection (and the DNS option on
+    a public database peered on purpose), each named by the check, then undone: the next check is HEALTHY again."""
+    database = create_database("orders-db", region=PEERED)
+    public = create_database("orders-dns", region=PEERED, cidr="10.1.0.0/16", publicly_accessible=True)
+    for session, vpc in ((account_session(DEFAULT_ACCOUNT, PEERED), public.vpc_id),
+                         (account_session(DEFAULT_ACCOUNT, PEERED), database.vpc_id),
+                         (account_session(nekt.account_id, nekt.region), nekt.vpc_id)):
+        # The DNS option, which a public database's peering needs, requires DNS hostnames in both VPCs.
+        session.client("ec2").modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    stack = deploy(nekt)
+    for connect in (database.connect_input(), public.connect_input(mode="peering")):
+        assert stack.run(connect).status == "SUCCEEDED"
+    registry = connections(stack)
+    ec2 = account_session(DEFAULT_ACCOUNT, PEERED).client("ec2")
+    rds = account_session(DEFAULT_ACCOUNT, PEERED).client("rds")
+    table, peering = database.route_table_ids[0], registry["orders-db"]["result"]["peeringConnectionId"]
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=database.vpc_id)
+    rule = next(rule for rule in ec2.describe_security_group_rules(Filters=[
+        {"Name": "group-id", "Values": [database.security_group_id]}])["SecurityGroupRules"] if not rule["IsEgress"])
+    instance = rds_backends[DEFAULT_ACCOUNT][PEERED].databases["orders-db"]
+    drifts = {
+        "route-elsewhere": (
+            lambda: ec2.replace_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr, GatewayId=gateway),
+            lambda: ec2.replace_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr,
+                                      VpcPeeringConnectionId=peering)),
+        "ingress-rule-missing": (  # narrowed: one address of Nekt's range instead of the range
+            lambda: (ec2.revoke_security_group_ingress(GroupId=database.security_group_id,
+                                                       SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]]),
+                     ec2.authorize_security_group_ingress(GroupId=database.security_group_id, IpPermissions=[{
+                         "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                         "IpRanges": [{"CidrIp": "10.100.0.10/32"}]}])),
+            lambda: ec2.authorize_security_group_ingress(GroupId=database.security_group_id, IpPermissions=[{
+                "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": rule["CidrIpv4"]}]}])),
+        # moto's ModifyDBInstance ignores DBPortNumber: the instance is given the new port as AWS would apply it.
+        "database-port-changed": (lambda: setattr(instance, "port", 5433), lambda: setattr(instance, "port", 5432)),
+        "database-made-public": (
+            lambda: rds.modify_db_instance(DBInstanceIdentifier="orders-db", PubliclyAccessible=True),
+            lambda: rds.modify_db_instance(DBInstanceIdentifier="orders-db", PubliclyAccessible=False)),
+    }
+    for drift, (make, undo) in drifts.items():
+        make()
+        assert checked_drift(stack, "orders-db", database) == [drift], connections(stack)["orders-db"]["health"]
+        undo()
+        assert checked_drift(stack, "orders-db", database) is None, f"{drift} undone"
+
+    ec2.modify_vpc_peering_connection_options(
+        VpcPeeringConnectionId=registry["orders-dns"]["result"]["peeringConnectionId"],
+        RequesterPeeringConnectionOptions={"AllowDnsResolutionFromRemoteVpc": False})
+    assert checked_drift(stack, "orders-dns", public) == ["dns-option-off"]
+    rds.delete_db_instance(DBInstanceIdentifier="orders-db", SkipFinalSnapshot=True)
+    assert checked_drift(stack, "orders-db", database) == ["database-deleted"]
