@@ -293,8 +293,8 @@ def test_no_wildcard_actions_and_no_unscoped_writes(role: str) -> None:
 
 def test_every_role_of_the_main_template_is_known() -> None:
     """A role of its own in template.yaml (not a function's or a state machine's, which SAM makes) has a test here."""
-    assert [logical_id for logical_id, resource in MAIN["Resources"].items()
-            if resource["Type"] == "AWS::IAM::Role"] == ["ResultsToNektRole"]
+    assert sorted(logical_id for logical_id, resource in MAIN["Resources"].items()
+                  if resource["Type"] == "AWS::IAM::Role") == ["ResultsToNektRole", "SweepScheduleRole"]
 
 
 def test_the_results_role_may_only_put_events_on_nekts_bus_and_only_eventbridge_of_this_account_assumes_it() -> None:
