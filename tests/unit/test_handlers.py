@@ -44,6 +44,7 @@ ALLOWED = {
     "RecordFailureFunction": {"registry"},
     "RecordDisconnectFunction": {"disconnect", "registry", "ingress", "resource_endpoint"},
     "ApiFunction": {"api", "registry"},
+    "AnnounceStackFunction": {"installation"},  # CloudFormation's custom resource, not a workflow stage
 }
 EVERY_FUNCTION = {"core", "handlers"}  # the shared core, and the function's entry module with handlers.stage
 API_ONLY = ("nekt_peering.api", "aws_lambda_powertools.event_handler")
