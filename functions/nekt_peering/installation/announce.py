@@ -5,7 +5,7 @@ Nekt's bus: EventBridge documents another account's bus as a rule's target, not 
 Releases and onboarding).
 
 CloudFormation sends the custom resource a Create, Update or Delete request and waits for the answer at the
-request's ResponseURL, a presigned S3 URL (docs/aws-fidelity.md, Custom resources): every request is answered,
+request's ResponseURL, a presigned S3 URL (docs/aws-fidelity.md, Releases and onboarding): every request is answered,
 whatever happened. A Delete is always answered SUCCESS, announced or not, so that nothing blocks a delete. An
 Update is too: when an update fails, CloudFormation rolls back by sending the same resource an Update with the old
 properties, and a FAILED answer then would leave the stack in UPDATE_ROLLBACK_FAILED. Only a Create is FAILED
@@ -45,11 +45,11 @@ def announcement(request: dict[str, Any]) -> dict[str, Any]:
 
 def announce(events: Any, request: dict[str, Any]) -> None:
     try:
-        answer = events.put_events(Entries=[announcement(request)])
+        reply = events.put_events(Entries=[announcement(request)])
     except (ClientError, BotoCoreError) as error:
         raise Refused(str(error)) from error
-    if answer.get("FailedEntryCount"):
-        [entry] = answer["Entries"]
+    if reply.get("FailedEntryCount"):
+        [entry] = reply["Entries"]
         raise Refused(f"{entry.get('ErrorCode')}: {entry.get('ErrorMessage')}")
 
 
