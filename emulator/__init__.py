@@ -11,13 +11,15 @@ two modules import each other, even through others (tests/unit/test_emulator_lay
    could send), strict.dynamodb (DynamoDB's atomicity). The package emulator.strict re-exports the first.
 1. AWS's rules, one module or package per part of AWS: strict.iam, strict.peerings, strict.network,
    strict.lattice (a database shared as a VPC resource: VPC Lattice, RAM, resource endpoints),
-   strict.stepfunctions (the startExecution integration's names, which moto's interpreter gets wrong).
+   strict.stepfunctions (the startExecution integration's names, which moto's interpreter gets wrong), strict.events
+   (PutEvents on the caller's own buses only).
 2. strict.rules: every rule, in the order AWS applies them.
 3. The emulated AWS: emulator.aws (moto, the rules and DynamoDB's atomicity in this process:
    `emulated_aws`), emulator.server (the same over HTTP, for other processes).
 4. template.yaml deployed onto it: emulator.template (reads the template as CloudFormation would),
    lambda_runtime (the handlers, run in process as their roles), network (the probe's DNS and TCP),
-   stack (functions, roles, tables and state machines; executions).
+   custom_resources (CloudFormation's requests to a custom resource, and its ResponseURL), stack (functions,
+   roles, tables, state machines and custom resources; executions).
 5. The world around a deployment: emulator.topology (the Nekt and customer accounts, VPCs,
    databases), accounts (reading and bending their state), apigateway (API Gateway's events),
    registry (seeding the connections table), databases (real database servers), wire_servers (MongoDB

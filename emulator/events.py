@@ -112,7 +112,7 @@ def _record_events() -> dict[str, dict[str, Any]]:
     events: dict[str, dict[str, Any]] = {}
     for call in stack.runtime.invocations:
         events.setdefault(call.logical_id, call.event)
-    missing = set(stack.template.functions()) - set(events)
+    missing = set(stack.function_arns) - set(events)
     if missing:
         raise RuntimeError(f"the example connect never invoked {sorted(missing)}")
     return events

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from emulator.custom_resources import CustomResourceFailed, ResponseUrls, custom_resource_request
 from emulator.lambda_runtime import LambdaRuntime
 from emulator.network import EmulatedNetwork
 from emulator.template import (
@@ -26,6 +27,7 @@ from emulator.template import (
     iam_roles,
     resolve,
     sam_transformed,
+    template_conditions,
 )
 from nekt_peering.core.errors import cause_message
 
@@ -69,16 +71,28 @@ class Stack:
         self.sfn = boto3.client("stepfunctions", region_name=region)
         self.tables: dict[str, str] = {}  # each DynamoDB table's name, by its logical id
         self.schedules: dict[str, str] = {}  # each EventBridge Scheduler schedule's name, by its logical id
+        # The emulator has no API Gateway (the API function gets API Gateway's event: emulator.apigateway): the id
+        # the stack's ApiUrl names, made as API Gateway's are (10 lowercase letters and digits).
+        self.api_id = hashlib.sha256(f"{DEFAULT_ACCOUNT}/{region}/{name}".encode()).hexdigest()[:10]
+        self.stack_id = (f"arn:aws:cloudformation:{region}:{DEFAULT_ACCOUNT}:stack/{name}/"
+                         f"{uuid.uuid5(uuid.NAMESPACE_URL, f'{DEFAULT_ACCOUNT}/{region}/{name}')}")
+        self.values: dict[str, Any] = {}  # parameters and pseudo parameters, once deployed
+        self.references: dict[str, Any] = {}  # what Ref and Fn::GetAtt give, once deployed
+        self.response_urls: ResponseUrls | None = None  # where custom resources answer
+        self.physical_ids: dict[str, str] = {}  # each custom resource's, from its Create's answer
 
     def deploy(self) -> Stack:
         """Functions and state machines as CloudFormation creates them from template.yaml, each with its own
         role (SAM's transform of its Policies, deployed in moto's IAM), named as the template names them."""
         region, account = self.region, DEFAULT_ACCOUNT
-        functions = self.template.functions()
         values = {**self.template.parameter_defaults(), **self.parameters, "AWS::AccountId": account,
                   "AWS::Region": region, "AWS::Partition": "aws", "AWS::StackName": self.name,
                   "AWS::URLSuffix": "amazonaws.com"}
-        references: dict[str, Any] = {}
+        references: dict[str, Any] = {"Api": self.api_id}
+        # A function whose Condition is false is not created (AnnounceStackFunction without NektEventBusArn).
+        conditions = template_conditions(self.template.body, values, references)
+        functions = {logical_id: handler for logical_id, handler in self.template.functions().items()
+                     if conditions.get(self.template.resources[logical_id].get("Condition", ""), True)}
         for logical_id in self.template.tables():
             self.tables[logical_id] = create_table(self.template.resources[logical_id]["Properties"],
                                                    _physical_name(self.name, logical_id), region)
@@ -137,6 +151,9 @@ class Stack:
         self.schedules = create_schedules(self.template.body, values, references, region)
         create_alarms(self.template.body, values, references, region)
         self.subscribe()
+        self.values, self.references = values, references
+        for logical_id in self.custom_resources():
+            self.send_custom_resource("Create", logical_id)
         return self
 
     def fire_schedule(self, logical_id: str = "SweepSchedule") -> str:
@@ -145,6 +162,35 @@ class Stack:
             Name=self.schedules[logical_id])["Target"]
         return str(self.sfn.start_execution(stateMachineArn=target["Arn"], input=target["Input"],
                                             name=str(uuid.uuid4()))["executionArn"])
+
+    def custom_resources(self) -> list[str]:
+        """The template's Lambda-backed custom resources CloudFormation creates with these parameters."""
+        conditions = template_conditions(self.template.body, self.values, self.references)
+        return [logical_id for logical_id, resource in self.template.resources.items()
+                if resource["Type"].startswith("Custom::")
+                and conditions.get(resource.get("Condition", ""), True)]
+
+    def send_custom_resource(self, request_type: str, logical_id: str = "StackAnnouncement",
+                             old_properties: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What CloudFormation does for the custom resource on a stack create, update or delete: invoke its
+        function (ServiceToken) with the request, then read the answer at the request's ResponseURL
+        (emulator.custom_resources). CustomResourceFailed unless it answered SUCCESS, as the stack operation fails."""
+        if self.response_urls is None:
+            self.response_urls = ResponseUrls()
+        resource = self.template.resources[logical_id]
+        conditions = template_conditions(self.template.body, self.values, self.references)
+        properties = resolve(find_in_map_everywhere(self.template.body.get("Mappings", {}), resource["Properties"]),
+                             self.values, self.references, conditions)
+        request = custom_resource_request(request_type, self.response_urls, self.stack_id, logical_id,
+                                          resource["Type"], properties, self.physical_ids.get(logical_id),
+                                          old_properties)
+        function = next(logical for logical, arn in self.function_arns.items() if arn == properties["ServiceToken"])
+        self.invoke(function, request)
+        answer = self.response_urls.answer(request)
+        self.physical_ids[logical_id] = answer["PhysicalResourceId"]  # a failed Create's too: its Delete names it
+        if answer["Status"] == "FAILED":
+            raise CustomResourceFailed(f"{logical_id}: {answer.get('Reason')}")
+        return answer
 
     def publish_outputs(self) -> dict[str, str]:
         """A CloudFormation stack named like this one whose outputs are the template's `Ref` outputs (the state
@@ -213,6 +259,8 @@ class Stack:
         return f"/emulator/{self.name}/result-events"
 
     def close(self) -> None:
+        if self.response_urls is not None:
+            self.response_urls.close()
         self.runtime.uninstall()
         self.network.uninstall()
 
@@ -258,6 +306,16 @@ def create_alarms(body: dict[str, Any], values: dict[str, Any], references: dict
     cloudwatch = boto3.client("cloudwatch", region_name=region)
     for logical_id, properties in created(body, "AWS::CloudWatch::Alarm", values, references).items():
         cloudwatch.put_metric_alarm(AlarmName=_physical_name(values["AWS::StackName"], logical_id), **properties)
+
+def find_in_map_everywhere(mappings: dict[str, Any], node: Any) -> Any:
+    """Every Fn::FindInMap of literal keys in a resource's properties, as its value."""
+    if isinstance(node, list):
+        return [find_in_map_everywhere(mappings, item) for item in node]
+    if isinstance(node, dict):
+        if list(node) == ["Fn::FindInMap"]:
+            return find_in_map(mappings, node)
+        return {key: find_in_map_everywhere(mappings, value) for key, value in node.items()}
+    return node
 
 
 def create_table(properties: dict[str, Any], name: str, region: str) -> str:

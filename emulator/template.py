@@ -168,12 +168,18 @@ def iam_roles(body: dict[str, Any], values: dict[str, Any], references: dict[str
     return roles
 
 
-def created(body: dict[str, Any], resource_type: str, values: dict[str, Any], references: dict[str, Any]
-            ) -> dict[str, dict[str, Any]]:
-    """The resolved properties of each resource of that type CloudFormation creates (its Condition, if any, true)."""
+def template_conditions(body: dict[str, Any], values: dict[str, Any], references: dict[str, Any]) -> dict[str, bool]:
+    """Each of the template's conditions, true or false with these values."""
     conditions: dict[str, bool] = {}
     for name, expression in body.get("Conditions", {}).items():
         conditions[name] = bool(resolve(expression, values, references, conditions))
+    return conditions
+
+
+def created(body: dict[str, Any], resource_type: str, values: dict[str, Any], references: dict[str, Any]
+            ) -> dict[str, dict[str, Any]]:
+    """The resolved properties of each resource of that type CloudFormation creates (its Condition, if any, true)."""
+    conditions = template_conditions(body, values, references)
     return {logical_id: resolve(resource["Properties"], values, references, conditions)
             for logical_id, resource in body["Resources"].items()
             if resource["Type"] == resource_type and conditions.get(resource.get("Condition", ""), True)}

@@ -39,7 +39,8 @@ PARTITION = "aws"
 SERVICE_PREFIX = {"ec2": "ec2", "rds": "rds", "sts": "sts", "sfn": "states", "service-quotas": "servicequotas",
                   "lambda": "lambda", "dynamodb": "dynamodb", "vpc-lattice": "vpc-lattice", "ram": "ram",
                   "redshift": "redshift", "redshift-serverless": "redshift-serverless",
-                  "route-53": "route53", "docdb": "rds"}  # DocumentDB's management API is RDS's
+                  "route-53": "route53", "docdb": "rds",  # DocumentDB's management API is RDS's
+                  "eventbridge": "events"}
 
 
 # --- the Service Authorization Reference -------------------------------------------------------------------
@@ -280,6 +281,18 @@ def _states(kind: str, parameter: str) -> Callable[[Call], Request]:
     def build(call: Call) -> Request:
         return Request([(call_action(call), [Resource(kind, call.params[parameter])])])
     return build
+
+
+def _put_events(call: Call) -> Request:
+    """PutEvents on each entry's bus: its EventBusName, a name in the caller's account and Region or an ARN."""
+    return Request([("events:PutEvents", [Resource("event-bus", event_bus_arn(call, entry.get("EventBusName")))
+                                          for entry in call.params["Entries"]])])
+
+
+def event_bus_arn(call: Call, name_or_arn: str | None) -> str:
+    if name_or_arn and name_or_arn.startswith("arn:"):
+        return name_or_arn
+    return f"arn:{PARTITION}:events:{call.region}:{call.account_id}:event-bus/{name_or_arn or 'default'}"
 
 
 def _vpc_attribute(call: Call) -> Request:
@@ -714,6 +727,7 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("route-53", "ListResourceRecordSets"): _hosted_zone,
     ("sts", "AssumeRole"): _assume_role,
     ("sfn", "StartExecution"): _states("stateMachine", "stateMachineArn"),
+    ("eventbridge", "PutEvents"): _put_events,
     ("sfn", "ListExecutions"): _states("stateMachine", "stateMachineArn"),
     ("sfn", "DescribeExecution"): _states("execution", "executionArn"),
     ("sfn", "GetExecutionHistory"): _states("execution", "executionArn"),
@@ -954,6 +968,7 @@ def trusts(target_arn: str, principal: Principal, call: Call) -> tuple[bool, boo
 
 
 REFUSAL = {"ec2": ("UnauthorizedOperation", 403), "sfn": ("AccessDeniedException", 400),
+           "eventbridge": ("AccessDeniedException", 400),
            "lambda": ("AccessDeniedException", 403), "vpc-lattice": ("AccessDeniedException", 403),
            "ram": ("AccessDeniedException", 403),
            "service-quotas": ("AccessDeniedException", 400), "dynamodb": ("AccessDeniedException", 400)}

@@ -4,6 +4,7 @@ rules also serve what moto does not implement)."""
 
 from __future__ import annotations
 
+from emulator.strict.events import event_rules
 from emulator.strict.hosted_zones import hosted_zone_rules
 from emulator.strict.iam import iam_rules
 from emulator.strict.lattice import LatticeBook, lattice_rules
@@ -18,4 +19,4 @@ def all_rules() -> list[Rule]:
     # What the lattice rules serve: IAM reads their ARNs and tags, the network the security groups they use.
     lattice = LatticeBook()
     return [*iam_rules(lattice), *peering_rules(), *network_rules(lattice), *lattice_rules(lattice),
-            *serverless_rules(), *redshift_rules(), *hosted_zone_rules()]
+            *serverless_rules(), *redshift_rules(), *hosted_zone_rules(), *event_rules()]

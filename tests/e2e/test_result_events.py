@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from emulator.stack import Stack
+from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.topology import NektNetwork, account_session, create_database
 from tools.generate_openapi import release_version
 
@@ -143,6 +143,9 @@ def test_every_result_event_is_also_delivered_to_nekts_bus_in_nekts_account(depl
     nekt_session = account_session(nekt.account_id, nekt.region)
     nekt_session.client("logs").create_log_group(logGroupName="/nekt/platform/results")
     nekt_events = nekt_session.client("events")
+    # Nekt's bus admits the customer's account (nekt-peering onboard), as the stack's announcement needs.
+    nekt_events.put_permission(EventBusName="default", Action="events:PutEvents", Principal=DEFAULT_ACCOUNT,
+                               StatementId="customer")
     nekt_events.put_rule(Name="platform-results", EventPattern=json.dumps({"source": [SOURCE]}))
     nekt_events.put_targets(Rule="platform-results", Targets=[{
         "Id": "log", "Arn": f"arn:aws:logs:{nekt.region}:{nekt.account_id}:log-group:/nekt/platform/results"}])
@@ -152,9 +155,12 @@ def test_every_result_event_is_also_delivered_to_nekts_bus_in_nekts_account(depl
 
     delivered = [json.loads(event["message"]) for event in nekt_session.client("logs").filter_log_events(
         logGroupName="/nekt/platform/results")["events"]]
-    assert [(event["source"], event["detail-type"], event["detail"]) for event in delivered] == [
-        (SOURCE, "Connection Planned", execution.output | RELEASE)]
-    assert only_event(stack)["detail"] == execution.output | RELEASE  # and still on the customer's default bus
+    # The stack's own announcement first (tests/integration/test_stack_announcement.py), then the result.
+    assert [(event["source"], event["detail-type"]) for event in delivered] == [
+        (SOURCE, "Stack Installed"), (SOURCE, "Connection Planned")]
+    assert delivered[-1]["detail"] == execution.output | RELEASE
+    # and still on the customer's default bus, after the announcement
+    assert [event["detail"] for event in stack.published()][1:] == [execution.output | RELEASE]
     # The customer's account: the rule's one target is Nekt's bus, through a role that may put events there only.
     events, iam = boto3.client("events", region_name=stack.region), boto3.client("iam", region_name=stack.region)
     [rule] = [rule for rule in events.list_rules()["Rules"] if "ResultsToNektRule" in rule["Name"]]

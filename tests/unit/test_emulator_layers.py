@@ -23,6 +23,7 @@ LAYERS = {
     "emulator.strict.network": 1,
     "emulator.strict.lattice": 1,
     "emulator.strict.stepfunctions": 1,
+    "emulator.strict.events": 1,
     # 2: every rule, in order
     "emulator.strict.rules": 2,
     # 3: the emulated AWS, in process or over HTTP
@@ -32,6 +33,7 @@ LAYERS = {
     "emulator.template": 4,
     "emulator.lambda_runtime": 4,
     "emulator.network": 4,
+    "emulator.custom_resources": 4,
     "emulator.stack": 4,
     # 5: the world around a deployment
     "emulator.topology": 5,

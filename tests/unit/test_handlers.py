@@ -46,6 +46,7 @@ ALLOWED = {
     "ApiFunction": {"api", "registry"},
     "ListConnectedFunction": {"registry"},
     "RecordSweepFunction": {"registry"},
+    "AnnounceStackFunction": {"installation"},  # CloudFormation's custom resource, not a workflow stage
 }
 EVERY_FUNCTION = {"core", "handlers"}  # the shared core, and the function's entry module with handlers.stage
 API_ONLY = ("nekt_peering.api", "aws_lambda_powertools.event_handler")

@@ -157,6 +157,8 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "ApiFunction": (("api/app", "api/connections", "registry/store"), {
         "states:StartExecution", "states:ListExecutions", "states:DescribeExecution", "states:GetExecutionHistory",
         "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"}),
+    # This account's default bus only (test_the_announcement_may_only_put_events_on_the_default_bus...).
+    "AnnounceStackFunction": (("installation/announce",), {"events:PutEvents"}),
 }
 
 # The Nekt-side calls of the stages above (through nekt_session), all the accepter role may do.
@@ -305,6 +307,13 @@ def test_the_results_role_may_only_put_events_on_nekts_bus_and_only_eventbridge_
     assert trust["Principal"] == {"Service": "events.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     assert role["Condition"] == MAIN["Resources"]["ResultsToNektRule"]["Condition"] == "HasNektEventBus"
+
+
+def test_the_announcement_may_only_put_events_on_the_default_bus_and_exists_only_with_nekts_bus() -> None:
+    function = MAIN["Resources"]["AnnounceStackFunction"]
+    assert list(sam_statements(function)) == [{"Effect": "Allow", "Action": "events:PutEvents", "Resource": {
+        "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"}}]
+    assert function["Condition"] == MAIN["Resources"]["StackAnnouncement"]["Condition"] == "HasNektEventBus"
 
 
 def test_no_role_may_redrive_an_execution() -> None:

@@ -19,6 +19,7 @@ LAYERS = {
     "nekt_peering.registry": 1,
     "nekt_peering.ingress": 1,  # the security-group stage the public and peering paths share
     "nekt_peering.databases": 1,  # Discover's reading of the database, one module per kind
+    "nekt_peering.installation": 1,  # the stack's announcement to Nekt (a custom resource)
     "nekt_peering.public": 2,
     "nekt_peering.peering": 2,
     "nekt_peering.resource_endpoint": 2,
