@@ -147,7 +147,7 @@ def test_the_released_template_is_one_sams_transform_takes(aws: None, build_dir:
                    if resource["Type"] == "AWS::StepFunctions::StateMachine"]
     assert sorted(definition["Key"] for definition in definitions) == sorted(
         location.key(f"statemachine/{name}") for name in ("connect.asl.json", "disconnect.asl.json",
-                                                          "check_path.asl.json"))
+                                                          "check_path.asl.json", "sweep.asl.json"))
 
 
 def test_publishing_the_same_build_again_converges_and_other_content_is_refused(
