@@ -11,14 +11,20 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
+import fcntl
 import functools
 import inspect
 import json
+import os
 import re
+import shutil
+import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import botocore.client
@@ -47,7 +53,7 @@ from emulator.databases import MariaDbServer, PostgresServer
 from emulator.lambda_runtime import LambdaContext, load_handler
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
 from emulator.strict import StrictAws, acting_as
-from emulator.template import Template, sam_transformed
+from emulator.template import ROOT, Template, sam_transformed
 from emulator.topology import NektNetwork, create_nekt_network
 
 FAST_WAITS = {"PollIntervalSeconds": "0", "MaxPolls": "5"}
@@ -431,3 +437,30 @@ def mariadb() -> Iterator[MariaDbServer]:
     server = MariaDbServer().start()
     yield server
     server.stop()
+
+
+# This test run: pytest-xdist's id, which its workers share, or this process's own. The integration and e2e tiers'
+# conftest.py each hold release_build, so one process may set it up twice.
+_TEST_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+
+
+@pytest.fixture(scope="session")
+def release_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make build`, as `make release` runs it (test_release.py, test_onboarding.py, test_install_from_release.py
+    publish it), copied in a checkout's layout (the built template names ../../statemachine and ../../api). One
+    build a test run: whichever worker (or tier) comes first builds under a lock and notes the run's id beside the
+    build; the others copy that build (the sources do not change during a run)."""
+    checkout = tmp_path_factory.mktemp("checkout")
+    (ROOT / ".aws-sam").mkdir(exist_ok=True)
+    built_in = ROOT / ".aws-sam" / "build.run"
+    with open(ROOT / ".aws-sam" / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built_in.is_file() or built_in.read_text() != _TEST_RUN:
+            built_in.unlink(missing_ok=True)
+            subprocess.run(["make", "--no-print-directory", "build"], cwd=ROOT, check=True, capture_output=True,
+                           timeout=600)
+            built_in.write_text(_TEST_RUN)
+        shutil.copytree(ROOT / ".aws-sam" / "build", checkout / ".aws-sam" / "build")
+    for source in ("statemachine", "api"):
+        (checkout / source).symlink_to(ROOT / source)
+    return checkout / ".aws-sam" / "build"
