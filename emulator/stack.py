@@ -56,8 +56,10 @@ class Execution:
 class Stack:
     """One deployment of template.yaml in the emulated database account."""
 
-    def __init__(self, parameters: dict[str, str], region: str = "us-east-1", name: str = "nekt-peering") -> None:
-        self.template = Template()
+    def __init__(self, parameters: dict[str, str], region: str = "us-east-1", name: str = "nekt-peering",
+                 template: Template | None = None) -> None:
+        """`template`: template.yaml by default; a release's (emulator.installed_release) to install that release."""
+        self.template = template or Template()
         self.parameters = parameters
         self.region = region
         self.name = name
@@ -111,9 +113,7 @@ class Stack:
         for role_id, spec in sorted(self.roles.items()):  # one order, however the template was transformed
             arn = iam.create_role(RoleName=_physical_name(self.name, role_id), Path=spec.path,
                                   AssumeRolePolicyDocument=json.dumps(spec.trust_policy))["Role"]["Arn"]
-            for policy_name, document in spec.policies.items():
-                iam.put_role_policy(RoleName=_physical_name(self.name, role_id), PolicyName=policy_name,
-                                    PolicyDocument=json.dumps(_versioned(document)))
+            self._put_role_policies(role_id, spec)
             owner = role_id.removesuffix("Role")
             self.role_arns[owner] = arn
             references[f"{role_id}.Arn"] = arn
@@ -133,21 +133,14 @@ class Stack:
         self.runtime.install()
         self.network.install()
         for logical_id, name in machine_names.items():
-            definition = self.template.definition(
-                logical_id, self.function_arns, {**self.parameters, **self.tables}, DEFAULT_ACCOUNT, self.region
-            )
             self.state_machine_arns[logical_id] = self.sfn.create_state_machine(
-                name=name, definition=definition, roleArn=self.role_arns[logical_id], type="STANDARD",
+                name=name, definition=self._definition(logical_id), roleArn=self.role_arns[logical_id],
+                type="STANDARD",
             )["stateMachineArn"]
         for logical_id in functions:
             self.runtime.set_environment(logical_id, self.environment(logical_id))
         references |= {f"{owner}Role.Arn": arn for owner, arn in self.role_arns.items()}
-        events = boto3.client("events", region_name=region)
-        for logical_id, rule in event_rules(self.template.body, values, references).items():
-            name = _physical_name(self.name, logical_id)
-            events.put_rule(Name=name, EventBusName=rule["EventBusName"], State=rule["State"],
-                            EventPattern=json.dumps(rule["EventPattern"]), Description=rule["Description"])
-            events.put_targets(Rule=name, EventBusName=rule["EventBusName"], Targets=rule["Targets"])
+        self._put_rules(values, references)
         self.schedules = create_schedules(self.template.body, values, references, region)
         create_alarms(self.template.body, values, references, region)
         self.subscribe()
@@ -155,6 +148,57 @@ class Stack:
         for logical_id in self.custom_resources():
             self.send_custom_resource("Create", logical_id)
         return self
+
+    def update(self, template: Template) -> Stack:
+        """What CloudFormation does when the stack is updated to `template` (a newer release) with the same
+        parameters: each function runs the new package (the runtime imports its handler by name: whoever updates
+        puts the package first on sys.path, emulator.installed_release.released_code), each role's inline
+        policies, each state machine's definition, each function's environment and each rule are the new
+        template's, and each custom resource is sent an Update with its old properties. The tables stay as they
+        are, items and all (CloudFormation leaves a resource the update does not change as it is). Only an update that
+        keeps the template's resources and its tables unchanged is emulated; the schedules and alarms are kept as
+        created."""
+        if {logical_id: resource["Type"] for logical_id, resource in template.resources.items()} != {
+                logical_id: resource["Type"] for logical_id, resource in self.template.resources.items()}:
+            raise NotImplementedError("the emulator updates a stack to a template of the same resources only")
+        if any(template.resources[table] != self.template.resources[table] for table in self.tables):
+            # A changed key replaces the table, items and all, or fails on its retained name: not emulated.
+            raise NotImplementedError("the emulator updates a stack whose tables do not change only")
+        old_properties = {logical_id: self._custom_resource_properties(logical_id)
+                          for logical_id in self.custom_resources()}
+        self.template = template
+        self.roles = iam_roles(sam_transformed(template.body, self.region), self.values, self.references)
+        for role_id, spec in self.roles.items():
+            self._put_role_policies(role_id, spec)
+        for logical_id, arn in self.state_machine_arns.items():
+            self.sfn.update_state_machine(stateMachineArn=arn, definition=self._definition(logical_id))
+        for logical_id in self.function_arns:
+            self.runtime.set_environment(logical_id, self.environment(logical_id))
+        self._put_rules(self.values, self.references)
+        for logical_id, properties in old_properties.items():
+            self.send_custom_resource("Update", logical_id, old_properties=properties)
+        return self
+
+    def _put_role_policies(self, role_id: str, spec: RoleSpec) -> None:
+        iam = boto3.client("iam", region_name=self.region)
+        role_name = _physical_name(self.name, role_id)
+        for policy_name in set(iam.list_role_policies(RoleName=role_name)["PolicyNames"]) - set(spec.policies):
+            iam.delete_role_policy(RoleName=role_name, PolicyName=policy_name)
+        for policy_name, document in spec.policies.items():
+            iam.put_role_policy(RoleName=role_name, PolicyName=policy_name,
+                                PolicyDocument=json.dumps(_versioned(document)))
+
+    def _definition(self, logical_id: str) -> str:
+        return self.template.definition(
+            logical_id, self.function_arns, {**self.parameters, **self.tables}, DEFAULT_ACCOUNT, self.region)
+
+    def _put_rules(self, values: dict[str, Any], references: dict[str, Any]) -> None:
+        events = boto3.client("events", region_name=self.region)
+        for logical_id, rule in event_rules(self.template.body, values, references).items():
+            name = _physical_name(self.name, logical_id)
+            events.put_rule(Name=name, EventBusName=rule["EventBusName"], State=rule["State"],
+                            EventPattern=json.dumps(rule["EventPattern"]), Description=rule["Description"])
+            events.put_targets(Rule=name, EventBusName=rule["EventBusName"], Targets=rule["Targets"])
 
     def fire_schedule(self, logical_id: str = "SweepSchedule") -> str:
         """What EventBridge Scheduler does when the schedule is due: start its target with its input."""
@@ -178,9 +222,7 @@ class Stack:
         if self.response_urls is None:
             self.response_urls = ResponseUrls()
         resource = self.template.resources[logical_id]
-        conditions = template_conditions(self.template.body, self.values, self.references)
-        properties = resolve(find_in_map_everywhere(self.template.body.get("Mappings", {}), resource["Properties"]),
-                             self.values, self.references, conditions)
+        properties = self._custom_resource_properties(logical_id)
         request = custom_resource_request(request_type, self.response_urls, self.stack_id, logical_id,
                                           resource["Type"], properties, self.physical_ids.get(logical_id),
                                           old_properties)
@@ -191,6 +233,13 @@ class Stack:
         if answer["Status"] == "FAILED":
             raise CustomResourceFailed(f"{logical_id}: {answer.get('Reason')}")
         return answer
+
+    def _custom_resource_properties(self, logical_id: str) -> dict[str, Any]:
+        conditions = template_conditions(self.template.body, self.values, self.references)
+        properties: dict[str, Any] = resolve(find_in_map_everywhere(
+            self.template.body.get("Mappings", {}), self.template.resources[logical_id]["Properties"]),
+            self.values, self.references, conditions)
+        return properties
 
     def publish_outputs(self) -> dict[str, str]:
         """A CloudFormation stack named like this one whose outputs are the template's `Ref` outputs (the state

@@ -38,7 +38,12 @@ class Template:
         }
 
     def code_dir(self) -> Path:
-        return self.path.parent / self.globals["CodeUri"]
+        """Where the functions' package is: the Globals' CodeUri, or the one CodeUri every function names (a
+        released template names the package's object in each function)."""
+        (code_uri,) = {self.globals["CodeUri"]} if "CodeUri" in self.globals else {
+            resource["Properties"]["CodeUri"] for resource in self.resources.values()
+            if resource["Type"] == "AWS::Serverless::Function"}
+        return self.path.parent / code_uri
 
     def parameter_defaults(self) -> dict[str, str]:
         return {
