@@ -19,7 +19,8 @@ two modules import each other, even through others (tests/unit/test_emulator_lay
 4. template.yaml deployed onto it: emulator.template (reads the template as CloudFormation would),
    lambda_runtime (the handlers, run in process as their roles), network (the probe's DNS and TCP),
    custom_resources (CloudFormation's requests to a custom resource, and its ResponseURL), stack (functions,
-   roles, tables, state machines and custom resources; executions).
+   roles, tables, state machines and custom resources; executions; an update), installed_release (a release's
+   template and objects read from its bucket, its package imported in place of functions/).
 5. The world around a deployment: emulator.topology (the Nekt and customer accounts, VPCs,
    databases), accounts (reading and bending their state), apigateway (API Gateway's events),
    registry (seeding the connections table), databases (real database servers), wire_servers (MongoDB

@@ -35,6 +35,7 @@ LAYERS = {
     "emulator.network": 4,
     "emulator.custom_resources": 4,
     "emulator.stack": 4,
+    "emulator.installed_release": 4,
     # 5: the world around a deployment
     "emulator.topology": 5,
     "emulator.accounts": 5,
