@@ -1,12 +1,13 @@
 """A stack installed from a release (`make release`), as CloudFormation installs it from the template URL: the
 released template and the objects it names, read from the release's bucket, not from this checkout.
 
-moto's CloudFormation cannot create the main stack (no AWS::Serverless transform, no Step Functions state machine
-from an S3 definition, no custom resource), so emulator.stack.Stack deploys it: here from a checkout's layout
-of the release (the template, each S3 object it names unpacked or written beside it, each of its S3 URIs
-replaced by that local path, nothing else changed). The Lambda runtime runs handlers in process by module name:
-`released_code` has Python import `nekt_peering` from the released package (bytecode only) for as long as the
-stack runs, in place of functions/ (docs/deploying.md, "Installing from a release, in the emulator").
+moto's CloudFormation cannot create the main stack (it applies no AWS::Serverless transform, and its state
+machines take no S3 definition nor substitutions: docs/aws-fidelity.md), so emulator.stack.Stack deploys it:
+here from a checkout's layout of the release (the template, each S3 object it names unpacked or written beside
+it, each of its S3 URIs replaced by that local path, nothing else changed). The Lambda runtime runs handlers in
+process by module name: `released_code` has Python import `nekt_peering` from the released package (bytecode
+only) for as long as the stack runs, in place of functions/ (docs/deploying.md, "Installing from a release, in
+the emulator").
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ template URL and parameters, its code the released package's; Nekt's bus hears t
 through the installed API and hears the result; a second release updates the stack with the connection in its
 registry, which survives and disconnects cleanly.
 
-moto's CloudFormation cannot create the customer's stack (the AWS::Serverless transform, state machines from S3
-definitions, the custom resource): emulator.stack.Stack stands in for it, deploying the released template and the
+moto's CloudFormation cannot create the customer's stack (it applies no AWS::Serverless transform, and its state
+machines take no S3 definition): emulator.stack.Stack stands in for it, deploying the released template and the
 objects it names from the release's bucket (emulator.installed_release; docs/deploying.md)."""
 
 from __future__ import annotations
