@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> 
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to serve on (0.0.0.0 for `sam local invoke` from Docker on Linux)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to serve on; 0: any free one")
+    parser.add_argument("--poll-seconds", type=int, default=1,
+                        help="the stack's PollIntervalSeconds: seconds between two checks of the peering status "
+                             "(1, to watch the stages go by; the tests use 0)")
     options = parser.parse_args(argv)
     os.environ.update(DEMO_ENVIRONMENT)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> 
         print(f"error: {error}", file=sys.stderr)
         return 1
     try:
-        return _run(aws, options.keep, stop)
+        return _run(aws, options.keep, stop, options.poll_seconds)
     finally:
         aws.stop()
 
@@ -87,18 +90,19 @@ WAREHOUSE = "warehouse"
 WAREHOUSE_ADDRESS = "10.40.1.10"
 
 
-def _run(aws: EmulatedAws, keep: bool, stop: threading.Event | None) -> int:
+def _run(aws: EmulatedAws, keep: bool, stop: threading.Event | None, poll_seconds: int) -> int:
     postgres = PostgresServer().start()
     try:
-        return _run_with(aws, keep, stop, postgres)
+        return _run_with(aws, keep, stop, postgres, poll_seconds)
     finally:
         postgres.stop()
 
 
-def _run_with(aws: EmulatedAws, keep: bool, stop: threading.Event | None, postgres: PostgresServer) -> int:
+def _run_with(aws: EmulatedAws, keep: bool, stop: threading.Event | None, postgres: PostgresServer,
+              poll_seconds: int) -> int:
     nekt, database = _seed(postgres.port)
     create_probe(nekt)
-    stack = Stack({**nekt.stack_parameters(), "PollIntervalSeconds": "1"}, region=STACK_REGION).deploy()
+    stack = Stack({**nekt.stack_parameters(), "PollIntervalSeconds": str(poll_seconds)}, region=STACK_REGION).deploy()
     stack.publish_outputs()
     endpoint = account_session(database.account_id, database.region).client("rds").describe_db_instances(
         DBInstanceIdentifier=database.identifier)["DBInstances"][0]["Endpoint"]["Address"]

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import botocore.client
@@ -38,6 +39,7 @@ from antlr4 import CommonTokenStream, InputStream
 from antlr4.tree.Tree import TerminalNode
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.parse.asl_parser import (
     AmazonStateLanguageParser,
     ASLParserException,
@@ -242,6 +244,9 @@ def speedups() -> Iterator[None]:
         patch.setattr(AmazonStateLanguageParser, "parse", staticmethod(_parse_asl_once))
         patch.setattr(Template, "definition", _definition_noted)
         patch.setattr(emulator.stack, "sam_transformed", _sam_transformed_once)
+        # A Retry runs each attempt as the ASL says, without sleeping its backoff (1 s, doubling) in real time,
+        # as FAST_WAITS does for the Wait states: no test measures the backoff.
+        patch.setattr(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: None))
         yield
 
 

@@ -24,12 +24,9 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
-import pytest
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from emulator.accounts import establish_peering, snapshot
 from emulator.stack import DEFAULT_ACCOUNT, Execution, Stack
@@ -192,8 +189,3 @@ def assert_as_before(world: World, when: str) -> None:
     after = world.snapshot()
     assert after == world.before, f"{when}: {sorted(normalized(world, after) - normalized(world, world.before))}"
 
-
-@pytest.fixture
-def retries_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ASL's Retry still runs each attempt as written; it only does not wait its backoff in real time."""
-    monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: None))

@@ -17,10 +17,7 @@ from tests.e2e.convergence import (
     assert_as_before,
     build_world,
     registry_shape,
-    retries_without_waiting,  # noqa: F401 - a fixture, used by name
 )
-
-pytestmark = pytest.mark.usefixtures("retries_without_waiting")
 
 
 @pytest.mark.parametrize("path", list(PATHS))

@@ -24,7 +24,7 @@ from emulator.template import ROOT, Template
 
 def test_demo_plans_connects_disconnects_and_leaves_both_accounts_as_they_were(
         capsys: pytest.CaptureFixture[str]) -> None:
-    assert demo.main(["--port", "0"]) == 0
+    assert demo.main(["--port", "0", "--poll-seconds", "0"]) == 0
 
     out = capsys.readouterr().out
     assert "$ nekt-peering --endpoint-url http://127.0.0.1:" in out
@@ -62,7 +62,7 @@ def test_demo_plans_connects_disconnects_and_leaves_both_accounts_as_they_were(
 def test_keep_serves_the_connected_accounts_to_the_cli_and_to_the_sam_local_events(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     stop = threading.Event()
-    demo_thread = threading.Thread(target=demo.main, args=(["--port", "0", "--keep"], stop))
+    demo_thread = threading.Thread(target=demo.main, args=(["--port", "0", "--keep", "--poll-seconds", "0"], stop))
     demo_thread.start()
     try:
         endpoint = _wait_for(capsys, r"keeps running at (http://127\.0\.0\.1:\d+)")
