@@ -95,29 +95,37 @@ def tier_of(path: Path) -> str | None:
 # keeps this order; xdist would otherwise order the files by their number of tests): under --dist loadfile
 # a worker runs a file whole, so the longest starts at once while the other worker takes the rest, and
 # what is left for the end is short, instead of a long file last with a worker idle. Seconds per file
-# measured in `make test` (a 2-core machine, little else running); a file not listed comes after these,
+# measured in `make test` (a 2-core machine; scaled from a run beside other work); a file not listed comes after these,
 # in collection order.
 LONGEST_FILES = (
-    "tests/e2e/test_strict_iam.py",  # 185 s
-    "tests/e2e/test_rollback.py",  # 78 s
+    "tests/e2e/test_strict_iam.py",  # 215 s
+    # Second: the first release test builds (sam build, ~40 s) while the other worker runs test_strict_iam.py,
+    # so that the later files of the release (onboarding, the install) find the build made (release_build).
+    "tests/integration/test_release.py",  # 26 s with the build
+    "tests/e2e/test_rollback.py",  # 79 s
+    "tests/e2e/test_convergence_retried.py",  # 53 s
     "tests/e2e/test_cli.py",  # 48 s
-    "tests/e2e/test_demo.py",  # 45 s, most of it the demo's 1 s waits
-    "tests/e2e/test_resource_endpoint.py",  # 37 s
-    "tests/e2e/test_shared_connections.py",  # 33 s
-    "tests/e2e/test_disconnect.py",  # 28 s
-    "tests/integration/test_api_contract.py",  # 34 s: 5 operations, 40 examples each and the coverage cases
-    "tests/integration/test_fuzz_least_privilege.py",  # 23 s in 3 tests
-    "tests/e2e/test_strict_network.py",  # 22 s
-    "tests/e2e/test_connect_workflow.py",  # 22 s
-    "tests/e2e/test_path.py",  # 20 s
-    "tests/integration/test_api_bad_input.py",  # 20 s
-    "tests/e2e/test_api.py",  # 18 s
-    "tests/e2e/test_api_registry.py",  # 14 s
-    "tests/e2e/test_least_privilege.py",  # 14 s
+    "tests/e2e/test_resource_endpoint.py",  # 42 s
+    "tests/e2e/test_database_kinds.py",  # 40 s
+    "tests/e2e/test_convergence_rolled_back.py",  # 34 s
+    "tests/e2e/test_shared_connections.py",  # 29 s
+    "tests/e2e/test_disconnect.py",  # 26 s
+    "tests/integration/test_onboarding.py",  # 23 s
+    "tests/integration/test_api_bad_input.py",  # 23 s
+    "tests/e2e/test_api.py",  # 22 s
+    "tests/e2e/test_demo.py",  # 20 s
+    "tests/e2e/test_path.py",  # 18 s
+    "tests/e2e/test_connect_workflow.py",  # 15 s
+    "tests/e2e/test_strict_network.py",  # 14 s
+    "tests/integration/test_fuzz_least_privilege.py",  # 14 s
     "tests/integration/test_resource_path.py",  # 13 s
-    "tests/e2e/test_events.py",  # 13 s
-    "tests/e2e/test_strict_peerings.py",  # 12 s
-    "tests/e2e/test_probe.py",  # 11 s, starting the servers
+    "tests/e2e/test_sweep.py",  # 12 s
+    "tests/e2e/test_repair.py",  # 11 s
+    "tests/e2e/test_result_events.py",  # 10 s
+    "tests/e2e/test_events.py",  # 10 s
+    "tests/e2e/test_install_from_release.py",  # 10 s
+    "tests/integration/test_strict_lattice.py",  # 9 s
+    "tests/integration/test_api_contract.py",  # 8 s
 )
 
 
