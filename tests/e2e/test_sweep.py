@@ -11,7 +11,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from moto.rds.models import rds_backends
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+    StateTaskServiceSfn,
+)
 
 from emulator.accounts import snapshot
 from emulator.stack import DEFAULT_ACCOUNT, Stack
@@ -213,6 +217,42 @@ def test_a_long_sweep_goes_on_in_a_new_execution_each_within_its_limits(
     assert {item["health"]["drift"][0] for item in degraded.values()} == {"database-deleted"}
     assert len({item["health"]["lastCheckedAt"] for item in degraded.values()}) == 60, "each checked once"
     assert health_events(stack) == [], "their health did not change"
+
+
+def test_a_hand_off_retried_after_the_new_execution_ended_still_succeeds(
+        deploy: Any, nekt: NektNetwork, monkeypatch: Any) -> None:
+    """The start of the next execution starts it, but its answer is lost; the retry comes once that execution has
+    ended, and Step Functions answers ExecutionAlreadyExists: the first ends as handed off, and no third starts."""
+    monkeypatch.setattr(sweep_module, "PAGE_SIZE", 1)
+    stack = deploy(nekt)
+    seed(stack, SWEEP_PAGES_PER_EXECUTION + 1)
+    start = StateTaskServiceSfn._eval_service_task
+    started: list[str] = []
+
+    def answer_lost_once(task: Any, **arguments: Any) -> None:
+        start(task, **arguments)
+        if not started:
+            started.append(arguments["env"].stack.pop()["executionArn"])
+            assert stack.wait(started[0]).status == "SUCCEEDED"
+            lost: Any = {"Error": {"Code": "ServiceUnavailable", "Message": "answer lost"},
+                         "ResponseMetadata": {"HTTPStatusCode": 503, "RequestId": "lost"}}
+            raise ClientError(lost, "StartExecution")
+
+    monkeypatch.setattr(StateTaskServiceSfn, "_eval_service_task", answer_lost_once)
+
+    first = stack.wait(stack.fire_schedule(), timeout=300)
+
+    assert first.status == "SUCCEEDED", first.cause
+    assert started and started[0].endswith(":" + first.output["executionName"])
+    failures = [event["taskFailedEventDetails"]["error"] for event in first.history if event["type"] == "TaskFailed"]
+    assert failures == ["StepFunctions.ServiceUnavailableException", "StepFunctions.ExecutionAlreadyExistsException"]
+    sweeps = stack.sfn.list_executions(stateMachineArn=stack.sfn.describe_execution(executionArn=first.arn)[
+        "stateMachineArn"])["executions"]
+    assert sorted(execution["executionArn"] for execution in sweeps) == sorted([first.arn, started[0]])
+    assert json.loads(stack.sfn.describe_execution(executionArn=started[0])["output"]) == {
+        "HEALTHY": 0, "DEGRADED": SWEEP_PAGES_PER_EXECUTION + 1}
+    assert len({item["health"]["lastCheckedAt"] for item in connections(stack).values()}) == \
+        SWEEP_PAGES_PER_EXECUTION + 1, "each checked once"
 
 
 def checked_drift(stack: Stack, connection_id: str, database: Any) -> list[str] | None:
