@@ -584,6 +584,10 @@ def check_path() -> dict[str, Any]:
 # connection adds about ten events to the execution's history, whose quota is 25,000: docs/health.md).
 SWEEP_CONCURRENCY = 10
 SWEEP_PAGES_PER_EXECUTION = 10
+# The execution a sweep goes on in, named by the one that starts it and its page; and what Step Functions answers a
+# start of that name once it has ended.
+CONTINUATION_NAME = "States.Format('{}-{}', States.Hash($$.Execution.Id, 'MD5'), $.page.number)"
+ALREADY_STARTED = "StepFunctions.ExecutionAlreadyExistsException"
 
 
 def sweep() -> dict[str, Any]:
@@ -652,18 +656,24 @@ def sweep() -> dict[str, Any]:
                 "which starts from the page token.",
                 "Resource": "arn:aws:states:::states:startExecution",
                 # Named by this execution and page: a retry after a lost answer is the same StartExecution, which
-                # AWS answers with the execution it started rather than starting another.
-                "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id",
-                               "Name.$": "States.Format('{}-{}', States.Hash($$.Execution.Id, 'MD5'), $.page.number)",
+                # AWS answers with the execution it started while that one runs, and with ExecutionAlreadyExists
+                # once it has ended. No other execution has that name: the error means the sweep went on.
+                "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id", "Name.$": CONTINUATION_NAME,
                                "Input": {"pageToken.$": "$.page.nextToken",
                                          "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"}},
                 "ResultSelector": {"executionArn.$": "$.ExecutionArn"},
                 "ResultPath": "$.continued",
-                "Retry": PUBLISH_RETRY,
-                "Catch": catch("$.error", "Sweep failed"),
+                "Retry": [{"ErrorEquals": [ALREADY_STARTED], "MaxAttempts": 0}, *PUBLISH_RETRY],
+                "Catch": catch("$.error", "Sweep failed", [(ALREADY_STARTED, "Continued earlier")]),
                 "Next": "Continued",
             },
             "Continued": {"Type": "Succeed", "OutputPath": "$.continued"},
+            "Continued earlier": {
+                "Type": "Pass",
+                "Comment": "A retried start found the new execution that its lost attempt started, already ended.",
+                "Parameters": {"executionName.$": CONTINUATION_NAME},
+                "End": True,
+            },
             "Count by health": stage(
                 "The connected connections by health, into CloudWatch (the template's alarm watches DEGRADED).",
                 "RecordSweep", "$.counts", "Sweep failed", "Swept", stage_input("settings")),

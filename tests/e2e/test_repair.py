@@ -125,6 +125,36 @@ def test_a_database_moved_to_another_vpc_is_refused_plan_changed_and_nothing_cha
     assert {key: after[key] for key in unchanged} == {key: item_before[key] for key in unchanged}
 
 
+def test_a_deleted_peering_is_named_and_its_repair_refused_plan_changed_until_connected_again(
+        api: Api, nekt: NektNetwork) -> None:
+    """The connection's peering deleted by hand: the check names `peering-gone`; a repair is refused PlanChanged,
+    changing nothing (not RouteConflict on its own blackholed routes); a disconnect then a connect restore it."""
+    database = create_database()
+    before_any = snapshot(places(nekt))
+    connected = connect(api)
+    ec2 = account_session(DEFAULT_ACCOUNT, database.region).client("ec2")
+    peering = connected["output"]["peeringConnectionId"]
+    ec2.delete_vpc_peering_connection(VpcPeeringConnectionId=peering)
+
+    assert api.call("POST", "/connections/orders-db/probe").body["error"] == "VerificationFailed"
+    assert api.call("GET", "/connections/orders-db").body["health"]["drift"] == ["peering-gone"]
+    drifted, item_before = snapshot(places(nekt)), api.call("GET", "/connections/orders-db").body
+    refused = api.stack.wait(api.call("POST", "/connections/orders-db/repair").body["executionArn"])
+
+    assert (refused.status, refused.error) == ("FAILED", "PlanChanged"), refused.cause
+    assert peering in (refused.cause or "") and "Connect again" in (refused.cause or "")
+    assert snapshot(places(nekt)) == drifted, "nothing changed in either account"
+    after = api.call("GET", "/connections/orders-db").body
+    assert (after["status"], after["relies"], after["output"]) == ("CONNECTED", item_before["relies"],
+                                                                   item_before["output"])
+
+    gone = api.stack.wait(api.call("DELETE", "/connections/orders-db").body["executionArn"])
+    assert gone.status == "SUCCEEDED", gone.cause
+    assert snapshot(places(nekt)) == before_any
+    again = connect(api)
+    assert again["output"]["peeringConnectionId"] != peering and again["health"]["state"] == "HEALTHY"
+
+
 def test_a_repair_that_fails_midway_removes_only_the_route_it_put_back(api: Api, nekt: NektNetwork) -> None:
     database = create_database()
     connected = connect(api)

@@ -371,8 +371,8 @@ def test_a_disconnect_after_the_peering_died_removes_the_blackhole_routes_to_it(
     peering_id = connected.output["peeringConnectionId"]
     ec2(nekt.account_id, nekt.region).delete_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
     again = stack.run({"database": {"identifier": "orders-db", "region": "us-east-2"}})
-    assert again.error == "RouteConflict", again.cause
-    assert "blackhole" in (again.error_message or "") and "run disconnect" in (again.error_message or "")
+    assert again.error == "PlanChanged", again.cause
+    assert "blackholes" in (again.error_message or "") and "disconnect the connection" in (again.error_message or "")
 
     disconnected = stack.run({"connectionId": "orders-db", "region": "us-east-2"},
                              state_machine="DisconnectStateMachine")

@@ -2,7 +2,8 @@
 path: a sweep with nothing wrong changes nothing and publishes nothing but its metric; then each connection drifts
 in its own way, made by hand in the emulated accounts, and one sweep marks each DEGRADED naming its drift by id, in
 its registry item and in a `Connection Degraded` event, leaves the one with nothing wrong alone, and counts them.
-The other drifts are made and undone in turn on one connection; tests/unit/test_drift.py names the rest."""
+The other drifts are made and undone in turn on one connection of the peering path, and one of the resource-endpoint
+path; tests/unit/test_drift.py names the rest."""
 
 from __future__ import annotations
 
@@ -11,14 +12,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from moto.rds.models import rds_backends
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+    StateTaskServiceSfn,
+)
 
-from emulator.accounts import snapshot
+from emulator.accounts import set_peering_status, snapshot
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.topology import NektNetwork, account_session, create_database
 from nekt_peering.handlers.record_sweep import METRIC, NAMESPACE
 from nekt_peering.registry import bookkeeping, store
 from nekt_peering.registry import sweep as sweep_module
+from tests.e2e.test_resource_endpoint import overlapping_cluster
 from tools.generate_statemachines import SWEEP_PAGES_PER_EXECUTION
 
 PEERED = "us-east-2"  # the peering path's databases: cross-region
@@ -215,6 +221,42 @@ def test_a_long_sweep_goes_on_in_a_new_execution_each_within_its_limits(
     assert health_events(stack) == [], "their health did not change"
 
 
+def test_a_hand_off_retried_after_the_new_execution_ended_still_succeeds(
+        deploy: Any, nekt: NektNetwork, monkeypatch: Any) -> None:
+    """The start of the next execution starts it, but its answer is lost; the retry comes once that execution has
+    ended, and Step Functions answers ExecutionAlreadyExists: the first ends as handed off, and no third starts."""
+    monkeypatch.setattr(sweep_module, "PAGE_SIZE", 1)
+    stack = deploy(nekt)
+    seed(stack, SWEEP_PAGES_PER_EXECUTION + 1)
+    start = StateTaskServiceSfn._eval_service_task
+    started: list[str] = []
+
+    def answer_lost_once(task: Any, **arguments: Any) -> None:
+        start(task, **arguments)
+        if not started:
+            started.append(arguments["env"].stack.pop()["executionArn"])
+            assert stack.wait(started[0]).status == "SUCCEEDED"
+            lost: Any = {"Error": {"Code": "ServiceUnavailable", "Message": "answer lost"},
+                         "ResponseMetadata": {"HTTPStatusCode": 503, "RequestId": "lost"}}
+            raise ClientError(lost, "StartExecution")
+
+    monkeypatch.setattr(StateTaskServiceSfn, "_eval_service_task", answer_lost_once)
+
+    first = stack.wait(stack.fire_schedule(), timeout=300)
+
+    assert first.status == "SUCCEEDED", first.cause
+    assert started and started[0].endswith(":" + first.output["executionName"])
+    failures = [event["taskFailedEventDetails"]["error"] for event in first.history if event["type"] == "TaskFailed"]
+    assert failures == ["StepFunctions.ServiceUnavailableException", "StepFunctions.ExecutionAlreadyExistsException"]
+    sweeps = stack.sfn.list_executions(stateMachineArn=stack.sfn.describe_execution(executionArn=first.arn)[
+        "stateMachineArn"])["executions"]
+    assert sorted(execution["executionArn"] for execution in sweeps) == sorted([first.arn, started[0]])
+    assert json.loads(stack.sfn.describe_execution(executionArn=started[0])["output"]) == {
+        "HEALTHY": 0, "DEGRADED": SWEEP_PAGES_PER_EXECUTION + 1}
+    assert len({item["health"]["lastCheckedAt"] for item in connections(stack).values()}) == \
+        SWEEP_PAGES_PER_EXECUTION + 1, "each checked once"
+
+
 def checked_drift(stack: Stack, connection_id: str, database: Any) -> list[str] | None:
     """The check-path machine's check of one connection (the sweep's per-connection stage): the drift it records."""
     stack.run({**database.connect_input(), "connectionId": connection_id}, state_machine="CheckPathStateMachine")
@@ -261,6 +303,10 @@ def test_each_other_drift_made_and_undone_in_turn_on_one_connection_is_named(dep
         "database-made-public": (
             lambda: rds.modify_db_instance(DBInstanceIdentifier="orders-db", PubliclyAccessible=True),
             lambda: rds.modify_db_instance(DBInstanceIdentifier="orders-db", PubliclyAccessible=False)),
+        # No call turns an active peering back: the status AWS would report for one whose acceptance is pending.
+        "peering-not-active": (
+            lambda: set_peering_status(DEFAULT_ACCOUNT, PEERED, peering, "pending-acceptance"),
+            lambda: set_peering_status(DEFAULT_ACCOUNT, PEERED, peering, "active")),
     }
     for drift, (make, undo) in drifts.items():
         make()
@@ -274,3 +320,58 @@ def test_each_other_drift_made_and_undone_in_turn_on_one_connection_is_named(dep
     assert checked_drift(stack, "orders-dns", public) == ["dns-option-off"]
     rds.delete_db_instance(DBInstanceIdentifier="orders-db", SkipFinalSnapshot=True)
     assert checked_drift(stack, "orders-db", database) == ["database-deleted"]
+
+
+
+def until(done: Any) -> None:
+    """AWS deletes Lattice resources in its own time (the strict layer's DELETE_IN_PROGRESS, a few reads long)."""
+    for _ in range(100):
+        if done():
+            return
+    raise AssertionError("still there")
+
+
+def gateway_there(lattice: Any, gateway_id: str) -> bool:
+    try:
+        lattice.get_resource_gateway(resourceGatewayIdentifier=gateway_id)
+    except lattice.exceptions.ResourceNotFoundException:
+        return False
+    return True
+
+
+def test_each_resource_path_drift_made_in_turn_on_one_connection_is_named(deploy: Any, nekt: NektNetwork) -> None:
+    """The resource-endpoint path's drifts on one connected connection, each made by hand and named by the check:
+    the share and the endpoint, each put back by a connect again (a repair); then the configuration, which AWS
+    deletes only once no endpoint uses it, and the gateway, only once no configuration does."""
+    database = overlapping_cluster(nekt)
+    stack = deploy(nekt)
+    connect = {"database": {"identifier": "orders-db", "region": nekt.region}}
+    assert stack.run(connect).status == "SUCCEEDED"
+    made = connections(stack)["orders-db"]["result"]["resourcePath"]
+    customer = account_session(DEFAULT_ACCOUNT, nekt.region)
+    lattice, nekt_ec2 = customer.client("vpc-lattice"), account_session(nekt.account_id, nekt.region).client("ec2")
+
+    def delete_endpoint() -> None:
+        nekt_ec2.delete_vpc_endpoints(VpcEndpointIds=[made["vpcEndpointId"]])
+        wait_until_gone(nekt_ec2, made["vpcEndpointId"])
+
+    def unshare() -> None:
+        customer.client("ram").disassociate_resource_share(resourceShareArn=made["resourceShareArn"],
+                                                           resourceArns=[made["resourceConfigurationArn"]])
+
+    for drift, make in (("resource-share-gone", unshare), ("resource-endpoint-gone", delete_endpoint)):
+        make()
+        assert checked_drift(stack, "orders-db", database) == [drift], connections(stack)["orders-db"]["health"]
+        assert stack.run(connect).status == "SUCCEEDED"
+        assert checked_drift(stack, "orders-db", database) is None, f"{drift} repaired"
+        made = connections(stack)["orders-db"]["result"]["resourcePath"]
+
+    delete_endpoint()
+    lattice.delete_resource_configuration(resourceConfigurationIdentifier=made["resourceConfigurationArn"])
+    until(lambda: not lattice.list_resource_configurations()["items"])
+    assert checked_drift(stack, "orders-db", database) == ["resource-endpoint-gone", "resource-share-gone"]
+    lattice.delete_resource_gateway(resourceGatewayIdentifier=made["resourceGatewayId"])
+    until(lambda: not gateway_there(lattice, made["resourceGatewayId"]))
+    # Without the gateway, no group of its is admitted either.
+    assert checked_drift(stack, "orders-db", database) == [
+        "resource-gateway-gone", "gateway-rule-missing", "resource-endpoint-gone", "resource-share-gone"]

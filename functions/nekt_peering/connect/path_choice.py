@@ -52,6 +52,21 @@ def refuse_moved(connection: ConnectionItem | None, facts: Facts) -> None:
             "(removing what it relies on in the old network), then connect it")
 
 
+def refuse_peering_gone(connection: ConnectionItem | None, facts: Facts) -> None:
+    """PlanChanged when a connected connection's peering is gone (deleted, rejected or expired): its routes to it
+    are blackholes a connect does not replace, and the registry counts the gone peering as what it relies on."""
+    if connection is None or connected_path(connection) != "peering" or facts["mode"] != "peering":
+        return
+    recorded = (connection.get("result") or {}).get("peeringConnectionId")
+    if not recorded or any(peering["peeringConnectionId"] == recorded for peering in facts["peerings"]):
+        return
+    raise PlanChanged(
+        f"connection {connection['connectionId']} relies on the peering {recorded}, which is gone (deleted, "
+        "rejected or expired): its routes to it are blackholes, and a repair does not yet put another peering in "
+        "its place. Nothing was changed. Connect again: disconnect the connection (removing its routes to the gone "
+        "peering), then connect it").drifted("peering-gone")
+
+
 def resolve_mode(requested: str, database: DatabaseFacts, connected: Mode | None = None) -> Mode:
     """The path: as requested, or auto's first choice (Discover may then take the resource-endpoint path
     when peering cannot be made: fall_back_from_peering). A connected connection keeps

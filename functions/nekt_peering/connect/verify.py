@@ -261,7 +261,9 @@ def _check_resource_path(facts: Facts, database_ec2: EC2Client, nekt_ec2: EC2Cli
     missing = [(what, drift) for what, drift, there in (
         ("the resource gateway", "resource-gateway-gone", gateway),
         ("the rule admitting the gateway's group", "gateway-rule-missing", rule),
-        ("the resource endpoint", "resource-endpoint-gone", endpoints)) if not there]
+        ("the resource endpoint", "resource-endpoint-gone", endpoints),
+        ("the database's resource configuration", "resource-share-gone", found.get("configurationExists")))
+        if not there]
     if missing:
         raise VerificationFailed(f"the connection is incomplete: {', '.join(what for what, _ in missing)} not found. "
                                  "Nothing was changed: connect again to repair it").drifted(*(d for _, d in missing))
