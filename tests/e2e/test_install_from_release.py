@@ -2,7 +2,7 @@
 stack by moto's CloudFormation from the release); the customer's stack is installed from the quick-create link's
 template URL and parameters, its code the released package's; Nekt's bus hears the install; the platform connects
 through the installed API and hears the result; a second release updates the stack with the connection in its
-registry, which survives and disconnects cleanly.
+registry, which survives and disconnects cleanly. And `make demo-install`, which shows the same loop to a person.
 
 moto's CloudFormation cannot create the customer's stack (it applies no AWS::Serverless transform, and its state
 machines take no S3 definition): emulator.stack.Stack stands in for it, deploying the released template and the
