@@ -167,7 +167,8 @@ def test_make_demo_install_shows_the_loop_and_leaves_both_accounts_as_it_says(
     assert demo_install.run(release_build, tmp_path, poll_seconds=0) == 0
 
     out = capsys.readouterr().out
-    assert "$ nekt-peering onboard 123456789012 --database-region us-east-2 --release 0.1.0" in out
+    version = release_version(load_template(release_build / "template.yaml"))
+    assert f"$ nekt-peering onboard {DEFAULT_ACCOUNT} --database-region {REGION} --release {version}" in out
     assert "#/stacks/quickcreate?templateURL=https%3A%2F%2Fnekt-releases-us-east-2.s3.us-east-2" in out
     for step in ("4. Nekt's bus hears the install: Stack Installed from nekt.peering:",
                  "6. Nekt's bus hears the result: Connection Connected from nekt.peering:",
