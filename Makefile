@@ -20,6 +20,9 @@
 #                 in place of its sources)
 #                 (BUILD_ARGS=... passed to sam build)
 #   make demo     the nekt-peering CLI against an emulated AWS on 127.0.0.1:5123 (DEMO_ARGS=--keep, --port N, --host H)
+#   make demo-install  the onboarding loop on an emulated AWS in process: make build released, nekt-peering onboard,
+#                 the customer's stack installed from its quick-create link, Stack Installed on Nekt's bus, a connect
+#                 and a disconnect through the installed API and their results on Nekt's bus (needs a python3.13)
 #   make events   the emulator's event samples (EVENTS_ARGS=... passed through)
 #   make databases  the real database servers the tests and the demo start on 127.0.0.1: PostgreSQL's
 #                 binaries from the pgserver wheel (PyPI), unpacked outside the checkout, where the user
@@ -80,7 +83,7 @@ PY313_DIRS := $(patsubst %/python3.13,%,$(wildcard $(PYENV_ROOT_DIR)/versions/3.
 BUILD_PATH := $(foreach dir,$(PY313_DIRS),$(dir):)$$PATH:$(abspath $(BIN))
 
 .PHONY: venv test all-checks unit integration e2e integration-e2e lint ruff mypy cfn-lint sam-validate checkov \
-	build release demo events bench databases validators openapi statemachines invoke lambda-image test-sam-local clean
+	build release demo demo-install events bench databases validators openapi statemachines invoke lambda-image test-sam-local clean
 
 venv: $(VENV)/.installed $(SCAN_VENV)/.installed
 
@@ -235,6 +238,9 @@ release: build
 
 demo: venv databases
 	$(OFFLINE_AWS) $(BIN)/python -m emulator.demo $(DEMO_ARGS)
+
+demo-install: build
+	$(OFFLINE_AWS) $(BIN)/python -m emulator.demo_install $(DEMO_ARGS)
 
 events: venv
 	$(OFFLINE_AWS) $(BIN)/python -m emulator.events $(EVENTS_ARGS)

@@ -1,5 +1,8 @@
 """A stack installed from a release (`make release`), as CloudFormation installs it from the template URL: the
-released template and the objects it names, read from the release's bucket, not from this checkout.
+released template and the objects it names, read from the release's bucket, not from this checkout. And the
+other steps of the onboarding loop that `make demo-install` and tests/e2e/test_install_from_release.py share:
+the release published to Nekt's buckets, the quick-create link read as the console reads it, Nekt's platform
+listening on its bus.
 
 moto's CloudFormation cannot create the main stack (it applies no AWS::Serverless transform, and its state
 machines take no S3 definition nor substitutions: docs/aws-fidelity.md), so emulator.stack.Stack deploys it:
@@ -16,15 +19,84 @@ import io
 import json
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import parse_qsl, urlparse
 
 from emulator.template import Template
+from emulator.topology import NEKT_ACCOUNT, NektNetwork, account_session
+from nekt_peering_cli.release import load_template, publish, release_version
 
 PACKAGE = "nekt_peering"
+PLATFORM_LOG_GROUP = "/nekt/platform/events"
+
+
+def nekt_client(service: str, region: str) -> Any:
+    return account_session(NEKT_ACCOUNT, region).client(service)  # type: ignore[call-overload]
+
+
+def create_release_buckets(prefix: str, regions: list[str]) -> None:
+    """Nekt's releases' buckets, <prefix>-<region>, in each Region."""
+    for region in regions:
+        where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        nekt_client("s3", region).create_bucket(Bucket=f"{prefix}-{region}", **where)
+
+
+def release(build_dir: Path, regions: list[str], prefix: str) -> str:
+    """`make release` of the build (a `make build` output in a checkout's layout) to Nekt's buckets; its version."""
+    version = release_version(load_template(build_dir / "template.yaml"))
+    publish(build_dir, version, regions, prefix, lambda region: nekt_client("s3", region))
+    return version
+
+
+def nekts_platform(nekt: NektNetwork) -> Callable[[], list[dict[str, Any]]]:
+    """What Nekt's platform does: a rule on its bus for every nekt.peering event, to a log group it reads. Returns
+    the reader: every event delivered so far, oldest first."""
+    session = account_session(nekt.account_id, nekt.region)
+    session.client("logs").create_log_group(logGroupName=PLATFORM_LOG_GROUP)
+    events = session.client("events")
+    events.put_rule(Name="platform-events", EventPattern=json.dumps({"source": ["nekt.peering"]}))
+    events.put_targets(Rule="platform-events", Targets=[{
+        "Id": "log", "Arn": f"arn:aws:logs:{nekt.region}:{nekt.account_id}:log-group:{PLATFORM_LOG_GROUP}"}])
+    return lambda: [json.loads(event["message"]) for event in sorted(session.client("logs").filter_log_events(
+        logGroupName=PLATFORM_LOG_GROUP)["events"], key=lambda event: event["timestamp"])]
+
+
+@dataclass
+class QuickCreate:
+    """What the console reads from a quick-create link: the template URL, the stack's name, its parameters."""
+
+    template_url: str
+    stack_name: str
+    parameters: dict[str, str]
+
+    @classmethod
+    def of(cls, link: str) -> QuickCreate:
+        fields = dict(parse_qsl(urlparse(link).fragment.partition("?")[2]))
+        return cls(fields["templateURL"], fields["stackName"],
+                   {name.removeprefix("param_"): value for name, value in fields.items() if name.startswith("param_")})
+
+
+def released_object(template_url: str, name: str) -> bytes:
+    """An object of the release whose template is at template_url (https://<bucket>.s3.<region>.amazonaws.com/
+    <key>), as CloudFormation reads it."""
+    url = urlparse(template_url)
+    bucket, region = url.netloc.removesuffix(".amazonaws.com").split(".s3.")
+    key = url.path.lstrip("/").removesuffix("template.json") + name
+    data: bytes = nekt_client("s3", region).get_object(Bucket=bucket, Key=key)["Body"].read()
+    return data
+
+
+def installed_template(template_url: str, directory: Path) -> Template:
+    """The template CloudFormation reads from the URL, and the objects it names, in a checkout's layout."""
+    url = urlparse(template_url)
+    bucket, region = url.netloc.removesuffix(".amazonaws.com").split(".s3.")
+    prefix = url.path.lstrip("/").removesuffix("template.json")
+    return checkout_of_release(nekt_client("s3", region), bucket, prefix, directory)
 
 
 def checkout_of_release(s3: Any, bucket: str, prefix: str, directory: Path) -> Template:

@@ -2,7 +2,7 @@
 stack by moto's CloudFormation from the release); the customer's stack is installed from the quick-create link's
 template URL and parameters, its code the released package's; Nekt's bus hears the install; the platform connects
 through the installed API and hears the result; a second release updates the stack with the connection in its
-registry, which survives and disconnects cleanly.
+registry, which survives and disconnects cleanly. And `make demo-install`, which shows the same loop to a person.
 
 moto's CloudFormation cannot create the customer's stack (it applies no AWS::Serverless transform, and its state
 machines take no S3 definition): emulator.stack.Stack stands in for it, deploying the released template and the
@@ -14,38 +14,37 @@ import io
 import json
 import shutil
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlparse
 
 import boto3
 import pytest
 
-from emulator.installed_release import checkout_of_release, package_modules, released_code
+from emulator import demo_install
+from emulator.installed_release import (
+    PLATFORM_LOG_GROUP,
+    QuickCreate,
+    create_release_buckets,
+    installed_template,
+    nekt_client,
+    nekts_platform,
+    package_modules,
+    release,
+    released_code,
+    released_object,
+)
 from emulator.lambda_runtime import load_handler
 from emulator.stack import DEFAULT_ACCOUNT, Stack
-from emulator.template import ROOT, Template
-from emulator.topology import NEKT_ACCOUNT, NektNetwork, account_session, create_database, create_nekt_network
+from emulator.template import ROOT
+from emulator.topology import NEKT_ACCOUNT, NektNetwork, create_database, create_nekt_network
 from nekt_peering_cli.onboarding import Aws, Customer, Nekt, onboard
-from nekt_peering_cli.release import load_template, publish, release_version
+from nekt_peering_cli.release import load_template, release_version
 from tests.emulated import FAST_WAITS, Api
 
 PREFIX = "nekt-releases"
 PLATFORM = f"arn:aws:iam::{NEKT_ACCOUNT}:role/nekt-platform"
 REGION = "us-east-2"  # the database's, where the customer's stack runs; Nekt's VPC is in us-east-1
 INPUT = {"database": {"identifier": "orders-db", "region": REGION}}
-
-
-def nekt_client(service: str, region: str) -> Any:
-    return account_session(NEKT_ACCOUNT, region).client(service)
-
-
-def release(build_dir: Path, nekt: NektNetwork) -> str:
-    """`make release` of the build, to Nekt's buckets of the Nekt VPC's and the database's Regions."""
-    version = release_version(load_template(build_dir / "template.yaml"))
-    publish(build_dir, version, [nekt.region, REGION], PREFIX, lambda region: nekt_client("s3", region))
-    return version
 
 
 def next_version_of(build_dir: Path, directory: Path) -> Path:
@@ -61,36 +60,6 @@ def next_version_of(build_dir: Path, directory: Path) -> Path:
     template["Mappings"]["Release"]["Stack"]["Version"] = f"{major}.{minor}.{int(patch) + 1}"
     (build / "template.yaml").write_text(json.dumps(template))  # JSON is YAML: the build's template, read as it is
     return build
-
-
-def nekts_platform(nekt: NektNetwork) -> Callable[[], list[dict[str, Any]]]:
-    """What Nekt's platform does: a rule on its bus for every nekt.peering event, to a log group it reads."""
-    session = account_session(nekt.account_id, nekt.region)
-    session.client("logs").create_log_group(logGroupName="/nekt/platform/events")
-    events = session.client("events")
-    events.put_rule(Name="platform-events", EventPattern=json.dumps({"source": ["nekt.peering"]}))
-    events.put_targets(Rule="platform-events", Targets=[{
-        "Id": "log", "Arn": f"arn:aws:logs:{nekt.region}:{nekt.account_id}:log-group:/nekt/platform/events"}])
-    return lambda: [json.loads(event["message"]) for event in sorted(session.client("logs").filter_log_events(
-        logGroupName="/nekt/platform/events")["events"], key=lambda event: event["timestamp"])]
-
-
-def released_object(template_url: str, name: str) -> bytes:
-    """An object of the release whose template is at template_url (https://<bucket>.s3.<region>.amazonaws.com/
-    <key>), as CloudFormation reads it."""
-    url = urlparse(template_url)
-    bucket, region = url.netloc.removesuffix(".amazonaws.com").split(".s3.")
-    key = url.path.lstrip("/").removesuffix("template.json") + name
-    data: bytes = nekt_client("s3", region).get_object(Bucket=bucket, Key=key)["Body"].read()
-    return data
-
-
-def installed_template(template_url: str, directory: Path) -> Template:
-    """The template CloudFormation reads from the URL, and the objects it names, in a checkout's layout."""
-    url = urlparse(template_url)
-    bucket, region = url.netloc.removesuffix(".amazonaws.com").split(".s3.")
-    prefix = url.path.lstrip("/").removesuffix("template.json")
-    return checkout_of_release(nekt_client("s3", region), bucket, prefix, directory)
 
 
 def released_package(template_url: str) -> dict[str, bytes]:
@@ -134,11 +103,9 @@ def test_a_customer_installs_from_the_release_connects_and_upgrades_keeping_the_
         aws: None, release_build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Nekt's VPC (its accepter role made for another customer: onboard makes this one's, by CloudFormation).
     nekt = create_nekt_network(database_account="999988887777")
-    for region in (nekt.region, REGION):
-        where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-        nekt_client("s3", region).create_bucket(Bucket=f"{PREFIX}-{region}", **where)
+    create_release_buckets(PREFIX, [nekt.region, REGION])
     delivered = nekts_platform(nekt)
-    first = release(release_build, nekt)
+    first = release(release_build, [nekt.region, REGION], PREFIX)
     create_database(region=REGION)
 
     onboarded = onboard(Customer(DEFAULT_ACCOUNT, REGION), Nekt(nekt.region, nekt.vpc_id, nekt.private_route_table_id,
@@ -146,10 +113,9 @@ def test_a_customer_installs_from_the_release_connects_and_upgrades_keeping_the_
                         Aws(nekt_client, poll_seconds=0))
 
     # The customer opens the link: the template URL and every parameter come from it, nothing else.
-    fields = dict(parse_qsl(urlparse(onboarded.link).fragment.partition("?")[2]))
-    parameters = {name.removeprefix("param_"): value for name, value in fields.items() if name.startswith("param_")}
-    template = installed_template(fields["templateURL"], tmp_path / "installed")
-    stack = Stack({**parameters, **FAST_WAITS}, region=REGION, name=fields["stackName"], template=template)
+    link = QuickCreate.of(onboarded.link)
+    template = installed_template(link.template_url, tmp_path / "installed")
+    stack = Stack({**link.parameters, **FAST_WAITS}, region=REGION, name=link.stack_name, template=template)
     try:
         with released_code(template.code_dir()):
             stack.deploy()
@@ -163,7 +129,7 @@ def test_a_customer_installs_from_the_release_connects_and_upgrades_keeping_the_
 
             assert accepted.status == 202 and connected.status == "SUCCEEDED", connected.cause
             assert api.call("GET", "/connections/orders-db").body["status"] == "CONNECTED"
-            assert_ran_the_released_package(stack, template.code_dir(), released_package(fields["templateURL"]))
+            assert_ran_the_released_package(stack, template.code_dir(), released_package(link.template_url))
         assert [(event["detail-type"], event["detail"]["version"]) for event in delivered()] == [
             ("Stack Installed", first), ("Connection Connected", first)]
         assert delivered()[1]["detail"] == connected.output | {"version": first}
@@ -172,8 +138,8 @@ def test_a_customer_installs_from_the_release_connects_and_upgrades_keeping_the_
 
         # A second release updates the installed stack: its template URL, the same parameters.
         second_build = next_version_of(release_build, tmp_path / "next")
-        second = release(second_build, nekt)
-        second_url = fields["templateURL"].replace(f"/{first}/", f"/{second}/")
+        second = release(second_build, [nekt.region, REGION], PREFIX)
+        second_url = link.template_url.replace(f"/{first}/", f"/{second}/")
         updated = installed_template(second_url, tmp_path / "updated")
         stack.runtime.invocations.clear()
         with released_code(updated.code_dir()):
@@ -194,3 +160,34 @@ def test_a_customer_installs_from_the_release_connects_and_upgrades_keeping_the_
         assert [status.rpartition(":")[2] for status in peerings(nekt)["customer"]] == ["deleted"]
     finally:
         stack.close()
+
+
+def test_make_demo_install_shows_the_loop_and_leaves_both_accounts_as_it_says(
+        aws: None, release_build: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert demo_install.run(release_build, tmp_path, poll_seconds=0) == 0
+
+    out = capsys.readouterr().out
+    version = release_version(load_template(release_build / "template.yaml"))
+    assert f"$ nekt-peering onboard {DEFAULT_ACCOUNT} --database-region {REGION} --release {version}" in out
+    assert "#/stacks/quickcreate?templateURL=https%3A%2F%2Fnekt-releases-us-east-2.s3.us-east-2" in out
+    for step in ("4. Nekt's bus hears the install: Stack Installed from nekt.peering:",
+                 "6. Nekt's bus hears the result: Connection Connected from nekt.peering:",
+                 "8. Nekt's bus hears that result too: Connection Disconnected from nekt.peering:"):
+        assert step in out
+    assert out.count("the execution SUCCEEDED") == 2 and '   status: "CONNECTED"' in out
+    # Nekt's account: the customer's accepter stack, and the three events on its platform's log group.
+    nekt_stack = nekt_client("cloudformation", "us-east-1").describe_stacks(
+        StackName=f"nekt-peering-accepter-{DEFAULT_ACCOUNT}")["Stacks"][0]
+    assert nekt_stack["StackStatus"] == "CREATE_COMPLETE"
+    events = nekt_client("logs", "us-east-1").filter_log_events(logGroupName=PLATFORM_LOG_GROUP)["events"]
+    assert sorted(json.loads(event["message"])["detail-type"] for event in events) == [
+        "Connection Connected", "Connection Disconnected", "Stack Installed"]
+    # The customer's account: the peering deleted, no route to it left, the registry saying DISCONNECTED.
+    ec2 = boto3.client("ec2", region_name=REGION)
+    assert [peering["Status"]["Code"] for peering in ec2.describe_vpc_peering_connections()[
+        "VpcPeeringConnections"]] == ["deleted"]
+    assert not [route for table in ec2.describe_route_tables()["RouteTables"] for route in table["Routes"]
+                if "VpcPeeringConnectionId" in route]
+    items = boto3.client("dynamodb", region_name=REGION).scan(TableName=boto3.client(
+        "dynamodb", region_name=REGION).list_tables()["TableNames"][0])["Items"]
+    assert [item["state"]["S"] for item in items if "state" in item] == ["DISCONNECTED"]

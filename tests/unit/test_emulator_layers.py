@@ -35,7 +35,6 @@ LAYERS = {
     "emulator.network": 4,
     "emulator.custom_resources": 4,
     "emulator.stack": 4,
-    "emulator.installed_release": 4,
     # 5: the world around a deployment
     "emulator.topology": 5,
     "emulator.accounts": 5,
@@ -45,10 +44,12 @@ LAYERS = {
     "emulator.wire_servers": 5,
     "emulator.certificates": 5,
     "emulator.costs": 5,
+    "emulator.installed_release": 5,
     # 6: the tools
     "emulator.demo": 6,
     "emulator.events": 6,
     "emulator.bench": 6,
+    "emulator.demo_install": 6,
 }
 ROOT = "emulator"  # the package's docstring: below everything, and importing nothing
 
