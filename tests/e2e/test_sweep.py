@@ -8,6 +8,7 @@ path; tests/unit/test_drift.py names the rest."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -248,6 +249,7 @@ def test_a_hand_off_retried_after_the_new_execution_ended_still_succeeds(
     assert started and started[0].endswith(":" + first.output["executionName"])
     failures = [event["taskFailedEventDetails"]["error"] for event in first.history if event["type"] == "TaskFailed"]
     assert failures == ["StepFunctions.ServiceUnavailableException", "StepFunctions.ExecutionAlreadyExistsException"]
+    time.sleep(0.6)  # ListExecutions is eventually consistent: the emulator hides a new execution for 0.5 s
     sweeps = stack.sfn.list_executions(stateMachineArn=stack.sfn.describe_execution(executionArn=first.arn)[
         "stateMachineArn"])["executions"]
     assert sorted(execution["executionArn"] for execution in sweeps) == sorted([first.arn, started[0]])
