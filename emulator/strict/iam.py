@@ -713,6 +713,7 @@ CONTEXTS: dict[tuple[str, str], Callable[[Call], Request]] = {
     ("ec2", "CreateTags"): _create_tags,
     ("ec2", "CreateRoute"): _route_table,
     ("ec2", "DeleteRoute"): _route_table,
+    ("ec2", "ReplaceRoute"): _route_table,
     ("ec2", "AuthorizeSecurityGroupIngress"): _authorize_ingress,
     ("ec2", "RevokeSecurityGroupIngress"): _revoke_ingress,
     ("rds", "DescribeDBInstances"): _rds("db", "DBInstanceIdentifier"),

@@ -12,7 +12,7 @@ state and reports every route to it `active`. AWS (docs/aws-fidelity.md, "The pe
 - one live peering per VPC pair; only the accepter account accepts, in the accepter's Region, a
   `pending-acceptance` request; `active` may be deleted by either owner, `pending-acceptance` by
   the requester only, nothing else ever;
-- a route to a peering that is not `active` is a `blackhole`.
+- a route to a peering that is not `active` is a `blackhole`; none is made or replaced to a gone one.
 
 Time is counted in DescribeVpcPeeringConnections calls that could show the peering (a "tick"),
 not seconds, so tests stay fast and deterministic: `Timing` says how many, and a test may slow a
@@ -333,6 +333,21 @@ class PeeringDeletion(Rule):
         raise _not_in_state(peering_id, status, "delete")
 
 
+class RoutesToLivePeerings(Rule):
+    """CreateRoute or ReplaceRoute to a peering that is deleted, rejected, failed or expired: refused. AWS does not
+    say; the pessimistic reading (moto lets it through). A route to a gone peering can only be deleted."""
+
+    name = "routes-to-live-peerings"
+
+    def before(self, call: Call) -> None:
+        if call.service != "ec2" or call.operation not in ("CreateRoute", "ReplaceRoute"):
+            return
+        peering_id = str(call.params.get("VpcPeeringConnectionId") or "")
+        pcx = find_peering(peering_id) if peering_id else None
+        if pcx is not None and pcx._status.code not in LIVE:
+            raise _not_in_state(peering_id, pcx._status.code, "route to")
+
+
 class BlackholeRoutes(Rule):
     """DescribeRouteTables: a route to a peering that is not active is a blackhole (moto: active)."""
 
@@ -353,4 +368,4 @@ class BlackholeRoutes(Rule):
 def peering_rules(book: PeeringBook | None = None) -> list[Rule]:
     book = book or PeeringBook()
     return [PeeringClock(book), PeeringVisibility(book), UnknownPeeringIds(), PeeringLifecycle(book),
-            OnePeeringPerVpcPair(), PeeringAcceptance(), PeeringDeletion(), BlackholeRoutes()]
+            OnePeeringPerVpcPair(), PeeringAcceptance(), PeeringDeletion(), RoutesToLivePeerings(), BlackholeRoutes()]

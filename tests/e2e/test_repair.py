@@ -125,34 +125,47 @@ def test_a_database_moved_to_another_vpc_is_refused_plan_changed_and_nothing_cha
     assert {key: after[key] for key in unchanged} == {key: item_before[key] for key in unchanged}
 
 
-def test_a_deleted_peering_is_named_and_its_repair_refused_plan_changed_until_connected_again(
+def normalised(state: Any, peering: str) -> Any:
+    """A state with the connection's peering id spelt the same whichever peering it is: a repair's is new."""
+    return json.loads(json.dumps(state).replace(peering, "pcx-of-the-connection"))
+
+
+def delete_the_peering(database: CustomerDatabase, connected: dict[str, Any]) -> str:
+    """Someone deletes "an unused peering": the connection's. Returns its id."""
+    peering = str(connected["output"]["peeringConnectionId"])
+    ec2 = account_session(DEFAULT_ACCOUNT, database.region).client("ec2")
+    ec2.delete_vpc_peering_connection(VpcPeeringConnectionId=peering)
+    return peering
+
+
+def test_a_deleted_peering_is_named_and_repaired_with_a_new_peering_as_a_fresh_connect_leaves_both_accounts(
         api: Api, nekt: NektNetwork) -> None:
-    """The connection's peering deleted by hand: the check names `peering-gone`; a repair is refused PlanChanged,
-    changing nothing (not RouteConflict on its own blackholed routes); a disconnect then a connect restore it."""
+    """The connection's peering deleted by hand: the check names `peering-gone`; a repair requests and accepts a
+    new peering, replaces the connection's blackholed routes, and the registry counts the new peering only."""
     database = create_database()
     before_any = snapshot(places(nekt))
     connected = connect(api)
-    ec2 = account_session(DEFAULT_ACCOUNT, database.region).client("ec2")
-    peering = connected["output"]["peeringConnectionId"]
-    ec2.delete_vpc_peering_connection(VpcPeeringConnectionId=peering)
+    as_connected, counted_as_connected = snapshot(places(nekt)), counted(api, connected)
+    gone = delete_the_peering(database, connected)
 
     assert api.call("POST", "/connections/orders-db/probe").body["error"] == "VerificationFailed"
     assert api.call("GET", "/connections/orders-db").body["health"]["drift"] == ["peering-gone"]
-    drifted, item_before = snapshot(places(nekt)), api.call("GET", "/connections/orders-db").body
-    refused = api.stack.wait(api.call("POST", "/connections/orders-db/repair").body["executionArn"])
+    repair = api.stack.wait(api.call("POST", "/connections/orders-db/repair").body["executionArn"])
 
-    assert (refused.status, refused.error) == ("FAILED", "PlanChanged"), refused.cause
-    assert peering in (refused.cause or "") and "Connect again" in (refused.cause or "")
-    assert snapshot(places(nekt)) == drifted, "nothing changed in either account"
-    after = api.call("GET", "/connections/orders-db").body
-    assert (after["status"], after["relies"], after["output"]) == ("CONNECTED", item_before["relies"],
-                                                                   item_before["output"])
+    assert repair.status == "SUCCEEDED", repair.cause
+    repaired = api.call("GET", "/connections/orders-db").body
+    new = repaired["output"]["peeringConnectionId"]
+    assert new != gone and repaired["health"]["state"] == "HEALTHY"
+    assert health_events(api)[-1][0] == "Connection Restored"
+    assert normalised(snapshot(places(nekt)), new) == normalised(as_connected, gone), \
+        "both accounts as a fresh connect leaves them: the new peering, the routes to it, nothing to the gone one"
+    assert normalised(counted(api, connected), new) == normalised(counted_as_connected, gone), \
+        "the registry counts the new peering, and no longer the gone one"
+    assert normalised(repaired["relies"], new) == normalised(connected["relies"], gone)
 
-    gone = api.stack.wait(api.call("DELETE", "/connections/orders-db").body["executionArn"])
-    assert gone.status == "SUCCEEDED", gone.cause
+    disconnected = api.stack.wait(api.call("DELETE", "/connections/orders-db").body["executionArn"])
+    assert disconnected.status == "SUCCEEDED", disconnected.cause
     assert snapshot(places(nekt)) == before_any
-    again = connect(api)
-    assert again["output"]["peeringConnectionId"] != peering and again["health"]["state"] == "HEALTHY"
 
 
 def test_a_repair_that_fails_midway_removes_only_the_route_it_put_back(api: Api, nekt: NektNetwork) -> None:
@@ -191,6 +204,36 @@ def test_a_repair_whose_record_lost_its_answer_still_restores_once(api: Api, nek
     assert health["state"] == "HEALTHY"
     assert [(kind, detail["health"]) for kind, detail in health_events(api)] == [
         ("Connection Degraded", health_events(api)[0][1]["health"]), ("Connection Restored", health)]
+
+
+def test_a_repair_of_a_gone_peering_that_fails_midway_leaves_no_new_peering_nor_half_replaced_routes(
+        api: Api, nekt: NektNetwork) -> None:
+    """Verify fails after the new peering and the replaced routes: the rollback deletes both (a route cannot be
+    pointed back at a gone peering); the registry still names the gone one, and a later repair restores it all."""
+    database = create_database()
+    connected = connect(api)
+    as_connected, counted_as_connected = snapshot(places(nekt)), counted(api, connected)
+    gone = delete_the_peering(database, connected)
+
+    def fault(event: dict[str, Any]) -> None:
+        raise RuntimeError("injected after the routes were replaced")
+
+    api.stack.runtime.before_invoke("VerifyFunction", fault)
+    failed = api.stack.wait(api.call("POST", "/connections/orders-db/repair").body["executionArn"])
+
+    assert (failed.status, failed.error) == ("FAILED", "RuntimeError")
+    after = snapshot(places(nekt))
+    assert all(not place["peerings"] for place in after.values()), "the new peering is deleted"
+    routes = [route for place in after.values() for table in place["routes"].values() for route in table]
+    assert [route for route in routes if route[1].startswith("pcx-")] == [], "no route to either peering"
+    assert counted(api, connected) == counted_as_connected, "the registry as before the repair"
+    assert api.call("GET", "/connections/orders-db").body["relies"] == connected["relies"]
+
+    api.stack.runtime.before.pop("VerifyFunction")
+    repair = api.stack.wait(api.call("POST", "/connections/orders-db/repair").body["executionArn"])
+    assert repair.status == "SUCCEEDED", repair.cause
+    new = api.call("GET", "/connections/orders-db").body["output"]["peeringConnectionId"]
+    assert normalised(snapshot(places(nekt)), new) == normalised(as_connected, gone)
 
 
 def test_only_a_connected_connection_is_repaired_and_a_refusal_starts_nothing(api: Api) -> None:

@@ -186,6 +186,21 @@ def sweep(world: World) -> tuple[bool, str]:
             f"sweep {swept.error}: {swept.error_message} ({swept.output})")
 
 
+def repair_gone_peering(world: World) -> tuple[bool, str]:
+    """The connection's peering deleted by hand, then repaired (a connect of the connection): a new peering, its
+    DNS option, and the connection's routes to the gone one replaced on both sides."""
+    connected = world.stack.run(_connect_input(mode="peering"))
+    if connected.status != "SUCCEEDED":
+        return False, f"connect {connected.error}: {connected.error_message}"
+    gone = connected.output["peeringConnectionId"]
+    account_session(DEFAULT_ACCOUNT, DB_REGION).client("ec2").delete_vpc_peering_connection(
+        VpcPeeringConnectionId=gone)
+    repaired = world.stack.run({**_connect_input(mode="peering"), "connectionId": "orders-db"})
+    new = (repaired.output or {}).get("peeringConnectionId")
+    return (repaired.status == "SUCCEEDED" and new not in (None, gone),
+            f"repair {repaired.error}: {repaired.error_message} (peering {gone} -> {new})")
+
+
 def rollback(world: World) -> tuple[bool, str]:
     """Verify fails after every change: each compensation runs."""
     _fail_verify(world.stack)
@@ -367,7 +382,7 @@ SCENARIOS: dict[str, Callable[[World], tuple[bool, str]]] = {
     "same-account": same_account, "retried": retried, "reused-from-database": reused, "rollback": rollback,
     "reused-from-nekt": reused, "connect-and-disconnect": connect_and_disconnect, "api": api,
     "concurrent": concurrent, "full-route-tables": full_route_tables, "check-path": check_path, "sweep": sweep,
-    "shared": shared,
+    "repair-gone-peering": repair_gone_peering, "shared": shared,
     "resource-endpoint-same-account": resource_endpoint_once, "resource-endpoint-once": resource_endpoint_once,
     "resource-endpoint": resource_endpoint, "database-kinds": database_kinds,
 }

@@ -76,7 +76,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "AcceptPeeringFunction": (("peering/request", "core/ec2", "core/aws"), {
         "ec2:DescribeVpcPeeringConnections", "ec2:AcceptVpcPeeringConnection", *NEKT_SIDE}),
     "UpdateRoutesFunction": (("peering/routes", "core/aws"
-), {"ec2:CreateRoute", "ec2:DescribeRouteTables", *NEKT_SIDE}),
+), {"ec2:CreateRoute", "ec2:ReplaceRoute", "ec2:DescribeRouteTables", *NEKT_SIDE}),
     "AuthorizeIngressFunction": (("ingress/authorize",), {
         "ec2:AuthorizeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules", "ec2:CreateTags"}),
     "EnableDnsResolutionFunction": (("peering/dns", "peering/request", "core/ec2"), {
@@ -102,8 +102,9 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     # The registry (dynamodb: the table's items, often through one TransactWriteItems).
     "TakeLocksFunction": (("registry/bookkeeping", "registry/store"), {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "states:DescribeExecution"}),
+    # DeleteItem: a repair forgets the gone peering it replaced.
     "RecordConnectionFunction": (("registry/bookkeeping", "registry/store"), {
-        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}),
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}),
     # DeleteItem: a connect whose record went through before its answer was lost forgets what it counted.
     "RecordFailureFunction": (("registry/bookkeeping", "registry/store"), {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}),
@@ -168,7 +169,7 @@ ACCEPTER_ROLE = (("connect/discover", "core/ec2", "core/network_acls", "peering/
                   "resource_endpoint/endpoint", "resource_endpoint/undo", "resource_endpoint/names"), {
     "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
     "ec2:DescribeVpcPeeringConnections", "ec2:DescribeNetworkAcls", "ec2:AcceptVpcPeeringConnection",
-    "ec2:CreateTags", "ec2:CreateRoute", "ec2:DeleteRoute", "servicequotas:GetServiceQuota",
+    "ec2:CreateTags", "ec2:CreateRoute", "ec2:DeleteRoute", "ec2:ReplaceRoute", "servicequotas:GetServiceQuota",
     "lambda:InvokeFunction",
     # The resource-endpoint path's Nekt side.
     "ram:GetResourceShareInvitations", "ram:GetResourceShares", "ram:AcceptResourceShareInvitation",

@@ -38,7 +38,8 @@ DRIFT: dict[str, str] = {
                        "then repair the connection.",
     "ingress-rule-missing": "The security-group rule that admits Nekt on the database's port was revoked, or "
                             "narrowed so that it no longer admits Nekt. " + REPAIR,
-    "peering-gone": "The connection's peering was deleted, rejected or expired. " + CONNECT_AGAIN,
+    "peering-gone": "The connection's peering was deleted, rejected or expired. Repair the connection, which "
+                    "requests and accepts a new peering and replaces the routes to the gone one.",
     "peering-not-active": "The connection's peering is not active (pending acceptance). " + REPAIR,
     "dns-option-off": "The peering's DNS resolution option, which lets the Nekt VPC resolve the database's name to "
                       "its private address, was turned off. " + REPAIR,
@@ -77,7 +78,8 @@ PROBE_STAGES = {"DNS": "probe-dns", "TCP timeout": "probe-tcp-timeout", "TCP ref
 
 # A change the plan of a connected connection still has to make -> what drifted.
 CHANGE_DRIFT = {"CreateVpcPeeringConnection": "peering-gone", "AcceptVpcPeeringConnection": "peering-not-active",
-                "CreateRoute": "route-missing", "AuthorizeSecurityGroupIngress": "ingress-rule-missing",
+                "CreateRoute": "route-missing", "ReplaceRoute": "peering-gone",
+                "AuthorizeSecurityGroupIngress": "ingress-rule-missing",
                 "ModifyVpcPeeringConnectionOptions": "dns-option-off"}
 
 # A named error no raise site qualified -> what drifted.

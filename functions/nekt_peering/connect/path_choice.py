@@ -52,19 +52,15 @@ def refuse_moved(connection: ConnectionItem | None, facts: Facts) -> None:
             "(removing what it relies on in the old network), then connect it")
 
 
-def refuse_peering_gone(connection: ConnectionItem | None, facts: Facts) -> None:
-    """PlanChanged when a connected connection's peering is gone (deleted, rejected or expired): its routes to it
-    are blackholes a connect does not replace, and the registry counts the gone peering as what it relies on."""
+def gone_peering(connection: ConnectionItem | None, facts: Facts) -> str | None:
+    """The peering a connected connection relied on when it is gone (deleted, rejected or expired), or None: the
+    plan then requests a new one and replaces the connection's routes to the gone one (they are blackholes)."""
     if connection is None or connected_path(connection) != "peering" or facts["mode"] != "peering":
-        return
+        return None
     recorded = (connection.get("result") or {}).get("peeringConnectionId")
     if not recorded or any(peering["peeringConnectionId"] == recorded for peering in facts["peerings"]):
-        return
-    raise PlanChanged(
-        f"connection {connection['connectionId']} relies on the peering {recorded}, which is gone (deleted, "
-        "rejected or expired): its routes to it are blackholes, and a repair does not yet put another peering in "
-        "its place. Nothing was changed. Connect again: disconnect the connection (removing its routes to the gone "
-        "peering), then connect it").drifted("peering-gone")
+        return None
+    return str(recorded)
 
 
 def resolve_mode(requested: str, database: DatabaseFacts, connected: Mode | None = None) -> Mode:

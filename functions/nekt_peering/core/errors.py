@@ -77,8 +77,7 @@ class ConnectedByAnotherPath(ConnectError):
 
 class PlanChanged(ConnectError):
     """A connected connection's database is no longer where its plan put it (moved to another VPC, security group,
-    account or Region), or its peering is gone: a connect or repair cannot move it or put another peering in the
-    gone one's place, since what it relies on stays behind."""
+    account or Region): a connect or repair cannot move it, since what it relies on would stay behind."""
 
 
 class ResourcePathUnsupported(ConnectError):

@@ -244,6 +244,7 @@ class Facts(TypedDict):
     resourcePath: NotRequired[ResourcePathFacts | None]  # the resource-endpoint path's facts (that mode, or auto)
     modeReason: NotRequired[str]  # why this mode: what auto's rule found, or "requested"
     connected: NotRequired[Mode | None]  # the path the connection relied on when the run began (its registry item)
+    gonePeering: NotRequired[str]  # the connected connection's peering, now deleted, rejected or expired
 
 
 class ReusedPeering(TypedDict):
@@ -261,6 +262,7 @@ class PlannedRoute(TypedDict):
     destinationCidr: str
     side: Side
     exists: bool  # an identical route was there before the connection
+    replaces: NotRequired[str]  # the gone peering this connection's own route goes to: replaced, not created
 
 
 class PlannedIngress(TypedDict):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from nekt_peering.connect.discover import discover as discover_facts
-from nekt_peering.connect.path_choice import connected_path, refuse_moved, refuse_peering_gone
+from nekt_peering.connect.path_choice import connected_path, gone_peering, refuse_moved
 from nekt_peering.core.aws import any_client, client, database_session, nekt_session
 from nekt_peering.core.model import ConnectRequest, Settings
 from nekt_peering.handlers.stage import Event, registry_dynamodb, stage
@@ -33,6 +33,8 @@ def discover(event: Event) -> Facts:
         database_client=any_client(session),
     )
     refuse_moved(connection, facts)
-    refuse_peering_gone(connection, facts)
+    gone = gone_peering(connection, facts)
+    if gone is not None:
+        facts["gonePeering"] = gone
     facts["readAt"] = read_at
     return facts

@@ -24,10 +24,11 @@ def plan_peering(facts: Mapping[str, Any]) -> tuple[ReusedPeering | None, list[P
     check_cidr_overlap(database["cidrs"], nekt["cidrs"])
     peering = reusable_peering(facts["peerings"], database, nekt)
     pcx = peering["peeringConnectionId"] if peering else None
+    gone = facts.get("gonePeering")
     routes = [
-        planned_route(nekt["routeTable"], destination, NEKT_SIDE, pcx) for destination in database["cidrs"]
+        planned_route(nekt["routeTable"], destination, NEKT_SIDE, pcx, gone) for destination in database["cidrs"]
     ] + [
-        planned_route(route_table, nekt["cidr"], DATABASE_SIDE, pcx) for route_table in database["routeTables"]
+        planned_route(route_table, nekt["cidr"], DATABASE_SIDE, pcx, gone) for route_table in database["routeTables"]
     ]
     ingress = planned_ingress(database, nekt["cidr"])
     check_quotas(facts, peering, routes, ingress)
@@ -70,13 +71,17 @@ def reusable_peering(
 
 
 def planned_route(
-    route_table: dict[str, Any], destination: str, side: Side, peering_id: str | None
+    route_table: dict[str, Any], destination: str, side: Side, peering_id: str | None, gone_peering: str | None = None
 ) -> PlannedRoute:
     """The route to add, unless an identical one exists. A route to the same destination, or to a part
-    of it (longest prefix wins), through anything but the reused peering would take Nekt's traffic."""
+    of it (longest prefix wins), through anything but the reused peering would take Nekt's traffic; but the
+    connection's own route to its gone peering (a blackhole) is replaced."""
     wanted = ipaddress.ip_network(destination)
+    own = next((route for route in route_table["routes"] if gone_peering and route["target"] == gone_peering
+                and route["destinationCidr"] == destination and route["state"] == "blackhole"), None)
     competing = [route for route in route_table["routes"]
-                 if _is_part_of(route["destinationCidr"], wanted) and route["target"] != peering_id]
+                 if _is_part_of(route["destinationCidr"], wanted) and route["target"] != peering_id
+                 and route is not own]
     if competing:
         route = competing[0]
         remedy = "Remove or change that route, then run again"
@@ -89,14 +94,14 @@ def planned_route(
             f"to {route['target']} ({route['state']}), so traffic for {destination} cannot all go through the "
             f"peering. Nothing was changed. {remedy}"
         ).drifted("route-blackholed" if route["state"] == "blackhole" else "route-elsewhere")
+    planned: PlannedRoute = {"routeTableId": route_table["routeTableId"], "destinationCidr": destination,
+                             "side": side, "exists": False}
+    if own is not None:
+        planned["replaces"] = own["target"]
+        return planned
     # A route to a reused peering that is still pending shows as blackhole until accepted: it is ours.
-    existing = any(route["destinationCidr"] == destination for route in route_table["routes"])
-    return {
-        "routeTableId": route_table["routeTableId"],
-        "destinationCidr": destination,
-        "side": side,
-        "exists": existing,
-    }
+    planned["exists"] = any(route["destinationCidr"] == destination for route in route_table["routes"])
+    return planned
 
 
 def _is_part_of(cidr: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
@@ -117,7 +122,10 @@ def peering_changes(
     if peering is None or peering["status"] != "active":
         planned.append({"action": "AcceptVpcPeeringConnection", "summary":
                         f"accept it in account {nekt['accountId']}, region {nekt['region']}"})
-    planned += [{"action": "CreateRoute", "summary":
+    planned += [{"action": "ReplaceRoute", "summary":
+                 f"route {route['destinationCidr']} via the new peering instead of the gone {route['replaces']} in "
+                 f"{route['routeTableId']} ({route['side']})"} if "replaces" in route else
+                {"action": "CreateRoute", "summary":
                  f"route {route['destinationCidr']} via the peering in {route['routeTableId']} ({route['side']})"}
                 for route in routes if not route["exists"]]
     if not ingress["exists"]:

@@ -44,13 +44,17 @@ def update_routes(
 ) -> list[dict[str, Any]]:
     """Each planned route, `created` when Discover did not see it. Routes carry no tags: a route that was not
     there before any change and now leads to this connection's peering, under the network's lock, is this
-    execution's, made by this call or by an attempt whose answer was lost (ensure_route then finds it)."""
+    execution's, made by this call or by an attempt whose answer was lost (ensure_route then finds it). The
+    connection's own route to its gone peering is replaced: again on a retry, to the same peering."""
     refuse_unless_allowed(planned, allowed)
     routes = []
     for route in planned:
-        if not route["exists"]:
-            ensure_route(nekt_ec2 if route["side"] == NEKT_SIDE else database_ec2, route["routeTableId"],
-                         route["destinationCidr"], peering_id, route["side"])
+        ec2 = nekt_ec2 if route["side"] == NEKT_SIDE else database_ec2
+        if "replaces" in route:
+            ec2.replace_route(RouteTableId=route["routeTableId"], DestinationCidrBlock=route["destinationCidr"],
+                              VpcPeeringConnectionId=peering_id)
+        elif not route["exists"]:
+            ensure_route(ec2, route["routeTableId"], route["destinationCidr"], peering_id, route["side"])
         routes.append({key: route[key] for key in ("routeTableId", "destinationCidr", "side")}
                       | {"created": not route["exists"]})
     return routes

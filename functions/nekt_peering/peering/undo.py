@@ -26,7 +26,8 @@ def delete_routes(
     database_ec2: EC2Client, nekt_ec2_factory: Callable[[], Any], state: dict[str, Any], rollback: Rollback
 ) -> None:
     """Whatever the peering's status: a route to a peering that failed, expired or was deleted stays
-    in the table as a blackhole, and would make the next connect fail RouteConflict."""
+    in the table as a blackhole, and would make the next connect fail RouteConflict. A route a repair replaced
+    is deleted too: it cannot be pointed back at its gone peering."""
     added = [route for route in state["plan"]["routes"] if not route["exists"]]
     peering_id = connection_peering_id(database_ec2, state)
     if not added or peering_id is None:

@@ -402,6 +402,23 @@ def forget_resource(table: str, network: str, resource_id: str) -> dict[str, Any
     return {"Delete": {"TableName": table, "Key": store.resource_key(network, resource_id)}}
 
 
+def _stop_relying_on_gone_peering(dynamodb: DynamoDBClient, table: str, locks: Locks, peering: str | None
+                                  ) -> dict[str, list[Any]]:
+    """A repair that replaced the connection's gone peering no longer relies on it: the registry forgets it when
+    no other connection counts it, else stops counting this one (the others' repairs replace it too)."""
+    if not peering:
+        return {"ids": [], "items": []}
+    resource_id = store.peering_id(peering)
+    item = dynamodb.get_item(TableName=table, Key=store.resource_key(locks.network, resource_id),
+                             ConsistentRead=True).get("Item")
+    if item is None:
+        return {"ids": [resource_id], "items": []}
+    others = set(store.from_item(item).get("users", [])) - {locks.connection_id}
+    return {"ids": [resource_id], "items": [
+        stop_using(table, locks.network, resource_id, locks.connection_id) if others else
+        forget_resource(table, locks.network, resource_id)]}
+
+
 def network_resources(dynamodb: DynamoDBClient, table: str, network: str) -> dict[str, dict[str, Any]]:
     """Every resource item of a network, by id."""
     found: dict[str, dict[str, Any]] = {}
@@ -442,6 +459,8 @@ def record_connected(dynamodb: DynamoDBClient, table: str, locks: Locks, state: 
     relies = sorted({*(current or {}).get("relies", []), *(resource["resourceId"] for resource in resources)}
                     if (current or {}).get("network") == locks.network else
                     {resource["resourceId"] for resource in resources})
+    gone = _stop_relying_on_gone_peering(dynamodb, table, locks, facts.get("gonePeering"))
+    relies = [resource_id for resource_id in relies if resource_id not in gone["ids"]]
     database = facts["database"]
     changes = {
         "state": "CONNECTED", "relies": relies, "network": locks.network, "mode": facts["mode"],
@@ -452,6 +471,7 @@ def record_connected(dynamodb: DynamoDBClient, table: str, locks: Locks, state: 
     }
     transact(dynamodb, [
         *(use_resource(table, locks.network, resource) for resource in resources),
+        *gone["items"],
         put_connection(table, locks.connection_id, current, changes, drop=("lastError",)),
         *locks.release_items(),
     ])

@@ -904,6 +904,11 @@ def validate___definitions_plannedroute(data, custom_formats={}, name_prefix=Non
             data__exists = data["exists"]
             if not isinstance(data__exists, (bool)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".exists must be boolean", value=data__exists, name="" + (name_prefix or "data") + ".exists", definition=None, rule='type')
+        if "replaces" in data_keys:
+            data_keys.remove("replaces")
+            data__replaces = data["replaces"]
+            if not isinstance(data__replaces, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".replaces must be string", value=data__replaces, name="" + (name_prefix or "data") + ".replaces", definition=None, rule='type')
     return data
 
 def validate___definitions_reusedpeering(data, custom_formats={}, name_prefix=None):
@@ -1271,6 +1276,11 @@ def validate___definitions_facts(data, custom_formats={}, name_prefix=None):
             data__connected = data["connected"]
             if not (isinstance(data__connected, str) and data__connected == 'peering' or isinstance(data__connected, str) and data__connected == 'public' or isinstance(data__connected, str) and data__connected == 'resource-endpoint' or data__connected is None):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".connected must be one of ['peering', 'public', 'resource-endpoint', None]", value=data__connected, name="" + (name_prefix or "data") + ".connected", definition=None, rule='enum')
+        if "gonePeering" in data_keys:
+            data_keys.remove("gonePeering")
+            data__gonePeering = data["gonePeering"]
+            if not isinstance(data__gonePeering, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".gonePeering must be string", value=data__gonePeering, name="" + (name_prefix or "data") + ".gonePeering", definition=None, rule='type')
     return data
 
 def validate___definitions_resourcepathfacts(data, custom_formats={}, name_prefix=None):
