@@ -22,7 +22,7 @@ NETWORK = "123456789012:us-east-2:vpc-0123456789abcdef0|111111111111:us-east-1:v
 
 
 def test_a_transaction_needs_each_write_it_carries(deploy: Any, nekt: NektNetwork) -> None:
-    """RecordConnectionFunction may PutItem and UpdateItem, not DeleteItem: a transaction that carries a
+    """TakeLocksFunction may PutItem and UpdateItem, not DeleteItem: a transaction that carries a
     Delete is refused as a whole, one with a Put is not (there is no dynamodb:TransactWriteItems)."""
     stack: Stack = deploy(nekt)
     table = stack.tables["ConnectionsTable"]
@@ -30,7 +30,7 @@ def test_a_transaction_needs_each_write_it_carries(deploy: Any, nekt: NektNetwor
     delete = {"Delete": {"TableName": table, "Key": {"pk": {"S": "connection#a"}, "sk": {"S": "connection"}}}}
     dynamodb = boto3.client("dynamodb", region_name=stack.region)
 
-    with acting_as(stack.role_arns["RecordConnectionFunction"]):
+    with acting_as(stack.role_arns["TakeLocksFunction"]):
         dynamodb.transact_write_items(TransactItems=[put])
         with pytest.raises(ClientError) as refused:
             dynamodb.transact_write_items(TransactItems=[delete])
