@@ -14,12 +14,13 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+from moto.ec2.models import ec2_backends
 from moto.rds.models import rds_backends
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
     StateTaskServiceSfn,
 )
 
-from emulator.accounts import set_peering_status, snapshot
+from emulator.accounts import set_peering_status, snapshot, wait_for_peering
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.topology import NektNetwork, account_session, create_database
 from nekt_peering.handlers.record_sweep import METRIC, NAMESPACE
@@ -265,9 +266,22 @@ def checked_drift(stack: Stack, connection_id: str, database: Any) -> list[str] 
     return connections(stack)[connection_id]["health"].get("drift")
 
 
+def repair(stack: Stack, connection_id: str) -> None:
+    """A repair as POST /connections/{id}/repair starts it (the connect of the connection's recorded request):
+    the connection is HEALTHY again and `Connection Restored` is published with that health."""
+    repaired = stack.run({**connections(stack)[connection_id]["request"], "connectionId": connection_id})
+    assert repaired.status == "SUCCEEDED", repaired.cause
+    health = connections(stack)[connection_id]["health"]
+    assert health["state"] == "HEALTHY" and "drift" not in health
+    assert health_events(stack)[-1] == ("Connection Restored", {
+        "connectionId": connection_id, "health": health, "version": health_events(stack)[-1][1]["version"]})
+
+
 def test_each_other_drift_made_and_undone_in_turn_on_one_connection_is_named(deploy: Any, nekt: NektNetwork) -> None:
     """The drifts the sweep above does not make, one at a time on one connected connection (and the DNS option on
-    a public database peered on purpose), each named by the check, then undone: the next check is HEALTHY again."""
+    a public database peered on purpose), each named by the check, then repaired where a repair can put it back
+    (HEALTHY, `Connection Restored`, both accounts as the connect left them), else undone by hand: the next check
+    is HEALTHY again."""
     database = create_database("orders-db", region=PEERED)
     public = create_database("orders-dns", region=PEERED, cidr="10.1.0.0/16", publicly_accessible=True)
     for session, vpc in ((account_session(DEFAULT_ACCOUNT, PEERED), public.vpc_id),
@@ -275,54 +289,94 @@ def test_each_other_drift_made_and_undone_in_turn_on_one_connection_is_named(dep
                          (account_session(nekt.account_id, nekt.region), nekt.vpc_id)):
         # The DNS option, which a public database's peering needs, requires DNS hostnames in both VPCs.
         session.client("ec2").modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    ec2 = account_session(DEFAULT_ACCOUNT, PEERED).client("ec2")
+    rds = account_session(DEFAULT_ACCOUNT, PEERED).client("rds")
+    # The customer's own VPC, subnets and gateway, which the drifts below route to or move the database into.
+    other_vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    moved_to = [ec2.create_subnet(VpcId=database.vpc_id, CidrBlock=f"10.0.{20 + index}.0/24",
+                                  AvailabilityZone=f"{PEERED}{zone}")["Subnet"]["SubnetId"]
+                for index, zone in enumerate("ab")]
+    moved_table = ec2.create_route_table(VpcId=database.vpc_id)["RouteTable"]["RouteTableId"]
+    for subnet in moved_to:
+        ec2.associate_route_table(RouteTableId=moved_table, SubnetId=subnet)
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=database.vpc_id)
     stack = deploy(nekt)
     for connect in (database.connect_input(), public.connect_input(mode="peering")):
         assert stack.run(connect).status == "SUCCEEDED"
     registry = connections(stack)
-    ec2 = account_session(DEFAULT_ACCOUNT, PEERED).client("ec2")
-    rds = account_session(DEFAULT_ACCOUNT, PEERED).client("rds")
+    places = [(DEFAULT_ACCOUNT, PEERED), (nekt.account_id, nekt.region)]
+    as_connected = snapshot(places)
     table, peering = database.route_table_ids[0], registry["orders-db"]["result"]["peeringConnectionId"]
-    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=database.vpc_id)
     rule = next(rule for rule in ec2.describe_security_group_rules(Filters=[
         {"Name": "group-id", "Values": [database.security_group_id]}])["SecurityGroupRules"] if not rule["IsEgress"])
+    narrowed = {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.100.0.10/32"}]}
     instance = rds_backends[DEFAULT_ACCOUNT][PEERED].databases["orders-db"]
+
+    def blackhole() -> None:
+        """The route to Nekt pointed at another peering of the customer's, which is then deleted."""
+        theirs = ec2.create_vpc_peering_connection(VpcId=database.vpc_id, PeerVpcId=other_vpc)[
+            "VpcPeeringConnection"]["VpcPeeringConnectionId"]
+        wait_for_peering(ec2, theirs, "pending-acceptance")
+        ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=theirs)
+        wait_for_peering(ec2, theirs, "active")
+        ec2.replace_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr, VpcPeeringConnectionId=theirs)
+        ec2.delete_vpc_peering_connection(VpcPeeringConnectionId=theirs)
+
+    def narrow() -> None:
+        ec2.revoke_security_group_ingress(GroupId=database.security_group_id,
+                                          SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]])
+        ec2.authorize_security_group_ingress(GroupId=database.security_group_id, IpPermissions=[narrowed])
+
+    # moto's ModifyDBSubnetGroup drops the group from its backend: the instance's group is given the new subnets
+    # as AWS would apply them.
+    subnet_group, subnet = instance.db_subnet_group, ec2_backends[DEFAULT_ACCOUNT][PEERED].get_subnet
+    in_its_subnets = [subnet(subnet_id) for subnet_id in database.subnet_ids]
+    in_moved_subnets = [subnet(subnet_id) for subnet_id in moved_to]
+
+    def repaired() -> None:
+        repair(stack, "orders-db")
+
     drifts = {
         "route-elsewhere": (
             lambda: ec2.replace_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr, GatewayId=gateway),
             lambda: ec2.replace_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr,
                                       VpcPeeringConnectionId=peering)),
-        "ingress-rule-missing": (  # narrowed: one address of Nekt's range instead of the range
-            lambda: (ec2.revoke_security_group_ingress(GroupId=database.security_group_id,
-                                                       SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]]),
-                     ec2.authorize_security_group_ingress(GroupId=database.security_group_id, IpPermissions=[{
-                         "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
-                         "IpRanges": [{"CidrIp": "10.100.0.10/32"}]}])),
-            lambda: ec2.authorize_security_group_ingress(GroupId=database.security_group_id, IpPermissions=[{
-                "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": rule["CidrIpv4"]}]}])),
+        # What the id says to do: delete the route to the dead peering, then repair the connection.
+        "route-blackholed": (blackhole, lambda: (ec2.delete_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr),
+                                                 repaired())),
+        "route-missing": (lambda: ec2.delete_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr), repaired),
+        # Narrowed: one address of Nekt's range instead of the range. The repair authorizes the range again and
+        # leaves the customer's narrower rule alone, which the customer then revokes.
+        "ingress-rule-missing": (narrow, lambda: (repaired(), ec2.revoke_security_group_ingress(
+            GroupId=database.security_group_id, IpPermissions=[narrowed]))),
         # moto's ModifyDBInstance ignores DBPortNumber: the instance is given the new port as AWS would apply it.
         "database-port-changed": (lambda: setattr(instance, "port", 5433), lambda: setattr(instance, "port", 5432)),
         "database-made-public": (
             lambda: rds.modify_db_instance(DBInstanceIdentifier="orders-db", PubliclyAccessible=True),
             lambda: rds.modify_db_instance(DBInstanceIdentifier="orders-db", PubliclyAccessible=False)),
-        # No call turns an active peering back: the status AWS would report for one whose acceptance is pending.
+        "database-subnets-changed": (lambda: setattr(subnet_group, "subnets", in_moved_subnets),
+                                     lambda: setattr(subnet_group, "subnets", in_its_subnets)),
+        # No call turns an active peering back: the status AWS would report for one whose acceptance is pending,
+        # which the repair accepts.
         "peering-not-active": (
-            lambda: set_peering_status(DEFAULT_ACCOUNT, PEERED, peering, "pending-acceptance"),
-            lambda: set_peering_status(DEFAULT_ACCOUNT, PEERED, peering, "active")),
+            lambda: set_peering_status(DEFAULT_ACCOUNT, PEERED, peering, "pending-acceptance"), repaired),
     }
     for drift, (make, undo) in drifts.items():
         make()
         assert checked_drift(stack, "orders-db", database) == [drift], connections(stack)["orders-db"]["health"]
         undo()
+        assert snapshot(places) == as_connected, f"{drift} undone: both accounts as the connect left them"
         assert checked_drift(stack, "orders-db", database) is None, f"{drift} undone"
 
     ec2.modify_vpc_peering_connection_options(
         VpcPeeringConnectionId=registry["orders-dns"]["result"]["peeringConnectionId"],
         RequesterPeeringConnectionOptions={"AllowDnsResolutionFromRemoteVpc": False})
     assert checked_drift(stack, "orders-dns", public) == ["dns-option-off"]
+    repair(stack, "orders-dns")
+    assert snapshot(places) == as_connected, "dns-option-off repaired: both accounts as the connect left them"
     rds.delete_db_instance(DBInstanceIdentifier="orders-db", SkipFinalSnapshot=True)
     assert checked_drift(stack, "orders-db", database) == ["database-deleted"]
-
 
 
 def until(done: Any) -> None:
