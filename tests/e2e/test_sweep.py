@@ -395,15 +395,31 @@ def gateway_there(lattice: Any, gateway_id: str) -> bool:
     return True
 
 
+def named(state: dict[str, Any], made: dict[str, str]) -> Any:
+    """A state with the ids of the connection's resource path (and the ids in its ARNs) spelt by what they are, and
+    the configurations counted: a repair that makes one again (a cluster's, with its members') gives it a new id."""
+    text = json.dumps(state)
+    for what, resource_id in made.items():
+        if isinstance(resource_id, str):
+            text = text.replace(resource_id, what).replace(resource_id.rpartition("/")[2], what)
+    named_state = json.loads(text)
+    for place in named_state.values():
+        place["resourcePath"]["configurations"] = len(place["resourcePath"]["configurations"])
+    return named_state
+
+
 def test_each_resource_path_drift_made_in_turn_on_one_connection_is_named(deploy: Any, nekt: NektNetwork) -> None:
-    """The resource-endpoint path's drifts on one connected connection, each made by hand and named by the check:
-    the share and the endpoint, each put back by a connect again (a repair); then the configuration, which AWS
-    deletes only once no endpoint uses it, and the gateway, only once no configuration does."""
+    """The resource-endpoint path's drifts on one connected connection, each made by hand, named by the check and
+    repaired (HEALTHY, `Connection Restored`, both accounts as the connect left them but for the ids of what the
+    repair made again): the share and the endpoint; then the configuration, which AWS deletes only once no
+    endpoint uses it, and the gateway, only once no configuration does."""
     database = overlapping_cluster(nekt)
     stack = deploy(nekt)
     connect = {"database": {"identifier": "orders-db", "region": nekt.region}}
     assert stack.run(connect).status == "SUCCEEDED"
     made = connections(stack)["orders-db"]["result"]["resourcePath"]
+    places = [(DEFAULT_ACCOUNT, nekt.region), (nekt.account_id, nekt.region)]
+    as_connected = named(snapshot(places), made)
     customer = account_session(DEFAULT_ACCOUNT, nekt.region)
     lattice, nekt_ec2 = customer.client("vpc-lattice"), account_session(nekt.account_id, nekt.region).client("ec2")
 
@@ -418,9 +434,10 @@ def test_each_resource_path_drift_made_in_turn_on_one_connection_is_named(deploy
     for drift, make in (("resource-share-gone", unshare), ("resource-endpoint-gone", delete_endpoint)):
         make()
         assert checked_drift(stack, "orders-db", database) == [drift], connections(stack)["orders-db"]["health"]
-        assert stack.run(connect).status == "SUCCEEDED"
-        assert checked_drift(stack, "orders-db", database) is None, f"{drift} repaired"
+        repair(stack, "orders-db")
         made = connections(stack)["orders-db"]["result"]["resourcePath"]
+        assert named(snapshot(places), made) == as_connected, f"{drift} repaired"
+        assert checked_drift(stack, "orders-db", database) is None, f"{drift} repaired"
 
     delete_endpoint()
     lattice.delete_resource_configuration(resourceConfigurationIdentifier=made["resourceConfigurationArn"])
@@ -431,3 +448,6 @@ def test_each_resource_path_drift_made_in_turn_on_one_connection_is_named(deploy
     # Without the gateway, no group of its is admitted either.
     assert checked_drift(stack, "orders-db", database) == [
         "resource-gateway-gone", "gateway-rule-missing", "resource-endpoint-gone", "resource-share-gone"]
+    repair(stack, "orders-db")
+    made = connections(stack)["orders-db"]["result"]["resourcePath"]
+    assert named(snapshot(places), made) == as_connected, "the whole path made again, as the connect made it"
