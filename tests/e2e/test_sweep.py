@@ -7,7 +7,10 @@ path; tests/unit/test_drift.py names the rest."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,11 +24,14 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 
 from emulator.accounts import set_peering_status, snapshot, wait_for_peering
+from emulator.databases import MariaDbServer, PostgresServer
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.topology import NektNetwork, account_session, create_database
+from emulator.wire_servers import LOOPBACK, _Server
 from nekt_peering.handlers.record_sweep import METRIC, NAMESPACE
 from nekt_peering.registry import bookkeeping, store
 from nekt_peering.registry import sweep as sweep_module
+from tests.e2e.test_path import CONNECT, DB_ADDRESS, make_world
 from tests.e2e.test_resource_endpoint import overlapping_cluster
 from tools.generate_statemachines import SWEEP_PAGES_PER_EXECUTION
 
@@ -297,8 +303,8 @@ def test_each_other_drift_made_and_undone_in_turn_on_one_connection_is_named(dep
                                   AvailabilityZone=f"{PEERED}{zone}")["Subnet"]["SubnetId"]
                 for index, zone in enumerate("ab")]
     moved_table = ec2.create_route_table(VpcId=database.vpc_id)["RouteTable"]["RouteTableId"]
-    for subnet in moved_to:
-        ec2.associate_route_table(RouteTableId=moved_table, SubnetId=subnet)
+    for subnet_id in moved_to:
+        ec2.associate_route_table(RouteTableId=moved_table, SubnetId=subnet_id)
     gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
     ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=database.vpc_id)
     stack = deploy(nekt)
@@ -310,7 +316,7 @@ def test_each_other_drift_made_and_undone_in_turn_on_one_connection_is_named(dep
     table, peering = database.route_table_ids[0], registry["orders-db"]["result"]["peeringConnectionId"]
     rule = next(rule for rule in ec2.describe_security_group_rules(Filters=[
         {"Name": "group-id", "Values": [database.security_group_id]}])["SecurityGroupRules"] if not rule["IsEgress"])
-    narrowed = {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.100.0.10/32"}]}
+    narrowed: Any = {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.100.0.10/32"}]}
     instance = rds_backends[DEFAULT_ACCOUNT][PEERED].databases["orders-db"]
 
     def blackhole() -> None:
@@ -337,19 +343,25 @@ def test_each_other_drift_made_and_undone_in_turn_on_one_connection_is_named(dep
     def repaired() -> None:
         repair(stack, "orders-db")
 
+    def delete_route_then_repair() -> None:
+        ec2.delete_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr)
+        repaired()
+
+    def repair_then_revoke_narrowed() -> None:
+        repaired()
+        ec2.revoke_security_group_ingress(GroupId=database.security_group_id, IpPermissions=[narrowed])
+
     drifts = {
         "route-elsewhere": (
             lambda: ec2.replace_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr, GatewayId=gateway),
             lambda: ec2.replace_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr,
                                       VpcPeeringConnectionId=peering)),
         # What the id says to do: delete the route to the dead peering, then repair the connection.
-        "route-blackholed": (blackhole, lambda: (ec2.delete_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr),
-                                                 repaired())),
+        "route-blackholed": (blackhole, delete_route_then_repair),
         "route-missing": (lambda: ec2.delete_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr), repaired),
         # Narrowed: one address of Nekt's range instead of the range. The repair authorizes the range again and
         # leaves the customer's narrower rule alone, which the customer then revokes.
-        "ingress-rule-missing": (narrow, lambda: (repaired(), ec2.revoke_security_group_ingress(
-            GroupId=database.security_group_id, IpPermissions=[narrowed]))),
+        "ingress-rule-missing": (narrow, repair_then_revoke_narrowed),
         # moto's ModifyDBInstance ignores DBPortNumber: the instance is given the new port as AWS would apply it.
         "database-port-changed": (lambda: setattr(instance, "port", 5433), lambda: setattr(instance, "port", 5432)),
         "database-made-public": (
@@ -451,3 +463,65 @@ def test_each_resource_path_drift_made_in_turn_on_one_connection_is_named(deploy
     repair(stack, "orders-db")
     made = connections(stack)["orders-db"]["result"]["resourcePath"]
     assert named(snapshot(places), made) == as_connected, "the whole path made again, as the connect made it"
+
+
+class Relay(_Server):
+    """What listens on the database's port: each connection relayed to the real server on `target`'s port."""
+
+    def __init__(self, target: int) -> None:
+        super().__init__()
+        self.target = target
+
+    def serve(self, connection: socket.socket) -> None:
+        with socket.create_connection((LOOPBACK, self.target)) as server:
+            pump = threading.Thread(target=self._pump, args=(server, connection), daemon=True)
+            pump.start()
+            self._pump(connection, server)
+            pump.join(timeout=10)
+
+    def stop(self) -> None:
+        """Stops listening at once: a close alone leaves the socket listening while the accepting thread holds it."""
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+        super().stop()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+def test_each_probe_stage_failed_by_hand_on_one_connection_is_named(
+        deploy: Any, nekt: NektNetwork, postgres: PostgresServer, mariadb: MariaDbServer) -> None:
+    """With the probe deployed, the network the probe sees from the Nekt VPC drifts in turn after the connect: the
+    name resolves outside the database VPC, the address drops TCP, another engine answers on the port, nothing
+    listens; the check names the probe's failed stage, and HEALTHY again once undone."""
+    relay = Relay(postgres.port).start()
+    try:
+        world = make_world(deploy, nekt, relay.port)
+        world.stack.network.place(world.endpoint, DB_ADDRESS)
+        assert world.stack.run(CONNECT).status == "SUCCEEDED"
+
+        def reachable() -> None:
+            world.stack.network.place(world.endpoint, DB_ADDRESS)
+
+        drifts = {
+            "probe-dns": (lambda: world.stack.network.place(world.endpoint, "198.51.100.7", served=False), reachable),
+            "probe-tcp-timeout": (lambda: world.stack.network.place(world.endpoint, DB_ADDRESS, served=False),
+                                  reachable),
+            "probe-handshake": (lambda: setattr(relay, "target", mariadb.port),
+                                lambda: setattr(relay, "target", postgres.port)),
+        }
+        for drift, (make, undo) in drifts.items():
+            make()
+            assert checked_drift(world.stack, "orders-db", world.database) == [drift], drift
+            undo()
+            assert checked_drift(world.stack, "orders-db", world.database) is None, f"{drift} undone"
+        relay.stop()
+        assert checked_drift(world.stack, "orders-db", world.database) == ["probe-tcp-refused"]
+    finally:
+        relay.stop()
