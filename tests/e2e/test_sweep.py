@@ -2,8 +2,9 @@
 path: a sweep with nothing wrong changes nothing and publishes nothing but its metric; then each connection drifts
 in its own way, made by hand in the emulated accounts, and one sweep marks each DEGRADED naming its drift by id, in
 its registry item and in a `Connection Degraded` event, leaves the one with nothing wrong alone, and counts them.
-The other drifts are made and undone in turn on one connection of the peering path, and one of the resource-endpoint
-path; tests/unit/test_drift.py names the rest."""
+The other drifts are made in turn on one connection of the peering path, one of the resource-endpoint path and one
+the probe checks, each named, then repaired where a repair can put it back (HEALTHY, `Connection Restored`, both
+accounts as the connect left them) or else undone by hand; docs/health.md lists what is proven where."""
 
 from __future__ import annotations
 
