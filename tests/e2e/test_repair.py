@@ -109,6 +109,8 @@ def test_a_database_moved_to_another_vpc_is_refused_plan_changed_and_nothing_cha
                            AllocatedStorage=20, DBSubnetGroupName="staging-db-subnets",
                            VpcSecurityGroupIds=[elsewhere.security_group_id], MasterUsername="admin_user",
                            MasterUserPassword="not-a-real-password", Port=database.port)
+    assert api.call("POST", "/connections/orders-db/probe").body["error"] == "VerificationFailed"
+    assert api.call("GET", "/connections/orders-db").body["health"]["drift"] == ["database-moved-vpc"]
     before = snapshot(places(nekt))
     item_before = api.call("GET", "/connections/orders-db").body
 

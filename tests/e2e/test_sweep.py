@@ -2,29 +2,37 @@
 path: a sweep with nothing wrong changes nothing and publishes nothing but its metric; then each connection drifts
 in its own way, made by hand in the emulated accounts, and one sweep marks each DEGRADED naming its drift by id, in
 its registry item and in a `Connection Degraded` event, leaves the one with nothing wrong alone, and counts them.
-The other drifts are made and undone in turn on one connection of the peering path, and one of the resource-endpoint
-path; tests/unit/test_drift.py names the rest."""
+The other drifts are made in turn on one connection of the peering path, one of the resource-endpoint path and one
+the probe checks, each named, then repaired where a repair can put it back (HEALTHY, `Connection Restored`, both
+accounts as the connect left them) or else undone by hand; docs/health.md lists what is proven where."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+from moto.ec2.models import ec2_backends
 from moto.rds.models import rds_backends
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
     StateTaskServiceSfn,
 )
 
-from emulator.accounts import set_peering_status, snapshot
+from emulator.accounts import set_peering_status, snapshot, wait_for_peering
+from emulator.databases import MariaDbServer, PostgresServer
 from emulator.stack import DEFAULT_ACCOUNT, Stack
 from emulator.topology import NektNetwork, account_session, create_database
+from emulator.wire_servers import LOOPBACK, _Server
 from nekt_peering.handlers.record_sweep import METRIC, NAMESPACE
 from nekt_peering.registry import bookkeeping, store
 from nekt_peering.registry import sweep as sweep_module
+from tests.e2e.test_path import CONNECT, DB_ADDRESS, make_world
 from tests.e2e.test_resource_endpoint import overlapping_cluster
 from tools.generate_statemachines import SWEEP_PAGES_PER_EXECUTION
 
@@ -265,9 +273,22 @@ def checked_drift(stack: Stack, connection_id: str, database: Any) -> list[str] 
     return connections(stack)[connection_id]["health"].get("drift")
 
 
+def repair(stack: Stack, connection_id: str) -> None:
+    """A repair as POST /connections/{id}/repair starts it (the connect of the connection's recorded request):
+    the connection is HEALTHY again and `Connection Restored` is published with that health."""
+    repaired = stack.run({**connections(stack)[connection_id]["request"], "connectionId": connection_id})
+    assert repaired.status == "SUCCEEDED", repaired.cause
+    health = connections(stack)[connection_id]["health"]
+    assert health["state"] == "HEALTHY" and "drift" not in health
+    assert health_events(stack)[-1] == ("Connection Restored", {
+        "connectionId": connection_id, "health": health, "version": health_events(stack)[-1][1]["version"]})
+
+
 def test_each_other_drift_made_and_undone_in_turn_on_one_connection_is_named(deploy: Any, nekt: NektNetwork) -> None:
     """The drifts the sweep above does not make, one at a time on one connected connection (and the DNS option on
-    a public database peered on purpose), each named by the check, then undone: the next check is HEALTHY again."""
+    a public database peered on purpose), each named by the check, then repaired where a repair can put it back
+    (HEALTHY, `Connection Restored`, both accounts as the connect left them), else undone by hand: the next check
+    is HEALTHY again."""
     database = create_database("orders-db", region=PEERED)
     public = create_database("orders-dns", region=PEERED, cidr="10.1.0.0/16", publicly_accessible=True)
     for session, vpc in ((account_session(DEFAULT_ACCOUNT, PEERED), public.vpc_id),
@@ -275,54 +296,100 @@ def test_each_other_drift_made_and_undone_in_turn_on_one_connection_is_named(dep
                          (account_session(nekt.account_id, nekt.region), nekt.vpc_id)):
         # The DNS option, which a public database's peering needs, requires DNS hostnames in both VPCs.
         session.client("ec2").modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    ec2 = account_session(DEFAULT_ACCOUNT, PEERED).client("ec2")
+    rds = account_session(DEFAULT_ACCOUNT, PEERED).client("rds")
+    # The customer's own VPC, subnets and gateway, which the drifts below route to or move the database into.
+    other_vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    moved_to = [ec2.create_subnet(VpcId=database.vpc_id, CidrBlock=f"10.0.{20 + index}.0/24",
+                                  AvailabilityZone=f"{PEERED}{zone}")["Subnet"]["SubnetId"]
+                for index, zone in enumerate("ab")]
+    moved_table = ec2.create_route_table(VpcId=database.vpc_id)["RouteTable"]["RouteTableId"]
+    for subnet_id in moved_to:
+        ec2.associate_route_table(RouteTableId=moved_table, SubnetId=subnet_id)
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=database.vpc_id)
     stack = deploy(nekt)
     for connect in (database.connect_input(), public.connect_input(mode="peering")):
         assert stack.run(connect).status == "SUCCEEDED"
     registry = connections(stack)
-    ec2 = account_session(DEFAULT_ACCOUNT, PEERED).client("ec2")
-    rds = account_session(DEFAULT_ACCOUNT, PEERED).client("rds")
+    places = [(DEFAULT_ACCOUNT, PEERED), (nekt.account_id, nekt.region)]
+    as_connected = snapshot(places)
     table, peering = database.route_table_ids[0], registry["orders-db"]["result"]["peeringConnectionId"]
-    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=database.vpc_id)
     rule = next(rule for rule in ec2.describe_security_group_rules(Filters=[
         {"Name": "group-id", "Values": [database.security_group_id]}])["SecurityGroupRules"] if not rule["IsEgress"])
+    narrowed: Any = {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.100.0.10/32"}]}
     instance = rds_backends[DEFAULT_ACCOUNT][PEERED].databases["orders-db"]
+
+    def blackhole() -> None:
+        """The route to Nekt pointed at another peering of the customer's, which is then deleted."""
+        theirs = ec2.create_vpc_peering_connection(VpcId=database.vpc_id, PeerVpcId=other_vpc)[
+            "VpcPeeringConnection"]["VpcPeeringConnectionId"]
+        wait_for_peering(ec2, theirs, "pending-acceptance")
+        ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=theirs)
+        wait_for_peering(ec2, theirs, "active")
+        ec2.replace_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr, VpcPeeringConnectionId=theirs)
+        ec2.delete_vpc_peering_connection(VpcPeeringConnectionId=theirs)
+
+    def narrow() -> None:
+        ec2.revoke_security_group_ingress(GroupId=database.security_group_id,
+                                          SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]])
+        ec2.authorize_security_group_ingress(GroupId=database.security_group_id, IpPermissions=[narrowed])
+
+    # moto's ModifyDBSubnetGroup drops the group from its backend: the instance's group is given the new subnets
+    # as AWS would apply them.
+    subnet_group, subnet = instance.db_subnet_group, ec2_backends[DEFAULT_ACCOUNT][PEERED].get_subnet
+    in_its_subnets = [subnet(subnet_id) for subnet_id in database.subnet_ids]
+    in_moved_subnets = [subnet(subnet_id) for subnet_id in moved_to]
+
+    def repaired() -> None:
+        repair(stack, "orders-db")
+
+    def delete_route_then_repair() -> None:
+        ec2.delete_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr)
+        repaired()
+
+    def repair_then_revoke_narrowed() -> None:
+        repaired()
+        ec2.revoke_security_group_ingress(GroupId=database.security_group_id, IpPermissions=[narrowed])
+
     drifts = {
         "route-elsewhere": (
             lambda: ec2.replace_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr, GatewayId=gateway),
             lambda: ec2.replace_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr,
                                       VpcPeeringConnectionId=peering)),
-        "ingress-rule-missing": (  # narrowed: one address of Nekt's range instead of the range
-            lambda: (ec2.revoke_security_group_ingress(GroupId=database.security_group_id,
-                                                       SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]]),
-                     ec2.authorize_security_group_ingress(GroupId=database.security_group_id, IpPermissions=[{
-                         "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
-                         "IpRanges": [{"CidrIp": "10.100.0.10/32"}]}])),
-            lambda: ec2.authorize_security_group_ingress(GroupId=database.security_group_id, IpPermissions=[{
-                "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": rule["CidrIpv4"]}]}])),
+        # What the id says to do: delete the route to the dead peering, then repair the connection.
+        "route-blackholed": (blackhole, delete_route_then_repair),
+        "route-missing": (lambda: ec2.delete_route(RouteTableId=table, DestinationCidrBlock=nekt.cidr), repaired),
+        # Narrowed: one address of Nekt's range instead of the range. The repair authorizes the range again and
+        # leaves the customer's narrower rule alone, which the customer then revokes.
+        "ingress-rule-missing": (narrow, repair_then_revoke_narrowed),
         # moto's ModifyDBInstance ignores DBPortNumber: the instance is given the new port as AWS would apply it.
         "database-port-changed": (lambda: setattr(instance, "port", 5433), lambda: setattr(instance, "port", 5432)),
         "database-made-public": (
             lambda: rds.modify_db_instance(DBInstanceIdentifier="orders-db", PubliclyAccessible=True),
             lambda: rds.modify_db_instance(DBInstanceIdentifier="orders-db", PubliclyAccessible=False)),
-        # No call turns an active peering back: the status AWS would report for one whose acceptance is pending.
+        "database-subnets-changed": (lambda: setattr(subnet_group, "subnets", in_moved_subnets),
+                                     lambda: setattr(subnet_group, "subnets", in_its_subnets)),
+        # No call turns an active peering back: the status AWS would report for one whose acceptance is pending,
+        # which the repair accepts.
         "peering-not-active": (
-            lambda: set_peering_status(DEFAULT_ACCOUNT, PEERED, peering, "pending-acceptance"),
-            lambda: set_peering_status(DEFAULT_ACCOUNT, PEERED, peering, "active")),
+            lambda: set_peering_status(DEFAULT_ACCOUNT, PEERED, peering, "pending-acceptance"), repaired),
     }
     for drift, (make, undo) in drifts.items():
         make()
         assert checked_drift(stack, "orders-db", database) == [drift], connections(stack)["orders-db"]["health"]
         undo()
+        assert snapshot(places) == as_connected, f"{drift} undone: both accounts as the connect left them"
         assert checked_drift(stack, "orders-db", database) is None, f"{drift} undone"
 
     ec2.modify_vpc_peering_connection_options(
         VpcPeeringConnectionId=registry["orders-dns"]["result"]["peeringConnectionId"],
         RequesterPeeringConnectionOptions={"AllowDnsResolutionFromRemoteVpc": False})
     assert checked_drift(stack, "orders-dns", public) == ["dns-option-off"]
+    repair(stack, "orders-dns")
+    assert snapshot(places) == as_connected, "dns-option-off repaired: both accounts as the connect left them"
     rds.delete_db_instance(DBInstanceIdentifier="orders-db", SkipFinalSnapshot=True)
     assert checked_drift(stack, "orders-db", database) == ["database-deleted"]
-
 
 
 def until(done: Any) -> None:
@@ -341,15 +408,31 @@ def gateway_there(lattice: Any, gateway_id: str) -> bool:
     return True
 
 
+def named(state: dict[str, Any], made: dict[str, str]) -> Any:
+    """A state with the ids of the connection's resource path (and the ids in its ARNs) spelt by what they are, and
+    the configurations counted: a repair that makes one again (a cluster's, with its members') gives it a new id."""
+    text = json.dumps(state)
+    for what, resource_id in made.items():
+        if isinstance(resource_id, str):
+            text = text.replace(resource_id, what).replace(resource_id.rpartition("/")[2], what)
+    named_state = json.loads(text)
+    for place in named_state.values():
+        place["resourcePath"]["configurations"] = len(place["resourcePath"]["configurations"])
+    return named_state
+
+
 def test_each_resource_path_drift_made_in_turn_on_one_connection_is_named(deploy: Any, nekt: NektNetwork) -> None:
-    """The resource-endpoint path's drifts on one connected connection, each made by hand and named by the check:
-    the share and the endpoint, each put back by a connect again (a repair); then the configuration, which AWS
-    deletes only once no endpoint uses it, and the gateway, only once no configuration does."""
+    """The resource-endpoint path's drifts on one connected connection, each made by hand, named by the check and
+    repaired (HEALTHY, `Connection Restored`, both accounts as the connect left them but for the ids of what the
+    repair made again): the share and the endpoint; then the configuration, which AWS deletes only once no
+    endpoint uses it, and the gateway, only once no configuration does."""
     database = overlapping_cluster(nekt)
     stack = deploy(nekt)
     connect = {"database": {"identifier": "orders-db", "region": nekt.region}}
     assert stack.run(connect).status == "SUCCEEDED"
     made = connections(stack)["orders-db"]["result"]["resourcePath"]
+    places = [(DEFAULT_ACCOUNT, nekt.region), (nekt.account_id, nekt.region)]
+    as_connected = named(snapshot(places), made)
     customer = account_session(DEFAULT_ACCOUNT, nekt.region)
     lattice, nekt_ec2 = customer.client("vpc-lattice"), account_session(nekt.account_id, nekt.region).client("ec2")
 
@@ -364,9 +447,10 @@ def test_each_resource_path_drift_made_in_turn_on_one_connection_is_named(deploy
     for drift, make in (("resource-share-gone", unshare), ("resource-endpoint-gone", delete_endpoint)):
         make()
         assert checked_drift(stack, "orders-db", database) == [drift], connections(stack)["orders-db"]["health"]
-        assert stack.run(connect).status == "SUCCEEDED"
-        assert checked_drift(stack, "orders-db", database) is None, f"{drift} repaired"
+        repair(stack, "orders-db")
         made = connections(stack)["orders-db"]["result"]["resourcePath"]
+        assert named(snapshot(places), made) == as_connected, f"{drift} repaired"
+        assert checked_drift(stack, "orders-db", database) is None, f"{drift} repaired"
 
     delete_endpoint()
     lattice.delete_resource_configuration(resourceConfigurationIdentifier=made["resourceConfigurationArn"])
@@ -377,3 +461,68 @@ def test_each_resource_path_drift_made_in_turn_on_one_connection_is_named(deploy
     # Without the gateway, no group of its is admitted either.
     assert checked_drift(stack, "orders-db", database) == [
         "resource-gateway-gone", "gateway-rule-missing", "resource-endpoint-gone", "resource-share-gone"]
+    repair(stack, "orders-db")
+    made = connections(stack)["orders-db"]["result"]["resourcePath"]
+    assert named(snapshot(places), made) == as_connected, "the whole path made again, as the connect made it"
+
+
+class Relay(_Server):
+    """What listens on the database's port: each connection relayed to the real server on `target`'s port."""
+
+    def __init__(self, target: int) -> None:
+        super().__init__()
+        self.target = target
+
+    def serve(self, connection: socket.socket) -> None:
+        with socket.create_connection((LOOPBACK, self.target)) as server:
+            pump = threading.Thread(target=self._pump, args=(server, connection), daemon=True)
+            pump.start()
+            self._pump(connection, server)
+            pump.join(timeout=10)
+
+    def stop(self) -> None:
+        """Stops listening at once: a close alone leaves the socket listening while the accepting thread holds it."""
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+        super().stop()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+def test_each_probe_stage_failed_by_hand_on_one_connection_is_named(
+        deploy: Any, nekt: NektNetwork, postgres: PostgresServer, mariadb: MariaDbServer) -> None:
+    """With the probe deployed, the network the probe sees from the Nekt VPC drifts in turn after the connect: the
+    name resolves outside the database VPC, the address drops TCP, another engine answers on the port, nothing
+    listens; the check names the probe's failed stage, and HEALTHY again once undone."""
+    relay = Relay(postgres.port).start()
+    try:
+        world = make_world(deploy, nekt, relay.port)
+        world.stack.network.place(world.endpoint, DB_ADDRESS)
+        assert world.stack.run(CONNECT).status == "SUCCEEDED"
+
+        def reachable() -> None:
+            world.stack.network.place(world.endpoint, DB_ADDRESS)
+
+        drifts = {
+            "probe-dns": (lambda: world.stack.network.place(world.endpoint, "198.51.100.7", served=False), reachable),
+            "probe-tcp-timeout": (lambda: world.stack.network.place(world.endpoint, DB_ADDRESS, served=False),
+                                  reachable),
+            "probe-handshake": (lambda: setattr(relay, "target", mariadb.port),
+                                lambda: setattr(relay, "target", postgres.port)),
+        }
+        for drift, (make, undo) in drifts.items():
+            make()
+            assert checked_drift(world.stack, "orders-db", world.database) == [drift], drift
+            undo()
+            assert checked_drift(world.stack, "orders-db", world.database) is None, f"{drift} undone"
+        relay.stop()
+        assert checked_drift(world.stack, "orders-db", world.database) == ["probe-tcp-refused"]
+    finally:
+        relay.stop()
